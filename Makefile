@@ -1,0 +1,70 @@
+# intercept-proxy: `make run` starts it, `make test` tests it. Both install missing Debian packages first.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := /opt/swift/usr/bin:$(PATH)
+
+SWIFT ?= swift
+RELEASE_BIN := .build/release/intercept-proxy
+
+# What the build needs: <check>:<package>. A check is a command on PATH, or dpkg/<package> for libraries.
+BUILD_PACKAGES := dpkg/libssl-dev:libssl-dev dpkg/libnghttp2-dev:libnghttp2-dev pkg-config:pkg-config
+# The real peers the tests drive.
+TEST_PACKAGES := openssl:openssl curl:curl python3:python3 keytool:openjdk-17-jre-headless
+
+# Installs whichever of the given packages are missing, with sudo when not root, and says so.
+define ensure_packages
+missing=""; \
+for pair in $(1); do \
+  check=$${pair%%:*}; package=$${pair##*:}; \
+  case "$$check" in \
+    dpkg/*) dpkg-query -W -f='$${Status}' "$${check#dpkg/}" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package" ;; \
+    *) command -v "$$check" >/dev/null 2>&1 || missing="$$missing $$package" ;; \
+  esac; \
+done; \
+if [ -n "$$missing" ]; then \
+  echo "make: installing missing Debian packages:$$missing"; \
+  sudo=""; if [ "$$(id -u)" -ne 0 ]; then sudo="sudo"; fi; \
+  $$sudo apt-get update -qq; \
+  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+else \
+  echo "make: required Debian packages are present ($(2))"; \
+fi
+endef
+
+.PHONY: all deps test-deps build run test bench-forge clean
+
+all: build
+
+deps:
+	@$(call ensure_packages,$(BUILD_PACKAGES),build)
+
+test-deps: deps
+	@$(call ensure_packages,$(TEST_PACKAGES),tests)
+
+build: deps
+	$(SWIFT) build -c release --product intercept-proxy
+
+# Until the proxy lands (issue 3), `run` creates the default CA and shows what clients must trust.
+run: build
+	$(RELEASE_BIN) ca init
+	@echo
+	@echo "CA ready. Try: $(RELEASE_BIN) forge example.com   |   $(RELEASE_BIN) profiles"
+
+# Runs every test, then prints one closing line: "tests: N passed, N failed".
+test: test-deps
+	$(SWIFT) build --build-tests
+	@mkdir -p .build
+	@status=0; $(SWIFT) test 2>&1 | tee .build/test.log || status=$$?; \
+	total=$$(grep -oE 'Test run with [0-9]+ tests?' .build/test.log | grep -oE '[0-9]+' | tail -1); \
+	failed=$$(grep -cP '^\S+ Test (?!run with)\S.* failed after' .build/test.log || true); \
+	if [ -z "$$total" ]; then echo "make: no test result line found"; exit 1; fi; \
+	echo "tests: $$((total - failed)) passed, $$failed failed"; \
+	exit $$status
+
+# Forge latency (new host, cache hit) beside `openssl speed` for the same algorithms.
+bench-forge: test-deps
+	$(SWIFT) build -c release --product forge-bench
+	.build/release/forge-bench
+
+clean:
+	rm -rf .build

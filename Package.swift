@@ -1,0 +1,70 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "intercept-proxy",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "intercept-proxy", targets: ["intercept-proxy"]),
+        .library(name: "CertForge", targets: ["CertForge"]),
+        .library(name: "InterceptProxy", targets: ["InterceptProxy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // libssl/libcrypto plus a header of static inline wrappers for the macros Swift cannot import.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CNGHTTP2",
+            pkgConfig: "libnghttp2",
+            providers: [.apt(["libnghttp2-dev"])]
+        ),
+        .target(
+            name: "CertForge",
+            dependencies: ["COpenSSL"]
+        ),
+        .target(
+            name: "InterceptProxy",
+            dependencies: [
+                "CertForge",
+                "COpenSSL",
+                "CNGHTTP2",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "intercept-proxy",
+            dependencies: [
+                "CertForge",
+                "InterceptProxy",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "forge-bench",
+            dependencies: ["CertForge"],
+            path: "Benchmarks/ForgeBench"
+        ),
+        // Helpers for tests that drive real peers (openssl, curl, python3): processes, temp dirs, tool checks.
+        .target(
+            name: "TestSupport",
+            dependencies: ["CertForge"],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(
+            name: "CertForgeTests",
+            dependencies: ["CertForge", "TestSupport"]
+        ),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["intercept-proxy", "CertForge", "TestSupport"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,74 @@
+#ifndef COPENSSL_SHIM_H
+#define COPENSSL_SHIM_H
+/*
+ * OpenSSL headers plus static inline wrappers for what Swift cannot import:
+ * function-like macros and variadic functions. Nothing else belongs here.
+ */
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+/* EVP_RSA_gen / EVP_EC_gen are macros over the variadic EVP_PKEY_Q_keygen. */
+static inline EVP_PKEY *shim_EVP_RSA_gen(unsigned int bits) {
+    return EVP_RSA_gen(bits);
+}
+
+static inline EVP_PKEY *shim_EVP_EC_gen(const char *curve) {
+    return EVP_EC_gen(curve);
+}
+
+/* BIO_get_mem_data is a macro over BIO_ctrl. */
+static inline long shim_BIO_get_mem_data(BIO *bio, char **data) {
+    return BIO_get_mem_data(bio, data);
+}
+
+/* OPENSSL_free is a macro that records the call site. */
+static inline void shim_OPENSSL_free(void *ptr) {
+    OPENSSL_free(ptr);
+}
+
+/* The typed STACK_OF(X509) helpers are macros in OpenSSL 3. */
+static inline STACK_OF(X509) *shim_sk_X509_new_null(void) {
+    return sk_X509_new_null();
+}
+
+static inline int shim_sk_X509_push(STACK_OF(X509) *stack, X509 *cert) {
+    return sk_X509_push(stack, cert);
+}
+
+static inline void shim_sk_X509_free(STACK_OF(X509) *stack) {
+    sk_X509_free(stack);
+}
+
+static inline int shim_sk_X509_num(const STACK_OF(X509) *stack) {
+    return sk_X509_num(stack);
+}
+
+static inline X509 *shim_sk_X509_value(const STACK_OF(X509) *stack, int index) {
+    return sk_X509_value(stack, index);
+}
+
+static inline STACK_OF(PKCS12_SAFEBAG) *shim_sk_PKCS12_SAFEBAG_new_null(void) {
+    return sk_PKCS12_SAFEBAG_new_null();
+}
+
+static inline void shim_sk_PKCS12_SAFEBAG_pop_free(STACK_OF(PKCS12_SAFEBAG) *stack) {
+    sk_PKCS12_SAFEBAG_pop_free(stack, PKCS12_SAFEBAG_free);
+}
+
+static inline void shim_sk_PKCS7_pop_free(STACK_OF(PKCS7) *stack) {
+    sk_PKCS7_pop_free(stack, PKCS7_free);
+}
+
+#endif

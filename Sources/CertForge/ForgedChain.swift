@@ -1,0 +1,19 @@
+import Foundation
+
+/// What the proxy presents for one host: a leaf, its key and the certificates sent after it.
+public struct ForgedChain: Sendable {
+    public let serverName: ServerName
+    public let failure: FailureMode?
+    public let leaf: Certificate
+    public let leafKey: PrivateKey
+    /// Sent after the leaf, issuer first; includes the root when the profile sends it.
+    public let chain: [Certificate]
+    /// The certificate a client must trust for this chain to verify (when it can verify at all).
+    public let trustAnchor: Certificate
+
+    /// Every certificate on the wire, leaf first.
+    public var sentCertificates: [Certificate] { [leaf] + chain }
+
+    /// The sent certificates as one PEM text, leaf first (what a server's certificate file holds).
+    public var pem: String { sentCertificates.map(\.pemString).joined() }
+}

@@ -1,0 +1,205 @@
+import Foundation
+import Synchronization
+
+/// Whether every leaf shares one key pair (forging then costs one signature) or gets its own.
+public enum LeafKeyPolicy: String, Sendable, CaseIterable {
+    case shared
+    case perHost = "per-host"
+}
+
+/// Forges leaf certificates for host names under a certificate authority, with caching.
+/// Thread-safe; forging itself is synchronous and CPU-bound, so callers keep it off event loops.
+public final class LeafForge: Sendable {
+    public let authority: CertificateAuthority
+    public let keyPolicy: LeafKeyPolicy
+    /// The key all leaves share under `.shared`; distinct from every CA key.
+    public let sharedKey: PrivateKey
+    private let cache: LeafCache<CacheKey>
+    private let variants: FailureVariants
+
+    private struct CacheKey: Hashable, Sendable {
+        let name: ServerName
+        let failure: FailureMode?
+    }
+
+    public init(authority: CertificateAuthority, keyPolicy: LeafKeyPolicy = .shared, cacheCapacity: Int = 10_000) throws {
+        self.authority = authority
+        self.keyPolicy = keyPolicy
+        self.sharedKey = try PrivateKey.generate(authority.profile.keyAlgorithm)
+        self.cache = LeafCache(capacity: cacheCapacity)
+        self.variants = FailureVariants(authority: authority)
+    }
+
+    /// Number of chains currently cached.
+    public var cachedCount: Int { cache.count }
+
+    /// The chain for `host` (validated first), from the cache when it is there and not near expiry.
+    public func chain(for host: String, failure: FailureMode? = nil) throws -> ForgedChain {
+        try chain(for: ServerName(host), failure: failure)
+    }
+
+    /// The chain for an already validated name.
+    public func chain(for name: ServerName, failure: FailureMode? = nil) throws -> ForgedChain {
+        let now = Date()
+        return try cache.value(
+            for: CacheKey(name: name, failure: failure),
+            // Deliberately broken leaves are cached whatever their dates; good ones are renewed a day early.
+            isFresh: { failure != nil || $0.leaf.notAfter > now + ChainProfile.day },
+            make: { try forge(name, failure: failure, now: now) })
+    }
+
+    /// Forges without the cache.
+    public func forge(_ name: ServerName, failure: FailureMode? = nil, now: Date = Date()) throws -> ForgedChain {
+        let profile = authority.profile
+        var key = keyPolicy == .shared ? sharedKey : try PrivateKey.generate(profile.keyAlgorithm)
+        var issuer = authority.issuing
+        var chain = authority.intermediates.reversed().map(\.certificate)
+        if profile.sendsRoot { chain.append(authority.root.certificate) }
+        var anchor = authority.root.certificate
+        var builder = leafBuilder(for: name, keyAlgorithm: profile.keyAlgorithm, now: now)
+
+        switch failure {
+        case nil:
+            break
+        case .expired:
+            builder.notBefore = now - 60 * ChainProfile.day
+            builder.notAfter = now - 30 * ChainProfile.day
+        case .notYetValid:
+            builder.notBefore = now + 30 * ChainProfile.day
+            builder.notAfter = now + 120 * ChainProfile.day
+        case .wrongHost:
+            let wrongName = ServerName.dns(FailureMode.wrongHostName)
+            builder = leafBuilder(for: wrongName, keyAlgorithm: profile.keyAlgorithm, now: now)
+        case .selfSigned:
+            // keyCertSign lets OpenSSL recognise the leaf as self-signed (error 18, not 20).
+            builder.extensions = builder.extensions.map {
+                if case .keyUsage = $0 { return .keyUsage([.digitalSignature, .keyEncipherment, .keyCertSign], critical: true) }
+                return $0
+            }.filter { $0 != .authorityKeyIdentifier }
+            let leaf = try builder.sign(publicKey: key, signer: .selfSigned(key))
+            return ForgedChain(serverName: name, failure: failure, leaf: leaf, leafKey: key, chain: [], trustAnchor: leaf)
+        case .incompleteChain:
+            if authority.intermediates.isEmpty {
+                issuer = try variants.extraIntermediate()
+                chain = profile.sendsRoot ? [authority.root.certificate] : []
+            } else {
+                let dropped = authority.intermediates[0].certificate
+                chain.removeAll { $0 === dropped }
+            }
+        case .sha1:
+            builder.digest = .sha1
+        case .rsa1024:
+            key = try variants.weakKey()
+        case .caAsLeaf:
+            builder.extensions = [
+                .basicConstraints(isCA: true, critical: true),
+                .keyUsage([.keyCertSign, .cRLSign], critical: true),
+                .subjectAlternativeNames([name.subjectAlternativeName]),
+                .subjectKeyIdentifier,
+                .authorityKeyIdentifier,
+            ]
+        case .nonStrict:
+            builder.extensions.removeAll { $0 == .authorityKeyIdentifier }
+            if !authority.intermediates.isEmpty {
+                let sloppy = try variants.nonStrictIssuer()
+                chain = chain.map { $0 === issuer.certificate ? sloppy.certificate : $0 }
+                issuer = sloppy
+            }
+        case .expiredRoot:
+            let expired = try variants.expiredRoot()
+            chain = chain.map { $0 === authority.root.certificate ? expired : $0 }
+            anchor = expired
+        }
+
+        let leaf = try builder.sign(publicKey: key, signer: issuer.signer)
+        return ForgedChain(serverName: name, failure: failure, leaf: leaf, leafKey: key, chain: chain, trustAnchor: anchor)
+    }
+
+    /// The strictly valid leaf: the certificate rules of DESIGN.md.
+    private func leafBuilder(for name: ServerName, keyAlgorithm: KeyAlgorithm, now: Date) -> CertificateBuilder {
+        let profile = authority.profile
+        var attributes = profile.leafSubjectPrefix
+        // ub-common-name is 64; longer names live in the SAN only.
+        if name.text.utf8.count <= 64 { attributes.append(.init("CN", name.text)) }
+        var usage: KeyUsage = [.digitalSignature]
+        if case .rsa = keyAlgorithm { usage.insert(.keyEncipherment) }
+        return CertificateBuilder(
+            subject: DistinguishedName(attributes),
+            notBefore: now - profile.leafBackdate,
+            notAfter: now - profile.leafBackdate + profile.leafLifetime,
+            extensions: [
+                .basicConstraints(isCA: false, critical: true),
+                .keyUsage(usage, critical: true),
+                .serverAuthExtendedKeyUsage,
+                .subjectAlternativeNames([name.subjectAlternativeName], critical: attributes.isEmpty),
+                .subjectKeyIdentifier,
+                .authorityKeyIdentifier,
+            ])
+    }
+}
+
+/// CA material that only failure modes need, made on first use and kept for the forge's lifetime.
+private final class FailureVariants: Sendable {
+    private let authority: CertificateAuthority
+    private let made = Mutex<[String: SigningIdentity]>([:])
+
+    init(authority: CertificateAuthority) {
+        self.authority = authority
+    }
+
+    private func once(_ name: String, _ make: () throws -> SigningIdentity) throws -> SigningIdentity {
+        try made.withLock { store in
+            if let existing = store[name] { return existing }
+            let identity = try make()
+            store[name] = identity
+            return identity
+        }
+    }
+
+    /// An RSA-1024 key: below every modern security level.
+    func weakKey() throws -> PrivateKey {
+        try once("weak-key") {
+            let key = try PrivateKey.generate(.rsa(bits: 1024))
+            return SigningIdentity(certificate: authority.root.certificate, key: key)
+        }.key
+    }
+
+    /// For depth-1 profiles: an intermediate that is never sent, so the chain cannot be completed.
+    func extraIntermediate() throws -> SigningIdentity {
+        try once("extra-intermediate") {
+            let key = try PrivateKey.generate(authority.profile.keyAlgorithm)
+            var subject = authority.root.certificate.subject
+            subject.attributes.append(.init("OU", "unsent intermediate (incomplete-chain)"))
+            let builder = CertificateAuthority.caBuilder(
+                AuthoritySpec(subject: subject, lifetime: ChainProfile.year), pathLength: 0, isRoot: false, now: Date())
+            return SigningIdentity(certificate: try builder.sign(publicKey: key, signer: authority.root.signer), key: key)
+        }
+    }
+
+    /// The issuing CA re-signed without the strictness OpenSSL's -x509_strict and Python 3.13 demand.
+    func nonStrictIssuer() throws -> SigningIdentity {
+        try once("non-strict-issuer") {
+            let issuing = authority.issuing
+            let parent = authority.intermediates.count >= 2 ? authority.intermediates[authority.intermediates.count - 2] : authority.root
+            var builder = CertificateBuilder(
+                subject: issuing.certificate.subject, notBefore: issuing.certificate.notBefore,
+                notAfter: issuing.certificate.notAfter,
+                extensions: [.basicConstraints(isCA: true, critical: false), .keyUsage([.keyCertSign, .cRLSign], critical: true), .subjectKeyIdentifier])
+            builder.digest = .sha256
+            return SigningIdentity(certificate: try builder.sign(publicKey: issuing.key, signer: parent.signer), key: issuing.key)
+        }
+    }
+
+    /// The root with the same name and key but a validity period that has ended.
+    func expiredRoot() throws -> Certificate {
+        try once("expired-root") {
+            let root = authority.root
+            let now = Date()
+            var builder = CertificateAuthority.caBuilder(
+                AuthoritySpec(subject: root.certificate.subject, lifetime: 0), pathLength: nil, isRoot: true, now: now)
+            builder.notBefore = now - 10 * ChainProfile.year
+            builder.notAfter = now - ChainProfile.day
+            return SigningIdentity(certificate: try builder.sign(publicKey: root.key, signer: .selfSigned(root.key)), key: root.key)
+        }.certificate
+    }
+}

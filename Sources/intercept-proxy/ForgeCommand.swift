@@ -1,0 +1,74 @@
+import ArgumentParser
+import CertForge
+import Foundation
+
+struct ForgeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forge",
+        abstract: "Print the certificate chain the proxy would present for a host, as PEM (leaf first).",
+        discussion: "A one-line summary of each certificate goes to stderr. The CA is created on first use.")
+
+    @OptionGroup var ca: CAOptions
+
+    @Argument(help: "Host name (A-label form) or IP address.")
+    var host: String
+
+    @Option(help: ArgumentHelp("Apply a failure mode (see `intercept-proxy profiles`).", valueName: "mode"))
+    var failure: String?
+
+    @Option(name: .customLong("key-out"), help: ArgumentHelp("Also write the leaf's private key here (mode 0600).", valueName: "file"))
+    var keyOut: String?
+
+    @Option(name: .customLong("anchor-out"), help: ArgumentHelp(
+        "Also write the certificate a client must trust for this chain (PEM).", valueName: "file"))
+    var anchorOut: String?
+
+    func validate() throws {
+        if let failure { _ = try FailureMode(name: failure).rawValue }
+    }
+
+    func run() throws {
+        let mode: FailureMode?
+        let name: ServerName
+        do {
+            mode = try failure.map { try FailureMode(name: $0) }
+            name = try ServerName(host)
+        } catch let error as CertForgeError {
+            throw ValidationError(error.description)
+        }
+        let forge = try LeafForge(authority: ca.loadAuthority(createIfMissing: true))
+        let chain = try forge.forge(name, failure: mode)
+        for (index, certificate) in chain.sentCertificates.enumerated() {
+            Terminal.note("\(index) \(certificate.summary)")
+        }
+        print(chain.pem, terminator: "")
+        if let keyOut { try writePrivate(chain.leafKey.pemString, to: keyOut) }
+        if let anchorOut {
+            guard FileManager.default.createFile(atPath: anchorOut, contents: Data(chain.trustAnchor.pemString.utf8)) else {
+                throw CertForgeError.fileSystem(path: anchorOut, detail: "cannot write the file")
+            }
+        }
+    }
+
+    private func writePrivate(_ text: String, to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw CertForgeError.fileSystem(path: path, detail: "cannot write the file")
+        }
+    }
+}
+
+struct ProfilesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profiles", abstract: "List the chain profiles and failure modes, one line each.")
+
+    func run() throws {
+        print("profiles (what a client without the root reports):")
+        print(Terminal.table(ChainProfile.presets.map { profile in
+            let marker = profile.name == ChainProfile.default.name ? " [default]" : ""
+            return ("  \(profile.name)", "\(profile.summary); \(profile.keyAlgorithm)\(marker) -> \"\(profile.clientError)\"")
+        }))
+        print("\nfailure modes (--failure MODE):")
+        print(Terminal.table(FailureMode.allCases.map { ("  \($0.rawValue)", $0.summary) }))
+        print("\nkey algorithms (--key-algorithm): \(KeyAlgorithm.named.map(\.name).joined(separator: ", "))")
+    }
+}

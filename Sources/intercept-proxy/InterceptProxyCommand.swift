@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import InterceptProxy
+
+@main
+struct InterceptProxyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "intercept-proxy",
+        abstract: "A local TLS-intercepting test proxy that forges certificates the way corporate gateways do.",
+        version: InterceptProxyVersion.current,
+        subcommands: [CACommand.self, ForgeCommand.self, ProfilesCommand.self]
+    )
+
+    /// Exit codes: 0 success, 2 usage error, 1 anything else, always with a one-line reason on stderr.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                // --help and --version land here.
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            if code == .validationFailure {
+                Terminal.error(fullMessage(for: error))
+                Foundation.exit(2)
+            }
+            if let exitCode = error as? ExitCode { Self.exit(withError: exitCode) }
+            Terminal.error(String(describing: error))
+            Foundation.exit(1)
+        }
+    }
+}
+
+/// Output helpers: results on stdout, reasons and summaries on stderr.
+enum Terminal {
+    static func error(_ message: String) {
+        let line = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
+        FileHandle.standardError.write(Data("intercept-proxy: error: \(line)\n".utf8))
+    }
+
+    static func note(_ message: String) {
+        FileHandle.standardError.write(Data("\(message)\n".utf8))
+    }
+
+    /// Lines of `label  value` with the labels padded to one width.
+    static func table(_ rows: [(String, String)]) -> String {
+        let width = rows.map(\.0.count).max() ?? 0
+        return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+    }
+}
