@@ -23,19 +23,21 @@ struct ForgeCommand: ParsableCommand {
         "Also write the certificate a client must trust for this chain (PEM).", valueName: "file"))
     var anchorOut: String?
 
-    func validate() throws {
-        if let failure { _ = try FailureMode(name: failure).rawValue }
-    }
-
-    func run() throws {
-        let mode: FailureMode?
-        let name: ServerName
+    /// Both inputs parsed, or a usage error (exit 2) that says what is wrong with them.
+    private func parsedInputs() throws -> (ServerName, FailureMode?) {
         do {
-            mode = try failure.map { try FailureMode(name: $0) }
-            name = try ServerName(host)
+            return (try ServerName(host), try failure.map { try FailureMode(name: $0) })
         } catch let error as CertForgeError {
             throw ValidationError(error.description)
         }
+    }
+
+    func validate() throws {
+        _ = try parsedInputs()
+    }
+
+    func run() throws {
+        let (name, mode) = try parsedInputs()
         let forge = try LeafForge(authority: ca.loadAuthority(createIfMissing: true))
         let chain = try forge.forge(name, failure: mode)
         for (index, certificate) in chain.sentCertificates.enumerated() {

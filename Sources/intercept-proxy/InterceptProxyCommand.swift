@@ -24,7 +24,7 @@ struct InterceptProxyCommand: ParsableCommand {
                 Foundation.exit(0)
             }
             if code == .validationFailure {
-                Terminal.error(fullMessage(for: error))
+                Terminal.error("\(message(for: error)) (see --help)")
                 Foundation.exit(2)
             }
             if let exitCode = error as? ExitCode { Self.exit(withError: exitCode) }

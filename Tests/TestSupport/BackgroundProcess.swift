@@ -41,9 +41,11 @@ public final class BackgroundProcess: @unchecked Sendable {
         throw TimedOut(command: "waiting for /\(pattern)/ in output:\n\(output)", seconds: timeout)
     }
 
+    /// Kills the process. SIGKILL, because children inherit the test runner's signal dispositions
+    /// and may not react to SIGTERM.
     public func stop() {
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }

@@ -79,7 +79,7 @@ public func run(_ tool: String, _ arguments: [String], environment: [String: Str
     let deadline = Date() + timeout
     while process.isRunning {
         if Date() > deadline {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             throw TimedOut(command: ([tool] + arguments).joined(separator: " "), seconds: timeout)
         }
