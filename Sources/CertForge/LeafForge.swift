@@ -141,14 +141,15 @@ public final class LeafForge: Sendable {
 /// CA material that only failure modes need, made on first use and kept for the forge's lifetime.
 private final class FailureVariants: Sendable {
     private let authority: CertificateAuthority
-    private let made = Mutex<[String: SigningIdentity]>([:])
+    private let identities = Mutex<[String: SigningIdentity]>([:])
+    private let weakKeyStore = Mutex<PrivateKey?>(nil)
 
     init(authority: CertificateAuthority) {
         self.authority = authority
     }
 
     private func once(_ name: String, _ make: () throws -> SigningIdentity) throws -> SigningIdentity {
-        try made.withLock { store in
+        try identities.withLock { store in
             if let existing = store[name] { return existing }
             let identity = try make()
             store[name] = identity
@@ -158,10 +159,12 @@ private final class FailureVariants: Sendable {
 
     /// An RSA-1024 key: below every modern security level.
     func weakKey() throws -> PrivateKey {
-        try once("weak-key") {
+        try weakKeyStore.withLock { stored in
+            if let stored { return stored }
             let key = try PrivateKey.generate(.rsa(bits: 1024))
-            return SigningIdentity(certificate: authority.root.certificate, key: key)
-        }.key
+            stored = key
+            return key
+        }
     }
 
     /// For depth-1 profiles: an intermediate that is never sent, so the chain cannot be completed.
@@ -180,12 +183,16 @@ private final class FailureVariants: Sendable {
     func nonStrictIssuer() throws -> SigningIdentity {
         try once("non-strict-issuer") {
             let issuing = authority.issuing
-            let parent = authority.intermediates.count >= 2 ? authority.intermediates[authority.intermediates.count - 2] : authority.root
-            var builder = CertificateBuilder(
+            let intermediates = authority.intermediates
+            let parent = intermediates.count >= 2 ? intermediates[intermediates.count - 2] : authority.root
+            let builder = CertificateBuilder(
                 subject: issuing.certificate.subject, notBefore: issuing.certificate.notBefore,
                 notAfter: issuing.certificate.notAfter,
-                extensions: [.basicConstraints(isCA: true, critical: false), .keyUsage([.keyCertSign, .cRLSign], critical: true), .subjectKeyIdentifier])
-            builder.digest = .sha256
+                extensions: [
+                    .basicConstraints(isCA: true, critical: false),
+                    .keyUsage([.keyCertSign, .cRLSign], critical: true),
+                    .subjectKeyIdentifier,
+                ])
             return SigningIdentity(certificate: try builder.sign(publicKey: issuing.key, signer: parent.signer), key: issuing.key)
         }
     }

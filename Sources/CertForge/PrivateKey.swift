@@ -61,6 +61,11 @@ public final class PrivateKey: @unchecked Sendable {
         }
     }
 
+    /// Writes the key as PEM to a new file of mode 0600, atomically: it is never readable by others.
+    public func writePEM(toFile path: String) throws {
+        try SecureFile.write(pemString, to: URL(fileURLWithPath: path), mode: 0o600)
+    }
+
     /// The algorithm and size of this key, as far as CertForge knows them.
     public var algorithm: KeyAlgorithm? {
         switch EVP_PKEY_get_base_id(pointer) {

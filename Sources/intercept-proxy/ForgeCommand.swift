@@ -44,17 +44,11 @@ struct ForgeCommand: ParsableCommand {
             Terminal.note("\(index) \(certificate.summary)")
         }
         print(chain.pem, terminator: "")
-        if let keyOut { try writePrivate(chain.leafKey.pemString, to: keyOut) }
+        if let keyOut { try chain.leafKey.writePEM(toFile: keyOut) }
         if let anchorOut {
             guard FileManager.default.createFile(atPath: anchorOut, contents: Data(chain.trustAnchor.pemString.utf8)) else {
                 throw CertForgeError.fileSystem(path: anchorOut, detail: "cannot write the file")
             }
-        }
-    }
-
-    private func writePrivate(_ text: String, to path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw CertForgeError.fileSystem(path: path, detail: "cannot write the file")
         }
     }
 }
