@@ -44,11 +44,9 @@ test-deps: deps
 build: deps
 	$(SWIFT) build -c release --product intercept-proxy
 
-# Until the proxy lands (issue 3), `run` creates the default CA and shows what clients must trust.
+# Starts the proxy on 127.0.0.1:8080 (creating the CA in certs/ on first use); extra flags via ARGS.
 run: build
-	$(RELEASE_BIN) ca init
-	@echo
-	@echo "CA ready. Try: $(RELEASE_BIN) forge example.com   |   $(RELEASE_BIN) profiles"
+	$(RELEASE_BIN) run $(ARGS)
 
 # Runs every test, then prints one closing line: "tests: N passed, N failed".
 test: test-deps

@@ -71,4 +71,26 @@ static inline void shim_sk_PKCS7_pop_free(STACK_OF(PKCS7) *stack) {
     sk_PKCS7_pop_free(stack, PKCS7_free);
 }
 
+/* SSL/SSL_CTX controls that are macros over SSL_ctrl / SSL_CTX_ctrl. */
+static inline int shim_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) {
+    return (int)SSL_CTX_set_min_proto_version(ctx, version);
+}
+
+static inline long shim_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) {
+    return SSL_CTX_set_mode(ctx, mode);
+}
+
+static inline int shim_SSL_add1_chain_cert(SSL *ssl, X509 *cert) {
+    return (int)SSL_add1_chain_cert(ssl, cert);
+}
+
+static inline int shim_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return (int)SSL_set_tlsext_host_name(ssl, name);
+}
+
+/* A memory BIO reports "retry" rather than EOF when it runs dry. */
+static inline void shim_BIO_set_mem_eof_return(BIO *bio, int value) {
+    BIO_set_mem_eof_return(bio, value);
+}
+
 #endif

@@ -16,7 +16,7 @@ public enum SubjectAlternativeName: Hashable, Sendable, CustomStringConvertible 
 
 /// An X.509 certificate. Immutable once created, so it may be shared across threads.
 public final class Certificate: @unchecked Sendable, CustomStringConvertible {
-    let pointer: OpaquePointer
+    package let pointer: OpaquePointer
 
     /// Takes ownership of one reference to `pointer`.
     init(taking pointer: OpaquePointer) {

@@ -28,6 +28,15 @@ final class LeafCache<Key: Hashable & Sendable>: @unchecked Sendable {
         return nodes.count
     }
 
+    /// The cached value if present and fresh, without waiting or forging: the event-loop fast path.
+    func peek(_ key: Key, isFresh: (ForgedChain) -> Bool) -> ForgedChain? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard let node = nodes[key], isFresh(node.value) else { return nil }
+        touch(node)
+        return node.value
+    }
+
     /// The cached value for `key` if `isFresh` accepts it, else the result of `make`, stored.
     func value(for key: Key, isFresh: (ForgedChain) -> Bool, make: () throws -> ForgedChain) throws -> ForgedChain {
         condition.lock()

@@ -38,14 +38,24 @@ public final class LeafForge: Sendable {
         try chain(for: ServerName(host), failure: failure)
     }
 
-    /// The chain for an already validated name.
+    /// The chain for an already validated name; forges (blocking) on a miss.
     public func chain(for name: ServerName, failure: FailureMode? = nil) throws -> ForgedChain {
         let now = Date()
         return try cache.value(
             for: CacheKey(name: name, failure: failure),
-            // Deliberately broken leaves are cached whatever their dates; good ones are renewed a day early.
-            isFresh: { failure != nil || $0.leaf.notAfter > now + ChainProfile.day },
+            isFresh: { Self.isFresh($0, failure: failure, now: now) },
             make: { try forge(name, failure: failure, now: now) })
+    }
+
+    /// The cached chain, or nil when forging is needed: never blocks, so event loops may call it.
+    public func cachedChain(for name: ServerName, failure: FailureMode? = nil) -> ForgedChain? {
+        let now = Date()
+        return cache.peek(CacheKey(name: name, failure: failure)) { Self.isFresh($0, failure: failure, now: now) }
+    }
+
+    /// Deliberately broken leaves are kept whatever their dates; good ones are renewed a day early.
+    private static func isFresh(_ chain: ForgedChain, failure: FailureMode?, now: Date) -> Bool {
+        failure != nil || chain.leaf.notAfter > now + ChainProfile.day
     }
 
     /// Forges without the cache.

@@ -4,7 +4,7 @@ import Foundation
 /// A private key (and its public half). Immutable once created, so it may be shared across threads:
 /// OpenSSL 3 allows concurrent signing with one EVP_PKEY.
 public final class PrivateKey: @unchecked Sendable {
-    let pointer: OpaquePointer
+    package let pointer: OpaquePointer
 
     private init(taking pointer: OpaquePointer) {
         self.pointer = pointer

@@ -8,7 +8,8 @@ struct InterceptProxyCommand: ParsableCommand {
         commandName: "intercept-proxy",
         abstract: "A local TLS-intercepting test proxy that forges certificates the way corporate gateways do.",
         version: InterceptProxyVersion.current,
-        subcommands: [CACommand.self, ForgeCommand.self, ProfilesCommand.self]
+        subcommands: [RunCommand.self, CACommand.self, ForgeCommand.self, ProfilesCommand.self],
+        defaultSubcommand: RunCommand.self
     )
 
     /// Exit codes: 0 success, 2 usage error, 1 anything else, always with a one-line reason on stderr.

@@ -1,0 +1,63 @@
+import Dispatch
+import Foundation
+
+/// A serial queue that owns a set of connections: everything about a connection (its socket sources,
+/// its OpenSSL objects, its parser state) is touched only on its loop, so none of it needs a lock.
+public final class EventLoop: Sendable {
+    let queue: DispatchQueue
+    private let key = DispatchSpecificKey<Int>()
+    let index: Int
+
+    init(index: Int) {
+        self.index = index
+        queue = DispatchQueue(label: "intercept-proxy.loop.\(index)", qos: .userInitiated)
+        queue.setSpecific(key: key, value: index)
+    }
+
+    /// Whether the caller runs on this loop.
+    var inEventLoop: Bool { DispatchQueue.getSpecific(key: key) == index }
+
+    func assertInEventLoop(file: StaticString = #fileID, line: UInt = #line) {
+        assert(inEventLoop, "must run on event loop \(index)", file: file, line: line)
+    }
+
+    /// Runs `work` on the loop, later.
+    func execute(_ work: @escaping @Sendable () -> Void) {
+        queue.async(execute: work)
+    }
+
+    /// Runs `work` on the loop after `delay`; cancel the returned item to drop it.
+    @discardableResult
+    func schedule(after delay: TimeInterval, _ work: @escaping @Sendable () -> Void) -> DispatchWorkItem {
+        let item = DispatchWorkItem(block: work)
+        queue.asyncAfter(deadline: .now() + delay, execute: item)
+        return item
+    }
+}
+
+/// A fixed set of loops, one per core by default; connections are handed out round-robin.
+final class EventLoopGroup: Sendable {
+    let loops: [EventLoop]
+    private let next = LockedCounter()
+
+    init(count: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        loops = (0..<max(1, count)).map { EventLoop(index: $0) }
+    }
+
+    func nextLoop() -> EventLoop {
+        loops[next.increment() % loops.count]
+    }
+}
+
+/// A counter shared across threads (accepts may race on several listeners).
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    func increment() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value
+    }
+}

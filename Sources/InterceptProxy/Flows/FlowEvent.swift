@@ -1,0 +1,41 @@
+import Foundation
+
+/// One thing that happened on the proxy, as written to the flow log (one JSON object per line).
+/// Fields that do not apply to an event's kind are absent.
+public struct FlowEvent: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable {
+        case tunnelOpened = "tunnel_opened"
+        case tlsEstablished = "tls_established"
+        case tlsFailed = "tls_failed"
+        case request
+        case response
+        case error
+        case tunnelClosed = "tunnel_closed"
+    }
+
+    public var time: Date
+    public var type: Kind
+    /// Identifies the client connection; all events of one tunnel share it.
+    public var connection: Int
+    public var client: String?
+    public var host: String?
+    public var port: Int?
+    public var sni: String?
+    public var cause: String?
+    public var detail: String?
+    public var tlsVersion: String?
+    public var cipher: String?
+    public var alpn: String?
+    public var method: String?
+    public var url: String?
+    public var status: Int?
+    public var headers: [[String]]?
+    public var bodyBytes: Int?
+    public var durationMs: Double?
+
+    public init(type: Kind, connection: Int, time: Date = Date()) {
+        self.type = type
+        self.connection = connection
+        self.time = time
+    }
+}

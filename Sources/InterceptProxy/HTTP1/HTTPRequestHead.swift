@@ -1,0 +1,52 @@
+/// A request line plus headers, as received (names keep their case; lookups ignore it).
+public struct HTTPRequestHead: Sendable, Equatable {
+    public var method: String
+    public var target: String
+    public var version: String
+    public var headers: [(name: String, value: String)]
+
+    public static func == (lhs: HTTPRequestHead, rhs: HTTPRequestHead) -> Bool {
+        lhs.method == rhs.method && lhs.target == rhs.target && lhs.version == rhs.version
+            && lhs.headers.map(\.name) == rhs.headers.map(\.name) && lhs.headers.map(\.value) == rhs.headers.map(\.value)
+    }
+
+    /// The first value of a header, case-insensitively.
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+
+    /// Whether a comma-separated header (Connection, Transfer-Encoding) contains a token.
+    func headerContains(_ name: String, token: String) -> Bool {
+        headers.filter { $0.name.caseInsensitiveCompare(name) == .orderedSame }
+            .flatMap { $0.value.split(separator: ",") }
+            .contains { $0.trimmingCharacters(in: .whitespaces).caseInsensitiveCompare(token) == .orderedSame }
+    }
+
+    /// HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 only when asked to keep it.
+    var keepAlive: Bool {
+        if headerContains("Connection", token: "close") { return false }
+        return version == "HTTP/1.1" || headerContains("Connection", token: "keep-alive")
+    }
+}
+
+import Foundation
+
+/// Why a request could not be parsed; each maps to the status the client gets.
+enum HTTPParseError: Error, Equatable {
+    case headTooLarge
+    case malformed(String)
+
+    var status: Int {
+        switch self {
+        case .headTooLarge: return 431
+        case .malformed: return 400
+        }
+    }
+
+    var reason: String {
+        switch self {
+        case .headTooLarge: return "request head larger than \(HTTPRequestDecoder.maximumHeadSize / 1024) KiB"
+        case let .malformed(detail): return detail
+        }
+    }
+}

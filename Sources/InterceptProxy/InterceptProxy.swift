@@ -1,0 +1,112 @@
+import CertForge
+import Foundation
+import Logging
+
+/// A TLS-intercepting proxy that runs in-process: start it on an ephemeral port, hand clients its
+/// root certificate, read what crossed it, stop it. Several instances may run in one process.
+///
+///     var configuration = ProxyConfiguration()
+///     configuration.port = 0
+///     configuration.offline = true
+///     let proxy = try InterceptProxy(configuration: configuration)
+///     try proxy.start()
+///     // HTTPS_PROXY=http://127.0.0.1:\(proxy.port) ... then:
+///     await proxy.stop()
+public final class InterceptProxy: @unchecked Sendable {
+    public let configuration: ProxyConfiguration
+    private let core: ProxyCore
+    private let group: EventLoopGroup
+    private let lock = NSLock()
+    private var listeners: [Listener] = []
+    private var stopped = false
+
+    /// Loads (or creates) the CA and prepares the proxy; nothing listens until `start()`.
+    public init(configuration: ProxyConfiguration, logger: Logger = Logger(label: "intercept-proxy")) throws {
+        self.configuration = configuration
+        let authority: CertificateAuthority
+        var rootFile: String?
+        if let given = configuration.authority {
+            authority = given
+        } else {
+            let directory = CADirectory(path: configuration.caDirectory)
+            authority = try directory.loadOrCreate(configuration.profile).authority
+            rootFile = directory.rootCertificateURL(for: configuration.profile).path
+        }
+        core = try ProxyCore(configuration: configuration, authority: authority, rootCertificateFile: rootFile,
+                             recorder: try FlowRecorder(path: configuration.flowsPath), logger: logger)
+        group = EventLoopGroup(count: configuration.eventLoopCount)
+    }
+
+    /// Binds the listeners (IPv4 and/or IPv6) and starts accepting.
+    public func start() throws {
+        let hosts = configuration.listenHost == "localhost" ? ["127.0.0.1", "::1"] : [configuration.listenHost]
+        var port = configuration.port
+        var bound: [Listener] = []
+        do {
+            for host in hosts {
+                let listener = try Listener(host: host, port: port, group: group) { [core] connection in
+                    core.adopt(connection)
+                }
+                port = listener.address.port  // a second family binds the port the first one got
+                bound.append(listener)
+            }
+        } catch {
+            bound.forEach { $0.close() }
+            throw error
+        }
+        lock.lock()
+        listeners = bound
+        lock.unlock()
+    }
+
+    /// The port the proxy listens on (the real one when configured with 0).
+    public var port: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return listeners.first?.address.port ?? configuration.port
+    }
+
+    /// Every address the proxy listens on.
+    public var addresses: [SocketAddress] {
+        lock.lock()
+        defer { lock.unlock() }
+        return listeners.map(\.address)
+    }
+
+    /// The root certificate clients must trust, as PEM.
+    public var rootCertificatePEM: String { core.authority.rootCertificate.pemString }
+
+    /// The root certificate's file in the CA directory (nil for an authority passed in directly).
+    public var rootCertificateFile: String? { core.rootCertificateFile }
+
+    /// The chain profile in use.
+    public var profile: ChainProfile { core.authority.profile }
+
+    /// Flow events from now on; the stream finishes when the proxy stops.
+    public var events: AsyncStream<FlowEvent> { core.recorder.stream() }
+
+    /// Every flow event recorded since start.
+    public var recordedEvents: [FlowEvent] { core.recorder.events }
+
+    /// Stops accepting, lets open connections finish for up to the grace period, closes the rest,
+    /// and flushes the flow log.
+    public func stop() async {
+        guard let current = beginStopping() else { return }
+        current.forEach { $0.close() }
+        for connection in core.liveConnections { connection.shutdown() }
+        let deadline = Date() + configuration.shutdownGracePeriod
+        while !core.liveConnections.isEmpty && Date() < deadline {
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+        core.recorder.close()
+    }
+
+    /// The listeners to close, or nil when another caller already stopped the proxy.
+    private func beginStopping() -> [Listener]? {
+        lock.withLock {
+            guard !stopped else { return nil }
+            stopped = true
+            return listeners
+        }
+    }
+}

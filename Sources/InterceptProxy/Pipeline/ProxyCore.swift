@@ -1,0 +1,51 @@
+import CertForge
+import Foundation
+import Logging
+
+/// What every connection of one proxy instance shares: configuration, TLS context, forge, recorder.
+final class ProxyCore: @unchecked Sendable {
+    let configuration: ProxyConfiguration
+    let authority: CertificateAuthority
+    let rootCertificateFile: String?
+    let tlsContext: TLSServerContext
+    let forges: ForgeCoordinator
+    let recorder: FlowRecorder
+    let logger: Logger
+
+    private let lock = NSLock()
+    private var nextID = 0
+    private var live: [Int: ProxyConnection] = [:]
+
+    init(configuration: ProxyConfiguration, authority: CertificateAuthority, rootCertificateFile: String?,
+         recorder: FlowRecorder, logger: Logger) throws {
+        self.configuration = configuration
+        self.authority = authority
+        self.rootCertificateFile = rootCertificateFile
+        self.tlsContext = try TLSServerContext()
+        self.forges = ForgeCoordinator(forge: try LeafForge(authority: authority))
+        self.recorder = recorder
+        self.logger = logger
+    }
+
+    /// Takes ownership of a freshly accepted socket.
+    func adopt(_ connection: Connection) {
+        lock.lock()
+        nextID += 1
+        let proxyConnection = ProxyConnection(id: nextID, connection: connection, core: self)
+        live[nextID] = proxyConnection
+        lock.unlock()
+        proxyConnection.start()
+    }
+
+    func release(_ id: Int) {
+        lock.lock()
+        live[id] = nil
+        lock.unlock()
+    }
+
+    var liveConnections: [ProxyConnection] {
+        lock.lock()
+        defer { lock.unlock() }
+        return Array(live.values)
+    }
+}

@@ -1,0 +1,153 @@
+import Dispatch
+import Foundation
+
+/// What a connection reports to whoever drives it. Called on the connection's loop.
+protocol ConnectionDelegate: AnyObject {
+    func connection(_ connection: Connection, received bytes: [UInt8])
+    /// The peer will send nothing more (it may still read).
+    func connectionReadEOF(_ connection: Connection)
+    /// Everything queued has reached the kernel; a paused producer may go on.
+    func connectionDrained(_ connection: Connection)
+    /// The socket is gone; `error` is nil for an orderly close.
+    func connectionClosed(_ connection: Connection, error: SocketError?)
+}
+
+/// A non-blocking TCP socket driven by dispatch sources on one event loop. Not thread-safe:
+/// every call happens on `loop` (the `@unchecked Sendable` only lets closures carry it there).
+final class Connection: @unchecked Sendable {
+    let loop: EventLoop
+    let peer: SocketAddress?
+    weak var delegate: ConnectionDelegate?
+
+    private let fd: Int32
+    private let readSource: DispatchSourceRead
+    private let writeSource: DispatchSourceWrite
+    private var readSuspended = true
+    private var writeSuspended = true
+    private var outbound: [UInt8] = []
+    private var outboundOffset = 0
+    private var shutdownAfterDrain = false
+    private var closeAfterDrain = false
+    private(set) var isClosed = false
+
+    /// Bytes accepted by `write` but not yet taken by the kernel.
+    var pendingOutbound: Int { outbound.count - outboundOffset }
+
+    /// The largest read in one go; a loop reuses nothing across connections, so keep it modest.
+    static let readChunk = 64 * 1024
+
+    init(fd: Int32, loop: EventLoop, peer: SocketAddress?) {
+        self.fd = fd
+        self.loop = loop
+        self.peer = peer
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
+        writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
+        readSource.setEventHandler { [unowned self] in self.readable() }
+        writeSource.setEventHandler { [unowned self] in self.flush() }
+        // The fd is closed once, after both sources are cancelled.
+        let group = DispatchGroup()
+        group.enter(); group.enter()
+        readSource.setCancelHandler { group.leave() }
+        writeSource.setCancelHandler { group.leave() }
+        group.notify(queue: loop.queue) { Glibc.close(fd) }
+    }
+
+    /// Starts reading. Call once the delegate is set.
+    func start() {
+        loop.assertInEventLoop()
+        resumeReading()
+    }
+
+    func pauseReading() {
+        guard !readSuspended, !isClosed else { return }
+        readSuspended = true
+        readSource.suspend()
+    }
+
+    func resumeReading() {
+        guard readSuspended, !isClosed else { return }
+        readSuspended = false
+        readSource.resume()
+    }
+
+    /// Queues bytes; whatever the kernel does not take at once is sent when the socket is writable.
+    func write(_ bytes: [UInt8]) {
+        loop.assertInEventLoop()
+        guard !isClosed, !bytes.isEmpty else { return }
+        if pendingOutbound == 0 {
+            outbound = bytes
+            outboundOffset = 0
+        } else {
+            outbound.append(contentsOf: bytes)
+        }
+        flush()
+    }
+
+    /// Half-closes the sending side once everything queued is sent (the peer then reads EOF).
+    func shutdownWriteWhenDrained() {
+        shutdownAfterDrain = true
+        if pendingOutbound == 0 && !isClosed { Glibc.shutdown(fd, Int32(SHUT_WR)) }
+    }
+
+    /// Closes at once; queued bytes are dropped.
+    func close(error: SocketError? = nil) {
+        guard !isClosed else { return }
+        isClosed = true
+        // A suspended source must be resumed before it is cancelled, or it never finishes cancelling.
+        if readSuspended { readSource.resume(); readSuspended = false }
+        if writeSuspended { writeSource.resume(); writeSuspended = false }
+        readSource.cancel()
+        writeSource.cancel()
+        outbound = []
+        outboundOffset = 0
+        delegate?.connectionClosed(self, error: error)
+    }
+
+    /// Closes after the queued bytes are sent.
+    func closeWhenDrained() {
+        if pendingOutbound == 0 { close() } else { closeAfterDrain = true }
+    }
+
+    private func readable() {
+        var buffer = [UInt8](repeating: 0, count: Self.readChunk)
+        let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        if count > 0 {
+            buffer.removeLast(buffer.count - count)
+            delegate?.connection(self, received: buffer)
+        } else if count == 0 {
+            pauseReading()
+            delegate?.connectionReadEOF(self)
+        } else if errno != EAGAIN && errno != EINTR {
+            close(error: .last("read"))
+        }
+    }
+
+    private func flush() {
+        while pendingOutbound > 0 {
+            let count = outbound.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + outboundOffset, pendingOutbound, Int32(MSG_NOSIGNAL))
+            }
+            if count > 0 {
+                outboundOffset += count
+            } else if count < 0 && (errno == EAGAIN || errno == EINTR) {
+                break
+            } else {
+                close(error: .last("send"))
+                return
+            }
+        }
+        if pendingOutbound > 0 {
+            if writeSuspended { writeSuspended = false; writeSource.resume() }
+            return
+        }
+        outbound = []
+        outboundOffset = 0
+        if !writeSuspended { writeSuspended = true; writeSource.suspend() }
+        if closeAfterDrain { close(); return }
+        if shutdownAfterDrain { Glibc.shutdown(fd, Int32(SHUT_WR)) }
+        delegate?.connectionDrained(self)
+    }
+}

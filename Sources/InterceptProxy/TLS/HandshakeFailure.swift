@@ -1,0 +1,54 @@
+import COpenSSL
+
+/// Why a client's TLS handshake with the proxy failed, in the words of the TLS alert where there is one.
+public enum HandshakeFailure: String, Sendable, Codable {
+    /// The client does not trust the issuing CA: the reproduction working as intended.
+    case unknownCA = "unknown_ca"
+    case badCertificate = "bad_certificate"
+    case certificateUnknown = "certificate_unknown"
+    case certificateExpired = "certificate_expired"
+    /// The client hung up without an alert (Java, Go and s_client without -verify_return_error do this).
+    case closedDuringHandshake = "closed_during_handshake"
+    case noSharedCipher = "no_shared_cipher"
+    case protocolVersion = "protocol_version"
+    /// Plaintext (usually HTTP) arrived where a TLS ClientHello belonged.
+    case notTLS = "not_tls"
+    case timeout
+    /// Anything else; the event carries OpenSSL's text.
+    case other
+
+    /// Classifies the error OpenSSL left on the queue after a failed handshake step.
+    static func classify(reason: Int32) -> HandshakeFailure {
+        let alertOffset = Int32(SSL_AD_REASON_OFFSET)
+        if reason > alertOffset && reason < alertOffset + 256 {
+            switch reason - alertOffset {
+            case Int32(SSL3_AD_BAD_CERTIFICATE): return .badCertificate
+            case Int32(SSL3_AD_CERTIFICATE_UNKNOWN): return .certificateUnknown
+            case Int32(SSL3_AD_CERTIFICATE_EXPIRED): return .certificateExpired
+            case Int32(TLS1_AD_UNKNOWN_CA): return .unknownCA
+            case Int32(TLS1_AD_PROTOCOL_VERSION): return .protocolVersion
+            default: return .other
+            }
+        }
+        switch reason {
+        case SSL_R_NO_SHARED_CIPHER: return .noSharedCipher
+        case SSL_R_UNSUPPORTED_PROTOCOL, SSL_R_WRONG_VERSION_NUMBER, SSL_R_VERSION_TOO_LOW: return .protocolVersion
+        case SSL_R_HTTP_REQUEST, SSL_R_HTTPS_PROXY_REQUEST: return .notTLS
+        default: return .other
+        }
+    }
+
+    /// What the user should do, for the log line.
+    func hint(rootFile: String?) -> String {
+        let root = rootFile ?? "the proxy's root CA"
+        switch self {
+        case .unknownCA, .closedDuringHandshake, .certificateUnknown, .badCertificate:
+            return "the client does not trust \(root); install it (intercept-proxy ca export --format crt) or point the client at it"
+        case .certificateExpired: return "the client rejected an expired certificate (a failure mode, or a clock far off)"
+        case .noSharedCipher, .protocolVersion: return "the client and the proxy share no TLS version or cipher"
+        case .notTLS: return "the client sent plaintext into a TLS tunnel; use https:// or drop the proxy for http"
+        case .timeout: return "the client stopped mid-handshake"
+        case .other: return "see the OpenSSL reason"
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import CertForge
+import COpenSSL
+
+/// The proxy's server-side SSL_CTX: TLS 1.2+, ALPN http/1.1, and a ClientHello callback that lets
+/// each session pause its handshake until the certificate for the requested name is ready.
+final class TLSServerContext: @unchecked Sendable {
+    let pointer: OpaquePointer
+
+    init() throws {
+        guard let context = SSL_CTX_new(TLS_server_method()) else { throw TLSError.openSSL("SSL_CTX_new") }
+        pointer = context
+        _ = shim_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
+        _ = shim_SSL_CTX_set_mode(context, Int(SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))
+        SSL_CTX_set_client_hello_cb(context, { ssl, alert, _ in
+            guard let ssl, let session = TLSServerSession.from(ssl) else { return SSL_CLIENT_HELLO_ERROR }
+            return session.clientHello(alert: alert)
+        }, nil)
+        SSL_CTX_set_alpn_select_cb(context, { _, out, outLength, offered, offeredLength, _ in
+            // Only HTTP/1.1 until the HTTP/2 layer exists; a client offering only h2 gets no ALPN.
+            guard let out, let outLength, let offered else { return SSL_TLSEXT_ERR_NOACK }
+            let wanted = Array("http/1.1".utf8)
+            var index = 0
+            while index < Int(offeredLength) {
+                let length = Int(offered[index])
+                let start = index + 1
+                if length == wanted.count, start + length <= Int(offeredLength),
+                   (0..<length).allSatisfy({ offered[start + $0] == wanted[$0] }) {
+                    out.pointee = UnsafePointer(offered + start)
+                    outLength.pointee = UInt8(length)
+                    return SSL_TLSEXT_ERR_OK
+                }
+                index = start + length
+            }
+            return SSL_TLSEXT_ERR_NOACK
+        }, nil)
+    }
+
+    deinit { SSL_CTX_free(pointer) }
+}
+
+enum TLSError: Error, CustomStringConvertible {
+    case openSSL(String)
+    var description: String {
+        switch self {
+        case let .openSSL(operation): return "\(operation) failed: \(openSSLErrorText())"
+        }
+    }
+}
+
+/// Drains OpenSSL's error queue into one line.
+func openSSLErrorText() -> String {
+    var messages: [String] = []
+    while case let code = ERR_get_error(), code != 0 {
+        var buffer = [CChar](repeating: 0, count: 256)
+        ERR_error_string_n(code, &buffer, buffer.count)
+        messages.append(String(cBuffer: buffer))
+    }
+    return messages.joined(separator: "; ")
+}

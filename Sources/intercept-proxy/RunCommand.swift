@@ -1,0 +1,110 @@
+import ArgumentParser
+import CertForge
+import Dispatch
+import Foundation
+import InterceptProxy
+import Logging
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the proxy (the default command).",
+        discussion: """
+        Prints one banner line when listening (on stderr when --flows is -, else stdout). SIGINT or
+        SIGTERM stop it gracefully: no new connections, open ones get a grace period, the flow log is
+        flushed, exit status 0.
+        """)
+
+    @OptionGroup var ca: CAOptions
+
+    @Option(name: .customLong("listen-host"), help: ArgumentHelp(
+        "IP address to listen on, or localhost for 127.0.0.1 and ::1 (env INTERCEPT_PROXY_LISTEN_HOST; default 127.0.0.1).",
+        valueName: "address"))
+    var listenHost: String?
+
+    @Option(name: [.customShort("p"), .long], help: ArgumentHelp(
+        "Port to listen on; 0 picks a free one (env INTERCEPT_PROXY_PORT; default 8080).", valueName: "port"))
+    var port: Int?
+
+    @Flag(help: "Contact no upstream: every intercepted request gets a local 200 naming the host and profile.")
+    var offline = false
+
+    @Option(help: ArgumentHelp("Append flow events as JSON lines to this file; - for stdout.", valueName: "file"))
+    var flows: String?
+
+    @Option(name: .customLong("ready-file"), help: ArgumentHelp(
+        "Once listening, write {pid, host, port, caCertificate, profile} as JSON here.", valueName: "file"))
+    var readyFile: String?
+
+    private static func environment(_ name: String) -> String? {
+        ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func validate() throws {
+        let port = try resolvedPort()
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535, got \(port)") }
+    }
+
+    private func resolvedPort() throws -> Int {
+        if let port { return port }
+        guard let text = Self.environment("INTERCEPT_PROXY_PORT") else { return 8080 }
+        guard let value = Int(text) else { throw ValidationError("INTERCEPT_PROXY_PORT is not a number: '\(text)'") }
+        return value
+    }
+
+    func run() throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var configuration = ProxyConfiguration()
+        configuration.listenHost = listenHost ?? Self.environment("INTERCEPT_PROXY_LISTEN_HOST") ?? "127.0.0.1"
+        configuration.port = try resolvedPort()
+        configuration.profile = try ca.resolvedProfile()
+        configuration.caDirectory = ca.directory.url.path
+        configuration.offline = offline
+        configuration.flowsPath = flows
+        if ca.isBringYourOwn { configuration.authority = try ca.loadAuthority(createIfMissing: false) }
+
+        let proxy = try InterceptProxy(configuration: configuration)
+        try proxy.start()
+        let caFile = proxy.rootCertificateFile ?? ca.caCertificate ?? "(in memory)"
+        let addresses = proxy.addresses.map(\.description).joined(separator: " ")
+        let mode = offline ? "offline" : "forwarding"
+        let banner = "intercept-proxy listening on \(addresses) (profile \(proxy.profile.storageName), \(mode)); clients must trust \(caFile)"
+        if flows == "-" { Terminal.note(banner) } else { FileHandle.standardOutput.write(Data((banner + "\n").utf8)) }
+        if let readyFile {
+            try writeReadyFile(readyFile, proxy: proxy, caFile: caFile)
+        }
+
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)  // let the dispatch source, not the default action, handle it
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
+            source.setEventHandler {
+                Task {
+                    await proxy.stop()
+                    Foundation.exit(0)
+                }
+            }
+            source.resume()
+            Self.keepAlive.append(source)
+        }
+        dispatchMain()
+    }
+
+    nonisolated(unsafe) private static var keepAlive: [DispatchSourceSignal] = []
+
+    private func writeReadyFile(_ path: String, proxy: InterceptProxy, caFile: String) throws {
+        let object: [String: Any] = [
+            "pid": Int(getpid()),
+            "host": proxy.addresses.first?.host ?? "",
+            "port": proxy.port,
+            "caCertificate": caFile,
+            "profile": proxy.profile.storageName,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        // Write then rename, so a harness polling for the file never reads half of it.
+        let temporary = path + ".tmp"
+        try data.write(to: URL(fileURLWithPath: temporary))
+        guard rename(temporary, path) == 0 else {
+            throw CertForgeError.fileSystem(path: path, detail: String(cString: strerror(errno)))
+        }
+    }
+}
