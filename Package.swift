@@ -63,6 +63,10 @@ let package = Package(
             dependencies: ["CertForge", "TestSupport"]
         ),
         .testTarget(
+            name: "InterceptProxyTests",
+            dependencies: ["InterceptProxy", "CertForge", "TestSupport"]
+        ),
+        .testTarget(
             name: "CLITests",
             dependencies: ["intercept-proxy", "CertForge", "TestSupport"]
         ),

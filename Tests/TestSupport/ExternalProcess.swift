@@ -94,6 +94,10 @@ public func run(_ tool: String, _ arguments: [String], environment: [String: Str
 public struct TimedOut: Error, CustomStringConvertible {
     public let command: String
     public let seconds: TimeInterval
+    public init(command: String, seconds: TimeInterval) {
+        self.command = command
+        self.seconds = seconds
+    }
     public var description: String { "timed out after \(Int(seconds)) s: \(command)" }
 }
 

@@ -1,0 +1,44 @@
+import CertForge
+import Foundation
+import InterceptProxy
+import Logging
+import TestSupport
+
+/// An in-process proxy on an ephemeral loopback port with its own CA directory.
+final class ProxyFixture: @unchecked Sendable {
+    let proxy: InterceptProxy
+    let scratch: TemporaryDirectory
+    var port: Int { proxy.port }
+    var proxyURL: String { "http://127.0.0.1:\(proxy.port)" }
+    var rootFile: String { proxy.rootCertificateFile! }
+
+    init(profile: ChainProfile = .zscaler, offline: Bool = true, configure: (inout ProxyConfiguration) -> Void = { _ in }) throws {
+        scratch = try TemporaryDirectory()
+        var configuration = ProxyConfiguration()
+        configuration.port = 0
+        configuration.profile = profile
+        configuration.offline = offline
+        configuration.caDirectory = scratch.path("certs")
+        configure(&configuration)
+        var logger = Logger(label: "intercept-proxy-test")
+        logger.logLevel = .critical
+        proxy = try InterceptProxy(configuration: configuration, logger: logger)
+        try proxy.start()
+    }
+
+    /// Waits until an event matching `predicate` has been recorded (events arrive from the loops).
+    @discardableResult
+    func waitForEvent(timeout: TimeInterval = 10, _ predicate: (FlowEvent) -> Bool) throws -> FlowEvent {
+        let deadline = Date() + timeout
+        while Date() < deadline {
+            if let event = proxy.recordedEvents.first(where: predicate) { return event }
+            usleep(10_000)
+        }
+        throw TimedOut(command: "waiting for a flow event; recorded: \(proxy.recordedEvents.map(\.type.rawValue))", seconds: timeout)
+    }
+
+    /// curl through the proxy with the machine's CA variables removed.
+    func curl(_ arguments: [String]) throws -> ProcessResult {
+        try run("curl", ["-sS", "--max-time", "20", "-x", proxyURL] + arguments)
+    }
+}
