@@ -39,8 +39,8 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     func shutdown() {
         connection.loop.execute { [self] in
             if case let .intercepting(tls) = state, inFlight == nil {
-                tls.shutdown()
-                connection.write(tls.takeOutput())
+                tls.engine.shutdown()
+                connection.write(tls.engine.takeOutput())
             }
             connection.closeWhenDrained()
         }
@@ -148,14 +148,14 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
             return
         }
         hasReceivedTLS = true
-        tls.receive(bytes)
+        tls.engine.receive(bytes)
         advanceHandshake(tls)
     }
     private var hasReceivedTLS = false
 
     private func advanceHandshake(_ tls: TLSServerSession) {
         let progress = tls.advanceHandshake()
-        connection.write(tls.takeOutput())
+        connection.write(tls.engine.takeOutput())
         switch progress {
         case .needsInput, .awaitingCertificate:
             return
@@ -166,9 +166,9 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
             state = .intercepting(tls)
             var established = event(.tlsEstablished)
             established.sni = tls.serverName
-            established.tlsVersion = tls.protocolVersion
-            established.cipher = tls.cipher
-            established.alpn = tls.alpn
+            established.tlsVersion = tls.engine.protocolVersion
+            established.cipher = tls.engine.cipher
+            established.alpn = tls.engine.alpn
             core.recorder.record(established)
             tunnelBytes([], tls)  // application data may have arrived with the client's Finished
         }
@@ -218,9 +218,9 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     // MARK: HTTP inside the tunnel
 
     private func tunnelBytes(_ bytes: [UInt8], _ tls: TLSServerSession) {
-        if !bytes.isEmpty { tls.receive(bytes) }
-        let (plaintext, closed) = tls.readPlaintext()
-        connection.write(tls.takeOutput())
+        if !bytes.isEmpty { tls.engine.receive(bytes) }
+        let (plaintext, closed) = tls.engine.readPlaintext()
+        connection.write(tls.engine.takeOutput())
         do {
             for event in try tunnelRequests.feed(plaintext) { try handleTunnelEvent(event, tls) }
         } catch let error as HTTPParseError {
@@ -231,8 +231,8 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
             recordError("tunnel", "\(error)")
         }
         if closed {
-            tls.shutdown()
-            connection.write(tls.takeOutput())
+            tls.engine.shutdown()
+            connection.write(tls.engine.takeOutput())
             connection.closeWhenDrained()
         }
     }
@@ -247,8 +247,8 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
             request.headers = head.headers.map { [$0.name, $0.value] }
             core.recorder.record(request)
             if head.headerContains("Expect", token: "100-continue") {
-                tls.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
-                connection.write(tls.takeOutput())
+                tls.engine.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+                connection.write(tls.engine.takeOutput())
             }
         case let .body(bytes):
             inFlight?.bodyBytes += bytes.count
@@ -269,8 +269,8 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     }
 
     private func respond(_ response: HTTPResponse, _ tls: TLSServerSession, head: HTTPRequestHead?) {
-        tls.write(response.serialized(forHEAD: head?.method == "HEAD"))
-        connection.write(tls.takeOutput())
+        tls.engine.write(response.serialized(forHEAD: head?.method == "HEAD"))
+        connection.write(tls.engine.takeOutput())
         var responded = event(.response)
         responded.status = response.status
         responded.method = head?.method
@@ -280,8 +280,8 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         core.recorder.record(responded)
         inFlight = nil
         if response.closeConnection {
-            tls.shutdown()
-            connection.write(tls.takeOutput())
+            tls.engine.shutdown()
+            connection.write(tls.engine.takeOutput())
             connection.closeWhenDrained()
         }
     }
