@@ -15,6 +15,20 @@ public struct ProxyConfiguration: Sendable {
     public var authority: CertificateAuthority?
     /// Answer every intercepted request locally instead of contacting upstreams.
     public var offline = false
+    /// Send requests for some hosts to another address (a local origin), e.g. `pypi.org=127.0.0.1:8443`.
+    public var mapRemote: [MapRemoteRule] = []
+    /// Reach every upstream through this HTTP proxy (with CONNECT).
+    public var upstreamProxy: UpstreamProxy?
+    /// Trust this CA file for upstream certificates, in addition to the system store.
+    public var upstreamCAFile: String?
+    /// Do not verify upstream certificates at all.
+    public var upstreamInsecure = false
+    /// One PEM file with a client certificate and its key, for upstreams that require mTLS.
+    public var clientCertificateFile: String?
+    /// Bound on DNS plus TCP connect (and the upstream proxy's answer); beyond it the client gets 504.
+    public var connectTimeout: TimeInterval = 10
+    /// Bound on waiting for upstream response bytes; beyond it the client gets 504.
+    public var responseTimeout: TimeInterval = 60
     /// Append flow events as JSON lines to this file (`-` for stdout).
     public var flowsPath: String?
     /// A client that has not finished its TLS handshake by then is dropped and recorded as `timeout`.
@@ -25,4 +39,75 @@ public struct ProxyConfiguration: Sendable {
     public var eventLoopCount = ProcessInfo.processInfo.activeProcessorCount
 
     public init() {}
+}
+
+/// `HOST[:PORT]=ADDRESS:PORT`: requests for HOST (on PORT, or any port) go to ADDRESS:PORT instead.
+public struct MapRemoteRule: Sendable, Equatable {
+    public var host: String
+    public var port: Int?
+    public var address: String
+    public var addressPort: Int
+
+    public init(host: String, port: Int?, address: String, addressPort: Int) {
+        self.host = host.lowercased()
+        self.port = port
+        self.address = address
+        self.addressPort = addressPort
+    }
+
+    /// Parses the command-line form.
+    public init(parsing text: String) throws {
+        let sides = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard sides.count == 2, let (address, addressPort) = splitHostPort(sides[1]) else {
+            throw ConfigurationError("--map-remote takes HOST[:PORT]=ADDRESS:PORT, got '\(text)'")
+        }
+        if let (host, port) = splitHostPort(sides[0]) {
+            self.init(host: host, port: port, address: address, addressPort: addressPort)
+        } else if !sides[0].isEmpty, !sides[0].contains(":") || sides[0].hasPrefix("[") {
+            self.init(host: sides[0].trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: nil, address: address, addressPort: addressPort)
+        } else {
+            throw ConfigurationError("--map-remote takes HOST[:PORT]=ADDRESS:PORT, got '\(text)'")
+        }
+    }
+
+    func matches(host: String, port: Int) -> Bool {
+        self.host == host.lowercased() && (self.port == nil || self.port == port)
+    }
+}
+
+/// An HTTP proxy to chain through, from `http://HOST:PORT`.
+public struct UpstreamProxy: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init(parsing text: String) throws {
+        var rest = Substring(text)
+        if rest.hasPrefix("http://") { rest = rest.dropFirst(7) }
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        guard let (host, port) = splitHostPort(String(rest)) else {
+            throw ConfigurationError("--upstream-proxy takes http://HOST:PORT, got '\(text)'")
+        }
+        self.init(host: host, port: port)
+    }
+}
+
+/// A configuration value that cannot be used; the message names the option.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// `host:port` or `[v6]:port`.
+func splitHostPort(_ text: String) -> (String, Int)? {
+    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
+        return nil
+    }
+    var host = String(text[..<colon])
+    if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) } else if host.contains(":") { return nil }
+    return host.isEmpty ? nil : (host, port)
 }

@@ -70,11 +70,21 @@ import TestSupport
         try stillServes(fixture)
     }
 
-    @Test func plainHTTPRequestsAreAnsweredNotDropped() async throws {
+    @Test func originFormRequestsToTheProxyGet400() async throws {
         let fixture = try ProxyFixture()
         defer { Task { await fixture.proxy.stop() } }
-        let result = try fixture.curl(["-i", "http://plain.example/"])
-        #expect(result.stdout.hasPrefix("HTTP/1.1 501 Not Implemented"), "\(result)")
+        let answer = try exchange(fixture.port, hex("GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+        #expect(answer.hasPrefix("HTTP/1.1 400 Bad Request"), "\(answer)")
+        #expect(answer.contains("this is a proxy: send CONNECT host:port or an absolute http:// URL"), "\(answer)")
         try stillServes(fixture)
+    }
+
+    @Test func offlinePlainHTTPRequestsAreAnsweredLocally() async throws {
+        let fixture = try ProxyFixture()
+        defer { Task { await fixture.proxy.stop() } }
+        let result = try fixture.curl(["-i", "http://plain.example/page"])
+        #expect(result.stdout.hasPrefix("HTTP/1.1 200 OK"), "\(result)")
+        #expect(result.stdout.contains("plain HTTP request for plain.example"))
+        #expect(result.stdout.contains("request: GET http://plain.example/page"))
     }
 }

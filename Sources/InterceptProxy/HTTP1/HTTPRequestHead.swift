@@ -22,6 +22,13 @@ public struct HTTPRequestHead: Sendable, Equatable {
             .contains { $0.trimmingCharacters(in: .whitespaces).caseInsensitiveCompare(token) == .orderedSame }
     }
 
+    /// The head as sent on the wire, with another request target if given (origin-form upstream).
+    func serialized(target: String? = nil, droppingHeaders dropped: Set<String> = []) -> [UInt8] {
+        var text = "\(method) \(target ?? self.target) \(version)\r\n"
+        for (name, value) in headers where !dropped.contains(name.lowercased()) { text += "\(name): \(value)\r\n" }
+        return Array((text + "\r\n").utf8)
+    }
+
     /// HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 only when asked to keep it.
     var keepAlive: Bool {
         if headerContains("Connection", token: "close") { return false }

@@ -2,27 +2,53 @@ import CertForge
 import Dispatch
 import Foundation
 
-/// One client connection through its life: the proxy request (CONNECT or absolute-form), then for a
-/// tunnel the TLS handshake with a forged certificate, then the HTTP/1.1 requests inside it.
-/// Confined to its connection's event loop.
+/// One client connection through its life: the proxy request (CONNECT or absolute-form), for a
+/// tunnel the TLS handshake with a forged certificate, then the HTTP/1.1 exchanges, answered
+/// locally (offline) or forwarded upstream. Confined to its connection's event loop.
 final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unchecked Sendable {
-    private enum State {
+    enum Phase {
         case awaitingRequest
-        case handshaking(TLSServerSession)
-        case intercepting(TLSServerSession)
+        case handshaking
+        /// HTTP/1.1 requests and responses, inside a TLS tunnel or as plain proxy requests.
+        case exchanging
+        /// After `101 Switching Protocols`: bytes flow both ways untouched.
+        case relaying
         case closed
     }
 
     let id: Int
-    private let connection: Connection
-    private let core: ProxyCore
-    private var state = State.awaitingRequest
-    private var proxyRequests = HTTPRequestDecoder()
-    private var tunnelRequests = HTTPRequestDecoder()
-    private var target: (host: String, port: Int)?
-    private var inFlight: (head: HTTPRequestHead, bodyBytes: Int, started: Date)?
+    let connection: Connection
+    let core: ProxyCore
+    var phase = Phase.awaitingRequest
+    /// The TLS session with the client, for tunnels.
+    var clientTLS: TLSServerSession?
+    /// The host and port of the tunnel (or of the current plain-HTTP request).
+    var target: (host: String, port: Int)?
+    var tunnelOpened: Date?
     private var handshakeTimer: DispatchWorkItem?
-    private var tunnelOpened: Date?
+    private var sawTLSRecord = false
+
+    // The exchange (see ProxyConnection+Exchange.swift).
+    var requests = HTTPRequestDecoder()
+    var responses = HTTPResponseDecoder()
+    var upstream: UpstreamConnection?
+    /// Requests sent upstream (or being answered) whose responses have not ended, oldest first.
+    var outstanding: [OutstandingRequest] = []
+    var requestIsChunked = false
+    var closesAfterResponse = false
+    var responseTimer: DispatchWorkItem?
+
+    struct OutstandingRequest {
+        var head: HTTPRequestHead
+        var url: String
+        var started: Date
+        var requestBodyBytes = 0
+        var status: Int?
+        var responseBodyBytes = 0
+    }
+
+    /// Beyond this many bytes queued towards one side, the other side stops being read.
+    static let backpressureLimit = 1 << 20
 
     init(id: Int, connection: Connection, core: ProxyCore) {
         self.id = id
@@ -38,71 +64,74 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     /// Closes the connection from outside (shutdown); runs on the connection's loop.
     func shutdown() {
         connection.loop.execute { [self] in
-            if case let .intercepting(tls) = state, inFlight == nil {
-                tls.engine.shutdown()
-                connection.write(tls.engine.takeOutput())
+            if phase == .exchanging, outstanding.isEmpty {
+                closeClient()
+            } else if phase != .exchanging {
+                connection.closeWhenDrained()
             }
-            connection.closeWhenDrained()
+            // With a request in flight, the response finishes first; stop() closes what is left.
         }
     }
 
     // MARK: ConnectionDelegate
 
     func connection(_ connection: Connection, received bytes: [UInt8]) {
-        switch state {
-        case .awaitingRequest: proxyRequestBytes(bytes)
-        case let .handshaking(tls): handshakeBytes(bytes, tls)
-        case let .intercepting(tls): tunnelBytes(bytes, tls)
-        case .closed: break
+        switch phase {
+        case .awaitingRequest, .exchanging:
+            if let tls = clientTLS {
+                tls.engine.receive(bytes)
+                clientPlaintextArrived(from: tls)
+            } else {
+                requestBytes(bytes)
+            }
+        case .handshaking:
+            handshakeBytes(bytes)
+        case .relaying:
+            if let tls = clientTLS {
+                tls.engine.receive(bytes)
+                let (plaintext, closed) = tls.engine.readPlaintext()
+                upstream?.send(plaintext)
+                if closed { closeClient() }
+            } else {
+                upstream?.send(bytes)
+            }
+        case .closed:
+            break
         }
     }
 
     func connectionReadEOF(_ connection: Connection) {
-        if case .handshaking = state {
+        if phase == .handshaking {
             failHandshake(.closedDuringHandshake, detail: "the client closed the connection before finishing the handshake")
-        } else {
+        } else if outstanding.isEmpty || phase == .relaying {
             connection.closeWhenDrained()
         }
+        // Otherwise the client half-closed after sending its requests: answer them first.
     }
 
-    func connectionDrained(_ connection: Connection) {}
+    func connectionDrained(_ connection: Connection) {
+        upstream?.resumeReading()
+        if phase == .closed { connection.close() }
+    }
 
     func connectionClosed(_ connection: Connection, error: SocketError?) {
         handshakeTimer?.cancel()
+        responseTimer?.cancel()
+        upstream?.close()
+        upstream = nil
         if tunnelOpened != nil {
             var event = event(.tunnelClosed)
             event.detail = error?.description
             event.durationMs = tunnelOpened.map { Date().timeIntervalSince($0) * 1000 }
             core.recorder.record(event)
         }
-        state = .closed
+        phase = .closed
         core.release(id)
     }
 
-    // MARK: The proxy request
+    // MARK: The tunnel
 
-    private func proxyRequestBytes(_ bytes: [UInt8]) {
-        let events: [HTTPRequestDecoder.Event]
-        do {
-            events = try proxyRequests.feed(bytes)
-        } catch let error as HTTPParseError {
-            reject(error.status, error.reason)
-            return
-        } catch {
-            reject(400, "\(error)")
-            return
-        }
-        for case let .head(head) in events {
-            if head.method == "CONNECT" {
-                openTunnel(head)
-                return
-            }
-            reject(501, "intercept-proxy answers CONNECT tunnels; plain-HTTP forwarding of '\(head.method) \(head.target)' is not available in this build")
-            return
-        }
-    }
-
-    private func openTunnel(_ head: HTTPRequestHead) {
+    func openTunnel(_ head: HTTPRequestHead) {
         guard let (host, port) = Self.authority(head.target) else {
             reject(400, "CONNECT needs host:port, got '\(head.target.prefix(200))'")
             return
@@ -116,13 +145,14 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         do {
             let tls = try TLSServerSession(context: core.tlsContext)
             tls.delegate = self
-            state = .handshaking(tls)
+            clientTLS = tls
+            phase = .handshaking
             handshakeTimer = connection.loop.schedule(after: core.configuration.handshakeTimeout) { [weak self] in
-                guard let self, case .handshaking = self.state else { return }
+                guard let self, self.phase == .handshaking else { return }
                 self.failHandshake(.timeout, detail: "no complete handshake within \(Int(self.core.configuration.handshakeTimeout)) s")
             }
-            let early = proxyRequests.takeBuffered()
-            if !early.isEmpty { handshakeBytes(early, tls) }
+            let early = requests.takeBuffered()
+            if !early.isEmpty { handshakeBytes(early) }
         } catch {
             recordError("tls_setup", "\(error)")
             connection.close()
@@ -131,27 +161,21 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
 
     /// `host:port` with a DNS name, IPv4 or bracketed IPv6 host; the host validated as CertForge would.
     static func authority(_ target: String) -> (String, Int)? {
-        guard let colon = target.lastIndex(of: ":"), let port = Int(target[target.index(after: colon)...]),
-              (1...65535).contains(port) else { return nil }
-        let host = String(target[..<colon])
-        guard let name = try? ServerName(host) else { return nil }
-        if case let .ip(address) = name, address.contains(":") && !host.hasPrefix("[") { return nil }
+        guard let (host, port) = splitHostPort(target), let name = try? ServerName(host) else { return nil }
         return (name.text, port)
     }
 
-    // MARK: TLS with the client
-
-    private func handshakeBytes(_ bytes: [UInt8], _ tls: TLSServerSession) {
+    private func handshakeBytes(_ bytes: [UInt8]) {
+        guard let tls = clientTLS else { return }
         // A TLS connection starts with a handshake record (0x16); anything else is plaintext in a tunnel.
-        if tunnelRequests.bufferedCount == 0, bytes.first != 0x16, !hasReceivedTLS {
+        if !sawTLSRecord, bytes.first != 0x16 {
             failHandshake(.notTLS, detail: "first bytes: \(String(decoding: bytes.prefix(16), as: UTF8.self).debugDescription)")
             return
         }
-        hasReceivedTLS = true
+        sawTLSRecord = true
         tls.engine.receive(bytes)
         advanceHandshake(tls)
     }
-    private var hasReceivedTLS = false
 
     private func advanceHandshake(_ tls: TLSServerSession) {
         let progress = tls.advanceHandshake()
@@ -163,14 +187,14 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
             failHandshake(failure, detail: detail)
         case .established:
             handshakeTimer?.cancel()
-            state = .intercepting(tls)
+            phase = .exchanging
             var established = event(.tlsEstablished)
             established.sni = tls.serverName
             established.tlsVersion = tls.engine.protocolVersion
             established.cipher = tls.engine.cipher
             established.alpn = tls.engine.alpn
             core.recorder.record(established)
-            tunnelBytes([], tls)  // application data may have arrived with the client's Finished
+            clientPlaintextArrived(from: tls)  // application data may have come with the client's Finished
         }
     }
 
@@ -187,11 +211,11 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     }
 
     private func certificateReady(_ result: Result<ForgedChain, Error>, for session: TLSServerSession) {
-        guard case let .handshaking(tls) = state, tls === session else { return }
+        guard phase == .handshaking, clientTLS === session else { return }
         switch result {
         case let .success(chain):
-            tls.provide(chain)
-            advanceHandshake(tls)
+            session.provide(chain)
+            advanceHandshake(session)
         case let .failure(error):
             recordError("forge_failed", "\(error)")
             connection.close()
@@ -203,11 +227,11 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         var failed = event(.tlsFailed)
         failed.cause = failure.rawValue
         failed.detail = detail
-        if case let .handshaking(tls) = state { failed.sni = tls.serverName }
+        failed.sni = clientTLS?.serverName
         core.recorder.record(failed)
         let client = connection.peer?.description ?? "client"
         core.logger.warning("\(client) rejected the certificate for \(target?.host ?? "?"): \(failure.rawValue); \(failure.hint(rootFile: core.rootCertificateFile))")
-        state = .closed
+        phase = .closed
         if failure == .notTLS {
             let response = HTTPResponse.text(400, "intercept-proxy: the tunnel to \(target?.host ?? "the host") expects TLS, but plaintext arrived; use https:// URLs through this proxy", close: true)
             connection.write(response.serialized())
@@ -215,104 +239,49 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         connection.closeWhenDrained()
     }
 
-    // MARK: HTTP inside the tunnel
+    // MARK: Writing to the client
 
-    private func tunnelBytes(_ bytes: [UInt8], _ tls: TLSServerSession) {
-        if !bytes.isEmpty { tls.engine.receive(bytes) }
-        let (plaintext, closed) = tls.engine.readPlaintext()
-        connection.write(tls.engine.takeOutput())
-        do {
-            for event in try tunnelRequests.feed(plaintext) { try handleTunnelEvent(event, tls) }
-        } catch let error as HTTPParseError {
-            respond(HTTPResponse.text(error.status, "intercept-proxy: \(error.reason)", close: true), tls, head: nil)
-            recordError("bad_request", error.reason)
-            return
-        } catch {
-            recordError("tunnel", "\(error)")
+    /// Sends bytes to the client, encrypted when inside a tunnel.
+    func sendToClient(_ bytes: [UInt8]) {
+        if let tls = clientTLS {
+            tls.engine.write(bytes)
+            connection.write(tls.engine.takeOutput())
+        } else {
+            connection.write(bytes)
         }
-        if closed {
+        if connection.pendingOutbound > Self.backpressureLimit { upstream?.pauseReading() }
+    }
+
+    /// Ends the client connection after what is queued (close_notify first inside a tunnel).
+    func closeClient() {
+        if let tls = clientTLS, phase != .handshaking {
             tls.engine.shutdown()
             connection.write(tls.engine.takeOutput())
-            connection.closeWhenDrained()
         }
-    }
-
-    private func handleTunnelEvent(_ event: HTTPRequestDecoder.Event, _ tls: TLSServerSession) throws {
-        switch event {
-        case let .head(head):
-            inFlight = (head, 0, Date())
-            var request = self.event(.request)
-            request.method = head.method
-            request.url = url(for: head)
-            request.headers = head.headers.map { [$0.name, $0.value] }
-            core.recorder.record(request)
-            if head.headerContains("Expect", token: "100-continue") {
-                tls.engine.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
-                connection.write(tls.engine.takeOutput())
-            }
-        case let .body(bytes):
-            inFlight?.bodyBytes += bytes.count
-        case .end:
-            guard let current = inFlight else { return }
-            respond(offlineResponse(for: current.head), tls, head: current.head)
-        }
-    }
-
-    private func offlineResponse(for head: HTTPRequestHead) -> HTTPResponse {
-        let profile = core.authority.profile.storageName
-        let text = """
-            intercept-proxy offline: the TLS handshake for \(target?.host ?? "?") succeeded, so this client trusts the \(profile) root CA.
-            No upstream was contacted (--offline).
-            request: \(head.method) \(url(for: head))
-            """
-        return HTTPResponse.text(200, text, close: !head.keepAlive)
-    }
-
-    private func respond(_ response: HTTPResponse, _ tls: TLSServerSession, head: HTTPRequestHead?) {
-        tls.engine.write(response.serialized(forHEAD: head?.method == "HEAD"))
-        connection.write(tls.engine.takeOutput())
-        var responded = event(.response)
-        responded.status = response.status
-        responded.method = head?.method
-        responded.url = head.map(url(for:))
-        responded.bodyBytes = response.body.count
-        responded.durationMs = inFlight.map { Date().timeIntervalSince($0.started) * 1000 }
-        core.recorder.record(responded)
-        inFlight = nil
-        if response.closeConnection {
-            tls.engine.shutdown()
-            connection.write(tls.engine.takeOutput())
-            connection.closeWhenDrained()
-        }
-    }
-
-    private func url(for head: HTTPRequestHead) -> String {
-        if head.target.hasPrefix("https://") || head.target.hasPrefix("http://") { return head.target }
-        guard let target else { return head.target }
-        let host = target.host.contains(":") ? "[\(target.host)]" : target.host
-        return "https://\(host)\(target.port == 443 ? "" : ":\(target.port)")\(head.target)"
+        phase = .closed
+        connection.closeWhenDrained()
     }
 
     // MARK: Answers and events
 
-    /// Answers the proxy request with an error and closes.
-    private func reject(_ status: Int, _ reason: String) {
+    /// Answers with an error and closes.
+    func reject(_ status: Int, _ reason: String) {
         recordError(status == 431 ? "head_too_large" : "bad_request", reason, status: status)
-        connection.write(HTTPResponse.text(status, "intercept-proxy: \(reason)", close: true).serialized())
-        state = .closed
-        connection.closeWhenDrained()
+        sendToClient(HTTPResponse.text(status, "intercept-proxy: \(reason)", close: true).serialized())
+        closeClient()
     }
 
-    private func recordError(_ cause: String, _ detail: String, status: Int? = nil) {
+    func recordError(_ cause: String, _ detail: String, status: Int? = nil, url: String? = nil) {
         var error = event(.error)
         error.cause = cause
         error.detail = detail
         error.status = status
+        error.url = url
         core.recorder.record(error)
         core.logger.notice("\(connection.peer?.description ?? "client"): \(cause): \(detail)")
     }
 
-    private func event(_ kind: FlowEvent.Kind) -> FlowEvent {
+    func event(_ kind: FlowEvent.Kind) -> FlowEvent {
         var event = FlowEvent(type: kind, connection: id)
         event.client = connection.peer?.description
         event.host = target?.host

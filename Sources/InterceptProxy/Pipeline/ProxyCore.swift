@@ -11,6 +11,8 @@ final class ProxyCore: @unchecked Sendable {
     let forges: ForgeCoordinator
     let recorder: FlowRecorder
     let logger: Logger
+    /// Nil in offline mode, where nothing goes upstream.
+    let upstreamTLS: TLSClientContext?
 
     private let lock = NSLock()
     private var nextID = 0
@@ -25,6 +27,20 @@ final class ProxyCore: @unchecked Sendable {
         self.forges = ForgeCoordinator(forge: try LeafForge(authority: authority))
         self.recorder = recorder
         self.logger = logger
+        self.upstreamTLS = configuration.offline ? nil : try TLSClientContext(
+            extraCAFile: configuration.upstreamCAFile, insecure: configuration.upstreamInsecure,
+            clientCertificateFile: configuration.clientCertificateFile)
+    }
+
+    /// Where a request for host:port goes: a mapped address, through the upstream proxy, or direct.
+    func route(host: String, port: Int) -> UpstreamRoute {
+        if let rule = configuration.mapRemote.first(where: { $0.matches(host: host, port: port) }) {
+            return UpstreamRoute(target: (host, port), dial: (rule.address, rule.addressPort), viaProxy: false)
+        }
+        if let proxy = configuration.upstreamProxy {
+            return UpstreamRoute(target: (host, port), dial: (proxy.host, proxy.port), viaProxy: true)
+        }
+        return UpstreamRoute(target: (host, port), dial: (host, port), viaProxy: false)
     }
 
     /// Takes ownership of a freshly accepted socket.

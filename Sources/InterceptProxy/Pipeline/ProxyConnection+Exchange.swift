@@ -1,0 +1,270 @@
+import Foundation
+
+/// The HTTP/1.1 exchanges of a connection: requests parsed from the client, answered offline or
+/// forwarded upstream; responses relayed verbatim as they stream in, in request order.
+extension ProxyConnection: UpstreamConnectionDelegate {
+    /// Plaintext from a client that is not (yet) in a TLS tunnel.
+    func requestBytes(_ bytes: [UInt8]) {
+        feedRequests(bytes)
+    }
+
+    /// Decrypted bytes from the client inside a tunnel.
+    func clientPlaintextArrived(from tls: TLSServerSession) {
+        let (plaintext, closed) = tls.engine.readPlaintext()
+        connection.write(tls.engine.takeOutput())
+        if phase == .relaying {
+            upstream?.send(plaintext)
+        } else {
+            feedRequests(plaintext)
+        }
+        if closed && outstanding.isEmpty { closeClient() }
+    }
+
+    private func feedRequests(_ bytes: [UInt8]) {
+        do {
+            for event in try requests.feed(bytes) {
+                guard phase != .closed else { return }
+                try handle(event)
+                if phase == .handshaking { return }  // the rest belongs to the TLS handshake
+            }
+        } catch let error as HTTPParseError {
+            reject(error.status, error.reason)
+        } catch let error as ConfigurationError {
+            reject(400, error.description)
+        } catch {
+            reject(400, "\(error)")
+        }
+    }
+
+    private func handle(_ event: HTTPRequestDecoder.Event) throws {
+        switch event {
+        case let .head(head):
+            if clientTLS == nil && head.method == "CONNECT" {
+                guard phase == .awaitingRequest else { throw ConfigurationError("CONNECT after other requests on one connection") }
+                openTunnel(head)
+                return
+            }
+            try begin(head)
+        case let .body(bytes):
+            guard !outstanding.isEmpty else { return }
+            outstanding[outstanding.count - 1].requestBodyBytes += bytes.count
+            guard !core.configuration.offline, let upstream else { return }
+            upstream.send(requestIsChunked ? Self.chunk(bytes) : bytes)
+            if upstream.pendingOutbound > Self.backpressureLimit { connection.pauseReading() }
+        case .end:
+            guard !outstanding.isEmpty else { return }
+            if core.configuration.offline {
+                respondLocally(offlineResponse(for: outstanding[outstanding.count - 1]))
+            } else if requestIsChunked {
+                upstream?.send(Array("0\r\n\r\n".utf8))
+            }
+        }
+    }
+
+    private static func chunk(_ bytes: [UInt8]) -> [UInt8] {
+        guard !bytes.isEmpty else { return [] }
+        return Array("\(String(bytes.count, radix: 16))\r\n".utf8) + bytes + [13, 10]
+    }
+
+    /// Starts a request: records it and, when forwarding, sends its head upstream.
+    private func begin(_ head: HTTPRequestHead) throws {
+        var upstreamTarget = head.target
+        if clientTLS == nil {
+            // A plain proxy request must name its origin: http://host[:port]/path.
+            guard let (host, port, path) = Self.absoluteHTTP(head.target) else {
+                throw ConfigurationError("this is a proxy: send CONNECT host:port or an absolute http:// URL, not '\(head.method) \(head.target.prefix(200))'")
+            }
+            if target.map({ $0.host != host || $0.port != port }) ?? true, upstream != nil {
+                guard outstanding.isEmpty else {
+                    throw ConfigurationError("pipelined requests to different hosts on one connection are not supported")
+                }
+                upstream?.close()
+                upstream = nil
+                responses = HTTPResponseDecoder()
+            }
+            target = (host, port)
+            upstreamTarget = path
+            phase = .exchanging
+        }
+        let url = url(for: head)
+        var request = event(.request)
+        request.method = head.method
+        request.url = url
+        request.headers = head.headers.map { [$0.name, $0.value] }
+        core.recorder.record(request)
+        outstanding.append(OutstandingRequest(head: head, url: url, started: Date()))
+        requestIsChunked = head.headerContains("Transfer-Encoding", token: "chunked")
+
+        if core.configuration.offline {
+            if head.headerContains("Expect", token: "100-continue") { sendToClient(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) }
+            return
+        }
+        let upstream = upstreamConnection()
+        responses.expectResponse(toMethod: head.method)
+        upstream.send(head.serialized(target: upstreamTarget, droppingHeaders: clientTLS == nil ? ["proxy-connection", "proxy-authorization"] : []))
+        armResponseTimer()
+    }
+
+    /// The upstream connection for the current target, opened on first use (after the client's handshake).
+    private func upstreamConnection() -> UpstreamConnection {
+        if let upstream { return upstream }
+        let target = target!
+        let made = UpstreamConnection(route: core.route(host: target.host, port: target.port),
+                                      tls: clientTLS == nil ? nil : core.upstreamTLS, loop: connection.loop)
+        made.delegate = self
+        upstream = made
+        made.start(timeout: core.configuration.connectTimeout)
+        return made
+    }
+
+    private func armResponseTimer() {
+        responseTimer?.cancel()
+        let timeout = core.configuration.responseTimeout
+        responseTimer = connection.loop.schedule(after: timeout) { [weak self] in
+            guard let self, let first = self.outstanding.first, first.status == nil else { return }
+            self.upstream?.close()
+            self.upstream = nil
+            self.upstreamFailed(.timeout("waiting \(Int(timeout)) s for a response from \(self.target?.host ?? "upstream")"))
+        }
+    }
+
+    // MARK: UpstreamConnectionDelegate
+
+    func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8]) {
+        guard upstream === self.upstream else { return }
+        if phase == .relaying {
+            sendToClient(plaintext)
+            return
+        }
+        if !outstanding.isEmpty { armResponseTimer() }
+        do {
+            for event in try responses.feed(plaintext) { relay(event) }
+        } catch let error as HTTPParseError {
+            upstream.close()
+            self.upstream = nil
+            upstreamFailed(.protocolError(error.reason))
+        } catch {
+            upstreamFailed(.protocolError("\(error)"))
+        }
+    }
+
+    func upstreamDrained(_ upstream: UpstreamConnection) {
+        connection.resumeReading()
+    }
+
+    func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
+        guard upstream === self.upstream else { return }
+        if phase == .relaying {
+            self.upstream = nil
+            closeClient()
+            return
+        }
+        if let events = try? responses.finish() { events.forEach(relay) }
+        self.upstream = nil
+        responses = HTTPResponseDecoder()
+        guard !outstanding.isEmpty else { return }
+        upstreamFailed(failure ?? .closedEarly("the connection closed before the response to \(outstanding[0].head.method) \(outstanding[0].url) was complete"))
+    }
+
+    /// Answers the oldest outstanding request with 502/504, or aborts when its response had started.
+    private func upstreamFailed(_ failure: UpstreamFailure) {
+        responseTimer?.cancel()
+        guard let first = outstanding.first else { return }
+        recordError(failure.cause, failure.message, status: first.status == nil ? failure.status : nil, url: first.url)
+        if first.status != nil {
+            connection.close()  // part of the response is out: the client must see a truncated transfer
+            return
+        }
+        respondLocally(HTTPResponse.text(failure.status, "intercept-proxy: \(failure.message)", close: true))
+    }
+
+    private func relay(_ event: HTTPResponseDecoder.Event) {
+        guard !outstanding.isEmpty else { return }
+        switch event {
+        case let .head(head, raw):
+            sendToClient(raw)
+            if (100..<200).contains(head.status) && head.status != 101 { return }
+            outstanding[0].status = head.status
+            closesAfterResponse = !head.keepAliveResponse
+        case let .body(raw, payload):
+            sendToClient(raw)
+            outstanding[0].responseBodyBytes += payload
+        case .end:
+            let finished = outstanding.removeFirst()
+            recordResponse(finished)
+            if outstanding.isEmpty { responseTimer?.cancel() }
+            if finished.status == 101 {
+                phase = .relaying
+                let early = requests.takeBuffered()
+                if !early.isEmpty { upstream?.send(early) }
+                return
+            }
+            if closesAfterResponse || responses.readsUntilClose {
+                upstream?.close()
+                upstream = nil
+                responses = HTTPResponseDecoder()
+            }
+            if !finished.head.keepAlive { closeClient() }
+        }
+    }
+
+    /// Answers the newest request without an upstream (offline mode, errors).
+    private func respondLocally(_ response: HTTPResponse) {
+        guard var answered = outstanding.popLast() else { return }
+        sendToClient(response.serialized(forHEAD: answered.head.method == "HEAD"))
+        answered.status = response.status
+        answered.responseBodyBytes = response.body.count
+        recordResponse(answered)
+        if response.closeConnection || !answered.head.keepAlive { closeClient() }
+    }
+
+    private func recordResponse(_ request: OutstandingRequest) {
+        var responded = event(.response)
+        responded.status = request.status
+        responded.method = request.head.method
+        responded.url = request.url
+        responded.bodyBytes = request.responseBodyBytes
+        responded.durationMs = Date().timeIntervalSince(request.started) * 1000
+        core.recorder.record(responded)
+    }
+
+    private func offlineResponse(for request: OutstandingRequest) -> HTTPResponse {
+        let profile = core.authority.profile.storageName
+        let handshake = clientTLS == nil
+            ? "plain HTTP request for \(target?.host ?? "?") (no TLS involved)"
+            : "the TLS handshake for \(target?.host ?? "?") succeeded, so this client trusts the \(profile) root CA"
+        let text = """
+            intercept-proxy offline: \(handshake).
+            No upstream was contacted (--offline).
+            request: \(request.head.method) \(request.url)
+            """
+        return HTTPResponse.text(200, text, close: !request.head.keepAlive)
+    }
+
+    private func url(for head: HTTPRequestHead) -> String {
+        if head.target.hasPrefix("https://") || head.target.hasPrefix("http://") { return head.target }
+        guard let target else { return head.target }
+        let host = target.host.contains(":") ? "[\(target.host)]" : target.host
+        return "https://\(host)\(target.port == 443 ? "" : ":\(target.port)")\(head.target)"
+    }
+
+    /// Splits `http://host[:port]/path` into its parts.
+    static func absoluteHTTP(_ target: String) -> (String, Int, String)? {
+        guard target.lowercased().hasPrefix("http://") else { return nil }
+        let rest = target.dropFirst(7)
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        let authority = String(rest[..<slash])
+        let path = slash == rest.endIndex ? "/" : String(rest[slash...])
+        if let (host, port) = splitHostPort(authority) { return (host, port, path) }
+        guard !authority.isEmpty, !authority.contains(":") || authority.hasPrefix("[") else { return nil }
+        return (authority.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), 80, path)
+    }
+}
+
+extension HTTPResponseHead {
+    /// Whether the upstream connection may carry another request after this response.
+    var keepAliveResponse: Bool {
+        if headerContains("Connection", token: "close") { return false }
+        return version == "HTTP/1.1" || headerContains("Connection", token: "keep-alive")
+    }
+}

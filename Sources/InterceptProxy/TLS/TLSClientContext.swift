@@ -1,0 +1,58 @@
+import COpenSSL
+
+/// The SSL_CTX for connections to upstreams: verified against the system store plus an optional
+/// extra CA file, or not verified at all; optionally presenting a client certificate (mTLS).
+final class TLSClientContext: @unchecked Sendable {
+    let pointer: OpaquePointer
+    let verifies: Bool
+
+    init(extraCAFile: String?, insecure: Bool, clientCertificateFile: String?) throws {
+        guard let context = SSL_CTX_new(TLS_client_method()) else { throw TLSError.openSSL("SSL_CTX_new") }
+        pointer = context
+        verifies = !insecure
+        _ = shim_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
+        _ = shim_SSL_CTX_set_mode(context, Int(SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))
+        guard SSL_CTX_set_default_verify_paths(context) == 1 else { throw TLSError.openSSL("loading the system trust store") }
+        if let extraCAFile, SSL_CTX_load_verify_locations(context, extraCAFile, nil) != 1 {
+            throw TLSError.openSSL("loading --upstream-ca \(extraCAFile)")
+        }
+        SSL_CTX_set_verify(context, insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, nil)
+        let alpn: [UInt8] = [8] + Array("http/1.1".utf8)
+        _ = SSL_CTX_set_alpn_protos(context, alpn, UInt32(alpn.count))  // returns 0 on success
+        if let clientCertificateFile {
+            guard SSL_CTX_use_certificate_chain_file(context, clientCertificateFile) == 1,
+                  SSL_CTX_use_PrivateKey_file(context, clientCertificateFile, SSL_FILETYPE_PEM) == 1,
+                  SSL_CTX_check_private_key(context) == 1 else {
+                throw TLSError.openSSL("loading --client-cert \(clientCertificateFile) (one PEM file with the certificate and its key)")
+            }
+        }
+    }
+
+    deinit { SSL_CTX_free(pointer) }
+}
+
+/// The upstream leg's TLS: SNI and host-name verification for the name the client asked for.
+final class TLSClientSession {
+    let engine: TLSEngine
+
+    init(context: TLSClientContext, serverName: String) throws {
+        engine = try TLSEngine(context: context.pointer, server: false)
+        let isIP = SocketAddress(host: serverName, port: 0).isNumeric
+        if !isIP { _ = shim_SSL_set_tlsext_host_name(engine.ssl, serverName) }
+        if context.verifies {
+            let parameters = SSL_get0_param(engine.ssl)
+            if isIP {
+                X509_VERIFY_PARAM_set1_ip_asc(parameters, serverName)
+            } else {
+                SSL_set1_host(engine.ssl, serverName)
+            }
+        }
+    }
+
+    /// OpenSSL's words for a failed certificate verification, when that is why the handshake failed.
+    var verificationError: String? {
+        let result = SSL_get_verify_result(engine.ssl)
+        guard result != X509_V_OK else { return nil }
+        return String(cString: X509_verify_cert_error_string(result))
+    }
+}

@@ -1,0 +1,219 @@
+import Foundation
+
+/// What an upstream connection reports. Called on the loop.
+protocol UpstreamConnectionDelegate: AnyObject {
+    func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8])
+    func upstreamDrained(_ upstream: UpstreamConnection)
+    /// The upstream closed (or failed). `failure` is set when no usable connection was ever made
+    /// or the transport broke.
+    func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?)
+}
+
+/// Where to connect for a target, after --map-remote and --upstream-proxy are applied.
+struct UpstreamRoute: Equatable {
+    /// The host and port the client asked for (SNI and Host stay these).
+    var target: (host: String, port: Int)
+    /// The TCP endpoint actually dialled.
+    var dial: (host: String, port: Int)
+    /// Set when `dial` is a proxy that must be asked to CONNECT to `target`.
+    var viaProxy: Bool
+
+    static func == (lhs: UpstreamRoute, rhs: UpstreamRoute) -> Bool {
+        lhs.target == rhs.target && lhs.dial == rhs.dial && lhs.viaProxy == rhs.viaProxy
+    }
+}
+
+/// One connection to an origin (or through an upstream proxy to it), with TLS when the tunnel was
+/// HTTPS. Bytes sent before it is ready are queued. Confined to its loop.
+final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
+    private enum State {
+        case connecting
+        case proxyHandshake(buffer: [UInt8])
+        case tlsHandshake(TLSClientSession)
+        case ready(TLSClientSession?)
+        case closed
+    }
+
+    weak var delegate: UpstreamConnectionDelegate?
+    let route: UpstreamRoute
+    private let loop: EventLoop
+    private let tlsContext: TLSClientContext?
+    private var state = State.connecting
+    private var connection: Connection?
+    private var queued: [UInt8] = []
+    private var readingPaused = false
+
+    init(route: UpstreamRoute, tls: TLSClientContext?, loop: EventLoop) {
+        self.route = route
+        self.tlsContext = tls
+        self.loop = loop
+    }
+
+    func start(timeout: TimeInterval) {
+        TCPConnector.connect(host: route.dial.host, port: route.dial.port, loop: loop, timeout: timeout) { [self] result in
+            switch result {
+            case let .failure(failure): fail(failure)
+            case let .success(connection): connected(connection)
+            }
+        }
+    }
+
+    /// Bytes waiting for the upstream socket, for backpressure on the client side.
+    var pendingOutbound: Int { (connection?.pendingOutbound ?? 0) + queued.count }
+
+    var isReady: Bool { if case .ready = state { return true } else { return false } }
+
+    func send(_ plaintext: [UInt8]) {
+        guard !plaintext.isEmpty else { return }
+        switch state {
+        case let .ready(tls):
+            if let tls {
+                tls.engine.write(plaintext)
+                connection?.write(tls.engine.takeOutput())
+            } else {
+                connection?.write(plaintext)
+            }
+        case .closed:
+            return
+        default:
+            queued.append(contentsOf: plaintext)
+        }
+    }
+
+    func pauseReading() {
+        readingPaused = true
+        connection?.pauseReading()
+    }
+
+    func resumeReading() {
+        readingPaused = false
+        if isReady { connection?.resumeReading() }
+    }
+
+    func close() {
+        if case let .ready(tls?) = state {
+            tls.engine.shutdown()
+            connection?.write(tls.engine.takeOutput())
+        }
+        state = .closed
+        connection?.delegate = nil
+        connection?.closeWhenDrained()
+    }
+
+    private func connected(_ connection: Connection) {
+        guard case .connecting = state else { connection.close(); return }
+        self.connection = connection
+        connection.delegate = self
+        connection.start()
+        if route.viaProxy {
+            state = .proxyHandshake(buffer: [])
+            let authority = route.target.host.contains(":") ? "[\(route.target.host)]:\(route.target.port)" : "\(route.target.host):\(route.target.port)"
+            connection.write(Array("CONNECT \(authority) HTTP/1.1\r\nHost: \(authority)\r\n\r\n".utf8))
+        } else {
+            beginTLSOrReady()
+        }
+    }
+
+    private func beginTLSOrReady() {
+        guard let tlsContext else { becomeReady(nil); return }
+        do {
+            let session = try TLSClientSession(context: tlsContext, serverName: route.target.host)
+            state = .tlsHandshake(session)
+            advanceTLS(session)
+        } catch {
+            fail(.tls(host: route.target.host, detail: "\(error)"))
+        }
+    }
+
+    private func advanceTLS(_ session: TLSClientSession) {
+        let step = session.engine.handshake()
+        connection?.write(session.engine.takeOutput())
+        switch step {
+        case .needsInput, .awaitingCertificate: return
+        case .done: becomeReady(session)
+        case let .failed(_, detail): fail(.tls(host: route.target.host, detail: session.verificationError ?? detail))
+        }
+    }
+
+    private func becomeReady(_ tls: TLSClientSession?) {
+        state = .ready(tls)
+        if readingPaused { connection?.pauseReading() }
+        let pending = queued
+        queued = []
+        send(pending)
+    }
+
+    private func fail(_ failure: UpstreamFailure) {
+        guard !isClosedState else { return }
+        state = .closed
+        connection?.delegate = nil
+        connection?.close()
+        delegate?.upstreamClosed(self, failure: failure)
+    }
+
+    private var isClosedState: Bool { if case .closed = state { return true } else { return false } }
+
+    // MARK: ConnectionDelegate
+
+    func connection(_ connection: Connection, received bytes: [UInt8]) {
+        switch state {
+        case let .proxyHandshake(buffer):
+            let all = buffer + bytes
+            guard let end = all.firstRange(of: [13, 10, 13, 10]) else {
+                if all.count > 16 * 1024 { fail(.proxy("oversized response to CONNECT")) } else { state = .proxyHandshake(buffer: all) }
+                return
+            }
+            let statusLine = String(decoding: all[..<end.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")[0]
+            let parts = statusLine.split(separator: " ")
+            guard parts.count >= 2, parts[1] == "200" else { fail(.proxy(statusLine)); return }
+            let rest = Array(all[end.upperBound...])
+            beginTLSOrReady()
+            if !rest.isEmpty { self.connection(connection, received: rest) }
+        case let .tlsHandshake(session):
+            session.engine.receive(bytes)
+            advanceTLS(session)
+            if case let .ready(tls?) = state { deliver(from: tls) }
+        case let .ready(tls):
+            if let tls {
+                tls.engine.receive(bytes)
+                deliver(from: tls)
+            } else {
+                delegate?.upstream(self, received: bytes)
+            }
+        case .connecting, .closed:
+            return
+        }
+    }
+
+    private func deliver(from tls: TLSClientSession) {
+        let (plaintext, closed) = tls.engine.readPlaintext()
+        connection?.write(tls.engine.takeOutput())
+        if !plaintext.isEmpty { delegate?.upstream(self, received: plaintext) }
+        if closed, !isClosedState {
+            state = .closed
+            connection?.close()
+        }
+    }
+
+    func connectionReadEOF(_ connection: Connection) {
+        switch state {
+        case .tlsHandshake: fail(.closedEarly("the upstream closed the connection during the TLS handshake"))
+        case .proxyHandshake: fail(.proxy("the upstream proxy closed the connection"))
+        default: connection.close()
+        }
+    }
+
+    func connectionDrained(_ connection: Connection) {
+        delegate?.upstreamDrained(self)
+    }
+
+    func connectionClosed(_ connection: Connection, error: SocketError?) {
+        let wasClosed = isClosedState
+        state = .closed
+        if !wasClosed || error != nil {
+            delegate?.upstreamClosed(self, failure: error.map { .closedEarly($0.description) })
+        } else {
+            delegate?.upstreamClosed(self, failure: nil)
+        }
+    }
+}
