@@ -39,6 +39,6 @@ final class ProxyFixture: @unchecked Sendable {
 
     /// curl through the proxy with the machine's CA variables removed.
     func curl(_ arguments: [String]) throws -> ProcessResult {
-        try run("curl", ["-sS", "--max-time", "20", "-x", proxyURL] + arguments)
+        try run("curl", ["-sS", "--max-time", "20", "--suppress-connect-headers", "-x", proxyURL] + arguments)
     }
 }

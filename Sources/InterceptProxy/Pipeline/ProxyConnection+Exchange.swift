@@ -10,7 +10,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
 
     /// Decrypted bytes from the client inside a tunnel.
     func clientPlaintextArrived(from tls: TLSServerSession) {
-        let (plaintext, closed) = tls.engine.readPlaintext()
+        let (plaintext, closed, _) = tls.engine.readPlaintext()
         connection.write(tls.engine.takeOutput())
         if phase == .relaying {
             upstream?.send(plaintext)

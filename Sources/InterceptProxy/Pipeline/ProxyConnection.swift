@@ -89,7 +89,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         case .relaying:
             if let tls = clientTLS {
                 tls.engine.receive(bytes)
-                let (plaintext, closed) = tls.engine.readPlaintext()
+                let (plaintext, closed, _) = tls.engine.readPlaintext()
                 upstream?.send(plaintext)
                 if closed { closeClient() }
             } else {

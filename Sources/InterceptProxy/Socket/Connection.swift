@@ -125,6 +125,16 @@ final class Connection: @unchecked Sendable {
         }
     }
 
+    /// Hands over whatever the kernel still holds for us, without waiting.
+    private func drainReceivedBytes() {
+        var buffer = [UInt8](repeating: 0, count: Self.readChunk)
+        while !isClosed {
+            let count = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            guard count > 0 else { return }
+            delegate?.connection(self, received: Array(buffer.prefix(count)))
+        }
+    }
+
     private func flush() {
         while pendingOutbound > 0 {
             let count = outbound.withUnsafeBytes {
@@ -135,7 +145,10 @@ final class Connection: @unchecked Sendable {
             } else if count < 0 && (errno == EAGAIN || errno == EINTR) {
                 break
             } else {
-                close(error: .last("send"))
+                let error = SocketError.last("send")
+                // The peer may have explained itself before resetting (a TLS alert): deliver that first.
+                drainReceivedBytes()
+                close(error: error)
                 return
             }
         }

@@ -61,8 +61,9 @@ final class TLSEngine {
         }
     }
 
-    /// Decrypted application data available now; `closed` once the peer sent close_notify or failed.
-    func readPlaintext() -> (bytes: [UInt8], closed: Bool) {
+    /// Decrypted application data available now; `closed` once the peer sent close_notify or failed,
+    /// with `error` holding OpenSSL's reason when it failed (e.g. an alert after the handshake).
+    func readPlaintext() -> (bytes: [UInt8], closed: Bool, error: String?) {
         var output: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
@@ -72,8 +73,11 @@ final class TLSEngine {
                 output.append(contentsOf: chunk.prefix(Int(count)))
                 continue
             }
-            let error = SSL_get_error(ssl, count)
-            return (output, error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE)
+            switch SSL_get_error(ssl, count) {
+            case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: return (output, false, nil)
+            case SSL_ERROR_ZERO_RETURN: return (output, true, nil)
+            default: return (output, true, openSSLErrorText())
+            }
         }
     }
 

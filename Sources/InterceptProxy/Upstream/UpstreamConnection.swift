@@ -186,10 +186,12 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     }
 
     private func deliver(from tls: TLSClientSession) {
-        let (plaintext, closed) = tls.engine.readPlaintext()
+        let (plaintext, closed, error) = tls.engine.readPlaintext()
         connection?.write(tls.engine.takeOutput())
         if !plaintext.isEmpty { delegate?.upstream(self, received: plaintext) }
-        if closed, !isClosedState {
+        if let error, !isClosedState {
+            fail(.tlsRejected(host: route.target.host, detail: error))
+        } else if closed, !isClosedState {
             state = .closed
             connection?.close()
         }

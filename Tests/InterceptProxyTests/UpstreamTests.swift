@@ -1,0 +1,128 @@
+import CertForge
+import Foundation
+import InterceptProxy
+import Testing
+import TestSupport
+
+/// Upstream trust, mTLS, chaining through another proxy, and every upstream failure's answer.
+@Suite struct UpstreamTests {
+    @Test func untrustedOriginGets502UntilTrustedOrInsecure() async throws {
+        let strict = try ForwardingFixture(trustOrigin: false)
+        let rejected = try strict.curl(["/hello"], ["-i"])
+        await strict.stop()
+        #expect(rejected.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(rejected)")
+        #expect(rejected.stdout.contains("upstream TLS verification failed for origin.test: unable to get local issuer certificate"), "\(rejected)")
+        #expect(strict.proxy.proxy.recordedEvents.contains { $0.type == .error && $0.cause == "upstream_tls" && $0.status == 502 })
+
+        let insecure = try ForwardingFixture(trustOrigin: false) { $0.upstreamInsecure = true }
+        let accepted = try insecure.curl(["/hello"])
+        await insecure.stop()
+        #expect(accepted.stdout == "hello from origin\n", "\(accepted)")
+    }
+
+    @Test func clientCertificateForAnOriginThatRequiresOne() async throws {
+        // A self-signed client certificate with clientAuth, which the origin also uses as its client CA.
+        let scratch = try TemporaryDirectory()
+        let cert = scratch.path("client.crt"), key = scratch.path("client.key")
+        let made = try run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-noenc",
+                                       "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=proxy client",
+                                       "-addext", "extendedKeyUsage=clientAuth"])
+        #expect(made.status == 0, "\(made)")
+        let clientCertificate = try Certificate.parsePEM(String(contentsOfFile: cert, encoding: .utf8))[0]
+        let pem = try scratch.write("client.pem", String(contentsOfFile: cert, encoding: .utf8) + String(contentsOfFile: key, encoding: .utf8))
+
+        let without = try ForwardingFixture(clientCA: clientCertificate)
+        let refused = try without.curl(["/hello"], ["-i"])
+        await without.stop()
+        #expect(refused.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(refused)")
+        #expect(refused.stdout.contains("origin.test rejected the proxy's TLS connection"), "\(refused)")
+        #expect(refused.stdout.contains("certificate required"), "\(refused)")
+
+        let with = try ForwardingFixture(clientCA: clientCertificate) { $0.clientCertificateFile = pem }
+        let accepted = try with.curl(["/hello"])
+        await with.stop()
+        #expect(accepted.stdout == "hello from origin\n", "\(accepted)")
+    }
+
+    @Test func chainsThroughASecondInstanceAsUpstreamProxy() async throws {
+        // curl -> first proxy -> CONNECT -> second proxy (intercepts again, maps origin.test) -> origin.
+        let origin = try ForwardingFixture()
+        defer { Task { await origin.stop() } }
+        let second = origin.proxy
+        let first = try ProxyFixture(offline: false) {
+            $0.upstreamProxy = UpstreamProxy(host: "127.0.0.1", port: second.port)
+            $0.upstreamCAFile = second.rootFile
+        }
+        defer { Task { await first.proxy.stop() } }
+        let result = try first.curl(["--cacert", first.rootFile, "https://origin.test/hello"])
+        #expect(result.stdout == "hello from origin\n", "\(result)")
+        try second.waitForEvent { $0.type == .tunnelOpened && $0.host == "origin.test" }
+    }
+
+    @Test func refusedConnectionGets502() async throws {
+        let closedPort = try unusedPort()
+        let proxy = try ProxyFixture(offline: false) {
+            $0.mapRemote = [try! MapRemoteRule(parsing: "gone.test=127.0.0.1:\(closedPort)")]
+        }
+        defer { Task { await proxy.proxy.stop() } }
+        let result = try proxy.curl(["-i", "--cacert", proxy.rootFile, "https://gone.test/"])
+        #expect(result.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(result)")
+        #expect(result.stdout.contains("connecting to 127.0.0.1:\(closedPort) failed: Connection refused"), "\(result)")
+        #expect(try proxy.waitForEvent { $0.type == .error }.cause == "upstream_refused")
+    }
+
+    @Test func silentOriginGets504() async throws {
+        let fixture = try ForwardingFixture { $0.responseTimeout = 1 }
+        defer { Task { await fixture.stop() } }
+        let result = try fixture.curl(["/slow"], ["-i"])
+        #expect(result.stdout.hasPrefix("HTTP/1.1 504 Gateway Timeout"), "\(result)")
+        #expect(result.stdout.contains("timed out waiting 1 s for a response from origin.test"))
+        #expect(try fixture.proxy.waitForEvent { $0.type == .error }.cause == "upstream_timeout")
+    }
+
+    @Test func originThatClosesEarlyGets502() async throws {
+        let fixture = try ForwardingFixture()
+        defer { Task { await fixture.stop() } }
+        let result = try fixture.curl(["/close-early"], ["-i"])
+        #expect(result.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(result)")
+        #expect(result.stdout.contains("upstream closed early"), "\(result)")
+        #expect(try fixture.proxy.waitForEvent { $0.type == .error }.cause == "upstream_closed")
+        let after = try fixture.curl(["/hello"])
+        #expect(after.stdout == "hello from origin\n", "the proxy keeps serving: \(after)")
+    }
+
+    @Test func upstreamIsContactedOnlyAfterTheClientHandshake() async throws {
+        // No origin at all: the trust failure still reproduces, and nothing is dialled for it.
+        let proxy = try ProxyFixture(offline: false)
+        defer { Task { await proxy.proxy.stop() } }
+        let result = try proxy.curl(["https://unreachable.test/"])
+        #expect(result.stderr.contains("unable to get local issuer certificate"), "\(result)")
+        #expect(try proxy.waitForEvent { $0.type == .tlsFailed }.cause == "unknown_ca")
+        #expect(!proxy.proxy.recordedEvents.contains { $0.type == .error })
+    }
+
+    @Test func mapRemoteRulesParse() throws {
+        #expect(try MapRemoteRule(parsing: "pypi.org=127.0.0.1:8443") == MapRemoteRule(host: "pypi.org", port: nil, address: "127.0.0.1", addressPort: 8443))
+        #expect(try MapRemoteRule(parsing: "PyPI.org:443=[::1]:8443") == MapRemoteRule(host: "pypi.org", port: 443, address: "::1", addressPort: 8443))
+        #expect(throws: ConfigurationError.self) { try MapRemoteRule(parsing: "pypi.org") }
+        #expect(throws: ConfigurationError.self) { try MapRemoteRule(parsing: "pypi.org=127.0.0.1") }
+        #expect(try UpstreamProxy(parsing: "http://127.0.0.1:3128/") == UpstreamProxy(host: "127.0.0.1", port: 3128))
+    }
+}
+
+/// A loopback port nothing listens on (bound, then released).
+func unusedPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+            bind(fd, pointer, length)
+            return getsockname(fd, pointer, &length)
+        }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
