@@ -9,7 +9,7 @@ RELEASE_BIN := .build/release/intercept-proxy
 # What the build needs: <check>:<package>. A check is a command on PATH, or dpkg/<package> for libraries.
 BUILD_PACKAGES := dpkg/libssl-dev:libssl-dev dpkg/libnghttp2-dev:libnghttp2-dev pkg-config:pkg-config
 # The real peers the tests drive.
-TEST_PACKAGES := openssl:openssl curl:curl python3:python3 keytool:openjdk-17-jre-headless
+TEST_PACKAGES := openssl:openssl curl:curl python3:python3 keytool:openjdk-17-jre-headless unshare:util-linux ip:iproute2
 
 # Installs whichever of the given packages are missing, with sudo when not root, and says so.
 define ensure_packages

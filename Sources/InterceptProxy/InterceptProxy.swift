@@ -98,7 +98,14 @@ public final class InterceptProxy: @unchecked Sendable {
         while !core.liveConnections.isEmpty && Date() < deadline {
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
+        if configuration.harPath != nil { try? writeHAR() }
         core.recorder.close()
+    }
+
+    /// Writes the HAR file (`harPath`) with every exchange so far; a no-op without a path.
+    public func writeHAR() throws {
+        guard let path = configuration.harPath else { return }
+        try HARDocument.write(HARDocument.build(from: recordedEvents, creatorVersion: InterceptProxyVersion.current), to: path)
     }
 
     /// The listeners to close, or nil when another caller already stopped the proxy.

@@ -15,6 +15,11 @@ public struct ProxyConfiguration: Sendable {
     public var authority: CertificateAuthority?
     /// Answer every intercepted request locally instead of contacting upstreams.
     public var offline = false
+    /// Regular expressions matched against `host:port` of each CONNECT; a match is spliced byte for
+    /// byte, without TLS interception (the client sees the origin's own certificate).
+    public var ignoreHosts: [String] = []
+    /// Write a HAR 1.2 file here on shutdown (and when `writeHAR()` is called, e.g. on SIGUSR1).
+    public var harPath: String?
     /// Send requests for some hosts to another address (a local origin), e.g. `pypi.org=127.0.0.1:8443`.
     public var mapRemote: [MapRemoteRule] = []
     /// Reach every upstream through this HTTP proxy (with CONNECT).
@@ -29,7 +34,7 @@ public struct ProxyConfiguration: Sendable {
     public var connectTimeout: TimeInterval = 10
     /// Bound on waiting for upstream response bytes; beyond it the client gets 504.
     public var responseTimeout: TimeInterval = 60
-    /// Append flow events as JSON lines to this file (`-` for stdout).
+    /// Append flow events as JSON lines to this file (`-` for stdout); an existing file is kept and extended.
     public var flowsPath: String?
     /// A client that has not finished its TLS handshake by then is dropped and recorded as `timeout`.
     public var handshakeTimeout: TimeInterval = 30

@@ -32,6 +32,31 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Append flow events as JSON lines to this file; - for stdout.", valueName: "file"))
     var flows: String?
 
+    @Option(help: ArgumentHelp("Write a HAR 1.2 file here on shutdown and on SIGUSR1.", valueName: "file"))
+    var har: String?
+
+    @Option(name: .customLong("map-remote"), help: ArgumentHelp(
+        "Send HOST (on PORT, or any port) to ADDRESS:PORT instead, e.g. pypi.org=127.0.0.1:8443. Repeatable.",
+        valueName: "HOST[:PORT]=ADDRESS:PORT"))
+    var mapRemote: [String] = []
+
+    @Option(name: .customLong("upstream-proxy"), help: ArgumentHelp("Reach upstreams through this HTTP proxy (CONNECT).", valueName: "http://HOST:PORT"))
+    var upstreamProxy: String?
+
+    @Option(name: .customLong("upstream-ca"), help: ArgumentHelp("Also trust this CA file for upstream certificates.", valueName: "file"))
+    var upstreamCA: String?
+
+    @Flag(name: .customLong("upstream-insecure"), help: "Do not verify upstream certificates.")
+    var upstreamInsecure = false
+
+    @Option(name: .customLong("client-cert"), help: ArgumentHelp(
+        "Present this client certificate to upstreams that ask (one PEM file: certificate and key).", valueName: "file"))
+    var clientCertificate: String?
+
+    @Option(name: .customLong("ignore-hosts"), help: ArgumentHelp(
+        "Splice tunnels whose host:port matches this regular expression, without interception. Repeatable.", valueName: "regex"))
+    var ignoreHosts: [String] = []
+
     @Option(name: .customLong("ready-file"), help: ArgumentHelp(
         "Once listening, write {pid, host, port, caCertificate, profile} as JSON here.", valueName: "file"))
     var readyFile: String?
@@ -43,6 +68,21 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         let port = try resolvedPort()
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535, got \(port)") }
+        _ = try parsedRules()
+        for pattern in ignoreHosts where (try? NSRegularExpression(pattern: pattern)) == nil {
+            throw ValidationError("--ignore-hosts '\(pattern)' is not a valid regular expression")
+        }
+        if offline && (!mapRemote.isEmpty || upstreamProxy != nil) {
+            throw ValidationError("--offline contacts no upstream; drop --map-remote/--upstream-proxy or --offline")
+        }
+    }
+
+    private func parsedRules() throws -> (mapRemote: [MapRemoteRule], upstreamProxy: UpstreamProxy?) {
+        do {
+            return (try mapRemote.map(MapRemoteRule.init(parsing:)), try upstreamProxy.map(UpstreamProxy.init(parsing:)))
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
     }
 
     private func resolvedPort() throws -> Int {
@@ -61,6 +101,12 @@ struct RunCommand: ParsableCommand {
         configuration.caDirectory = ca.directory.url.path
         configuration.offline = offline
         configuration.flowsPath = flows
+        configuration.harPath = har
+        (configuration.mapRemote, configuration.upstreamProxy) = try parsedRules()
+        configuration.upstreamCAFile = upstreamCA
+        configuration.upstreamInsecure = upstreamInsecure
+        configuration.clientCertificateFile = clientCertificate
+        configuration.ignoreHosts = ignoreHosts
         if ca.isBringYourOwn { configuration.authority = try ca.loadAuthority(createIfMissing: false) }
 
         let proxy = try InterceptProxy(configuration: configuration)
@@ -86,6 +132,13 @@ struct RunCommand: ParsableCommand {
             source.resume()
             Self.keepAlive.append(source)
         }
+        signal(SIGUSR1, SIG_IGN)
+        let usr1 = DispatchSource.makeSignalSource(signal: SIGUSR1, queue: .main)
+        usr1.setEventHandler {
+            do { try proxy.writeHAR() } catch { Terminal.error("writing the HAR file: \(error)") }
+        }
+        usr1.resume()
+        Self.keepAlive.append(usr1)
         dispatchMain()
     }
 

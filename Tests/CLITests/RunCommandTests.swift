@@ -2,6 +2,15 @@ import Foundation
 import Testing
 import TestSupport
 
+/// The entries of a HAR file, after checking its log header.
+func harEntries(_ path: String) throws -> [[String: Any]] {
+    let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+    let log = document["log"] as! [String: Any]
+    #expect(log["version"] as? String == "1.2")
+    #expect((log["creator"] as? [String: String])?["name"] == "intercept-proxy")
+    return log["entries"] as! [[String: Any]]
+}
+
 /// The proxy as CI runs it: a background process with a ready file, a flow log and a SIGTERM at the end.
 @Suite struct RunCommandTests {
     @Test func readyFileFlowLogAndGracefulStop() throws {
@@ -9,7 +18,8 @@ import TestSupport
         let ready = scratch.path("ready.json"), flows = scratch.path("flows.jsonl")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.binary)
-        process.arguments = ["--port", "0", "--offline", "--ca-dir", scratch.path("ca"), "--flows", flows, "--ready-file", ready]
+        let har = scratch.path("flows.har")
+        process.arguments = ["--port", "0", "--offline", "--ca-dir", scratch.path("ca"), "--flows", flows, "--ready-file", ready, "--har", har]
         process.environment = cleanEnvironment()
         let output = Pipe()
         process.standardOutput = output
@@ -32,6 +42,14 @@ import TestSupport
         let trusted = try run("curl", ["-sS", "-x", "http://127.0.0.1:\(port)", "--cacert", root, "https://ci.example/"])
         #expect(trusted.status == 0 && trusted.stdout.contains("ci.example"), "\(trusted)")
 
+        // SIGUSR1 writes the HAR while running.
+        kill(process.processIdentifier, SIGUSR1)
+        let harDeadline = Date() + 10
+        while !FileManager.default.fileExists(atPath: har) && Date() < harDeadline { usleep(20_000) }
+        #expect(try harEntries(har).count == 1)
+        let second = try run("curl", ["-sS", "-x", "http://127.0.0.1:\(port)", "--cacert", root, "https://ci.example/second?x=1"])
+        #expect(second.status == 0)
+
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         #expect(process.terminationReason == .exit && process.terminationStatus == 0, "exit \(process.terminationStatus)")
@@ -41,9 +59,45 @@ import TestSupport
         let lines = try String(contentsOfFile: flows, encoding: .utf8).split(separator: "\n")
         let events = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         let types = events.map { $0["type"] as! String }
-        #expect(types.filter { $0 == "tunnel_opened" }.count == 2)
-        #expect(types.filter { $0 == "tunnel_closed" }.count == 2, "\(types)")
+        #expect(types.filter { $0 == "tunnel_opened" }.count == 3)
+        #expect(types.filter { $0 == "tunnel_closed" }.count == 3, "\(types)")
+
+        // The HAR written at shutdown holds both exchanges in HAR 1.2 shape.
+        let entries = try harEntries(har)
+        #expect(entries.count == 2)
+        let last = entries[1]
+        let request = last["request"] as! [String: Any], response = last["response"] as! [String: Any]
+        #expect(request["method"] as? String == "GET" && request["url"] as? String == "https://ci.example/second?x=1")
+        #expect((request["queryString"] as? [[String: String]])?.first?["name"] == "x")
+        #expect((request["headers"] as? [[String: String]])?.contains { $0["name"] == "Host" } == true)
+        #expect(response["status"] as? Int == 200 && response["statusText"] as? String == "OK")
+        #expect(((response["content"] as? [String: Any])?["mimeType"] as? String)?.hasPrefix("text/plain") == true)
+        #expect(last["startedDateTime"] is String && last["time"] is Double && last["timings"] is [String: Any])
+        #expect(last["cache"] is [String: Any])
         #expect(events.contains { $0["type"] as? String == "tls_failed" && $0["cause"] as? String == "unknown_ca" && $0["host"] as? String == "ci.example" })
         #expect(events.contains { $0["type"] as? String == "response" && $0["status"] as? Int == 200 })
+    }
+}
+
+/// Upstream name resolution failing, inside a private network namespace: only loopback exists
+/// there, so the lookup fails at once and nothing leaves the machine.
+@Suite struct DNSFailureTests {
+    @Test func unresolvableHostGets502NamingTheLookup() throws {
+        let scratch = try TemporaryDirectory()
+        _ = try requireTool("unshare")
+        _ = try requireTool("ip")
+        let script = """
+            set -e
+            ip link set lo up
+            "$1" --port 0 --ca-dir "$2/ca" --ready-file "$2/ready.json" >/dev/null 2>&1 &
+            pid=$!
+            for i in $(seq 200); do [ -f "$2/ready.json" ] && break; sleep 0.05; done
+            port=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["port"])' "$2/ready.json")
+            curl -sS -i --suppress-connect-headers --max-time 20 -x "http://127.0.0.1:$port" --cacert "$2/ca/zscaler/root-ca.pem" https://nowhere.test/ || true
+            kill $pid
+            """
+        let result = try run("unshare", ["-rn", "sh", "-c", script, "sh", CLI.binary, scratch.url.path])
+        #expect(result.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(result)")
+        #expect(result.stdout.contains("DNS lookup for nowhere.test failed: "), "\(result)")
     }
 }

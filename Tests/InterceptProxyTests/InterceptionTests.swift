@@ -114,3 +114,33 @@ import TestSupport
         #expect(!fixture.proxy.recordedEvents.contains { $0.type == .tlsFailed || $0.type == .error })
     }
 }
+
+@Suite struct HandshakeClassificationTests {
+    @Test func oldProtocolVersionIsClassified() async throws {
+        let fixture = try ProxyFixture()
+        defer { Task { await fixture.proxy.stop() } }
+        // The proxy accepts TLS 1.2 and up; a TLS 1.1-only client is refused with protocol_version.
+        let result = try run("openssl", ["s_client", "-proxy", "127.0.0.1:\(fixture.port)", "-connect", "old.example:443",
+                                         "-servername", "old.example", "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
+        #expect(result.status != 0, "\(result)")
+        #expect(try fixture.waitForEvent { $0.type == .tlsFailed }.cause == "protocol_version")
+    }
+
+    @Test func stalledHandshakeTimesOut() async throws {
+        let fixture = try ProxyFixture { $0.handshakeTimeout = 1 }
+        defer { Task { await fixture.proxy.stop() } }
+        let script = """
+            import socket, sys, time
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            s.sendall(b"CONNECT slow.example:443 HTTP/1.1\\r\\n\\r\\n")
+            s.recv(100)
+            s.sendall(bytes.fromhex("160301"))
+            s.settimeout(10)
+            print("closed by proxy" if s.recv(100) == b"" else "data")
+            """
+        let result = try run("python3", ["-c", script, String(fixture.port)])
+        #expect(result.stdout == "closed by proxy\n", "\(result)")
+        let failure = try fixture.waitForEvent { $0.type == .tlsFailed }
+        #expect(failure.cause == "timeout" && failure.host == "slow.example")
+    }
+}

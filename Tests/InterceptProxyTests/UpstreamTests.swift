@@ -126,3 +126,28 @@ func unusedPort() throws -> Int {
     }
     return Int(UInt16(bigEndian: address.sin_port))
 }
+
+@Suite struct ListenAndSpliceTests {
+    @Test func ignoredHostsAreSplicedAndShowTheOriginsOwnCertificate() async throws {
+        let fixture = try ForwardingFixture { $0.ignoreHosts = [#"^origin\.test:443$"#] }
+        defer { Task { await fixture.stop() } }
+        let origin = try fixture.proxy.curl(["--cacert", fixture.originCAFile, "https://origin.test/hello"])
+        #expect(origin.stdout == "hello from origin\n", "the origin's CA verifies: \(origin)")
+        let proxied = try fixture.proxy.curl(["--cacert", fixture.proxy.rootFile, "https://origin.test/hello"])
+        #expect(proxied.status == 60, "the proxy's root does not: \(proxied)")
+        let opened = try fixture.proxy.waitForEvent { $0.type == .tunnelOpened }
+        #expect(opened.detail?.contains("spliced") == true)
+        #expect(!fixture.proxy.proxy.recordedEvents.contains { $0.type == .tlsEstablished })
+    }
+
+    @Test func listensOnIPv4AndIPv6AndInterceptsIPLiterals() async throws {
+        let fixture = try ProxyFixture { $0.listenHost = "localhost" }
+        defer { Task { await fixture.proxy.stop() } }
+        #expect(Set(fixture.proxy.addresses.map(\.host)) == ["127.0.0.1", "::1"])
+        #expect(Set(fixture.proxy.addresses.map(\.port)).count == 1)
+        let viaV6 = try run("curl", ["-sS", "--max-time", "20", "-x", "http://[::1]:\(fixture.port)", "--cacert", fixture.rootFile, "https://[::1]/v6"])
+        #expect(viaV6.stdout.contains("the TLS handshake for ::1 succeeded"), "\(viaV6)")
+        let viaV4 = try fixture.curl(["--cacert", fixture.rootFile, "https://127.0.0.1:8443/v4"])
+        #expect(viaV4.stdout.contains("request: GET https://127.0.0.1:8443/v4"), "\(viaV4)")
+    }
+}

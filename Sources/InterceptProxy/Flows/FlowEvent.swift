@@ -30,7 +30,11 @@ public struct FlowEvent: Codable, Sendable, Equatable {
     public var url: String?
     public var status: Int?
     public var headers: [[String]]?
+    /// Response payload bytes (for `response`), request payload bytes (for `request`, once known).
     public var bodyBytes: Int?
+    /// On `response`: how many payload bytes the request carried.
+    public var requestBodyBytes: Int?
+    public var httpVersion: String?
     public var durationMs: Double?
 
     public init(type: Kind, connection: Int, time: Date = Date()) {

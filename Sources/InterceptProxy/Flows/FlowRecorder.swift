@@ -36,7 +36,7 @@ final class FlowRecorder: @unchecked Sendable {
             guard let handle = FileHandle(forWritingAtPath: path) else {
                 throw SocketError(operation: "opening flow log \(path)", code: errno)
             }
-            handle.truncateFile(atOffset: 0)
+            handle.seekToEndOfFile()  // append: a restarted proxy never erases what an earlier run recorded
             file = handle
             closesFile = true
         }

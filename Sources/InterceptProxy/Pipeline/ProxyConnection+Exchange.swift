@@ -91,6 +91,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         request.method = head.method
         request.url = url
         request.headers = head.headers.map { [$0.name, $0.value] }
+        request.httpVersion = head.version
         core.recorder.record(request)
         outstanding.append(OutstandingRequest(head: head, url: url, started: Date()))
         requestIsChunked = head.headerContains("Transfer-Encoding", token: "chunked")
@@ -155,6 +156,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
     func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
         guard upstream === self.upstream else { return }
         if phase == .relaying {
+            if let failure { recordError(failure.cause, failure.message, url: target.map { "\($0.host):\($0.port)" }) }
             self.upstream = nil
             closeClient()
             return
@@ -185,6 +187,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
             sendToClient(raw)
             if (100..<200).contains(head.status) && head.status != 101 { return }
             outstanding[0].status = head.status
+            outstanding[0].responseHeaders = head.headers
             closesAfterResponse = !head.keepAliveResponse
         case let .body(raw, payload):
             sendToClient(raw)
@@ -213,6 +216,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         guard var answered = outstanding.popLast() else { return }
         sendToClient(response.serialized(forHEAD: answered.head.method == "HEAD"))
         answered.status = response.status
+        answered.responseHeaders = response.headers.map { (name: $0.0, value: $0.1) } + [("Content-Length", String(response.body.count))]
         answered.responseBodyBytes = response.body.count
         recordResponse(answered)
         if response.closeConnection || !answered.head.keepAlive { closeClient() }
@@ -224,6 +228,9 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         responded.method = request.head.method
         responded.url = request.url
         responded.bodyBytes = request.responseBodyBytes
+        responded.requestBodyBytes = request.requestBodyBytes
+        responded.httpVersion = request.head.version
+        responded.headers = request.responseHeaders.map { [$0.name, $0.value] }
         responded.durationMs = Date().timeIntervalSince(request.started) * 1000
         core.recorder.record(responded)
     }

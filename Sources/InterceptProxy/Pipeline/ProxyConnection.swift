@@ -44,6 +44,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         var started: Date
         var requestBodyBytes = 0
         var status: Int?
+        var responseHeaders: [(name: String, value: String)] = []
         var responseBodyBytes = 0
     }
 
@@ -138,10 +139,16 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         }
         target = (host, port)
         tunnelOpened = Date()
+        let spliced = core.isIgnored(host: host, port: port)
         var opened = event(.tunnelOpened)
         opened.method = "CONNECT"
+        if spliced { opened.detail = "spliced (--ignore-hosts): not intercepted" }
         core.recorder.record(opened)
         connection.write(Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8))
+        if spliced {
+            splice()
+            return
+        }
         do {
             let tls = try TLSServerSession(context: core.tlsContext)
             tls.delegate = self
@@ -157,6 +164,23 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
             recordError("tls_setup", "\(error)")
             connection.close()
         }
+    }
+
+    /// Relays the tunnel byte for byte to the origin: no TLS termination, no forged certificate.
+    private func splice() {
+        guard let target else { return }
+        guard !core.configuration.offline else {
+            recordError("spliced_offline", "--ignore-hosts matched \(target.host), but --offline contacts no upstream")
+            connection.close()
+            return
+        }
+        let upstream = UpstreamConnection(route: core.route(host: target.host, port: target.port), tls: nil, loop: connection.loop)
+        upstream.delegate = self
+        self.upstream = upstream
+        phase = .relaying
+        upstream.start(timeout: core.configuration.connectTimeout)
+        let early = requests.takeBuffered()
+        if !early.isEmpty { upstream.send(early) }
     }
 
     /// `host:port` with a DNS name, IPv4 or bracketed IPv6 host; the host validated as CertForge would.

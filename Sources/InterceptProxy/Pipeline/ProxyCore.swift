@@ -13,6 +13,7 @@ final class ProxyCore: @unchecked Sendable {
     let logger: Logger
     /// Nil in offline mode, where nothing goes upstream.
     let upstreamTLS: TLSClientContext?
+    private let ignorePatterns: [NSRegularExpression]
 
     private let lock = NSLock()
     private var nextID = 0
@@ -27,9 +28,21 @@ final class ProxyCore: @unchecked Sendable {
         self.forges = ForgeCoordinator(forge: try LeafForge(authority: authority))
         self.recorder = recorder
         self.logger = logger
+        self.ignorePatterns = try configuration.ignoreHosts.map { pattern in
+            do { return try NSRegularExpression(pattern: pattern) } catch {
+                throw ConfigurationError("--ignore-hosts '\(pattern)' is not a valid regular expression")
+            }
+        }
         self.upstreamTLS = configuration.offline ? nil : try TLSClientContext(
             extraCAFile: configuration.upstreamCAFile, insecure: configuration.upstreamInsecure,
             clientCertificateFile: configuration.clientCertificateFile)
+    }
+
+    /// Whether a CONNECT target is to be spliced rather than intercepted.
+    func isIgnored(host: String, port: Int) -> Bool {
+        let text = "\(host):\(port)"
+        let range = NSRange(text.startIndex..., in: text)
+        return ignorePatterns.contains { $0.firstMatch(in: text, range: range) != nil }
     }
 
     /// Where a request for host:port goes: a mapped address, through the upstream proxy, or direct.

@@ -1,0 +1,88 @@
+import Foundation
+
+/// Builds a HAR 1.2 log (the format browser devtools import) from flow events: each response is
+/// paired with the oldest unanswered request of its connection, since HTTP/1.1 answers in order.
+enum HARDocument {
+    static func build(from events: [FlowEvent], creatorVersion: String) -> [String: Any] {
+        var waiting: [Int: [FlowEvent]] = [:]
+        var entries: [[String: Any]] = []
+        for event in events {
+            switch event.type {
+            case .request:
+                waiting[event.connection, default: []].append(event)
+            case .response:
+                guard var queue = waiting[event.connection], !queue.isEmpty else { continue }
+                let request = queue.removeFirst()
+                waiting[event.connection] = queue
+                entries.append(entry(request: request, response: event))
+            default:
+                continue
+            }
+        }
+        return ["log": [
+            "version": "1.2",
+            "creator": ["name": "intercept-proxy", "version": creatorVersion],
+            "pages": [],
+            "entries": entries,
+        ] as [String: Any]]
+    }
+
+    private static func entry(request: FlowEvent, response: FlowEvent) -> [String: Any] {
+        let total = response.durationMs ?? 0
+        let requestHeaders = headers(request.headers)
+        let responseHeaders = headers(response.headers)
+        let mimeType = response.headers?.first { $0.first?.lowercased() == "content-type" }?.last ?? ""
+        let url = request.url ?? ""
+        return [
+            "startedDateTime": timestamp(request.time),
+            "time": total,
+            "request": [
+                "method": request.method ?? "",
+                "url": url,
+                "httpVersion": request.httpVersion ?? "HTTP/1.1",
+                "cookies": [],
+                "headers": requestHeaders,
+                "queryString": queryString(url),
+                "headersSize": -1,
+                "bodySize": response.requestBodyBytes ?? 0,
+            ] as [String: Any],
+            "response": [
+                "status": response.status ?? 0,
+                "statusText": HTTPResponse.reasons[response.status ?? 0] ?? "",
+                "httpVersion": "HTTP/1.1",
+                "cookies": [],
+                "headers": responseHeaders,
+                "content": ["size": response.bodyBytes ?? 0, "mimeType": mimeType] as [String: Any],
+                "redirectURL": response.headers?.first { $0.first?.lowercased() == "location" }?.last ?? "",
+                "headersSize": -1,
+                "bodySize": response.bodyBytes ?? 0,
+            ] as [String: Any],
+            "cache": [:] as [String: Any],
+            "timings": ["send": 0, "wait": total, "receive": 0],
+            "connection": String(request.connection),
+        ]
+    }
+
+    private static func headers(_ pairs: [[String]]?) -> [[String: String]] {
+        (pairs ?? []).compactMap { $0.count == 2 ? ["name": $0[0], "value": $0[1]] : nil }
+    }
+
+    private static func queryString(_ url: String) -> [[String: String]] {
+        guard let components = URLComponents(string: url), let items = components.queryItems else { return [] }
+        return items.map { ["name": $0.name, "value": $0.value ?? ""] }
+    }
+
+    private static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+
+    /// Writes the document atomically (temporary file, then rename).
+    static func write(_ document: [String: Any], to path: String) throws {
+        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        let temporary = path + ".tmp"
+        try data.write(to: URL(fileURLWithPath: temporary))
+        guard rename(temporary, path) == 0 else { throw SocketError.last("renaming \(temporary) to \(path)") }
+    }
+}
