@@ -54,7 +54,7 @@ test: test-deps
 	@mkdir -p .build
 	@status=0; $(SWIFT) test 2>&1 | tee .build/test.log || status=$$?; \
 	total=$$(grep -oE 'Test run with [0-9]+ tests?' .build/test.log | grep -oE '[0-9]+' | tail -1); \
-	failed=$$(grep -cP '^\S+ Test (?!run with)\S.* failed after' .build/test.log || true); \
+	failed=$$(grep -cE ' Test [A-Za-z0-9_]+\([^)]*\).* failed after' .build/test.log || true); \
 	if [ -z "$$total" ]; then echo "make: no test result line found"; exit 1; fi; \
 	echo "tests: $$((total - failed)) passed, $$failed failed"; \
 	exit $$status

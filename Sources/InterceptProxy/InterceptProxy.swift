@@ -98,6 +98,11 @@ public final class InterceptProxy: @unchecked Sendable {
         while !core.liveConnections.isEmpty && Date() < deadline {
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
+        for connection in core.liveConnections { connection.forceClose() }
+        let closeDeadline = Date() + 1
+        while !core.liveConnections.isEmpty && Date() < closeDeadline {
+            try? await Task.sleep(nanoseconds: 10_000_000)
+        }
         if configuration.harPath != nil { try? writeHAR() }
         core.recorder.close()
     }

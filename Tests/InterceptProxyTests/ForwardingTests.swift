@@ -122,3 +122,23 @@ func residentMemory() -> Int {
           let kib = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
     return kib * 1024
 }
+
+@Suite struct ShutdownTests {
+    @Test func stopLetsTheResponseInFlightFinishThenClosesIdleTunnels() async throws {
+        let fixture = try ForwardingFixture { $0.shutdownGracePeriod = 10 }
+        let events = fixture.proxy.proxy.events
+        // A 64 MiB download in flight while stop() runs: it completes, then the tunnel closes.
+        let download = try fixture.proxy.startCurl(["--cacert", fixture.proxy.rootFile, "-o", "/dev/null",
+                                                    "-w", "%{http_code} %{size_download}", "https://origin.test/bytes/\(64 << 20)"])
+        try fixture.proxy.waitForEvent(timeout: 60) { $0.type == .request }
+        await fixture.proxy.proxy.stop()
+        let result = try download.wait()
+        #expect(result.stdout == "200 \(64 << 20)", "\(result)")
+        var kinds: [FlowEvent.Kind] = []
+        for await event in events { kinds.append(event.type) }  // the stream ends when the proxy stops
+        #expect(kinds.contains(.response) && kinds.last == .tunnelClosed, "\(kinds)")
+        let refused = try run("curl", ["-sS", "--max-time", "5", "-x", fixture.proxy.proxyURL, "https://origin.test/"])
+        #expect(refused.status == 7, "no longer listening: \(refused)")
+        fixture.origin.stop()
+    }
+}

@@ -39,6 +39,11 @@ final class ProxyFixture: @unchecked Sendable {
 
     /// curl through the proxy with the machine's CA variables removed.
     func curl(_ arguments: [String]) throws -> ProcessResult {
-        try run("curl", ["-sS", "--max-time", "20", "--suppress-connect-headers", "-x", proxyURL] + arguments)
+        try startCurl(arguments).wait()
+    }
+
+    /// curl through the proxy, started and left running.
+    func startCurl(_ arguments: [String]) throws -> RunningProcess {
+        try start("curl", ["-sS", "--max-time", "60", "--suppress-connect-headers", "-x", proxyURL] + arguments)
     }
 }

@@ -56,39 +56,59 @@ public func requireTool(_ tool: String) throws -> String {
 @discardableResult
 public func run(_ tool: String, _ arguments: [String], environment: [String: String]? = nil,
                 input: String? = nil, directory: URL? = nil, timeout: TimeInterval = 120) throws -> ProcessResult {
-    let executable = tool.hasPrefix("/") ? tool : try requireTool(tool)
-    let scratch = try TemporaryDirectory()
-    let outURL = scratch.url.appendingPathComponent("stdout")
-    let errURL = scratch.url.appendingPathComponent("stderr")
-    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    try start(tool, arguments, environment: environment, input: input, directory: directory).wait(timeout: timeout)
+}
 
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = environment ?? cleanEnvironment()
-    if let directory { process.currentDirectoryURL = directory }
-    process.standardOutput = try FileHandle(forWritingTo: outURL)
-    process.standardError = try FileHandle(forWritingTo: errURL)
-    let stdin = Pipe()
-    process.standardInput = stdin
-    try process.run()
-    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-    try stdin.fileHandleForWriting.close()
+/// Starts a tool and returns at once; `wait` collects the result. For a client that must be in
+/// flight while the test does something else, without holding a thread.
+public func start(_ tool: String, _ arguments: [String], environment: [String: String]? = nil,
+                  input: String? = nil, directory: URL? = nil) throws -> RunningProcess {
+    try RunningProcess(tool, arguments, environment: environment, input: input, directory: directory)
+}
 
-    let deadline = Date() + timeout
-    while process.isRunning {
-        if Date() > deadline {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            throw TimedOut(command: ([tool] + arguments).joined(separator: " "), seconds: timeout)
-        }
-        usleep(5_000)
+/// A child process whose stdout and stderr go to files until it is waited for.
+public final class RunningProcess: @unchecked Sendable {
+    private let process = Process()
+    private let scratch: TemporaryDirectory
+    private let command: String
+
+    init(_ tool: String, _ arguments: [String], environment: [String: String]?, input: String?, directory: URL?) throws {
+        let executable = tool.hasPrefix("/") ? tool : try requireTool(tool)
+        command = ([tool] + arguments).joined(separator: " ")
+        scratch = try TemporaryDirectory()
+        let outURL = scratch.url.appendingPathComponent("stdout")
+        let errURL = scratch.url.appendingPathComponent("stderr")
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = environment ?? cleanEnvironment()
+        if let directory { process.currentDirectoryURL = directory }
+        process.standardOutput = try FileHandle(forWritingTo: outURL)
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        let stdin = Pipe()
+        process.standardInput = stdin
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try stdin.fileHandleForWriting.close()
     }
-    return ProcessResult(
-        status: process.terminationStatus,
-        stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-        stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+
+    /// Waits for the exit (killing the process after `timeout`) and returns what it printed.
+    public func wait(timeout: TimeInterval = 120) throws -> ProcessResult {
+        let deadline = Date() + timeout
+        while process.isRunning {
+            if Date() > deadline {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                throw TimedOut(command: command, seconds: timeout)
+            }
+            usleep(5_000)
+        }
+        return ProcessResult(
+            status: process.terminationStatus,
+            stdout: String(decoding: try Data(contentsOf: scratch.url.appendingPathComponent("stdout")), as: UTF8.self),
+            stderr: String(decoding: try Data(contentsOf: scratch.url.appendingPathComponent("stderr")), as: UTF8.self))
+    }
 }
 
 public struct TimedOut: Error, CustomStringConvertible {

@@ -83,9 +83,13 @@ final class FlowRecorder: @unchecked Sendable {
     /// Finishes the streams and flushes the file to disk.
     func close() {
         lock.lock()
-        defer { lock.unlock() }
-        for continuation in continuations.values { continuation.finish() }
+        let finishing = continuations
         continuations = [:]
+        lock.unlock()
+        // Outside the lock: finish() runs onTermination, which takes the lock itself.
+        for continuation in finishing.values { continuation.finish() }
+        lock.lock()
+        defer { lock.unlock() }
         if let file {
             try? file.synchronize()
             if closesFile { try? file.close() }

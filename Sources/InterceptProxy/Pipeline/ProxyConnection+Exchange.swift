@@ -207,7 +207,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
                 upstream = nil
                 responses = HTTPResponseDecoder()
             }
-            if !finished.head.keepAlive { closeClient() }
+            if !finished.head.keepAlive { closeClient() } else { closeIfDrained() }
         }
     }
 
@@ -219,7 +219,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         answered.responseHeaders = response.headers.map { (name: $0.0, value: $0.1) } + [("Content-Length", String(response.body.count))]
         answered.responseBodyBytes = response.body.count
         recordResponse(answered)
-        if response.closeConnection || !answered.head.keepAlive { closeClient() }
+        if response.closeConnection || !answered.head.keepAlive { closeClient() } else { closeIfDrained() }
     }
 
     private func recordResponse(_ request: OutstandingRequest) {

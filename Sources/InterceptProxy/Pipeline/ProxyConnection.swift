@@ -62,16 +62,26 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         connection.start()
     }
 
-    /// Closes the connection from outside (shutdown); runs on the connection's loop.
+    /// Set by a graceful shutdown: finish what is in flight, accept nothing new, then close.
+    var isDraining = false
+
+    /// Begins a graceful close (proxy shutdown); runs on the connection's loop.
     func shutdown() {
         connection.loop.execute { [self] in
-            if phase == .exchanging, outstanding.isEmpty {
-                closeClient()
-            } else if phase != .exchanging {
-                connection.closeWhenDrained()
-            }
-            // With a request in flight, the response finishes first; stop() closes what is left.
+            isDraining = true
+            if phase != .exchanging || outstanding.isEmpty { closeClient() }
+            // Otherwise the response in flight finishes first (see closeIfDrained).
         }
+    }
+
+    /// Closes at once, whatever is in flight (the grace period is over).
+    func forceClose() {
+        connection.loop.execute { [self] in connection.close() }
+    }
+
+    /// After a response: a draining connection closes once nothing is outstanding.
+    func closeIfDrained() {
+        if isDraining && outstanding.isEmpty && phase != .closed { closeClient() }
     }
 
     // MARK: ConnectionDelegate
