@@ -1,7 +1,7 @@
 import COpenSSL
 
 /// Drains OpenSSL's thread-local error queue into one line.
-func openSSLErrorQueue() -> String {
+package func openSSLErrorQueue() -> String {
     var messages: [String] = []
     while case let code = ERR_get_error(), code != 0 {
         var buffer = [CChar](repeating: 0, count: 256)
@@ -71,7 +71,7 @@ extension Array where Element == UInt8 {
 
 extension String {
     /// Decodes a NUL-terminated C buffer filled in by OpenSSL or libc.
-    init(cBuffer buffer: [CChar]) {
+    package init(cBuffer buffer: [CChar]) {
         self.init(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

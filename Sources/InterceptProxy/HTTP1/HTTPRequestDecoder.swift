@@ -33,7 +33,7 @@ struct HTTPRequestDecoder {
             progressed = false
             switch state {
             case .head:
-                guard let end = Self.find(crlfcrlf, in: buffer) else {
+                guard let end = HTTPWire.find(HTTPWire.headEnd, in: buffer) else {
                     if buffer.count > Self.maximumHeadSize { throw HTTPParseError.headTooLarge }
                     break
                 }
@@ -62,14 +62,12 @@ struct HTTPRequestDecoder {
                 }
                 progressed = true
             case .chunkSize:
-                guard let end = Self.find(crlf, in: buffer) else {
+                guard let end = HTTPWire.find(HTTPWire.crlf, in: buffer) else {
                     if buffer.count > 4096 { throw HTTPParseError.malformed("chunk size line too long") }
                     break
                 }
-                let line = String(decoding: buffer[..<end], as: UTF8.self)
-                let digits = line.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-                guard !digits.isEmpty, digits.count <= 15, let size = Int(digits, radix: 16) else {
-                    throw HTTPParseError.malformed("invalid chunk size '\(line)'")
+                guard let size = HTTPWire.chunkSize(buffer[..<end]) else {
+                    throw HTTPParseError.malformed("invalid chunk size '\(String(decoding: buffer[..<end], as: UTF8.self))'")
                 }
                 buffer.removeFirst(end + 2)
                 state = size == 0 ? .trailers : .chunkData(remaining: size)
@@ -88,7 +86,7 @@ struct HTTPRequestDecoder {
                 state = .chunkSize
                 progressed = true
             case .trailers:
-                guard let end = Self.find(crlf, in: buffer) else {
+                guard let end = HTTPWire.find(HTTPWire.crlf, in: buffer) else {
                     if buffer.count > Self.maximumHeadSize { throw HTTPParseError.headTooLarge }
                     break
                 }
@@ -115,27 +113,6 @@ struct HTTPRequestDecoder {
         return false
     }
 
-    private let crlf: [UInt8] = [13, 10]
-    private let crlfcrlf: [UInt8] = [13, 10, 13, 10]
-
-    private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
-        guard haystack.count >= needle.count else { return nil }
-        var index = 0
-        let last = haystack.count - needle.count
-        while index <= last {
-            if haystack[index] == needle[0] {
-                var match = true
-                for offset in 1..<needle.count where haystack[index + offset] != needle[offset] {
-                    match = false
-                    break
-                }
-                if match { return index }
-            }
-            index += 1
-        }
-        return nil
-    }
-
     static func parseHead(_ bytes: ArraySlice<UInt8>) throws -> HTTPRequestHead {
         let text = String(decoding: bytes, as: UTF8.self)
         var lines = text.components(separatedBy: "\r\n")
@@ -149,14 +126,7 @@ struct HTTPRequestDecoder {
         guard version == "HTTP/1.1" || version == "HTTP/1.0" else {
             throw HTTPParseError.malformed("unsupported protocol version '\(version.prefix(20))'")
         }
-        var headers: [(String, String)] = []
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":"), colon != line.startIndex,
-                  !line[..<colon].contains(where: { $0 == " " || $0 == "\t" }) else {
-                throw HTTPParseError.malformed("malformed header line '\(line.prefix(100))'")
-            }
-            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
-        }
+        let headers = try HTTPWire.headerFields(lines[...], source: "malformed header line")
         return HTTPRequestHead(method: String(parts[0]), target: String(parts[1]), version: version, headers: headers)
     }
 

@@ -1,5 +1,5 @@
 /// A request line plus headers, as received (names keep their case; lookups ignore it).
-public struct HTTPRequestHead: Sendable, Equatable {
+public struct HTTPRequestHead: Sendable, Equatable, HTTPHeaderFields {
     public var method: String
     public var target: String
     public var version: String
@@ -8,18 +8,6 @@ public struct HTTPRequestHead: Sendable, Equatable {
     public static func == (lhs: HTTPRequestHead, rhs: HTTPRequestHead) -> Bool {
         lhs.method == rhs.method && lhs.target == rhs.target && lhs.version == rhs.version
             && lhs.headers.map(\.name) == rhs.headers.map(\.name) && lhs.headers.map(\.value) == rhs.headers.map(\.value)
-    }
-
-    /// The first value of a header, case-insensitively.
-    public func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
-    }
-
-    /// Whether a comma-separated header (Connection, Transfer-Encoding) contains a token.
-    func headerContains(_ name: String, token: String) -> Bool {
-        headers.filter { $0.name.caseInsensitiveCompare(name) == .orderedSame }
-            .flatMap { $0.value.split(separator: ",") }
-            .contains { $0.trimmingCharacters(in: .whitespaces).caseInsensitiveCompare(token) == .orderedSame }
     }
 
     /// The head as sent on the wire, with another request target if given (origin-form upstream).

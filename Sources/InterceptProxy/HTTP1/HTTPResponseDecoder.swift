@@ -1,5 +1,5 @@
 /// A status line plus headers from an upstream.
-struct HTTPResponseHead: Equatable {
+struct HTTPResponseHead: Equatable, HTTPHeaderFields {
     var version: String
     var status: Int
     var reason: String
@@ -10,15 +10,6 @@ struct HTTPResponseHead: Equatable {
             && lhs.headers.map(\.name) == rhs.headers.map(\.name) && lhs.headers.map(\.value) == rhs.headers.map(\.value)
     }
 
-    func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
-    }
-
-    func headerContains(_ name: String, token: String) -> Bool {
-        headers.filter { $0.name.caseInsensitiveCompare(name) == .orderedSame }
-            .flatMap { $0.value.split(separator: ",") }
-            .contains { $0.trimmingCharacters(in: .whitespaces).caseInsensitiveCompare(token) == .orderedSame }
-    }
 }
 
 import Foundation
@@ -88,7 +79,7 @@ struct HTTPResponseDecoder {
     private mutating func next() throws -> [Event]? {
         switch state {
         case .head:
-            guard let end = find([13, 10, 13, 10]) else {
+            guard let end = HTTPWire.find(HTTPWire.headEnd, in: buffer) else {
                 if buffer.count > HTTPRequestDecoder.maximumHeadSize { throw HTTPParseError.headTooLarge }
                 return nil
             }
@@ -131,11 +122,9 @@ struct HTTPResponseDecoder {
             buffer = []
             return [.body(raw: raw, payload: raw.count)]
         case .chunkSize:
-            guard let end = find([13, 10]) else { return nil }
-            let line = String(decoding: buffer[..<end], as: UTF8.self)
-            let digits = line.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-            guard !digits.isEmpty, digits.count <= 15, let size = Int(digits, radix: 16) else {
-                throw HTTPParseError.malformed("upstream sent an invalid chunk size '\(line)'")
+            guard let end = HTTPWire.find(HTTPWire.crlf, in: buffer) else { return nil }
+            guard let size = HTTPWire.chunkSize(buffer[..<end]) else {
+                throw HTTPParseError.malformed("upstream sent an invalid chunk size '\(String(decoding: buffer[..<end], as: UTF8.self))'")
             }
             let raw = Array(buffer[..<(end + 2)])
             buffer.removeFirst(end + 2)
@@ -154,7 +143,7 @@ struct HTTPResponseDecoder {
             state = .chunkSize
             return [.body(raw: [13, 10], payload: 0)]
         case .trailers:
-            guard let end = find([13, 10]) else { return nil }
+            guard let end = HTTPWire.find(HTTPWire.crlf, in: buffer) else { return nil }
             let raw = Array(buffer[..<(end + 2)])
             buffer.removeFirst(end + 2)
             if end == 0 {
@@ -165,14 +154,6 @@ struct HTTPResponseDecoder {
         }
     }
 
-    private func find(_ needle: [UInt8]) -> Int? {
-        guard buffer.count >= needle.count else { return nil }
-        for index in 0...(buffer.count - needle.count) where buffer[index] == needle[0] {
-            if buffer[index..<(index + needle.count)].elementsEqual(needle) { return index }
-        }
-        return nil
-    }
-
     static func parseHead(_ bytes: ArraySlice<UInt8>) throws -> HTTPResponseHead {
         let text = String(decoding: bytes, as: UTF8.self)
         var lines = text.components(separatedBy: "\r\n")
@@ -181,13 +162,7 @@ struct HTTPResponseDecoder {
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]), (100...999).contains(status) else {
             throw HTTPParseError.malformed("upstream sent a malformed status line '\(statusLine.prefix(100))'")
         }
-        var headers: [(String, String)] = []
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":") else {
-                throw HTTPParseError.malformed("upstream sent a malformed header line '\(line.prefix(100))'")
-            }
-            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
-        }
+        let headers = try HTTPWire.headerFields(lines[...], source: "upstream sent a malformed header line")
         return HTTPResponseHead(version: String(parts[0]), status: status,
                                 reason: parts.count > 2 ? String(parts[2]) : "", headers: headers)
     }

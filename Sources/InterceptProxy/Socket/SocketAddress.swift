@@ -1,3 +1,4 @@
+import CertForge
 import Foundation
 
 /// An IPv4 or IPv6 socket address, convertible to and from sockaddr storage.
@@ -56,12 +57,6 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
             }
         }
         return nil
-    }
-}
-
-extension String {
-    init(cBuffer buffer: [CChar]) {
-        self.init(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

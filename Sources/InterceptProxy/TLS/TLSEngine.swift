@@ -1,3 +1,4 @@
+import CertForge
 import COpenSSL
 
 /// An SSL object over two memory BIOs: ciphertext goes in with `receive`, comes out with
@@ -57,7 +58,7 @@ final class TLSEngine {
         case SSL_ERROR_WANT_CLIENT_HELLO_CB: return .awaitingCertificate
         default:
             let code = ERR_peek_error()
-            return .failed(reason: code == 0 ? 0 : ERR_GET_REASON(code), detail: openSSLErrorText())
+            return .failed(reason: code == 0 ? 0 : ERR_GET_REASON(code), detail: openSSLErrorQueue())
         }
     }
 
@@ -76,7 +77,7 @@ final class TLSEngine {
             switch SSL_get_error(ssl, count) {
             case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: return (output, false, nil)
             case SSL_ERROR_ZERO_RETURN: return (output, true, nil)
-            default: return (output, true, openSSLErrorText())
+            default: return (output, true, openSSLErrorQueue())
             }
         }
     }

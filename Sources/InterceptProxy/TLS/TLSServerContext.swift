@@ -42,18 +42,7 @@ enum TLSError: Error, CustomStringConvertible {
     case openSSL(String)
     var description: String {
         switch self {
-        case let .openSSL(operation): return "\(operation) failed: \(openSSLErrorText())"
+        case let .openSSL(operation): return "\(operation) failed: \(openSSLErrorQueue())"
         }
     }
-}
-
-/// Drains OpenSSL's error queue into one line.
-func openSSLErrorText() -> String {
-    var messages: [String] = []
-    while case let code = ERR_get_error(), code != 0 {
-        var buffer = [CChar](repeating: 0, count: 256)
-        ERR_error_string_n(code, &buffer, buffer.count)
-        messages.append(String(cBuffer: buffer))
-    }
-    return messages.joined(separator: "; ")
 }
