@@ -15,6 +15,9 @@ public struct ProxyConfiguration: Sendable {
     public var authority: CertificateAuthority?
     /// Answer every intercepted request locally instead of contacting upstreams.
     public var offline = false
+    /// Deliberate certificate defects for matching hosts (`*.example.com=expired`); the first match wins.
+    /// Hosts under `badssl.test` carry their own (`expired.badssl.test`, ...) without a rule.
+    public var failureRules: [FailureRule] = []
     /// Regular expressions matched against `host:port` of each CONNECT; a match is spliced byte for
     /// byte, without TLS interception (the client sees the origin's own certificate).
     public var ignoreHosts: [String] = []
@@ -115,4 +118,31 @@ func splitHostPort(_ text: String) -> (String, Int)? {
     var host = String(text[..<colon])
     if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) } else if host.contains(":") { return nil }
     return host.isEmpty ? nil : (host, port)
+}
+
+/// `HOSTPATTERN=MODE`: a glob over host names (`*` matches any run of characters) and a failure mode.
+public struct FailureRule: Sendable, Equatable {
+    public var pattern: String
+    public var mode: FailureMode
+
+    public init(pattern: String, mode: FailureMode) {
+        self.pattern = pattern.lowercased()
+        self.mode = mode
+    }
+
+    public init(parsing text: String) throws {
+        let sides = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard sides.count == 2, !sides[0].isEmpty else {
+            throw ConfigurationError("--failure takes HOSTPATTERN=MODE, got '\(text)'")
+        }
+        do {
+            self.init(pattern: sides[0], mode: try FailureMode(name: sides[1]))
+        } catch let error as CertForgeError {
+            throw ConfigurationError("--failure \(text): \(error.description)")
+        }
+    }
+
+    func matches(_ host: String) -> Bool {
+        fnmatch(pattern, host.lowercased(), 0) == 0
+    }
 }

@@ -53,6 +53,11 @@ struct RunCommand: ParsableCommand {
         "Present this client certificate to upstreams that ask (one PEM file: certificate and key).", valueName: "file"))
     var clientCertificate: String?
 
+    @Option(name: .customLong("failure"), help: ArgumentHelp(
+        "Forge matching hosts with a failure mode, e.g. '*.pypi.org=expired' (see `profiles`). Repeatable; *.badssl.test needs none.",
+        valueName: "HOSTPATTERN=MODE"))
+    var failureRules: [String] = []
+
     @Option(name: .customLong("ignore-hosts"), help: ArgumentHelp(
         "Splice tunnels whose host:port matches this regular expression, without interception. Repeatable.", valueName: "regex"))
     var ignoreHosts: [String] = []
@@ -77,9 +82,10 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    private func parsedRules() throws -> (mapRemote: [MapRemoteRule], upstreamProxy: UpstreamProxy?) {
+    private func parsedRules() throws -> (mapRemote: [MapRemoteRule], upstreamProxy: UpstreamProxy?, failures: [FailureRule]) {
         do {
-            return (try mapRemote.map(MapRemoteRule.init(parsing:)), try upstreamProxy.map(UpstreamProxy.init(parsing:)))
+            return (try mapRemote.map(MapRemoteRule.init(parsing:)), try upstreamProxy.map(UpstreamProxy.init(parsing:)),
+                    try failureRules.map(FailureRule.init(parsing:)))
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
@@ -102,7 +108,7 @@ struct RunCommand: ParsableCommand {
         configuration.offline = offline
         configuration.flowsPath = flows
         configuration.harPath = har
-        (configuration.mapRemote, configuration.upstreamProxy) = try parsedRules()
+        (configuration.mapRemote, configuration.upstreamProxy, configuration.failureRules) = try parsedRules()
         configuration.upstreamCAFile = upstreamCA
         configuration.upstreamInsecure = upstreamInsecure
         configuration.clientCertificateFile = clientCertificate

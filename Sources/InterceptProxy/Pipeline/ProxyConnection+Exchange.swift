@@ -48,13 +48,13 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         case let .body(bytes):
             guard !outstanding.isEmpty else { return }
             outstanding[outstanding.count - 1].requestBodyBytes += bytes.count
-            guard !core.configuration.offline, let upstream else { return }
+            guard !answersLocally, let upstream else { return }
             upstream.send(requestIsChunked ? Self.chunk(bytes) : bytes)
             if upstream.pendingOutbound > Self.backpressureLimit { connection.pauseReading() }
         case .end:
             guard !outstanding.isEmpty else { return }
-            if core.configuration.offline {
-                respondLocally(offlineResponse(for: outstanding[outstanding.count - 1]))
+            if answersLocally {
+                respondLocally(localResponse(for: outstanding[outstanding.count - 1]))
             } else if requestIsChunked {
                 upstream?.send(Array("0\r\n\r\n".utf8))
             }
@@ -68,6 +68,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
 
     /// Starts a request: records it and, when forwarding, sends its head upstream.
     private func begin(_ head: HTTPRequestHead) throws {
+        sawRequest = true
         var upstreamTarget = head.target
         if clientTLS == nil {
             // A plain proxy request must name its origin: http://host[:port]/path.
@@ -96,7 +97,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         outstanding.append(OutstandingRequest(head: head, url: url, started: Date()))
         requestIsChunked = head.headerContains("Transfer-Encoding", token: "chunked")
 
-        if core.configuration.offline {
+        if answersLocally {
             if head.headerContains("Expect", token: "100-continue") { sendToClient(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) }
             return
         }
@@ -235,8 +236,16 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         core.recorder.record(responded)
     }
 
-    private func offlineResponse(for request: OutstandingRequest) -> HTTPResponse {
+    /// Offline mode and the badssl catalogue are answered by the proxy itself.
+    private var answersLocally: Bool {
+        core.configuration.offline || target.map { BadSSLCatalogue.contains($0.host) } ?? false
+    }
+
+    private func localResponse(for request: OutstandingRequest) -> HTTPResponse {
         let profile = core.authority.profile.storageName
+        if let host = target?.host, BadSSLCatalogue.contains(host) {
+            return HTTPResponse.text(200, BadSSLCatalogue.answer(host: host, profile: profile), close: !request.head.keepAlive)
+        }
         let handshake = clientTLS == nil
             ? "plain HTTP request for \(target?.host ?? "?") (no TLS involved)"
             : "the TLS handshake for \(target?.host ?? "?") succeeded, so this client trusts the \(profile) root CA"

@@ -27,6 +27,9 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     var tunnelOpened: Date?
     private var handshakeTimer: DispatchWorkItem?
     private var sawTLSRecord = false
+    private var handshakeCompleted = false
+    /// Whether any HTTP request arrived (inside the tunnel or as a plain proxy request).
+    var sawRequest = false
 
     // The exchange (see ProxyConnection+Exchange.swift).
     var requests = HTTPRequestDecoder()
@@ -133,6 +136,10 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         if tunnelOpened != nil {
             var event = event(.tunnelClosed)
             event.detail = error?.description
+            if error == nil, handshakeCompleted, !sawRequest {
+                // Host names are often checked after the handshake (curl, s_client): no alert arrives.
+                event.detail = "no request after the TLS handshake: the client may have rejected the certificate after the handshake (for example a host-name mismatch)"
+            }
             event.durationMs = tunnelOpened.map { Date().timeIntervalSince($0) * 1000 }
             core.recorder.record(event)
         }
@@ -149,7 +156,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         }
         target = (host, port)
         tunnelOpened = Date()
-        let spliced = core.isIgnored(host: host, port: port)
+        let spliced = core.isIgnored(host: host, port: port) && !BadSSLCatalogue.contains(host)
         var opened = event(.tunnelOpened)
         opened.method = "CONNECT"
         if spliced { opened.detail = "spliced (--ignore-hosts): not intercepted" }
@@ -221,6 +228,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
             failHandshake(failure, detail: detail)
         case .established:
             handshakeTimer?.cancel()
+            handshakeCompleted = true
             phase = .exchanging
             var established = event(.tlsEstablished)
             established.sni = tls.serverName
@@ -235,9 +243,10 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     func tlsSession(_ session: TLSServerSession, certificateFor serverName: String?) -> ForgedChain? {
         let name = (serverName.flatMap { try? ServerName($0) }) ?? target.flatMap { try? ServerName($0.host) }
         guard let name else { return nil }
-        if let cached = core.forges.cached(name, failure: nil) { return cached }
+        let failure = core.failureMode(for: name.text)
+        if let cached = core.forges.cached(name, failure: failure) { return cached }
         let loop = connection.loop
-        core.forges.chain(for: name, failure: nil) { [weak self] result in
+        core.forges.chain(for: name, failure: failure) { [weak self] result in
             guard let self else { return }
             loop.execute { self.certificateReady(result, for: session) }
         }

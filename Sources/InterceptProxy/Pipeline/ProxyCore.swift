@@ -38,6 +38,12 @@ final class ProxyCore: @unchecked Sendable {
             clientCertificateFile: configuration.clientCertificateFile)
     }
 
+    /// The failure mode the forge applies to a host: the catalogue's, else the first matching rule's.
+    func failureMode(for host: String) -> FailureMode? {
+        if let mode = BadSSLCatalogue.failureMode(for: host) { return mode }
+        return configuration.failureRules.first { $0.matches(host) }?.mode
+    }
+
     /// Whether a CONNECT target is to be spliced rather than intercepted.
     func isIgnored(host: String, port: Int) -> Bool {
         let text = "\(host):\(port)"

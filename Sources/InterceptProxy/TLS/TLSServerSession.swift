@@ -69,6 +69,9 @@ final class TLSServerSession: @unchecked Sendable {
     }
 
     private func install(_ chain: ForgedChain) {
+        // A deliberately weak chain must reach the client, which is the one meant to reject it;
+        // at the distribution's security level OpenSSL would refuse to present it at all.
+        if chain.failure == .sha1 || chain.failure == .rsa1024 { SSL_set_security_level(ssl, 0) }
         SSL_use_certificate(ssl, chain.leaf.pointer)
         SSL_use_PrivateKey(ssl, chain.leafKey.pointer)
         for certificate in chain.chain { _ = shim_SSL_add1_chain_cert(ssl, certificate.pointer) }
