@@ -9,7 +9,13 @@ RELEASE_BIN := .build/release/intercept-proxy
 # What the build needs: <check>:<package>. A check is a command on PATH, or dpkg/<package> for libraries.
 BUILD_PACKAGES := dpkg/libssl-dev:libssl-dev dpkg/libnghttp2-dev:libnghttp2-dev pkg-config:pkg-config
 # The real peers the tests drive.
-TEST_PACKAGES := openssl:openssl curl:curl python3:python3 keytool:openjdk-17-jre-headless unshare:util-linux ip:iproute2
+TEST_PACKAGES := openssl:openssl curl:curl python3:python3 keytool:openjdk-17-jre-headless unshare:util-linux ip:iproute2 \
+                 debootstrap:debootstrap
+
+# A minimal Debian root filesystem in which the Debian snippet is run verbatim (built once per machine).
+ROOTFS ?= /var/cache/intercept-proxy/rootfs-bookworm
+export INTERCEPT_PROXY_TEST_ROOTFS := $(ROOTFS)
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 # Installs whichever of the given packages are missing, with sudo when not root, and says so.
 define ensure_packages
@@ -48,8 +54,15 @@ build: deps
 run: build
 	$(RELEASE_BIN) run $(ARGS)
 
+$(ROOTFS)/usr/bin/curl:
+	@echo "make: building a minimal Debian bookworm rootfs in $(ROOTFS) for the snippet test (once per machine, about 30 s)"
+	$(SUDO) rm -rf $(ROOTFS).partial
+	$(SUDO) mkdir -p $(dir $(ROOTFS))
+	$(SUDO) debootstrap --variant=minbase --include=ca-certificates,curl bookworm $(ROOTFS).partial
+	$(SUDO) mv $(ROOTFS).partial $(ROOTFS)
+
 # Runs every test, then prints one closing line: "tests: N passed, N failed".
-test: test-deps
+test: test-deps $(ROOTFS)/usr/bin/curl
 	$(SWIFT) build --build-tests
 	@mkdir -p .build
 	@status=0; $(SWIFT) test 2>&1 | tee .build/test.log || status=$$?; \

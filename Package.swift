@@ -29,6 +29,8 @@ let package = Package(
             name: "CertForge",
             dependencies: ["COpenSSL"]
         ),
+        // Trust-store knowledge: per-distro and per-client fix snippets, and error-text explanations.
+        .target(name: "TrustStoreGuide"),
         .target(
             name: "InterceptProxy",
             dependencies: [
@@ -43,6 +45,7 @@ let package = Package(
             dependencies: [
                 "CertForge",
                 "InterceptProxy",
+                "TrustStoreGuide",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -65,6 +68,10 @@ let package = Package(
         .testTarget(
             name: "InterceptProxyTests",
             dependencies: ["InterceptProxy", "CertForge", "TestSupport"]
+        ),
+        .testTarget(
+            name: "TrustStoreGuideTests",
+            dependencies: ["TrustStoreGuide"]
         ),
         .testTarget(
             name: "CLITests",

@@ -10,7 +10,7 @@ public final class BackgroundProcess: @unchecked Sendable {
         scratch = try TemporaryDirectory()
         outputURL = scratch.url.appendingPathComponent("output")
         _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        process.executableURL = URL(fileURLWithPath: try requireTool(tool))
+        process.executableURL = URL(fileURLWithPath: tool.hasPrefix("/") ? tool : try requireTool(tool))
         process.arguments = arguments
         process.environment = environment ?? cleanEnvironment()
         let handle = try FileHandle(forWritingTo: outputURL)

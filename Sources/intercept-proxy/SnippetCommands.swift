@@ -1,0 +1,77 @@
+import ArgumentParser
+import CertForge
+import Foundation
+import TrustStoreGuide
+
+struct SnippetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snippet",
+        abstract: "Print the block that makes an image or a client trust the proxy's CA.",
+        discussion: """
+        --distro prints a Dockerfile (or shell) block gated on the PROXY_CA_B64 build argument:
+          docker build --build-arg PROXY_CA_B64="$(intercept-proxy ca export --format base64)" .
+        --client prints the environment variables or commands for a runtime, with its gotchas.
+        """)
+
+    @OptionGroup var ca: CAOptions
+
+    @Option(help: ArgumentHelp("debian, ubuntu, alpine, rhel, fedora, centos, amazonlinux, ubi, suse, arch or distroless.", valueName: "name"))
+    var distro: String?
+
+    @Option(help: ArgumentHelp("dockerfile or shell (with --distro).", valueName: "format"))
+    var format: String = "dockerfile"
+
+    @Option(help: ArgumentHelp("\(ClientSnippet.names.joined(separator: ", ")) or all.", valueName: "name"))
+    var client: String?
+
+    func validate() throws {
+        guard (distro == nil) != (client == nil) else { throw ValidationError("pass exactly one of --distro or --client") }
+        if let distro, !DistroFamily.allNames.contains(distro.lowercased()) {
+            throw ValidationError("unknown distro '\(distro)'; choose one of: \(DistroFamily.allNames.joined(separator: ", "))")
+        }
+        if DistroSnippet.Format(rawValue: format) == nil { throw ValidationError("--format is dockerfile or shell") }
+        if let client, client != "all", ClientSnippet.named(client) == nil {
+            throw ValidationError("unknown client '\(client)'; choose one of: \(ClientSnippet.names.joined(separator: ", ")), all")
+        }
+    }
+
+    func run() throws {
+        if let distro {
+            print(DistroSnippet.render(distro: distro, format: DistroSnippet.Format(rawValue: format)!)!, terminator: "")
+            return
+        }
+        let caFile = ca.isBringYourOwn ? ca.caCertificate! : ca.directory.rootCertificateURL(for: try ca.resolvedProfile()).path
+        let chosen = client == "all" ? ClientSnippet.all : [ClientSnippet.named(client!)!]
+        print(chosen.map { $0.render(caFile: caFile) }.joined(separator: "\n"), terminator: "")
+    }
+}
+
+struct ExplainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Explain a pasted TLS error: which client printed it, why, and the fix.")
+
+    @OptionGroup var ca: CAOptions
+
+    @Argument(help: "The error text, quoted.")
+    var text: String
+
+    func run() throws {
+        guard let explanation = ErrorExplanation.explain(text) else {
+            Terminal.error("not a certificate error this tool knows; see shared/reference/trust-stores.md or `intercept-proxy profiles`")
+            throw ExitCode.failure
+        }
+        var rows = [("client", explanation.client), ("cause", explanation.cause.rawValue)]
+        if let name = explanation.snippet, let snippet = ClientSnippet.named(name) {
+            rows.append(("store", snippet.store))
+            rows.append(("fix", "intercept-proxy snippet --client \(name)"))
+        } else {
+            rows.append(("fix", "install the CA in the OS store: intercept-proxy snippet --distro <your base image>"))
+        }
+        print(Terminal.table(rows))
+        if let name = explanation.snippet, let snippet = ClientSnippet.named(name) {
+            let caFile = ca.isBringYourOwn ? ca.caCertificate! : ca.directory.rootCertificateURL(for: try ca.resolvedProfile()).path
+            print("\n" + snippet.render(caFile: caFile), terminator: "")
+        }
+    }
+}

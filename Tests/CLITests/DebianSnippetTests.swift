@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The Debian snippet, run verbatim by /bin/sh inside a minimal Debian (debootstrap, entered with
+/// chroot), turns curl's failure through the proxy into success. The chroot shares loopback.
+@Suite struct DebianSnippetTests {
+    @Test func snippetFixesCurlInsideAMinimalDebian() throws {
+        let cached = ProcessInfo.processInfo.environment["INTERCEPT_PROXY_TEST_ROOTFS"] ?? "/var/cache/intercept-proxy/rootfs-bookworm"
+        guard FileManager.default.fileExists(atPath: cached + "/usr/bin/curl") else {
+            Issue.record("no Debian rootfs at \(cached); `make test` builds it with debootstrap")
+            return
+        }
+        guard getuid() == 0 else {
+            Issue.record("chroot needs root; run `make test` as root (as CI does)")
+            return
+        }
+        let scratch = try TemporaryDirectory()
+        let root = scratch.path("rootfs")
+        let copied = try run("cp", ["-a", cached, root])  // the snippet changes the trust store: work on a copy
+        #expect(copied.status == 0, "\(copied)")
+
+        let caDir = scratch.path("ca"), ready = scratch.path("ready.json")
+        let proxy = try BackgroundProcess(CLI.binary, ["--port", "0", "--offline", "--ca-dir", caDir, "--ready-file", ready])
+        defer { proxy.stop() }
+        _ = try proxy.waitFor("listening on 127\\.0\\.0\\.1:(\\d+)")
+        let port = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ready))) as! [String: Any])["port"] as! Int
+
+        let snippet = try CLI.run(["snippet", "--distro", "debian", "--format", "shell"]).stdout
+        try Data(snippet.utf8).write(to: URL(fileURLWithPath: root + "/tmp/trust-proxy.sh"))
+        let base64 = try CLI.run(["ca", "export", "--ca-dir", caDir, "--format", "base64"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+
+        let path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        func curl() throws -> ProcessResult {
+            try run("chroot", [root, "/usr/bin/env", "-i", path, "HTTPS_PROXY=http://127.0.0.1:\(port)",
+                               "curl", "-sS", "--max-time", "20", "https://deb.example/"])
+        }
+        let before = try curl()
+        #expect(before.status == 60, "\(before)")
+        #expect(before.stderr.contains("curl: (60) SSL certificate problem: unable to get local issuer certificate"), "\(before)")
+
+        // Without the build argument the snippet does nothing.
+        let skipped = try run("chroot", [root, "/usr/bin/env", "-i", path, "PROXY_CA_B64=", "/bin/sh", "/tmp/trust-proxy.sh"])
+        #expect(skipped.status == 0, "\(skipped)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/usr/local/share/ca-certificates/intercept-proxy.crt"))
+
+        let fixed = try run("chroot", [root, "/usr/bin/env", "-i", path, "PROXY_CA_B64=\(base64)", "/bin/sh", "/tmp/trust-proxy.sh"])
+        #expect(fixed.status == 0, "\(fixed)")
+        #expect(fixed.stdout.contains("1 added"), "update-ca-certificates took the .crt: \(fixed)")
+
+        let after = try curl()
+        #expect(after.status == 0, "\(after)")
+        #expect(after.stdout.contains("the TLS handshake for deb.example succeeded"), "\(after)")
+    }
+}
