@@ -1,0 +1,43 @@
+/// What happened to one host's TLS handshakes during a run: the basis of `intercept-proxy verify`.
+public struct HostVerdict: Sendable, Equatable, Codable {
+    public enum Outcome: String, Sendable, Codable {
+        /// Every handshake succeeded and requests followed.
+        case trusted
+        /// At least one handshake failed, or the client hung up right after one without a request.
+        case rejected
+    }
+
+    public let host: String
+    public let outcome: Outcome
+    /// The handshake failure cause for rejected hosts (`unknown_ca`, `closed_after_handshake`, ...).
+    public let cause: String?
+    public let requests: Int
+
+    /// Summarises intercepted tunnels per host (spliced tunnels are not intercepted and not judged).
+    public static func summarise(_ events: [FlowEvent]) -> [HostVerdict] {
+        var hosts: [String] = []
+        var byConnection: [Int: [FlowEvent]] = [:]
+        for event in events {
+            byConnection[event.connection, default: []].append(event)
+            if event.type == .tunnelOpened, event.detail == nil, let host = event.host, !hosts.contains(host) { hosts.append(host) }
+        }
+        return hosts.map { host in
+            var cause: String?
+            var requests = 0
+            var rejected = false
+            for connection in byConnection.values where connection.first?.host == host && connection.first?.type == .tunnelOpened {
+                requests += connection.filter { $0.type == .request }.count
+                if let failure = connection.first(where: { $0.type == .tlsFailed }) {
+                    rejected = true
+                    cause = failure.cause
+                } else if connection.contains(where: { $0.type == .tlsEstablished }),
+                          !connection.contains(where: { $0.type == .request }),
+                          connection.contains(where: { $0.type == .tunnelClosed }) {
+                    rejected = true
+                    cause = cause ?? "closed_after_handshake"
+                }
+            }
+            return HostVerdict(host: host, outcome: rejected ? .rejected : .trusted, cause: rejected ? cause : nil, requests: requests)
+        }
+    }
+}
