@@ -19,7 +19,7 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
     package let pointer: OpaquePointer
 
     /// Takes ownership of one reference to `pointer`.
-    init(taking pointer: OpaquePointer) {
+    package init(taking pointer: OpaquePointer) {
         self.pointer = pointer
     }
 

@@ -45,11 +45,13 @@ public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
     /// A new OpenSSL X509_NAME owned by the caller.
     func makeX509Name() throws -> OpaquePointer {
         for attribute in attributes {
-            guard let bound = Self.upperBounds[attribute.type] else {
+            // Mimicked subjects carry any attribute a real CA wrote; OpenSSL must at least know the type.
+            guard Self.upperBounds[attribute.type] != nil || OBJ_txt2nid(attribute.type) != NID_undef else {
                 throw CertForgeError.invalidNameAttribute(
                     type: attribute.type, value: attribute.value,
                     reason: "unknown type; use one of \(Self.upperBounds.keys.sorted().joined(separator: ", "))")
             }
+            let bound = Self.upperBounds[attribute.type] ?? 1024
             guard attribute.value.count <= bound, !attribute.value.isEmpty else {
                 throw CertForgeError.invalidNameAttribute(
                     type: attribute.type, value: attribute.value, reason: "must be 1 to \(bound) characters long")

@@ -11,6 +11,17 @@ public struct ForgedChain: Sendable {
     /// The certificate a client must trust for this chain to verify (when it can verify at all).
     public let trustAnchor: Certificate
 
+    /// Assembles a chain, e.g. to serve a certificate built with `CertificateBuilder`.
+    public init(serverName: ServerName, failure: FailureMode?, leaf: Certificate, leafKey: PrivateKey,
+                chain: [Certificate], trustAnchor: Certificate) {
+        self.serverName = serverName
+        self.failure = failure
+        self.leaf = leaf
+        self.leafKey = leafKey
+        self.chain = chain
+        self.trustAnchor = trustAnchor
+    }
+
     /// Every certificate on the wire, leaf first.
     public var sentCertificates: [Certificate] { [leaf] + chain }
 

@@ -20,6 +20,8 @@ public final class LeafForge: Sendable {
     private struct CacheKey: Hashable, Sendable {
         let name: ServerName
         let failure: FailureMode?
+        /// The SHA-256 of the mimicked upstream certificate, when there is one.
+        let mimicked: [UInt8]?
     }
 
     public init(authority: CertificateAuthority, keyPolicy: LeafKeyPolicy = .shared, cacheCapacity: Int = 10_000) throws {
@@ -38,28 +40,32 @@ public final class LeafForge: Sendable {
         try chain(for: ServerName(host), failure: failure)
     }
 
-    /// The chain for an already validated name; forges (blocking) on a miss.
-    public func chain(for name: ServerName, failure: FailureMode? = nil) throws -> ForgedChain {
+    /// The chain for an already validated name; forges (blocking) on a miss. With `mimicking`, the
+    /// leaf copies that (upstream) certificate's subject, SANs and validity, as Zscaler and squid do.
+    public func chain(for name: ServerName, failure: FailureMode? = nil, mimicking upstream: Certificate? = nil) throws -> ForgedChain {
         let now = Date()
         return try cache.value(
-            for: CacheKey(name: name, failure: failure),
-            isFresh: { Self.isFresh($0, failure: failure, now: now) },
-            make: { try forge(name, failure: failure, now: now) })
+            for: CacheKey(name: name, failure: failure, mimicked: upstream?.sha256Fingerprint),
+            isFresh: { Self.isFresh($0, failure: failure, mimicking: upstream != nil, now: now) },
+            make: { try forge(name, failure: failure, template: upstream.map(LeafTemplate.init(copying:)), now: now) })
     }
 
     /// The cached chain, or nil when forging is needed: never blocks, so event loops may call it.
-    public func cachedChain(for name: ServerName, failure: FailureMode? = nil) -> ForgedChain? {
+    public func cachedChain(for name: ServerName, failure: FailureMode? = nil, mimicking upstream: Certificate? = nil) -> ForgedChain? {
         let now = Date()
-        return cache.peek(CacheKey(name: name, failure: failure)) { Self.isFresh($0, failure: failure, now: now) }
+        return cache.peek(CacheKey(name: name, failure: failure, mimicked: upstream?.sha256Fingerprint)) {
+            Self.isFresh($0, failure: failure, mimicking: upstream != nil, now: now)
+        }
     }
 
-    /// Deliberately broken leaves are kept whatever their dates; good ones are renewed a day early.
-    private static func isFresh(_ chain: ForgedChain, failure: FailureMode?, now: Date) -> Bool {
-        failure != nil || chain.leaf.notAfter > now + ChainProfile.day
+    /// Deliberately broken and mimicked leaves keep their dates; good ones are renewed a day early.
+    private static func isFresh(_ chain: ForgedChain, failure: FailureMode?, mimicking: Bool, now: Date) -> Bool {
+        failure != nil || mimicking || chain.leaf.notAfter > now + ChainProfile.day
     }
 
     /// Forges without the cache.
-    public func forge(_ name: ServerName, failure: FailureMode? = nil, now: Date = Date()) throws -> ForgedChain {
+    public func forge(_ name: ServerName, failure: FailureMode? = nil, template: LeafTemplate? = nil,
+                      now: Date = Date()) throws -> ForgedChain {
         let profile = authority.profile
         var key = keyPolicy == .shared ? sharedKey : try PrivateKey.generate(profile.keyAlgorithm)
         var issuer = authority.issuing
@@ -67,6 +73,7 @@ public final class LeafForge: Sendable {
         if profile.sendsRoot { chain.append(authority.root.certificate) }
         var anchor = authority.root.certificate
         var builder = leafBuilder(for: name, keyAlgorithm: profile.keyAlgorithm, now: now)
+        if let template { template.apply(to: &builder, requested: name) }
 
         switch failure {
         case nil:
@@ -145,6 +152,35 @@ public final class LeafForge: Sendable {
                 .subjectKeyIdentifier,
                 .authorityKeyIdentifier,
             ])
+    }
+}
+
+/// What a mimicked leaf copies from the real upstream certificate; the issuer and key stay the proxy's.
+public struct LeafTemplate: Sendable, Equatable {
+    public var subject: DistinguishedName
+    public var subjectAlternativeNames: [SubjectAlternativeName]
+    public var notBefore: Date
+    public var notAfter: Date
+
+    public init(copying certificate: Certificate) {
+        subject = certificate.subject
+        subjectAlternativeNames = certificate.subjectAlternativeNames
+        notBefore = certificate.notBefore
+        notAfter = certificate.notAfter
+    }
+
+    /// Overrides subject, SANs and validity; keeps the requested name reachable when the original
+    /// certificate did not list it (the client asked for it, after all).
+    func apply(to builder: inout CertificateBuilder, requested: ServerName) {
+        builder.subject = subject
+        builder.notBefore = notBefore
+        builder.notAfter = notAfter
+        var names = subjectAlternativeNames
+        if names.isEmpty { names = [requested.subjectAlternativeName] }
+        builder.extensions = builder.extensions.map {
+            if case .subjectAlternativeNames = $0 { return .subjectAlternativeNames(names, critical: subject.attributes.isEmpty) }
+            return $0
+        }
     }
 }
 

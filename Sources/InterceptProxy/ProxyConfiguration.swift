@@ -15,6 +15,10 @@ public struct ProxyConfiguration: Sendable {
     public var authority: CertificateAuthority?
     /// Answer every intercepted request locally instead of contacting upstreams.
     public var offline = false
+    /// Connect upstream before answering the client's handshake and copy the real certificate's
+    /// subject, SANs and validity into the forged leaf (the issuer stays the proxy's), as Zscaler
+    /// and squid ssl-bump do.
+    public var mimicUpstream = false
     /// Deliberate certificate defects for matching hosts (`*.example.com=expired`); the first match wins.
     /// Hosts under `badssl.test` carry their own (`expired.badssl.test`, ...) without a rule.
     public var failureRules: [FailureRule] = []

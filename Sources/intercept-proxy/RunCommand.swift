@@ -53,6 +53,9 @@ struct RunCommand: ParsableCommand {
         "Present this client certificate to upstreams that ask (one PEM file: certificate and key).", valueName: "file"))
     var clientCertificate: String?
 
+    @Flag(name: .customLong("mimic-upstream"), help: "Connect upstream first and copy its certificate's subject, SANs and validity into the forged leaf.")
+    var mimicUpstream = false
+
     @Option(name: .customLong("failure"), help: ArgumentHelp(
         "Forge matching hosts with a failure mode, e.g. '*.pypi.org=expired' (see `profiles`). Repeatable; *.badssl.test needs none.",
         valueName: "HOSTPATTERN=MODE"))
@@ -77,8 +80,8 @@ struct RunCommand: ParsableCommand {
         for pattern in ignoreHosts where (try? NSRegularExpression(pattern: pattern)) == nil {
             throw ValidationError("--ignore-hosts '\(pattern)' is not a valid regular expression")
         }
-        if offline && (!mapRemote.isEmpty || upstreamProxy != nil) {
-            throw ValidationError("--offline contacts no upstream; drop --map-remote/--upstream-proxy or --offline")
+        if offline && (!mapRemote.isEmpty || upstreamProxy != nil || mimicUpstream) {
+            throw ValidationError("--offline contacts no upstream; drop --map-remote/--upstream-proxy/--mimic-upstream or --offline")
         }
     }
 
@@ -113,6 +116,7 @@ struct RunCommand: ParsableCommand {
         configuration.upstreamInsecure = upstreamInsecure
         configuration.clientCertificateFile = clientCertificate
         configuration.ignoreHosts = ignoreHosts
+        configuration.mimicUpstream = mimicUpstream
         if ca.isBringYourOwn { configuration.authority = try ca.loadAuthority(createIfMissing: false) }
 
         let proxy = try InterceptProxy(configuration: configuration)

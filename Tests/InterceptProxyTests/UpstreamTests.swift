@@ -151,3 +151,50 @@ func unusedPort() throws -> Int {
         #expect(viaV4.stdout.contains("request: GET https://127.0.0.1:8443/v4"), "\(viaV4)")
     }
 }
+
+@Suite struct MimicUpstreamTests {
+    @Test func leafCopiesSubjectSANAndValidityButKeepsTheProxysIssuer() async throws {
+        // An origin certificate with a distinctive subject, extra SANs and its own validity period.
+        let originKey = try PrivateKey.generate(.ecdsaP256)
+        let originCA = try CertificateAuthority.generate(profile: .plain.with(keyAlgorithm: .ecdsaP256))
+        let notBefore = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 / 86_400).rounded(.down) * 86_400 - 5 * 86_400)
+        let notAfter = notBefore + 47 * 86_400
+        let originLeaf = try CertificateBuilder(
+            subject: DistinguishedName(["C": "US", "O": "Origin Corp", "CN": "origin.test"]), notBefore: notBefore, notAfter: notAfter,
+            extensions: [.basicConstraints(isCA: false, critical: true), .keyUsage([.digitalSignature], critical: true),
+                         .serverAuthExtendedKeyUsage, .subjectAlternativeNames([.dnsName("origin.test"), .dnsName("www.origin.test"), .ipAddress("192.0.2.10")]),
+                         .subjectKeyIdentifier, .authorityKeyIdentifier]
+        ).sign(publicKey: originKey, signer: .issuer(originCA.rootCertificate, originCA.root.key))
+        let originChain = ForgedChain(serverName: .dns("origin.test"), failure: nil, leaf: originLeaf, leafKey: originKey,
+                                      chain: [], trustAnchor: originCA.rootCertificate)
+        let origin = try OriginServer(chain: originChain)
+        defer { origin.stop() }
+        let proxy = try ProxyFixture(offline: false) {
+            $0.mimicUpstream = true
+            $0.upstreamInsecure = true
+            $0.mapRemote = [MapRemoteRule(host: "origin.test", port: 443, address: "127.0.0.1", addressPort: origin.port)]
+        }
+        defer { Task { await proxy.proxy.stop() } }
+
+        // What the client is shown, read with s_client through the proxy.
+        let shown = try run("openssl", ["s_client", "-proxy", "127.0.0.1:\(proxy.port)", "-connect", "origin.test:443",
+                                        "-servername", "origin.test", "-showcerts"])
+        let leaf = try #require(try Certificate.parsePEM(shown.stdout).first, "\(shown)")
+        #expect(leaf.subject == originLeaf.subject)
+        #expect(leaf.subjectAlternativeNames == originLeaf.subjectAlternativeNames)
+        #expect(leaf.notBefore == originLeaf.notBefore && leaf.notAfter == originLeaf.notAfter)
+        #expect(leaf.issuer == (try Fixtures.issuer(of: proxy)))
+        #expect(leaf.publicKeyAlgorithm == KeyAlgorithm.rsa2048, "the proxy's own key, not the origin's")
+
+        // And the tunnel still carries requests to that origin.
+        let result = try proxy.curl(["--cacert", proxy.rootFile, "https://origin.test/hello"])
+        #expect(result.stdout == "hello from origin\n", "\(result)")
+    }
+}
+
+enum Fixtures {
+    /// The subject of the CA that issues the proxy's leaves.
+    static func issuer(of proxy: ProxyFixture) throws -> DistinguishedName {
+        try CADirectory(path: proxy.proxy.configuration.caDirectory).load(proxy.proxy.profile).issuing.certificate.subject
+    }
+}

@@ -13,6 +13,7 @@ final class ForgeCoordinator: @unchecked Sendable {
     private struct Key: Hashable {
         let name: ServerName
         let failure: FailureMode?
+        let mimicked: [UInt8]?
     }
 
     init(forge: LeafForge) {
@@ -20,13 +21,14 @@ final class ForgeCoordinator: @unchecked Sendable {
     }
 
     /// The chain if it is cached (never blocks), else nil.
-    func cached(_ name: ServerName, failure: FailureMode?) -> ForgedChain? {
-        forge.cachedChain(for: name, failure: failure)
+    func cached(_ name: ServerName, failure: FailureMode?, mimicking upstream: Certificate? = nil) -> ForgedChain? {
+        forge.cachedChain(for: name, failure: failure, mimicking: upstream)
     }
 
     /// Calls `completion` on a worker thread once the chain exists.
-    func chain(for name: ServerName, failure: FailureMode?, completion: @escaping @Sendable (Result<ForgedChain, Error>) -> Void) {
-        let key = Key(name: name, failure: failure)
+    func chain(for name: ServerName, failure: FailureMode?, mimicking upstream: Certificate? = nil,
+               completion: @escaping @Sendable (Result<ForgedChain, Error>) -> Void) {
+        let key = Key(name: name, failure: failure, mimicked: upstream?.sha256Fingerprint)
         lock.lock()
         if pending[key] != nil {
             pending[key]!.append(completion)
@@ -36,7 +38,7 @@ final class ForgeCoordinator: @unchecked Sendable {
         pending[key] = [completion]
         lock.unlock()
         workers.async { [self] in
-            let result = Result { try forge.chain(for: name, failure: failure) }
+            let result = Result { try forge.chain(for: name, failure: failure, mimicking: upstream) }
             lock.lock()
             let waiting = pending.removeValue(forKey: key) ?? []
             lock.unlock()

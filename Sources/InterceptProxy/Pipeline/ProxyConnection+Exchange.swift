@@ -108,7 +108,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
     }
 
     /// The upstream connection for the current target, opened on first use (after the client's handshake).
-    private func upstreamConnection() -> UpstreamConnection {
+    func upstreamConnection() -> UpstreamConnection {
         if let upstream { return upstream }
         let target = target!
         let made = UpstreamConnection(route: core.route(host: target.host, port: target.port),
@@ -150,12 +150,26 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         }
     }
 
+    func upstreamReady(_ upstream: UpstreamConnection) {
+        guard let (name, failure) = mimicking, let session = clientTLS, phase == .handshaking else { return }
+        mimicking = nil
+        forgeAsync(name, failure: failure, mimicking: upstream.peerCertificate, for: session)
+    }
+
     func upstreamDrained(_ upstream: UpstreamConnection) {
         connection.resumeReading()
     }
 
     func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
         guard upstream === self.upstream else { return }
+        if let (name, mode) = mimicking, let session = clientTLS, phase == .handshaking {
+            // Nothing to copy: forge as usual so the client still meets the CA; requests then get the 502.
+            mimicking = nil
+            self.upstream = nil
+            recordError("mimic_failed", failure?.message ?? "the upstream closed before its certificate was seen")
+            forgeAsync(name, failure: mode, mimicking: nil, for: session)
+            return
+        }
         if phase == .relaying {
             if let failure { recordError(failure.cause, failure.message, url: target.map { "\($0.host):\($0.port)" }) }
             self.upstream = nil
@@ -237,7 +251,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
     }
 
     /// Offline mode and the badssl catalogue are answered by the proxy itself.
-    private var answersLocally: Bool {
+    var answersLocally: Bool {
         core.configuration.offline || target.map { BadSSLCatalogue.contains($0.host) } ?? false
     }
 

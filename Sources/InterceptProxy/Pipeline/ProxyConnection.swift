@@ -38,6 +38,8 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     /// Requests sent upstream (or being answered) whose responses have not ended, oldest first.
     var outstanding: [OutstandingRequest] = []
     var requestIsChunked = false
+    /// Set while the handshake waits for the upstream whose certificate the leaf will copy.
+    var mimicking: (name: ServerName, failure: FailureMode?)?
     var closesAfterResponse = false
     var responseTimer: DispatchWorkItem?
 
@@ -244,16 +246,26 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         let name = (serverName.flatMap { try? ServerName($0) }) ?? target.flatMap { try? ServerName($0.host) }
         guard let name else { return nil }
         let failure = core.failureMode(for: name.text)
-        if let cached = core.forges.cached(name, failure: failure) { return cached }
-        let loop = connection.loop
-        core.forges.chain(for: name, failure: failure) { [weak self] result in
-            guard let self else { return }
-            loop.execute { self.certificateReady(result, for: session) }
+        if core.configuration.mimicUpstream && !answersLocally {
+            // Dial the upstream first; its certificate shapes the leaf (see upstreamReady).
+            mimicking = (name, failure)
+            _ = upstreamConnection()
+            return nil
         }
+        if let cached = core.forges.cached(name, failure: failure) { return cached }
+        forgeAsync(name, failure: failure, mimicking: nil, for: session)
         return nil
     }
 
-    private func certificateReady(_ result: Result<ForgedChain, Error>, for session: TLSServerSession) {
+    func forgeAsync(_ name: ServerName, failure: FailureMode?, mimicking upstream: Certificate?, for session: TLSServerSession) {
+        let loop = connection.loop
+        core.forges.chain(for: name, failure: failure, mimicking: upstream) { [weak self] result in
+            guard let self else { return }
+            loop.execute { self.certificateReady(result, for: session) }
+        }
+    }
+
+    func certificateReady(_ result: Result<ForgedChain, Error>, for session: TLSServerSession) {
         guard phase == .handshaking, clientTLS === session else { return }
         switch result {
         case let .success(chain):

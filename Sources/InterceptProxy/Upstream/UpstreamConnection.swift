@@ -1,3 +1,5 @@
+import CertForge
+import COpenSSL
 import Foundation
 
 /// What an upstream connection reports. Called on the loop.
@@ -7,6 +9,12 @@ protocol UpstreamConnectionDelegate: AnyObject {
     /// The upstream closed (or failed). `failure` is set when no usable connection was ever made
     /// or the transport broke.
     func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?)
+    /// The connection (and its TLS, if any) is established.
+    func upstreamReady(_ upstream: UpstreamConnection)
+}
+
+extension UpstreamConnectionDelegate {
+    func upstreamReady(_ upstream: UpstreamConnection) {}
 }
 
 /// Where to connect for a target, after --map-remote and --upstream-proxy are applied.
@@ -42,6 +50,8 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     private var connection: Connection?
     private var queued: [UInt8] = []
     private var readingPaused = false
+    /// The upstream's certificate once TLS is up (what --mimic-upstream copies).
+    private(set) var peerCertificate: Certificate?
 
     init(route: UpstreamRoute, tls: TLSClientContext?, loop: EventLoop) {
         self.route = route
@@ -136,11 +146,13 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     }
 
     private func becomeReady(_ tls: TLSClientSession?) {
+        if let tls, let peer = SSL_get1_peer_certificate(tls.engine.ssl) { peerCertificate = Certificate(taking: peer) }
         state = .ready(tls)
         if readingPaused { connection?.pauseReading() }
         let pending = queued
         queued = []
         send(pending)
+        delegate?.upstreamReady(self)
     }
 
     private func fail(_ failure: UpstreamFailure) {
