@@ -125,10 +125,11 @@ struct RunCommand: ParsableCommand {
         let addresses = proxy.addresses.map(\.description).joined(separator: " ")
         let mode = offline ? "offline" : "forwarding"
         let banner = "intercept-proxy listening on \(addresses) (profile \(proxy.profile.storageName), \(mode)); clients must trust \(caFile)"
-        if flows == "-" { Terminal.note(banner) } else { FileHandle.standardOutput.write(Data((banner + "\n").utf8)) }
+        // The ready file first: whoever waits for either signal may rely on both.
         if let readyFile {
             try writeReadyFile(readyFile, proxy: proxy, caFile: caFile)
         }
+        if flows == "-" { Terminal.note(banner) } else { FileHandle.standardOutput.write(Data((banner + "\n").utf8)) }
 
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber, SIG_IGN)  // let the dispatch source, not the default action, handle it

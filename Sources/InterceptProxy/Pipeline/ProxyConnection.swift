@@ -138,9 +138,11 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         if tunnelOpened != nil {
             var event = event(.tunnelClosed)
             event.detail = error?.description
-            if error == nil, handshakeCompleted, !sawRequest {
-                // Host names are often checked after the handshake (curl, s_client): no alert arrives.
+            if handshakeCompleted, !sawRequest, clientTLS != nil {
+                // Host names are often checked after the handshake (curl, s_client): no alert arrives,
+                // and the client may hang up with a reset rather than a clean close.
                 event.detail = "no request after the TLS handshake: the client may have rejected the certificate after the handshake (for example a host-name mismatch)"
+                    + (error.map { "; \($0)" } ?? "")
             }
             event.durationMs = tunnelOpened.map { Date().timeIntervalSince($0) * 1000 }
             core.recorder.record(event)
