@@ -9,8 +9,8 @@ RELEASE_BIN := .build/release/intercept-proxy
 # What the build needs: <check>:<package>. A check is a command on PATH, or dpkg/<package> for libraries.
 BUILD_PACKAGES := dpkg/libssl-dev:libssl-dev dpkg/libnghttp2-dev:libnghttp2-dev pkg-config:pkg-config
 # The real peers the tests drive.
-TEST_PACKAGES := openssl:openssl curl:curl python3:python3 keytool:openjdk-17-jre-headless unshare:util-linux ip:iproute2 \
-                 debootstrap:debootstrap
+TEST_PACKAGES := openssl:openssl curl:curl python3:python3 pip3:python3-pip node:nodejs npm:npm git:git \
+                 keytool:openjdk-17-jre-headless unshare:util-linux ip:iproute2 debootstrap:debootstrap
 
 # A minimal Debian root filesystem in which the Debian snippet is run verbatim (built once per machine).
 ROOTFS ?= /var/cache/intercept-proxy/rootfs-bookworm

@@ -122,3 +122,23 @@ import TestSupport
         #expect(trusted.stdout.contains("OK: every host was trusted"), "\(trusted)")
     }
 }
+
+/// npm against the offline proxy: its registry ping is answered locally, so no registry is needed.
+@Suite struct NPMFixTests {
+    @Test(arguments: [("zscaler", "npm error code UNABLE_TO_GET_ISSUER_CERT_LOCALLY"), ("netskope", "npm error code SELF_SIGNED_CERT_IN_CHAIN")])
+    func npmRejectedThenTrustedWithTheSnippet(profile: String, text: String) throws {
+        let scratch = try TemporaryDirectory()
+        let verify = ["verify", "--offline", "--ca-dir", scratch.path("ca"), "--profile", profile]
+        let command = ["--", "npm", "ping", "--no-update-notifier"]
+        let rejected = try CLI.run(verify + ["--expect", "rejected"] + command, environment: ["npm_config_cache": scratch.path("npm-cache")])
+        #expect(rejected.status == 0, "\(rejected)")
+        #expect(rejected.stderr.contains(text), "\(rejected.stderr.suffix(800))")
+        let snippet = try CLI.run(["snippet", "--client", "npm", "--ca-dir", scratch.path("ca"), "--profile", profile]).stdout
+        let caFile = "\(scratch.path("ca"))/\(profile)/root-ca.pem"
+        #expect(snippet.contains("export npm_config_cafile=\(caFile)"), "\(snippet)")
+        let trusted = try CLI.run(verify + ["--expect", "trusted"] + command,
+                                  environment: ["npm_config_cafile": caFile, "npm_config_cache": scratch.path("npm-cache")])
+        #expect(trusted.status == 0, "\(trusted)")
+        #expect(trusted.stderr.contains("npm notice PONG"), "\(trusted.stderr.suffix(800))")
+    }
+}

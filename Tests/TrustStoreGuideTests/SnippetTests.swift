@@ -49,7 +49,7 @@ import TrustStoreGuide
         ("requests", ["REQUESTS_CA_BUNDLE=/ca.pem", "ignores SSL_CERT_FILE"]),
         ("uv", ["SSL_CERT_FILE=/ca.pem", "--system-certs", "ignores REQUESTS_CA_BUNDLE"]),
         ("node", ["NODE_EXTRA_CA_CERTS=/ca.pem", "read once at start"]),
-        ("npm", ["npm config set cafile /ca.pem", "replaces the whole list"]),
+        ("npm", ["npm_config_cafile=/ca.pem", "npm config set cafile /ca.pem", "replaces the whole list", "NODE_EXTRA_CA_CERTS is ignored"]),
         ("yarn", ["NODE_EXTRA_CA_CERTS=/ca.pem"]),
         ("java", ["keytool -importcert -noprompt -alias intercept-proxy -file /ca.pem", "ignores SSL_CERT_FILE"]),
         ("git", ["GIT_SSL_CAINFO=/ca.pem", "http.sslCAInfo"]),
