@@ -54,6 +54,7 @@ public struct ProxyConfiguration: Sendable {
 }
 
 /// `HOST[:PORT]=ADDRESS:PORT`: requests for HOST (on PORT, or any port) go to ADDRESS:PORT instead.
+/// HOST may be a glob (`*.example.test`), as in `--failure`, so a whole test domain maps to one origin.
 public struct MapRemoteRule: Sendable, Equatable {
     public var host: String
     public var port: Int?
@@ -82,8 +83,8 @@ public struct MapRemoteRule: Sendable, Equatable {
         }
     }
 
-    func matches(host: String, port: Int) -> Bool {
-        self.host == host.lowercased() && (self.port == nil || self.port == port)
+    public func matches(host: String, port: Int) -> Bool {
+        (self.port == nil || self.port == port) && (self.host == host.lowercased() || fnmatch(self.host, host.lowercased(), 0) == 0)
     }
 }
 

@@ -36,7 +36,7 @@ struct RunCommand: ParsableCommand {
     var har: String?
 
     @Option(name: .customLong("map-remote"), help: ArgumentHelp(
-        "Send HOST (on PORT, or any port) to ADDRESS:PORT instead, e.g. pypi.org=127.0.0.1:8443. Repeatable.",
+        "Send HOST (on PORT, or any port; HOST may be a glob like *.corp.test) to ADDRESS:PORT instead, e.g. pypi.org=127.0.0.1:8443. Repeatable.",
         valueName: "HOST[:PORT]=ADDRESS:PORT"))
     var mapRemote: [String] = []
 

@@ -80,6 +80,19 @@ import TestSupport
         #expect(try fixture.proxy.waitForEvent { $0.type == .error }.cause == "upstream_timeout")
     }
 
+    @Test func unansweredConnectGets504() async throws {
+        let blackhole = try SaturatedListener()
+        let proxy = try ProxyFixture(offline: false) {
+            $0.mapRemote = [try! MapRemoteRule(parsing: "blackhole.test=127.0.0.1:\(blackhole.port)")]
+            $0.connectTimeout = 1
+        }
+        defer { Task { await proxy.proxy.stop() } }
+        let result = try proxy.curl(["-i", "--cacert", proxy.rootFile, "https://blackhole.test/"])
+        #expect(result.stdout.hasPrefix("HTTP/1.1 504 Gateway Timeout"), "\(result)")
+        #expect(result.stdout.contains("timed out connecting to 127.0.0.1:\(blackhole.port) after 1 s"), "\(result)")
+        #expect(try proxy.waitForEvent { $0.type == .error }.cause == "upstream_timeout")
+    }
+
     @Test func originThatClosesEarlyGets502() async throws {
         let fixture = try ForwardingFixture()
         defer { Task { await fixture.stop() } }
@@ -108,6 +121,45 @@ import TestSupport
         #expect(throws: ConfigurationError.self) { try MapRemoteRule(parsing: "pypi.org=127.0.0.1") }
         #expect(try UpstreamProxy(parsing: "http://127.0.0.1:3128/") == UpstreamProxy(host: "127.0.0.1", port: 3128))
     }
+
+    @Test func mapRemoteHostsMayBeGlobs() throws {
+        let rule = try MapRemoteRule(parsing: "*.Bench.test:443=127.0.0.1:8443")
+        #expect(rule.matches(host: "h1.bench.test", port: 443))
+        #expect(rule.matches(host: "A.B.BENCH.TEST", port: 443))
+        #expect(!rule.matches(host: "h1.bench.test", port: 8443))
+        #expect(!rule.matches(host: "bench.test", port: 443))
+        #expect(!rule.matches(host: "h1.bench.test.evil", port: 443))
+    }
+}
+
+/// A listener whose accept queue is full and never drained: the kernel drops further SYNs, so a
+/// connect to it neither succeeds nor fails until the caller gives up.
+final class SaturatedListener {
+    let port: Int
+    private var descriptors: [Int32] = []
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        descriptors.append(listener)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && listen(listener, 0) == 0 && getsockname(listener, $0, &length) == 0 }
+        }
+        guard bound else { throw POSIXError(.EADDRINUSE) }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        // Fill the queue (backlog 0 admits one) with connections nobody accepts.
+        for _ in 0..<2 {
+            let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue), 0)
+            descriptors.append(filler)
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, length) } }
+        }
+        usleep(100_000)
+    }
+
+    deinit { descriptors.forEach { close($0) } }
 }
 
 /// A loopback port nothing listens on (bound, then released).
