@@ -55,16 +55,31 @@ func measure(_ algorithm: KeyAlgorithm, newHosts: Int) throws -> (p50: Double, p
     return (percentile(fresh, 0.5), percentile(fresh, 0.99), percentile(hits, 0.5), percentile(hits, 0.99))
 }
 
+// `--json` prints one object per algorithm for the benchmark harness; `--new-hosts N` scales the run.
+let arguments = CommandLine.arguments
+let json = arguments.contains("--json")
+let scale = arguments.firstIndex(of: "--new-hosts").flatMap { Int(arguments[$0 + 1]) }
 let cases: [(KeyAlgorithm, String, String, Int)] = [
-    (.rsa2048, "rsa2048", "rsa 2048 bits", 500),
-    (.ecdsaP256, "ecdsap256", "256 bits ecdsa", 2_000),
+    (.rsa2048, "rsa2048", "rsa 2048 bits", scale ?? 500),
+    (.ecdsaP256, "ecdsap256", "256 bits ecdsa", (scale ?? 500) * 4),
 ]
+// `--only rsa2048|ecdsap256` measures one algorithm (for profiling under callgrind).
+let only = arguments.firstIndex(of: "--only").map { arguments[$0 + 1] }
 var rows: [Row] = []
-for (algorithm, speedName, speedLabel, count) in cases {
+for (algorithm, speedName, speedLabel, count) in cases where only == nil || only == speedName {
     let result = try measure(algorithm, newHosts: count)
     let signs = opensslSignsPerSecond(speedName, label: speedLabel)
     rows.append(Row(name: algorithm.description, newP50: result.p50, newP99: result.p99,
                     hitP50: result.hitP50, hitP99: result.hitP99, opensslSign: signs.map { 1_000_000 / $0 }))
+}
+
+if json {
+    let objects = zip(cases.filter { only == nil || only == $0.1 }, rows).map { spec, row in
+        "\"\(spec.1)\": {\"newP50\": \(row.newP50), \"newP99\": \(row.newP99), \"hitP50\": \(row.hitP50), \"hitP99\": \(row.hitP99), "
+            + "\"opensslSign\": \(row.opensslSign.map { "\($0)" } ?? "null")}"
+    }
+    print("{" + objects.joined(separator: ", ") + "}")
+    exit(0)
 }
 
 func format(_ value: Double) -> String { String(format: "%9.1f", value) }

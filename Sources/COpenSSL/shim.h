@@ -8,12 +8,14 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -26,6 +28,33 @@ static inline EVP_PKEY *shim_EVP_RSA_gen(unsigned int bits) {
 
 static inline EVP_PKEY *shim_EVP_EC_gen(const char *curve) {
     return EVP_EC_gen(curve);
+}
+
+/*
+ * A legacy (non-provider) copy of an RSA or EC key. OpenSSL 3.0 puts a provider key into a
+ * certificate through an encoder and a decoder, about 80% of a P-256 forge; a legacy key takes
+ * the direct ASN.1 path. Only the deprecated API builds one, and Swift would warn on each use.
+ */
+static inline EVP_PKEY *shim_legacy_copy_of_key(EVP_PKEY *pkey) {
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wdeprecated-declarations"
+    EVP_PKEY *copy = EVP_PKEY_new();
+    int ok = 0;
+    if (copy != NULL && EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA) {
+        RSA *rsa = EVP_PKEY_get1_RSA(pkey);
+        ok = rsa != NULL && EVP_PKEY_assign_RSA(copy, rsa);
+        if (!ok) RSA_free(rsa);
+    } else if (copy != NULL && EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC) {
+        EC_KEY *ec = EVP_PKEY_get1_EC_KEY(pkey);
+        ok = ec != NULL && EVP_PKEY_assign_EC_KEY(copy, ec);
+        if (!ok) EC_KEY_free(ec);
+    }
+#pragma clang diagnostic pop
+    if (!ok) {
+        EVP_PKEY_free(copy);
+        return NULL;
+    }
+    return copy;
 }
 
 /* BIO_get_mem_data is a macro over BIO_ctrl. */

@@ -135,7 +135,7 @@ public struct CertificateBuilder: Sendable {
               ASN1_TIME_set(X509_getm_notAfter(x509), time_t(notAfter.timeIntervalSince1970)) != nil else {
             throw openSSLFailure("setting the validity period")
         }
-        guard X509_set_pubkey(x509, publicKey.pointer) == 1 else { throw openSSLFailure("X509_set_pubkey") }
+        guard X509_set_pubkey(x509, publicKey.certificateKeyPointer) == 1 else { throw openSSLFailure("X509_set_pubkey") }
 
         var context = X509V3_CTX()
         X509V3_set_ctx(&context, issuerCertificate, x509, nil, nil, 0)

@@ -5,12 +5,19 @@ import Foundation
 /// OpenSSL 3 allows concurrent signing with one EVP_PKEY.
 public final class PrivateKey: @unchecked Sendable {
     package let pointer: OpaquePointer
+    /// The same key as a legacy EVP_PKEY, for `X509_set_pubkey`: with a provider key OpenSSL 3.0
+    /// round-trips it through an encoder and a decoder on every certificate (see the shim).
+    package let certificateKeyPointer: OpaquePointer
 
     private init(taking pointer: OpaquePointer) {
         self.pointer = pointer
+        certificateKeyPointer = shim_legacy_copy_of_key(pointer) ?? EVP_PKEY_dup(pointer) ?? pointer
     }
 
-    deinit { EVP_PKEY_free(pointer) }
+    deinit {
+        if certificateKeyPointer != pointer { EVP_PKEY_free(certificateKeyPointer) }
+        EVP_PKEY_free(pointer)
+    }
 
     /// Generates a fresh key.
     public static func generate(_ algorithm: KeyAlgorithm) throws -> PrivateKey {
