@@ -6,11 +6,19 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 SWIFT ?= swift
 RELEASE_BIN := .build/release/intercept-proxy
 
-# What the build needs: <check>:<package>. A check is a command on PATH, or dpkg/<package> for libraries.
+# What the build needs: <check>:<package>. A check is a command on PATH, dpkg/<package> for libraries,
+# or pymod/<module> for a module python3 must import.
 BUILD_PACKAGES := dpkg/libssl-dev:libssl-dev dpkg/libnghttp2-dev:libnghttp2-dev pkg-config:pkg-config
 # The real peers the tests drive.
 TEST_PACKAGES := openssl:openssl curl:curl python3:python3 pip3:python3-pip node:nodejs npm:npm git:git \
                  keytool:openjdk-17-jre-headless unshare:util-linux ip:iproute2 debootstrap:debootstrap
+
+# What `make bench` (and its smoke run in `make test`) needs: nginx as the HTTPS origin, curl as the
+# load, and a Python that can make a virtual environment for mitmproxy from PyPI.
+BENCH_PACKAGES := nginx:nginx-light curl:curl python3:python3 pymod/ensurepip:python3-venv
+BENCH_VENV := .build/bench-venv
+MITMPROXY_VERSION := 11.0.2
+export INTERCEPT_PROXY_BENCH_VENV := $(abspath $(BENCH_VENV))
 
 # A minimal Debian root filesystem in which the Debian snippet is run verbatim (built once per machine).
 ROOTFS ?= /var/cache/intercept-proxy/rootfs-bookworm
@@ -23,6 +31,7 @@ missing=""; \
 for pair in $(1); do \
   check=$${pair%%:*}; package=$${pair##*:}; \
   case "$$check" in \
+    pymod/*) python3 -c "import $${check#pymod/}" >/dev/null 2>&1 || missing="$$missing $$package" ;; \
     dpkg/*) dpkg-query -W -f='$${Status}' "$${check#dpkg/}" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package" ;; \
     *) command -v "$$check" >/dev/null 2>&1 || missing="$$missing $$package" ;; \
   esac; \
@@ -37,15 +46,24 @@ else \
 fi
 endef
 
-.PHONY: all deps test-deps build run test bench-forge clean
+.PHONY: all deps test-deps bench-deps build run test bench bench-smoke bench-forge clean
 
 all: build
 
 deps:
 	@$(call ensure_packages,$(BUILD_PACKAGES),build)
 
-test-deps: deps
+test-deps: deps bench-deps
 	@$(call ensure_packages,$(TEST_PACKAGES),tests)
+
+bench-deps: deps
+	@$(call ensure_packages,$(BENCH_PACKAGES),benchmark)
+
+$(BENCH_VENV)/bin/mitmdump:
+	@echo "make: installing mitmproxy $(MITMPROXY_VERSION) from PyPI into $(BENCH_VENV) (the benchmark's baseline)"
+	rm -rf $(BENCH_VENV)
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check mitmproxy==$(MITMPROXY_VERSION)
 
 build: deps
 	$(SWIFT) build -c release --product intercept-proxy
@@ -62,7 +80,7 @@ $(ROOTFS)/usr/bin/curl:
 	$(SUDO) mv $(ROOTFS).partial $(ROOTFS)
 
 # Runs every test, then prints one closing line: "tests: N passed, N failed".
-test: test-deps $(ROOTFS)/usr/bin/curl
+test: test-deps $(ROOTFS)/usr/bin/curl $(BENCH_VENV)/bin/mitmdump
 	$(SWIFT) build --build-tests
 	@mkdir -p .build
 	@status=0; $(SWIFT) test 2>&1 | tee .build/test.log || status=$$?; \
@@ -71,6 +89,21 @@ test: test-deps $(ROOTFS)/usr/bin/curl
 	if [ -z "$$total" ]; then echo "make: no test result line found"; exit 1; fi; \
 	echo "tests: $$((total - failed)) passed, $$failed failed"; \
 	exit $$status
+
+# intercept-proxy beside mitmproxy and a direct connection (see Benchmarks/README.md); writes
+# Benchmarks/results/latest.{md,json} and the README's performance table. ARGS: e.g. --only keep-alive.
+bench: bench-deps $(BENCH_VENV)/bin/mitmdump
+	$(SWIFT) build -c release --product intercept-proxy
+	$(SWIFT) build -c release --product forge-bench
+	python3 Benchmarks/bench.py --proxy-binary $(RELEASE_BIN) --forge-bench .build/release/forge-bench \
+		--venv $(BENCH_VENV) --readme README.md $(ARGS)
+
+# The few-second run of the same harness that `make test` also does (results in .build/bench-smoke).
+bench-smoke: bench-deps $(BENCH_VENV)/bin/mitmdump
+	$(SWIFT) build -c release --product intercept-proxy
+	$(SWIFT) build -c release --product forge-bench
+	python3 Benchmarks/bench.py --smoke --proxy-binary $(RELEASE_BIN) --forge-bench .build/release/forge-bench \
+		--venv $(BENCH_VENV) --out .build/bench-smoke
 
 # Forge latency (new host, cache hit) beside `openssl speed` for the same algorithms.
 bench-forge: test-deps

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""intercept-proxy against mitmproxy and a direct connection, on one machine, in one run.
+
+    python3 Benchmarks/bench.py --proxy-binary B --forge-bench F --venv V [--smoke] [--rounds N] [--out DIR]
+
+Started by `make bench` (which installs nginx, curl and mitmproxy first); `--smoke` is the few-second
+run that `make test` uses so the harness cannot rot.
+"""
+import argparse
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import report  # noqa: E402
+from harness.contenders import Direct, InterceptProxy, Mitmproxy  # noqa: E402
+from harness.load import forge_bench, mitmproxy_forge  # noqa: E402
+from harness.origin import Origin  # noqa: E402
+from harness.scenarios import BulkDownload, IdleTunnels, KeepAliveRequests, NewHostTunnels, RepeatHostTunnels, StartTime  # noqa: E402
+
+FULL = {"new_hosts": 2000, "repeat_hosts": 2000, "keepalive_requests": 20000, "bulk_bytes": 1 << 30,
+        "idle_tunnels": 5000, "start_samples": 5, "forge_hosts": 500, "parallel": 16, "mitmproxy_divisor": 10}
+SMOKE = {"new_hosts": 24, "repeat_hosts": 24, "keepalive_requests": 200, "bulk_bytes": 8 << 20,
+         "idle_tunnels": 40, "start_samples": 1, "forge_hosts": 20, "parallel": 8, "mitmproxy_divisor": 4}
+
+TARGETS = {
+    "new-host-rsa2048": {"vsMitmproxy": 15, "text": ">= 15x mitmproxy"},
+    "new-host-p256": {"vsMitmproxy": 30, "text": ">= 30x mitmproxy"},
+    "repeat-host": {"vsMitmproxy": 15, "text": ">= 15x mitmproxy"},
+    "keep-alive": {"vsMitmproxy": 20, "vsDirect": 0.5, "text": ">= 20x mitmproxy, >= 0.5x direct"},
+    "bulk": {"vsMitmproxy": 10, "vsDirect": 0.5, "text": ">= 10x mitmproxy, >= 0.5x direct"},
+    "idle": {"atMost": 64, "text": "<= 64 KiB/tunnel"},
+    "start": {"atMost": 100, "text": "<= 100 ms"},
+    "forge-rsa2048-new-p50": {"atMost": 1500, "text": "<= 1.5 ms"},
+    "forge-rsa2048-new-p99": {"text": "—"},
+    "forge-p256-new-p50": {"atMost": 300, "text": "<= 0.3 ms"},
+    "forge-p256-new-p99": {"text": "—"},
+    "forge-hit-p50": {"atMost": 20, "text": "<= 20 µs"},
+}
+
+
+def row_for(results, scenario_id, title, unit, higher_is_better):
+    for row in results["scenarios"]:
+        if row["id"] == scenario_id:
+            return row
+    row = {"id": scenario_id, "title": title, "unit": unit, "higherIsBetter": higher_is_better,
+           "target": TARGETS[scenario_id], "values": {}}
+    results["scenarios"].append(row)
+    return row
+
+
+SELECTED = None
+
+
+def wanted(scenario_id):
+    return SELECTED is None or any(scenario_id.startswith(prefix) for prefix in SELECTED)
+
+
+def run_rounds(results, scenario, contenders, rounds, restart_each=False):
+    if not wanted(scenario.id):
+        return
+    row = row_for(results, scenario.id, scenario.title, scenario.unit, scenario.higher_is_better)
+    chosen = [c for c in contenders if c.name in scenario.contender_names]
+    for round_index in range(rounds):
+        for contender in chosen:
+            if restart_each:
+                contender.start()
+            try:
+                value = scenario.measure(contender)
+            finally:
+                if restart_each:
+                    contender.stop()
+            row["values"].setdefault(contender.name, []).append(value)
+            print(f"  {scenario.title}: round {round_index + 1} {contender.name}: {value:,.2f} {scenario.unit}", flush=True)
+
+
+def traffic_scenarios(results, args, sizes, origin, workdir):
+    for algorithm in ("rsa2048", "p256"):
+        contenders = [InterceptProxy(origin, workdir, args.proxy_binary, key_algorithm=algorithm),
+                      Mitmproxy(origin, workdir, args.venv, key_algorithm=algorithm), Direct(origin)]
+        for contender in contenders:
+            contender.start()
+        try:
+            scenarios = [NewHostTunnels(sizes, algorithm)]
+            if algorithm == "rsa2048":
+                scenarios += [RepeatHostTunnels(sizes), KeepAliveRequests(sizes), BulkDownload(sizes)]
+            for scenario in scenarios:
+                print(f"{scenario.title} ...", flush=True)
+                run_rounds(results, scenario, contenders, args.rounds)
+        finally:
+            for contender in contenders:
+                contender.stop()
+
+
+def process_scenarios(results, args, sizes, origin, workdir):
+    contenders = [InterceptProxy(origin, workdir, args.proxy_binary), Mitmproxy(origin, workdir, args.venv)]
+    for scenario in (IdleTunnels(sizes), StartTime(sizes)):
+        print(f"{scenario.title} ...", flush=True)
+        run_rounds(results, scenario, contenders, args.rounds, restart_each=isinstance(scenario, IdleTunnels))
+
+
+def forge_scenarios(results, args, sizes, workdir):
+    if not wanted("forge"):
+        return
+    print("forge ...", flush=True)
+    rows = {
+        "forge-rsa2048-new-p50": ("forge: new RSA-2048 leaf p50", "rsa2048", "newP50"),
+        "forge-rsa2048-new-p99": ("forge: new RSA-2048 leaf p99", "rsa2048", "newP99"),
+        "forge-p256-new-p50": ("forge: new P-256 leaf p50", "ecdsap256", "newP50"),
+        "forge-p256-new-p99": ("forge: new P-256 leaf p99", "ecdsap256", "newP99"),
+        "forge-hit-p50": ("forge: cache hit p50 (RSA-2048)", "rsa2048", "hitP50"),
+    }
+    mitm_dirs = {"rsa2048": os.path.join(workdir, "mitmproxy-rsa2048"), "ecdsap256": os.path.join(workdir, "mitmproxy-p256")}
+    for _ in range(args.rounds):
+        ours = forge_bench(args.forge_bench, sizes["forge_hosts"])
+        theirs = {name: mitmproxy_forge(args.venv, directory, 2048, sizes["forge_hosts"]) for name, directory in mitm_dirs.items()}
+        for scenario_id, (title, algorithm, metric) in rows.items():
+            row = row_for(results, scenario_id, title, "us", False)
+            row["values"].setdefault("intercept-proxy", []).append(ours[algorithm][metric])
+            row["values"].setdefault("mitmproxy", []).append(theirs[algorithm][metric] if metric in theirs[algorithm] else None)
+        print(f"  forge: RSA-2048 new p50 {ours['rsa2048']['newP50']:.1f} us, P-256 new p50 {ours['ecdsap256']['newP50']:.1f} us, "
+              f"hit p50 {ours['rsa2048']['hitP50']:.1f} us", flush=True)
+    for row in results["scenarios"]:
+        if row["id"].startswith("forge-"):
+            row["values"] = {k: [v for v in vs if v is not None] for k, vs in row["values"].items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--proxy-binary", required=True)
+    parser.add_argument("--forge-bench", required=True)
+    parser.add_argument("--venv", required=True, help="virtual environment with mitmproxy installed")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one round: proves the harness works")
+    parser.add_argument("--rounds", type=int)
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
+    parser.add_argument("--only", action="append", help="run only scenarios whose id starts with this (repeatable; for profiling)")
+    parser.add_argument("--readme", help="rewrite the performance table between the bench markers of this README")
+    args = parser.parse_args()
+    # A parent (a test runner, say) may have blocked signals; children inherit the mask, and then
+    # `openssl speed` (SIGALRM) never ends and proxies ignore SIGTERM.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    sizes = SMOKE if args.smoke else FULL
+    global SELECTED
+    SELECTED = args.only
+    args.rounds = args.rounds or (1 if args.smoke else 3)
+    if not args.smoke and args.rounds < 3:
+        parser.error("a full run needs at least 3 rounds")
+
+    workdir = tempfile.mkdtemp(prefix="intercept-proxy-bench-")
+    results = {"date": report.now(), "mode": "smoke" if args.smoke else "full", "rounds": args.rounds,
+               "sizes": sizes, "machine": report.machine(args.venv), "scenarios": [], "notes": []}
+    origin = Origin(workdir, sizes["bulk_bytes"])
+    origin.start()
+    try:
+        traffic_scenarios(results, args, sizes, origin, workdir)
+        process_scenarios(results, args, sizes, origin, workdir)
+        forge_scenarios(results, args, sizes, workdir)
+    except Exception:
+        traceback.print_exc()
+        print(f"bench: failed; logs are kept in {workdir}", file=sys.stderr)
+        origin.stop()
+        return 1
+    origin.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+    results["notes"] = notes(sizes)
+    report.summarize(results)
+    report.write(results, args.out, readme=args.readme)
+    print(report.table(results))
+    print(f"bench: wrote {os.path.join(args.out, 'latest.md')} and latest.json")
+    return 0
+
+
+def notes(sizes):
+    divisor = sizes["mitmproxy_divisor"]
+    return [
+        "Load comes from curl 7.88 (`--parallel`, one invocation per batch, connection reuse through the tunnel) and, "
+        "for idle tunnels, a Python asyncio client; the origin is nginx over HTTPS on loopback.",
+        f"Both proxies use their defaults otherwise: intercept-proxy with the `plain` profile (the root signs the leaf, "
+        f"as mitmproxy's does), mitmdump `-q` with an addon routing every upstream to the origin. "
+        f"Batches: {sizes['new_hosts']} new hosts, {sizes['repeat_hosts']} repeat-host tunnels (20 names, `Connection: close`), "
+        f"{sizes['keepalive_requests']} keep-alive GETs over 8 connections, {sizes['idle_tunnels']} idle tunnels; mitmproxy "
+        f"runs 1/{divisor} of each batch so a round stays short (every figure is a rate or a per-tunnel size).",
+        "P-256 for mitmproxy: its CA is an EC P-256 key, and mitmproxy signs each leaf with that key as the leaf key.",
+        "Forge rows: CertForge alone (forge-bench) beside mitmproxy's CertStore.get_cert (its store keeps 100 entries; "
+        "hits are measured on its newest 50).",
+    ]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

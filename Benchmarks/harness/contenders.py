@@ -1,0 +1,148 @@
+"""The three ways a client reaches the origin: through intercept-proxy, through mitmproxy, or directly."""
+import json
+import os
+import subprocess
+import time
+
+from .origin import DOMAIN, free_port, wait_for_port
+from .process import child_setup, stop_process
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+class Direct:
+    """curl straight to nginx: every host name under bench.test is pointed at the origin."""
+    name = "direct"
+    pid = None
+
+    def __init__(self, origin):
+        self.origin = origin
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def curl_options(self):
+        return ["--connect-to", f"::127.0.0.1:{self.origin.port}", "--cacert", self.origin.ca_file]
+
+    def proxy_address(self):
+        return None
+
+    @property
+    def ca_file(self):
+        return self.origin.ca_file
+
+
+class InterceptProxy:
+    name = "intercept-proxy"
+
+    def __init__(self, origin, workdir, binary, key_algorithm="rsa2048", profile="plain"):
+        self.origin = origin
+        self.binary = binary
+        self.key_algorithm = key_algorithm
+        self.profile = profile
+        self.dir = os.path.join(workdir, f"intercept-proxy-{key_algorithm}")
+        os.makedirs(self.dir, exist_ok=True)
+        self.process = None
+        self.port = None
+        self.ca_file = None
+
+    def arguments(self, ready_file):
+        return [self.binary, "run", "--port", "0", "--ready-file", ready_file, "--ca-dir", os.path.join(self.dir, "ca"),
+                "--profile", self.profile, "--key-algorithm", self.key_algorithm,
+                "--map-remote", f"*.{DOMAIN}=127.0.0.1:{self.origin.port}", "--upstream-ca", self.origin.ca_file]
+
+    def start(self):
+        ready = os.path.join(self.dir, "ready.json")
+        if os.path.exists(ready):
+            os.remove(ready)
+        self.log = open(os.path.join(self.dir, "proxy.log"), "ab")
+        self.process = subprocess.Popen(self.arguments(ready), stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=child_setup)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(ready):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"intercept-proxy did not start; see {self.log.name}")
+            time.sleep(0.005)
+        info = json.load(open(ready))
+        self.port, self.ca_file = info["port"], info["caCertificate"]
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def stop(self):
+        stop_process(self.process)
+        self.log.close()
+
+    def proxy_address(self):
+        return ("127.0.0.1", self.port)
+
+    def curl_options(self):
+        return ["--proxy", f"http://127.0.0.1:{self.port}", "--cacert", self.ca_file]
+
+
+class Mitmproxy:
+    name = "mitmproxy"
+
+    def __init__(self, origin, workdir, venv, key_algorithm="rsa2048"):
+        self.origin = origin
+        self.venv = venv
+        self.key_algorithm = key_algorithm
+        self.dir = os.path.join(workdir, f"mitmproxy-{key_algorithm}")
+        os.makedirs(self.dir, exist_ok=True)
+        self.process = None
+        self.port = None
+        self.ca_file = os.path.join(self.dir, "mitmproxy-ca-cert.pem")
+
+    def arguments(self, port):
+        return [os.path.join(self.venv, "bin", "mitmdump"), "-q", "--listen-host", "127.0.0.1", "--listen-port", str(port),
+                "--set", f"confdir={self.dir}", "--set", f"ssl_verify_upstream_trusted_ca={self.origin.ca_file}",
+                "-s", os.path.join(HERE, "mitm_route.py"), "--set", f"bench_origin=127.0.0.1:{self.origin.port}"]
+
+    def prepare_ca(self):
+        """mitmproxy signs leaves with its CA's own key: an EC CA gives EC leaves."""
+        if self.key_algorithm != "p256" or os.path.exists(os.path.join(self.dir, "mitmproxy-ca.pem")):
+            return
+        key, cert = os.path.join(self.dir, "ca.key"), os.path.join(self.dir, "ca.crt")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-days", "30", "-subj", "/CN=mitmproxy P-256 bench CA", "-addext", "basicConstraints=critical,CA:TRUE",
+                        "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-keyout", key, "-out", cert],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with open(os.path.join(self.dir, "mitmproxy-ca.pem"), "w") as f:
+            f.write(open(key).read() + open(cert).read())
+        with open(self.ca_file, "w") as f:  # mitmproxy writes this only for a CA it generates itself
+            f.write(open(cert).read())
+
+    def start(self):
+        self.prepare_ca()
+        self.port = free_port()
+        self.log = open(os.path.join(self.dir, "mitmdump.log"), "ab")
+        self.process = subprocess.Popen(self.arguments(self.port), stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=child_setup)
+        wait_for_port(self.port, timeout=60, process=self.process)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.ca_file) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def stop(self):
+        stop_process(self.process)
+        self.log.close()
+
+    def proxy_address(self):
+        return ("127.0.0.1", self.port)
+
+    def curl_options(self):
+        return ["--proxy", f"http://127.0.0.1:{self.port}", "--cacert", self.ca_file]
