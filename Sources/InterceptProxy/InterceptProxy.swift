@@ -33,7 +33,7 @@ public final class InterceptProxy: @unchecked Sendable {
             rootFile = directory.rootCertificateURL(for: configuration.profile).path
         }
         core = try ProxyCore(configuration: configuration, authority: authority, rootCertificateFile: rootFile,
-                             recorder: try FlowRecorder(path: configuration.flowsPath), logger: logger)
+                             recorder: try FlowRecorder(path: configuration.flowsPath, historyLimit: configuration.harPath == nil ? configuration.eventHistoryLimit : nil), logger: logger)
         group = EventLoopGroup(count: configuration.eventLoopCount)
     }
 
@@ -85,7 +85,8 @@ public final class InterceptProxy: @unchecked Sendable {
     /// Flow events from now on; the stream finishes when the proxy stops.
     public var events: AsyncStream<FlowEvent> { core.recorder.stream() }
 
-    /// Every flow event recorded since start.
+    /// The flow events recorded since start: every one when a HAR is configured, otherwise the
+    /// newest `ProxyConfiguration.eventHistoryLimit` (a long-running proxy must not grow without bound).
     public var recordedEvents: [FlowEvent] { core.recorder.events }
 
     /// Stops accepting, lets open connections finish for up to the grace period, closes the rest,

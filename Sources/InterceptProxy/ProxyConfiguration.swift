@@ -41,6 +41,9 @@ public struct ProxyConfiguration: Sendable {
     public var connectTimeout: TimeInterval = 10
     /// Bound on waiting for upstream response bytes; beyond it the client gets 504.
     public var responseTimeout: TimeInterval = 60
+    /// How many of the newest flow events `InterceptProxy.recordedEvents` keeps when no HAR is
+    /// configured (with `harPath`, every event is kept for the HAR).
+    public var eventHistoryLimit = 10_000
     /// Append flow events as JSON lines to this file (`-` for stdout); an existing file is kept and extended.
     public var flowsPath: String?
     /// A client that has not finished its TLS handshake by then is dropped and recorded as `timeout`.

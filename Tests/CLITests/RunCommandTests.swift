@@ -61,6 +61,14 @@ func harEntries(_ path: String) throws -> [[String: Any]] {
         let types = events.map { $0["type"] as! String }
         #expect(types.filter { $0 == "tunnel_opened" }.count == 3)
         #expect(types.filter { $0 == "tunnel_closed" }.count == 3, "\(types)")
+        // Timestamps are RFC 3339 UTC with milliseconds, and they are now.
+        let parser = ISO8601DateFormatter()
+        parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        for event in events {
+            let time = event["time"] as? String ?? ""
+            #expect(time.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/) != nil, "\(time)")
+            #expect(parser.date(from: time).map { abs($0.timeIntervalSinceNow) < 120 } == true, "\(time)")
+        }
 
         // The HAR written at shutdown holds both exchanges in HAR 1.2 shape.
         let entries = try harEntries(har)
@@ -72,6 +80,7 @@ func harEntries(_ path: String) throws -> [[String: Any]] {
         #expect((request["headers"] as? [[String: String]])?.contains { $0["name"] == "Host" } == true)
         #expect(response["status"] as? Int == 200 && response["statusText"] as? String == "OK")
         #expect(((response["content"] as? [String: Any])?["mimeType"] as? String)?.hasPrefix("text/plain") == true)
+        #expect((last["startedDateTime"] as? String).flatMap(parser.date(from:)) != nil, "\(last)")
         #expect(last["startedDateTime"] is String && last["time"] is Double && last["timings"] is [String: Any])
         #expect(last["cache"] is [String: Any])
         #expect(events.contains { $0["type"] as? String == "tls_failed" && $0["cause"] as? String == "unknown_ca" && $0["host"] as? String == "ci.example" })

@@ -99,6 +99,20 @@ import TestSupport
         #expect(events.filter { $0.type == .request }.count == 5)
     }
 
+    @Test func recordedEventsKeepOnlyTheNewestWithoutAHAR() async throws {
+        let fixture = try ProxyFixture { $0.eventHistoryLimit = 10 }
+        defer { Task { await fixture.proxy.stop() } }
+        for index in 0..<6 {
+            let result = try fixture.curl(["--cacert", fixture.rootFile, "https://bounded\(index).test/"])
+            #expect(result.status == 0, "\(result)")
+        }
+        try fixture.waitForEvent { $0.type == .tunnelClosed && $0.host == "bounded5.test" }
+        let events = fixture.proxy.recordedEvents
+        #expect((10...12).contains(events.count), "\(events.count) events kept")
+        #expect(!events.contains { $0.host == "bounded0.test" }, "the oldest were dropped")
+        #expect(events.contains { $0.host == "bounded5.test" && $0.type == .response })
+    }
+
     @Test func twoHundredConcurrentTunnels() async throws {
         let fixture = try ProxyFixture()
         defer { Task { await fixture.proxy.stop() } }

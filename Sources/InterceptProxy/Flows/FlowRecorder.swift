@@ -10,10 +10,15 @@ final class FlowRecorder: @unchecked Sendable {
     private let closesFile: Bool
     private var continuations: [UUID: AsyncStream<FlowEvent>.Continuation] = [:]
     private var history: [FlowEvent] = []
+    /// Events kept for `events` (nil: all of them, which a HAR written at shutdown needs).
+    private let historyLimit: Int?
     private let encoder: JSONEncoder
 
-    /// - Parameter path: a file to append JSON lines to, `-` for stdout, nil for none.
-    init(path: String?) throws {
+    /// - Parameters:
+    ///   - path: a file to append JSON lines to, `-` for stdout, nil for none.
+    ///   - historyLimit: how many of the newest events `events` keeps; nil keeps every one.
+    init(path: String?, historyLimit: Int? = nil) throws {
+        self.historyLimit = historyLimit
         encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
@@ -42,22 +47,44 @@ final class FlowRecorder: @unchecked Sendable {
         }
     }
 
-    private static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+    /// RFC 3339 in UTC with milliseconds (`2026-11-23T10:47:04.126Z`). Formatted by hand: an
+    /// ISO8601DateFormatter per event cost more than the rest of a proxied request.
+    static func timestamp(_ date: Date) -> String {
+        let interval = date.timeIntervalSince1970
+        var seconds = time_t(interval.rounded(.down))
+        let milliseconds = min(999, Int((interval - Double(seconds)) * 1000))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        var text = ""
+        text.reserveCapacity(24)
+        func append(_ value: Int, width: Int) {
+            let digits = String(value)
+            text += String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        append(Int(parts.tm_year) + 1900, width: 4); text += "-"
+        append(Int(parts.tm_mon) + 1, width: 2); text += "-"
+        append(Int(parts.tm_mday), width: 2); text += "T"
+        append(Int(parts.tm_hour), width: 2); text += ":"
+        append(Int(parts.tm_min), width: 2); text += ":"
+        append(Int(parts.tm_sec), width: 2); text += "."
+        append(milliseconds, width: 3); text += "Z"
+        return text
     }
 
     func record(_ event: FlowEvent) {
-        let line = (try? encoder.encode(event)).map { $0 + Data("\n".utf8) }
+        let wantsLine = lock.withLock { file != nil }
+        let line = wantsLine ? (try? encoder.encode(event)).map { $0 + Data("\n".utf8) } : nil
         lock.lock()
         defer { lock.unlock() }
         history.append(event)
+        if let historyLimit, history.count > historyLimit + historyLimit / 4 {
+            history.removeFirst(history.count - historyLimit)  // amortised: trims a quarter at a time
+        }
         if let line, let file { file.write(line) }
         for continuation in continuations.values { continuation.yield(event) }
     }
 
-    /// Every event recorded so far.
+    /// The events recorded so far (the newest `historyLimit` of them when there is a limit).
     var events: [FlowEvent] {
         lock.lock()
         defer { lock.unlock() }

@@ -34,7 +34,7 @@ enum HARDocument {
         let mimeType = response.headers?.first { $0.first?.lowercased() == "content-type" }?.last ?? ""
         let url = request.url ?? ""
         return [
-            "startedDateTime": timestamp(request.time),
+            "startedDateTime": FlowRecorder.timestamp(request.time),
             "time": total,
             "request": [
                 "method": request.method ?? "",
@@ -70,12 +70,6 @@ enum HARDocument {
     private static func queryString(_ url: String) -> [[String: String]] {
         guard let components = URLComponents(string: url), let items = components.queryItems else { return [] }
         return items.map { ["name": $0.name, "value": $0.value ?? ""] }
-    }
-
-    private static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
     }
 
     /// Writes the document atomically (temporary file, then rename).

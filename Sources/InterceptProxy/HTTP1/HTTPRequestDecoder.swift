@@ -114,9 +114,8 @@ struct HTTPRequestDecoder {
     }
 
     static func parseHead(_ bytes: ArraySlice<UInt8>) throws -> HTTPRequestHead {
-        let text = String(decoding: bytes, as: UTF8.self)
-        var lines = text.components(separatedBy: "\r\n")
-        let requestLine = lines.removeFirst()
+        let lines = HTTPWire.lines(bytes)
+        let requestLine = String(decoding: lines[0], as: UTF8.self)
         let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty,
               parts[0].allSatisfy({ $0.isLetter && $0.isUppercase || $0 == "-" }) else {
@@ -126,12 +125,12 @@ struct HTTPRequestDecoder {
         guard version == "HTTP/1.1" || version == "HTTP/1.0" else {
             throw HTTPParseError.malformed("unsupported protocol version '\(version.prefix(20))'")
         }
-        let headers = try HTTPWire.headerFields(lines[...], source: "malformed header line")
+        let headers = try HTTPWire.headerFields(lines.dropFirst(), source: "malformed header line")
         return HTTPRequestHead(method: String(parts[0]), target: String(parts[1]), version: version, headers: headers)
     }
 
     private static func bodyState(for head: HTTPRequestHead) throws -> State {
-        let lengths = head.headers.filter { $0.name.caseInsensitiveCompare("Content-Length") == .orderedSame }.map(\.value)
+        let lengths = head.headers.filter { $0.name.equalsIgnoringASCIICase("Content-Length") }.map(\.value)
         let chunked = head.headerContains("Transfer-Encoding", token: "chunked")
         if head.header("Transfer-Encoding") != nil {
             // Both framings at once is how requests are smuggled; refuse rather than guess (RFC 9112 6.3).

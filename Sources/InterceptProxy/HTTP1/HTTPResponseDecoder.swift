@@ -155,14 +155,13 @@ struct HTTPResponseDecoder {
     }
 
     static func parseHead(_ bytes: ArraySlice<UInt8>) throws -> HTTPResponseHead {
-        let text = String(decoding: bytes, as: UTF8.self)
-        var lines = text.components(separatedBy: "\r\n")
-        let statusLine = lines.removeFirst()
+        let lines = HTTPWire.lines(bytes)
+        let statusLine = String(decoding: lines[0], as: UTF8.self)
         let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]), (100...999).contains(status) else {
             throw HTTPParseError.malformed("upstream sent a malformed status line '\(statusLine.prefix(100))'")
         }
-        let headers = try HTTPWire.headerFields(lines[...], source: "upstream sent a malformed header line")
+        let headers = try HTTPWire.headerFields(lines.dropFirst(), source: "upstream sent a malformed header line")
         return HTTPResponseHead(version: String(parts[0]), status: status,
                                 reason: parts.count > 2 ? String(parts[2]) : "", headers: headers)
     }

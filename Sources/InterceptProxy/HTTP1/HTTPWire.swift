@@ -16,20 +16,77 @@ enum HTTPWire {
 
     /// The size on a chunk-size line (hex digits, optional `;extensions`), or nil when malformed.
     static func chunkSize(_ line: ArraySlice<UInt8>) -> Int? {
-        let text = String(decoding: line, as: UTF8.self)
-        let digits = text.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        let digits = trimmed(line[..<(line.firstIndex(of: UInt8(ascii: ";")) ?? line.endIndex)])
         guard !digits.isEmpty, digits.count <= 15 else { return nil }
-        return Int(digits, radix: 16)
+        var size = 0
+        for byte in digits {
+            guard let digit = hexValue(byte) else { return nil }
+            size = size << 4 | digit
+        }
+        return size
+    }
+
+    private static func hexValue(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(byte - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(byte - UInt8(ascii: "A") + 10)
+        default: return nil
+        }
+    }
+
+    /// Splits a head (without its closing blank line) at each CRLF. Works on bytes: the head of
+    /// every request and response passes through here.
+    static func lines(_ bytes: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+        var lines: [ArraySlice<UInt8>] = []
+        var start = bytes.startIndex
+        var index = start
+        while index < bytes.endIndex {
+            if bytes[index] == 13, index + 1 < bytes.endIndex, bytes[index + 1] == 10 {
+                lines.append(bytes[start..<index])
+                index += 2
+                start = index
+            } else {
+                index += 1
+            }
+        }
+        lines.append(bytes[start..<bytes.endIndex])
+        return lines
     }
 
     /// `Name: value` lines; `source` starts the error message ("malformed header line" or "upstream sent ...").
-    static func headerFields(_ lines: ArraySlice<String>, source: String) throws -> [(name: String, value: String)] {
-        try lines.map { line in
-            guard let colon = line.firstIndex(of: ":"), colon != line.startIndex,
-                  !line[..<colon].contains(where: { $0 == " " || $0 == "\t" }) else {
-                throw HTTPParseError.malformed("\(source) '\(line.prefix(100))'")
+    static func headerFields(_ lines: ArraySlice<ArraySlice<UInt8>>, source: String) throws -> [(name: String, value: String)] {
+        var fields: [(name: String, value: String)] = []
+        fields.reserveCapacity(lines.count)
+        for line in lines {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon != line.startIndex,
+                  !line[..<colon].contains(where: isBlank) else {
+                throw HTTPParseError.malformed("\(source) '\(String(decoding: line.prefix(100), as: UTF8.self))'")
             }
-            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+            fields.append((String(decoding: line[..<colon], as: UTF8.self), String(decoding: trimmed(line[(colon + 1)...]), as: UTF8.self)))
+        }
+        return fields
+    }
+
+    static func isBlank(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 }
+
+    /// Without leading and trailing spaces and tabs.
+    static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var start = bytes.startIndex, end = bytes.endIndex
+        while start < end, isBlank(bytes[start]) { start += 1 }
+        while end > start, isBlank(bytes[end - 1]) { end -= 1 }
+        return bytes[start..<end]
+    }
+}
+
+extension StringProtocol {
+    /// Header names and tokens compare case-insensitively in ASCII only (RFC 9110 5.1); cheaper than
+    /// Foundation's locale-aware comparison on every header of every message.
+    func equalsIgnoringASCIICase<Other: StringProtocol>(_ other: Other) -> Bool {
+        let lhs = utf8, rhs = other.utf8
+        guard lhs.count == rhs.count else { return false }
+        return zip(lhs, rhs).allSatisfy { a, b in
+            a == b || (a ^ b == 0x20 && (a | 0x20) >= UInt8(ascii: "a") && (a | 0x20) <= UInt8(ascii: "z"))
         }
     }
 }
@@ -42,13 +99,15 @@ protocol HTTPHeaderFields {
 extension HTTPHeaderFields {
     /// The first value of a header.
     func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        headers.first { $0.name.equalsIgnoringASCIICase(name) }?.value
     }
 
     /// Whether a comma-separated header (Connection, Transfer-Encoding) contains a token.
     func headerContains(_ name: String, token: String) -> Bool {
-        headers.filter { $0.name.caseInsensitiveCompare(name) == .orderedSame }
-            .flatMap { $0.value.split(separator: ",") }
-            .contains { $0.trimmingCharacters(in: .whitespaces).caseInsensitiveCompare(token) == .orderedSame }
+        headers.contains { field in
+            field.name.equalsIgnoringASCIICase(name) && field.value.utf8.split(separator: UInt8(ascii: ",")).contains {
+                HTTPWire.trimmed(ArraySlice($0)).elementsEqual(token.utf8) { a, b in a == b || (a | 0x20 == b | 0x20 && (a | 0x20) >= 97 && (a | 0x20) <= 122) }
+            }
+        }
     }
 }
