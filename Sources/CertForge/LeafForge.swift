@@ -12,8 +12,11 @@ public enum LeafKeyPolicy: String, Sendable, CaseIterable {
 public final class LeafForge: Sendable {
     public let authority: CertificateAuthority
     public let keyPolicy: LeafKeyPolicy
-    /// The key all leaves share under `.shared`; distinct from every CA key.
-    public let sharedKey: PrivateKey
+    /// The key all leaves share under `.shared`; distinct from every CA key. Generated in the
+    /// background from `init` on (an RSA key takes 50-300 ms, which a proxy's start should not wait
+    /// for); the first forge that needs it waits.
+    public var sharedKey: PrivateKey { get throws { try pendingSharedKey.value } }
+    private let pendingSharedKey: BackgroundKey
     private let cache: LeafCache<CacheKey>
     private let variants: FailureVariants
 
@@ -27,7 +30,7 @@ public final class LeafForge: Sendable {
     public init(authority: CertificateAuthority, keyPolicy: LeafKeyPolicy = .shared, cacheCapacity: Int = 10_000) throws {
         self.authority = authority
         self.keyPolicy = keyPolicy
-        self.sharedKey = try PrivateKey.generate(authority.profile.keyAlgorithm)
+        self.pendingSharedKey = BackgroundKey(authority.profile.keyAlgorithm)
         self.cache = LeafCache(capacity: cacheCapacity)
         self.variants = FailureVariants(authority: authority)
     }
@@ -67,7 +70,7 @@ public final class LeafForge: Sendable {
     public func forge(_ name: ServerName, failure: FailureMode? = nil, template: LeafTemplate? = nil,
                       now: Date = Date()) throws -> ForgedChain {
         let profile = authority.profile
-        var key = keyPolicy == .shared ? sharedKey : try PrivateKey.generate(profile.keyAlgorithm)
+        var key = keyPolicy == .shared ? try sharedKey : try PrivateKey.generate(profile.keyAlgorithm)
         var issuer = authority.issuing
         var chain = authority.intermediates.reversed().map(\.certificate)
         if profile.sendsRoot { chain.append(authority.root.certificate) }
@@ -254,5 +257,27 @@ private final class FailureVariants: Sendable {
             builder.notAfter = now - ChainProfile.day
             return SigningIdentity(certificate: try builder.sign(publicKey: root.key, signer: .selfSigned(root.key)), key: root.key)
         }.certificate
+    }
+}
+
+/// A key generated on a background queue; `value` waits for it.
+private final class BackgroundKey: Sendable {
+    private let outcome = Mutex<Result<PrivateKey, any Error>?>(nil)
+    private let ready = DispatchGroup()
+
+    init(_ algorithm: KeyAlgorithm) {
+        ready.enter()
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            let result = Result { try PrivateKey.generate(algorithm) }
+            outcome.withLock { $0 = result }
+            ready.leave()
+        }
+    }
+
+    var value: PrivateKey {
+        get throws {
+            ready.wait()
+            return try outcome.withLock { $0! }.get()
+        }
     }
 }

@@ -85,14 +85,14 @@ import Testing
         let a = try forge.chain(for: "a.example"), b = try forge.chain(for: "b.example")
         #expect(a.leafKey === b.leafKey)
         let caKeys = ([authority.root] + authority.intermediates).map { $0.key.publicKeyFingerprint }
-        #expect(!caKeys.contains(forge.sharedKey.publicKeyFingerprint))
+        #expect(!caKeys.contains((try forge.sharedKey).publicKeyFingerprint))
     }
 
     @Test func perHostKeysDiffer() throws {
         let forge = try LeafForge(authority: Fixtures.authority(.plain.with(keyAlgorithm: .ecdsaP256)), keyPolicy: .perHost)
         let a = try forge.chain(for: "a.example"), b = try forge.chain(for: "b.example")
         #expect(a.leafKey.publicKeyFingerprint != b.leafKey.publicKeyFingerprint)
-        #expect(a.leafKey.publicKeyFingerprint != forge.sharedKey.publicKeyFingerprint)
+        #expect(a.leafKey.publicKeyFingerprint != (try forge.sharedKey).publicKeyFingerprint)
     }
 
     @Test(arguments: KeyAlgorithm.named.map(\.algorithm))

@@ -33,7 +33,7 @@ final class Connection: @unchecked Sendable {
     /// Bytes accepted by `write` but not yet taken by the kernel.
     var pendingOutbound: Int { outbound.count - outboundOffset }
 
-    /// The largest read in one go; a loop reuses nothing across connections, so keep it modest.
+    /// The largest read in one go (the size of each loop's read buffer).
     static let readChunk = 64 * 1024
 
     init(fd: Int32, loop: EventLoop, peer: SocketAddress?) {
@@ -112,11 +112,10 @@ final class Connection: @unchecked Sendable {
     }
 
     private func readable() {
-        var buffer = [UInt8](repeating: 0, count: Self.readChunk)
-        let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        let buffer = loop.readBuffer
+        let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
         if count > 0 {
-            buffer.removeLast(buffer.count - count)
-            delegate?.connection(self, received: buffer)
+            delegate?.connection(self, received: Array(buffer[..<count]))
         } else if count == 0 {
             pauseReading()
             delegate?.connectionReadEOF(self)
@@ -127,11 +126,11 @@ final class Connection: @unchecked Sendable {
 
     /// Hands over whatever the kernel still holds for us, without waiting.
     private func drainReceivedBytes() {
-        var buffer = [UInt8](repeating: 0, count: Self.readChunk)
+        let buffer = loop.readBuffer
         while !isClosed {
-            let count = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            let count = Glibc.recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
             guard count > 0 else { return }
-            delegate?.connection(self, received: Array(buffer.prefix(count)))
+            delegate?.connection(self, received: Array(buffer[..<count]))
         }
     }
 

@@ -1,10 +1,13 @@
 import COpenSSL
+import Dispatch
 
 /// The SSL_CTX for connections to upstreams: verified against the system store plus an optional
 /// extra CA file, or not verified at all; optionally presenting a client certificate (mTLS).
 final class TLSClientContext: @unchecked Sendable {
     let pointer: OpaquePointer
     let verifies: Bool
+    /// Left once the system trust store is loaded (parsing it is ~40 ms of a proxy's start).
+    private let systemStoreLoaded = DispatchGroup()
 
     init(extraCAFile: String?, insecure: Bool, clientCertificateFile: String?) throws {
         guard let context = SSL_CTX_new(TLS_client_method()) else { throw TLSError.openSSL("SSL_CTX_new") }
@@ -12,7 +15,6 @@ final class TLSClientContext: @unchecked Sendable {
         verifies = !insecure
         _ = shim_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
         _ = shim_SSL_CTX_set_mode(context, Int(SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))
-        guard SSL_CTX_set_default_verify_paths(context) == 1 else { throw TLSError.openSSL("loading the system trust store") }
         if let extraCAFile, SSL_CTX_load_verify_locations(context, extraCAFile, nil) != 1 {
             throw TLSError.openSSL("loading --upstream-ca \(extraCAFile)")
         }
@@ -26,6 +28,18 @@ final class TLSClientContext: @unchecked Sendable {
                 throw TLSError.openSSL("loading --client-cert \(clientCertificateFile) (one PEM file with the certificate and its key)")
             }
         }
+        // Last, so nothing else touches the store meanwhile; sessions wait for it (`awaitTrustStore`).
+        // OpenSSL reports failure here only when out of memory: missing files just mean fewer anchors.
+        systemStoreLoaded.enter()
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            _ = SSL_CTX_set_default_verify_paths(pointer)
+            systemStoreLoaded.leave()
+        }
+    }
+
+    /// Blocks until the system trust store is loaded: at most for the first connections after start.
+    func awaitTrustStore() {
+        systemStoreLoaded.wait()
     }
 
     deinit { SSL_CTX_free(pointer) }
@@ -36,6 +50,7 @@ final class TLSClientSession {
     let engine: TLSEngine
 
     init(context: TLSClientContext, serverName: String) throws {
+        context.awaitTrustStore()
         engine = try TLSEngine(context: context.pointer, server: false)
         let isIP = SocketAddress(host: serverName, port: 0).isNumeric
         if !isIP { _ = shim_SSL_set_tlsext_host_name(engine.ssl, serverName) }
