@@ -27,7 +27,8 @@ def curl_batch(contender, urls, parallel, extra=()):
         for url in urls:
             config.write(f'url = "{url}"\noutput = "/dev/null"\n')
     try:
-        command = ["curl", "--silent", "--show-error", "--parallel", "--parallel-max", str(parallel), *contender.curl_options(),
+        # HTTP/1.1 on purpose: these scenarios compare HTTP/1.1 paths (both proxies would offer h2).
+        command = ["curl", "--http1.1", "--silent", "--show-error", "--parallel", "--parallel-max", str(parallel), *contender.curl_options(),
                    *extra, "--write-out", "%{http_code} %{num_connects}\\n", "--config", config.name]
         start = time.perf_counter()
         result = subprocess.run(command, capture_output=True, text=True, env=clean_env(), timeout=900)
@@ -45,7 +46,7 @@ def curl_batch(contender, urls, parallel, extra=()):
 
 def curl_download(contender, url):
     """One download; returns (seconds, bytes)."""
-    command = ["curl", "--silent", "--show-error", "--fail", *contender.curl_options(), "--output", "/dev/null",
+    command = ["curl", "--http1.1", "--silent", "--show-error", "--fail", *contender.curl_options(), "--output", "/dev/null",
                "--write-out", "%{size_download}", url]
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, env=clean_env(), timeout=900)

@@ -29,6 +29,9 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Contact no upstream: every intercepted request gets a local 200 naming the host and profile.")
     var offline = false
 
+    @Flag(name: .customLong("no-http2"), help: "Offer only HTTP/1.1 to clients (by default h2 is offered too; h2 streams go upstream as HTTP/1.1).")
+    var noHTTP2 = false
+
     @Option(help: ArgumentHelp("Append flow events as JSON lines to this file; - for stdout.", valueName: "file"))
     var flows: String?
 
@@ -109,6 +112,7 @@ struct RunCommand: ParsableCommand {
         configuration.profile = try ca.resolvedProfile()
         configuration.caDirectory = ca.directory.url.path
         configuration.offline = offline
+        configuration.http2 = !noHTTP2
         configuration.flowsPath = flows
         configuration.harPath = har
         (configuration.mapRemote, configuration.upstreamProxy, configuration.failureRules) = try parsedRules()

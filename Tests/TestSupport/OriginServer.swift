@@ -2,7 +2,7 @@ import CertForge
 import Foundation
 
 /// A local origin server (Python's http.server, threaded) for forwarding tests. Endpoints:
-/// `/hello` (names the client port it saw), `/chunked` (chunked body), `POST /echo` (size and
+/// `/hello` (names the client port it saw), `/chunked` (chunked body), `/grpc-like` (chunked with trailers), `POST /echo` (size and
 /// sha256 of the body), `/status/N`, `/bytes/N` (N bytes, streamed), `/close-early`, `/slow`,
 /// `/ws` (a minimal WebSocket echo). HTTPS when given a certificate; mTLS when given a client CA.
 public final class OriginServer: @unchecked Sendable {
@@ -60,6 +60,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 data = ("part %d\n" % i).encode()
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.write(b"0\r\n\r\n")
+        elif path == "/grpc-like":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/grpc")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Trailer", "grpc-status, grpc-message")
+            self.end_headers()
+            self.wfile.write(b"5\r\nhello\r\n0\r\ngrpc-status: 0\r\ngrpc-message: all good\r\n\r\n")
         elif path.startswith("/status/"):
             code = int(path.split("/")[2])
             self.send_response(code)

@@ -35,6 +35,8 @@ public struct FlowEvent: Codable, Sendable, Equatable {
     /// On `response`: how many payload bytes the request carried.
     public var requestBodyBytes: Int?
     public var httpVersion: String?
+    /// The HTTP/2 stream of a `request` or `response` (absent for HTTP/1.1).
+    public var streamId: Int?
     public var durationMs: Double?
 
     public init(type: Kind, connection: Int, time: Date = Date()) {

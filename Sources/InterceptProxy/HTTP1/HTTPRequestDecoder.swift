@@ -26,7 +26,7 @@ struct HTTPRequestDecoder {
 
     /// Parses as much as possible. Throws on the first malformed or oversized request.
     mutating func feed(_ bytes: [UInt8]) throws -> [Event] {
-        buffer.append(contentsOf: bytes)
+        if buffer.isEmpty { buffer = bytes } else { buffer.append(contentsOf: bytes) }
         var events: [Event] = []
         var progressed = true
         while progressed {
@@ -52,8 +52,7 @@ struct HTTPRequestDecoder {
             case let .fixedBody(remaining):
                 guard !buffer.isEmpty else { break }
                 let take = min(remaining, buffer.count)
-                events.append(.body(Array(buffer.prefix(take))))
-                buffer.removeFirst(take)
+                events.append(.body(HTTPResponseDecoder.takePrefix(take, of: &buffer)))
                 if take == remaining {
                     events.append(.end)
                     state = .head
@@ -75,8 +74,7 @@ struct HTTPRequestDecoder {
             case let .chunkData(remaining):
                 guard !buffer.isEmpty else { break }
                 let take = min(remaining, buffer.count)
-                events.append(.body(Array(buffer.prefix(take))))
-                buffer.removeFirst(take)
+                events.append(.body(HTTPResponseDecoder.takePrefix(take, of: &buffer)))
                 state = take == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - take)
                 progressed = true
             case .chunkDataEnd:

@@ -57,7 +57,7 @@ struct HTTPResponseDecoder {
     }
 
     mutating func feed(_ bytes: [UInt8]) throws -> [Event] {
-        buffer.append(contentsOf: bytes)
+        if buffer.isEmpty { buffer = bytes } else { buffer.append(contentsOf: bytes) }
         var events: [Event] = []
         while let event = try next() { events.append(contentsOf: event) }
         return events
@@ -108,8 +108,7 @@ struct HTTPResponseDecoder {
         case let .fixed(remaining):
             guard !buffer.isEmpty else { return nil }
             let take = min(remaining, buffer.count)
-            let raw = Array(buffer.prefix(take))
-            buffer.removeFirst(take)
+            let raw = Self.takePrefix(take, of: &buffer)
             if take == remaining {
                 state = .head
                 return [.body(raw: raw, payload: take), .end]
@@ -133,8 +132,7 @@ struct HTTPResponseDecoder {
         case let .chunkData(remaining):
             guard !buffer.isEmpty else { return nil }
             let take = min(remaining, buffer.count)
-            let raw = Array(buffer.prefix(take))
-            buffer.removeFirst(take)
+            let raw = Self.takePrefix(take, of: &buffer)
             state = take == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - take)
             return [.body(raw: raw, payload: take)]
         case .chunkDataEnd:
@@ -152,6 +150,18 @@ struct HTTPResponseDecoder {
             }
             return [.body(raw: raw, payload: 0)]
         }
+    }
+
+    /// The first `count` bytes, removed from `buffer`; the common case of taking all of it moves
+    /// the array instead of copying it (bulk bodies pass through here).
+    static func takePrefix(_ count: Int, of buffer: inout [UInt8]) -> [UInt8] {
+        if count == buffer.count {
+            defer { buffer = [] }
+            return buffer
+        }
+        let prefix = Array(buffer[..<count])
+        buffer.removeFirst(count)
+        return prefix
     }
 
     static func parseHead(_ bytes: ArraySlice<UInt8>) throws -> HTTPResponseHead {

@@ -12,6 +12,11 @@ extension ProxyConnection: UpstreamConnectionDelegate {
     func clientPlaintextArrived(from tls: TLSServerSession) {
         let (plaintext, closed, _) = tls.engine.readPlaintext()
         connection.write(tls.engine.takeOutput())
+        if let http2 {
+            if !plaintext.isEmpty { http2.receive(plaintext) }
+            if closed { closeClient() }
+            return
+        }
         if phase == .relaying {
             upstream?.send(plaintext)
         } else {
@@ -256,9 +261,14 @@ extension ProxyConnection: UpstreamConnectionDelegate {
     }
 
     private func localResponse(for request: OutstandingRequest) -> HTTPResponse {
+        localResponse(method: request.head.method, url: request.url, keepAlive: request.head.keepAlive)
+    }
+
+    /// What the proxy answers itself (offline mode, the badssl catalogue), for HTTP/1.1 and h2 alike.
+    func localResponse(method: String, url: String, keepAlive: Bool) -> HTTPResponse {
         let profile = core.authority.profile.storageName
         if let host = target?.host, BadSSLCatalogue.contains(host) {
-            return HTTPResponse.text(200, BadSSLCatalogue.answer(host: host, profile: profile), close: !request.head.keepAlive)
+            return HTTPResponse.text(200, BadSSLCatalogue.answer(host: host, profile: profile), close: !keepAlive)
         }
         let handshake = clientTLS == nil
             ? "plain HTTP request for \(target?.host ?? "?") (no TLS involved)"
@@ -266,9 +276,9 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         let text = """
             intercept-proxy offline: \(handshake).
             No upstream was contacted (--offline).
-            request: \(request.head.method) \(request.url)
+            request: \(method) \(url)
             """
-        return HTTPResponse.text(200, text, close: !request.head.keepAlive)
+        return HTTPResponse.text(200, text, close: !keepAlive)
     }
 
     private func url(for head: HTTPRequestHead) -> String {

@@ -42,6 +42,8 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     var mimicking: (name: ServerName, failure: FailureMode?)?
     var closesAfterResponse = false
     var responseTimer: DispatchWorkItem?
+    /// Set when the client negotiated h2 (ALPN): its streams replace the HTTP/1.1 exchange.
+    var http2: HTTP2ClientLeg?
 
     struct OutstandingRequest {
         var head: HTTPRequestHead
@@ -74,6 +76,11 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     func shutdown() {
         connection.loop.execute { [self] in
             isDraining = true
+            if let http2 {
+                http2.goAway()
+                if !http2.hasOpenStreams { closeClient() }
+                return
+            }
             if phase != .exchanging || outstanding.isEmpty { closeClient() }
             // Otherwise the response in flight finishes first (see closeIfDrained).
         }
@@ -119,6 +126,8 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     func connectionReadEOF(_ connection: Connection) {
         if phase == .handshaking {
             failHandshake(.closedDuringHandshake, detail: "the client closed the connection before finishing the handshake")
+        } else if http2 != nil {
+            connection.closeWhenDrained()  // h2 has no half-close: the client is gone, and so are its streams
         } else if outstanding.isEmpty || phase == .relaying {
             connection.closeWhenDrained()
         }
@@ -127,6 +136,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
 
     func connectionDrained(_ connection: Connection) {
         upstream?.resumeReading()
+        http2?.flush()
         if phase == .closed { connection.close() }
     }
 
@@ -135,6 +145,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         responseTimer?.cancel()
         upstream?.close()
         upstream = nil
+        http2?.closeAll()
         if tunnelOpened != nil {
             var event = event(.tunnelClosed)
             event.detail = error?.description
@@ -240,6 +251,16 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
             established.cipher = tls.engine.cipher
             established.alpn = tls.engine.alpn
             core.recorder.record(established)
+            if tls.engine.alpn == "h2" {
+                do {
+                    http2 = try HTTP2ClientLeg(owner: self)
+                    http2?.flush()  // our SETTINGS go first
+                } catch {
+                    recordError("h2_setup", "\(error)")
+                    closeClient()
+                    return
+                }
+            }
             clientPlaintextArrived(from: tls)  // application data may have come with the client's Finished
         }
     }

@@ -24,7 +24,7 @@ final class ProxyCore: @unchecked Sendable {
         self.configuration = configuration
         self.authority = authority
         self.rootCertificateFile = rootCertificateFile
-        self.tlsContext = try TLSServerContext()
+        self.tlsContext = try TLSServerContext(http2: configuration.http2)
         self.forges = ForgeCoordinator(forge: try LeafForge(authority: authority))
         self.recorder = recorder
         self.logger = logger

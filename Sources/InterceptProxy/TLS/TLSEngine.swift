@@ -43,9 +43,9 @@ final class TLSEngine {
     func takeOutput() -> [UInt8] {
         let pending = Int(BIO_ctrl_pending(outgoing))
         guard pending > 0 else { return [] }
-        var buffer = [UInt8](repeating: 0, count: pending)
-        let read = buffer.withUnsafeMutableBytes { BIO_read(outgoing, $0.baseAddress, Int32(pending)) }
-        return read > 0 ? Array(buffer.prefix(Int(read))) : []
+        return [UInt8](unsafeUninitializedCapacity: pending) { buffer, count in
+            count = max(0, Int(BIO_read(outgoing, buffer.baseAddress, Int32(pending))))
+        }
     }
 
     /// One attempt at (the rest of) the handshake.
@@ -66,20 +66,28 @@ final class TLSEngine {
     /// with `error` holding OpenSSL's reason when it failed (e.g. an alert after the handshake).
     func readPlaintext() -> (bytes: [UInt8], closed: Bool, error: String?) {
         var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-        while true {
-            ERR_clear_error()
-            let count = chunk.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }
-            if count > 0 {
-                output.append(contentsOf: chunk.prefix(Int(count)))
-                continue
+        var outcome: (closed: Bool, error: String?)?
+        while outcome == nil {
+            // Plaintext never outgrows the ciphertext it came in, so one pass usually takes it all,
+            // straight into the array that is handed on.
+            let capacity = max(Int(BIO_ctrl_pending(incoming)) + Int(SSL_pending(ssl)), 4096)
+            let chunk = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+                count = 0
+                while count < buffer.count {
+                    ERR_clear_error()
+                    let read = SSL_read(ssl, buffer.baseAddress! + count, Int32(buffer.count - count))
+                    if read > 0 { count += Int(read); continue }
+                    switch SSL_get_error(ssl, read) {
+                    case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: outcome = (false, nil)
+                    case SSL_ERROR_ZERO_RETURN: outcome = (true, nil)
+                    default: outcome = (true, openSSLErrorQueue())
+                    }
+                    return
+                }
             }
-            switch SSL_get_error(ssl, count) {
-            case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: return (output, false, nil)
-            case SSL_ERROR_ZERO_RETURN: return (output, true, nil)
-            default: return (output, true, openSSLErrorQueue())
-            }
+            if output.isEmpty { output = chunk } else { output.append(contentsOf: chunk) }
         }
+        return (output, outcome!.closed, outcome!.error)
     }
 
     /// Encrypts application data (collect it with `takeOutput()`).

@@ -1,12 +1,12 @@
 import CertForge
 import COpenSSL
 
-/// The proxy's server-side SSL_CTX: TLS 1.2+, ALPN http/1.1, and a ClientHello callback that lets
+/// The proxy's server-side SSL_CTX: TLS 1.2+, ALPN h2 (unless disabled) or http/1.1, and a ClientHello callback that lets
 /// each session pause its handshake until the certificate for the requested name is ready.
 final class TLSServerContext: @unchecked Sendable {
     let pointer: OpaquePointer
 
-    init() throws {
+    init(http2: Bool = true) throws {
         guard let context = SSL_CTX_new(TLS_server_method()) else { throw TLSError.openSSL("SSL_CTX_new") }
         pointer = context
         _ = shim_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
@@ -15,24 +15,27 @@ final class TLSServerContext: @unchecked Sendable {
             guard let ssl, let session = TLSServerSession.from(ssl) else { return SSL_CLIENT_HELLO_ERROR }
             return session.clientHello(alert: alert)
         }, nil)
-        SSL_CTX_set_alpn_select_cb(context, { _, out, outLength, offered, offeredLength, _ in
-            // Only HTTP/1.1 until the HTTP/2 layer exists; a client offering only h2 gets no ALPN.
+        // The callback cannot capture: whether h2 is on travels in its argument (non-nil = on).
+        SSL_CTX_set_alpn_select_cb(context, { _, out, outLength, offered, offeredLength, h2Enabled in
             guard let out, let outLength, let offered else { return SSL_TLSEXT_ERR_NOACK }
-            let wanted = Array("http/1.1".utf8)
-            var index = 0
-            while index < Int(offeredLength) {
-                let length = Int(offered[index])
-                let start = index + 1
-                if length == wanted.count, start + length <= Int(offeredLength),
-                   (0..<length).allSatisfy({ offered[start + $0] == wanted[$0] }) {
-                    out.pointee = UnsafePointer(offered + start)
-                    outLength.pointee = UInt8(length)
-                    return SSL_TLSEXT_ERR_OK
+            // Our preference, not the client's: h2 when offered and enabled, else http/1.1.
+            let choices = (h2Enabled != nil ? [Array("h2".utf8)] : []) + [Array("http/1.1".utf8)]
+            for wanted in choices {
+                var index = 0
+                while index < Int(offeredLength) {
+                    let length = Int(offered[index])
+                    let start = index + 1
+                    if length == wanted.count, start + length <= Int(offeredLength),
+                       (0..<length).allSatisfy({ offered[start + $0] == wanted[$0] }) {
+                        out.pointee = UnsafePointer(offered + start)
+                        outLength.pointee = UInt8(length)
+                        return SSL_TLSEXT_ERR_OK
+                    }
+                    index = start + length
                 }
-                index = start + length
             }
             return SSL_TLSEXT_ERR_NOACK
-        }, nil)
+        }, UnsafeMutableRawPointer(bitPattern: http2 ? 1 : 0))
     }
 
     deinit { SSL_CTX_free(pointer) }

@@ -72,6 +72,7 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     var pendingOutbound: Int { (connection?.pendingOutbound ?? 0) + queued.count }
 
     var isReady: Bool { if case .ready = state { return true } else { return false } }
+    var isClosed: Bool { if case .closed = state { return true } else { return false } }
 
     func send(_ plaintext: [UInt8]) {
         guard !plaintext.isEmpty else { return }
