@@ -27,7 +27,8 @@ def curl_batch(contender, urls, parallel, extra=()):
         for url in urls:
             config.write(f'url = "{url}"\noutput = "/dev/null"\n')
     try:
-        # HTTP/1.1 on purpose: these scenarios compare HTTP/1.1 paths (both proxies would offer h2).
+        # HTTP/1.1 unless the scenario asks for h2 (`extra`, later on the line, wins): both proxies
+        # would otherwise offer h2, and the HTTP/1.1 scenarios compare HTTP/1.1 paths.
         command = ["curl", "--http1.1", "--silent", "--show-error", "--parallel", "--parallel-max", str(parallel), *contender.curl_options(),
                    *extra, "--write-out", "%{http_code} %{num_connects}\\n", "--config", config.name]
         start = time.perf_counter()

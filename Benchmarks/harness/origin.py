@@ -96,7 +96,7 @@ http {{
     keepalive_timeout 120s;
     sendfile on;
     server {{
-        listen 127.0.0.1:{self.port} ssl;
+        listen 127.0.0.1:{self.port} ssl http2;
         server_name _;
         ssl_certificate {self.dir}/origin.pem;
         ssl_certificate_key {self.dir}/origin.key;

@@ -113,7 +113,22 @@ Peers: {m['curl'].split(' (')[0]}; {m['nginx']}; mitmproxy ({m['mitmproxy']}); {
 {table(results)}
 
 {notes}
-"""
+{_why(results)}"""
+
+
+def _why(results):
+    missed = [row for row in results["scenarios"] if row["met"] is False]
+    if not missed:
+        return ""
+    lines = ["", "## Targets not met, and why", ""]
+    for row in missed:
+        med = row["median"]
+        context = ""
+        if med.get("direct") and med.get("mitmproxy"):
+            context = (f" (this run: direct reaches {_ratio(med['direct'], med['mitmproxy'], row['higherIsBetter']):.1f}x "
+                       f"mitmproxy; intercept-proxy {row['vsDirect']:.2f}x direct)")
+        lines.append(f"- **{row['title']}**{context}: {results.get('why', {}).get(row['id'], 'not analysed yet.')}")
+    return "\n".join(lines) + "\n"
 
 
 def write(results, out_dir, readme=None):

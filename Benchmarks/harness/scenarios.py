@@ -78,6 +78,21 @@ class KeepAliveRequests(Scenario):
         return count / seconds
 
 
+class H2Requests(Scenario):
+    unit = "requests/s"
+    key = "h2_requests"
+    title = "h2 requests (one connection, 100 streams)"
+    id = "h2-requests"
+
+    def measure(self, contender):
+        count = self.count_for(contender)
+        urls = [f"https://h2.{DOMAIN}/small"] * count
+        seconds, connects = curl_batch(contender, urls, parallel=100, extra=["--http2"])
+        if connects > 2:
+            raise RuntimeError(f"{contender.name}: curl opened {connects} connections; the streams were not multiplexed")
+        return count / seconds
+
+
 class BulkDownload(Scenario):
     unit = "MiB/s"
     key = "bulk_bytes"

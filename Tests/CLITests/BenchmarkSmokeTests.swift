@@ -20,7 +20,7 @@ import TestSupport
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out.path("results/latest.json")))) as? [String: Any]
         let rows = try #require(json?["scenarios"] as? [[String: Any]])
         let ids = Set(rows.compactMap { $0["id"] as? String })
-        #expect(ids == ["new-host-rsa2048", "new-host-p256", "repeat-host", "keep-alive", "bulk", "idle", "start",
+        #expect(ids == ["new-host-rsa2048", "new-host-p256", "repeat-host", "keep-alive", "h2-requests", "bulk", "idle", "start",
                         "forge-rsa2048-new-p50", "forge-rsa2048-new-p99", "forge-p256-new-p50", "forge-p256-new-p99", "forge-hit-p50"])
         for row in rows {
             let medians = row["median"] as? [String: Any] ?? [:]

@@ -104,4 +104,15 @@ import TestSupport
         fixture.origin.stop()
         #expect(result.stdout == "200 \(16 << 20) 2", "\(result)")
     }
+
+    @Test func largeH2DownloadStreamsWithFlatMemory() async throws {
+        let fixture = try ForwardingFixture()
+        defer { Task { await fixture.stop() } }
+        let before = residentMemory()
+        let size = 200 << 20
+        let result = try fixture.curl(["/bytes/\(size)"], ["--http2", "-o", "/dev/null", "-w", "%{size_download} %{http_version}"])
+        #expect(result.stdout == "\(size) 2", "\(result)")
+        let growth = residentMemory() - before
+        #expect(growth < 64 << 20, "RSS grew by \(growth >> 20) MiB while relaying \(size >> 20) MiB over h2")
+    }
 }
