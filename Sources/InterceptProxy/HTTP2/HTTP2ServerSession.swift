@@ -150,7 +150,14 @@ final class HTTP2ServerSession {
     @discardableResult
     func send(_ bytes: [UInt8], stream: Int32) -> Int {
         guard let body = bodies[stream], !bytes.isEmpty else { return 0 }
-        if body.offset > 0 && body.offset == body.queued.count { body.queued = []; body.offset = 0 }
+        // Drop what nghttp2 already took, so a long response never accumulates its sent prefix.
+        if body.offset == body.queued.count {
+            body.queued = []
+            body.offset = 0
+        } else if body.offset >= 64 * 1024 && body.offset >= body.pending {
+            body.queued.removeFirst(body.offset)
+            body.offset = 0
+        }
         body.queued.append(contentsOf: bytes)
         nghttp2_session_resume_data(session, stream)
         return body.pending

@@ -5,7 +5,8 @@ import Foundation
 /// at most `maxUpstreams` per client connection, streams beyond that wait for a free one.
 /// Owned by its ProxyConnection and confined to that connection's loop.
 final class HTTP2ClientLeg: HTTP2ServerSessionDelegate {
-    unowned let owner: ProxyConnection
+    /// Strong, like the owner's reference to the leg: `ProxyConnection.connectionClosed` breaks the cycle.
+    let owner: ProxyConnection
     let session: HTTP2ServerSession
     private(set) var streams: [Int32: HTTP2StreamExchange] = [:]
     /// Upstream connections whose last response ended with keep-alive, ready for the next stream.

@@ -6,7 +6,9 @@ import Foundation
 final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable {
     let stream: Int32
     let head: HTTP2RequestHead
-    unowned let leg: HTTP2ClientLeg
+    /// Strong: a stream's work can end its connection (and the owner's last reference to the leg)
+    /// while the stream is still unwinding. The leg drops its streams when they close.
+    let leg: HTTP2ClientLeg
     private var upstream: UpstreamConnection?
     private var responses = HTTPResponseDecoder()
     private var chunkedRequest = false
@@ -193,6 +195,9 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
         armResponseTimer()
         do {
             for event in try responses.feed(plaintext) { relay(event) }
+            // Once per read, not per event: the last body bytes and the end then share one DATA
+            // frame with END_STREAM (curl resets streams whose END_STREAM trails the body).
+            leg.flush()
         } catch let error as HTTPParseError {
             detachUpstream(reusable: false)
             failed(.protocolError(error.reason))
@@ -222,7 +227,6 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
             upstreamKeepsAlive = head.keepAliveResponse
             let bodyless = self.head.method == "HEAD" || head.status == 204 || head.status == 304
             session.respond(stream: stream, status: head.status, headers: head.headers, endStream: bodyless)
-            leg.flush()
         case let .body(raw, payload):
             if payload > 0 {
                 responseBodyBytes += payload
@@ -231,7 +235,6 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
                     upstreamPaused = true
                     upstream?.pauseReading()
                 }
-                leg.flush()
             } else if let field = Self.trailerField(raw) {
                 trailers.append(field)
             }

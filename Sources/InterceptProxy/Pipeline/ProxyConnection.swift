@@ -146,6 +146,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         upstream?.close()
         upstream = nil
         http2?.closeAll()
+        http2 = nil
         if tunnelOpened != nil {
             var event = event(.tunnelClosed)
             event.detail = error?.description

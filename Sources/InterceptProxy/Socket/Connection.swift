@@ -29,6 +29,9 @@ final class Connection: @unchecked Sendable {
     private var shutdownAfterDrain = false
     private var closeAfterDrain = false
     private(set) var isClosed = false
+    /// A connection keeps itself alive until it is closed: its owner may let go of it while bytes
+    /// are still draining (`closeWhenDrained`), and the sources' handlers must never outlive it.
+    private var selfWhileOpen: Connection?
 
     /// Bytes accepted by `write` but not yet taken by the kernel.
     var pendingOutbound: Int { outbound.count - outboundOffset }
@@ -53,6 +56,7 @@ final class Connection: @unchecked Sendable {
         readSource.setCancelHandler { group.leave() }
         writeSource.setCancelHandler { group.leave() }
         group.notify(queue: loop.queue) { Glibc.close(fd) }
+        selfWhileOpen = self
     }
 
     /// Starts reading. Call once the delegate is set.
@@ -104,6 +108,7 @@ final class Connection: @unchecked Sendable {
         outbound = []
         outboundOffset = 0
         delegate?.connectionClosed(self, error: error)
+        selfWhileOpen = nil
     }
 
     /// Closes after the queued bytes are sent.
@@ -118,7 +123,9 @@ final class Connection: @unchecked Sendable {
             delegate?.connection(self, received: Array(buffer[..<count]))
         } else if count == 0 {
             pauseReading()
-            delegate?.connectionReadEOF(self)
+            // Nobody is left to decide (the owner let go): the peer is done, so are we.
+            guard let delegate else { closeWhenDrained(); return }
+            delegate.connectionReadEOF(self)
         } else if errno != EAGAIN && errno != EINTR {
             close(error: .last("read"))
         }
