@@ -43,8 +43,12 @@ import TestSupport
                     "\(path): \(h1Body.count) vs \(h2Body.count) bytes")
             if path != "/hello" { #expect(h1Body == h2Body, "\(path) differs between HTTP/1.1 and h2") }
         }
-        let posted = try fixture.curl(["/echo"], ["--http2", "--data-binary", String(repeating: "x", count: 100_000)])
-        #expect(posted.stdout.hasPrefix("100000 "), "\(posted)")
+        // Larger than every flow-control window: only WINDOW_UPDATEs sent as the upstream takes the
+        // body let the upload finish.
+        let scratch = try TemporaryDirectory()
+        let upload = try scratch.write("upload.bin", String(repeating: "0123456789abcdef", count: 1 << 18))  // 4 MiB
+        let posted = try fixture.curl(["/echo"], ["--http2", "--data-binary", "@\(upload)"])
+        #expect(posted.stdout.hasPrefix("\(4 << 20) "), "\(posted)")
         let request = try fixture.proxy.waitForEvent { $0.type == .request && $0.url?.hasSuffix("/echo") == true }
         #expect(request.httpVersion == "HTTP/2" && request.method == "POST")
     }

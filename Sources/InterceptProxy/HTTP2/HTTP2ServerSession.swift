@@ -75,8 +75,14 @@ final class HTTP2ServerSession {
             me.delegate?.http2StreamClosed(stream: stream, errorCode: errorCode)
             return 0
         }
+        // Request bodies are acknowledged (WINDOW_UPDATE) only once the upstream has taken them
+        // (`consumed`), so a fast uploader to a slow origin is held back instead of buffered.
+        var options: OpaquePointer?
+        guard nghttp2_option_new(&options) == 0 else { throw ProtocolError(description: "nghttp2_option_new failed") }
+        defer { nghttp2_option_del(options) }
+        nghttp2_option_set_no_auto_window_update(options, 1)
         var server: OpaquePointer?
-        guard nghttp2_session_server_new(&server, callbacks, Unmanaged.passUnretained(self).toOpaque()) == 0 else {
+        guard nghttp2_session_server_new2(&server, callbacks, Unmanaged.passUnretained(self).toOpaque(), options) == 0 else {
             throw ProtocolError(description: "nghttp2_session_server_new failed")
         }
         session = server
@@ -127,6 +133,14 @@ final class HTTP2ServerSession {
 
     /// Whether the session still has work: false once GOAWAY is done both ways.
     var isAlive: Bool { nghttp2_session_want_read(session) != 0 || nghttp2_session_want_write(session) != 0 }
+
+    /// Opens the flow-control window again for `count` request-body bytes the stream has passed on.
+    func consumed(_ count: Int, stream: Int32) {
+        guard count > 0 else { return }
+        if nghttp2_session_consume(session, stream, count) != 0 {
+            nghttp2_session_consume_connection(session, count)  // the stream is gone; the connection still counts them
+        }
+    }
 
     /// Starts a response; without `endStream`, the body follows through `send` and `finish`.
     func respond(stream: Int32, status: Int, headers: [(name: String, value: String)], endStream: Bool) {

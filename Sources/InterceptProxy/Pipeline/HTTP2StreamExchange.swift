@@ -24,6 +24,8 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
     private var responseTimer: DispatchWorkItem?
     /// Request body that arrived while the stream waited for an upstream connection.
     private var bufferedBody: [[UInt8]] = []
+    /// Request-body bytes received but not yet acknowledged to the client (see `acknowledgeBody`).
+    private var unacknowledged = 0
     private var awaitingUpstream = false
     /// The request as an HTTP/1.1 head, for whichever connection the stream gets.
     private var http1Head: [UInt8] = []
@@ -77,13 +79,31 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
         upstream.send(http1Head)
         bufferedBody.forEach(sendBody)
         bufferedBody = []
+        acknowledgeBody()
         if requestComplete && chunkedRequest { upstream.send(Array("0\r\n\r\n".utf8)) }
         armResponseTimer()
     }
 
     func requestBody(_ bytes: [UInt8]) {
         requestBodyBytes += bytes.count
-        if awaitingUpstream { bufferedBody.append(bytes) } else { sendBody(bytes) }
+        unacknowledged += bytes.count
+        if awaitingUpstream {
+            bufferedBody.append(bytes)  // bounded by the stream's window: nothing is acknowledged yet
+            return
+        }
+        sendBody(bytes)
+        acknowledgeBody()
+    }
+
+    /// Lets the client send more once the upstream socket has room (or nothing goes upstream).
+    /// Returns whether a window update is now due.
+    @discardableResult
+    private func acknowledgeBody() -> Bool {
+        guard unacknowledged > 0 else { return false }
+        if let upstream, upstream.pendingOutbound > ProxyConnection.backpressureLimit { return false }  // upstreamDrained retries
+        session.consumed(unacknowledged, stream: stream)
+        unacknowledged = 0
+        return true
     }
 
     private func sendBody(_ bytes: [UInt8]) {
@@ -109,6 +129,8 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
     /// The client reset the stream, or the stream completed.
     func streamClosed(errorCode: UInt32) {
         responseTimer?.cancel()
+        session.consumed(unacknowledged, stream: stream)  // a closed stream's bytes still count for the connection
+        unacknowledged = 0
         if awaitingUpstream { leg.stopWaiting(self) }
         if !finished {
             owner.recordError("h2_stream_reset", "stream \(stream) was reset (HTTP/2 error code \(errorCode)) before its response ended", url: url)
@@ -135,6 +157,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
     }
 
     private func respondLocally(_ response: HTTPResponse) {
+        finished = true  // before nghttp2 may send (and close) the stream
         let isHEAD = head.method == "HEAD"
         status = response.status
         responseHeaders = response.headers.map { (name: $0.0, value: $0.1) } + [("content-length", String(response.body.count))]
@@ -207,7 +230,10 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
         }
     }
 
-    func upstreamDrained(_ upstream: UpstreamConnection) {}
+    func upstreamDrained(_ upstream: UpstreamConnection) {
+        // The WINDOW_UPDATE goes out from a socket event, never inside nghttp2's own callbacks.
+        if acknowledgeBody() { leg.flush() }
+    }
 
     func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
         guard upstream === self.upstream else { return }
@@ -239,6 +265,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
                 trailers.append(field)
             }
         case .end:
+            finished = true  // before anything flushes the END_STREAM and closes the stream
             let bodyless = head.method == "HEAD" || status == 204 || status == 304
             if !bodyless { session.finish(stream: stream, trailers: trailers) }
             detachUpstream(reusable: upstreamKeepsAlive && !responses.readsUntilClose && requestComplete)
