@@ -23,20 +23,26 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate {
         session.delegate = self
     }
 
+    /// Set while nghttp2 parses input: its callbacks start streams that may answer at once, and
+    /// nghttp2 must not be asked for output from inside its own callbacks.
+    private var receiving = false
+
     /// Decrypted bytes from the client.
     func receive(_ bytes: [UInt8]) {
+        receiving = true
         do {
             try session.feed(bytes)
         } catch {
             owner.recordError("h2_protocol_error", "the client broke HTTP/2: \(error)")
         }
+        receiving = false
         flush()
     }
 
     /// Moves whatever nghttp2 has ready to the client, unless the socket is backed up (the
-    /// connection's drain calls this again).
+    /// connection's drain calls this again) or nghttp2 is mid-parse (`receive` flushes after).
     func flush() {
-        guard owner.connection.pendingOutbound < ProxyConnection.backpressureLimit else { return }
+        guard !receiving, owner.connection.pendingOutbound < ProxyConnection.backpressureLimit else { return }
         let output = session.takeOutput()
         if !output.isEmpty { owner.sendToClient(output) }
         for exchange in streams.values { exchange.resumeIfDrained() }
