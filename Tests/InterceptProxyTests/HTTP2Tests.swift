@@ -66,7 +66,9 @@ import TestSupport
     }
 
     @Test func hundredConcurrentStreamsShareOneTunnel() async throws {
-        let fixture = try ForwardingFixture()
+        let scratch = try TemporaryDirectory()
+        let har = scratch.path("streams.har")
+        let fixture = try ForwardingFixture { $0.harPath = har }
         defer { Task { await fixture.stop() } }
         let urls = (0..<100).flatMap { ["-o", "/dev/null", "https://\(ForwardingFixture.originHost)/bytes/\(20_000 + $0)"] }
         let result = try fixture.proxy.curl(["--cacert", fixture.proxy.rootFile, "--http2", "--parallel", "--parallel-max", "100",
@@ -79,6 +81,18 @@ import TestSupport
         #expect(lines.compactMap { Int($0.split(separator: " ")[2]) }.reduce(0, +) == 1, "one tunnel carried all streams")
         let streams = Set(fixture.proxy.proxy.recordedEvents.filter { $0.type == .response }.compactMap(\.streamId))
         #expect(streams.count == 100)
+        // The HAR pairs each response with its own stream's request, though they finished out of order.
+        try fixture.proxy.proxy.writeHAR()
+        let log = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: har))) as? [String: Any]
+        let entries = (log?["log"] as? [String: Any])?["entries"] as? [[String: Any]] ?? []
+        #expect(entries.count == 100)
+        for entry in entries {
+            let request = entry["request"] as? [String: Any], response = entry["response"] as? [String: Any]
+            let size = (response?["content"] as? [String: Any])?["size"] as? Int
+            #expect((request?["url"] as? String)?.hasSuffix("/bytes/\(size ?? -1)") == true, "\(entry)")
+            #expect(request?["httpVersion"] as? String == "HTTP/2" && response?["httpVersion"] as? String == "HTTP/2")
+            #expect(entry["_streamId"] is Int)
+        }
     }
 
     @Test func aSlowStreamDelaysNoOtherAndIsRecordedUnanswered() async throws {

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Builds a HAR 1.2 log (the format browser devtools import) from flow events: each response is
-/// paired with the oldest unanswered request of its connection, since HTTP/1.1 answers in order.
+/// paired with the oldest unanswered request of its connection, since HTTP/1.1 answers in order;
+/// on h2 streams finish in any order, so there the stream id pairs them.
 enum HARDocument {
     static func build(from events: [FlowEvent], creatorVersion: String) -> [String: Any] {
         var waiting: [Int: [FlowEvent]] = [:]
@@ -11,8 +12,9 @@ enum HARDocument {
             case .request:
                 waiting[event.connection, default: []].append(event)
             case .response:
-                guard var queue = waiting[event.connection], !queue.isEmpty else { continue }
-                let request = queue.removeFirst()
+                guard var queue = waiting[event.connection],
+                      let index = queue.firstIndex(where: { $0.streamId == event.streamId }) else { continue }
+                let request = queue.remove(at: index)
                 waiting[event.connection] = queue
                 entries.append(entry(request: request, response: event))
             default:
@@ -49,7 +51,7 @@ enum HARDocument {
             "response": [
                 "status": response.status ?? 0,
                 "statusText": HTTPResponse.reasons[response.status ?? 0] ?? "",
-                "httpVersion": "HTTP/1.1",
+                "httpVersion": response.httpVersion ?? request.httpVersion ?? "HTTP/1.1",
                 "cookies": [],
                 "headers": responseHeaders,
                 "content": ["size": response.bodyBytes ?? 0, "mimeType": mimeType] as [String: Any],
@@ -60,7 +62,7 @@ enum HARDocument {
             "cache": [:] as [String: Any],
             "timings": ["send": 0, "wait": total, "receive": 0],
             "connection": String(request.connection),
-        ]
+        ].merging(request.streamId.map { ["_streamId": $0] } ?? [:]) { first, _ in first }
     }
 
     private static func headers(_ pairs: [[String]]?) -> [[String: String]] {
