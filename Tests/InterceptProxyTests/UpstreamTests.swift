@@ -238,9 +238,12 @@ func unusedPort() throws -> Int {
         #expect(leaf.issuer == (try Fixtures.issuer(of: proxy)))
         #expect(leaf.publicKeyAlgorithm == KeyAlgorithm.rsa2048, "the proxy's own key, not the origin's")
 
-        // And the tunnel still carries requests to that origin.
+        // And the tunnel still carries requests to that origin, over HTTP/1.1 and h2 alike (the h2
+        // leg takes over the connection dialled for the certificate).
         let result = try proxy.curl(["--cacert", proxy.rootFile, "https://origin.test/hello"])
         #expect(result.stdout == "hello from origin\n", "\(result)")
+        let overH2 = try proxy.curl(["--http2", "--cacert", proxy.rootFile, "-w", "|%{http_version}", "https://origin.test/hello", "https://origin.test/hello"])
+        #expect(overH2.stdout == "hello from origin\n|2hello from origin\n|2", "\(overH2)")
     }
 }
 

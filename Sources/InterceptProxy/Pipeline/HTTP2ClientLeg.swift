@@ -86,6 +86,13 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate {
         made.start(timeout: core.configuration.connectTimeout)
     }
 
+    /// Takes over a connection the tunnel already has (the one `--mimic-upstream` dialled for the
+    /// certificate), so it serves streams instead of idling until the tunnel closes.
+    func adopt(_ upstream: UpstreamConnection) {
+        upstreamCount += 1
+        releaseUpstream(upstream, reusable: true)
+    }
+
     /// An exchange is done with its connection: reused by a waiting stream, kept idle, or closed.
     func releaseUpstream(_ upstream: UpstreamConnection, reusable: Bool) {
         upstream.delegate = nil

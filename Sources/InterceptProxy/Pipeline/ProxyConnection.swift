@@ -254,8 +254,13 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
             core.recorder.record(established)
             if tls.engine.alpn == "h2" {
                 do {
-                    http2 = try HTTP2ClientLeg(owner: self)
-                    http2?.flush()  // our SETTINGS go first
+                    let leg = try HTTP2ClientLeg(owner: self)
+                    http2 = leg
+                    if let dialled = upstream {  // --mimic-upstream's connection
+                        upstream = nil
+                        leg.adopt(dialled)
+                    }
+                    leg.flush()  // our SETTINGS go first
                 } catch {
                     recordError("h2_setup", "\(error)")
                     closeClient()
