@@ -74,11 +74,12 @@ for (algorithm, speedName, speedLabel, count) in cases where only == nil || only
 }
 
 if json {
-    let objects = zip(cases.filter { only == nil || only == $0.1 }, rows).map { spec, row in
-        "\"\(spec.1)\": {\"newP50\": \(row.newP50), \"newP99\": \(row.newP99), \"hitP50\": \(row.hitP50), \"hitP99\": \(row.hitP99), "
-            + "\"opensslSign\": \(row.opensslSign.map { "\($0)" } ?? "null")}"
+    var object: [String: Any] = [:]
+    for (spec, row) in zip(cases.filter { only == nil || only == $0.1 }, rows) {
+        object[spec.1] = ["newP50": row.newP50, "newP99": row.newP99, "hitP50": row.hitP50, "hitP99": row.hitP99,
+                          "opensslSign": row.opensslSign.map { $0 as Any } ?? NSNull()]
     }
-    print("{" + objects.joined(separator: ", ") + "}")
+    print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
     exit(0)
 }
 

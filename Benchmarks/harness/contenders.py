@@ -43,7 +43,25 @@ class Direct:
         return self.origin.ca_file
 
 
-class InterceptProxy:
+class LocalProxy:
+    """A proxy process on a loopback port; subclasses start it and set `process`, `log`, `port`, `ca_file`."""
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def stop(self):
+        stop_process(self.process)
+        self.log.close()
+
+    def proxy_address(self):
+        return ("127.0.0.1", self.port)
+
+    def curl_options(self):
+        return ["--proxy", f"http://127.0.0.1:{self.port}", "--cacert", self.ca_file]
+
+
+class InterceptProxy(LocalProxy):
     name = "intercept-proxy"
 
     def __init__(self, origin, workdir, binary, key_algorithm="rsa2048", profile="plain"):
@@ -76,22 +94,9 @@ class InterceptProxy:
         info = json.load(open(ready))
         self.port, self.ca_file = info["port"], info["caCertificate"]
 
-    @property
-    def pid(self):
-        return self.process.pid
-
-    def stop(self):
-        stop_process(self.process)
-        self.log.close()
-
-    def proxy_address(self):
-        return ("127.0.0.1", self.port)
-
-    def curl_options(self):
-        return ["--proxy", f"http://127.0.0.1:{self.port}", "--cacert", self.ca_file]
 
 
-class Mitmproxy:
+class Mitmproxy(LocalProxy):
     name = "mitmproxy"
 
     def __init__(self, origin, workdir, venv, key_algorithm="rsa2048"):
@@ -132,17 +137,3 @@ class Mitmproxy:
         deadline = time.monotonic() + 10
         while not os.path.exists(self.ca_file) and time.monotonic() < deadline:
             time.sleep(0.01)
-
-    @property
-    def pid(self):
-        return self.process.pid
-
-    def stop(self):
-        stop_process(self.process)
-        self.log.close()
-
-    def proxy_address(self):
-        return ("127.0.0.1", self.port)
-
-    def curl_options(self):
-        return ["--proxy", f"http://127.0.0.1:{self.port}", "--cacert", self.ca_file]

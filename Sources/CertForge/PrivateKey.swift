@@ -11,7 +11,7 @@ public final class PrivateKey: @unchecked Sendable {
 
     private init(taking pointer: OpaquePointer) {
         self.pointer = pointer
-        certificateKeyPointer = shim_legacy_copy_of_key(pointer) ?? EVP_PKEY_dup(pointer) ?? pointer
+        certificateKeyPointer = shim_legacy_copy_of_key(pointer) ?? pointer  // other key types: the slow path
     }
 
     deinit {

@@ -23,6 +23,8 @@ struct HTTPResponseDecoder {
         case head(HTTPResponseHead, raw: [UInt8])
         /// Body bytes as they appeared on the wire (chunk framing included) and how many were payload.
         case body(raw: [UInt8], payload: Int)
+        /// A trailer field after a chunked body (a malformed trailer line arrives as `body` instead).
+        case trailer(name: String, value: String, raw: [UInt8])
         /// The response is complete.
         case end
     }
@@ -148,7 +150,10 @@ struct HTTPResponseDecoder {
                 state = .head
                 return [.body(raw: raw, payload: 0), .end]
             }
-            return [.body(raw: raw, payload: 0)]
+            guard let field = try? HTTPWire.headerFields([raw[..<end]][...], source: "trailer").first else {
+                return [.body(raw: raw, payload: 0)]
+            }
+            return [.trailer(name: field.name, value: field.value, raw: raw)]
         }
     }
 

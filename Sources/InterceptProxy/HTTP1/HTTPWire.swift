@@ -83,11 +83,14 @@ extension StringProtocol {
     /// Header names and tokens compare case-insensitively in ASCII only (RFC 9110 5.1); cheaper than
     /// Foundation's locale-aware comparison on every header of every message.
     func equalsIgnoringASCIICase<Other: StringProtocol>(_ other: Other) -> Bool {
-        let lhs = utf8, rhs = other.utf8
-        guard lhs.count == rhs.count else { return false }
-        return zip(lhs, rhs).allSatisfy { a, b in
-            a == b || (a ^ b == 0x20 && (a | 0x20) >= UInt8(ascii: "a") && (a | 0x20) <= UInt8(ascii: "z"))
-        }
+        utf8.elementsEqual(other.utf8, by: HTTPWire.equalIgnoringASCIICase)
+    }
+}
+
+extension HTTPWire {
+    /// Two bytes equal but for the case of an ASCII letter.
+    static func equalIgnoringASCIICase(_ a: UInt8, _ b: UInt8) -> Bool {
+        a == b || (a ^ b == 0x20 && (a | 0x20) >= UInt8(ascii: "a") && (a | 0x20) <= UInt8(ascii: "z"))
     }
 }
 
@@ -106,7 +109,7 @@ extension HTTPHeaderFields {
     func headerContains(_ name: String, token: String) -> Bool {
         headers.contains { field in
             field.name.equalsIgnoringASCIICase(name) && field.value.utf8.split(separator: UInt8(ascii: ",")).contains {
-                HTTPWire.trimmed(ArraySlice($0)).elementsEqual(token.utf8) { a, b in a == b || (a | 0x20 == b | 0x20 && (a | 0x20) >= 97 && (a | 0x20) <= 122) }
+                HTTPWire.trimmed(ArraySlice($0)).elementsEqual(token.utf8, by: HTTPWire.equalIgnoringASCIICase)
             }
         }
     }

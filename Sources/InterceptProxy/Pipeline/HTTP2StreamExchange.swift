@@ -261,9 +261,9 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
                     upstreamPaused = true
                     upstream?.pauseReading()
                 }
-            } else if let field = Self.trailerField(raw) {
-                trailers.append(field)
             }
+        case let .trailer(name, value, _):
+            trailers.append((name, value))
         case .end:
             finished = true  // before anything flushes the END_STREAM and closes the stream
             let bodyless = head.method == "HEAD" || status == 204 || status == 304
@@ -271,15 +271,5 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
             detachUpstream(reusable: upstreamKeepsAlive && !responses.readsUntilClose && requestComplete)
             complete()
         }
-    }
-
-    /// A `name: value` trailer line of a chunked response (the last-chunk and CRLF lines are not).
-    private static func trailerField(_ raw: [UInt8]) -> (name: String, value: String)? {
-        let line = HTTPWire.trimmed(ArraySlice(raw.prefix { $0 != 13 && $0 != 10 }))
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon != line.startIndex,
-              !line.contains(where: { $0 == UInt8(ascii: ";") }) || line.firstIndex(of: UInt8(ascii: ";"))! > colon else { return nil }
-        let name = String(decoding: line[..<colon], as: UTF8.self)
-        guard name.utf8.allSatisfy({ $0 != 32 && $0 != 9 }) else { return nil }
-        return (name, String(decoding: HTTPWire.trimmed(line[(colon + 1)...]), as: UTF8.self))
     }
 }

@@ -212,6 +212,8 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         case let .body(raw, payload):
             sendToClient(raw)
             outstanding[0].responseBodyBytes += payload
+        case let .trailer(_, _, raw):
+            sendToClient(raw)
         case .end:
             let finished = outstanding.removeFirst()
             recordResponse(finished)
