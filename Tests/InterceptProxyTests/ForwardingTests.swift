@@ -126,16 +126,18 @@ func residentMemory() -> Int {
 }
 
 @Suite struct ShutdownTests {
-    @Test func stopLetsTheResponseInFlightFinishThenClosesIdleTunnels() async throws {
+    /// Over HTTP/1.1 and over h2 (where stop sends GOAWAY and the open stream finishes).
+    @Test(arguments: [("--http1.1", "1.1"), ("--http2", "2")])
+    func stopLetsTheResponseInFlightFinishThenClosesIdleTunnels(curlFlag: String, version: String) async throws {
         let fixture = try ForwardingFixture { $0.shutdownGracePeriod = 10 }
         let events = fixture.proxy.proxy.events
         // A 64 MiB download in flight while stop() runs: it completes, then the tunnel closes.
-        let download = try fixture.proxy.startCurl(["--cacert", fixture.proxy.rootFile, "-o", "/dev/null",
-                                                    "-w", "%{http_code} %{size_download}", "https://origin.test/bytes/\(64 << 20)"])
+        let download = try fixture.proxy.startCurl(["--cacert", fixture.proxy.rootFile, curlFlag, "-o", "/dev/null",
+                                                    "-w", "%{http_code} %{size_download} %{http_version}", "https://origin.test/bytes/\(64 << 20)"])
         try fixture.proxy.waitForEvent(timeout: 60) { $0.type == .request }
         await fixture.proxy.proxy.stop()
         let result = try download.wait()
-        #expect(result.stdout == "200 \(64 << 20)", "\(result)")
+        #expect(result.stdout == "200 \(64 << 20) \(version)", "\(result)")
         var kinds: [FlowEvent.Kind] = []
         for await event in events { kinds.append(event.type) }  // the stream ends when the proxy stops
         #expect(kinds.contains(.response) && kinds.last == .tunnelClosed, "\(kinds)")

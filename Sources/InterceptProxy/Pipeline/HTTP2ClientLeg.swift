@@ -133,6 +133,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate {
     func http2StreamClosed(stream: Int32, errorCode: UInt32) {
         guard let exchange = streams.removeValue(forKey: stream) else { return }
         exchange.streamClosed(errorCode: errorCode)
-        if owner.isDraining && streams.isEmpty { owner.closeClient() }
+        // A draining connection is not closed here: nghttp2 reports the close while its last frame
+        // still sits in `flush`'s output. `flush` closes once that is sent and the GOAWAY'd session ends.
     }
 }
