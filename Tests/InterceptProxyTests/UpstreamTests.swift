@@ -60,7 +60,7 @@ import TestSupport
     }
 
     @Test func refusedConnectionGets502() async throws {
-        let closedPort = try unusedPort()
+        let closedPort = try freeLoopbackPort()
         let proxy = try ProxyFixture(offline: false) {
             $0.mapRemote = [try! MapRemoteRule(parsing: "gone.test=127.0.0.1:\(closedPort)")]
         }
@@ -160,23 +160,6 @@ final class SaturatedListener {
     }
 
     deinit { descriptors.forEach { close($0) } }
-}
-
-/// A loopback port nothing listens on (bound, then released).
-func unusedPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
-            bind(fd, pointer, length)
-            return getsockname(fd, pointer, &length)
-        }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 @Suite struct ListenAndSpliceTests {

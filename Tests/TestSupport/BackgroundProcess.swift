@@ -50,6 +50,16 @@ public final class BackgroundProcess: @unchecked Sendable {
         }
     }
 
+    /// Asks the process to exit with `signal` (for servers that must take their own children
+    /// down, like nginx's master its workers), then kills it if it is still there after 5 s.
+    public func stop(signal: Int32) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, signal)
+        let deadline = Date() + 5
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        stop()
+    }
+
     deinit { stop() }
 }
 

@@ -35,8 +35,11 @@ public struct FlowEvent: Codable, Sendable, Equatable {
     /// On `response`: how many payload bytes the request carried.
     public var requestBodyBytes: Int?
     public var httpVersion: String?
-    /// The HTTP/2 stream of a `request` or `response` (absent for HTTP/1.1).
+    /// The HTTP/2 stream of a `request`, `response` or `error` (absent for HTTP/1.1).
     public var streamId: Int?
+    /// On a forwarded `response`: the protocol of the upstream leg ("HTTP/2" or "HTTP/1.1"), which
+    /// may differ from the client's `httpVersion`.
+    public var upstreamHttpVersion: String?
     public var durationMs: Double?
 
     public init(type: Kind, connection: Int, time: Date = Date()) {

@@ -1,10 +1,12 @@
 import Foundation
 
 /// A tunnel whose client negotiated h2: each stream becomes one exchange, answered locally
-/// (offline, catalogue) or forwarded as HTTP/1.1 over a small pool of upstream connections:
-/// at most `maxUpstreams` per client connection, streams beyond that wait for a free one.
+/// (offline, catalogue) or forwarded. The first upstream connection offers the client's ALPN
+/// protocols and its answer decides for the tunnel: h2 carries every stream on that one
+/// connection, one to one; HTTP/1.1 gets a small pool, at most `maxUpstreams` per client
+/// connection, streams beyond that waiting for a free one.
 /// Owned by its ProxyConnection and confined to that connection's loop.
-final class HTTP2ClientLeg: HTTP2ServerSessionDelegate {
+final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionOwner, UpstreamConnectionDelegate {
     /// Strong, like the owner's reference to the leg: `ProxyConnection.connectionClosed` breaks the cycle.
     let owner: ProxyConnection
     let session: HTTP2ServerSession
@@ -16,6 +18,15 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate {
     /// Streams waiting for a connection, oldest first.
     private var waiting: [HTTP2StreamExchange] = []
     static let maxUpstreams = 8
+
+    /// What the origin chose by ALPN on the first connection.
+    private enum UpstreamProtocol { case unknown, http1, http2 }
+    private var upstreamProtocol = UpstreamProtocol.unknown
+    /// The connection whose ALPN answer is awaited; streams wait for it.
+    private var probe: UpstreamConnection?
+    /// The h2 connection streams go to, while it takes new ones. One that stopped (GOAWAY) lives on
+    /// through its streams' exchanges until they end.
+    private var multiplexed: HTTP2UpstreamConnection?
 
     init(owner: ProxyConnection) throws {
         self.owner = owner
@@ -64,12 +75,25 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate {
         streams = [:]
         idleUpstreams.forEach { $0.close() }
         idleUpstreams = []
+        probe?.close()
+        probe = nil
+        multiplexed?.close()
+        multiplexed = nil
     }
 
     // MARK: Upstream pool
 
     /// Gives the exchange a connection now (`attach`) or once one is free.
     func acquireUpstream(for exchange: HTTP2StreamExchange) {
+        if let multiplexed, multiplexed.acceptsStreams {
+            exchange.attach(multiplexed)
+            return
+        }
+        guard upstreamProtocol == .http1 else {
+            waiting.append(exchange)
+            if probe == nil { openProbe() }
+            return
+        }
         while let idle = idleUpstreams.popLast() {
             if idle.isClosed { upstreamCount -= 1; continue }  // the origin closed it while idle
             exchange.attach(idle)
@@ -80,7 +104,8 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate {
             return
         }
         let core = owner.core, target = owner.target!
-        let made = UpstreamConnection(route: core.route(host: target.host, port: target.port), tls: core.upstreamTLS, loop: owner.connection.loop)
+        let made = UpstreamConnection(route: core.route(host: target.host, port: target.port), tls: core.upstreamTLS,
+                                      loop: owner.connection.loop, alpn: ["http/1.1"])
         upstreamCount += 1
         exchange.attach(made)
         made.start(timeout: core.configuration.connectTimeout)
@@ -89,8 +114,47 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate {
     /// Takes over a connection the tunnel already has (the one `--mimic-upstream` dialled for the
     /// certificate), so it serves streams instead of idling until the tunnel closes.
     func adopt(_ upstream: UpstreamConnection) {
-        upstreamCount += 1
-        releaseUpstream(upstream, reusable: true)
+        if upstream.isReady {
+            settle(upstream)
+        } else if !upstream.isClosed {
+            probe = upstream
+            upstream.delegate = self
+        }
+    }
+
+    /// The first connection, offering what the client offered.
+    private func openProbe() {
+        let core = owner.core, target = owner.target!
+        let made = UpstreamConnection(route: core.route(host: target.host, port: target.port), tls: core.upstreamTLS,
+                                      loop: owner.connection.loop, alpn: owner.upstreamProtocols)
+        made.delegate = self
+        probe = made
+        made.start(timeout: core.configuration.connectTimeout)
+    }
+
+    /// The origin's ALPN answer decides: h2 multiplexes every stream on this connection; anything
+    /// else makes it the first of the HTTP/1.1 pool. Waiting streams then go out.
+    private func settle(_ upstream: UpstreamConnection) {
+        let queued = waiting
+        waiting = []
+        if upstream.negotiatedProtocol == "h2" {
+            do {
+                let connection = try HTTP2UpstreamConnection(adopting: upstream)
+                connection.owner = self
+                multiplexed = connection
+                upstreamProtocol = .http2
+            } catch {
+                upstream.close()
+                queued.forEach { $0.upstreamUnavailable(.protocolError("\(error)")) }
+                return
+            }
+        } else {
+            upstreamProtocol = .http1
+            upstreamCount += 1
+            upstream.delegate = nil
+            idleUpstreams.append(upstream)
+        }
+        queued.forEach(acquireUpstream)
     }
 
     /// An exchange is done with its connection: reused by a waiting stream, kept idle, or closed.
@@ -112,6 +176,39 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate {
     /// A stream that went away while waiting for a connection.
     func stopWaiting(_ exchange: HTTP2StreamExchange) {
         waiting.removeAll { $0 === exchange }
+    }
+
+    // MARK: The probe's UpstreamConnectionDelegate
+
+    func upstreamReady(_ upstream: UpstreamConnection) {
+        guard upstream === probe else { return }
+        probe = nil
+        settle(upstream)
+    }
+
+    func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
+        guard upstream === probe else { return }
+        probe = nil
+        let queued = waiting
+        waiting = []
+        let reason = failure ?? .closedEarly("the upstream closed the connection before it was ready")
+        queued.forEach { $0.upstreamUnavailable(reason) }
+    }
+
+    func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8]) {}  // nothing is sent before it is ready
+    func upstreamDrained(_ upstream: UpstreamConnection) {}
+
+    // MARK: HTTP2UpstreamConnectionOwner
+
+    func multiplexedInputProcessed(_ connection: HTTP2UpstreamConnection) {
+        flush()  // once per upstream read, so a stream's last DATA and END_STREAM share a frame
+    }
+
+    func multiplexedConnectionEnded(_ connection: HTTP2UpstreamConnection) {
+        if multiplexed === connection {
+            multiplexed = nil
+            upstreamProtocol = .unknown  // the next stream asks again, on a new connection
+        }
     }
 
     // MARK: HTTP2ServerSessionDelegate

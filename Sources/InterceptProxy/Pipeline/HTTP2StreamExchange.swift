@@ -1,15 +1,30 @@
 import Foundation
 
-/// One HTTP/2 stream of an intercepted tunnel: the request goes upstream as HTTP/1.1 (or is
-/// answered locally) and the response comes back as HEADERS, DATA and trailers on the same stream.
+/// One HTTP/2 stream of an intercepted tunnel: the request goes upstream as a stream of its own on
+/// an h2 connection, or as HTTP/1.1 on a pooled connection (or is answered locally), and the
+/// response comes back as HEADERS, DATA and trailers on the same stream.
 /// Confined to the connection's loop (the `@unchecked Sendable` only lets timers carry it there).
-final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable {
+final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStreamDelegate, @unchecked Sendable {
+    private enum Upstream {
+        case none
+        /// HTTP/1.1 on a pooled connection, the response framed by `responses`.
+        case http1(UpstreamConnection)
+        /// A stream of its own on the leg's multiplexed h2 connection.
+        case http2(HTTP2UpstreamConnection, stream: Int32)
+    }
+
     let stream: Int32
     let head: HTTP2RequestHead
     /// Strong: a stream's work can end its connection (and the owner's last reference to the leg)
     /// while the stream is still unwinding. The leg drops its streams when they close.
     let leg: HTTP2ClientLeg
-    private var upstream: UpstreamConnection?
+    private var upstream = Upstream.none
+    /// The upstream leg's protocol, for the flow log.
+    private var upstreamVersion: String?
+    /// Response DATA from an h2 upstream not yet acknowledged, because the client has not taken it.
+    private var unconsumedResponse = 0
+    /// How often the upstream refused the stream unprocessed (it is then sent again on a new connection).
+    private var refusals = 0
     private var responses = HTTPResponseDecoder()
     private var chunkedRequest = false
     private var requestComplete = false
@@ -62,18 +77,21 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
             if endStream { respondLocally(owner.localResponse(method: head.method, url: url, keepAlive: true)) }
             return
         }
-        let translated = head.http1(hasBody: !endStream)
-        http1Head = translated.bytes
-        chunkedRequest = translated.chunked
         awaitingUpstream = true
         leg.acquireUpstream(for: self)
     }
 
-    /// The leg hands over a connection (new, idle or freed by another stream): the request goes out.
+    /// The leg hands over an HTTP/1.1 connection (new, idle or freed by another stream): the request goes out.
     func attach(_ upstream: UpstreamConnection) {
         awaitingUpstream = false
-        self.upstream = upstream
+        self.upstream = .http1(upstream)
+        upstreamVersion = "HTTP/1.1"
         upstream.delegate = self
+        if http1Head.isEmpty {
+            let translated = head.http1(hasBody: !requestComplete || !bufferedBody.isEmpty)
+            http1Head = translated.bytes
+            chunkedRequest = translated.chunked
+        }
         responses = HTTPResponseDecoder()
         responses.expectResponse(toMethod: head.method)
         upstream.send(http1Head)
@@ -82,6 +100,37 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
         acknowledgeBody()
         if requestComplete && chunkedRequest { upstream.send(Array("0\r\n\r\n".utf8)) }
         armResponseTimer()
+    }
+
+    /// The leg's h2 connection to the origin takes the request as a stream of its own.
+    func attach(_ connection: HTTP2UpstreamConnection) {
+        let endStream = requestComplete && bufferedBody.isEmpty
+        guard let id = connection.open(h2RequestFields, endStream: endStream, delegate: self) else {
+            upstreamUnavailable(.closedEarly("the upstream's HTTP/2 connection took no new stream"))
+            return
+        }
+        awaitingUpstream = false
+        upstream = .http2(connection, stream: id)
+        upstreamVersion = "HTTP/2"
+        bufferedBody.forEach { connection.send($0, stream: id) }
+        bufferedBody = []
+        if requestComplete && !endStream { connection.finish(stream: id) }
+        acknowledgeBody()
+        armResponseTimer()
+        connection.flush()
+    }
+
+    /// No connection could be had for the stream (the first one's connect or handshake failed).
+    func upstreamUnavailable(_ failure: UpstreamFailure) {
+        awaitingUpstream = false
+        failed(failure)
+    }
+
+    /// The client's request as the upstream stream's fields: pseudo-headers first, the rest as sent.
+    private var h2RequestFields: [(String, String)] {
+        let authority = head.authority.isEmpty ? owner.target.map { "\($0.host):\($0.port)" } ?? "" : head.authority
+        return [(":method", head.method), (":scheme", head.scheme), (":authority", authority), (":path", head.path.isEmpty ? "/" : head.path)]
+            + head.headers.compactMap(HTTP2Session.h2Field)
     }
 
     func requestBody(_ bytes: [UInt8]) {
@@ -100,30 +149,53 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
     @discardableResult
     private func acknowledgeBody() -> Bool {
         guard unacknowledged > 0 else { return false }
-        if let upstream, upstream.pendingOutbound > ProxyConnection.backpressureLimit { return false }  // upstreamDrained retries
+        switch upstream {  // upstreamDrained / upstreamStreamWritable retry
+        case let .http1(connection) where connection.pendingOutbound > ProxyConnection.backpressureLimit: return false
+        case let .http2(connection, id) where connection.queuedBytes(stream: id) > ProxyConnection.backpressureLimit: return false
+        default: break
+        }
         session.consumed(unacknowledged, stream: stream)
         unacknowledged = 0
         return true
     }
 
     private func sendBody(_ bytes: [UInt8]) {
-        upstream?.send(chunkedRequest ? Array("\(String(bytes.count, radix: 16))\r\n".utf8) + bytes + [13, 10] : bytes)
+        switch upstream {
+        case let .http1(connection):
+            connection.send(chunkedRequest ? Array("\(String(bytes.count, radix: 16))\r\n".utf8) + bytes + [13, 10] : bytes)
+        case let .http2(connection, id):
+            connection.send(bytes, stream: id)
+            connection.flush()
+        case .none:
+            break
+        }
     }
 
     func requestEnded() {
         requestComplete = true
         if owner.answersLocally, status == nil {
             respondLocally(owner.localResponse(method: head.method, url: url, keepAlive: true))
-        } else if chunkedRequest && !awaitingUpstream {
-            upstream?.send(Array("0\r\n\r\n".utf8))
+        } else if case let .http1(connection) = upstream, chunkedRequest {
+            connection.send(Array("0\r\n\r\n".utf8))
+        } else if case let .http2(connection, id) = upstream {
+            connection.finish(stream: id)
+            connection.flush()
         }
     }
 
     /// Gives the connection back to the leg; only a connection between responses is reusable.
+    /// On h2, the stream is released when complete and cancelled (RST_STREAM) otherwise.
     private func detachUpstream(reusable: Bool) {
-        guard let upstream else { return }
-        self.upstream = nil
-        leg.releaseUpstream(upstream, reusable: reusable)
+        switch upstream {
+        case .none:
+            return
+        case let .http1(connection):
+            upstream = .none
+            leg.releaseUpstream(connection, reusable: reusable)
+        case let .http2(connection, id):
+            upstream = .none
+            if reusable { connection.release(stream: id) } else { connection.cancel(stream: id) }
+        }
     }
 
     /// The client reset the stream, or the stream completed.
@@ -133,7 +205,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
         unacknowledged = 0
         if awaitingUpstream { leg.stopWaiting(self) }
         if !finished {
-            owner.recordError("h2_stream_reset", "stream \(stream) was reset (HTTP/2 error code \(errorCode)) before its response ended", url: url)
+            owner.recordError("h2_stream_reset", "stream \(stream) was reset (\(HTTP2Session.errorName(errorCode))) before its response ended", url: url, streamId: stream)
             detachUpstream(reusable: false)  // mid-response: the connection cannot carry another request
         }
     }
@@ -142,17 +214,29 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
     func abandon() {
         responseTimer?.cancel()
         if !finished {
-            owner.recordError("client_closed", "the client closed the connection before the response on stream \(stream) ended", url: url)
+            owner.recordError("client_closed", "the client closed the connection before the response on stream \(stream) ended", url: url, streamId: stream)
         }
-        upstream?.close()
-        upstream = nil
+        switch upstream {
+        case let .http1(connection): connection.close()
+        case let .http2(connection, id): connection.cancel(stream: id)
+        case .none: break
+        }
+        upstream = .none
     }
 
     /// Resumes reading the upstream once the client has taken most of what was queued.
     func resumeIfDrained() {
-        if upstreamPaused, session.queuedBytes(stream: stream) < ProxyConnection.backpressureLimit / 2 {
-            upstreamPaused = false
-            upstream?.resumeReading()
+        guard upstreamPaused, session.queuedBytes(stream: stream) < ProxyConnection.backpressureLimit / 2 else { return }
+        upstreamPaused = false
+        switch upstream {
+        case let .http1(connection):
+            connection.resumeReading()
+        case let .http2(connection, id):
+            connection.consumed(unconsumedResponse, stream: id)  // WINDOW_UPDATE: the upstream may send again
+            unconsumedResponse = 0
+            connection.flush()
+        case .none:
+            break
         }
     }
 
@@ -181,6 +265,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
         responded.requestBodyBytes = requestBodyBytes
         responded.httpVersion = "HTTP/2"
         responded.streamId = Int(stream)
+        responded.upstreamHttpVersion = upstreamVersion
         responded.headers = responseHeaders.map { [$0.name, $0.value] }
         responded.durationMs = Date().timeIntervalSince(started) * 1000
         owner.core.recorder.record(responded)
@@ -201,20 +286,25 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
     /// a broken transfer on this stream only.
     private func failed(_ failure: UpstreamFailure) {
         guard !finished else { return }
-        owner.recordError(failure.cause, failure.message, status: status == nil ? failure.status : nil, url: url)
+        owner.recordError(failure.cause, "stream \(stream): \(failure.message)", status: status == nil ? failure.status : nil, url: url, streamId: stream)
         if status == nil {
             respondLocally(HTTPResponse.text(failure.status, "intercept-proxy: \(failure.message)"))
         } else {
             finished = true
-            session.reset(stream: stream)
+            session.reset(stream: stream, errorCode: failure.http2ErrorCode)
             leg.flush()
         }
     }
 
     // MARK: UpstreamConnectionDelegate
 
+    private func isCurrent(_ connection: UpstreamConnection) -> Bool {
+        if case let .http1(current) = upstream { return current === connection }
+        return false
+    }
+
     func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8]) {
-        guard upstream === self.upstream else { return }
+        guard isCurrent(upstream) else { return }
         armResponseTimer()
         do {
             for event in try responses.feed(plaintext) { relay(event) }
@@ -236,11 +326,42 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
     }
 
     func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
-        guard upstream === self.upstream else { return }
+        guard isCurrent(upstream) else { return }
         if let events = try? responses.finish() { events.forEach(relay) }
         detachUpstream(reusable: false)
         guard !finished else { return }
         failed(failure ?? .closedEarly("the connection closed before the response to \(head.method) \(url) was complete"))
+    }
+
+    // MARK: HTTP2UpstreamStreamDelegate
+
+    private func isCurrent(_ id: Int32) -> Bool {
+        if case let .http2(_, current) = upstream { return current == id }
+        return false
+    }
+
+    func upstreamStream(_ id: Int32, received event: HTTPResponseDecoder.Event) {
+        guard isCurrent(id) else { return }
+        armResponseTimer()
+        relay(event)  // the leg flushes once the upstream's read is processed
+    }
+
+    func upstreamStream(_ id: Int32, failed failure: UpstreamFailure, refused: Bool) {
+        guard case let .http2(connection, current) = upstream, current == id else { return }
+        upstream = .none
+        // Never processed upstream (RFC 9113 8.7): safe to send again, on a new connection. Again and
+        // again while the upstream makes progress; once only when it refuses everything.
+        if refused, status == nil, requestBodyBytes == 0, !finished, refusals == 0 || connection.madeProgress {
+            refusals += 1
+            awaitingUpstream = true
+            leg.acquireUpstream(for: self)
+            return
+        }
+        failed(failure)
+    }
+
+    func upstreamStreamWritable(_ id: Int32) {
+        if acknowledgeBody() { leg.flush() }
     }
 
     private func relay(_ event: HTTPResponseDecoder.Event) {
@@ -257,9 +378,16 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
             if payload > 0 {
                 responseBodyBytes += payload
                 let queued = session.send(raw, stream: stream)
-                if queued > ProxyConnection.backpressureLimit, !upstreamPaused {
+                switch upstream {
+                case let .http2(connection, id):
+                    // Only this stream is held back: its DATA is acknowledged once the client takes it.
+                    if queued > ProxyConnection.backpressureLimit { upstreamPaused = true }
+                    if upstreamPaused { unconsumedResponse += payload } else { connection.consumed(payload, stream: id) }
+                case let .http1(connection) where queued > ProxyConnection.backpressureLimit && !upstreamPaused:
                     upstreamPaused = true
-                    upstream?.pauseReading()
+                    connection.pauseReading()
+                default:
+                    break
                 }
             }
         case let .trailer(name, value, _):
@@ -268,7 +396,11 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, @unchecked Sendable
             finished = true  // before anything flushes the END_STREAM and closes the stream
             let bodyless = head.method == "HEAD" || status == 204 || status == 304
             if !bodyless { session.finish(stream: stream, trailers: trailers) }
-            detachUpstream(reusable: upstreamKeepsAlive && !responses.readsUntilClose && requestComplete)
+            if case .http2 = upstream {
+                detachUpstream(reusable: requestComplete)
+            } else {
+                detachUpstream(reusable: upstreamKeepsAlive && !responses.readsUntilClose && requestComplete)
+            }
             complete()
         }
     }

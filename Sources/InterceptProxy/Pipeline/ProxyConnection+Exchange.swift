@@ -116,8 +116,11 @@ extension ProxyConnection: UpstreamConnectionDelegate {
     func upstreamConnection() -> UpstreamConnection {
         if let upstream { return upstream }
         let target = target!
+        // The HTTP/1.1 exchange speaks HTTP/1.1 upstream; only a connection dialled for --mimic-upstream
+        // during the handshake may become an h2 leg's (it offers h2 only when the client leg will be h2).
+        let alpn = mimicking != nil ? upstreamProtocols : upstreamProtocols?.filter { $0 != "h2" }
         let made = UpstreamConnection(route: core.route(host: target.host, port: target.port),
-                                      tls: clientTLS == nil ? nil : core.upstreamTLS, loop: connection.loop)
+                                      tls: clientTLS == nil ? nil : core.upstreamTLS, loop: connection.loop, alpn: alpn)
         made.delegate = self
         upstream = made
         made.start(timeout: core.configuration.connectTimeout)
@@ -208,6 +211,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
             if (100..<200).contains(head.status) && head.status != 101 { return }
             outstanding[0].status = head.status
             outstanding[0].responseHeaders = head.headers
+            outstanding[0].upstreamVersion = head.version
             closesAfterResponse = !head.keepAliveResponse
         case let .body(raw, payload):
             sendToClient(raw)
@@ -252,9 +256,17 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         responded.bodyBytes = request.responseBodyBytes
         responded.requestBodyBytes = request.requestBodyBytes
         responded.httpVersion = request.head.version
+        responded.upstreamHttpVersion = request.upstreamVersion
         responded.headers = request.responseHeaders.map { [$0.name, $0.value] }
         responded.durationMs = Date().timeIntervalSince(request.started) * 1000
         core.recorder.record(responded)
+    }
+
+    /// ALPN for upstream connections: the protocols the client offered that the proxy speaks, in the
+    /// client's order (h2 only when enabled); nil when it offered none (the TLS context's http/1.1).
+    var upstreamProtocols: [String]? {
+        let usable = (clientTLS?.offeredProtocols ?? []).filter { $0 == "http/1.1" || ($0 == "h2" && core.configuration.http2) }
+        return usable.isEmpty ? nil : usable
     }
 
     /// Offline mode and the badssl catalogue are answered by the proxy itself.

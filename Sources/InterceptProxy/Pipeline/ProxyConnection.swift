@@ -53,6 +53,8 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         var status: Int?
         var responseHeaders: [(name: String, value: String)] = []
         var responseBodyBytes = 0
+        /// The upstream response's protocol version, when it came from upstream.
+        var upstreamVersion: String?
     }
 
     /// Beyond this many bytes queued towards one side, the other side stops being read.
@@ -355,8 +357,9 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         closeClient()
     }
 
-    func recordError(_ cause: String, _ detail: String, status: Int? = nil, url: String? = nil) {
+    func recordError(_ cause: String, _ detail: String, status: Int? = nil, url: String? = nil, streamId: Int32? = nil) {
         var error = event(.error)
+        error.streamId = streamId.map(Int.init)
         error.cause = cause
         error.detail = detail
         error.status = status

@@ -49,9 +49,14 @@ final class TLSClientContext: @unchecked Sendable {
 final class TLSClientSession {
     let engine: TLSEngine
 
-    init(context: TLSClientContext, serverName: String) throws {
+    /// `alpn` replaces the context's offer (http/1.1) for this connection: the protocols the client offered.
+    init(context: TLSClientContext, serverName: String, alpn: [String]? = nil) throws {
         context.awaitTrustStore()
         engine = try TLSEngine(context: context.pointer, server: false)
+        if let alpn, !alpn.isEmpty {
+            let wire = alpn.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) }
+            _ = SSL_set_alpn_protos(engine.ssl, wire, UInt32(wire.count))  // returns 0 on success
+        }
         let isIP = SocketAddress(host: serverName, port: 0).isNumeric
         if !isIP { _ = shim_SSL_set_tlsext_host_name(engine.ssl, serverName) }
         if context.verifies {

@@ -25,6 +25,8 @@ final class TLSServerSession: @unchecked Sendable {
     private var awaitingCertificate = false
     /// The SNI host name the client sent, if any.
     private(set) var serverName: String?
+    /// The ALPN protocols the client offered, in its order (empty without the extension).
+    private(set) var offeredProtocols: [String] = []
 
     init(context: TLSServerContext) throws {
         engine = try TLSEngine(context: context.pointer, server: true)
@@ -60,6 +62,7 @@ final class TLSServerSession: @unchecked Sendable {
         if certificateInstalled { return SSL_CLIENT_HELLO_SUCCESS }
         if awaitingCertificate { return SSL_CLIENT_HELLO_RETRY }
         serverName = readServerName()
+        offeredProtocols = readOfferedProtocols()
         if let chain = delegate?.tlsSession(self, certificateFor: serverName) {
             install(chain)
             return SSL_CLIENT_HELLO_SUCCESS
@@ -76,6 +79,24 @@ final class TLSServerSession: @unchecked Sendable {
         SSL_use_PrivateKey(ssl, chain.leafKey.pointer)
         for certificate in chain.chain { _ = shim_SSL_add1_chain_cert(ssl, certificate.pointer) }
         certificateInstalled = true
+    }
+
+    /// The protocol_name_list of the ALPN extension (RFC 7301).
+    private func readOfferedProtocols() -> [String] {
+        var data: UnsafePointer<UInt8>?
+        var length = 0
+        guard SSL_client_hello_get0_ext(ssl, UInt32(TLSEXT_TYPE_application_layer_protocol_negotiation), &data, &length) == 1,
+              let data, length > 2 else { return [] }
+        let bytes = UnsafeBufferPointer(start: data, count: length)
+        var protocols: [String] = []
+        var index = 2  // list length
+        while index < bytes.count {
+            let nameLength = Int(bytes[index])
+            guard nameLength > 0, index + 1 + nameLength <= bytes.count else { break }
+            protocols.append(String(decoding: bytes[index + 1..<index + 1 + nameLength], as: UTF8.self))
+            index += 1 + nameLength
+        }
+        return protocols
     }
 
     /// The host_name entry of the server_name extension (RFC 6066), if the client sent one.

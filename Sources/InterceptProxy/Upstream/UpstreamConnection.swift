@@ -52,11 +52,16 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     private var readingPaused = false
     /// The upstream's certificate once TLS is up (what --mimic-upstream copies).
     private(set) var peerCertificate: Certificate?
+    /// The ALPN protocols offered (nil: the TLS context's http/1.1).
+    private let alpn: [String]?
+    /// What the upstream chose by ALPN once TLS is up ("h2", "http/1.1"), nil without ALPN or TLS.
+    private(set) var negotiatedProtocol: String?
 
-    init(route: UpstreamRoute, tls: TLSClientContext?, loop: EventLoop) {
+    init(route: UpstreamRoute, tls: TLSClientContext?, loop: EventLoop, alpn: [String]? = nil) {
         self.route = route
         self.tlsContext = tls
         self.loop = loop
+        self.alpn = alpn
     }
 
     func start(timeout: TimeInterval) {
@@ -128,7 +133,7 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     private func beginTLSOrReady() {
         guard let tlsContext else { becomeReady(nil); return }
         do {
-            let session = try TLSClientSession(context: tlsContext, serverName: route.target.host)
+            let session = try TLSClientSession(context: tlsContext, serverName: route.target.host, alpn: alpn)
             state = .tlsHandshake(session)
             advanceTLS(session)
         } catch {
@@ -148,6 +153,7 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
 
     private func becomeReady(_ tls: TLSClientSession?) {
         if let tls, let peer = SSL_get1_peer_certificate(tls.engine.ssl) { peerCertificate = Certificate(taking: peer) }
+        negotiatedProtocol = tls?.engine.alpn
         state = .ready(tls)
         if readingPaused { connection?.pauseReading() }
         let pending = queued

@@ -9,10 +9,21 @@ enum UpstreamFailure: Error, Equatable {
     case proxy(String)
     case closedEarly(String)
     case protocolError(String)
+    /// The upstream reset the HTTP/2 stream (RST_STREAM with this error code).
+    case reset(code: UInt32)
+    /// The upstream ended the HTTP/2 connection (GOAWAY) with this stream unfinished.
+    case goAway(code: UInt32, lastStream: Int32)
 
     var status: Int {
         if case .timeout = self { return 504 }
         return 502
+    }
+
+    /// The RST_STREAM code for an h2 client whose response had started: the upstream's own code
+    /// when it reset the stream, INTERNAL_ERROR otherwise.
+    var http2ErrorCode: UInt32 {
+        if case let .reset(code) = self, code != 0 { return code }
+        return 2  // INTERNAL_ERROR
     }
 
     /// The flow event's cause.
@@ -26,6 +37,8 @@ enum UpstreamFailure: Error, Equatable {
         case .proxy: return "upstream_proxy"
         case .closedEarly: return "upstream_closed"
         case .protocolError: return "upstream_protocol"
+        case .reset: return "upstream_reset"
+        case .goAway: return "upstream_goaway"
         }
     }
 
@@ -42,6 +55,9 @@ enum UpstreamFailure: Error, Equatable {
         case let .proxy(detail): return "the upstream proxy refused the tunnel: \(detail)"
         case let .closedEarly(detail): return "upstream closed early: \(detail)"
         case let .protocolError(detail): return "upstream protocol error: \(detail)"
+        case let .reset(code): return "the upstream reset its HTTP/2 stream (\(HTTP2Session.errorName(code)))"
+        case let .goAway(code, lastStream):
+            return "the upstream ended its HTTP/2 connection (GOAWAY \(HTTP2Session.errorName(code)), last stream \(lastStream)) before the response was complete"
         }
     }
 }

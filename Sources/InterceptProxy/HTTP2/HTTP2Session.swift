@@ -1,0 +1,239 @@
+import CNGHTTP2
+
+/// What both legs' nghttp2 sessions share: nghttp2 does framing, HPACK and flow control over bytes
+/// the owner moves (`feed`, `takeOutput`), so a session sits on top of a TLS engine like the
+/// HTTP/1.1 decoders do. Outgoing bodies (responses on the client leg, requests upstream) are
+/// queued per stream and handed to nghttp2 as flow control allows. Subclasses turn nghttp2's
+/// callbacks into their leg's events. Confined to one event loop.
+class HTTP2Session {
+    private(set) var session: OpaquePointer?
+    private var bodies: [Int32: OutgoingBody] = [:]
+
+    /// Body bytes waiting for nghttp2 to ask for them.
+    private final class OutgoingBody {
+        var queued: [UInt8] = []
+        var offset = 0
+        var ended = false
+        var trailers: [(name: String, value: String)] = []
+        var pending: Int { queued.count - offset }
+    }
+
+    struct ProtocolError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Received DATA is acknowledged (WINDOW_UPDATE) only when the owner says it was passed on
+    /// (`consumed`), so a fast sender to a slow receiver is held back instead of buffered.
+    init(server: Bool, settings: [(Int32, UInt32)]) throws {
+        var callbacks: OpaquePointer?
+        guard nghttp2_session_callbacks_new(&callbacks) == 0 else { throw ProtocolError(description: "nghttp2_session_callbacks_new failed") }
+        defer { nghttp2_session_callbacks_del(callbacks) }
+        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, user in
+            guard let frame, let me = HTTP2Session.from(user) else { return 0 }
+            me.beginHeaders(frame.pointee)
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, user in
+            guard let frame, let name, let value, let me = HTTP2Session.from(user) else { return 0 }
+            me.header(stream: frame.pointee.hd.stream_id,
+                      name: String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self),
+                      value: String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self))
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, user in
+            guard let frame, let me = HTTP2Session.from(user) else { return 0 }
+            me.frameReceived(frame.pointee)
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, stream, data, length, user in
+            guard let data, let me = HTTP2Session.from(user) else { return 0 }
+            me.dataReceived(Array(UnsafeBufferPointer(start: data, count: length)), stream: stream)
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, stream, errorCode, user in
+            guard let me = HTTP2Session.from(user) else { return 0 }
+            me.bodies[stream] = nil
+            me.streamClosed(stream, errorCode: errorCode)
+            return 0
+        }
+        var options: OpaquePointer?
+        guard nghttp2_option_new(&options) == 0 else { throw ProtocolError(description: "nghttp2_option_new failed") }
+        defer { nghttp2_option_del(options) }
+        nghttp2_option_set_no_auto_window_update(options, 1)
+        var made: OpaquePointer?
+        let user = Unmanaged.passUnretained(self).toOpaque()
+        let result = server ? nghttp2_session_server_new2(&made, callbacks, user, options)
+                            : nghttp2_session_client_new2(&made, callbacks, user, options)
+        guard result == 0 else { throw ProtocolError(description: "nghttp2_session_\(server ? "server" : "client")_new failed") }
+        session = made
+        var entries = settings.map { nghttp2_settings_entry(settings_id: $0.0, value: $0.1) }
+        nghttp2_submit_settings(made, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
+    }
+
+    deinit { nghttp2_session_del(session) }
+
+    private static func from(_ user: UnsafeMutableRawPointer?) -> HTTP2Session? {
+        user.map { Unmanaged<HTTP2Session>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    // MARK: Events, for subclasses
+
+    func beginHeaders(_ frame: nghttp2_frame) {}
+    func header(stream: Int32, name: String, value: String) {}
+    func frameReceived(_ frame: nghttp2_frame) {}
+    func dataReceived(_ bytes: [UInt8], stream: Int32) {}
+    /// The stream is gone: completed, or reset by either side (`errorCode` != 0).
+    func streamClosed(_ stream: Int32, errorCode: UInt32) {}
+
+    // MARK: Bytes in and out
+
+    /// Hands received bytes to nghttp2; a protocol violation ends the session (nghttp2 queues GOAWAY).
+    func feed(_ bytes: [UInt8]) throws {
+        let result = bytes.withUnsafeBufferPointer { nghttp2_session_mem_recv(session, $0.baseAddress, $0.count) }
+        if result < 0 { throw ProtocolError(description: String(cString: nghttp2_strerror(Int32(result)))) }
+    }
+
+    /// Frames ready to go to the peer.
+    func takeOutput() -> [UInt8] {
+        var output: [UInt8] = []
+        while true {
+            var data: UnsafePointer<UInt8>?
+            let length = nghttp2_session_mem_send(session, &data)
+            guard length > 0, let data else { break }
+            output.append(contentsOf: UnsafeBufferPointer(start: data, count: length))
+        }
+        return output
+    }
+
+    /// Whether the session still has work: false once GOAWAY is done both ways.
+    var isAlive: Bool { nghttp2_session_want_read(session) != 0 || nghttp2_session_want_write(session) != 0 }
+
+    /// Opens the flow-control window again for `count` received DATA bytes the stream has passed on.
+    func consumed(_ count: Int, stream: Int32) {
+        guard count > 0 else { return }
+        if nghttp2_session_consume(session, stream, count) != 0 {
+            nghttp2_session_consume_connection(session, count)  // the stream is gone; the connection still counts them
+        }
+    }
+
+    // MARK: Outgoing bodies
+
+    /// Opens the stream's body queue, read by nghttp2 through `bodyProvider`.
+    func openBody(stream: Int32) {
+        bodies[stream] = OutgoingBody()
+    }
+
+    /// A data provider that reads whichever stream's queue nghttp2 asks for.
+    var bodyProvider: nghttp2_data_provider {
+        var provider = nghttp2_data_provider()
+        provider.read_callback = { session, stream, buffer, length, flags, _, user in
+            guard let me = HTTP2Session.from(user), let buffer, let flags else { return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
+            return me.readBody(session: session, stream: stream, into: buffer, length: length, flags: flags)
+        }
+        return provider
+    }
+
+    /// Queues body bytes; how many are still queued (for backpressure) is returned.
+    @discardableResult
+    func send(_ bytes: [UInt8], stream: Int32) -> Int {
+        guard let body = bodies[stream], !bytes.isEmpty else { return 0 }
+        // Drop what nghttp2 already took, so a long body never accumulates its sent prefix.
+        if body.offset == body.queued.count {
+            body.queued = []
+            body.offset = 0
+        } else if body.offset >= 64 * 1024 && body.offset >= body.pending {
+            body.queued.removeFirst(body.offset)
+            body.offset = 0
+        }
+        body.queued.append(contentsOf: bytes)
+        nghttp2_session_resume_data(session, stream)
+        return body.pending
+    }
+
+    /// Body bytes of the stream not yet taken by nghttp2.
+    func queuedBytes(stream: Int32) -> Int { bodies[stream]?.pending ?? 0 }
+
+    /// Ends the body, with trailers when there are any (gRPC's status lives there).
+    func finish(stream: Int32, trailers: [(name: String, value: String)] = []) {
+        guard let body = bodies[stream] else { return }
+        body.ended = true
+        body.trailers = trailers
+        nghttp2_session_resume_data(session, stream)
+    }
+
+    /// Resets one stream; the others go on.
+    func reset(stream: Int32, errorCode: UInt32 = NGHTTP2_INTERNAL_ERROR.rawValue) {
+        bodies[stream] = nil
+        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream, errorCode)
+    }
+
+    /// Announces that no new streams will be accepted; open ones finish (a graceful GOAWAY naming
+    /// the last stream taken, not nghttp2_session_terminate_session, which ends the session).
+    func goAway() {
+        nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
+                              NGHTTP2_NO_ERROR.rawValue, nil, 0)
+    }
+
+    private func readBody(session: OpaquePointer?, stream: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int,
+                          flags: UnsafeMutablePointer<UInt32>) -> Int {
+        guard let body = bodies[stream] else { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
+        let count = min(length, body.pending)
+        if count > 0 {
+            body.queued.withUnsafeBufferPointer { source in
+                buffer.update(from: source.baseAddress! + body.offset, count: count)
+            }
+            body.offset += count
+        }
+        if body.pending == 0 {
+            if !body.ended { return count > 0 ? count : Int(NGHTTP2_ERR_DEFERRED.rawValue) }
+            flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+            if !body.trailers.isEmpty {
+                flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
+                withNameValues(body.trailers.compactMap(Self.h2Field)) { nva in
+                    _ = nghttp2_submit_trailer(session, stream, nva.baseAddress, nva.count)
+                }
+            }
+        }
+        return count
+    }
+
+    // MARK: Fields
+
+    /// HTTP/2 field names are lower case, and connection-specific fields are not allowed (RFC 9113 8.2.2).
+    static func h2Field(_ field: (name: String, value: String)) -> (String, String)? {
+        let name = field.name.lowercased()
+        if ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"].contains(name) { return nil }
+        if name == "te" && field.value.lowercased() != "trailers" { return nil }
+        return (name, field.value)
+    }
+
+    /// Builds an nghttp2_nv array over one byte buffer that lives for the duration of `body`
+    /// (nghttp2 copies the fields it is given).
+    func withNameValues<Result>(_ fields: [(String, String)], _ body: (UnsafeMutableBufferPointer<nghttp2_nv>) -> Result) -> Result {
+        var bytes: [UInt8] = []
+        var spans: [(Int, Int, Int, Int)] = []
+        for (name, value) in fields {
+            let nameStart = bytes.count
+            bytes.append(contentsOf: name.utf8)
+            let valueStart = bytes.count
+            bytes.append(contentsOf: value.utf8)
+            spans.append((nameStart, valueStart - nameStart, valueStart, bytes.count - valueStart))
+        }
+        bytes.append(0)  // never empty, so baseAddress is never nil
+        return bytes.withUnsafeMutableBufferPointer { storage in
+            var nva = spans.map { span in
+                nghttp2_nv(name: storage.baseAddress! + span.0, value: storage.baseAddress! + span.2,
+                           namelen: span.1, valuelen: span.3, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+            }
+            return nva.withUnsafeMutableBufferPointer { body($0) }
+        }
+    }
+
+    /// nghttp2's name for an error code, for flow events ("INTERNAL_ERROR").
+    static func errorName(_ code: UInt32) -> String {
+        let names = ["NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT", "STREAM_CLOSED",
+                     "FRAME_SIZE_ERROR", "REFUSED_STREAM", "CANCEL", "COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM",
+                     "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED"]
+        return Int(code) < names.count ? names[Int(code)] : "error \(code)"
+    }
+}

@@ -1,0 +1,94 @@
+import CertForge
+import Foundation
+
+/// nginx (nginx-light, which `make test` installs for the benchmark) as an HTTPS origin serving
+/// `files`, with h2 on or off. `keepaliveRequests` caps the requests per connection: on h2, nginx
+/// then sends GOAWAY (NO_ERROR) and refuses streams beyond the last one it takes.
+public final class NginxOrigin: @unchecked Sendable {
+    public let port: Int
+    private let server: BackgroundProcess
+    private let directory: TemporaryDirectory
+
+    public init(chain: ForgedChain, files: [String: [UInt8]], http2: Bool = true, keepaliveRequests: Int = 1000) throws {
+        let scratch = try TemporaryDirectory()
+        directory = scratch
+        let www = scratch.path("www")
+        try FileManager.default.createDirectory(atPath: www, withIntermediateDirectories: true)
+        for (name, bytes) in files {
+            FileManager.default.createFile(atPath: "\(www)/\(name)", contents: Data(bytes), attributes: [.posixPermissions: 0o644])
+        }
+        let certificate = try scratch.write("origin.pem", chain.pem)
+        let key = try scratch.write("origin.key", chain.leafKey.pemString)
+        // Workers run as nobody unless the tests run as root; the scratch files are throwaway.
+        for path in [scratch.url.path, www, certificate, key] {
+            try FileManager.default.setAttributes([.posixPermissions: path.hasSuffix(".pem") || path.hasSuffix(".key") ? 0o644 : 0o755], ofItemAtPath: path)
+        }
+        port = try freeLoopbackPort()
+        let config = """
+            \(getuid() == 0 ? "user root;" : "")
+            worker_processes 1;
+            daemon off;
+            pid \(scratch.path("nginx.pid"));
+            events { worker_connections 1024; }
+            http {
+                access_log off;
+                client_body_temp_path \(scratch.path("tmp-body"));
+                proxy_temp_path \(scratch.path("tmp-proxy"));
+                fastcgi_temp_path \(scratch.path("tmp-fastcgi"));
+                uwsgi_temp_path \(scratch.path("tmp-uwsgi"));
+                scgi_temp_path \(scratch.path("tmp-scgi"));
+                keepalive_requests \(keepaliveRequests);
+                server {
+                    listen 127.0.0.1:\(port) ssl\(http2 ? " http2" : "");
+                    ssl_certificate \(certificate);
+                    ssl_certificate_key \(key);
+                    root \(www);
+                    default_type application/octet-stream;
+                    add_header x-origin-protocol $server_protocol always;
+                }
+            }
+            """
+        let configFile = try scratch.write("nginx.conf", config)
+        server = try BackgroundProcess("nginx", ["-c", configFile, "-p", scratch.url.path, "-e", scratch.path("error.log")])
+        try waitForListener(port: port)
+    }
+
+    /// SIGTERM: nginx's master takes its workers down too (SIGKILL would orphan them).
+    public func stop() { server.stop(signal: SIGTERM) }
+
+    deinit { stop() }
+}
+
+/// A loopback port nothing listens on right now.
+public func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port`.
+public func waitForListener(port: Int, timeout: TimeInterval = 20) throws {
+    let deadline = Date() + timeout
+    while Date() < deadline {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        close(fd)
+        if connected { return }
+        usleep(10_000)
+    }
+    throw TimedOut(command: "waiting for a listener on 127.0.0.1:\(port)", seconds: timeout)
+}
