@@ -58,6 +58,77 @@ struct MappedOrigin {
         }
     }
 
+    @Test func aSlowReaderHoldsBackOnlyItsOwnUpstreamStream() async throws {
+        // The client reads one stream at 32 MB/s while nginx could send 128 MiB at once: only
+        // WINDOW_UPDATEs sent as the client takes the data keep the proxy's memory flat.
+        let origin = try MappedOrigin()
+        let size = 128 << 20
+        let nginx = try NginxOrigin(chain: origin.chain, files: ["small": Array("small\n".utf8)], sparse: ["big": size])
+        defer { nginx.stop() }
+        let fixture = try origin.proxy(port: nginx.port)
+        defer { Task { await fixture.proxy.stop() } }
+        let before = residentMemory()
+        let slow = try fixture.startCurl(["--cacert", fixture.rootFile, "--http2", "--limit-rate", "32M", "-o", "/dev/null",
+                                                "-w", "%{size_download}", "https://\(MappedOrigin.host)/big"])
+        let quick = try fixture.curl(["--cacert", fixture.rootFile, "--http2", "-w", " %{time_total}", "https://\(MappedOrigin.host)/small"])
+        #expect(quick.stdout.hasPrefix("small\n") && Double(quick.stdout.split(separator: " ").last ?? "9")! < 2, "\(quick)")
+        let result = try slow.wait()
+        #expect(result.stdout == "\(size)", "\(result)")
+        let growth = residentMemory() - before
+        #expect(growth < 48 << 20, "RSS grew by \(growth >> 20) MiB while relaying \(size >> 20) MiB to a slow h2 reader")
+        #expect(fixture.proxy.recordedEvents.filter { $0.type == .response && $0.upstreamHttpVersion == "HTTP/2" }.count == 2)
+    }
+
+    @Test func anHTTP1ClientReachesAnH2OnlyOriginThroughTranslation() async throws {
+        // A client preferring http/1.1 but offering h2 too: the client leg keeps its preference, the
+        // upstream leg offers the same list, and the h2-only origin picks h2.
+        let origin = try MappedOrigin()
+        let server = try H2OriginServer(chain: origin.chain)
+        defer { server.stop() }
+        let fixture = try origin.proxy(port: server.port)
+        defer { Task { await fixture.proxy.stop() } }
+        let result = try http1ClientOfferingH2(proxyPort: fixture.port, rootFile: fixture.rootFile, requests: """
+            [("GET", "/trailers", None), ("GET", "/bytes/300000", None), ("POST", "/echo", b"z" * 2000000), ("HEAD", "/bytes/10", None)]
+            """)
+        #expect(result.stdout == """
+            GET /trailers 200 11 5 hello chunked
+            GET /bytes/300000 200 11 300000 xxxxxxxxxxxxxxxxxxxx None
+            POST /echo 200 11 7 2000000 None
+            HEAD /bytes/10 200 11 0  None
+            alpn http/1.1
+
+            """, "\(result)")
+        #expect(server.output.components(separatedBy: "CONNECTION alpn=h2").count - 1 == 1, "one upstream connection: \(server.output)")
+        let responses = fixture.proxy.recordedEvents.filter { $0.type == .response }
+        #expect(responses.count == 4 && responses.allSatisfy { $0.httpVersion == "HTTP/1.1" && $0.upstreamHttpVersion == "HTTP/2" }, "\(responses)")
+    }
+
+    @Test(arguments: [true, false])
+    func mimicUpstreamWorksWithAnH2Origin(clientSpeaksH2: Bool) async throws {
+        let origin = try MappedOrigin()
+        let server = try H2OriginServer(chain: origin.chain)
+        defer { server.stop() }
+        let fixture = try ProxyFixture(offline: false) { configuration in
+            configuration.mapRemote = [MapRemoteRule(host: MappedOrigin.host, port: 443, address: "127.0.0.1", addressPort: server.port)]
+            configuration.upstreamCAFile = origin.caFile
+            configuration.mimicUpstream = true
+        }
+        defer { Task { await fixture.proxy.stop() } }
+        // The origin speaks first (SETTINGS) while the client's handshake is still waiting for the
+        // mimicked certificate; nothing of it may be lost, whichever protocol the client leg gets.
+        if clientSpeaksH2 {
+            let result = try fixture.curl(["--cacert", fixture.rootFile, "--http2", "-w", " %{http_version}",
+                                           "https://\(MappedOrigin.host)/bytes/5", "https://\(MappedOrigin.host)/bytes/7"])
+            #expect(result.stdout == "xxxxx 2xxxxxxx 2", "\(result)")
+        } else {
+            let result = try http1ClientOfferingH2(proxyPort: fixture.port, rootFile: fixture.rootFile,
+                                                   requests: #"[("GET", "/bytes/5", None), ("GET", "/bytes/7", None)]"#)
+            #expect(result.stdout == "GET /bytes/5 200 11 5 xxxxx None\nGET /bytes/7 200 11 7 xxxxxxx None\nalpn http/1.1\n", "\(result)")
+        }
+        #expect(fixture.proxy.recordedEvents.filter { $0.type == .response && $0.upstreamHttpVersion == "HTTP/2" }.count == 2)
+        #expect(server.output.components(separatedBy: "CONNECTION alpn=h2").count - 1 == 1, "the dialled connection served both: \(server.output)")
+    }
+
     @Test func anUpstreamResetResetsOnlyItsOwnClientStream() async throws {
         let origin = try MappedOrigin()
         let server = try H2OriginServer(chain: origin.chain)
@@ -106,7 +177,7 @@ struct MappedOrigin {
             """)
         #expect(result.status == 0, "\(result)")
         let lines = result.stdout.split(separator: "\n").map(String.init)
-        #expect(lines == ["1 200 reset=2", "3 200 reset=2", "5 200 bytes=5000 connection=2"], "\(result)")
+        #expect(lines == ["1 200 reset=2", "3 200 reset=2", "5 200 bytes=5000 connection=2"], "\(result) \(fixture.proxy.recordedEvents.filter { $0.type == .error })")
 
         let goAways = fixture.proxy.recordedEvents.filter { $0.type == .error && $0.cause == "upstream_goaway" }
         #expect(Set(goAways.compactMap(\.streamId)) == [1, 3], "\(goAways)")
@@ -208,4 +279,25 @@ func h2ClientThroughTunnel(proxyPort: Int, rootFile: String, host: String, scrip
         \(body.split(separator: "\n").joined(separator: "\n"))
         """
     return try run(h2Python, ["-c", script, String(proxyPort), rootFile, host])
+}
+
+/// Python's http.client through a tunnel to `origin.test`, offering ALPN "http/1.1, h2" (in that
+/// order) and making `requests` (a Python list of (method, path, body)) on one connection. Prints
+/// "<method> <path> <status> <version> <length> <first bytes> <transfer-encoding>" per response,
+/// then "alpn <protocol>".
+func http1ClientOfferingH2(proxyPort: Int, rootFile: String, requests: String) throws -> ProcessResult {
+    let script = """
+        import http.client, ssl, sys
+        context = ssl.create_default_context(cafile=sys.argv[2])
+        context.set_alpn_protocols(["http/1.1", "h2"])
+        conn = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[1]), context=context, timeout=20)
+        conn.set_tunnel("\(MappedOrigin.host)", 443)
+        for method, path, body in \(requests):
+            conn.request(method, path, body=body)
+            response = conn.getresponse()
+            data = response.read()
+            print(method, path, response.status, response.version, len(data), data[:20].decode(), response.getheader("transfer-encoding"))
+        print("alpn", conn.sock.selected_alpn_protocol())
+        """
+    return try run("python3", ["-c", script, String(proxyPort), rootFile])
 }

@@ -66,6 +66,15 @@ def serve(tls, number):
             elif then == "goaway":
                 conn.close_connection(error_code=2, last_stream_id=max(paths))
                 tls.sendall(conn.data_to_send())
+                # Hang up the way servers do: stop writing, read what the peer still sends (so
+                # the kernel answers with FIN, not RST, which could discard the GOAWAY), close.
+                tls.settimeout(2)
+                tls.shutdown(socket.SHUT_WR)
+                try:
+                    while tls.recv(65536):
+                        pass
+                except (OSError, ssl.SSLError):
+                    pass
                 raise EOFError
 
     def handle(stream):

@@ -9,13 +9,18 @@ public final class NginxOrigin: @unchecked Sendable {
     private let server: BackgroundProcess
     private let directory: TemporaryDirectory
 
-    public init(chain: ForgedChain, files: [String: [UInt8]], http2: Bool = true, keepaliveRequests: Int = 1000) throws {
+    /// `sparse` files are that many zero bytes, without taking the memory or the disk.
+    public init(chain: ForgedChain, files: [String: [UInt8]], sparse: [String: Int] = [:], http2: Bool = true, keepaliveRequests: Int = 1000) throws {
         let scratch = try TemporaryDirectory()
         directory = scratch
         let www = scratch.path("www")
         try FileManager.default.createDirectory(atPath: www, withIntermediateDirectories: true)
         for (name, bytes) in files {
             FileManager.default.createFile(atPath: "\(www)/\(name)", contents: Data(bytes), attributes: [.posixPermissions: 0o644])
+        }
+        for (name, size) in sparse {
+            FileManager.default.createFile(atPath: "\(www)/\(name)", contents: nil, attributes: [.posixPermissions: 0o644])
+            guard truncate("\(www)/\(name)", off_t(size)) == 0 else { throw POSIXError(.EIO) }
         }
         let certificate = try scratch.write("origin.pem", chain.pem)
         let key = try scratch.write("origin.key", chain.leafKey.pemString)

@@ -79,6 +79,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
         }
         awaitingUpstream = true
         leg.acquireUpstream(for: self)
+        if awaitingUpstream { armResponseTimer() }  // also bounds the wait for a connection (a stalled upstream handshake)
     }
 
     /// The leg hands over an HTTP/1.1 connection (new, idle or freed by another stream): the request goes out.
@@ -277,6 +278,10 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
         let timeout = owner.core.configuration.responseTimeout
         responseTimer = owner.connection.loop.schedule(after: timeout) { [weak self] in
             guard let self, !self.finished else { return }
+            if self.awaitingUpstream {
+                self.awaitingUpstream = false
+                self.leg.stopWaiting(self)
+            }
             self.detachUpstream(reusable: false)
             self.failed(.timeout("waiting \(Int(timeout)) s for a response from \(self.owner.target?.host ?? "upstream")"))
         }

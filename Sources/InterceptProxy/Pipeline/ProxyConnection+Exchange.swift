@@ -116,11 +116,12 @@ extension ProxyConnection: UpstreamConnectionDelegate {
     func upstreamConnection() -> UpstreamConnection {
         if let upstream { return upstream }
         let target = target!
-        // The HTTP/1.1 exchange speaks HTTP/1.1 upstream; only a connection dialled for --mimic-upstream
-        // during the handshake may become an h2 leg's (it offers h2 only when the client leg will be h2).
-        let alpn = mimicking != nil ? upstreamProtocols : upstreamProtocols?.filter { $0 != "h2" }
         let made = UpstreamConnection(route: core.route(host: target.host, port: target.port),
-                                      tls: clientTLS == nil ? nil : core.upstreamTLS, loop: connection.loop, alpn: alpn)
+                                      tls: clientTLS == nil ? nil : core.upstreamTLS, loop: connection.loop, alpn: upstreamProtocols)
+        // Dialled during the handshake (--mimic-upstream), it may yet become an h2 leg's; otherwise
+        // an upstream that picks h2 gets this HTTP/1.1 exchange translated.
+        made.speaksHTTP1 = mimicking == nil
+        made.holdsInput = mimicking != nil
         made.delegate = self
         upstream = made
         made.start(timeout: core.configuration.connectTimeout)
@@ -211,7 +212,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
             if (100..<200).contains(head.status) && head.status != 101 { return }
             outstanding[0].status = head.status
             outstanding[0].responseHeaders = head.headers
-            outstanding[0].upstreamVersion = head.version
+            outstanding[0].upstreamVersion = upstream?.negotiatedProtocol == "h2" ? "HTTP/2" : head.version
             closesAfterResponse = !head.keepAliveResponse
         case let .body(raw, payload):
             sendToClient(raw)

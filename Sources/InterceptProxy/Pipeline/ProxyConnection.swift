@@ -261,6 +261,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
                     if let dialled = upstream {  // --mimic-upstream's connection
                         upstream = nil
                         leg.adopt(dialled)
+                        dialled.holdsInput = false
                     }
                     leg.flush()  // our SETTINGS go first
                 } catch {
@@ -268,6 +269,9 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
                     closeClient()
                     return
                 }
+            } else if let dialled = upstream {  // --mimic-upstream's connection serves this HTTP/1.1 leg
+                dialled.speaksHTTP1 = true
+                dialled.holdsInput = false
             }
             clientPlaintextArrived(from: tls)  // application data may have come with the client's Finished
         }

@@ -18,21 +18,21 @@ final class TLSServerContext: @unchecked Sendable {
         // The callback cannot capture: whether h2 is on travels in its argument (non-nil = on).
         SSL_CTX_set_alpn_select_cb(context, { _, out, outLength, offered, offeredLength, h2Enabled in
             guard let out, let outLength, let offered else { return SSL_TLSEXT_ERR_NOACK }
-            // Our preference, not the client's: h2 when offered and enabled, else http/1.1.
-            let choices = (h2Enabled != nil ? [Array("h2".utf8)] : []) + [Array("http/1.1".utf8)]
-            for wanted in choices {
-                var index = 0
-                while index < Int(offeredLength) {
-                    let length = Int(offered[index])
-                    let start = index + 1
-                    if length == wanted.count, start + length <= Int(offeredLength),
-                       (0..<length).allSatisfy({ offered[start + $0] == wanted[$0] }) {
-                        out.pointee = UnsafePointer(offered + start)
-                        outLength.pointee = UInt8(length)
-                        return SSL_TLSEXT_ERR_OK
-                    }
-                    index = start + length
+            // The client's preference, since the upstream leg offers the same list and the origin
+            // decides on it: the first of h2 (when enabled) and http/1.1 that the client names.
+            let supported = (h2Enabled != nil ? [Array("h2".utf8)] : []) + [Array("http/1.1".utf8)]
+            var index = 0
+            while index < Int(offeredLength) {
+                let length = Int(offered[index])
+                let start = index + 1
+                guard start + length <= Int(offeredLength) else { break }
+                let name = Array(UnsafeBufferPointer(start: offered + start, count: length))
+                if supported.contains(name) {
+                    out.pointee = UnsafePointer(offered + start)
+                    outLength.pointee = UInt8(length)
+                    return SSL_TLSEXT_ERR_OK
                 }
+                index = start + length
             }
             return SSL_TLSEXT_ERR_NOACK
         }, UnsafeMutableRawPointer(bitPattern: http2 ? 1 : 0))
