@@ -25,7 +25,11 @@ final class HTTP1OverHTTP2: HTTP2ClientSessionDelegate {
         var ended = false
     }
 
-    init() throws {
+    /// For requests without a Host field (HTTP/1.0): the tunnel's host.
+    private let defaultAuthority: String
+
+    init(defaultAuthority: String) throws {
+        self.defaultAuthority = defaultAuthority
         session = try HTTP2ClientSession()
         session.delegate = self
     }
@@ -36,7 +40,7 @@ final class HTTP1OverHTTP2: HTTP2ClientSessionDelegate {
             switch event {
             case let .head(head):
                 let hasBody = head.header("Content-Length").map { $0 != "0" } ?? head.headerContains("Transfer-Encoding", token: "chunked")
-                guard let stream = session.request(Self.fields(of: head), endStream: !hasBody) else {
+                guard let stream = session.request(Self.fields(of: head, defaultAuthority: defaultAuthority), endStream: !hasBody) else {
                     throw HTTP2Session.ProtocolError(description: "the upstream's h2 session takes no new stream")
                 }
                 order.append(stream)
@@ -79,8 +83,8 @@ final class HTTP1OverHTTP2: HTTP2ClientSessionDelegate {
     var queuedBodyBytes: Int { writing.map { session.queuedBytes(stream: $0) } ?? 0 }
 
     /// The HTTP/1.1 request's fields for h2: `Host` becomes `:authority`, hop-by-hop fields go.
-    static func fields(of head: HTTPRequestHead) -> [(String, String)] {
-        [(":method", head.method), (":scheme", "https"), (":authority", head.header("Host") ?? ""), (":path", head.target)]
+    static func fields(of head: HTTPRequestHead, defaultAuthority: String) -> [(String, String)] {
+        [(":method", head.method), (":scheme", "https"), (":authority", head.header("Host") ?? defaultAuthority), (":path", head.target)]
             + head.headers.compactMap(HTTP2Session.h2Field)
     }
 

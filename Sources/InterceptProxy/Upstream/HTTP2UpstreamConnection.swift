@@ -115,6 +115,9 @@ final class HTTP2UpstreamConnection: UpstreamConnectionDelegate, HTTP2ClientSess
         }
         receiving = false
         flush()
+        // A WINDOW_UPDATE from the upstream lets nghttp2 take queued request bodies in `flush`:
+        // their streams may acknowledge more to the client (the socket need not have backed up).
+        for (stream, delegate) in streams { delegate.upstreamStreamWritable(stream) }
         owner?.multiplexedInputProcessed(self)
     }
 

@@ -247,9 +247,15 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
         }
     }
 
+    /// The target as an :authority / Host value (port only when not 443, IPv6 in brackets).
+    private var hostAuthority: String {
+        let host = route.target.host.contains(":") ? "[\(route.target.host)]" : route.target.host
+        return route.target.port == 443 ? host : "\(host):\(route.target.port)"
+    }
+
     /// The translator once an HTTP/1.1 exchange meets an upstream that chose h2.
     private func activeTranslator() -> HTTP1OverHTTP2? {
-        if translator == nil, speaksHTTP1, negotiatedProtocol == "h2" { translator = try? HTTP1OverHTTP2() }
+        if translator == nil, speaksHTTP1, negotiatedProtocol == "h2" { translator = try? HTTP1OverHTTP2(defaultAuthority: hostAuthority) }
         return translator
     }
 
