@@ -207,7 +207,7 @@ def notes(sizes):
         f"as mitmproxy's does), mitmdump `-q` with an addon routing every upstream to the origin. "
         f"Batches: {sizes['new_hosts']} new hosts, {sizes['repeat_hosts']} repeat-host tunnels (20 names, `Connection: close`), "
         f"{sizes['keepalive_requests']} keep-alive GETs over 8 connections, {sizes['h2_requests']} h2 GETs as 100 concurrent "
-        f"streams on one connection (intercept-proxy forwards them as HTTP/1.1, mitmproxy and direct speak h2 to nginx), "
+        f"streams on one connection (h2 on both legs for both proxies: one upstream connection, streams one to one), "
         f"{sizes['idle_tunnels']} idle tunnels; mitmproxy "
         f"runs 1/{divisor} of each batch so a round stays short (every figure is a rate or a per-tunnel size).",
         "P-256 for mitmproxy: its CA is an EC P-256 key, and mitmproxy signs each leaf with that key as the leaf key.",
