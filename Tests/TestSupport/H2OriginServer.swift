@@ -30,6 +30,12 @@ public final class H2OriginServer: @unchecked Sendable {
 
     public var output: String { server.output }
 
+    /// Waits until the output matches `pattern` (e.g. "RESET BY PROXY 1 8") and returns its first capture.
+    @discardableResult
+    public func waitFor(_ pattern: String, timeout: TimeInterval = 10) throws -> String {
+        try server.waitFor(pattern, timeout: timeout)
+    }
+
     public func stop() { server.stop() }
 
     static let script = #"""
