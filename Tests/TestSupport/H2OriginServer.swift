@@ -40,6 +40,13 @@ public final class H2OriginServer: @unchecked Sendable {
 
     static let script = #"""
 import itertools, socket, ssl, sys, threading
+import os, threading, time
+_parent = os.getppid()
+def _exit_with_parent():  # the test runner exits without stopping shared servers: do not outlive it
+    while os.getppid() == _parent:
+        time.sleep(1)
+    os._exit(0)
+threading.Thread(target=_exit_with_parent, daemon=True).start()
 import h2.config, h2.connection, h2.events
 
 connections = itertools.count(1)

@@ -28,6 +28,13 @@ public final class OriginServer: @unchecked Sendable {
 
     static let script = #"""
 import base64, hashlib, http.server, socket, socketserver, ssl, sys, time
+import os, threading, time
+_parent = os.getppid()
+def _exit_with_parent():  # the test runner exits without stopping shared servers: do not outlive it
+    while os.getppid() == _parent:
+        time.sleep(1)
+    os._exit(0)
+threading.Thread(target=_exit_with_parent, daemon=True).start()
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"

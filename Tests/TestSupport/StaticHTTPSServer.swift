@@ -11,6 +11,13 @@ public final class StaticHTTPSServer: @unchecked Sendable {
         let scratch = try TemporaryDirectory()
         let script = """
             import functools, http.server, ssl, sys
+            import os, threading, time
+            _parent = os.getppid()
+            def _exit_with_parent():  # the test runner exits without stopping shared servers: do not outlive it
+                while os.getppid() == _parent:
+                    time.sleep(1)
+                os._exit(0)
+            threading.Thread(target=_exit_with_parent, daemon=True).start()
             handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
             handler.log_message = lambda *args: None
             server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
