@@ -9,6 +9,10 @@ public final class NginxOrigin: @unchecked Sendable {
     private let server: BackgroundProcess
     private let directory: TemporaryDirectory
 
+    /// One line per finished request: "<uri> <status> <bytes sent>" (nginx writes it when the
+    /// request ends, a reset stream included).
+    public var accessLog: String { (try? String(contentsOfFile: directory.path("access.log"), encoding: .utf8)) ?? "" }
+
     /// `sparse` files are that many zero bytes, without taking the memory or the disk.
     public init(chain: ForgedChain, files: [String: [UInt8]], sparse: [String: Int] = [:], http2: Bool = true, keepaliveRequests: Int = 1000) throws {
         let scratch = try TemporaryDirectory()
@@ -36,7 +40,8 @@ public final class NginxOrigin: @unchecked Sendable {
             pid \(scratch.path("nginx.pid"));
             events { worker_connections 1024; }
             http {
-                access_log off;
+                log_format sent '$request_uri $status $bytes_sent';
+                access_log \(scratch.path("access.log")) sent;
                 client_body_temp_path \(scratch.path("tmp-body"));
                 proxy_temp_path \(scratch.path("tmp-proxy"));
                 fastcgi_temp_path \(scratch.path("tmp-fastcgi"));
