@@ -13,7 +13,7 @@ public struct ProxyConfiguration: Sendable {
     public var caDirectory = CADirectory.defaultPath
     /// A ready-made authority (e.g. a CA you bring); takes precedence over `caDirectory`.
     public var authority: CertificateAuthority?
-    /// Offer h2 to clients (ALPN); each h2 stream goes upstream as HTTP/1.1. Off: HTTP/1.1 only.
+    /// Offer h2 by ALPN to clients and, when they offered it, to upstreams. Off: HTTP/1.1 on both legs.
     public var http2 = true
     /// Answer every intercepted request locally instead of contacting upstreams.
     public var offline = false

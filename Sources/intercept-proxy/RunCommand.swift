@@ -29,7 +29,7 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Contact no upstream: every intercepted request gets a local 200 naming the host and profile.")
     var offline = false
 
-    @Flag(name: .customLong("no-http2"), help: "Offer only HTTP/1.1 to clients (by default h2 is offered too; h2 streams go upstream as HTTP/1.1).")
+    @Flag(name: .customLong("no-http2"), help: "Speak only HTTP/1.1, to clients and upstreams (by default h2 is offered on both legs).")
     var noHTTP2 = false
 
     @Option(help: ArgumentHelp("Append flow events as JSON lines to this file; - for stdout.", valueName: "file"))

@@ -52,7 +52,7 @@ struct HTTPRequestDecoder {
             case let .fixedBody(remaining):
                 guard !buffer.isEmpty else { break }
                 let take = min(remaining, buffer.count)
-                events.append(.body(HTTPResponseDecoder.takePrefix(take, of: &buffer)))
+                events.append(.body(HTTPWire.takePrefix(take, of: &buffer)))
                 if take == remaining {
                     events.append(.end)
                     state = .head
@@ -74,7 +74,7 @@ struct HTTPRequestDecoder {
             case let .chunkData(remaining):
                 guard !buffer.isEmpty else { break }
                 let take = min(remaining, buffer.count)
-                events.append(.body(HTTPResponseDecoder.takePrefix(take, of: &buffer)))
+                events.append(.body(HTTPWire.takePrefix(take, of: &buffer)))
                 state = take == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - take)
                 progressed = true
             case .chunkDataEnd:

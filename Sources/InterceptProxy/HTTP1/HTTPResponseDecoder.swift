@@ -110,7 +110,7 @@ struct HTTPResponseDecoder {
         case let .fixed(remaining):
             guard !buffer.isEmpty else { return nil }
             let take = min(remaining, buffer.count)
-            let raw = Self.takePrefix(take, of: &buffer)
+            let raw = HTTPWire.takePrefix(take, of: &buffer)
             if take == remaining {
                 state = .head
                 return [.body(raw: raw, payload: take), .end]
@@ -134,7 +134,7 @@ struct HTTPResponseDecoder {
         case let .chunkData(remaining):
             guard !buffer.isEmpty else { return nil }
             let take = min(remaining, buffer.count)
-            let raw = Self.takePrefix(take, of: &buffer)
+            let raw = HTTPWire.takePrefix(take, of: &buffer)
             state = take == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - take)
             return [.body(raw: raw, payload: take)]
         case .chunkDataEnd:
@@ -155,18 +155,6 @@ struct HTTPResponseDecoder {
             }
             return [.trailer(name: field.name, value: field.value, raw: raw)]
         }
-    }
-
-    /// The first `count` bytes, removed from `buffer`; the common case of taking all of it moves
-    /// the array instead of copying it (bulk bodies pass through here).
-    static func takePrefix(_ count: Int, of buffer: inout [UInt8]) -> [UInt8] {
-        if count == buffer.count {
-            defer { buffer = [] }
-            return buffer
-        }
-        let prefix = Array(buffer[..<count])
-        buffer.removeFirst(count)
-        return prefix
     }
 
     static func parseHead(_ bytes: ArraySlice<UInt8>) throws -> HTTPResponseHead {

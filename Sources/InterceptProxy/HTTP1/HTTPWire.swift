@@ -70,6 +70,24 @@ enum HTTPWire {
 
     static func isBlank(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 }
 
+    /// The first `count` bytes, removed from `buffer`; the common case of taking all of it moves
+    /// the array instead of copying it (bulk bodies pass through here).
+    static func takePrefix(_ count: Int, of buffer: inout [UInt8]) -> [UInt8] {
+        if count == buffer.count {
+            defer { buffer = [] }
+            return buffer
+        }
+        let prefix = Array(buffer[..<count])
+        buffer.removeFirst(count)
+        return prefix
+    }
+
+    /// `host[:port]` as in Host, :authority and URLs: the port only when not 443, IPv6 in brackets.
+    static func authority(host: String, port: Int) -> String {
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        return port == 443 ? bracketed : "\(bracketed):\(port)"
+    }
+
     /// Without leading and trailing spaces and tabs.
     static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
         var start = bytes.startIndex, end = bytes.endIndex

@@ -97,7 +97,7 @@ extension HTTP2RequestHead {
         for (name, value) in headers {
             switch name {
             case "cookie": cookies.append(value)
-            case "host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade": continue
+            case _ where HTTP2Session.connectionSpecificFields.contains(name): continue
             case "content-length": hasLength = true; text += "\(name): \(value)\r\n"
             default: text += "\(name): \(value)\r\n"
             }

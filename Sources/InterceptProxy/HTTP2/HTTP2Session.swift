@@ -199,10 +199,13 @@ class HTTP2Session {
 
     // MARK: Fields
 
+    /// Fields that describe one HTTP/1.1 connection (RFC 9113 8.2.2), and `host`, which is :authority in h2.
+    static let connectionSpecificFields: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"]
+
     /// HTTP/2 field names are lower case, and connection-specific fields are not allowed (RFC 9113 8.2.2).
     static func h2Field(_ field: (name: String, value: String)) -> (String, String)? {
         let name = field.name.lowercased()
-        if ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"].contains(name) { return nil }
+        if connectionSpecificFields.contains(name) { return nil }
         if name == "te" && field.value.lowercased() != "trailers" { return nil }
         return (name, field.value)
     }
@@ -229,11 +232,9 @@ class HTTP2Session {
         }
     }
 
-    /// nghttp2's name for an error code, for flow events ("INTERNAL_ERROR").
+    /// The RFC's name for an error code, for flow events ("INTERNAL_ERROR").
     static func errorName(_ code: UInt32) -> String {
-        let names = ["NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT", "STREAM_CLOSED",
-                     "FRAME_SIZE_ERROR", "REFUSED_STREAM", "CANCEL", "COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM",
-                     "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED"]
-        return Int(code) < names.count ? names[Int(code)] : "error \(code)"
+        let name = String(cString: nghttp2_http2_strerror(code))
+        return name == "unknown" ? "error \(code)" : name
     }
 }

@@ -19,9 +19,9 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     private var waiting: [HTTP2StreamExchange] = []
     static let maxUpstreams = 8
 
-    /// What the origin chose by ALPN on the first connection.
-    private enum UpstreamProtocol { case unknown, http1, http2 }
-    private var upstreamProtocol = UpstreamProtocol.unknown
+    /// Set once the origin chose HTTP/1.1 (or no ALPN) on the first connection: streams then use
+    /// the pool. Until then, and while an h2 connection serves (`multiplexed`), they wait for a probe.
+    private var originSpeaksHTTP1 = false
     /// The connection whose ALPN answer is awaited; streams wait for it.
     private var probe: UpstreamConnection?
     /// The h2 connection streams go to, while it takes new ones. One that stopped (GOAWAY) lives on
@@ -89,7 +89,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
             exchange.attach(multiplexed)
             return
         }
-        guard upstreamProtocol == .http1 else {
+        guard originSpeaksHTTP1 else {
             waiting.append(exchange)
             if probe == nil { openProbe() }
             return
@@ -103,12 +103,17 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
             waiting.append(exchange)
             return
         }
+        upstreamCount += 1
+        exchange.attach(dial(alpn: ["http/1.1"]))
+    }
+
+    /// A new connection to the tunnel's target, connecting (the owner sets its delegate meanwhile).
+    private func dial(alpn: [String]?) -> UpstreamConnection {
         let core = owner.core, target = owner.target!
         let made = UpstreamConnection(route: core.route(host: target.host, port: target.port), tls: core.upstreamTLS,
-                                      loop: owner.connection.loop, alpn: ["http/1.1"])
-        upstreamCount += 1
-        exchange.attach(made)
+                                      loop: owner.connection.loop, alpn: alpn)
         made.start(timeout: core.configuration.connectTimeout)
+        return made
     }
 
     /// Takes over a connection the tunnel already has (the one `--mimic-upstream` dialled for the
@@ -124,12 +129,9 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
 
     /// The first connection, offering what the client offered.
     private func openProbe() {
-        let core = owner.core, target = owner.target!
-        let made = UpstreamConnection(route: core.route(host: target.host, port: target.port), tls: core.upstreamTLS,
-                                      loop: owner.connection.loop, alpn: owner.upstreamProtocols)
+        let made = dial(alpn: owner.upstreamProtocols)
         made.delegate = self
         probe = made
-        made.start(timeout: core.configuration.connectTimeout)
     }
 
     /// The origin's ALPN answer decides: h2 multiplexes every stream on this connection; anything
@@ -142,14 +144,13 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
                 let connection = try HTTP2UpstreamConnection(adopting: upstream)
                 connection.owner = self
                 multiplexed = connection
-                upstreamProtocol = .http2
             } catch {
                 upstream.close()
                 queued.forEach { $0.upstreamUnavailable(.protocolError("\(error)")) }
                 return
             }
         } else {
-            upstreamProtocol = .http1
+            originSpeaksHTTP1 = true
             upstreamCount += 1
             upstream.delegate = nil
             idleUpstreams.append(upstream)
@@ -206,8 +207,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
 
     func multiplexedConnectionEnded(_ connection: HTTP2UpstreamConnection) {
         if multiplexed === connection {
-            multiplexed = nil
-            upstreamProtocol = .unknown  // the next stream asks again, on a new connection
+            multiplexed = nil  // the next stream asks again, on a new connection
         }
     }
 

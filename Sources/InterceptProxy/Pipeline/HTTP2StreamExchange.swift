@@ -129,7 +129,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
 
     /// The client's request as the upstream stream's fields: pseudo-headers first, the rest as sent.
     private var h2RequestFields: [(String, String)] {
-        let authority = head.authority.isEmpty ? owner.target.map { "\($0.host):\($0.port)" } ?? "" : head.authority
+        let authority = head.authority.isEmpty ? owner.target.map { HTTPWire.authority(host: $0.host, port: $0.port) } ?? "" : head.authority
         return [(":method", head.method), (":scheme", head.scheme), (":authority", authority), (":path", head.path.isEmpty ? "/" : head.path)]
             + head.headers.compactMap(HTTP2Session.h2Field)
     }

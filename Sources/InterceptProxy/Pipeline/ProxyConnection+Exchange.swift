@@ -299,8 +299,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
     private func url(for head: HTTPRequestHead) -> String {
         if head.target.hasPrefix("https://") || head.target.hasPrefix("http://") { return head.target }
         guard let target else { return head.target }
-        let host = target.host.contains(":") ? "[\(target.host)]" : target.host
-        return "https://\(host)\(target.port == 443 ? "" : ":\(target.port)")\(head.target)"
+        return "https://\(HTTPWire.authority(host: target.host, port: target.port))\(head.target)"
     }
 
     /// Splits `http://host[:port]/path` into its parts.

@@ -19,7 +19,7 @@ final class TLSClientContext: @unchecked Sendable {
             throw TLSError.openSSL("loading --upstream-ca \(extraCAFile)")
         }
         SSL_CTX_set_verify(context, insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, nil)
-        let alpn: [UInt8] = [8] + Array("http/1.1".utf8)
+        let alpn = ALPNList.wire(["http/1.1"])
         _ = SSL_CTX_set_alpn_protos(context, alpn, UInt32(alpn.count))  // returns 0 on success
         if let clientCertificateFile {
             guard SSL_CTX_use_certificate_chain_file(context, clientCertificateFile) == 1,
@@ -54,7 +54,7 @@ final class TLSClientSession {
         context.awaitTrustStore()
         engine = try TLSEngine(context: context.pointer, server: false)
         if let alpn, !alpn.isEmpty {
-            let wire = alpn.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) }
+            let wire = ALPNList.wire(alpn)
             _ = SSL_set_alpn_protos(engine.ssl, wire, UInt32(wire.count))  // returns 0 on success
         }
         let isIP = SocketAddress(host: serverName, port: 0).isNumeric

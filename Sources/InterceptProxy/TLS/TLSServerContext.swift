@@ -21,20 +21,13 @@ final class TLSServerContext: @unchecked Sendable {
             // The client's preference, since the upstream leg offers the same list and the origin
             // decides on it: the first of h2 (when enabled) and http/1.1 that the client names.
             let supported = (h2Enabled != nil ? [Array("h2".utf8)] : []) + [Array("http/1.1".utf8)]
-            var index = 0
-            while index < Int(offeredLength) {
-                let length = Int(offered[index])
-                let start = index + 1
-                guard start + length <= Int(offeredLength) else { break }
-                let name = Array(UnsafeBufferPointer(start: offered + start, count: length))
-                if supported.contains(name) {
-                    out.pointee = UnsafePointer(offered + start)
-                    outLength.pointee = UInt8(length)
-                    return SSL_TLSEXT_ERR_OK
-                }
-                index = start + length
+            let list = UnsafeBufferPointer(start: offered, count: Int(offeredLength))
+            guard let chosen = ALPNList.nameRanges(list).first(where: { supported.contains(Array(list[$0])) }) else {
+                return SSL_TLSEXT_ERR_NOACK
             }
-            return SSL_TLSEXT_ERR_NOACK
+            out.pointee = UnsafePointer(offered + chosen.lowerBound)
+            outLength.pointee = UInt8(chosen.count)
+            return SSL_TLSEXT_ERR_OK
         }, UnsafeMutableRawPointer(bitPattern: http2 ? 1 : 0))
     }
 

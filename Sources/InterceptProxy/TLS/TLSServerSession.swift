@@ -87,16 +87,8 @@ final class TLSServerSession: @unchecked Sendable {
         var length = 0
         guard SSL_client_hello_get0_ext(ssl, UInt32(TLSEXT_TYPE_application_layer_protocol_negotiation), &data, &length) == 1,
               let data, length > 2 else { return [] }
-        let bytes = UnsafeBufferPointer(start: data, count: length)
-        var protocols: [String] = []
-        var index = 2  // list length
-        while index < bytes.count {
-            let nameLength = Int(bytes[index])
-            guard nameLength > 0, index + 1 + nameLength <= bytes.count else { break }
-            protocols.append(String(decoding: bytes[index + 1..<index + 1 + nameLength], as: UTF8.self))
-            index += 1 + nameLength
-        }
-        return protocols
+        let list = UnsafeBufferPointer(start: data + 2, count: length - 2)  // after the list's two-byte length
+        return ALPNList.nameRanges(list).map { String(decoding: list[$0], as: UTF8.self) }
     }
 
     /// The host_name entry of the server_name extension (RFC 6066), if the client sent one.

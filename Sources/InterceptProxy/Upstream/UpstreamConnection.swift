@@ -193,14 +193,12 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     }
 
     private func fail(_ failure: UpstreamFailure) {
-        guard !isClosedState else { return }
+        guard !isClosed else { return }
         state = .closed
         connection?.delegate = nil
         connection?.close()
         delegate?.upstreamClosed(self, failure: failure)
     }
-
-    private var isClosedState: Bool { if case .closed = state { return true } else { return false } }
 
     /// Decrypted bytes to the delegate, through the translator when it is active.
     private func process(_ plaintext: [UInt8]) {
@@ -247,15 +245,9 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
         }
     }
 
-    /// The target as an :authority / Host value (port only when not 443, IPv6 in brackets).
-    private var hostAuthority: String {
-        let host = route.target.host.contains(":") ? "[\(route.target.host)]" : route.target.host
-        return route.target.port == 443 ? host : "\(host):\(route.target.port)"
-    }
-
     /// The translator once an HTTP/1.1 exchange meets an upstream that chose h2.
     private func activeTranslator() -> HTTP1OverHTTP2? {
-        if translator == nil, speaksHTTP1, negotiatedProtocol == "h2" { translator = try? HTTP1OverHTTP2(defaultAuthority: hostAuthority) }
+        if translator == nil, speaksHTTP1, negotiatedProtocol == "h2" { translator = try? HTTP1OverHTTP2(defaultAuthority: HTTPWire.authority(host: route.target.host, port: route.target.port)) }
         return translator
     }
 
@@ -263,9 +255,9 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
         let (plaintext, closed, error) = tls.engine.readPlaintext()
         connection?.write(tls.engine.takeOutput())
         if holdsInput { held += plaintext } else { process(plaintext) }
-        if let error, !isClosedState {
+        if let error, !isClosed {
             fail(.tlsRejected(host: route.target.host, detail: error))
-        } else if closed, !isClosedState {
+        } else if closed, !isClosed {
             state = .closed
             connection?.close()
         }
@@ -284,7 +276,7 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     }
 
     func connectionClosed(_ connection: Connection, error: SocketError?) {
-        let wasClosed = isClosedState
+        let wasClosed = isClosed
         state = .closed
         if !wasClosed || error != nil {
             delegate?.upstreamClosed(self, failure: error.map { .closedEarly($0.description) })

@@ -1,3 +1,5 @@
+import CNGHTTP2
+
 /// Why the proxy could not get a response from upstream; each becomes a 502 or 504 whose body says so.
 enum UpstreamFailure: Error, Equatable {
     case dns(host: String, detail: String)
@@ -23,7 +25,7 @@ enum UpstreamFailure: Error, Equatable {
     /// when it reset the stream, INTERNAL_ERROR otherwise.
     var http2ErrorCode: UInt32 {
         if case let .reset(code) = self, code != 0 { return code }
-        return 2  // INTERNAL_ERROR
+        return NGHTTP2_INTERNAL_ERROR.rawValue
     }
 
     /// The flow event's cause.
