@@ -26,6 +26,23 @@ struct MappedOrigin {
     }
 }
 
+/// The Python h2 origin (resets and GOAWAY on cue) behind a proxy that maps `origin.test` to it.
+struct H2OriginFixture {
+    let server: H2OriginServer
+    let proxy: ProxyFixture
+
+    init() throws {
+        let origin = try MappedOrigin()
+        server = try H2OriginServer(chain: origin.chain)
+        proxy = try origin.proxy(port: server.port)
+    }
+
+    func stop() async {
+        await proxy.proxy.stop()
+        server.stop()
+    }
+}
+
 /// h2 on the upstream leg: the proxy offers the client's ALPN protocols upstream, and an origin
 /// that picks h2 gets the client's streams one to one on one connection.
 @Suite struct HTTP2UpstreamTests {
@@ -84,11 +101,9 @@ struct MappedOrigin {
     @Test func anHTTP1ClientReachesAnH2OnlyOriginThroughTranslation() async throws {
         // A client preferring http/1.1 but offering h2 too: the client leg keeps its preference, the
         // upstream leg offers the same list, and the h2-only origin picks h2.
-        let origin = try MappedOrigin()
-        let server = try H2OriginServer(chain: origin.chain)
-        defer { server.stop() }
-        let fixture = try origin.proxy(port: server.port)
-        defer { Task { await fixture.proxy.stop() } }
+        let h2 = try H2OriginFixture()
+        defer { Task { await h2.stop() } }
+        let server = h2.server, fixture = h2.proxy
         let result = try http1ClientOfferingH2(proxyPort: fixture.port, rootFile: fixture.rootFile, requests: """
             [("GET", "/trailers", None), ("GET", "/bytes/300000", None), ("POST", "/echo", b"z" * 2000000), ("HEAD", "/bytes/10", None)]
             """)
@@ -132,11 +147,9 @@ struct MappedOrigin {
     }
 
     @Test func anUpstreamResetResetsOnlyItsOwnClientStream() async throws {
-        let origin = try MappedOrigin()
-        let server = try H2OriginServer(chain: origin.chain)
-        defer { server.stop() }
-        let fixture = try origin.proxy(port: server.port)
-        defer { Task { await fixture.proxy.stop() } }
+        let h2 = try H2OriginFixture()
+        defer { Task { await h2.stop() } }
+        let server = h2.server, fixture = h2.proxy
         let urls = ["/bytes/200000", "/reset/3000", "/bytes/200001", "/bytes/200002"].flatMap { ["-o", "/dev/null", "https://\(MappedOrigin.host)\($0)"] }
         let result = try fixture.curl(["--cacert", fixture.rootFile, "--http2", "--parallel",
                                        "-w", "%{url} %{http_code} %{size_download} %{exitcode} %{num_connects}\\n"] + urls)
@@ -162,11 +175,9 @@ struct MappedOrigin {
     }
 
     @Test func anUpstreamGoAwayMidTransferResetsTheStreamsInFlightAndTheTunnelGoesOn() async throws {
-        let origin = try MappedOrigin()
-        let server = try H2OriginServer(chain: origin.chain)
-        defer { server.stop() }
-        let fixture = try origin.proxy(port: server.port)
-        defer { Task { await fixture.proxy.stop() } }
+        let h2 = try H2OriginFixture()
+        defer { Task { await h2.stop() } }
+        let server = h2.server, fixture = h2.proxy
         // Two streams in flight when the origin sends GOAWAY (INTERNAL_ERROR) and hangs up; then a
         // third stream on the same client connection.
         let result = try h2ClientThroughTunnel(proxyPort: fixture.port, rootFile: fixture.rootFile, host: MappedOrigin.host, script: """
@@ -189,11 +200,9 @@ struct MappedOrigin {
     }
 
     @Test func aClientResetCancelsOnlyItsUpstreamStream() async throws {
-        let origin = try MappedOrigin()
-        let server = try H2OriginServer(chain: origin.chain)
-        defer { server.stop() }
-        let fixture = try origin.proxy(port: server.port)
-        defer { Task { await fixture.proxy.stop() } }
+        let h2 = try H2OriginFixture()
+        defer { Task { await h2.stop() } }
+        let server = h2.server, fixture = h2.proxy
         let result = try h2ClientThroughTunnel(proxyPort: fixture.port, rootFile: fixture.rootFile, host: MappedOrigin.host, script: """
             held = get("/hold/3000")
             run_until(lambda: streams[held]["bytes"] == 3000)
@@ -230,11 +239,9 @@ struct MappedOrigin {
     }
 
     @Test func trailersAndUploadsCrossAnH2Upstream() async throws {
-        let origin = try MappedOrigin()
-        let server = try H2OriginServer(chain: origin.chain)
-        defer { server.stop() }
-        let fixture = try origin.proxy(port: server.port)
-        defer { Task { await fixture.proxy.stop() } }
+        let h2 = try H2OriginFixture()
+        defer { Task { await h2.stop() } }
+        let server = h2.server, fixture = h2.proxy
         let scratch = try TemporaryDirectory()
         let headers = scratch.path("headers.txt")
         let trailers = try fixture.curl(["--cacert", fixture.rootFile, "--http2", "-D", headers, "https://\(MappedOrigin.host)/trailers"])

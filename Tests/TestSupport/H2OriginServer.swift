@@ -15,17 +15,11 @@ public var h2Python: String {
 /// INTERNAL_ERROR naming the newest stream, and the connection closes), `/trailers` (a gRPC-style
 /// response), `POST /echo` (the body's size). Every response names the connection (`x-connection`).
 public final class H2OriginServer: @unchecked Sendable {
-    public let port: Int
-    private let server: BackgroundProcess
-    private let files: TemporaryDirectory
+    private let server: PythonServer
+    public var port: Int { server.port }
 
     public init(chain: ForgedChain) throws {
-        let scratch = try TemporaryDirectory()
-        files = scratch
-        server = try BackgroundProcess(h2Python, ["-u", "-c", Self.script,
-                                                  try scratch.write("chain.pem", chain.pem),
-                                                  try scratch.write("key.pem", chain.leafKey.pemString)])
-        port = Int(try server.waitFor(#"READY (\d+)"#))!
+        server = try PythonServer(python: h2Python, script: Self.script) { try $0.writeChain(chain) }
     }
 
     public var output: String { server.output }
@@ -40,13 +34,6 @@ public final class H2OriginServer: @unchecked Sendable {
 
     static let script = #"""
 import itertools, socket, ssl, sys, threading
-import os, threading, time
-_parent = os.getppid()
-def _exit_with_parent():  # the test runner exits without stopping shared servers: do not outlive it
-    while os.getppid() == _parent:
-        time.sleep(1)
-    os._exit(0)
-threading.Thread(target=_exit_with_parent, daemon=True).start()
 import h2.config, h2.connection, h2.events
 
 connections = itertools.count(1)

@@ -6,20 +6,14 @@ import Foundation
 /// sha256 of the body), `/status/N`, `/bytes/N` (N bytes, streamed), `/close-early`, `/slow`,
 /// `/ws` (a minimal WebSocket echo). HTTPS when given a certificate; mTLS when given a client CA.
 public final class OriginServer: @unchecked Sendable {
-    public let port: Int
-    private let server: BackgroundProcess
-    private let files: TemporaryDirectory
+    private let server: PythonServer
+    public var port: Int { server.port }
 
     public init(chain: ForgedChain? = nil, clientCA: Certificate? = nil) throws {
-        let scratch = try TemporaryDirectory()
-        var arguments = ["-u", "-c", Self.script]
-        if let chain {
-            arguments += [try scratch.write("chain.pem", chain.pem), try scratch.write("key.pem", chain.leafKey.pemString)]
-            arguments.append(try clientCA.map { try scratch.write("client-ca.pem", $0.pemString) } ?? "")
+        server = try PythonServer(script: Self.script) { scratch in
+            guard let chain else { return [] }
+            return try scratch.writeChain(chain) + [try clientCA.map { try scratch.write("client-ca.pem", $0.pemString) } ?? ""]
         }
-        files = scratch
-        server = try BackgroundProcess("python3", arguments)
-        port = Int(try server.waitFor(#"READY (\d+)"#))!
     }
 
     public var output: String { server.output }
@@ -28,13 +22,6 @@ public final class OriginServer: @unchecked Sendable {
 
     static let script = #"""
 import base64, hashlib, http.server, socket, socketserver, ssl, sys, time
-import os, threading, time
-_parent = os.getppid()
-def _exit_with_parent():  # the test runner exits without stopping shared servers: do not outlive it
-    while os.getppid() == _parent:
-        time.sleep(1)
-    os._exit(0)
-threading.Thread(target=_exit_with_parent, daemon=True).start()
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"

@@ -1,0 +1,47 @@
+import CertForge
+import Foundation
+
+/// A Python script serving on an ephemeral loopback port, the shape every Python test server
+/// shares: it prints `READY <port>` once listening, and it exits with its parent (the test runner
+/// exits without stopping servers held by statics, and children do not see its end otherwise).
+public final class PythonServer: @unchecked Sendable {
+    public let port: Int
+    private let process: BackgroundProcess
+    /// Files the script reads (certificates, keys); kept as long as the server runs.
+    public let scratch: TemporaryDirectory
+
+    /// `arguments` builds the script's arguments, writing any files they name into `scratch`.
+    public init(python: String = "python3", script: String, arguments: (TemporaryDirectory) throws -> [String] = { _ in [] }) throws {
+        scratch = try TemporaryDirectory()
+        process = try BackgroundProcess(python, ["-u", "-c", Self.exitWithParent + script] + arguments(scratch))
+        port = Int(try process.waitFor(#"READY (\d+)"#))!
+    }
+
+    public var output: String { process.output }
+
+    /// Waits until the output matches `pattern` and returns its first capture group.
+    @discardableResult
+    public func waitFor(_ pattern: String, timeout: TimeInterval = 10) throws -> String {
+        try process.waitFor(pattern, timeout: timeout)
+    }
+
+    public func stop() { process.stop() }
+
+    private static let exitWithParent = """
+        import os as _os, threading as _threading, time as _time
+        _parent = _os.getppid()
+        def _exit_with_parent():
+            while _os.getppid() == _parent:
+                _time.sleep(1)
+            _os._exit(0)
+        _threading.Thread(target=_exit_with_parent, daemon=True).start()
+
+        """
+}
+
+extension TemporaryDirectory {
+    /// The chain (leaf first) and its key as PEM files, the two paths a Python `load_cert_chain` takes.
+    public func writeChain(_ chain: ForgedChain) throws -> [String] {
+        [try write("chain.pem", chain.pem), try write("key.pem", chain.leafKey.pemString)]
+    }
+}
