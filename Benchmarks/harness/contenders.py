@@ -44,7 +44,16 @@ class Direct:
 
 
 class LocalProxy:
-    """A proxy process on a loopback port; subclasses start it and set `process`, `log`, `port`, `ca_file`."""
+    """A proxy process on a loopback port, working in `<workdir>/<name>-<key algorithm>`; subclasses start
+    it and set `process`, `log`, `port`, `ca_file`."""
+
+    def __init__(self, origin, workdir, key_algorithm):
+        self.origin = origin
+        self.key_algorithm = key_algorithm
+        self.dir = os.path.join(workdir, f"{self.name}-{key_algorithm}")
+        os.makedirs(self.dir, exist_ok=True)
+        self.process = None
+        self.port = None
 
     @property
     def pid(self):
@@ -65,14 +74,9 @@ class InterceptProxy(LocalProxy):
     name = "intercept-proxy"
 
     def __init__(self, origin, workdir, binary, key_algorithm="rsa2048", profile="plain"):
-        self.origin = origin
+        super().__init__(origin, workdir, key_algorithm)
         self.binary = binary
-        self.key_algorithm = key_algorithm
         self.profile = profile
-        self.dir = os.path.join(workdir, f"intercept-proxy-{key_algorithm}")
-        os.makedirs(self.dir, exist_ok=True)
-        self.process = None
-        self.port = None
         self.ca_file = None
 
     def arguments(self, ready_file):
@@ -100,13 +104,8 @@ class Mitmproxy(LocalProxy):
     name = "mitmproxy"
 
     def __init__(self, origin, workdir, venv, key_algorithm="rsa2048"):
-        self.origin = origin
+        super().__init__(origin, workdir, key_algorithm)
         self.venv = venv
-        self.key_algorithm = key_algorithm
-        self.dir = os.path.join(workdir, f"mitmproxy-{key_algorithm}")
-        os.makedirs(self.dir, exist_ok=True)
-        self.process = None
-        self.port = None
         self.ca_file = os.path.join(self.dir, "mitmproxy-ca-cert.pem")
 
     def arguments(self, port):
