@@ -38,6 +38,13 @@ public final class LeafForge: Sendable {
     /// Number of chains currently cached.
     public var cachedCount: Int { cache.count }
 
+    /// Blocks until the shared key's background generation has finished (whether or not it
+    /// succeeded). Call before the process exits: OpenSSL's exit-time cleanup must not run while
+    /// another thread still generates a key.
+    public func waitForBackgroundWork() {
+        pendingSharedKey.waitUntilDone()
+    }
+
     /// The chain for `host` (validated first), from the cache when it is there and not near expiry.
     public func chain(for host: String, failure: FailureMode? = nil) throws -> ForgedChain {
         try chain(for: ServerName(host), failure: failure)
@@ -272,6 +279,10 @@ private final class BackgroundKey: Sendable {
             outcome.withLock { $0 = result }
             ready.leave()
         }
+    }
+
+    func waitUntilDone() {
+        ready.wait()
     }
 
     var value: PrivateKey {

@@ -18,7 +18,8 @@ public final class InterceptProxy: @unchecked Sendable {
     private let group: EventLoopGroup
     private let lock = NSLock()
     private var listeners: [Listener] = []
-    private var stopped = false
+    /// Set by the first `stop()`; later callers wait for the same task.
+    private var stopTask: Task<Void, Never>?
 
     /// Loads (or creates) the CA and prepares the proxy; nothing listens until `start()`.
     public init(configuration: ProxyConfiguration, logger: Logger = Logger(label: "intercept-proxy")) throws {
@@ -52,6 +53,7 @@ public final class InterceptProxy: @unchecked Sendable {
             }
         } catch {
             bound.forEach { $0.close() }
+            core.waitForBackgroundWork()  // the caller is likely to exit on this error
             throw error
         }
         lock.lock()
@@ -90,10 +92,22 @@ public final class InterceptProxy: @unchecked Sendable {
     public var recordedEvents: [FlowEvent] { core.recorder.events }
 
     /// Stops accepting, lets open connections finish for up to the grace period, closes the rest,
-    /// and flushes the flow log.
+    /// flushes the flow log, and waits for background OpenSSL work (key generation, trust store
+    /// loading, forging) to end, so that the process may exit right after. Every caller returns
+    /// only once the proxy has stopped (a second SIGTERM must not exit halfway through the first's stop).
     public func stop() async {
-        guard let current = beginStopping() else { return }
-        current.forEach { $0.close() }
+        let stopping = lock.withLock {
+            if let stopTask { return stopTask }
+            let listeners = self.listeners
+            let task = Task { await shutDown(listeners) }
+            stopTask = task
+            return task
+        }
+        await stopping.value
+    }
+
+    private func shutDown(_ listeners: [Listener]) async {
+        listeners.forEach { $0.close() }
         for connection in core.liveConnections { connection.shutdown() }
         let deadline = Date() + configuration.shutdownGracePeriod
         while !core.liveConnections.isEmpty && Date() < deadline {
@@ -106,20 +120,28 @@ public final class InterceptProxy: @unchecked Sendable {
         }
         if configuration.harPath != nil { try? writeHAR() }
         core.recorder.close()
+        // A stopped proxy may be followed by exit(): let the background OpenSSL work finish first.
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async { [core] in
+                core.waitForBackgroundWork()
+                done.resume()
+            }
+        }
+    }
+
+    /// `stop()` for synchronous callers (a command's main thread): blocks until it has returned.
+    public func stopAndWait() {
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            await stop()
+            done.signal()
+        }
+        done.wait()
     }
 
     /// Writes the HAR file (`harPath`) with every exchange so far; a no-op without a path.
     public func writeHAR() throws {
         guard let path = configuration.harPath else { return }
         try HARDocument.write(HARDocument.build(from: recordedEvents, creatorVersion: InterceptProxyVersion.current), to: path)
-    }
-
-    /// The listeners to close, or nil when another caller already stopped the proxy.
-    private func beginStopping() -> [Listener]? {
-        lock.withLock {
-            guard !stopped else { return nil }
-            stopped = true
-            return listeners
-        }
     }
 }

@@ -105,6 +105,8 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        // First of all: from here on a SIGINT/SIGTERM waits in the pipe until the proxy can stop.
+        try SignalPipe.install([SIGINT, SIGTERM, SIGUSR1])
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var configuration = ProxyConfiguration()
         configuration.listenHost = listenHost ?? Self.environment("INTERCEPT_PROXY_LISTEN_HOST") ?? "127.0.0.1"
@@ -129,35 +131,30 @@ struct RunCommand: ParsableCommand {
         let addresses = proxy.addresses.map(\.description).joined(separator: " ")
         let mode = offline ? "offline" : "forwarding"
         let banner = "intercept-proxy listening on \(addresses) (profile \(proxy.profile.storageName), \(mode)); clients must trust \(caFile)"
+
+        // Signals are watched before anything announces readiness: ready means ready to be stopped.
+        SignalPipe.watch { signalNumber in
+            if signalNumber == SIGUSR1 {
+                do { try proxy.writeHAR() } catch { Terminal.error("writing the HAR file: \(error)") }
+                return
+            }
+            Task {
+                await proxy.stop()  // also waits for background OpenSSL work, which exit must not race
+                Foundation.exit(0)
+            }
+        }
         // The ready file first: whoever waits for either signal may rely on both.
         if let readyFile {
-            try writeReadyFile(readyFile, proxy: proxy, caFile: caFile)
+            do {
+                try writeReadyFile(readyFile, proxy: proxy, caFile: caFile)
+            } catch {
+                proxy.stopAndWait()
+                throw error
+            }
         }
         if flows == "-" { Terminal.note(banner) } else { FileHandle.standardOutput.write(Data((banner + "\n").utf8)) }
-
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber, SIG_IGN)  // let the dispatch source, not the default action, handle it
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
-            source.setEventHandler {
-                Task {
-                    await proxy.stop()
-                    Foundation.exit(0)
-                }
-            }
-            source.resume()
-            Self.keepAlive.append(source)
-        }
-        signal(SIGUSR1, SIG_IGN)
-        let usr1 = DispatchSource.makeSignalSource(signal: SIGUSR1, queue: .main)
-        usr1.setEventHandler {
-            do { try proxy.writeHAR() } catch { Terminal.error("writing the HAR file: \(error)") }
-        }
-        usr1.resume()
-        Self.keepAlive.append(usr1)
         dispatchMain()
     }
-
-    nonisolated(unsafe) private static var keepAlive: [DispatchSourceSignal] = []
 
     private func writeReadyFile(_ path: String, proxy: InterceptProxy, caFile: String) throws {
         let object: [String: Any] = [

@@ -38,14 +38,13 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
-    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments, after --.")
+    /// Only what follows `--` is the command, so `verify --help` prints help instead of running `--help`.
+    @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
     var command: [String] = []
-
-    private var arguments: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
 
     func validate() throws {
         guard HostVerdict.Outcome(rawValue: expect) != nil else { throw ValidationError("--expect is trusted or rejected") }
-        guard !arguments.isEmpty else { throw ValidationError("name the command to run after --") }
+        guard !command.isEmpty else { throw ValidationError("name the command to run after --") }
         do { _ = try mapRemote.map(MapRemoteRule.init(parsing:)) } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
@@ -70,13 +69,14 @@ struct VerifyCommand: ParsableCommand {
         let proxy = try InterceptProxy(configuration: configuration)
         try proxy.start()
 
-        let status = try runCommand(proxyURL: "http://127.0.0.1:\(proxy.port)")
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            await proxy.stop()
-            done.signal()
+        let status: Int32
+        do {
+            status = try runCommand(proxyURL: "http://127.0.0.1:\(proxy.port)")
+        } catch {
+            proxy.stopAndWait()  // exit must not race the proxy's background OpenSSL work
+            throw error
         }
-        done.wait()
+        proxy.stopAndWait()
 
         let expected = HostVerdict.Outcome(rawValue: expect)!
         let verdicts = HostVerdict.summarise(proxy.recordedEvents)
@@ -93,7 +93,7 @@ struct VerifyCommand: ParsableCommand {
     private func runCommand(proxyURL: String) throws -> Int32 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
+        process.arguments = command
         var environment = ProcessInfo.processInfo.environment
         for name in ["NO_PROXY", "no_proxy"] { environment[name] = nil }
         for name in ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"] { environment[name] = proxyURL }

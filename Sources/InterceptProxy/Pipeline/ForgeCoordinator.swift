@@ -9,6 +9,8 @@ final class ForgeCoordinator: @unchecked Sendable {
     private let lock = NSLock()
     private var pending: [Key: [@Sendable (Result<ForgedChain, Error>) -> Void]] = [:]
     private let workers = DispatchQueue(label: "intercept-proxy.forge", qos: .userInitiated, attributes: .concurrent)
+    /// Entered for each forge in flight, so that `waitUntilIdle` can wait for them.
+    private let inFlight = DispatchGroup()
 
     private struct Key: Hashable {
         let name: ServerName
@@ -37,12 +39,19 @@ final class ForgeCoordinator: @unchecked Sendable {
         }
         pending[key] = [completion]
         lock.unlock()
-        workers.async { [self] in
+        workers.async(group: inFlight) { [self] in
             let result = Result { try forge.chain(for: name, failure: failure, mimicking: upstream) }
             lock.lock()
             let waiting = pending.removeValue(forKey: key) ?? []
             lock.unlock()
             for completion in waiting { completion(result) }
         }
+    }
+
+    /// Blocks until no forge runs and the shared leaf key exists: after this, no thread of the
+    /// forge touches OpenSSL (the process may exit).
+    func waitUntilIdle() {
+        inFlight.wait()
+        forge.waitForBackgroundWork()
     }
 }

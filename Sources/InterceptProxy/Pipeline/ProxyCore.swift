@@ -25,7 +25,6 @@ final class ProxyCore: @unchecked Sendable {
         self.authority = authority
         self.rootCertificateFile = rootCertificateFile
         self.tlsContext = try TLSServerContext(http2: configuration.http2)
-        self.forges = ForgeCoordinator(forge: try LeafForge(authority: authority))
         self.recorder = recorder
         self.logger = logger
         self.ignorePatterns = try configuration.ignoreHosts.map { pattern in
@@ -33,9 +32,25 @@ final class ProxyCore: @unchecked Sendable {
                 throw ConfigurationError("--ignore-hosts '\(pattern)' is not a valid regular expression")
             }
         }
-        self.upstreamTLS = configuration.offline ? nil : try TLSClientContext(
-            extraCAFile: configuration.upstreamCAFile, insecure: configuration.upstreamInsecure,
-            clientCertificateFile: configuration.clientCertificateFile)
+        // Both of these start OpenSSL work on a background thread, so they come last, and a
+        // failure of the second waits for the first's: the caller may exit right after a throw.
+        let forge = try LeafForge(authority: authority)
+        do {
+            self.upstreamTLS = configuration.offline ? nil : try TLSClientContext(
+                extraCAFile: configuration.upstreamCAFile, insecure: configuration.upstreamInsecure,
+                clientCertificateFile: configuration.clientCertificateFile)
+        } catch {
+            forge.waitForBackgroundWork()
+            throw error
+        }
+        self.forges = ForgeCoordinator(forge: forge)
+    }
+
+    /// Blocks until no background thread does OpenSSL work (the trust store load, the shared key,
+    /// forges in flight). `exit` runs OpenSSL's cleanup, which must not race such a thread.
+    func waitForBackgroundWork() {
+        upstreamTLS?.awaitTrustStore()
+        forges.waitUntilIdle()
     }
 
     /// The failure mode the forge applies to a host: the catalogue's, else the first matching rule's.
