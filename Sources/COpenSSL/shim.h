@@ -109,6 +109,11 @@ static inline long shim_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) {
     return SSL_CTX_set_mode(ctx, mode);
 }
 
+/* SSL_OP_NO_RENEGOTIATION is built with a function-like macro (SSL_OP_BIT). */
+static inline void shim_SSL_CTX_disable_renegotiation(SSL_CTX *ctx) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+}
+
 static inline int shim_SSL_add1_chain_cert(SSL *ssl, X509 *cert) {
     return (int)SSL_add1_chain_cert(ssl, cert);
 }

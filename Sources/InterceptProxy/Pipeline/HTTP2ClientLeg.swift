@@ -110,7 +110,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     /// A new connection to the tunnel's target, connecting (the owner sets its delegate meanwhile).
     private func dial(alpn: [String]?) -> UpstreamConnection {
         let core = owner.core, target = owner.target!
-        let made = UpstreamConnection(route: core.route(host: target.host, port: target.port), tls: core.upstreamTLS,
+        let made = UpstreamConnection(route: owner.upstreamRoute(for: target), tls: core.upstreamTLS,
                                       loop: owner.connection.loop, alpn: alpn)
         made.start(timeout: core.configuration.connectTimeout)
         return made

@@ -116,7 +116,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
     func upstreamConnection() -> UpstreamConnection {
         if let upstream { return upstream }
         let target = target!
-        let made = UpstreamConnection(route: core.route(host: target.host, port: target.port),
+        let made = UpstreamConnection(route: upstreamRoute(for: target),
                                       tls: clientTLS == nil ? nil : core.upstreamTLS, loop: connection.loop, alpn: upstreamProtocols)
         // Dialled during the handshake (--mimic-upstream), it may yet become an h2 leg's; otherwise
         // an upstream that picks h2 gets this HTTP/1.1 exchange translated.
@@ -126,6 +126,11 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         upstream = made
         made.start(timeout: core.configuration.connectTimeout)
         return made
+    }
+
+    /// The route to the tunnel's target, verified for the name the client's TLS asked for.
+    func upstreamRoute(for target: (host: String, port: Int)) -> UpstreamRoute {
+        core.route(host: target.host, port: target.port, serverName: clientServerName?.text)
     }
 
     private func armResponseTimer() {

@@ -277,9 +277,11 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         }
     }
 
+    /// The client's SNI when it is a valid name: the leaf is forged for it, and the upstream is verified for it.
+    var clientServerName: ServerName? { clientTLS?.serverName.flatMap { try? ServerName($0) } }
+
     func tlsSession(_ session: TLSServerSession, certificateFor serverName: String?) -> ForgedChain? {
-        let name = (serverName.flatMap { try? ServerName($0) }) ?? target.flatMap { try? ServerName($0.host) }
-        guard let name else { return nil }
+        guard let name = clientServerName ?? target.flatMap({ try? ServerName($0.host) }) else { return nil }
         let failure = core.failureMode(for: name.text)
         if core.configuration.mimicUpstream && !answersLocally {
             // Dial the upstream first; its certificate shapes the leaf (see upstreamReady).
@@ -334,7 +336,13 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     /// Sends bytes to the client, encrypted when inside a tunnel.
     func sendToClient(_ bytes: [UInt8]) {
         if let tls = clientTLS {
-            tls.engine.write(bytes)
+            do {
+                try tls.engine.write(bytes)
+            } catch {
+                recordError("tls_write", "\(error)")
+                connection.close()
+                return
+            }
             connection.write(tls.engine.takeOutput())
         } else {
             connection.write(bytes)

@@ -67,14 +67,15 @@ final class ProxyCore: @unchecked Sendable {
     }
 
     /// Where a request for host:port goes: a mapped address, through the upstream proxy, or direct.
-    func route(host: String, port: Int) -> UpstreamRoute {
+    /// `serverName` (the client's SNI) is what the upstream's certificate must name; the host by default.
+    func route(host: String, port: Int, serverName: String? = nil) -> UpstreamRoute {
         if let rule = configuration.mapRemote.first(where: { $0.matches(host: host, port: port) }) {
-            return UpstreamRoute(target: (host, port), dial: (rule.address, rule.addressPort), viaProxy: false)
+            return UpstreamRoute(target: (host, port), dial: (rule.address, rule.addressPort), viaProxy: false, serverName: serverName)
         }
         if let proxy = configuration.upstreamProxy {
-            return UpstreamRoute(target: (host, port), dial: (proxy.host, proxy.port), viaProxy: true)
+            return UpstreamRoute(target: (host, port), dial: (proxy.host, proxy.port), viaProxy: true, serverName: serverName)
         }
-        return UpstreamRoute(target: (host, port), dial: (host, port), viaProxy: false)
+        return UpstreamRoute(target: (host, port), dial: (host, port), viaProxy: false, serverName: serverName)
     }
 
     /// Takes ownership of a freshly accepted socket.

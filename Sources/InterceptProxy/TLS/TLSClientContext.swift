@@ -13,14 +13,20 @@ final class TLSClientContext: @unchecked Sendable {
         guard let context = SSL_CTX_new(TLS_client_method()) else { throw TLSError.openSSL("SSL_CTX_new") }
         pointer = context
         verifies = !insecure
-        _ = shim_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
-        _ = shim_SSL_CTX_set_mode(context, Int(SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))
+        guard shim_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION) == 1 else {
+            throw TLSError.openSSL("SSL_CTX_set_min_proto_version")
+        }
+        _ = shim_SSL_CTX_set_mode(context, Int(SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))  // returns the new mode
+        // Renegotiation only serves attacks on a test proxy (CPU exhaustion, CVE-2009-3555 style splicing).
+        shim_SSL_CTX_disable_renegotiation(context)
         if let extraCAFile, SSL_CTX_load_verify_locations(context, extraCAFile, nil) != 1 {
             throw TLSError.openSSL("loading --upstream-ca \(extraCAFile)")
         }
         SSL_CTX_set_verify(context, insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, nil)
         let alpn = ALPNList.wire(["http/1.1"])
-        _ = SSL_CTX_set_alpn_protos(context, alpn, UInt32(alpn.count))  // returns 0 on success
+        guard SSL_CTX_set_alpn_protos(context, alpn, UInt32(alpn.count)) == 0 else {  // 0 is success here
+            throw TLSError.openSSL("SSL_CTX_set_alpn_protos")
+        }
         if let clientCertificateFile {
             guard SSL_CTX_use_certificate_chain_file(context, clientCertificateFile) == 1,
                   SSL_CTX_use_PrivateKey_file(context, clientCertificateFile, SSL_FILETYPE_PEM) == 1,
@@ -53,19 +59,23 @@ final class TLSClientSession {
     init(context: TLSClientContext, serverName: String, alpn: [String]? = nil) throws {
         context.awaitTrustStore()
         engine = try TLSEngine(context: context.pointer, server: false)
+        // Each setter's failure fails this connection: an upstream must never go unverified, or be
+        // asked for another name or protocol than the one meant.
+        ERR_clear_error()
         if let alpn, !alpn.isEmpty {
             let wire = ALPNList.wire(alpn)
-            _ = SSL_set_alpn_protos(engine.ssl, wire, UInt32(wire.count))  // returns 0 on success
+            guard SSL_set_alpn_protos(engine.ssl, wire, UInt32(wire.count)) == 0 else {  // 0 is success here
+                throw TLSError.openSSL("offering ALPN \(alpn.joined(separator: ","))")
+            }
         }
         let isIP = SocketAddress(host: serverName, port: 0).isNumeric
-        if !isIP { _ = shim_SSL_set_tlsext_host_name(engine.ssl, serverName) }
+        if !isIP, shim_SSL_set_tlsext_host_name(engine.ssl, serverName) != 1 {
+            throw TLSError.openSSL("setting SNI \(serverName)")
+        }
         if context.verifies {
-            let parameters = SSL_get0_param(engine.ssl)
-            if isIP {
-                X509_VERIFY_PARAM_set1_ip_asc(parameters, serverName)
-            } else {
-                SSL_set1_host(engine.ssl, serverName)
-            }
+            let verified = isIP ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(engine.ssl), serverName)
+                                : SSL_set1_host(engine.ssl, serverName)
+            guard verified == 1 else { throw TLSError.openSSL("setting the name to verify (\(serverName))") }
         }
     }
 

@@ -90,10 +90,14 @@ final class TLSEngine {
         return (output, outcome!.closed, outcome!.error)
     }
 
-    /// Encrypts application data (collect it with `takeOutput()`).
-    func write(_ plaintext: [UInt8]) {
+    /// Encrypts application data (collect it with `takeOutput()`). A memory BIO takes any amount,
+    /// so this fails only on a broken session (after a fatal alert); the caller must then close,
+    /// since the bytes did not go out.
+    func write(_ plaintext: [UInt8]) throws {
         guard !plaintext.isEmpty else { return }
-        _ = plaintext.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
+        ERR_clear_error()
+        let written = plaintext.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
+        guard written == plaintext.count else { throw TLSError.openSSL("SSL_write of \(plaintext.count) bytes") }
     }
 
     /// Queues close_notify.

@@ -9,8 +9,12 @@ final class TLSServerContext: @unchecked Sendable {
     init(http2: Bool = true) throws {
         guard let context = SSL_CTX_new(TLS_server_method()) else { throw TLSError.openSSL("SSL_CTX_new") }
         pointer = context
-        _ = shim_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
-        _ = shim_SSL_CTX_set_mode(context, Int(SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))
+        guard shim_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION) == 1 else {
+            throw TLSError.openSSL("SSL_CTX_set_min_proto_version")
+        }
+        _ = shim_SSL_CTX_set_mode(context, Int(SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))  // returns the new mode
+        // Renegotiation only serves attacks on a test proxy (CPU exhaustion, CVE-2009-3555 style splicing).
+        shim_SSL_CTX_disable_renegotiation(context)
         SSL_CTX_set_client_hello_cb(context, { ssl, alert, _ in
             guard let ssl, let session = TLSServerSession.from(ssl) else { return SSL_CLIENT_HELLO_ERROR }
             return session.clientHello(alert: alert)

@@ -47,6 +47,7 @@ final class TLSServerSession: @unchecked Sendable {
         case .needsInput: return .needsInput
         case .awaitingCertificate: return .awaitingCertificate
         case let .failed(reason, detail):
+            if let installFailure { return .failed(.other, detail: installFailure) }
             return .failed(reason == 0 ? .closedDuringHandshake : HandshakeFailure.classify(reason: reason), detail: detail)
         }
     }
@@ -59,25 +60,36 @@ final class TLSServerSession: @unchecked Sendable {
 
     /// Called by OpenSSL once the ClientHello is parsed (and again after a retry).
     func clientHello(alert: UnsafeMutablePointer<Int32>?) -> Int32 {
+        if installFailure != nil {
+            alert?.pointee = SSL_AD_INTERNAL_ERROR
+            return SSL_CLIENT_HELLO_ERROR
+        }
         if certificateInstalled { return SSL_CLIENT_HELLO_SUCCESS }
         if awaitingCertificate { return SSL_CLIENT_HELLO_RETRY }
         serverName = readServerName()
         offeredProtocols = readOfferedProtocols()
         if let chain = delegate?.tlsSession(self, certificateFor: serverName) {
             install(chain)
-            return SSL_CLIENT_HELLO_SUCCESS
+            return clientHello(alert: alert)
         }
         awaitingCertificate = true
         return SSL_CLIENT_HELLO_RETRY
     }
 
+    /// Why the forged chain could not be installed; the handshake then fails with internal_error.
+    private var installFailure: String?
+
     private func install(_ chain: ForgedChain) {
         // A deliberately weak chain must reach the client, which is the one meant to reject it;
         // at the distribution's security level OpenSSL would refuse to present it at all.
         if chain.failure == .sha1 || chain.failure == .rsa1024 { SSL_set_security_level(ssl, 0) }
-        SSL_use_certificate(ssl, chain.leaf.pointer)
-        SSL_use_PrivateKey(ssl, chain.leafKey.pointer)
-        for certificate in chain.chain { _ = shim_SSL_add1_chain_cert(ssl, certificate.pointer) }
+        ERR_clear_error()
+        guard SSL_use_certificate(ssl, chain.leaf.pointer) == 1,
+              SSL_use_PrivateKey(ssl, chain.leafKey.pointer) == 1,
+              chain.chain.allSatisfy({ shim_SSL_add1_chain_cert(ssl, $0.pointer) == 1 }) else {
+            installFailure = "installing the forged chain for \(chain.serverName.text) failed: \(openSSLErrorQueue())"
+            return
+        }
         certificateInstalled = true
     }
 

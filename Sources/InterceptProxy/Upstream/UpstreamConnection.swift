@@ -25,9 +25,20 @@ struct UpstreamRoute: Equatable {
     var dial: (host: String, port: Int)
     /// Set when `dial` is a proxy that must be asked to CONNECT to `target`.
     var viaProxy: Bool
+    /// The name sent as SNI and verified in the upstream's certificate: the name the client's own
+    /// TLS asked for (the leaf it was shown names it), else the target's host. The CONNECT target
+    /// only decides the address, as in mitmproxy.
+    var serverName: String
+
+    init(target: (host: String, port: Int), dial: (host: String, port: Int), viaProxy: Bool, serverName: String? = nil) {
+        self.target = target
+        self.dial = dial
+        self.viaProxy = viaProxy
+        self.serverName = serverName ?? target.host
+    }
 
     static func == (lhs: UpstreamRoute, rhs: UpstreamRoute) -> Bool {
-        lhs.target == rhs.target && lhs.dial == rhs.dial && lhs.viaProxy == rhs.viaProxy
+        lhs.target == rhs.target && lhs.dial == rhs.dial && lhs.viaProxy == rhs.viaProxy && lhs.serverName == rhs.serverName
     }
 }
 
@@ -119,7 +130,11 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     private func send(raw plaintext: [UInt8], tls: TLSClientSession?) {
         guard !plaintext.isEmpty else { return }
         if let tls {
-            tls.engine.write(plaintext)
+            do {
+                try tls.engine.write(plaintext)
+            } catch {
+                return fail(.tlsSetup(host: route.serverName, detail: "\(error)"))
+            }
             connection?.write(tls.engine.takeOutput())
         } else {
             connection?.write(plaintext)
@@ -163,11 +178,11 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     private func beginTLSOrReady() {
         guard let tlsContext else { becomeReady(nil); return }
         do {
-            let session = try TLSClientSession(context: tlsContext, serverName: route.target.host, alpn: alpn)
+            let session = try TLSClientSession(context: tlsContext, serverName: route.serverName, alpn: alpn)
             state = .tlsHandshake(session)
             advanceTLS(session)
         } catch {
-            fail(.tls(host: route.target.host, detail: "\(error)"))
+            fail(.tlsSetup(host: route.serverName, detail: "\(error)"))
         }
     }
 
@@ -177,7 +192,7 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
         switch step {
         case .needsInput, .awaitingCertificate: return
         case .done: becomeReady(session)
-        case let .failed(_, detail): fail(.tls(host: route.target.host, detail: session.verificationError ?? detail))
+        case let .failed(_, detail): fail(.tls(host: route.serverName, detail: session.verificationError ?? detail))
         }
     }
 
@@ -256,7 +271,7 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
         connection?.write(tls.engine.takeOutput())
         if holdsInput { held += plaintext } else { process(plaintext) }
         if let error, !isClosed {
-            fail(.tlsRejected(host: route.target.host, detail: error))
+            fail(.tlsRejected(host: route.serverName, detail: error))
         } else if closed, !isClosed {
             state = .closed
             connection?.close()

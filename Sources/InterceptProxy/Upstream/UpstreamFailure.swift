@@ -6,6 +6,8 @@ enum UpstreamFailure: Error, Equatable {
     case refused(address: String, detail: String)
     case timeout(String)
     case tls(host: String, detail: String)
+    /// OpenSSL refused to set up or use the upstream session (SNI, the name to verify, ALPN, a write).
+    case tlsSetup(host: String, detail: String)
     /// The upstream accepted the handshake, then refused the proxy (TLS 1.3 client authentication).
     case tlsRejected(host: String, detail: String)
     case proxy(String)
@@ -35,6 +37,7 @@ enum UpstreamFailure: Error, Equatable {
         case .refused: return "upstream_refused"
         case .timeout: return "upstream_timeout"
         case .tls: return "upstream_tls"
+        case .tlsSetup: return "upstream_tls_setup"
         case .tlsRejected: return "upstream_tls_rejected"
         case .proxy: return "upstream_proxy"
         case .closedEarly: return "upstream_closed"
@@ -52,6 +55,7 @@ enum UpstreamFailure: Error, Equatable {
         case let .timeout(what): return "timed out \(what)"
         case let .tls(host, detail):
             return "upstream TLS verification failed for \(host): \(detail) (pass --upstream-ca FILE to trust its CA, or --upstream-insecure)"
+        case let .tlsSetup(host, detail): return "could not set up TLS to \(host): \(detail)"
         case let .tlsRejected(host, detail):
             return "\(host) rejected the proxy's TLS connection: \(detail) (if it requires a client certificate, pass --client-cert PEM)"
         case let .proxy(detail): return "the upstream proxy refused the tunnel: \(detail)"
