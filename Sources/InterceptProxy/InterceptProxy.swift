@@ -59,6 +59,7 @@ public final class InterceptProxy: @unchecked Sendable {
         lock.lock()
         listeners = bound
         lock.unlock()
+        core.listening(on: bound.map(\.address))
     }
 
     /// The port the proxy listens on (the real one when configured with 0).

@@ -50,6 +50,14 @@ public struct ProxyConfiguration: Sendable {
     public var flowsPath: String?
     /// A client that has not finished its TLS handshake by then is dropped and recorded as `timeout`.
     public var handshakeTimeout: TimeInterval = 30
+    /// Bound on receiving a whole HTTP/1.1 request head (the CONNECT, or a request in a tunnel),
+    /// counted from the connection's start or the head's first byte; a connection that sends
+    /// nothing counts too (slowloris). Then 408, or a plain close when nothing came; event
+    /// `request_head_timeout`. nginx's client_header_timeout is the same 60 s.
+    public var requestHeadTimeout: TimeInterval = 60
+    /// How long an HTTP/1.1 connection may sit idle between a response and the next request; then it
+    /// is closed with the event `idle_timeout` (nginx's keepalive_timeout is 75 s).
+    public var keepAliveTimeout: TimeInterval = 75
     /// How long `stop()` waits for open connections to finish before closing them.
     public var shutdownGracePeriod: TimeInterval = 5
     /// Event loops (serial queues), one per core by default.

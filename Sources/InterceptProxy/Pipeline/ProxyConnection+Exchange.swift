@@ -1,3 +1,4 @@
+import CertForge
 import Foundation
 
 /// The HTTP/1.1 exchanges of a connection: requests parsed from the client, answered offline or
@@ -30,14 +31,15 @@ extension ProxyConnection: UpstreamConnectionDelegate {
             for event in try requests.feed(bytes) {
                 guard phase != .closed else { return }
                 try handle(event)
-                if phase == .handshaking { return }  // the rest belongs to the TLS handshake
+                // The rest belongs to the TLS handshake, or waits for the tunnel to open.
+                if phase == .handshaking || deferredConnect != nil { return }
             }
+        } catch let refusal as RequestRefusal {
+            reject(refusal)
         } catch let error as HTTPParseError {
-            reject(error.status, error.reason)
-        } catch let error as ConfigurationError {
-            reject(400, error.description)
+            reject(RequestRefusal(status: error.status, cause: error.status == 431 ? "head_too_large" : "bad_request", reason: error.reason))
         } catch {
-            reject(400, "\(error)")
+            reject(RequestRefusal(status: 400, cause: "bad_request", reason: "\(error)"))
         }
     }
 
@@ -45,8 +47,13 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         switch event {
         case let .head(head):
             if clientTLS == nil && head.method == "CONNECT" {
-                guard phase == .awaitingRequest else { throw ConfigurationError("CONNECT after other requests on one connection") }
-                openTunnel(head)
+                if outstanding.isEmpty {
+                    try switchToTunnel(head)
+                } else {
+                    // Pipelined behind plain requests: answer those first, reading nothing more meanwhile.
+                    deferredConnect = head
+                    connection.pauseReading()
+                }
                 return
             }
             try begin(head)
@@ -66,23 +73,53 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         }
     }
 
+    /// Opens a tunnel on a connection that may have carried plain requests before.
+    private func switchToTunnel(_ head: HTTPRequestHead) throws {
+        if upstream != nil {
+            upstream?.close()
+            upstream = nil
+            responses = HTTPResponseDecoder()
+        }
+        try openTunnel(head)
+    }
+
+    /// After a response: a CONNECT that waited behind it opens its tunnel now.
+    private func openDeferredTunnel() {
+        guard outstanding.isEmpty, let head = deferredConnect, phase != .closed else { return }
+        deferredConnect = nil
+        connection.resumeReading()
+        do {
+            try switchToTunnel(head)
+        } catch let refusal as RequestRefusal {
+            reject(refusal)
+        } catch {
+            reject(RequestRefusal(status: 400, cause: "bad_request", reason: "\(error)"))
+        }
+    }
+
     private static func chunk(_ bytes: [UInt8]) -> [UInt8] {
         guard !bytes.isEmpty else { return [] }
         return Array("\(String(bytes.count, radix: 16))\r\n".utf8) + bytes + [13, 10]
     }
 
     /// Starts a request: records it and, when forwarding, sends its head upstream.
-    private func begin(_ head: HTTPRequestHead) throws {
+    private func begin(_ received: HTTPRequestHead) throws {
         sawRequest = true
+        var head = received
         var upstreamTarget = head.target
+        let hosts = head.headers.filter { $0.name.equalsIgnoringASCIICase("Host") }
+        // Two Host fields are read differently by different servers (RFC 9112 3.2: 400).
+        guard hosts.count <= 1 else { throw RequestRefusal(status: 400, cause: "bad_request", reason: "more than one Host header field") }
         if clientTLS == nil {
             // A plain proxy request must name its origin: http://host[:port]/path.
             guard let (host, port, path) = Self.absoluteHTTP(head.target) else {
-                throw ConfigurationError("this is a proxy: send CONNECT host:port or an absolute http:// URL, not '\(head.method) \(head.target.prefix(200))'")
+                throw RequestRefusal(status: 400, cause: "bad_request",
+                                     reason: "this is a proxy: send CONNECT host:port or an absolute http:// URL, not '\(head.method) \(head.target.prefix(200))'")
             }
+            if !answersLocally(host: host) { try refuseLoop(core.route(host: host, port: port), what: "\(head.method) \(head.target.prefix(200))") }
             if target.map({ $0.host != host || $0.port != port }) ?? true, upstream != nil {
                 guard outstanding.isEmpty else {
-                    throw ConfigurationError("pipelined requests to different hosts on one connection are not supported")
+                    throw RequestRefusal(status: 400, cause: "bad_request", reason: "pipelined requests to different hosts on one connection are not supported")
                 }
                 upstream?.close()
                 upstream = nil
@@ -91,9 +128,15 @@ extension ProxyConnection: UpstreamConnectionDelegate {
             target = (host, port)
             upstreamTarget = path
             phase = .exchanging
+            // The URL names the origin; a proxy replaces Host with its authority (RFC 9112 3.2.2), so
+            // the origin reads the same host as the proxy did, and a request without Host gets one.
+            head.headers.removeAll { $0.name.equalsIgnoringASCIICase("Host") }
+            head.headers.insert((name: "Host", value: Self.httpAuthority(host: host, port: port)), at: 0)
+        } else {
+            try checkTunnelRequest(head, hostFields: hosts.count)
         }
         let url = url(for: head)
-        var request = event(.request)
+        var request = event(.request)  // what goes upstream, Host as rewritten
         request.method = head.method
         request.url = url
         request.headers = head.headers.map { [$0.name, $0.value] }
@@ -148,6 +191,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
 
     func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8]) {
         guard upstream === self.upstream else { return }
+        defer { updateClientWait() }  // a finished response starts the keep-alive wait
         if phase == .relaying {
             sendToClient(plaintext)
             return
@@ -171,11 +215,12 @@ extension ProxyConnection: UpstreamConnectionDelegate {
     }
 
     func upstreamDrained(_ upstream: UpstreamConnection) {
-        connection.resumeReading()
+        if deferredConnect == nil { connection.resumeReading() }  // a deferred CONNECT keeps the client paused
     }
 
     func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
         guard upstream === self.upstream else { return }
+        defer { updateClientWait() }
         if let (name, mode) = mimicking, let session = clientTLS, phase == .handshaking {
             // Nothing to copy: forge as usual so the client still meets the CA; requests then get the 502.
             mimicking = nil
@@ -240,6 +285,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
                 responses = HTTPResponseDecoder()
             }
             if !finished.head.keepAlive { closeClient() } else { closeIfDrained() }
+            openDeferredTunnel()
         }
     }
 
@@ -252,6 +298,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         answered.responseBodyBytes = response.body.count
         recordResponse(answered)
         if response.closeConnection || !answered.head.keepAlive { closeClient() } else { closeIfDrained() }
+        openDeferredTunnel()
     }
 
     private func recordResponse(_ request: OutstandingRequest) {
@@ -277,7 +324,34 @@ extension ProxyConnection: UpstreamConnectionDelegate {
 
     /// Offline mode and the badssl catalogue are answered by the proxy itself.
     var answersLocally: Bool {
-        core.configuration.offline || target.map { BadSSLCatalogue.contains($0.host) } ?? false
+        target.map { answersLocally(host: $0.host) } ?? core.configuration.offline
+    }
+
+    func answersLocally(host: String) -> Bool {
+        core.configuration.offline || BadSSLCatalogue.contains(host)
+    }
+
+    /// A request inside a tunnel goes to the tunnel's origin, whatever it names: one naming another
+    /// origin in absolute form would be logged under a host it never reached, so it is refused (421).
+    private func checkTunnelRequest(_ head: HTTPRequestHead, hostFields: Int) throws {
+        if head.version == "HTTP/1.1" && hostFields == 0 {
+            throw RequestRefusal(status: 400, cause: "bad_request", reason: "an HTTP/1.1 request needs a Host header field")
+        }
+        let lowered = head.target.lowercased()
+        guard lowered.hasPrefix("https://") || lowered.hasPrefix("http://"), let target else { return }
+        let rest = head.target.dropFirst(lowered.hasPrefix("https://") ? 8 : 7)
+        let authority = String(rest[..<(rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex)])
+        let named = splitHostPort(authority) ?? (authority.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), target.port)
+        guard named.0.lowercased() == target.host.lowercased(), named.1 == target.port else {
+            throw RequestRefusal(status: 421, cause: "misdirected_request",
+                                 reason: "this tunnel leads to \(HTTPWire.authority(host: target.host, port: target.port)), not to \(authority.prefix(200))")
+        }
+    }
+
+    /// `host[:port]` for an http:// URL's Host field: the port only when not 80, IPv6 in brackets.
+    static func httpAuthority(host: String, port: Int) -> String {
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        return port == 80 ? bracketed : "\(bracketed):\(port)"
     }
 
     private func localResponse(for request: OutstandingRequest) -> HTTPResponse {
@@ -314,9 +388,16 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
         let authority = String(rest[..<slash])
         let path = slash == rest.endIndex ? "/" : String(rest[slash...])
-        if let (host, port) = splitHostPort(authority) { return (host, port, path) }
-        guard !authority.isEmpty, !authority.contains(":") || authority.hasPrefix("[") else { return nil }
-        return (authority.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), 80, path)
+        let parsed: (String, Int)
+        if let (host, port) = splitHostPort(authority) {
+            parsed = (host, port)
+        } else {
+            guard !authority.isEmpty, !authority.contains(":") || authority.hasPrefix("[") else { return nil }
+            parsed = (authority.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), 80)
+        }
+        // The host must be one a strict origin reads the same way: no userinfo, spaces or odd bytes.
+        guard let name = try? ServerName(parsed.0) else { return nil }
+        return (name.text, parsed.1, path)
     }
 }
 

@@ -30,6 +30,10 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     private var handshakeCompleted = false
     /// Whether any HTTP request arrived (inside the tunnel or as a plain proxy request).
     var sawRequest = false
+    /// The one timer bounding how long the client keeps the proxy waiting (see ProxyConnection+Waiting.swift).
+    var waiting: (kind: ClientWait, timer: DispatchWorkItem)?
+    /// A CONNECT that came pipelined behind plain requests: the tunnel opens once they are answered.
+    var deferredConnect: HTTPRequestHead?
 
     // The exchange (see ProxyConnection+Exchange.swift).
     var requests = HTTPRequestDecoder()
@@ -69,6 +73,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     func start() {
         connection.delegate = self
         connection.start()
+        updateClientWait()  // a connection that never sends anything counts too
     }
 
     /// Set by a graceful shutdown: finish what is in flight, accept nothing new, then close.
@@ -123,6 +128,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         case .closed:
             break
         }
+        updateClientWait()
     }
 
     func connectionReadEOF(_ connection: Connection) {
@@ -144,6 +150,8 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
 
     func connectionClosed(_ connection: Connection, error: SocketError?) {
         handshakeTimer?.cancel()
+        waiting?.timer.cancel()
+        waiting = nil
         responseTimer?.cancel()
         upstream?.close()
         upstream = nil
@@ -167,13 +175,14 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
 
     // MARK: The tunnel
 
-    func openTunnel(_ head: HTTPRequestHead) {
+    func openTunnel(_ head: HTTPRequestHead) throws {
         guard let (host, port) = Self.authority(head.target) else {
-            reject(400, "CONNECT needs host:port, got '\(head.target.prefix(200))'")
-            return
+            throw RequestRefusal(status: 400, cause: "bad_request", reason: "CONNECT needs host:port, got '\(head.target.prefix(200))'")
         }
+        if !core.configuration.offline { try refuseLoop(core.route(host: host, port: port), what: "CONNECT \(head.target)") }
         target = (host, port)
         tunnelOpened = Date()
+        sawRequest = false  // from now on: requests inside the tunnel
         let spliced = core.isIgnored(host: host, port: port) && !BadSSLCatalogue.contains(host)
         var opened = event(.tunnelOpened)
         opened.method = "CONNECT"
@@ -312,6 +321,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
             recordError("forge_failed", "\(error)")
             connection.close()
         }
+        updateClientWait()
     }
 
     private func failHandshake(_ failure: HandshakeFailure, detail: String) {
@@ -363,9 +373,9 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     // MARK: Answers and events
 
     /// Answers with an error and closes.
-    func reject(_ status: Int, _ reason: String) {
-        recordError(status == 431 ? "head_too_large" : "bad_request", reason, status: status)
-        sendToClient(HTTPResponse.text(status, "intercept-proxy: \(reason)", close: true).serialized())
+    func reject(_ refusal: RequestRefusal) {
+        recordError(refusal.cause, refusal.reason, status: refusal.status)
+        sendToClient(HTTPResponse.text(refusal.status, "intercept-proxy: \(refusal.reason)", close: true).serialized())
         closeClient()
     }
 

@@ -78,8 +78,37 @@ final class ProxyCore: @unchecked Sendable {
         return UpstreamRoute(target: (host, port), dial: (host, port), viaProxy: false, serverName: serverName)
     }
 
+    /// The addresses the proxy listens on, once started: a request dialled back to one would loop.
+    private var ownAddresses: [SocketAddress] = []
+
+    func listening(on addresses: [SocketAddress]) {
+        lock.withLock { ownAddresses = addresses }
+    }
+
+    /// Notes the address a client reached the proxy at: listening on 0.0.0.0, that is how the
+    /// proxy learns its other addresses (a loop through one is then caught on its second turn).
+    private func reached(at address: SocketAddress?) {
+        guard let address else { return }
+        lock.withLock {
+            if !ownAddresses.contains(address), ownAddresses.count < 64 { ownAddresses.append(address) }
+        }
+    }
+
+    /// Whether dialling host:port would reach this proxy: one of its ports on its listening
+    /// address, a loopback or unspecified address, or `localhost`.
+    func isProxyItself(host: String, port: Int) -> Bool {
+        let listening = lock.withLock { ownAddresses }
+        let lowered = host.lowercased()
+        let isLocal = lowered == "localhost" || lowered == "::1" || lowered == "::" || lowered == "0.0.0.0"
+            || (lowered.hasPrefix("127.") && SocketAddress(host: lowered, port: port).isNumeric)
+        return listening.contains { $0.port == port && (isLocal || $0.host == lowered) }
+    }
+
     /// Takes ownership of a freshly accepted socket.
     func adopt(_ connection: Connection) {
+        if lock.withLock({ ownAddresses.contains { $0.host == "0.0.0.0" || $0.host == "::" } }) {
+            reached(at: connection.localAddress)
+        }
         lock.lock()
         nextID += 1
         let proxyConnection = ProxyConnection(id: nextID, connection: connection, core: self)

@@ -33,6 +33,16 @@ final class Connection: @unchecked Sendable {
     /// are still draining (`closeWhenDrained`), and the sources' handlers must never outlive it.
     private var selfWhileOpen: Connection?
 
+    /// The address the peer reached this socket at (getsockname).
+    var localAddress: SocketAddress? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return result == 0 ? SocketAddress(storage: storage) : nil
+    }
+
     /// Bytes accepted by `write` but not yet taken by the kernel.
     var pendingOutbound: Int { outbound.count - outboundOffset }
 

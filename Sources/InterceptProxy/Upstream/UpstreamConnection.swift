@@ -192,7 +192,15 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
         switch step {
         case .needsInput, .awaitingCertificate: return
         case .done: becomeReady(session)
-        case let .failed(_, detail): fail(.tls(host: route.serverName, detail: session.verificationError ?? detail))
+        case let .failed(reason, detail):
+            switch reason {
+            case SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL:
+                fail(.alpnRefused(host: route.serverName, offered: alpn ?? ["http/1.1"]))
+            case SSL_R_CERTIFICATE_VERIFY_FAILED:
+                fail(.tls(host: route.serverName, detail: session.verificationError ?? detail))
+            default:
+                fail(.tlsHandshake(host: route.serverName, detail: detail))
+            }
         }
     }
 

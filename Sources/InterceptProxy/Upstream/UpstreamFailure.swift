@@ -8,6 +8,10 @@ enum UpstreamFailure: Error, Equatable {
     case tls(host: String, detail: String)
     /// OpenSSL refused to set up or use the upstream session (SNI, the name to verify, ALPN, a write).
     case tlsSetup(host: String, detail: String)
+    /// The handshake failed for another reason than the certificate (a protocol version, a cipher ...).
+    case tlsHandshake(host: String, detail: String)
+    /// The upstream speaks none of the protocols offered by ALPN (no_application_protocol alert).
+    case alpnRefused(host: String, offered: [String])
     /// The upstream accepted the handshake, then refused the proxy (TLS 1.3 client authentication).
     case tlsRejected(host: String, detail: String)
     case proxy(String)
@@ -38,6 +42,8 @@ enum UpstreamFailure: Error, Equatable {
         case .timeout: return "upstream_timeout"
         case .tls: return "upstream_tls"
         case .tlsSetup: return "upstream_tls_setup"
+        case .tlsHandshake: return "upstream_tls_handshake"
+        case .alpnRefused: return "upstream_alpn"
         case .tlsRejected: return "upstream_tls_rejected"
         case .proxy: return "upstream_proxy"
         case .closedEarly: return "upstream_closed"
@@ -56,6 +62,12 @@ enum UpstreamFailure: Error, Equatable {
         case let .tls(host, detail):
             return "upstream TLS verification failed for \(host): \(detail) (pass --upstream-ca FILE to trust its CA, or --upstream-insecure)"
         case let .tlsSetup(host, detail): return "could not set up TLS to \(host): \(detail)"
+        case let .tlsHandshake(host, detail): return "the TLS handshake with \(host) failed: \(detail)"
+        case let .alpnRefused(host, offered):
+            // The upstream is offered exactly what the client offered, so that the origin decides.
+            return "\(host) speaks none of the protocols the client offered by ALPN (\(offered.joined(separator: ", "))): "
+                + "it refused the handshake with no_application_protocol; the certificate was not the problem. "
+                + "A client offering only h2 (gRPC) needs an origin that speaks HTTP/2"
         case let .tlsRejected(host, detail):
             return "\(host) rejected the proxy's TLS connection: \(detail) (if it requires a client certificate, pass --client-cert PEM)"
         case let .proxy(detail): return "the upstream proxy refused the tunnel: \(detail)"

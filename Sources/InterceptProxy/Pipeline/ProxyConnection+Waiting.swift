@@ -1,0 +1,69 @@
+import Dispatch
+import Foundation
+
+/// What an HTTP/1.1 connection is waiting for from its client, when the client is the one to act.
+enum ClientWait: Equatable {
+    /// A request head: some of it came, or nothing yet on a new connection or tunnel (slowloris).
+    case head
+    /// The next request on a keep-alive connection whose last response is complete.
+    case idle
+}
+
+/// A request the proxy refuses before anything goes upstream: the status, the flow event's cause, the reason.
+struct RequestRefusal: Error {
+    let status: Int
+    let cause: String
+    let reason: String
+}
+
+extension ProxyConnection {
+    /// What the client owes the proxy now, if anything: nothing while a response is due, while the
+    /// TLS handshake runs (its own timeout) or for h2 (its leg has its own idle timeout).
+    var clientWait: ClientWait? {
+        guard http2 == nil, outstanding.isEmpty, deferredConnect == nil else { return nil }
+        switch phase {
+        case .awaitingRequest: return .head
+        case .exchanging: return requests.bufferedCount > 0 || !sawRequest ? .head : .idle
+        case .handshaking, .relaying, .closed: return nil
+        }
+    }
+
+    /// Re-arms the one wait timer when the kind of wait changes. A head's deadline is not pushed
+    /// back by further bytes of the same head: dribbling a byte a second must not keep it open.
+    func updateClientWait() {
+        let wanted = clientWait
+        guard wanted != waiting?.kind else { return }
+        waiting?.timer.cancel()
+        waiting = nil
+        guard let wanted else { return }
+        let timeout = wanted == .head ? core.configuration.requestHeadTimeout : core.configuration.keepAliveTimeout
+        let timer = connection.loop.schedule(after: timeout) { [weak self] in
+            guard let self, self.waiting?.kind == wanted else { return }
+            self.waiting = nil
+            self.clientWaitExpired(wanted, after: timeout)
+        }
+        waiting = (wanted, timer)
+    }
+
+    private func clientWaitExpired(_ wait: ClientWait, after timeout: TimeInterval) {
+        let seconds = Int(timeout)
+        switch wait {
+        case .head where requests.bufferedCount == 0:
+            recordError("request_head_timeout", "no request within \(seconds) s")
+            closeClient()
+        case .head:
+            reject(RequestRefusal(status: 408, cause: "request_head_timeout",
+                                  reason: "the request head was not complete within \(seconds) s (\(requests.bufferedCount) bytes received)"))
+        case .idle:
+            recordError("idle_timeout", "keep-alive connection idle for \(seconds) s")
+            closeClient()
+        }
+    }
+
+    /// Refuses a request whose upstream would be this proxy: it would come back, again and again.
+    func refuseLoop(_ route: UpstreamRoute, what: String) throws {
+        guard core.isProxyItself(host: route.dial.host, port: route.dial.port) else { return }
+        throw RequestRefusal(status: 508, cause: "loop_detected",
+                             reason: "\(what) leads back to this proxy (\(SocketAddress(host: route.dial.host, port: route.dial.port))); refusing a request loop")
+    }
+}
