@@ -76,6 +76,10 @@ public final class InterceptProxy: @unchecked Sendable {
         return listeners.map(\.address)
     }
 
+    /// Client connections open right now (each holds its socket, and an upstream one when forwarding):
+    /// a harness can check that nothing is left open after a test.
+    public var openConnections: Int { core.liveConnections.count }
+
     /// The root certificate clients must trust, as PEM.
     public var rootCertificatePEM: String { core.authority.rootCertificate.pemString }
 

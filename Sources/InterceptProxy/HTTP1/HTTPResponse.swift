@@ -6,8 +6,9 @@ struct HTTPResponse {
     var closeConnection = false
 
     static let reasons: [Int: String] = [
-        200: "OK", 400: "Bad Request", 404: "Not Found", 431: "Request Header Fields Too Large",
-        501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+        200: "OK", 400: "Bad Request", 404: "Not Found", 408: "Request Timeout", 421: "Misdirected Request",
+        431: "Request Header Fields Too Large", 501: "Not Implemented", 502: "Bad Gateway",
+        503: "Service Unavailable", 504: "Gateway Timeout", 505: "HTTP Version Not Supported", 508: "Loop Detected",
     ]
 
     /// A plain-text response whose body says what happened, for people reading curl's output.

@@ -1,0 +1,112 @@
+import Foundation
+import TestSupport
+
+/// A scripted client for inputs no well-behaved tool sends: raw bytes, pauses, TLS with chosen
+/// names and versions, driven by python3's socket and ssl modules. It reports everything it
+/// received (plaintext and, after `tls`, decrypted), whether the proxy closed, and how long it took.
+struct RawClient {
+    enum Step {
+        case send(String)
+        case sendBytes([UInt8])
+        /// Sends the bytes one at a time, `interval` seconds apart.
+        case dribble(String, interval: Double)
+        case sleep(Double)
+        /// Reads until the first CRLFCRLF (a response head) or close.
+        case readHead
+        /// Reads until `text` has been received (or the peer closes).
+        case readUntil(String)
+        /// Starts TLS over the connection, trusting `caFile`; nil SNI sends none.
+        /// `version` pins the TLS version (a name of Python's ssl.TLSVersion, e.g. "TLSv1").
+        case tls(serverName: String?, caFile: String, alpn: [String] = [], version: String? = nil)
+        /// Reads until the peer closes (or `timeout` seconds pass).
+        case readToClose(timeout: Double)
+    }
+
+    struct Outcome: CustomStringConvertible {
+        let received: String
+        let closedByPeer: Bool
+        let error: String?
+        let seconds: Double
+        var description: String { "received \(received.debugDescription.prefix(600)) closed=\(closedByPeer) error=\(error ?? "-") after \(seconds) s" }
+    }
+
+    static func run(port: Int, _ steps: [Step]) throws -> Outcome {
+        let program: [[Any]] = steps.map { step in
+            switch step {
+            case let .send(text): return ["send", Array(text.utf8).map { String(format: "%02x", $0) }.joined()]
+            case let .sendBytes(bytes): return ["send", bytes.map { String(format: "%02x", $0) }.joined()]
+            case let .dribble(text, interval): return ["dribble", Array(text.utf8).map { String(format: "%02x", $0) }.joined(), interval]
+            case let .sleep(seconds): return ["sleep", seconds]
+            case .readHead: return ["readuntil", "0d0a0d0a"]
+            case let .readUntil(text): return ["readuntil", Array(text.utf8).map { String(format: "%02x", $0) }.joined()]
+            case let .tls(name, caFile, alpn, version): return ["tls", name ?? NSNull(), caFile, alpn, version ?? NSNull()]
+            case let .readToClose(timeout): return ["readclose", timeout]
+            }
+        }
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: program), as: UTF8.self)
+        let result = try TestSupport.run("python3", ["-c", script, String(port)], input: json + "\n")
+        guard let data = result.stdout.split(separator: "\n").last.map({ Data($0.utf8) }),
+              let report = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw TimedOut(command: "raw client produced no report: \(result)", seconds: 0)
+        }
+        return Outcome(received: report["received"] as? String ?? "", closedByPeer: report["closed"] as? Bool ?? false,
+                       error: report["error"] as? String, seconds: report["seconds"] as? Double ?? 0)
+    }
+
+    private static let script = #"""
+import json, socket, ssl, sys, time
+port = int(sys.argv[1])
+program = json.loads(sys.stdin.readline())
+started = time.monotonic()
+received = b""
+closed = False
+error = None
+sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+try:
+    for step in program:
+        kind = step[0]
+        if kind == "send":
+            sock.sendall(bytes.fromhex(step[1]))
+        elif kind == "dribble":
+            try:
+                for byte in bytes.fromhex(step[1]):
+                    sock.sendall(bytes([byte]))
+                    time.sleep(step[2])
+            except OSError:
+                pass  # the proxy gave up on us: read what it said
+        elif kind == "readuntil":
+            wanted = bytes.fromhex(step[1])
+            while wanted not in received:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    closed = True
+                    break
+                received += chunk
+        elif kind == "sleep":
+            time.sleep(step[1])
+        elif kind == "tls":
+            context = ssl.create_default_context(cafile=step[2])
+            if step[1] is None:
+                context.check_hostname = False
+            if step[3]:
+                context.set_alpn_protocols(step[3])
+            if step[4]:
+                context.set_ciphers("DEFAULT:@SECLEVEL=0")
+                context.minimum_version = context.maximum_version = getattr(ssl.TLSVersion, step[4])
+            sock = context.wrap_socket(sock, server_hostname=step[1])
+        elif kind == "readclose":
+            sock.settimeout(step[1])
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    closed = True
+                    break
+                received += chunk
+except Exception as exc:
+    error = "%s: %s" % (type(exc).__name__, exc)
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+        closed = True
+print(json.dumps({"received": received.decode("latin-1"), "closed": closed, "error": error,
+                  "seconds": time.monotonic() - started}))
+"""#
+}
