@@ -9,16 +9,20 @@ final class FlowRecorder: @unchecked Sendable {
     private var file: FileHandle?
     private let closesFile: Bool
     private var continuations: [UUID: AsyncStream<FlowEvent>.Continuation] = [:]
-    private var history: [FlowEvent] = []
-    /// Events kept for `events` (nil: all of them, which a HAR written at shutdown needs).
-    private let historyLimit: Int?
+    private var history: EventHistory
+    /// Called once, on the first eviction, when evictions lose something (the HAR's entries).
+    private var evictionWarning: (@Sendable () -> Void)?
     private let encoder: JSONEncoder
 
     /// - Parameters:
     ///   - path: a file to append JSON lines to, `-` for stdout, nil for none.
-    ///   - historyLimit: how many of the newest events `events` keeps; nil keeps every one.
-    init(path: String?, historyLimit: Int? = nil) throws {
-        self.historyLimit = historyLimit
+    ///   - historyLimit: how many of the newest events `events` keeps; nil: no bound on the count.
+    ///   - historyBytes: how many bytes of events (`FlowEvent.estimatedBytes`) `events` keeps.
+    ///   - evictionWarning: called once, when the history first has to drop an event.
+    init(path: String?, historyLimit: Int? = nil, historyBytes: Int = .max,
+         evictionWarning: (@Sendable () -> Void)? = nil) throws {
+        history = EventHistory(maxCount: historyLimit, maxBytes: historyBytes)
+        self.evictionWarning = evictionWarning
         encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
@@ -76,19 +80,24 @@ final class FlowRecorder: @unchecked Sendable {
         let line = wantsLine ? (try? encoder.encode(event)).map { $0 + Data("\n".utf8) } : nil
         lock.lock()
         defer { lock.unlock() }
-        history.append(event)
-        if let historyLimit, history.count > historyLimit + historyLimit / 4 {
-            history.removeFirst(history.count - historyLimit)  // amortised: trims a quarter at a time
+        if history.append(event) > 0, let warning = evictionWarning {
+            evictionWarning = nil
+            warning()
         }
         if let line, let file { file.write(line) }
         for continuation in continuations.values { continuation.yield(event) }
     }
 
-    /// The events recorded so far (the newest `historyLimit` of them when there is a limit).
+    /// The newest events recorded so far, within the history's bounds.
     var events: [FlowEvent] {
         lock.lock()
         defer { lock.unlock() }
-        return history
+        return history.all
+    }
+
+    /// How many events the history has dropped, in all and of `response` events.
+    var evicted: (events: Int, responses: Int) {
+        lock.withLock { (history.evicted, history.evictedResponses) }
     }
 
     /// A stream of events from now on; it finishes when the recorder is closed.

@@ -1,0 +1,71 @@
+import Foundation
+import InterceptProxy
+import Testing
+import TestSupport
+
+/// The event history is bounded by bytes, not only by count: requests with many headers cannot
+/// make a long-running proxy (or one writing a HAR) grow without bound.
+@Suite struct ResourceLimitTests {
+    /// 300 headers of about 40 bytes: a request event of some 36 KB by `estimatedBytes`.
+    private static let manyHeaders = (0..<300).flatMap { ["-H", "X-Filler-\($0): \(String(repeating: "v", count: 24))"] }
+    private static let bound = 200_000
+
+    /// One curl, twelve requests with many headers on one tunnel.
+    private func sendTwelve(_ fixture: ProxyFixture, host: String) throws {
+        let urls = (1...12).map { "https://\(host)/\($0)" }
+        let result = try fixture.curl(["--cacert", fixture.rootFile] + Self.manyHeaders + urls)
+        #expect(result.status == 0 && result.stdout.contains("GET https://\(host)/12"), "\(result)")
+    }
+
+    private func requestURLs(_ events: [FlowEvent]) -> [String] {
+        events.filter { $0.type == .request }.compactMap(\.url)
+    }
+
+    @Test func historyKeepsTheNewestEventsWithinItsBytes() async throws {
+        let fixture = try ProxyFixture { $0.eventHistoryBytes = Self.bound }
+        defer { Task { await fixture.proxy.stop() } }
+        try sendTwelve(fixture, host: "many.example")
+        try fixture.waitForEvent { $0.type == .response && $0.url == "https://many.example/12" }
+
+        let events = fixture.proxy.recordedEvents
+        let bytes = events.map(\.estimatedBytes).reduce(0, +)
+        #expect(bytes <= Self.bound, "\(bytes) bytes kept")
+        #expect(events.first { $0.type == .request }.map(\.estimatedBytes).map { $0 > 30_000 } == true)
+        let urls = requestURLs(events)
+        #expect(urls.last == "https://many.example/12" && !urls.contains("https://many.example/1"), "\(urls)")
+        #expect(urls.count >= 3 && urls.count < 12, "\(urls)")
+        #expect(fixture.proxy.maxConnections == ProxyConfiguration.defaultMaxConnections)
+    }
+
+    @Test func countBoundStillApplies() async throws {
+        let fixture = try ProxyFixture { $0.eventHistoryLimit = 5 }
+        defer { Task { await fixture.proxy.stop() } }
+        let result = try fixture.curl(["--cacert", fixture.rootFile] + (1...4).map { "https://count.example/\($0)" })
+        #expect(result.status == 0, "\(result)")
+        try fixture.waitForEvent { $0.type == .response && $0.url == "https://count.example/4" }
+        let events = fixture.proxy.recordedEvents
+        #expect(events.count == 5, "\(events.map(\.type))")
+        #expect(requestURLs(events) == ["https://count.example/3", "https://count.example/4"], "\(events.map(\.type))")
+    }
+
+    @Test func harHistoryIsBoundedAndTheHARSaysWhatIsMissing() async throws {
+        let files = try TemporaryDirectory()
+        let har = files.path("flows.har")
+        let fixture = try ProxyFixture { $0.harPath = har; $0.harHistoryBytes = Self.bound; $0.eventHistoryBytes = 1_000 }
+        defer { Task { await fixture.proxy.stop() } }
+        try sendTwelve(fixture, host: "har.example")
+        try fixture.waitForEvent { $0.type == .response && $0.url == "https://har.example/12" }
+
+        let bytes = fixture.proxy.recordedEvents.map(\.estimatedBytes).reduce(0, +)
+        #expect(bytes <= Self.bound && bytes > 100_000, "\(bytes) bytes kept")  // the HAR bound, not eventHistoryBytes
+        try fixture.proxy.writeHAR()
+        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: har))) as! [String: Any]
+        let log = document["log"] as! [String: Any]
+        let entries = log["entries"] as! [[String: Any]]
+        let urls = entries.compactMap { ($0["request"] as? [String: Any])?["url"] as? String }
+        #expect(urls.last == "https://har.example/12" && !urls.contains("https://har.example/1"), "\(urls)")
+        let missing = 12 - entries.count
+        #expect(missing > 0)
+        #expect(log["comment"] as? String == "\(missing) older entries were dropped: the events kept for the HAR are bounded (harHistoryBytes)", "\(log["comment"] ?? "none")")
+    }
+}
