@@ -80,8 +80,12 @@ public final class InterceptProxy: @unchecked Sendable {
     /// The chain profile in use.
     public var profile: ChainProfile { core.authority.profile }
 
-    /// Flow events from now on; the stream finishes when the proxy stops.
-    public var events: AsyncStream<FlowEvent> { core.recorder.stream() }
+    /// Flow events from now on; the stream finishes when the proxy stops. It buffers what its
+    /// consumer has not read yet within `eventHistoryLimit` events and `eventHistoryBytes`: a
+    /// consumer further behind loses the oldest.
+    public var events: AsyncStream<FlowEvent> {
+        core.recorder.stream(limit: configuration.eventHistoryLimit, bytes: configuration.eventHistoryBytes)
+    }
 
     /// The newest flow events recorded since start, oldest first. Without a HAR: at most
     /// `ProxyConfiguration.eventHistoryLimit` events and `eventHistoryBytes` of them (by

@@ -72,7 +72,7 @@ private final class LimitedProxy: @unchecked Sendable {
         #expect(allAccepted, "\(proxy.status.openDescriptors) descriptors open, \(baseDescriptors) before")
         try proxy.expectServes("busy.example")
         let perConnection = Double(proxy.status.residentKiB - baseKiB) / 5_000
-        #expect(perConnection < 64, "\(perConnection) KiB resident per idle connection")
+        #expect(perConnection < 16, "\(perConnection) KiB resident per idle connection")  // about 2 KiB measured
 
         #expect(try held.close(5_000) == 0)
         let released = proxy.waitUntil(timeout: 15) { proxy.status.openDescriptors <= baseDescriptors }

@@ -37,6 +37,21 @@ import TestSupport
         #expect(fixture.proxy.maxConnections == ProxyConfiguration.defaultMaxConnections)
     }
 
+    @Test func anEventsStreamNobodyReadsKeepsOnlyTheNewest() async throws {
+        let fixture = try ProxyFixture { $0.eventHistoryBytes = Self.bound }
+        let events = fixture.proxy.events  // not read until the proxy has stopped
+        try sendTwelve(fixture, host: "stream.example")
+        try fixture.waitForEvent { $0.type == .response && $0.url == "https://stream.example/12" }
+        await fixture.proxy.stop()
+        var received: [FlowEvent] = []
+        for await event in events { received.append(event) }  // ends: the proxy stopped
+        let bytes = received.map(\.estimatedBytes).reduce(0, +)
+        #expect(bytes <= Self.bound, "\(bytes) bytes buffered")
+        let urls = requestURLs(received)
+        #expect(urls.last == "https://stream.example/12" && !urls.contains("https://stream.example/1"), "\(urls)")
+        #expect(received.last?.type == .tunnelClosed)
+    }
+
     @Test func countBoundStillApplies() async throws {
         let fixture = try ProxyFixture { $0.eventHistoryLimit = 5 }
         defer { Task { await fixture.proxy.stop() } }

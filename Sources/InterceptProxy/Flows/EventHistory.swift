@@ -22,6 +22,16 @@ struct EventHistory {
     var count: Int { events.count - start }
     var all: [FlowEvent] { events[start...].compactMap { $0 } }
 
+    /// Takes the oldest event out (a consumer read it; not counted as evicted).
+    mutating func popFirst() -> FlowEvent? {
+        guard count > 0, let event = events[start] else { return nil }
+        bytes -= sizes[start]
+        events[start] = nil
+        start += 1
+        compact()
+        return event
+    }
+
     /// Adds an event; returns how many older ones it evicted.
     @discardableResult
     mutating func append(_ event: FlowEvent) -> Int {
@@ -38,11 +48,14 @@ struct EventHistory {
             removed += 1
         }
         evicted += removed
-        if start > 0 && start * 2 >= events.count {
-            events.removeFirst(start)
-            sizes.removeFirst(start)
-            start = 0
-        }
+        compact()
         return removed
+    }
+
+    private mutating func compact() {
+        guard start > 0 && start * 2 >= events.count else { return }
+        events.removeFirst(start)
+        sizes.removeFirst(start)
+        start = 0
     }
 }

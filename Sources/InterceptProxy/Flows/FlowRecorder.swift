@@ -8,7 +8,9 @@ final class FlowRecorder: @unchecked Sendable {
     private let lock = NSLock()
     private var file: FileHandle?
     private let closesFile: Bool
-    private var continuations: [UUID: AsyncStream<FlowEvent>.Continuation] = [:]
+    /// The `events` streams' queues, held weakly: a stream its consumer dropped unsubscribes itself.
+    private var subscriptions: [ObjectIdentifier: WeakSubscription] = [:]
+    private var isClosed = false
     private var history: EventHistory
     /// Called once, on the first eviction, when evictions lose something (the HAR's entries).
     private var evictionWarning: (@Sendable () -> Void)?
@@ -79,13 +81,16 @@ final class FlowRecorder: @unchecked Sendable {
         let wantsLine = lock.withLock { file != nil }
         let line = wantsLine ? (try? encoder.encode(event)).map { $0 + Data("\n".utf8) } : nil
         lock.lock()
-        defer { lock.unlock() }
         if history.append(event) > 0, let warning = evictionWarning {
             evictionWarning = nil
             warning()
         }
         if let line, let file { file.write(line) }
-        for continuation in continuations.values { continuation.yield(event) }
+        let subscribers = subscriptions.values.compactMap(\.subscription)
+        for subscriber in subscribers { subscriber.push(event) }
+        lock.unlock()
+        // Released after the lock: the last reference to a dropped stream unsubscribes it, taking the lock.
+        withExtendedLifetime(subscribers) {}
     }
 
     /// The newest events recorded so far, within the history's bounds.
@@ -100,30 +105,30 @@ final class FlowRecorder: @unchecked Sendable {
         lock.withLock { (history.evicted, history.evictedResponses) }
     }
 
-    /// A stream of events from now on; it finishes when the recorder is closed.
-    func stream() -> AsyncStream<FlowEvent> {
-        let (stream, continuation) = AsyncStream<FlowEvent>.makeStream(bufferingPolicy: .unbounded)
-        let id = UUID()
-        lock.lock()
-        continuations[id] = continuation
-        lock.unlock()
-        continuation.onTermination = { [weak self] _ in
+    /// A stream of events from now on; it finishes when the recorder is closed. Its queue keeps at
+    /// most `limit` events and `bytes` of them: a consumer that falls further behind loses the oldest.
+    func stream(limit: Int?, bytes: Int) -> AsyncStream<FlowEvent> {
+        let subscription = EventSubscription(maxCount: limit, maxBytes: bytes) { [weak self] id in
             guard let self else { return }
-            self.lock.lock()
-            self.continuations[id] = nil
-            self.lock.unlock()
+            self.lock.withLock { self.subscriptions[id] = nil }
         }
-        return stream
+        let closed = lock.withLock {
+            if !isClosed { subscriptions[ObjectIdentifier(subscription)] = WeakSubscription(subscription: subscription) }
+            return isClosed
+        }
+        if closed { subscription.finish() }
+        return subscription.makeStream()
     }
 
     /// Finishes the streams and flushes the file to disk.
     func close() {
         lock.lock()
-        let finishing = continuations
-        continuations = [:]
+        isClosed = true
+        let finishing = subscriptions.values.compactMap(\.subscription)
+        subscriptions = [:]
         lock.unlock()
-        // Outside the lock: finish() runs onTermination, which takes the lock itself.
-        for continuation in finishing.values { continuation.finish() }
+        for subscription in finishing { subscription.finish() }
+        withExtendedLifetime(finishing) {}  // (released outside the lock, see record)
         lock.lock()
         defer { lock.unlock() }
         if let file {
@@ -132,4 +137,8 @@ final class FlowRecorder: @unchecked Sendable {
         }
         file = nil  // events after shutdown still reach `events`, never a closed handle
     }
+}
+
+private struct WeakSubscription {
+    weak var subscription: EventSubscription?
 }
