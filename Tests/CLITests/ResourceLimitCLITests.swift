@@ -19,6 +19,9 @@ private final class LimitedProxy: @unchecked Sendable {
                                                    "--ready-file", ready, "--ca-dir", scratch.path("ca"), "--flows", scratch.path("flows.jsonl")] + arguments)
         let deadline = Date() + 20
         while !FileManager.default.fileExists(atPath: ready) && Date() < deadline { usleep(20_000) }
+        guard FileManager.default.fileExists(atPath: ready) else {
+            throw TimedOut(command: "prlimit --nofile=\(fileLimit) intercept-proxy run (raising a hard limit needs root):\n\(server.output)", seconds: 20)
+        }
         let info = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ready))) as! [String: Any]
         port = info["port"] as! Int
         status = ProcessStatus(pid: Int32(info["pid"] as! Int))
@@ -127,17 +130,20 @@ private final class LimitedProxy: @unchecked Sendable {
         defer { held.stop() }
         #expect(try held.open(10) == 10)
 
-        // The listener takes connections in order: the ten held ones are in, the next is refused.
-        for _ in 0..<4 {
-            let refused = try proxy.curl("refused.example")
-            #expect(refused.status == 56 && refused.stderr.contains("CONNECT tunnel failed, response 503"), "\(refused)")
-        }
-        // Refusals are reported at once, then at most once a second with a count.
-        #expect(try proxy.waitUntil(timeout: 5) { try proxy.errors("connection_limit").compactMap { $0["count"] as? Int }.reduce(0, +) == 4 })
+        // A burst beyond the limit: each connection is refused, and reported at once, then at most
+        // once a second with a count.
+        let burst = try HeldConnections(port: proxy.port, most: 20)
+        defer { burst.stop() }
+        #expect(try burst.open(20) == 20)  // the handshakes complete in the kernel; the proxy then refuses each
+        let counted = try proxy.waitUntil(timeout: 5) { try proxy.errors("connection_limit").compactMap { $0["count"] as? Int }.reduce(0, +) == 20 }
         let events = try proxy.errors("connection_limit")
-        #expect(events.count <= 2 && events.first?["count"] as? Int == 1, "\(events)")
+        #expect(counted && events.compactMap { $0["count"] as? Int } == [1, 19], "\(events)")
         #expect(events.allSatisfy { $0["status"] as? Int == 503 && $0["connection"] as? Int == 0 })
         #expect((events.first?["detail"] as? String) == "refused 1 connection with 503: 10 open, the limit (--max-connections)")
+
+        // The listener takes connections in order: the ten held ones are in, curl is refused.
+        let refused = try proxy.curl("refused.example")
+        #expect(refused.status == 56 && refused.stderr.contains("CONNECT tunnel failed, response 503"), "\(refused)")
 
         // Clients leave: new ones are served again (the proxy notices their close within moments).
         #expect(try held.close(5) == 5)
