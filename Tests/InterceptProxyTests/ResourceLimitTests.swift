@@ -1,5 +1,6 @@
 import Foundation
 import InterceptProxy
+import Logging
 import Testing
 import TestSupport
 
@@ -82,5 +83,46 @@ import TestSupport
         let missing = 12 - entries.count
         #expect(missing > 0)
         #expect(log["comment"] as? String == "\(missing) older entries were dropped: the events kept for the HAR are bounded (harHistoryBytes)", "\(log["comment"] ?? "none")")
+    }
+
+    @Test func harBoundWarnsOnce() async throws {
+        let scratch = try TemporaryDirectory()
+        let messages = CapturedMessages()
+        var configuration = ProxyConfiguration()
+        configuration.port = 0
+        configuration.offline = true
+        configuration.caDirectory = scratch.path("certs")
+        configuration.harPath = scratch.path("flows.har")
+        configuration.harHistoryBytes = Self.bound
+        let proxy = try InterceptProxy(configuration: configuration, logger: Logger(label: "test") { _ in CapturingLogHandler(messages: messages) })
+        try proxy.start()
+        let urls = (1...12).map { "https://warn.example/\($0)" }
+        let result = try run("curl", ["-sS", "--http1.1", "-x", "http://127.0.0.1:\(proxy.port)", "--cacert", proxy.rootCertificateFile!] + Self.manyHeaders + urls)
+        #expect(result.status == 0, "\(result)")
+        await proxy.stop()
+        let warnings = messages.all.filter { $0.contains("harHistoryBytes") }
+        #expect(warnings == ["the flow events kept for the HAR reached 200000 bytes (harHistoryBytes): the oldest are dropped from now on, and the HAR's comment says how many entries are missing"], "\(messages.all)")
+    }
+}
+
+/// Log messages at warning level and above, kept for a test to read.
+private final class CapturedMessages: @unchecked Sendable {
+    private let lock = NSLock()
+    private var messages: [String] = []
+    func append(_ message: String) { lock.withLock { messages.append(message) } }
+    var all: [String] { lock.withLock { messages } }
+}
+
+private struct CapturingLogHandler: LogHandler {
+    let messages: CapturedMessages
+    var logLevel: Logger.Level = .warning
+    var metadata: Logger.Metadata = [:]
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        messages.append(message.description)
     }
 }
