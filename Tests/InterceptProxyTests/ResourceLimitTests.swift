@@ -1,5 +1,5 @@
 import Foundation
-import InterceptProxy
+@testable import InterceptProxy
 import Logging
 import Testing
 import TestSupport
@@ -51,6 +51,24 @@ import TestSupport
         let urls = requestURLs(received)
         #expect(urls.last == "https://stream.example/12" && !urls.contains("https://stream.example/1"), "\(urls)")
         #expect(received.last?.type == .tunnelClosed)
+    }
+
+    @Test func historyEvictsOldestFirstAndKeepsItsByteCount() {
+        var history = EventHistory(maxCount: 100, maxBytes: 60_000)
+        var appended: [FlowEvent] = []
+        for index in 0..<1_000 {
+            var event = FlowEvent(type: index % 2 == 0 ? .request : .response, connection: index)
+            event.detail = String(repeating: "x", count: index % 7 * 100)
+            history.append(event)
+            appended.append(event)
+        }
+        let kept = history.all
+        #expect(kept == Array(appended.suffix(kept.count)) && kept.count <= 100 && kept.count > 50)
+        #expect(history.bytes == kept.map(\.estimatedBytes).reduce(0, +) && history.bytes <= 60_000)
+        #expect(history.evicted == 1_000 - kept.count && history.evictedResponses == appended.prefix(history.evicted).filter { $0.type == .response }.count)
+        #expect(history.popFirst() == kept.first && history.count == kept.count - 1)
+        while history.popFirst() != nil {}
+        #expect(history.bytes == 0 && history.count == 0 && history.all.isEmpty)
     }
 
     @Test func countBoundStillApplies() async throws {
@@ -122,7 +140,7 @@ private struct CapturingLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        messages.append(message.description)
+    func log(event: LogEvent) {
+        messages.append(event.message.description)
     }
 }
