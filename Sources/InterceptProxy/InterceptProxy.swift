@@ -34,7 +34,7 @@ public final class InterceptProxy: @unchecked Sendable {
             rootFile = directory.rootCertificateURL(for: configuration.profile).path
         }
         core = try ProxyCore(configuration: configuration, authority: authority, rootCertificateFile: rootFile,
-                             recorder: try FlowRecorder(path: configuration.flowsPath, historyLimit: configuration.harPath == nil ? configuration.eventHistoryLimit : nil), logger: logger)
+                             recorder: try Self.recorder(configuration, logger: logger), logger: logger)
         group = EventLoopGroup(count: configuration.eventLoopCount)
     }
 
@@ -45,9 +45,7 @@ public final class InterceptProxy: @unchecked Sendable {
         var bound: [Listener] = []
         do {
             for host in hosts {
-                let listener = try Listener(host: host, port: port, group: group) { [core] connection in
-                    core.adopt(connection)
-                }
+                let listener = try Listener(host: host, port: port, group: group, handlers: core.listenerHandlers)
                 port = listener.address.port  // a second family binds the port the first one got
                 bound.append(listener)
             }
@@ -89,12 +87,21 @@ public final class InterceptProxy: @unchecked Sendable {
     /// The chain profile in use.
     public var profile: ChainProfile { core.authority.profile }
 
-    /// Flow events from now on; the stream finishes when the proxy stops.
-    public var events: AsyncStream<FlowEvent> { core.recorder.stream() }
+    /// Flow events from now on; the stream finishes when the proxy stops. It buffers what its
+    /// consumer has not read yet within `eventHistoryLimit` events and `eventHistoryBytes`: a
+    /// consumer further behind loses the oldest.
+    public var events: AsyncStream<FlowEvent> {
+        core.recorder.stream(limit: configuration.eventHistoryLimit, bytes: configuration.eventHistoryBytes)
+    }
 
-    /// The flow events recorded since start: every one when a HAR is configured, otherwise the
-    /// newest `ProxyConfiguration.eventHistoryLimit` (a long-running proxy must not grow without bound).
+    /// The newest flow events recorded since start, oldest first. Without a HAR: at most
+    /// `ProxyConfiguration.eventHistoryLimit` events and `eventHistoryBytes` of them (by
+    /// `FlowEvent.estimatedBytes`); with `harPath`: every event within `harHistoryBytes`. The oldest
+    /// are dropped first, so a long-running proxy does not grow without bound.
     public var recordedEvents: [FlowEvent] { core.recorder.events }
+
+    /// The most client connections served at once (`maxConnections`, or its default from the fd limit).
+    public var maxConnections: Int { core.admission.limit }
 
     /// Stops accepting, lets open connections finish for up to the grace period, closes the rest,
     /// flushes the flow log, and waits for background OpenSSL work (key generation, trust store
@@ -144,9 +151,24 @@ public final class InterceptProxy: @unchecked Sendable {
         done.wait()
     }
 
-    /// Writes the HAR file (`harPath`) with every exchange so far; a no-op without a path.
+    /// Writes the HAR file (`harPath`) with every exchange so far (within `harHistoryBytes`: the
+    /// log's `comment` says how many were dropped); a no-op without a path.
     public func writeHAR() throws {
         guard let path = configuration.harPath else { return }
-        try HARDocument.write(HARDocument.build(from: recordedEvents, creatorVersion: InterceptProxyVersion.current), to: path)
+        let document = HARDocument.build(from: recordedEvents, creatorVersion: InterceptProxyVersion.current,
+                                         droppedResponses: core.recorder.evicted.responses)
+        try HARDocument.write(document, to: path)
+    }
+
+    /// The recorder, with the history bounds that apply: count and bytes, or the HAR's bytes.
+    private static func recorder(_ configuration: ProxyConfiguration, logger: Logger) throws -> FlowRecorder {
+        guard configuration.harPath != nil else {
+            return try FlowRecorder(path: configuration.flowsPath, historyLimit: configuration.eventHistoryLimit,
+                                    historyBytes: configuration.eventHistoryBytes)
+        }
+        let bound = configuration.harHistoryBytes
+        return try FlowRecorder(path: configuration.flowsPath, historyBytes: bound) {
+            logger.warning("the flow events kept for the HAR reached \(bound % (1 << 20) == 0 ? "\(bound >> 20) MiB" : "\(bound) bytes") (harHistoryBytes): the oldest are dropped from now on, and the HAR's comment says how many entries are missing")
+        }
     }
 }

@@ -44,8 +44,17 @@ public struct ProxyConfiguration: Sendable {
     /// Bound on waiting for upstream response bytes; beyond it the client gets 504.
     public var responseTimeout: TimeInterval = 60
     /// How many of the newest flow events `InterceptProxy.recordedEvents` keeps when no HAR is
-    /// configured (with `harPath`, every event is kept for the HAR).
+    /// configured (with `harPath`, only `harHistoryBytes` bounds them).
     public var eventHistoryLimit = 10_000
+    /// Bound on the memory of those events (`FlowEvent.estimatedBytes`) when no HAR is configured;
+    /// the oldest go first when either bound is reached.
+    public var eventHistoryBytes = 16 << 20
+    /// Bound on the memory of the events kept for the HAR when `harPath` is set. Beyond it the
+    /// oldest are dropped, a warning is logged once, and the HAR's `comment` says how many entries are missing.
+    public var harHistoryBytes = 256 << 20
+    /// Most client connections served at once; beyond it a new connection gets `503` and is closed.
+    /// Nil: `ProxyConfiguration.defaultMaxConnections`, from the descriptor limit.
+    public var maxConnections: Int?
     /// Append flow events as JSON lines to this file (`-` for stdout); an existing file is kept and extended.
     public var flowsPath: String?
     /// A client that has not finished its TLS handshake by then is dropped and recorded as `timeout`.
@@ -64,6 +73,14 @@ public struct ProxyConfiguration: Sendable {
     public var eventLoopCount = ProcessInfo.processInfo.activeProcessorCount
 
     public init() {}
+
+    /// (RLIMIT_NOFILE soft limit − 64) / 2, at least 1: a client connection holds two descriptors
+    /// (client and upstream), and 64 stay for the listeners, the flow log, the CA files and the like.
+    public static var defaultMaxConnections: Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1 << 20 }
+        return max(1, (Int(clamping: min(limit.rlim_cur, 1 << 22)) - 64) / 2)  // (RLIM_INFINITY is the all-ones value)
+    }
 }
 
 /// `HOST[:PORT]=ADDRESS:PORT`: requests for HOST (on PORT, or any port) go to ADDRESS:PORT instead.

@@ -68,6 +68,11 @@ struct RunCommand: ParsableCommand {
         "Splice tunnels whose host:port matches this regular expression, without interception. Repeatable.", valueName: "regex"))
     var ignoreHosts: [String] = []
 
+    @Option(name: .customLong("max-connections"), help: ArgumentHelp(
+        "Most client connections served at once; more get 503 and are closed (default: (open-file limit - 64) / 2).",
+        valueName: "n"))
+    var maxConnections: Int?
+
     @Option(name: .customLong("ready-file"), help: ArgumentHelp(
         "Once listening, write {pid, host, port, caCertificate, profile} as JSON here.", valueName: "file"))
     var readyFile: String?
@@ -83,6 +88,7 @@ struct RunCommand: ParsableCommand {
         for pattern in ignoreHosts where (try? NSRegularExpression(pattern: pattern)) == nil {
             throw ValidationError("--ignore-hosts '\(pattern)' is not a valid regular expression")
         }
+        if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1, got \(maxConnections)") }
         if offline && (!mapRemote.isEmpty || upstreamProxy != nil || mimicUpstream) {
             throw ValidationError("--offline contacts no upstream; drop --map-remote/--upstream-proxy/--mimic-upstream or --offline")
         }
@@ -123,6 +129,7 @@ struct RunCommand: ParsableCommand {
         configuration.clientCertificateFile = clientCertificate
         configuration.ignoreHosts = ignoreHosts
         configuration.mimicUpstream = mimicUpstream
+        configuration.maxConnections = maxConnections
         if ca.isBringYourOwn { configuration.authority = try ca.loadAuthority(createIfMissing: false) }
 
         let proxy = try InterceptProxy(configuration: configuration)

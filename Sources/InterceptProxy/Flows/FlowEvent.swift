@@ -15,7 +15,8 @@ public struct FlowEvent: Codable, Sendable, Equatable {
 
     public var time: Date
     public var type: Kind
-    /// Identifies the client connection; all events of one tunnel share it.
+    /// Identifies the client connection; all events of one tunnel share it. 0 for events about the
+    /// proxy as a whole (`fd_limit`, `connection_limit`).
     public var connection: Int
     public var client: String?
     public var host: String?
@@ -41,10 +42,29 @@ public struct FlowEvent: Codable, Sendable, Equatable {
     /// may differ from the client's `httpVersion`.
     public var upstreamHttpVersion: String?
     public var durationMs: Double?
+    /// On a `connection_limit` error: how many connections it stands for (refusals are reported at
+    /// most once a second).
+    public var count: Int?
 
     public init(type: Kind, connection: Int, time: Date = Date()) {
         self.type = type
         self.connection = connection
         self.time = time
+    }
+}
+
+extension FlowEvent {
+    /// Roughly what the event occupies in memory, the measure `ProxyConfiguration.eventHistoryBytes`
+    /// bounds: the text of its fields and headers plus a fixed cost for the event and for each header
+    /// (a header is an array of two strings: about 80 bytes before its text).
+    public var estimatedBytes: Int {
+        let texts = [client, host, sni, cause, detail, tlsVersion, cipher, alpn, method, url, httpVersion, upstreamHttpVersion]
+        var bytes = 400
+        for text in texts { bytes += text?.utf8.count ?? 0 }
+        for header in headers ?? [] {
+            bytes += 80
+            for part in header { bytes += part.utf8.count }
+        }
+        return bytes
     }
 }

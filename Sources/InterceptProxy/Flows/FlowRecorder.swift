@@ -8,17 +8,23 @@ final class FlowRecorder: @unchecked Sendable {
     private let lock = NSLock()
     private var file: FileHandle?
     private let closesFile: Bool
-    private var continuations: [UUID: AsyncStream<FlowEvent>.Continuation] = [:]
-    private var history: [FlowEvent] = []
-    /// Events kept for `events` (nil: all of them, which a HAR written at shutdown needs).
-    private let historyLimit: Int?
+    /// The `events` streams' queues, held weakly: a stream its consumer dropped unsubscribes itself.
+    private var subscriptions: [ObjectIdentifier: WeakSubscription] = [:]
+    private var isClosed = false
+    private var history: EventHistory
+    /// Called once, on the first eviction, when evictions lose something (the HAR's entries).
+    private var evictionWarning: (@Sendable () -> Void)?
     private let encoder: JSONEncoder
 
     /// - Parameters:
     ///   - path: a file to append JSON lines to, `-` for stdout, nil for none.
-    ///   - historyLimit: how many of the newest events `events` keeps; nil keeps every one.
-    init(path: String?, historyLimit: Int? = nil) throws {
-        self.historyLimit = historyLimit
+    ///   - historyLimit: how many of the newest events `events` keeps; nil: no bound on the count.
+    ///   - historyBytes: how many bytes of events (`FlowEvent.estimatedBytes`) `events` keeps.
+    ///   - evictionWarning: called once, when the history first has to drop an event.
+    init(path: String?, historyLimit: Int? = nil, historyBytes: Int = .max,
+         evictionWarning: (@Sendable () -> Void)? = nil) throws {
+        history = EventHistory(maxCount: historyLimit, maxBytes: historyBytes)
+        self.evictionWarning = evictionWarning
         encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
@@ -75,46 +81,54 @@ final class FlowRecorder: @unchecked Sendable {
         let wantsLine = lock.withLock { file != nil }
         let line = wantsLine ? (try? encoder.encode(event)).map { $0 + Data("\n".utf8) } : nil
         lock.lock()
-        defer { lock.unlock() }
-        history.append(event)
-        if let historyLimit, history.count > historyLimit + historyLimit / 4 {
-            history.removeFirst(history.count - historyLimit)  // amortised: trims a quarter at a time
+        if history.append(event) > 0, let warning = evictionWarning {
+            evictionWarning = nil
+            warning()
         }
         if let line, let file { file.write(line) }
-        for continuation in continuations.values { continuation.yield(event) }
+        let subscribers = subscriptions.values.compactMap(\.subscription)
+        for subscriber in subscribers { subscriber.push(event) }
+        lock.unlock()
+        // Released after the lock: the last reference to a dropped stream unsubscribes it, taking the lock.
+        withExtendedLifetime(subscribers) {}
     }
 
-    /// The events recorded so far (the newest `historyLimit` of them when there is a limit).
+    /// The newest events recorded so far, within the history's bounds.
     var events: [FlowEvent] {
         lock.lock()
         defer { lock.unlock() }
-        return history
+        return history.all
     }
 
-    /// A stream of events from now on; it finishes when the recorder is closed.
-    func stream() -> AsyncStream<FlowEvent> {
-        let (stream, continuation) = AsyncStream<FlowEvent>.makeStream(bufferingPolicy: .unbounded)
-        let id = UUID()
-        lock.lock()
-        continuations[id] = continuation
-        lock.unlock()
-        continuation.onTermination = { [weak self] _ in
+    /// How many events the history has dropped, in all and of `response` events.
+    var evicted: (events: Int, responses: Int) {
+        lock.withLock { (history.evicted, history.evictedResponses) }
+    }
+
+    /// A stream of events from now on; it finishes when the recorder is closed. Its queue keeps at
+    /// most `limit` events and `bytes` of them: a consumer that falls further behind loses the oldest.
+    func stream(limit: Int?, bytes: Int) -> AsyncStream<FlowEvent> {
+        let subscription = EventSubscription(maxCount: limit, maxBytes: bytes) { [weak self] id in
             guard let self else { return }
-            self.lock.lock()
-            self.continuations[id] = nil
-            self.lock.unlock()
+            self.lock.withLock { self.subscriptions[id] = nil }
         }
-        return stream
+        let closed = lock.withLock {
+            if !isClosed { subscriptions[ObjectIdentifier(subscription)] = WeakSubscription(subscription: subscription) }
+            return isClosed
+        }
+        if closed { subscription.finish() }
+        return subscription.makeStream()
     }
 
     /// Finishes the streams and flushes the file to disk.
     func close() {
         lock.lock()
-        let finishing = continuations
-        continuations = [:]
+        isClosed = true
+        let finishing = subscriptions.values.compactMap(\.subscription)
+        subscriptions = [:]
         lock.unlock()
-        // Outside the lock: finish() runs onTermination, which takes the lock itself.
-        for continuation in finishing.values { continuation.finish() }
+        for subscription in finishing { subscription.finish() }
+        withExtendedLifetime(finishing) {}  // (released outside the lock, see record)
         lock.lock()
         defer { lock.unlock() }
         if let file {
@@ -123,4 +137,8 @@ final class FlowRecorder: @unchecked Sendable {
         }
         file = nil  // events after shutdown still reach `events`, never a closed handle
     }
+}
+
+private struct WeakSubscription {
+    weak var subscription: EventSubscription?
 }

@@ -4,16 +4,22 @@ import Foundation
 /// paired with the oldest unanswered request of its connection, since HTTP/1.1 answers in order;
 /// on h2 streams finish in any order, so there the stream id pairs them.
 enum HARDocument {
-    static func build(from events: [FlowEvent], creatorVersion: String) -> [String: Any] {
+    /// - Parameter droppedResponses: `response` events the bounded history dropped before `events`;
+    ///   with those, and responses whose request was dropped, the log's `comment` counts the entries missing.
+    static func build(from events: [FlowEvent], creatorVersion: String, droppedResponses: Int = 0) -> [String: Any] {
         var waiting: [Int: [FlowEvent]] = [:]
         var entries: [[String: Any]] = []
+        var missing = droppedResponses
         for event in events {
             switch event.type {
             case .request:
                 waiting[event.connection, default: []].append(event)
             case .response:
                 guard var queue = waiting[event.connection],
-                      let index = queue.firstIndex(where: { $0.streamId == event.streamId }) else { continue }
+                      let index = queue.firstIndex(where: { $0.streamId == event.streamId }) else {
+                    missing += 1  // its request was dropped from the history
+                    continue
+                }
                 let request = queue.remove(at: index)
                 waiting[event.connection] = queue
                 entries.append(entry(request: request, response: event))
@@ -21,12 +27,16 @@ enum HARDocument {
                 continue
             }
         }
-        return ["log": [
+        var log: [String: Any] = [
             "version": "1.2",
             "creator": ["name": "intercept-proxy", "version": creatorVersion],
             "pages": [],
             "entries": entries,
-        ] as [String: Any]]
+        ]
+        if missing > 0 {
+            log["comment"] = "\(missing) older entr\(missing == 1 ? "y was" : "ies were") dropped: the events kept for the HAR are bounded (harHistoryBytes)"
+        }
+        return ["log": log]
     }
 
     private static func entry(request: FlowEvent, response: FlowEvent) -> [String: Any] {

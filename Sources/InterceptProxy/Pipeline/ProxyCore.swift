@@ -13,6 +13,8 @@ final class ProxyCore: @unchecked Sendable {
     let logger: Logger
     /// Nil in offline mode, where nothing goes upstream.
     let upstreamTLS: TLSClientContext?
+    /// How many clients are served at once (`maxConnections`).
+    let admission: ConnectionAdmission
     private let ignorePatterns: [NSRegularExpression]
 
     private let lock = NSLock()
@@ -27,6 +29,8 @@ final class ProxyCore: @unchecked Sendable {
         self.tlsContext = try TLSServerContext(http2: configuration.http2)
         self.recorder = recorder
         self.logger = logger
+        self.admission = try ConnectionAdmission(
+            limit: configuration.maxConnections ?? ProxyConfiguration.defaultMaxConnections, recorder: recorder, logger: logger)
         self.ignorePatterns = try configuration.ignoreHosts.map { pattern in
             do { return try NSRegularExpression(pattern: pattern) } catch {
                 throw ConfigurationError("--ignore-hosts '\(pattern)' is not a valid regular expression")
@@ -118,9 +122,27 @@ final class ProxyCore: @unchecked Sendable {
     }
 
     func release(_ id: Int) {
-        lock.lock()
-        live[id] = nil
-        lock.unlock()
+        let wasLive = lock.withLock { live.removeValue(forKey: id) != nil }
+        if wasLive { admission.release() }
+    }
+
+    /// What the listeners report to: admission, adoption, and running out of descriptors, which
+    /// is recorded (`fd_limit`) and logged once per episode.
+    var listenerHandlers: ListenerHandlers {
+        ListenerHandlers(
+            admit: { [admission] in admission.admit($0) },
+            accepted: { [self] in adopt($0) },
+            starved: { [self] error in
+                var event = FlowEvent(type: .error, connection: 0)
+                event.cause = "fd_limit"
+                event.detail = "\(error); not accepting for up to \(Int(Listener.longestRetryDelay)) s at a time until descriptors free up "
+                    + "(\(admission.openConnections) connections open; raise the limit with ulimit -n or LimitNOFILE=, or lower --max-connections)"
+                recorder.record(event)
+                logger.warning("\(event.detail!)")
+            },
+            recovered: { [logger] duration in
+                logger.notice("accepting connections again after \(String(format: "%.1f", duration)) s at the descriptor limit")
+            })
     }
 
     var liveConnections: [ProxyConnection] {

@@ -1,0 +1,137 @@
+import Foundation
+
+/// Idle TCP connections to a local port, opened and closed on command by a python3 child, which
+/// raises its own descriptor limit (RLIMIT_NOFILE, up to its hard limit) to hold thousands of them.
+public final class HeldConnections: @unchecked Sendable {
+    private let process = Process()
+    private let commands = Pipe()
+    private let scratch: TemporaryDirectory
+    private let outputURL: URL
+    private var repliesRead = 0
+
+    private static let script = """
+        import resource, socket, sys
+        port, most = int(sys.argv[1]), int(sys.argv[2])
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        need = most + 64
+        if soft < need:
+            if hard != resource.RLIM_INFINITY and hard < need:
+                print(f"error: RLIMIT_NOFILE hard limit {hard} is below the {need} descriptors needed", flush=True)
+                sys.exit(2)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+        held = []
+        while True:
+            line = sys.stdin.readline()
+            if not line:
+                break
+            command, count = line.split()
+            count = int(count)
+            if command == "open":
+                try:
+                    for _ in range(count):
+                        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                        s.settimeout(10)
+                        s.connect(("127.0.0.1", port))
+                        held.append(s)
+                except OSError as error:
+                    print(f"error: connection {len(held) + 1}: {error}", flush=True)
+                    continue
+            else:
+                for s in held[:count]:
+                    s.close()
+                del held[:count]
+            print(f"held {len(held)}", flush=True)
+        """
+
+    /// - Parameter most: the most connections it will be asked to hold at once.
+    public init(port: Int, most: Int) throws {
+        scratch = try TemporaryDirectory()
+        outputURL = scratch.url.appendingPathComponent("output")
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: try requireTool("python3"))
+        process.arguments = ["-c", Self.script, String(port), String(most)]
+        process.environment = cleanEnvironment()
+        let handle = try FileHandle(forWritingTo: outputURL)
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = commands
+        try process.run()
+    }
+
+    /// Opens `count` more connections (each one completes its TCP handshake); returns how many are held.
+    @discardableResult
+    public func open(_ count: Int, timeout: TimeInterval = 60) throws -> Int {
+        try send("open \(count)", timeout: timeout)
+    }
+
+    /// Closes the `count` oldest connections; returns how many are still held.
+    @discardableResult
+    public func close(_ count: Int, timeout: TimeInterval = 30) throws -> Int {
+        try send("close \(count)", timeout: timeout)
+    }
+
+    private func send(_ command: String, timeout: TimeInterval) throws -> Int {
+        commands.fileHandleForWriting.write(Data((command + "\n").utf8))
+        let deadline = Date() + timeout
+        while Date() < deadline {
+            let lines = String(decoding: (try? Data(contentsOf: outputURL)) ?? Data(), as: UTF8.self)
+                .split(separator: "\n").map(String.init)
+            if lines.count > repliesRead {
+                let reply = lines[repliesRead]
+                repliesRead += 1
+                guard reply.hasPrefix("held "), let held = Int(reply.dropFirst(5)) else {
+                    throw HeldConnectionsFailed(reply: lines[(repliesRead - 1)...].joined(separator: "\n"))
+                }
+                return held
+            }
+            if !process.isRunning { break }
+            usleep(10_000)
+        }
+        throw TimedOut(command: "python3 holding connections: \(command)", seconds: timeout)
+    }
+
+    /// Closes every connection and ends the child.
+    public func stop() {
+        guard process.isRunning else { return }
+        try? commands.fileHandleForWriting.close()
+        let deadline = Date() + 10
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
+
+public struct HeldConnectionsFailed: Error, CustomStringConvertible {
+    public let reply: String
+    public var description: String { "python3 holding connections: \(reply)" }
+}
+
+/// What /proc says about a process (Linux): its open descriptors, resident memory and CPU time.
+public struct ProcessStatus {
+    public let pid: Int32
+    public init(pid: Int32) { self.pid = pid }
+
+    public var openDescriptors: Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+    }
+
+    /// VmRSS in KiB.
+    public var residentKiB: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+    }
+
+    /// User plus system CPU time in seconds (utime and stime of /proc/PID/stat).
+    public var cpuSeconds: Double {
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        guard let close = stat.lastIndex(of: ")") else { return -1 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name (from 1).
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return -1 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+}
