@@ -73,6 +73,15 @@ struct RunCommand: ParsableCommand {
         valueName: "n"))
     var maxConnections: Int?
 
+    @Option(name: .customLong("request-head-timeout"), help: ArgumentHelp(
+        "Seconds a client has to send a whole request head (or anything at all); then 408 or close (default 60).",
+        valueName: "seconds"))
+    var requestHeadTimeout: Double?
+
+    @Option(name: .customLong("keep-alive-timeout"), help: ArgumentHelp(
+        "Seconds an HTTP/1.1 connection may idle between requests before it is closed (default 75).", valueName: "seconds"))
+    var keepAliveTimeout: Double?
+
     @Option(name: .customLong("ready-file"), help: ArgumentHelp(
         "Once listening, write {pid, host, port, caCertificate, profile} as JSON here.", valueName: "file"))
     var readyFile: String?
@@ -89,6 +98,9 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("--ignore-hosts '\(pattern)' is not a valid regular expression")
         }
         if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1, got \(maxConnections)") }
+        for (flag, value) in [("--request-head-timeout", requestHeadTimeout), ("--keep-alive-timeout", keepAliveTimeout)] {
+            if let value, !(value > 0 && value <= 86_400) { throw ValidationError("\(flag) must be more than 0 and at most 86400 seconds, got \(value)") }
+        }
         if offline && (!mapRemote.isEmpty || upstreamProxy != nil || mimicUpstream) {
             throw ValidationError("--offline contacts no upstream; drop --map-remote/--upstream-proxy/--mimic-upstream or --offline")
         }
@@ -130,6 +142,8 @@ struct RunCommand: ParsableCommand {
         configuration.ignoreHosts = ignoreHosts
         configuration.mimicUpstream = mimicUpstream
         configuration.maxConnections = maxConnections
+        if let requestHeadTimeout { configuration.requestHeadTimeout = requestHeadTimeout }
+        if let keepAliveTimeout { configuration.keepAliveTimeout = keepAliveTimeout }
         if ca.isBringYourOwn { configuration.authority = try ca.loadAuthority(createIfMissing: false) }
 
         let proxy = try InterceptProxy(configuration: configuration)
