@@ -218,6 +218,25 @@ import TestSupport
         #expect(good.status == 0 && good.stdout.contains("hello from origin"), "\(good)")
     }
 
+    @Test func aClientOfferingOnlyH2ToAnHTTP1OnlyOriginIsToldTheCauseIsALPN() throws {
+        let origin = try MappedOrigin()
+        let nginx = try NginxOrigin(chain: origin.chain, files: ["small": Array("small\n".utf8)], http2: false)
+        defer { nginx.stop() }
+        let fixture = try origin.proxy(port: nginx.port)
+        defer { Task { await fixture.proxy.stop() } }
+        // grpc-go offers only h2; the proxy offers the origin exactly that, and nginx refuses it.
+        let result = try h2ClientThroughTunnel(proxyPort: fixture.port, rootFile: fixture.rootFile, host: MappedOrigin.host, script: """
+            stream = get("/small")
+            run_until(lambda: done(stream))
+            report(stream)
+            """)
+        #expect(result.stdout.contains("1 502 bytes="), "\(result)")
+        let event = try fixture.waitForEvent { $0.type == .error && $0.cause == "upstream_alpn" }
+        #expect(event.status == 502, "\(event)")
+        #expect(event.detail?.hasPrefix("stream 1: origin.test speaks none of the protocols the client offered by ALPN (h2)") == true, "\(event)")
+        #expect(event.detail?.contains("the certificate was not the problem") == true, "\(event)")
+    }
+
     @Test func absoluteFormRequestsReachTheOriginWithTheURLsHost() throws {
         let origin = try OriginServer()
         defer { origin.stop() }

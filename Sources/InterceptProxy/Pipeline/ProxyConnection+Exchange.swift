@@ -190,6 +190,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
     // MARK: UpstreamConnectionDelegate
 
     func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8]) {
+        connection.loop.assertInEventLoop()
         guard upstream === self.upstream else { return }
         defer { updateClientWait() }  // a finished response starts the keep-alive wait
         if phase == .relaying {
@@ -209,16 +210,19 @@ extension ProxyConnection: UpstreamConnectionDelegate {
     }
 
     func upstreamReady(_ upstream: UpstreamConnection) {
+        connection.loop.assertInEventLoop()
         guard let (name, failure) = mimicking, let session = clientTLS, phase == .handshaking else { return }
         mimicking = nil
         forgeAsync(name, failure: failure, mimicking: upstream.peerCertificate, for: session)
     }
 
     func upstreamDrained(_ upstream: UpstreamConnection) {
+        connection.loop.assertInEventLoop()
         if deferredConnect == nil { connection.resumeReading() }  // a deferred CONNECT keeps the client paused
     }
 
     func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
+        connection.loop.assertInEventLoop()
         guard upstream === self.upstream else { return }
         defer { updateClientWait() }
         if let (name, mode) = mimicking, let session = clientTLS, phase == .handshaking {

@@ -106,6 +106,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     // MARK: ConnectionDelegate
 
     func connection(_ connection: Connection, received bytes: [UInt8]) {
+        connection.loop.assertInEventLoop()
         switch phase {
         case .awaitingRequest, .exchanging:
             if let tls = clientTLS {
@@ -132,6 +133,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     }
 
     func connectionReadEOF(_ connection: Connection) {
+        connection.loop.assertInEventLoop()
         if phase == .handshaking {
             failHandshake(.closedDuringHandshake, detail: "the client closed the connection before finishing the handshake")
         } else if http2 != nil {
@@ -143,12 +145,14 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     }
 
     func connectionDrained(_ connection: Connection) {
+        connection.loop.assertInEventLoop()
         upstream?.resumeReading()
         http2?.flush()
         if phase == .closed { connection.close() }
     }
 
     func connectionClosed(_ connection: Connection, error: SocketError?) {
+        connection.loop.assertInEventLoop()
         handshakeTimer?.cancel()
         waiting?.timer.cancel()
         waiting = nil
@@ -290,6 +294,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     var clientServerName: ServerName? { clientTLS?.serverName.flatMap { try? ServerName($0) } }
 
     func tlsSession(_ session: TLSServerSession, certificateFor serverName: String?) -> ForgedChain? {
+        connection.loop.assertInEventLoop()
         guard let name = clientServerName ?? target.flatMap({ try? ServerName($0.host) }) else { return nil }
         let failure = core.failureMode(for: name.text)
         if core.configuration.mimicUpstream && !answersLocally {
@@ -312,6 +317,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     }
 
     func certificateReady(_ result: Result<ForgedChain, Error>, for session: TLSServerSession) {
+        connection.loop.assertInEventLoop()
         guard phase == .handshaking, clientTLS === session else { return }
         switch result {
         case let .success(chain):
@@ -345,6 +351,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
 
     /// Sends bytes to the client, encrypted when inside a tunnel.
     func sendToClient(_ bytes: [UInt8]) {
+        connection.loop.assertInEventLoop()
         if let tls = clientTLS {
             do {
                 try tls.engine.write(bytes)
@@ -362,6 +369,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
 
     /// Ends the client connection after what is queued (close_notify first inside a tunnel).
     func closeClient() {
+        connection.loop.assertInEventLoop()
         if let tls = clientTLS, phase != .handshaking {
             tls.engine.shutdown()
             connection.write(tls.engine.takeOutput())

@@ -76,12 +76,14 @@ final class Connection: @unchecked Sendable {
     }
 
     func pauseReading() {
+        loop.assertInEventLoop()
         guard !readSuspended, !isClosed else { return }
         readSuspended = true
         readSource.suspend()
     }
 
     func resumeReading() {
+        loop.assertInEventLoop()
         guard readSuspended, !isClosed else { return }
         readSuspended = false
         readSource.resume()
@@ -102,12 +104,14 @@ final class Connection: @unchecked Sendable {
 
     /// Half-closes the sending side once everything queued is sent (the peer then reads EOF).
     func shutdownWriteWhenDrained() {
+        loop.assertInEventLoop()
         shutdownAfterDrain = true
         if pendingOutbound == 0 && !isClosed { Glibc.shutdown(fd, Int32(SHUT_WR)) }
     }
 
     /// Closes at once; queued bytes are dropped.
     func close(error: SocketError? = nil) {
+        loop.assertInEventLoop()
         guard !isClosed else { return }
         isClosed = true
         // A suspended source must be resumed before it is cancelled, or it never finishes cancelling.
@@ -123,6 +127,7 @@ final class Connection: @unchecked Sendable {
 
     /// Closes after the queued bytes are sent.
     func closeWhenDrained() {
+        loop.assertInEventLoop()
         if pendingOutbound == 0 { close() } else { closeAfterDrain = true }
     }
 

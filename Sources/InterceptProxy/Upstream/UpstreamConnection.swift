@@ -91,6 +91,7 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     }
 
     func start(timeout: TimeInterval) {
+        loop.assertInEventLoop()
         TCPConnector.connect(host: route.dial.host, port: route.dial.port, loop: loop, timeout: timeout) { [self] result in
             switch result {
             case let .failure(failure): fail(failure)
@@ -106,6 +107,7 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     var isClosed: Bool { if case .closed = state { return true } else { return false } }
 
     func send(_ plaintext: [UInt8]) {
+        loop.assertInEventLoop()
         guard !plaintext.isEmpty else { return }
         switch state {
         case let .ready(tls):
@@ -142,16 +144,19 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     }
 
     func pauseReading() {
+        loop.assertInEventLoop()
         readingPaused = true
         connection?.pauseReading()
     }
 
     func resumeReading() {
+        loop.assertInEventLoop()
         readingPaused = false
         if isReady { connection?.resumeReading() }
     }
 
     func close() {
+        loop.assertInEventLoop()
         if case let .ready(tls?) = state {
             tls.engine.shutdown()
             connection?.write(tls.engine.takeOutput())
@@ -239,6 +244,7 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     // MARK: ConnectionDelegate
 
     func connection(_ connection: Connection, received bytes: [UInt8]) {
+        loop.assertInEventLoop()
         switch state {
         case let .proxyHandshake(buffer):
             let all = buffer + bytes
@@ -287,6 +293,7 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     }
 
     func connectionReadEOF(_ connection: Connection) {
+        loop.assertInEventLoop()
         switch state {
         case .tlsHandshake: fail(.closedEarly("the upstream closed the connection during the TLS handshake"))
         case .proxyHandshake: fail(.proxy("the upstream proxy closed the connection"))
@@ -295,10 +302,12 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     }
 
     func connectionDrained(_ connection: Connection) {
+        loop.assertInEventLoop()
         delegate?.upstreamDrained(self)
     }
 
     func connectionClosed(_ connection: Connection, error: SocketError?) {
+        loop.assertInEventLoop()
         let wasClosed = isClosed
         state = .closed
         if !wasClosed || error != nil {
