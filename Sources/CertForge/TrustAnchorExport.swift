@@ -45,12 +45,13 @@ public enum TrustAnchorFormat: String, CaseIterable, Sendable {
         var bags: OpaquePointer?
         defer { if let bags { shim_sk_PKCS12_SAFEBAG_pop_free(bags) } }
         guard let bag = PKCS12_add_cert(&bags, certificate.pointer) else { throw openSSLFailure("PKCS12_add_cert") }
-        PKCS12_add_friendlyname_utf8(bag, friendlyName, -1)
+        guard PKCS12_add_friendlyname_utf8(bag, friendlyName, -1) == 1 else { throw openSSLFailure("PKCS12_add_friendlyname_utf8") }
         // Java (keytool, JSSE) only treats a certificate bag as trusted with Oracle's trusted-key-usage
         // attribute; the value anyExtendedKeyUsage means "trusted for everything".
         let oracleTrustedKeyUsage = "2.16.840.1.113894.746875.1.1"
         var nid = OBJ_txt2nid(oracleTrustedKeyUsage)
         if nid == NID_undef { nid = OBJ_create(oracleTrustedKeyUsage, "oracle-jdk-trustedkeyusage", "Oracle JDK trusted key usage") }
+        guard nid != NID_undef else { throw openSSLFailure("OBJ_create for Oracle's trusted key usage") }
         guard let anyUsage = OBJ_txt2obj("2.5.29.37.0", 1) else { throw openSSLFailure("OBJ_txt2obj") }
         defer { ASN1_OBJECT_free(anyUsage) }
         guard PKCS12_add1_attr_by_NID(bag, nid, V_ASN1_OBJECT, UnsafeRawPointer(anyUsage).assumingMemoryBound(to: UInt8.self), -1) == 1 else {
