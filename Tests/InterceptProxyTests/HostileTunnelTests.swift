@@ -313,6 +313,18 @@ import TestSupport
         try recovered(fixture)
     }
 
+    @Test func anSNILongerThan255BytesFailsTheHandshakeCleanly() throws {
+        let fixture = try quickProxy()
+        defer { Task { await fixture.proxy.stop() } }
+        let outcome = try RawClient.run(port: fixture.port, [
+            .send("CONNECT long.example:443 HTTP/1.1\r\n\r\n"), .readHead, .clientHelloWithSNI(length: 300), .readToClose(timeout: 10)])
+        // A fatal alert record: 0x15, TLS 1.2, length 2, level fatal.
+        #expect(outcome.received.hasSuffix("\u{15}\u{03}\u{03}\u{00}\u{02}\u{02}\u{70}") && outcome.closedByPeer, "\(outcome)")
+        let failed = try fixture.waitForEvent { $0.type == .tlsFailed && $0.host == "long.example" }
+        #expect(failed.detail?.contains("bad extension") == true, "\(failed)")
+        try recovered(fixture)
+    }
+
     @Test func renegotiationIsRefused() throws {
         let fixture = try quickProxy()
         defer { Task { await fixture.proxy.stop() } }

@@ -18,6 +18,9 @@ struct RawClient {
         /// Starts TLS over the connection, trusting `caFile`; nil SNI sends none.
         /// `version` pins the TLS version (a name of Python's ssl.TLSVersion, e.g. "TLSv1").
         case tls(serverName: String?, caFile: String, alpn: [String] = [], version: String? = nil)
+        /// Sends a real ClientHello whose SNI host name is rewritten to `length` bytes of "a"
+        /// (a TLS library refuses to send one over 255 bytes).
+        case clientHelloWithSNI(length: Int)
         /// Reads until the peer closes (or `timeout` seconds pass).
         case readToClose(timeout: Double)
     }
@@ -40,6 +43,7 @@ struct RawClient {
             case .readHead: return ["readuntil", "0d0a0d0a"]
             case let .readUntil(text): return ["readuntil", Array(text.utf8).map { String(format: "%02x", $0) }.joined()]
             case let .tls(name, caFile, alpn, version): return ["tls", name ?? NSNull(), caFile, alpn, version ?? NSNull()]
+            case let .clientHelloWithSNI(length): return ["longsni", length]
             case let .readToClose(timeout): return ["readclose", timeout]
             }
         }
@@ -54,7 +58,34 @@ struct RawClient {
     }
 
     private static let script = #"""
-import json, socket, ssl, sys, time
+import json, socket, ssl, struct, sys, time
+
+def client_hello_with_sni(length):
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    try:
+        context.wrap_bio(incoming, outgoing, server_hostname="placeholder.example").do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    body = outgoing.read()[9:]  # after the record and handshake headers
+    i = 2 + 32
+    i += 1 + body[i]
+    i += 2 + struct.unpack(">H", body[i:i + 2])[0]
+    i += 1 + body[i]
+    extensions, j, rebuilt = body[i + 2:], 0, b""
+    while j < len(extensions):
+        kind, size = struct.unpack(">HH", extensions[j:j + 4])
+        data = extensions[j + 4:j + 4 + size]
+        if kind == 0:  # server_name: list length, name type 0, name length, name
+            name = b"a" * length
+            data = struct.pack(">HBH", len(name) + 3, 0, len(name)) + name
+        rebuilt += struct.pack(">HH", kind, len(data)) + data
+        j += 4 + size
+    body = body[:i] + struct.pack(">H", len(rebuilt)) + rebuilt
+    handshake = bytes([1]) + struct.pack(">I", len(body))[1:] + body
+    return bytes([0x16, 3, 1]) + struct.pack(">H", len(handshake)) + handshake
 port = int(sys.argv[1])
 program = json.loads(sys.stdin.readline())
 started = time.monotonic()
@@ -94,6 +125,8 @@ try:
                 context.set_ciphers("DEFAULT:@SECLEVEL=0")
                 context.minimum_version = context.maximum_version = getattr(ssl.TLSVersion, step[4])
             sock = context.wrap_socket(sock, server_hostname=step[1])
+        elif kind == "longsni":
+            sock.sendall(client_hello_with_sni(step[1]))
         elif kind == "readclose":
             sock.settimeout(step[1])
             while True:
