@@ -1,11 +1,10 @@
 import Foundation
-import TestSupport
 
 /// A scripted client for inputs no well-behaved tool sends: raw bytes, pauses, TLS with chosen
 /// names and versions, driven by python3's socket and ssl modules. It reports everything it
 /// received (plaintext and, after `tls`, decrypted), whether the proxy closed, and how long it took.
-struct RawClient {
-    enum Step {
+public struct RawClient {
+    public enum Step {
         case send(String)
         case sendBytes([UInt8])
         /// Sends the bytes one at a time, `interval` seconds apart.
@@ -25,15 +24,15 @@ struct RawClient {
         case readToClose(timeout: Double)
     }
 
-    struct Outcome: CustomStringConvertible {
-        let received: String
-        let closedByPeer: Bool
-        let error: String?
-        let seconds: Double
-        var description: String { "received \(received.debugDescription.prefix(600)) closed=\(closedByPeer) error=\(error ?? "-") after \(seconds) s" }
+    public struct Outcome: CustomStringConvertible {
+        public let received: String
+        public let closedByPeer: Bool
+        public let error: String?
+        public let seconds: Double
+        public var description: String { "received \(received.debugDescription.prefix(600)) closed=\(closedByPeer) error=\(error ?? "-") after \(seconds) s" }
     }
 
-    static func run(port: Int, _ steps: [Step]) throws -> Outcome {
+    public static func run(port: Int, _ steps: [Step]) throws -> Outcome {
         let program: [[Any]] = steps.map { step in
             switch step {
             case let .send(text): return ["send", Array(text.utf8).map { String(format: "%02x", $0) }.joined()]
