@@ -42,6 +42,8 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
     /// Request-body bytes received but not yet acknowledged to the client (see `acknowledgeBody`).
     private var unacknowledged = 0
     private var awaitingUpstream = false
+    /// Attached to an HTTP/1.1 connection that is still connecting: nothing was sent on it yet.
+    private var awaitingConnect = false
     /// The request as an HTTP/1.1 head, for whichever connection the stream gets.
     private var http1Head: [UInt8] = []
     private let started = Date()
@@ -82,12 +84,29 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
         if awaitingUpstream { armResponseTimer() }  // also bounds the wait for a connection (a stalled upstream handshake)
     }
 
-    /// The leg hands over an HTTP/1.1 connection (new, idle or freed by another stream): the request goes out.
+    /// The leg hands over an HTTP/1.1 connection (new, idle or freed by another stream): the request
+    /// goes out once it is connected. Until then it carries nothing, so a stream reset meanwhile
+    /// hands it back for the next stream instead of closing it (a rapid reset costs no new dials).
     func attach(_ upstream: UpstreamConnection) {
         awaitingUpstream = false
         self.upstream = .http1(upstream)
         upstreamVersion = "HTTP/1.1"
         upstream.delegate = self
+        if upstream.isReady {
+            sendRequest(on: upstream)
+        } else {
+            awaitingConnect = true  // request body waits in `bufferedBody`
+        }
+        armResponseTimer()
+    }
+
+    func upstreamReady(_ upstream: UpstreamConnection) {
+        guard isCurrent(upstream), awaitingConnect else { return }
+        awaitingConnect = false
+        sendRequest(on: upstream)
+    }
+
+    private func sendRequest(on upstream: UpstreamConnection) {
         if http1Head.isEmpty {
             let translated = head.http1(hasBody: !requestComplete || !bufferedBody.isEmpty)
             http1Head = translated.bytes
@@ -100,7 +119,6 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
         bufferedBody = []
         acknowledgeBody()
         if requestComplete && chunkedRequest { upstream.send(Array("0\r\n\r\n".utf8)) }
-        armResponseTimer()
     }
 
     /// The leg's h2 connection to the origin takes the request as a stream of its own.
@@ -137,7 +155,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
     func requestBody(_ bytes: [UInt8]) {
         requestBodyBytes += bytes.count
         unacknowledged += bytes.count
-        if awaitingUpstream {
+        if awaitingUpstream || awaitingConnect {
             bufferedBody.append(bytes)  // bounded by the stream's window: nothing is acknowledged yet
             return
         }
@@ -176,7 +194,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
         requestComplete = true
         if owner.answersLocally, status == nil {
             respondLocally(owner.localResponse(method: head.method, url: url, keepAlive: true))
-        } else if case let .http1(connection) = upstream, chunkedRequest {
+        } else if case let .http1(connection) = upstream, chunkedRequest, !awaitingConnect {
             connection.send(Array("0\r\n\r\n".utf8))
         } else if case let .http2(connection, id) = upstream {
             connection.finish(stream: id)
@@ -192,6 +210,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
             return
         case let .http1(connection):
             upstream = .none
+            awaitingConnect = false
             leg.releaseUpstream(connection, reusable: reusable)
         case let .http2(connection, id):
             upstream = .none
@@ -207,7 +226,8 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
         if awaitingUpstream { leg.stopWaiting(self) }
         if !finished {
             owner.recordError("h2_stream_reset", "stream \(stream) was reset (\(HTTP2Session.errorName(errorCode))) before its response ended", url: url, streamId: stream)
-            detachUpstream(reusable: false)  // mid-response: the connection cannot carry another request
+            // Mid-response, the connection cannot carry another request; one still connecting carried nothing.
+            detachUpstream(reusable: awaitingConnect)
         }
     }
 
