@@ -33,7 +33,7 @@ struct RunCommand: ParsableCommand {
     var noHTTP2 = false
 
     @Option(name: .customLong("h2-idle-timeout"), help: ArgumentHelp(
-        "Close an h2 client connection (GOAWAY) after this many seconds with no open stream and no frame received; 0 never (default 120).",
+        "Close an h2 client connection (GOAWAY) after this many seconds with no open stream and no frame received; 0 never.",
         valueName: "seconds"))
     var h2IdleTimeout: Double = 120
 

@@ -136,8 +136,9 @@ class HTTP2Session {
     struct FatalError: Error, CustomStringConvertible {
         let code: Int32
         var description: String { String(cString: nghttp2_strerror(code)) }
-        /// Floods of frames the peer does not read, or of CONTINUATION frames.
-        var isFlood: Bool { code == NGHTTP2_ERR_FLOODED.rawValue }
+        /// Floods of frames the peer does not read (FLOODED), or of CONTINUATION frames (-905,
+        /// NGHTTP2_ERR_CONTINUATION_FLOOD in nghttp2 1.61; Debian's 1.52 has the check, not the name).
+        var isFlood: Bool { code == NGHTTP2_ERR_FLOODED.rawValue || code == -905 }
     }
 
     /// Hands received bytes to nghttp2. A connection error it can name (a window overflow, a bad

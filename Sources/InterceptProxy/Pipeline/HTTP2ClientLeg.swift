@@ -56,9 +56,13 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     /// Set once the connection is ending for a connection-level reason (a dead session, a flood,
     /// rapid resets, idleness): its one flow event is recorded, nothing starts any more.
     private var ending = false
+    /// Set once the last frames are queued and the connection half-closed (`closeConnection`).
+    private var closing = false
     private var resets = ResetRateLimit()
-    /// Kinds of refused frames already recorded for this connection (one event each).
+    /// Kinds of refused frames already recorded for this connection (one event each), and those
+    /// waiting for `flush` (see `recordRefusals`).
     private var recordedRefusals: Set<String> = []
+    private var refusals: [(cause: String, detail: String, stream: Int32)] = []
     private var idle: IdleDeadline
     private var idleTimer: DispatchWorkItem?
     /// A closing connection whose client does not read its last frames is closed after this.
@@ -66,7 +70,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
 
     /// Decrypted bytes from the client.
     func receive(_ bytes: [UInt8]) {
-        guard !ending else { return }
+        guard !ending, !closing else { return }
         idle.touch()
         receiving = true
         do {
@@ -87,28 +91,35 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     /// connection's drain calls this again) or nghttp2 is mid-parse (`receive` flushes after).
     /// An ending connection's last frames go out whatever is queued: nghttp2 bounds them.
     func flush() {
-        guard !receiving, ending || owner.connection.pendingOutbound < ProxyConnection.backpressureLimit else { return }
+        guard !receiving, !closing, ending || owner.connection.pendingOutbound < ProxyConnection.backpressureLimit else { return }
         let output = session.takeOutput()
+        recordRefusals()
         if !output.isEmpty { owner.sendToClient(output) }
         for exchange in streams.values { exchange.resumeIfDrained() }
-        if (ending || !session.isAlive) && owner.phase != .closed { closeConnection() }
+        if ending || !session.isAlive { closeConnection() }
     }
 
     /// Ends the connection for a connection-level reason: one flow event, GOAWAY `errorCode`
-    /// (nil when nghttp2 sent its own), no more reading; `flush` closes once it is sent.
+    /// (nil when nghttp2 sent its own), nothing more parsed; `flush` closes once it is sent.
     private func end(cause: String, _ detail: String, errorCode: UInt32?) {
         guard !ending else { return }
         ending = true
         owner.recordError(cause, detail)
         if let errorCode { session.terminate(errorCode: errorCode) }
-        owner.connection.pauseReading()
     }
 
-    /// After the last frames: close_notify and close once they are sent, or after a grace period
-    /// when the client does not read them (a flood's sender rarely does).
+    /// After the last frames: close_notify and FIN once they are sent. What the client still
+    /// sends is read and dropped unparsed (`receive`) until its EOF ends the connection: closing
+    /// with unread input would answer with RST, which can discard the GOAWAY at the client. A
+    /// client that neither reads nor stops (a flood's sender) is cut off after a grace period.
     private func closeConnection() {
-        owner.connection.pauseReading()
-        owner.closeClient()
+        guard !closing, owner.phase != .closed else { return }
+        closing = true
+        if let tls = owner.clientTLS {
+            tls.engine.shutdown()
+            owner.connection.write(tls.engine.takeOutput())
+        }
+        owner.connection.shutdownWriteWhenDrained()
         let connection = owner.connection
         _ = connection.loop.schedule(after: Self.closeGracePeriod) { connection.close() }
     }
@@ -339,10 +350,12 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     // last frame is sent), they take effect at once.
 
     func http2Request(_ head: HTTP2RequestHead, stream: Int32, endStream: Bool) {
+        owner.sawRequest = true  // even one that never starts: the client did accept the certificate
         batch.append(.request(head, stream: stream, endStream: endStream))
     }
 
     func http2RequestHeadTooLarge(stream: Int32, size: Int, fields: Int, endStream: Bool) {
+        owner.sawRequest = true
         batch.append(.headTooLarge(stream: stream, size: size, fields: fields))
     }
 
@@ -371,10 +384,17 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
         let kind = atStreamLimit ? "h2_too_many_streams" : "h2_invalid_frame"
         guard !ending, recordedRefusals.insert(atStreamLimit ? kind : "\(kind) \(error)").inserted else { return }  // once per connection and kind
         let frame = String(cString: nghttp2_strerror(error))
-        owner.recordError(kind, atStreamLimit
+        refusals.append((kind, atStreamLimit
             ? "stream \(stream) refused: the client may open at most \(HTTP2ServerSession.maxConcurrentStreams) concurrent streams (further refusals on this connection are not recorded)"
             : "a frame of type \(type) on stream \(stream) was refused: \(frame) (further ones of this kind on this connection are not recorded)",
-            streamId: stream)
+            stream))
+    }
+
+    /// Refusals are recorded once nghttp2's answer is sent: one that ended the connection (a
+    /// GOAWAY, recorded by `http2GoAwaySent`) needs no event of its own.
+    private func recordRefusals() {
+        if !ending { refusals.forEach { owner.recordError($0.cause, $0.detail, streamId: $0.stream) } }
+        refusals = []
     }
 
     func http2GoAwaySent(errorCode: UInt32, debugData: String) {
@@ -382,7 +402,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
         // malformed frame): the GOAWAY it sent names the error.
         guard errorCode != NGHTTP2_NO_ERROR.rawValue else { return }
         end(cause: errorCode == NGHTTP2_ENHANCE_YOUR_CALM.rawValue ? "h2_flood" : "h2_protocol_error",
-            "GOAWAY \(HTTP2Session.errorName(errorCode)) to the client" + (debugData.isEmpty ? "" : ": \(debugData)"), errorCode: nil)
+            "the client broke HTTP/2: GOAWAY \(HTTP2Session.errorName(errorCode)) sent" + (debugData.isEmpty ? "" : " (\(debugData))"), errorCode: nil)
     }
 
     func http2StreamClosed(stream: Int32, errorCode: UInt32) {
