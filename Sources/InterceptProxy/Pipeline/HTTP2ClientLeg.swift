@@ -22,6 +22,8 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     private var upstreamCount = 0
     /// Streams waiting for a connection, oldest first.
     private var waiting: [HTTP2StreamExchange] = []
+    /// Reset streams whose HTTP/1.1 connection finishes their response before serving the next.
+    private var draining: [ObjectIdentifier: HTTP2StreamExchange] = [:]
     static let maxUpstreams = 8
 
     /// Set once the origin chose HTTP/1.1 (or no ALPN) on the first connection: streams then use
@@ -205,8 +207,10 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     func closeAll() {
         idleTimer?.cancel()
         waiting = []
-        for exchange in streams.values { exchange.abandon() }
+        for exchange in streams.values { exchange.abandon(quietly: ending) }
         streams = [:]
+        for exchange in draining.values { exchange.abandon(quietly: true) }
+        draining = [:]
         idleUpstreams.forEach { $0.close() }
         idleUpstreams = []
         probe?.close()
@@ -307,6 +311,11 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
         upstreamCount -= 1
         if !waiting.isEmpty { acquireUpstream(for: waiting.removeFirst()) }
     }
+
+    /// A reset stream reading the rest of its response off a pooled connection (kept alive here
+    /// until it gives the connection back, see `HTTP2StreamExchange.startDraining`).
+    func keepDraining(_ exchange: HTTP2StreamExchange) { draining[ObjectIdentifier(exchange)] = exchange }
+    func stopDraining(_ exchange: HTTP2StreamExchange) { draining[ObjectIdentifier(exchange)] = nil }
 
     /// A stream that went away while waiting for a connection.
     func stopWaiting(_ exchange: HTTP2StreamExchange) {

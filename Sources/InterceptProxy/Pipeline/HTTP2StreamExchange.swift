@@ -44,6 +44,9 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
     private var awaitingUpstream = false
     /// Attached to an HTTP/1.1 connection that is still connecting: nothing was sent on it yet.
     private var awaitingConnect = false
+    /// Reading and dropping the rest of a reset stream's response (see `startDraining`).
+    private var draining = false
+    private var drainedBytes = 0
     /// The request as an HTTP/1.1 head, for whichever connection the stream gets.
     private var http1Head: [UInt8] = []
     private let started = Date()
@@ -226,15 +229,64 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
         if awaitingUpstream { leg.stopWaiting(self) }
         if !finished {
             owner.recordError("h2_stream_reset", "stream \(stream) was reset (\(HTTP2Session.errorName(errorCode))) before its response ended", url: url, streamId: stream)
-            // Mid-response, the connection cannot carry another request; one still connecting carried nothing.
+            if case .http1 = upstream, requestComplete, !awaitingConnect, !responses.readsUntilClose {
+                startDraining()
+                return
+            }
+            // Mid-request, the connection cannot carry another one; one still connecting carried nothing.
             detachUpstream(reusable: awaitingConnect)
         }
     }
 
-    /// The client connection is gone.
-    func abandon() {
+    // MARK: Draining a reset stream's HTTP/1.1 response
+
+    /// The rest of the response, up to `drainLimit` bytes and `drainTimeout`, is read and dropped
+    /// so that the connection serves the next stream: closing it instead would make every reset
+    /// stream cost the origin a new connection (a rapid reset spread over many reads).
+    private func startDraining() {
+        draining = true
+        finished = true  // nothing more reaches the client
+        leg.keepDraining(self)
+        if case let .http1(connection) = upstream, upstreamPaused {
+            upstreamPaused = false
+            connection.resumeReading()
+        }
         responseTimer?.cancel()
-        if !finished {
+        responseTimer = owner.connection.loop.schedule(after: Self.drainTimeout) { [weak self] in
+            if self?.draining == true { self?.stopDraining(reusable: false) }
+        }
+    }
+
+    static let drainLimit = 256 * 1024
+    static let drainTimeout: TimeInterval = 2
+
+    private func drain(_ plaintext: [UInt8]) {
+        drainedBytes += plaintext.count
+        guard drainedBytes <= Self.drainLimit, let events = try? responses.feed(plaintext) else {
+            stopDraining(reusable: false)
+            return
+        }
+        for event in events {
+            if case let .head(head, _) = event, !(100..<200).contains(head.status) { upstreamKeepsAlive = head.keepAliveResponse }
+            if case .end = event {
+                stopDraining(reusable: upstreamKeepsAlive && !responses.readsUntilClose)
+                return
+            }
+        }
+    }
+
+    private func stopDraining(reusable: Bool) {
+        draining = false
+        responseTimer?.cancel()
+        detachUpstream(reusable: reusable)
+        leg.stopDraining(self)
+    }
+
+    /// The client connection is gone. `quietly`: the proxy ended it and recorded why (a flood,
+    /// rapid resets), so the streams cut short need no event each.
+    func abandon(quietly: Bool = false) {
+        responseTimer?.cancel()
+        if !finished && !quietly {
             owner.recordError("client_closed", "the client closed the connection before the response on stream \(stream) ended", url: url, streamId: stream)
         }
         switch upstream {
@@ -330,6 +382,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
 
     func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8]) {
         guard isCurrent(upstream) else { return }
+        if draining { return drain(plaintext) }
         armResponseTimer()
         do {
             for event in try responses.feed(plaintext) { relay(event) }
@@ -352,6 +405,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
 
     func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
         guard isCurrent(upstream) else { return }
+        if draining { return stopDraining(reusable: false) }
         if let events = try? responses.finish() { events.forEach(relay) }
         detachUpstream(reusable: false)
         guard !finished else { return }
