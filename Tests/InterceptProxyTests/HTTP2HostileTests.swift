@@ -40,6 +40,25 @@ import TestSupport
         try expectServesAndCleansUp(fixture, host: MappedOrigin.host, path: "/bytes/5", originPort: server.port)
     }
 
+    @Test func rapidResetAgainstAnH2OriginStaysOnOneUpstreamConnection() async throws {
+        let h2 = try H2OriginFixture()
+        defer { Task { await h2.stop() } }
+        let fixture = h2.proxy
+        let result = try hostileH2Client(fixture, host: MappedOrigin.host, script: """
+            send(headers(1, "/bytes/10"))
+            read_all(10, stop=lambda f: 1 in summary["ended"])
+            send(b"".join(headers(2 * i + 3, "/bytes/10") + rst(2 * i + 3) for i in range(10000)))
+            read_all(10)
+            report()
+            """)
+        #expect(result.stdout.contains("status 1 200") && result.stdout.contains("goaway ENHANCE_YOUR_CALM") && result.stdout.contains("eof True"), "\(result)")
+        #expect(fixture.proxy.recordedEvents.filter { $0.cause == "h2_rapid_reset" }.count == 1)
+        #expect(fixture.proxy.recordedEvents.filter { $0.type == .request }.count <= 1 + 200)
+        let connections = h2.server.output.components(separatedBy: "CONNECTION alpn=h2").count - 1
+        #expect(connections == 1, "upstream connections: \(h2.server.output.suffix(300))")
+        try expectServesAndCleansUp(fixture, host: MappedOrigin.host, path: "/bytes/5", originPort: h2.server.port)
+    }
+
     @Test func streamsResetMidResponseReuseTheirUpstreamConnections() async throws {
         let origin = try MappedOrigin()
         let server = try CountingOrigin(chain: origin.chain)
