@@ -1,23 +1,23 @@
 import Dispatch
 
-/// Counts the client's stream resets in one-second windows. HEADERS then RST_STREAM, again and
-/// again (CVE-2023-44487 "rapid reset"), costs the client two small frames and the server a
-/// stream's worth of work; beyond `limit` resets in a window the connection ends with GOAWAY
-/// ENHANCE_YOUR_CALM. A client can have at most 100 streams open, so cancelling all of them at
-/// once (a closed browser tab) stays well below the limit.
+/// Meters the client's stream resets: HEADERS then RST_STREAM, again and again (CVE-2023-44487
+/// "rapid reset"), costs the client two small frames and the server a stream's worth of work.
+/// A token bucket like nghttp2's own (burst 1000, 33 a second), with a smaller burst so that it
+/// decides first and the connection ends with GOAWAY ENHANCE_YOUR_CALM: more than `burst` resets
+/// at once, or more than `perSecond` a second for long. A client can have at most 100 streams
+/// open, so cancelling all of them at once (a closed browser tab) stays below the burst.
 struct ResetRateLimit {
-    static let limit = 200
-    private var windowStart: UInt64 = 0
-    private var count = 0
+    static let burst = 200.0
+    static let perSecond = 33.0
+    private var tokens = burst
+    private var last = DispatchTime.now().uptimeNanoseconds
 
-    /// Counts one reset; true once the window holds more than `limit`.
+    /// Counts one reset; true once the bucket is empty.
     mutating func exceeded(now: UInt64 = DispatchTime.now().uptimeNanoseconds) -> Bool {
-        if now - windowStart >= 1_000_000_000 {
-            windowStart = now
-            count = 0
-        }
-        count += 1
-        return count > Self.limit
+        tokens = min(Self.burst, tokens + Double(now - min(now, last)) / 1e9 * Self.perSecond)
+        last = now
+        tokens -= 1
+        return tokens < 0
     }
 }
 

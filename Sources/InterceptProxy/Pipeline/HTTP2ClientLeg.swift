@@ -384,7 +384,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
 
     func http2ClientReset(stream: Int32, errorCode: UInt32) {
         if resets.exceeded() {
-            end(cause: "h2_rapid_reset", "the client reset more than \(ResetRateLimit.limit) streams within a second (HTTP/2 rapid reset, CVE-2023-44487)",
+            end(cause: "h2_rapid_reset", "the client reset streams faster than \(Int(ResetRateLimit.burst)) at once or \(Int(ResetRateLimit.perSecond)) a second (HTTP/2 rapid reset, CVE-2023-44487)",
                 errorCode: NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
         }
     }
