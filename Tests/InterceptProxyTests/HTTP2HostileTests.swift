@@ -1,6 +1,6 @@
 import CertForge
 import Foundation
-import InterceptProxy
+@testable import InterceptProxy
 import Testing
 import TestSupport
 
@@ -242,6 +242,32 @@ import TestSupport
         let errors = fixture.proxy.recordedEvents.filter { $0.type == .error }
         #expect(errors.count == 1 && errors.first?.cause == "idle_timeout" && errors.first?.detail == "h2 connection idle for 1.5 s", "\(errors)")
         try expectServesAndCleansUp(fixture)
+    }
+}
+
+/// The rapid-reset meter on a simulated clock.
+@Suite struct ResetRateLimitTests {
+    @Test func aBurstOf200PassesThe201stTrips() {
+        var limit = ResetRateLimit()
+        let start = DispatchTime.now().uptimeNanoseconds
+        var passed = 0
+        while !limit.exceeded(now: start) && passed < 1000 { passed += 1 }
+        #expect(passed == 200)
+    }
+
+    @Test func sustainedResetsTripOnlyAbove33ASecond() {
+        func secondsUntilTripped(perSecond: Int) -> Double? {
+            var limit = ResetRateLimit()
+            let start = DispatchTime.now().uptimeNanoseconds
+            for n in 0..<(perSecond * 120) {
+                let now = start + UInt64(n) * 1_000_000_000 / UInt64(perSecond)
+                if limit.exceeded(now: now) { return Double(now - start) / 1e9 }
+            }
+            return nil
+        }
+        #expect(secondsUntilTripped(perSecond: 30) == nil, "30 resets a second for two minutes are allowed")
+        let tripped = secondsUntilTripped(perSecond: 40)  // 200 tokens drain at 7 a second
+        #expect(tripped != nil && tripped! > 25 && tripped! < 32, "\(String(describing: tripped))")
     }
 }
 
