@@ -157,6 +157,22 @@ import TestSupport
         try expectServesAndCleansUp(fixture)
     }
 
+    @Test func aSettingsFrameWithTooManyEntriesIsEnhanceYourCalm() async throws {
+        let fixture = try ProxyFixture()
+        defer { Task { await fixture.proxy.stop() } }
+        // nghttp2 takes at most 32 entries per SETTINGS frame.
+        let result = try hostileH2Client(fixture, script: """
+            send(frame(4, 0, 0, struct.pack(">HI", 3, 100) * 40))
+            read_all(10)
+            report()
+            """)
+        #expect(result.stdout.contains("goaway ENHANCE_YOUR_CALM last=0 debug='SETTINGS: too many setting entries'") && result.stdout.contains("eof True"), "\(result)")
+        let errors = fixture.proxy.recordedEvents.filter { $0.type == .error }
+        #expect(errors.count == 1 && errors.first?.cause == "h2_flood", "\(errors)")
+        #expect(errors.first?.detail == "the client broke HTTP/2: GOAWAY ENHANCE_YOUR_CALM sent (SETTINGS: too many setting entries)", "\(errors)")
+        try expectServesAndCleansUp(fixture)
+    }
+
     @Test func windowUpdateOverflowIsAFlowControlError() async throws {
         let fixture = try ProxyFixture()
         defer { Task { await fixture.proxy.stop() } }
