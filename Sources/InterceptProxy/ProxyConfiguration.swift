@@ -57,6 +57,9 @@ public struct ProxyConfiguration: Sendable {
     public var maxConnections: Int?
     /// Append flow events as JSON lines to this file (`-` for stdout); an existing file is kept and extended.
     public var flowsPath: String?
+    /// An h2 client connection with no open stream and no frame received for this long gets GOAWAY
+    /// (NO_ERROR) and is closed, recorded as an `idle_timeout` error event; 0 keeps idle ones open.
+    public var http2IdleTimeout: TimeInterval = 120
     /// A client that has not finished its TLS handshake by then is dropped and recorded as `timeout`.
     public var handshakeTimeout: TimeInterval = 30
     /// Bound on receiving a whole HTTP/1.1 request head (the CONNECT, or a request in a tunnel),

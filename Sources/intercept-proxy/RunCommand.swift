@@ -32,6 +32,11 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("no-http2"), help: "Speak only HTTP/1.1, to clients and upstreams (by default h2 is offered on both legs).")
     var noHTTP2 = false
 
+    @Option(name: .customLong("h2-idle-timeout"), help: ArgumentHelp(
+        "Close an h2 client connection (GOAWAY) after this many seconds with no open stream and no frame received; 0 never.",
+        valueName: "seconds"))
+    var h2IdleTimeout: Double = 120
+
     @Option(help: ArgumentHelp("Append flow events as JSON lines to this file; - for stdout.", valueName: "file"))
     var flows: String?
 
@@ -93,6 +98,7 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         let port = try resolvedPort()
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535, got \(port)") }
+        guard h2IdleTimeout >= 0, h2IdleTimeout.isFinite else { throw ValidationError("--h2-idle-timeout must be 0 or more seconds, got \(h2IdleTimeout)") }
         _ = try parsedRules()
         for pattern in ignoreHosts where (try? NSRegularExpression(pattern: pattern)) == nil {
             throw ValidationError("--ignore-hosts '\(pattern)' is not a valid regular expression")
@@ -133,6 +139,7 @@ struct RunCommand: ParsableCommand {
         configuration.caDirectory = ca.directory.url.path
         configuration.offline = offline
         configuration.http2 = !noHTTP2
+        configuration.http2IdleTimeout = h2IdleTimeout
         configuration.flowsPath = flows
         configuration.harPath = har
         (configuration.mapRemote, configuration.upstreamProxy, configuration.failureRules) = try parsedRules()

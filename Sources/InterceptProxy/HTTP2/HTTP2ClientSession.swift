@@ -25,7 +25,8 @@ final class HTTP2ClientSession: HTTP2Session {
 
     init() throws {
         try super.init(server: false, settings: [(Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), 0),
-                                                 (Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), Self.streamWindow)])
+                                                 (Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), Self.streamWindow),
+                                                 (Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), UInt32(Self.maxHeaderListSize))])
         // The connection window bounds all streams together; wide enough that one paused stream does not stall the rest.
         nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, 16 << 20)
     }
@@ -50,6 +51,12 @@ final class HTTP2ClientSession: HTTP2Session {
 
     override func header(stream: Int32, name: String, value: String) {
         partialFields[stream]?.append((name, value))
+    }
+
+    /// An origin's oversized head is not relayed: the stream is reset and fails like any other reset.
+    override func headerListTooLarge(_ frame: nghttp2_frame, size: Int, fields: Int) -> Bool {
+        partialFields[frame.hd.stream_id] = nil
+        return true
     }
 
     override func frameReceived(_ frame: nghttp2_frame) {

@@ -16,19 +16,56 @@ protocol HTTP2ServerSessionDelegate: AnyObject {
     func http2RequestEnded(stream: Int32)
     /// The stream is gone: answered completely, or reset by either side (`errorCode` != 0).
     func http2StreamClosed(stream: Int32, errorCode: UInt32)
+    /// The request's field block went over the limits; nothing of it was kept.
+    func http2RequestHeadTooLarge(stream: Int32, size: Int, fields: Int, endStream: Bool)
+    /// The client reset a stream (RST_STREAM received).
+    func http2ClientReset(stream: Int32, errorCode: UInt32)
+    /// nghttp2 refused a frame of the client's (see `HTTP2Session.invalidFrameReceived`);
+    /// `atStreamLimit`: a HEADERS frame beyond `maxConcurrentStreams`.
+    func http2InvalidFrame(type: UInt8, stream: Int32, error: Int32, atStreamLimit: Bool)
+    /// A GOAWAY went to the client.
+    func http2GoAwaySent(errorCode: UInt32, debugData: String)
 }
 
 /// The server side of HTTP/2 on the client leg: requests in, responses out.
 final class HTTP2ServerSession: HTTP2Session {
     weak var delegate: HTTP2ServerSessionDelegate?
     private var partialHeads: [Int32: HTTP2RequestHead] = [:]
+    /// Streams whose request head went over the limits: answered 431 once the block ends.
+    private var oversizedHeads: [Int32: (size: Int, fields: Int)] = [:]
+    /// Streams the client opened that are not closed yet (nghttp2 counts the same for its limit).
+    private var openStreams: Set<Int32> = []
 
-    init(maxConcurrentStreams: UInt32 = 128) throws {
-        try super.init(server: true, settings: [(Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), maxConcurrentStreams)])
+    /// Streams one client may have open at once; nghttp2 refuses more (RST_STREAM REFUSED_STREAM
+    /// before our SETTINGS are acknowledged, PROTOCOL_ERROR after, RFC 9113 5.1.2).
+    static let maxConcurrentStreams: UInt32 = 100
+
+    init() throws {
+        try super.init(server: true, settings: [(Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), Self.maxConcurrentStreams),
+                                                (Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), UInt32(Self.maxHeaderListSize))])
+    }
+
+    override func headerListTooLarge(_ frame: nghttp2_frame, size: Int, fields: Int) -> Bool {
+        let stream = frame.hd.stream_id
+        guard partialHeads.removeValue(forKey: stream) != nil else { return true }  // trailers: the stream is reset
+        oversizedHeads[stream] = (size, fields)
+        return false
+    }
+
+    override func invalidFrameReceived(_ frame: nghttp2_frame, error: Int32) {
+        let stream = frame.hd.stream_id
+        let atLimit = frame.hd.type == UInt8(NGHTTP2_HEADERS.rawValue) && !openStreams.contains(stream)
+            && openStreams.count >= Int(Self.maxConcurrentStreams)
+        delegate?.http2InvalidFrame(type: frame.hd.type, stream: stream, error: error, atStreamLimit: atLimit)
+    }
+
+    override func goAwaySent(errorCode: UInt32, debugData: String) {
+        delegate?.http2GoAwaySent(errorCode: errorCode, debugData: debugData)
     }
 
     override func beginHeaders(_ frame: nghttp2_frame) {
         guard frame.hd.type == UInt8(NGHTTP2_HEADERS.rawValue), frame.headers.cat == NGHTTP2_HCAT_REQUEST else { return }
+        openStreams.insert(frame.hd.stream_id)
         partialHeads[frame.hd.stream_id] = HTTP2RequestHead()
     }
 
@@ -41,13 +78,17 @@ final class HTTP2ServerSession: HTTP2Session {
         let endStream = frame.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
         switch UInt32(frame.hd.type) {
         case NGHTTP2_HEADERS.rawValue:
-            if let head = partialHeads.removeValue(forKey: stream) {
+            if let oversized = oversizedHeads.removeValue(forKey: stream) {
+                delegate?.http2RequestHeadTooLarge(stream: stream, size: oversized.size, fields: oversized.fields, endStream: endStream)
+            } else if let head = partialHeads.removeValue(forKey: stream) {
                 delegate?.http2Request(head, stream: stream, endStream: endStream)
             } else if endStream {
                 delegate?.http2RequestEnded(stream: stream)  // request trailers end the body
             }
         case NGHTTP2_DATA.rawValue where endStream:
             delegate?.http2RequestEnded(stream: stream)
+        case NGHTTP2_RST_STREAM.rawValue:
+            delegate?.http2ClientReset(stream: stream, errorCode: frame.rst_stream.error_code)
         default:
             break
         }
@@ -59,6 +100,8 @@ final class HTTP2ServerSession: HTTP2Session {
 
     override func streamClosed(_ stream: Int32, errorCode: UInt32) {
         partialHeads[stream] = nil
+        oversizedHeads[stream] = nil
+        openStreams.remove(stream)
         delegate?.http2StreamClosed(stream: stream, errorCode: errorCode)
     }
 

@@ -9,6 +9,14 @@ class HTTP2Session {
     private(set) var session: OpaquePointer?
     private var bodies: [Int32: OutgoingBody] = [:]
 
+    /// Bounds on one decoded field block (RFC 9113 10.5.1), like the HTTP/1.1 head's 64 KiB: an
+    /// HPACK bomb decodes to far more than it weighs on the wire, and nghttp2 sets no bound itself.
+    /// Counted as the RFC's SETTINGS_MAX_HEADER_LIST_SIZE does: name + value + 32 per field.
+    static let maxHeaderListSize = 64 * 1024
+    static let maxHeaderFields = 256
+    /// The field block being decoded per stream: its size so far, and whether it went over.
+    private var fieldBlocks: [Int32: (bytes: Int, fields: Int, over: Bool)] = [:]
+
     /// Body bytes waiting for nghttp2 to ask for them.
     private final class OutgoingBody {
         var queued: [UInt8] = []
@@ -30,12 +38,26 @@ class HTTP2Session {
         defer { nghttp2_session_callbacks_del(callbacks) }
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, user in
             guard let frame, let me = HTTP2Session.from(user) else { return 0 }
+            me.fieldBlocks[frame.pointee.hd.stream_id] = (0, 0, false)
             me.beginHeaders(frame.pointee)
             return 0
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, user in
             guard let frame, let name, let value, let me = HTTP2Session.from(user) else { return 0 }
-            me.header(stream: frame.pointee.hd.stream_id,
+            let stream = frame.pointee.hd.stream_id
+            // Counted before anything is copied, so an oversized block costs no memory here.
+            guard var block = me.fieldBlocks[stream], !block.over else { return 0 }
+            block.bytes += nameLength + valueLength + 32
+            block.fields += 1
+            if block.bytes > HTTP2Session.maxHeaderListSize || block.fields > HTTP2Session.maxHeaderFields {
+                block.over = true
+                me.fieldBlocks[stream] = block
+                // The rest of the block is still decoded by nghttp2 (HPACK state), never handed over.
+                return me.headerListTooLarge(frame.pointee, size: block.bytes, fields: block.fields)
+                    ? Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) : 0
+            }
+            me.fieldBlocks[stream] = block
+            me.header(stream: stream,
                       name: String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self),
                       value: String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self))
             return 0
@@ -43,6 +65,19 @@ class HTTP2Session {
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, user in
             guard let frame, let me = HTTP2Session.from(user) else { return 0 }
             me.frameReceived(frame.pointee)
+            if frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue) { me.fieldBlocks[frame.pointee.hd.stream_id] = nil }
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(callbacks) { _, frame, libError, user in
+            guard let frame, let me = HTTP2Session.from(user) else { return 0 }
+            me.invalidFrameReceived(frame.pointee, error: libError)
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_frame_send_callback(callbacks) { _, frame, user in
+            guard let frame, let me = HTTP2Session.from(user), frame.pointee.hd.type == UInt8(NGHTTP2_GOAWAY.rawValue) else { return 0 }
+            let goAway = frame.pointee.goaway
+            let debug = goAway.opaque_data.map { String(decoding: UnsafeBufferPointer(start: $0, count: goAway.opaque_data_len), as: UTF8.self) } ?? ""
+            me.goAwaySent(errorCode: goAway.error_code, debugData: debug)
             return 0
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, stream, data, length, user in
@@ -53,6 +88,7 @@ class HTTP2Session {
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, stream, errorCode, user in
             guard let me = HTTP2Session.from(user) else { return 0 }
             me.bodies[stream] = nil
+            me.fieldBlocks[stream] = nil
             me.streamClosed(stream, errorCode: errorCode)
             return 0
         }
@@ -80,17 +116,42 @@ class HTTP2Session {
 
     func beginHeaders(_ frame: nghttp2_frame) {}
     func header(stream: Int32, name: String, value: String) {}
+    /// The frame's field block went over `maxHeaderListSize` or `maxHeaderFields`; no more of its
+    /// fields arrive. Returns whether nghttp2 should reset the stream (RST_STREAM INTERNAL_ERROR).
+    func headerListTooLarge(_ frame: nghttp2_frame, size: Int, fields: Int) -> Bool { true }
     func frameReceived(_ frame: nghttp2_frame) {}
+    /// nghttp2 rejected a frame (`error` is its library error code), answering with RST_STREAM
+    /// (a stream beyond the concurrency limit, a malformed request) or GOAWAY.
+    func invalidFrameReceived(_ frame: nghttp2_frame, error: Int32) {}
+    /// A GOAWAY left: ours, or nghttp2's answer to a connection error (its code and reason).
+    func goAwaySent(errorCode: UInt32, debugData: String) {}
     func dataReceived(_ bytes: [UInt8], stream: Int32) {}
     /// The stream is gone: completed, or reset by either side (`errorCode` != 0).
     func streamClosed(_ stream: Int32, errorCode: UInt32) {}
 
     // MARK: Bytes in and out
 
-    /// Hands received bytes to nghttp2; a protocol violation ends the session (nghttp2 queues GOAWAY).
+    /// nghttp2 declared the session dead (a flood, a broken preface, a failed callback): it parses
+    /// nothing more. `code` is its library error code.
+    struct FatalError: Error, CustomStringConvertible {
+        let code: Int32
+        var description: String { String(cString: nghttp2_strerror(code)) }
+        /// Floods of frames the peer does not read (FLOODED), or of CONTINUATION frames (-905,
+        /// NGHTTP2_ERR_CONTINUATION_FLOOD in nghttp2 1.61; Debian's 1.52 has the check, not the name).
+        var isFlood: Bool { code == NGHTTP2_ERR_FLOODED.rawValue || code == -905 }
+    }
+
+    /// Hands received bytes to nghttp2. A connection error it can name (a window overflow, a bad
+    /// frame) ends the session with a GOAWAY it queues itself; a fatal one throws `FatalError`.
     func feed(_ bytes: [UInt8]) throws {
         let result = bytes.withUnsafeBufferPointer { nghttp2_session_mem_recv(session, $0.baseAddress, $0.count) }
-        if result < 0 { throw ProtocolError(description: String(cString: nghttp2_strerror(Int32(result)))) }
+        if result < 0 { throw FatalError(code: Int32(result)) }
+    }
+
+    /// Queues GOAWAY with `errorCode` and ends the session once it is sent (no new streams, the
+    /// open ones dropped). Also after a fatal error, when nghttp2 queued nothing itself.
+    func terminate(errorCode: UInt32) {
+        nghttp2_session_terminate_session(session, errorCode)
     }
 
     /// Frames ready to go to the peer.

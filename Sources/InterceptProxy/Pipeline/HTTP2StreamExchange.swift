@@ -42,6 +42,11 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
     /// Request-body bytes received but not yet acknowledged to the client (see `acknowledgeBody`).
     private var unacknowledged = 0
     private var awaitingUpstream = false
+    /// Attached to an HTTP/1.1 connection that is still connecting: nothing was sent on it yet.
+    private var awaitingConnect = false
+    /// Reading and dropping the rest of a reset stream's response (see `startDraining`).
+    private var draining = false
+    private var drainedBytes = 0
     /// The request as an HTTP/1.1 head, for whichever connection the stream gets.
     private var http1Head: [UInt8] = []
     private let started = Date()
@@ -82,12 +87,29 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
         if awaitingUpstream { armResponseTimer() }  // also bounds the wait for a connection (a stalled upstream handshake)
     }
 
-    /// The leg hands over an HTTP/1.1 connection (new, idle or freed by another stream): the request goes out.
+    /// The leg hands over an HTTP/1.1 connection (new, idle or freed by another stream): the request
+    /// goes out once it is connected. Until then it carries nothing, so a stream reset meanwhile
+    /// hands it back for the next stream instead of closing it (a rapid reset costs no new dials).
     func attach(_ upstream: UpstreamConnection) {
         awaitingUpstream = false
         self.upstream = .http1(upstream)
         upstreamVersion = "HTTP/1.1"
         upstream.delegate = self
+        if upstream.isReady {
+            sendRequest(on: upstream)
+        } else {
+            awaitingConnect = true  // request body waits in `bufferedBody`
+        }
+        armResponseTimer()
+    }
+
+    func upstreamReady(_ upstream: UpstreamConnection) {
+        guard isCurrent(upstream), awaitingConnect else { return }
+        awaitingConnect = false
+        sendRequest(on: upstream)
+    }
+
+    private func sendRequest(on upstream: UpstreamConnection) {
         if http1Head.isEmpty {
             let translated = head.http1(hasBody: !requestComplete || !bufferedBody.isEmpty)
             http1Head = translated.bytes
@@ -100,7 +122,6 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
         bufferedBody = []
         acknowledgeBody()
         if requestComplete && chunkedRequest { upstream.send(Array("0\r\n\r\n".utf8)) }
-        armResponseTimer()
     }
 
     /// The leg's h2 connection to the origin takes the request as a stream of its own.
@@ -137,7 +158,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
     func requestBody(_ bytes: [UInt8]) {
         requestBodyBytes += bytes.count
         unacknowledged += bytes.count
-        if awaitingUpstream {
+        if awaitingUpstream || awaitingConnect {
             bufferedBody.append(bytes)  // bounded by the stream's window: nothing is acknowledged yet
             return
         }
@@ -176,7 +197,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
         requestComplete = true
         if owner.answersLocally, status == nil {
             respondLocally(owner.localResponse(method: head.method, url: url, keepAlive: true))
-        } else if case let .http1(connection) = upstream, chunkedRequest {
+        } else if case let .http1(connection) = upstream, chunkedRequest, !awaitingConnect {
             connection.send(Array("0\r\n\r\n".utf8))
         } else if case let .http2(connection, id) = upstream {
             connection.finish(stream: id)
@@ -192,6 +213,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
             return
         case let .http1(connection):
             upstream = .none
+            awaitingConnect = false
             leg.releaseUpstream(connection, reusable: reusable)
         case let .http2(connection, id):
             upstream = .none
@@ -207,14 +229,64 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
         if awaitingUpstream { leg.stopWaiting(self) }
         if !finished {
             owner.recordError("h2_stream_reset", "stream \(stream) was reset (\(HTTP2Session.errorName(errorCode))) before its response ended", url: url, streamId: stream)
-            detachUpstream(reusable: false)  // mid-response: the connection cannot carry another request
+            if case .http1 = upstream, requestComplete, !awaitingConnect, !responses.readsUntilClose {
+                startDraining()
+                return
+            }
+            // Mid-request, the connection cannot carry another one; one still connecting carried nothing.
+            detachUpstream(reusable: awaitingConnect)
         }
     }
 
-    /// The client connection is gone.
-    func abandon() {
+    // MARK: Draining a reset stream's HTTP/1.1 response
+
+    /// The rest of the response, up to `drainLimit` bytes and `drainTimeout`, is read and dropped
+    /// so that the connection serves the next stream: closing it instead would make every reset
+    /// stream cost the origin a new connection (a rapid reset spread over many reads).
+    private func startDraining() {
+        draining = true
+        finished = true  // nothing more reaches the client
+        leg.keepDraining(self)
+        if case let .http1(connection) = upstream, upstreamPaused {
+            upstreamPaused = false
+            connection.resumeReading()
+        }
         responseTimer?.cancel()
-        if !finished {
+        responseTimer = owner.connection.loop.schedule(after: Self.drainTimeout) { [weak self] in
+            if self?.draining == true { self?.stopDraining(reusable: false) }
+        }
+    }
+
+    static let drainLimit = 256 * 1024
+    static let drainTimeout: TimeInterval = 2
+
+    private func drain(_ plaintext: [UInt8]) {
+        drainedBytes += plaintext.count
+        guard drainedBytes <= Self.drainLimit, let events = try? responses.feed(plaintext) else {
+            stopDraining(reusable: false)
+            return
+        }
+        for event in events {
+            if case let .head(head, _) = event, !(100..<200).contains(head.status) { upstreamKeepsAlive = head.keepAliveResponse }
+            if case .end = event {
+                stopDraining(reusable: upstreamKeepsAlive && !responses.readsUntilClose)
+                return
+            }
+        }
+    }
+
+    private func stopDraining(reusable: Bool) {
+        draining = false
+        responseTimer?.cancel()
+        detachUpstream(reusable: reusable)
+        leg.stopDraining(self)
+    }
+
+    /// The client connection is gone. `quietly`: the proxy ended it and recorded why (a flood,
+    /// rapid resets), so the streams cut short need no event each.
+    func abandon(quietly: Bool = false) {
+        responseTimer?.cancel()
+        if !finished && !quietly {
             owner.recordError("client_closed", "the client closed the connection before the response on stream \(stream) ended", url: url, streamId: stream)
         }
         switch upstream {
@@ -310,6 +382,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
 
     func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8]) {
         guard isCurrent(upstream) else { return }
+        if draining { return drain(plaintext) }
         armResponseTimer()
         do {
             for event in try responses.feed(plaintext) { relay(event) }
@@ -332,6 +405,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
 
     func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
         guard isCurrent(upstream) else { return }
+        if draining { return stopDraining(reusable: false) }
         if let events = try? responses.finish() { events.forEach(relay) }
         detachUpstream(reusable: false)
         guard !finished else { return }
