@@ -28,7 +28,9 @@ final class HTTP2ClientSession: HTTP2Session {
                                                  (Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), Self.streamWindow),
                                                  (Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), UInt32(Self.maxHeaderListSize))])
         // The connection window bounds all streams together; wide enough that one paused stream does not stall the rest.
-        nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, 16 << 20)
+        guard nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, 16 << 20) == 0 else {
+            throw ProtocolError(description: "nghttp2_session_set_local_window_size failed")
+        }
     }
 
     /// Submits a request; the body, unless `endStream`, follows through `send` and `finish`.

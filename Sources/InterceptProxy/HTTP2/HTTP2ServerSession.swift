@@ -108,15 +108,14 @@ final class HTTP2ServerSession: HTTP2Session {
     /// Starts a response; without `endStream`, the body follows through `send` and `finish`.
     func respond(stream: Int32, status: Int, headers: [(name: String, value: String)], endStream: Bool) {
         let fields = [(":status", String(status))] + headers.compactMap(Self.h2Field)
-        withNameValues(fields) { nva in
-            if endStream {
-                _ = nghttp2_submit_response(session, stream, nva.baseAddress, nva.count, nil)
-                return
-            }
+        let submitted = withNameValues(fields) { nva in
+            if endStream { return nghttp2_submit_response(session, stream, nva.baseAddress, nva.count, nil) }
             openBody(stream: stream)
             var provider = bodyProvider
-            _ = nghttp2_submit_response(session, stream, nva.baseAddress, nva.count, &provider)
+            return nghttp2_submit_response(session, stream, nva.baseAddress, nva.count, &provider)
         }
+        // A response nghttp2 refused (a closed stream, no memory) must not leave the stream hanging.
+        if submitted != 0 { reset(stream: stream) }
     }
 }
 

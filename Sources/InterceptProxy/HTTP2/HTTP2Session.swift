@@ -103,7 +103,9 @@ class HTTP2Session {
         guard result == 0 else { throw ProtocolError(description: "nghttp2_session_\(server ? "server" : "client")_new failed") }
         session = made
         var entries = settings.map { nghttp2_settings_entry(settings_id: $0.0, value: $0.1) }
-        nghttp2_submit_settings(made, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
+        // Our limits are in these SETTINGS (header list size, concurrent streams): no session without them.
+        let submitted = nghttp2_submit_settings(made, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
+        guard submitted == 0 else { throw ProtocolError(description: "nghttp2_submit_settings failed: \(String(cString: nghttp2_strerror(submitted)))") }
     }
 
     deinit { nghttp2_session_del(session) }
@@ -151,7 +153,7 @@ class HTTP2Session {
     /// Queues GOAWAY with `errorCode` and ends the session once it is sent (no new streams, the
     /// open ones dropped). Also after a fatal error, when nghttp2 queued nothing itself.
     func terminate(errorCode: UInt32) {
-        nghttp2_session_terminate_session(session, errorCode)
+        _ = nghttp2_session_terminate_session(session, errorCode)  // fails only when already terminating
     }
 
     /// Frames ready to go to the peer.
@@ -207,7 +209,7 @@ class HTTP2Session {
             body.offset = 0
         }
         body.queued.append(contentsOf: bytes)
-        nghttp2_session_resume_data(session, stream)
+        _ = nghttp2_session_resume_data(session, stream)  // "invalid argument" only when not deferred: nothing to resume
         return body.pending
     }
 
@@ -219,20 +221,21 @@ class HTTP2Session {
         guard let body = bodies[stream] else { return }
         body.ended = true
         body.trailers = trailers
-        nghttp2_session_resume_data(session, stream)
+        _ = nghttp2_session_resume_data(session, stream)  // as in `send`
     }
 
     /// Resets one stream; the others go on.
     func reset(stream: Int32, errorCode: UInt32 = NGHTTP2_INTERNAL_ERROR.rawValue) {
         bodies[stream] = nil
-        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream, errorCode)
+        _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream, errorCode)  // fails only for stream 0 or without memory
     }
 
     /// Announces that no new streams will be accepted; open ones finish (a graceful GOAWAY naming
     /// the last stream taken, not nghttp2_session_terminate_session, which ends the session).
     func goAway() {
-        nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
-                              NGHTTP2_NO_ERROR.rawValue, nil, 0)
+        let submitted = nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
+                                              NGHTTP2_NO_ERROR.rawValue, nil, 0)
+        if submitted != 0 { terminate(errorCode: NGHTTP2_NO_ERROR.rawValue) }  // the peer must still learn that we stop
     }
 
     private func readBody(session: OpaquePointer?, stream: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int,
@@ -250,9 +253,11 @@ class HTTP2Session {
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
             if !body.trailers.isEmpty {
                 flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
-                withNameValues(body.trailers.compactMap(Self.h2Field)) { nva in
-                    _ = nghttp2_submit_trailer(session, stream, nva.baseAddress, nva.count)
+                let submitted = withNameValues(body.trailers.compactMap(Self.h2Field)) { nva in
+                    nghttp2_submit_trailer(session, stream, nva.baseAddress, nva.count)
                 }
+                // Ending the stream without its trailers would lose gRPC's status: reset it instead.
+                if submitted != 0 { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
             }
         }
         return count

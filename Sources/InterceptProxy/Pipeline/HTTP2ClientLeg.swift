@@ -72,6 +72,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
 
     /// Decrypted bytes from the client.
     func receive(_ bytes: [UInt8]) {
+        owner.connection.loop.assertInEventLoop()
         guard !ending, !closing else { return }
         idle.touch()
         receiving = true
@@ -93,6 +94,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     /// connection's drain calls this again) or nghttp2 is mid-parse (`receive` flushes after).
     /// An ending connection's last frames go out whatever is queued: nghttp2 bounds them.
     func flush() {
+        owner.connection.loop.assertInEventLoop()
         guard !receiving, !closing, ending || owner.connection.pendingOutbound < ProxyConnection.backpressureLimit else { return }
         let output = session.takeOutput()
         recordRefusals()
@@ -197,6 +199,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
 
     /// Graceful shutdown: no new streams, open ones finish.
     func goAway() {
+        owner.connection.loop.assertInEventLoop()
         session.goAway()
         flush()
     }
@@ -205,6 +208,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
 
     /// The client connection is gone: every upstream goes too.
     func closeAll() {
+        owner.connection.loop.assertInEventLoop()
         idleTimer?.cancel()
         waiting = []
         for exchange in streams.values { exchange.abandon(quietly: ending) }
@@ -223,6 +227,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
 
     /// Gives the exchange a connection now (`attach`) or once one is free.
     func acquireUpstream(for exchange: HTTP2StreamExchange) {
+        owner.connection.loop.assertInEventLoop()
         if let multiplexed, multiplexed.acceptsStreams {
             exchange.attach(multiplexed)
             return
@@ -257,6 +262,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     /// Takes over a connection the tunnel already has (the one `--mimic-upstream` dialled for the
     /// certificate), so it serves streams instead of idling until the tunnel closes.
     func adopt(_ upstream: UpstreamConnection) {
+        owner.connection.loop.assertInEventLoop()
         if upstream.isReady {
             settle(upstream)
         } else if !upstream.isClosed {
@@ -298,6 +304,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
 
     /// An exchange is done with its connection: reused by a waiting stream, kept idle, or closed.
     func releaseUpstream(_ upstream: UpstreamConnection, reusable: Bool) {
+        owner.connection.loop.assertInEventLoop()
         upstream.delegate = nil
         if reusable && !upstream.isClosed {
             if !waiting.isEmpty {
@@ -325,12 +332,14 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     // MARK: The probe's UpstreamConnectionDelegate
 
     func upstreamReady(_ upstream: UpstreamConnection) {
+        owner.connection.loop.assertInEventLoop()
         guard upstream === probe else { return }
         probe = nil
         settle(upstream)
     }
 
     func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
+        owner.connection.loop.assertInEventLoop()
         guard upstream === probe else { return }
         probe = nil
         let queued = waiting
@@ -345,10 +354,12 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     // MARK: HTTP2UpstreamConnectionOwner
 
     func multiplexedInputProcessed(_ connection: HTTP2UpstreamConnection) {
+        owner.connection.loop.assertInEventLoop()
         flush()  // once per upstream read, so a stream's last DATA and END_STREAM share a frame
     }
 
     func multiplexedConnectionEnded(_ connection: HTTP2UpstreamConnection) {
+        owner.connection.loop.assertInEventLoop()
         if multiplexed === connection {
             multiplexed = nil  // the next stream asks again, on a new connection
         }
@@ -359,16 +370,19 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     // last frame is sent), they take effect at once.
 
     func http2Request(_ head: HTTP2RequestHead, stream: Int32, endStream: Bool) {
+        owner.connection.loop.assertInEventLoop()
         owner.sawRequest = true  // even one that never starts: the client did accept the certificate
         batch.append(.request(head, stream: stream, endStream: endStream))
     }
 
     func http2RequestHeadTooLarge(stream: Int32, size: Int, fields: Int, endStream: Bool) {
+        owner.connection.loop.assertInEventLoop()
         owner.sawRequest = true
         batch.append(.headTooLarge(stream: stream, size: size, fields: fields))
     }
 
     func http2RequestData(_ bytes: [UInt8], stream: Int32) {
+        owner.connection.loop.assertInEventLoop()
         if receiving { batch.append(.data(bytes, stream: stream)); return }
         if let exchange = streams[stream] {
             exchange.requestBody(bytes)
@@ -378,11 +392,13 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     }
 
     func http2RequestEnded(stream: Int32) {
+        owner.connection.loop.assertInEventLoop()
         if receiving { batch.append(.ended(stream: stream)); return }
         streams[stream]?.requestEnded()
     }
 
     func http2ClientReset(stream: Int32, errorCode: UInt32) {
+        owner.connection.loop.assertInEventLoop()
         if resets.exceeded() {
             end(cause: "h2_rapid_reset", "the client reset streams faster than \(Int(ResetRateLimit.burst)) at once or \(Int(ResetRateLimit.perSecond)) a second (HTTP/2 rapid reset, CVE-2023-44487)",
                 errorCode: NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
@@ -390,6 +406,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     }
 
     func http2InvalidFrame(type: UInt8, stream: Int32, error: Int32, atStreamLimit: Bool) {
+        owner.connection.loop.assertInEventLoop()
         let kind = atStreamLimit ? "h2_too_many_streams" : "h2_invalid_frame"
         guard !ending, recordedRefusals.insert(atStreamLimit ? kind : "\(kind) \(error)").inserted else { return }  // once per connection and kind
         let frame = String(cString: nghttp2_strerror(error))
@@ -407,6 +424,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     }
 
     func http2GoAwaySent(errorCode: UInt32, debugData: String) {
+        owner.connection.loop.assertInEventLoop()
         // nghttp2 ended the session over a connection error of the client's (a window overflow, a
         // malformed frame): the GOAWAY it sent names the error.
         guard errorCode != NGHTTP2_NO_ERROR.rawValue else { return }
@@ -415,6 +433,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     }
 
     func http2StreamClosed(stream: Int32, errorCode: UInt32) {
+        owner.connection.loop.assertInEventLoop()
         if receiving { batch.append(.closed(stream: stream, errorCode: errorCode)); return }
         guard let exchange = streams.removeValue(forKey: stream) else { return }
         exchange.streamClosed(errorCode: errorCode)

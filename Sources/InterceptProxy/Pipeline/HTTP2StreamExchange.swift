@@ -62,6 +62,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
     var url: String { "\(head.scheme)://\(head.authority.isEmpty ? owner.target?.host ?? "" : head.authority)\(head.path)" }
 
     func begin(endStream: Bool) {
+        leg.owner.connection.loop.assertInEventLoop()
         var request = owner.event(.request)
         request.method = head.method
         request.url = url
@@ -91,6 +92,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
     /// goes out once it is connected. Until then it carries nothing, so a stream reset meanwhile
     /// hands it back for the next stream instead of closing it (a rapid reset costs no new dials).
     func attach(_ upstream: UpstreamConnection) {
+        leg.owner.connection.loop.assertInEventLoop()
         awaitingUpstream = false
         self.upstream = .http1(upstream)
         upstreamVersion = "HTTP/1.1"
@@ -104,6 +106,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
     }
 
     func upstreamReady(_ upstream: UpstreamConnection) {
+        leg.owner.connection.loop.assertInEventLoop()
         guard isCurrent(upstream), awaitingConnect else { return }
         awaitingConnect = false
         sendRequest(on: upstream)
@@ -126,6 +129,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
 
     /// The leg's h2 connection to the origin takes the request as a stream of its own.
     func attach(_ connection: HTTP2UpstreamConnection) {
+        leg.owner.connection.loop.assertInEventLoop()
         let endStream = requestComplete && bufferedBody.isEmpty
         guard let id = connection.open(h2RequestFields, endStream: endStream, delegate: self) else {
             upstreamUnavailable(.closedEarly("the upstream's HTTP/2 connection took no new stream"))
@@ -144,6 +148,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
 
     /// No connection could be had for the stream (the first one's connect or handshake failed).
     func upstreamUnavailable(_ failure: UpstreamFailure) {
+        leg.owner.connection.loop.assertInEventLoop()
         awaitingUpstream = false
         failed(failure)
     }
@@ -156,6 +161,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
     }
 
     func requestBody(_ bytes: [UInt8]) {
+        leg.owner.connection.loop.assertInEventLoop()
         requestBodyBytes += bytes.count
         unacknowledged += bytes.count
         if awaitingUpstream || awaitingConnect {
@@ -194,6 +200,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
     }
 
     func requestEnded() {
+        leg.owner.connection.loop.assertInEventLoop()
         requestComplete = true
         if owner.answersLocally, status == nil {
             respondLocally(owner.localResponse(method: head.method, url: url, keepAlive: true))
@@ -223,6 +230,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
 
     /// The client reset the stream, or the stream completed.
     func streamClosed(errorCode: UInt32) {
+        leg.owner.connection.loop.assertInEventLoop()
         responseTimer?.cancel()
         session.consumed(unacknowledged, stream: stream)  // a closed stream's bytes still count for the connection
         unacknowledged = 0
@@ -285,6 +293,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
     /// The client connection is gone. `quietly`: the proxy ended it and recorded why (a flood,
     /// rapid resets), so the streams cut short need no event each.
     func abandon(quietly: Bool = false) {
+        leg.owner.connection.loop.assertInEventLoop()
         responseTimer?.cancel()
         if !finished && !quietly {
             owner.recordError("client_closed", "the client closed the connection before the response on stream \(stream) ended", url: url, streamId: stream)
@@ -381,6 +390,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
     }
 
     func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8]) {
+        leg.owner.connection.loop.assertInEventLoop()
         guard isCurrent(upstream) else { return }
         if draining { return drain(plaintext) }
         armResponseTimer()
@@ -399,11 +409,13 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
     }
 
     func upstreamDrained(_ upstream: UpstreamConnection) {
+        leg.owner.connection.loop.assertInEventLoop()
         // The WINDOW_UPDATE goes out from a socket event, never inside nghttp2's own callbacks.
         if acknowledgeBody() { leg.flush() }
     }
 
     func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
+        leg.owner.connection.loop.assertInEventLoop()
         guard isCurrent(upstream) else { return }
         if draining { return stopDraining(reusable: false) }
         if let events = try? responses.finish() { events.forEach(relay) }
@@ -420,12 +432,14 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
     }
 
     func upstreamStream(_ id: Int32, received event: HTTPResponseDecoder.Event) {
+        leg.owner.connection.loop.assertInEventLoop()
         guard isCurrent(id) else { return }
         armResponseTimer()
         relay(event)  // the leg flushes once the upstream's read is processed
     }
 
     func upstreamStream(_ id: Int32, failed failure: UpstreamFailure, refused: Bool) {
+        leg.owner.connection.loop.assertInEventLoop()
         guard case let .http2(connection, current) = upstream, current == id else { return }
         upstream = .none
         // Never processed upstream (RFC 9113 8.7): safe to send again, on a new connection. Again and
@@ -440,6 +454,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
     }
 
     func upstreamStreamWritable(_ id: Int32) {
+        leg.owner.connection.loop.assertInEventLoop()
         if acknowledgeBody() { leg.flush() }
     }
 
