@@ -8,6 +8,7 @@ struct HTTPResponse {
     static let reasons: [Int: String] = [
         200: "OK", 400: "Bad Request", 404: "Not Found", 431: "Request Header Fields Too Large",
         501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+        505: "HTTP Version Not Supported",
     ]
 
     /// A plain-text response whose body says what happened, for people reading curl's output.

@@ -130,6 +130,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
             failHandshake(.closedDuringHandshake, detail: "the client closed the connection before finishing the handshake")
         } else if http2 != nil {
             connection.closeWhenDrained()  // h2 has no half-close: the client is gone, and so are its streams
+        } else if [.awaitingRequest, .exchanging].contains(phase), let cut = requests.truncation { reject(400, cut)  // not a half request as whole
         } else if outstanding.isEmpty || phase == .relaying {
             connection.closeWhenDrained()
         }
