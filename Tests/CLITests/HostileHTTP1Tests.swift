@@ -1,0 +1,402 @@
+import CertForge
+import Foundation
+import Testing
+import TestSupport
+
+/// Hostile HTTP/1.1 from raw sockets against the built proxy, one subprocess per case so that its
+/// open fds and RSS are its own (tests running beside it in this process do not blur them). Each
+/// case asserts the exact status line, the flow event, that the proxy still serves afterwards, and
+/// that the proxy's fd count is back to its baseline.
+@Suite struct HostileHTTP1Tests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        let name: String
+        let payload: [UInt8]
+        var statusLine: String
+        var cause = "bad_request"
+        var reason: String
+        /// Send, then half-close (the client is done sending) before reading the answer.
+        var halfClose = false
+        var testDescription: String { name }
+
+        init(_ name: String, _ payload: String, _ statusLine: String, cause: String = "bad_request", _ reason: String, halfClose: Bool = false) {
+            self.name = name
+            self.payload = Array(payload.utf8)
+            self.statusLine = statusLine
+            self.cause = cause
+            self.reason = reason
+            self.halfClose = halfClose
+        }
+
+        var status: Int { Int(statusLine.split(separator: " ")[1])! }
+    }
+
+    static let bad = "HTTP/1.1 400 Bad Request"
+    static let tooLarge = "HTTP/1.1 431 Request Header Fields Too Large"
+    static let chunked = "POST http://h.example/up HTTP/1.1\r\nHost: h.example\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+    static let cases: [Case] = [
+        Case("invalid method token", "G\u{C9}T http://h.example/ HTTP/1.1\r\nHost: h.example\r\n\r\n", bad,
+             "malformed request line 'G\\xC3\\x89T http://h.example/ HTTP/1.1': the method is not a token"),
+        Case("header without colon", "GET http://h.example/ HTTP/1.1\r\nHost h.example\r\n\r\n", bad, "malformed header line 'Host h.example'"),
+        Case("obs-fold", "GET http://h.example/ HTTP/1.1\r\nHost: h.example\r\nX-A: a\r\n b\r\n\r\n", bad,
+             "malformed header line ' b': obsolete line folding (a line starting with a space or tab) is not accepted"),
+        Case("NUL in a field value", "GET http://h.example/ HTTP/1.1\r\nHost: h.example\r\nX-A: a\u{0}b\r\n\r\n", bad,
+             "malformed header line 'X-A: a\\0b': the field value contains a control character (a bare CR or LF, NUL, ...)"),
+        Case("bare CR in a field value", "GET http://h.example/ HTTP/1.1\r\nHost: h.example\r\nX-A: a\rb\r\n\r\n", bad,
+             "malformed header line 'X-A: a\\rb': the field value contains a control character (a bare CR or LF, NUL, ...)"),
+        Case("bare LF in a field value (smuggling)",
+             "POST http://h.example/ HTTP/1.1\r\nHost: h.example\r\nX-A: a\nContent-Length: 48\r\n\r\n" + smuggled, bad,
+             "request head with a line ending in a bare LF (no CR before it)"),
+        Case("bare LF in the request target", "GET http://h.example/a\nb HTTP/1.1\r\nHost: h.example\r\n\r\n", bad,
+             "request head with a line ending in a bare LF (no CR before it)"),
+        Case("head over 64 KiB", "GET http://h.example/ HTTP/1.1\r\nX-Big: " + String(repeating: "b", count: 65 * 1024) + "\r\n\r\n",
+             tooLarge, cause: "head_too_large", "request head larger than 64 KiB"),
+        Case("10,000 tiny headers", "GET http://h.example/ HTTP/1.1\r\n" + String(repeating: "A: b\r\n", count: 10_000) + "\r\n",
+             tooLarge, cause: "head_too_large", "request head with more than 100 header fields"),
+        Case("Content-Length with Transfer-Encoding",
+             "POST http://h.example/ HTTP/1.1\r\nHost: h.example\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", bad,
+             "both Transfer-Encoding and Content-Length"),
+        Case("two different Content-Lengths",
+             "POST http://h.example/ HTTP/1.1\r\nHost: h.example\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", bad,
+             "request with an invalid Content-Length '5, 6'"),
+        Case("negative Content-Length", "POST http://h.example/ HTTP/1.1\r\nHost: h.example\r\nContent-Length: -1\r\n\r\n", bad,
+             "request with an invalid Content-Length '-1'"),
+        Case("overflowing Content-Length",
+             "POST http://h.example/ HTTP/1.1\r\nHost: h.example\r\nContent-Length: 99999999999999999999\r\n\r\n", bad,
+             "request with an invalid Content-Length '99999999999999999999'"),
+        Case("chunk size overflow", chunked + "ffffffffffffffffff\r\nx\r\n", bad, "chunk size 'ffffffffffffffffff' has more than 15 hex digits"),
+        Case("Transfer-Encoding chunked not last",
+             "POST http://h.example/ HTTP/1.1\r\nHost: h.example\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", bad,
+             "Transfer-Encoding 'chunked, identity': chunked must be the final transfer coding, applied once (RFC 9112 6.3)"),
+        Case("unknown transfer coding",
+             "POST http://h.example/ HTTP/1.1\r\nHost: h.example\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+             "HTTP/1.1 501 Not Implemented", "unsupported Transfer-Encoding 'gzip, chunked': the proxy implements only chunked"),
+        Case("missing last chunk, then close", chunked + "5\r\nhello\r\n", bad,
+             "the client closed the connection in the middle of a chunked request body (before its last chunk)", halfClose: true),
+        Case("HTTP/0.9", "GET /\r\n", bad, "malformed request line 'GET /': HTTP/0.9 requests (no HTTP version) are not supported; send HTTP/1.1"),
+        Case("h2 preface on the HTTP/1 port", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported",
+             "the HTTP/2 connection preface arrived on the proxy port: HTTP/2 with prior knowledge is not supported; h2 works inside a CONNECT tunnel, negotiated by TLS ALPN"),
+        Case("oversized trailers", chunked + "5\r\nhello\r\n0\r\n" + String(repeating: "X-T: " + String(repeating: "t", count: 1000) + "\r\n", count: 17) + "\r\n",
+             tooLarge, cause: "head_too_large", "request trailer section larger than 16 KiB or with more than 100 fields"),
+    ]
+
+    /// 48 bytes: what a server reading the bare LF as a line break would take as the next request.
+    static let smuggled = "GET http://h.example/smuggled HTTP/1.1\r\nX: 1\r\n\r\n"
+
+    @Test(arguments: cases)
+    func hostileRequestIsRefused(_ hostile: Case) throws {
+        #expect(Self.smuggled.utf8.count == 48)
+        let proxy = try ProxySubprocess(["--offline"])
+        defer { proxy.stop() }
+        let baseline = try proxy.warmUp()
+
+        let answer = try RawClient.exchange(port: proxy.port, payload: hostile.payload, halfClose: hostile.halfClose, in: proxy.scratch)
+        #expect(answer.hasPrefix(hostile.statusLine + "\r\n"), "\(answer.prefix(300))")
+        #expect(answer.hasSuffix("\r\n\r\nintercept-proxy: \(hostile.reason)\n"), "\(answer.prefix(600))")
+        #expect(answer.contains("Connection: close"))
+        let error = try proxy.waitForEvent { $0["type"] as? String == "error" }
+        #expect(error["cause"] as? String == hostile.cause && error["status"] as? Int == hostile.status, "\(error)")
+        #expect(error["detail"] as? String == hostile.reason, "\(error)")
+        // Never answered, never forwarded as a whole request.
+        #expect(try proxy.events().contains { $0["type"] as? String == "response" && ($0["url"] as? String)?.contains("h.example") == true } == false)
+
+        try proxy.assertStillServes()
+        try proxy.assertBackToBaseline(baseline)
+    }
+
+    @Test func thousandPipelinedRequestsAreAnsweredInOrder() throws {
+        let proxy = try ProxySubprocess(["--offline"])
+        defer { proxy.stop() }
+        let baseline = try proxy.warmUp()
+        let requests = (0..<1000).map { "GET http://p.example/\($0) HTTP/1.1\r\nHost: p.example\r\n" + ($0 == 999 ? "Connection: close\r\n" : "") + "\r\n" }
+        let answer = try RawClient.exchange(port: proxy.port, payload: Array(requests.joined().utf8), in: proxy.scratch)
+        #expect(answer.components(separatedBy: "HTTP/1.1 200 OK\r\n").count - 1 == 1000, "\(answer.suffix(300))")
+        let order = answer.matches(of: /request: GET http:\/\/p\.example\/(\d+)/).map { Int($0.1)! }
+        #expect(order == Array(0..<1000))
+        try proxy.waitForEvent { $0["type"] as? String == "response" && $0["url"] as? String == "http://p.example/999" }
+        let responses = try proxy.events().filter { $0["type"] as? String == "response" && ($0["url"] as? String)?.hasPrefix("http://p.example/") == true }
+        #expect(responses.count == 1000 && responses.allSatisfy { $0["status"] as? Int == 200 })
+        #expect(try proxy.events().contains { $0["type"] as? String == "error" } == false)
+        try proxy.assertStillServes()
+        try proxy.assertBackToBaseline(baseline)
+    }
+
+    /// 1 MiB of 1-byte chunks (6 MiB on the wire) completes within the client's normal timeout;
+    /// the parse was quadratic before. Not a timing assertion.
+    @Test func oneByteChunksOfAMebibyteComplete() throws {
+        let proxy = try ProxySubprocess(["--offline"])
+        defer { proxy.stop() }
+        let baseline = try proxy.warmUp()
+        var payload = Array("POST http://c.example/upload HTTP/1.1\r\nHost: c.example\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".utf8)
+        payload.reserveCapacity(6 << 20 + 200)
+        for _ in 0..<(1 << 20) { payload += [0x31, 13, 10, 0x61, 13, 10] }
+        payload += Array("0\r\n\r\n".utf8)
+        let answer = try RawClient.exchange(port: proxy.port, payload: payload, in: proxy.scratch)
+        #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n") && answer.contains("request: POST http://c.example/upload"), "\(answer.prefix(300))")
+        let response = try proxy.waitForEvent { $0["type"] as? String == "response" && $0["url"] as? String == "http://c.example/upload" }
+        #expect(response["requestBodyBytes"] as? Int == 1 << 20, "\(response)")
+        try proxy.assertStillServes()
+        try proxy.assertBackToBaseline(baseline)
+    }
+}
+
+/// The smuggling cases inside a TLS tunnel, against a forwarding proxy and a local origin that
+/// logs every request it parses. The origin is Python's http.server, which splits header lines
+/// at a bare LF: had the proxy forwarded the bytes, it would have logged the smuggled request.
+@Suite struct HostileHTTP1TunnelTests {
+    static let smuggling: [(String, String, String)] = [
+        ("bare LF hides a Content-Length",
+         "POST /a HTTP/1.1\r\nHost: origin.test\r\nX-A: a\nContent-Length: 45\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: origin.test\r\n\r\n",
+         "request head with a line ending in a bare LF (no CR before it)"),
+        ("Content-Length with Transfer-Encoding",
+         "POST /a HTTP/1.1\r\nHost: origin.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: origin.test\r\n\r\n",
+         "both Transfer-Encoding and Content-Length"),
+        ("chunked not last",
+         "POST /a HTTP/1.1\r\nHost: origin.test\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: origin.test\r\n\r\n",
+         "chunked must be the final transfer coding"),
+        ("NUL ends a field value early",
+         "POST /a HTTP/1.1\r\nHost: origin.test\r\nX-A: a\u{0}\r\nContent-Length: 0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: origin.test\r\n\r\n",
+         "the field value contains a control character"),
+    ]
+
+    @Test(arguments: smuggling)
+    func smugglingInATunnelNeverReachesTheOrigin(name: String, payload: String, reason: String) throws {
+        let origin = try RecordingOrigin()
+        defer { origin.stop() }
+        let proxy = try ProxySubprocess(["--map-remote", "origin.test:443=127.0.0.1:\(origin.port)", "--upstream-ca", origin.caFile])
+        defer { proxy.stop() }
+        let baseline = try proxy.warmUp(url: "https://origin.test/warm-up")
+
+        let answer = try RawClient.throughTunnel(port: proxy.port, root: proxy.root, first: "GET /first HTTP/1.1\r\nHost: origin.test\r\n\r\n",
+                                                 then: Array(payload.utf8), in: proxy.scratch)
+        #expect(answer.contains("origin saw /first"), "\(name): \(answer)")
+        #expect(answer.contains("HTTP/1.1 400 Bad Request\r\n"), "\(name): \(answer)")
+        #expect(answer.contains("intercept-proxy: "), "\(name): \(answer)")
+        let error = try proxy.waitForEvent { $0["type"] as? String == "error" }
+        #expect(error["cause"] as? String == "bad_request" && error["status"] as? Int == 400, "\(error)")
+        #expect((error["detail"] as? String)?.contains(reason) == true, "\(name): \(error)")
+
+        try proxy.assertStillServes(url: "https://origin.test/after")
+        try origin.waitFor("REQ GET /after")
+        #expect(origin.requests.contains("REQ GET /first"), "\(origin.requests)")
+        #expect(!origin.requests.contains("/smuggled") && !origin.requests.contains("REQ POST /a"), "\(name): the origin saw \(origin.requests)")
+        try proxy.assertBackToBaseline(baseline)
+    }
+}
+
+/// The proxy binary, started as CI starts it, with its own flow log and CA directory.
+final class ProxySubprocess: @unchecked Sendable {
+    let scratch: TemporaryDirectory
+    let port: Int
+    let root: String
+    private let process = Process()
+    private let flows: String
+
+    init(_ arguments: [String]) throws {
+        scratch = try TemporaryDirectory()
+        flows = scratch.path("flows.jsonl")
+        let ready = scratch.path("ready.json")
+        // One CA for every case: generating a root per proxy costs seconds in a debug build.
+        let caDirectory = scratch.path("ca")
+        try FileManager.default.copyItem(atPath: try Self.sharedCA(), toPath: caDirectory)
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["run", "--port", "0", "--ready-file", ready, "--flows", flows, "--ca-dir", caDirectory] + arguments
+        process.environment = cleanEnvironment()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date() + 30
+        while !FileManager.default.fileExists(atPath: ready) && Date() < deadline && process.isRunning { usleep(20_000) }
+        usleep(50_000)  // the ready file may be mid-write
+        let info = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ready))) as! [String: Any]
+        port = info["port"] as! Int
+        root = info["caCertificate"] as! String
+    }
+
+    /// Generated once per test run (it outlives the run in the temporary directory: statics are never released).
+    private static let sharedCADirectory: Result<TemporaryDirectory, any Error> = Result {
+        let scratch = try TemporaryDirectory()
+        let result = try CLI.run(["ca", "init", "--ca-dir", scratch.path("ca")])
+        guard result.status == 0 else { throw CAInitFailed(result: result) }
+        return scratch
+    }
+
+    struct CAInitFailed: Error { let result: ProcessResult }
+
+    static func sharedCA() throws -> String { try sharedCADirectory.get().path("ca") }
+
+    func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    var openFDs: Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/fd").count) ?? -1 }
+
+    var residentKiB: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+    }
+
+    func events() throws -> [[String: Any]] {
+        let text = (try? String(contentsOfFile: flows, encoding: .utf8)) ?? ""
+        return try text.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+    }
+
+    @discardableResult
+    func waitForEvent(timeout: TimeInterval = 10, _ predicate: ([String: Any]) -> Bool) throws -> [String: Any] {
+        let deadline = Date() + timeout
+        while Date() < deadline {
+            if let event = try events().first(where: predicate) { return event }
+            usleep(20_000)
+        }
+        throw TimedOut(command: "waiting for a flow event; recorded: \(try events().map { $0["type"] as? String ?? "?" })", seconds: timeout)
+    }
+
+    /// curl through the proxy: a plain request answered offline, or an https URL through a tunnel.
+    func assertStillServes(url: String = "http://after.example/", sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let result = try run("curl", ["-sS", "--max-time", "20", "--http1.1", "-x", "http://127.0.0.1:\(port)", "--cacert", root, url])
+        let host = URL(string: url)!.host!, path = URL(string: url)!.path
+        #expect(result.status == 0 && (result.stdout.contains(host) || result.stdout.contains(path)), "\(result)", sourceLocation: sourceLocation)
+    }
+
+    /// One exchange first, so that what the proxy opens lazily counts in the baseline.
+    func warmUp(url: String = "http://warm-up.example/") throws -> (fds: Int, rssKiB: Int) {
+        try assertStillServes(url: url)
+        usleep(200_000)
+        return (openFDs, residentKiB)
+    }
+
+    /// Every connection the case opened is closed again: the fd count returns to the baseline
+    /// within a few seconds, and the resident size has not run away (bounded, not exact: freed
+    /// memory stays with the allocator).
+    func assertBackToBaseline(_ baseline: (fds: Int, rssKiB: Int), sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(baseline.fds > 0 && baseline.rssKiB > 0, "no /proc entry for the proxy", sourceLocation: sourceLocation)
+        let deadline = Date() + 5
+        while openFDs > baseline.fds && Date() < deadline { usleep(50_000) }
+        #expect(openFDs <= baseline.fds, "fds \(openFDs), baseline \(baseline.fds)", sourceLocation: sourceLocation)
+        #expect(residentKiB - baseline.rssKiB < 64 * 1024, "RSS \(residentKiB) KiB, baseline \(baseline.rssKiB) KiB", sourceLocation: sourceLocation)
+    }
+}
+
+/// Raw sockets in Python: bytes the way no well-behaved client would send them.
+enum RawClient {
+    /// Sends `payload` (from a file: it may be megabytes) and returns all the proxy answered
+    /// before closing; `<<TIMEOUT>>` or `<<RESET>>` at the end when it did not close cleanly.
+    static func exchange(port: Int, payload: [UInt8], halfClose: Bool = false, in scratch: TemporaryDirectory) throws -> String {
+        let file = scratch.path("payload-\(UUID().uuidString)")
+        try Data(payload).write(to: URL(fileURLWithPath: file))
+        let script = """
+            import socket, sys
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+            data = b""
+            try:
+                s.sendall(open(sys.argv[2], "rb").read())
+                if sys.argv[3] == "1":
+                    s.shutdown(socket.SHUT_WR)
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            except socket.timeout:
+                data += b"<<TIMEOUT>>"
+            except ConnectionResetError:
+                data += b"<<RESET>>"
+            sys.stdout.write(data.decode("latin-1"))
+            """
+        return try run("python3", ["-c", script, String(port), file, halfClose ? "1" : "0"]).stdout
+    }
+
+    /// CONNECT to origin.test, TLS with the proxy's root, one well-formed request and its answer,
+    /// then `then`; returns everything read until the proxy closed.
+    static func throughTunnel(port: Int, root: String, first: String, then payload: [UInt8], in scratch: TemporaryDirectory) throws -> String {
+        let file = scratch.path("payload-\(UUID().uuidString)")
+        try Data(payload).write(to: URL(fileURLWithPath: file))
+        let script = """
+            import socket, ssl, sys
+            raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+            raw.sendall(b"CONNECT origin.test:443 HTTP/1.1\\r\\nHost: origin.test:443\\r\\n\\r\\n")
+            assert raw.recv(1024).startswith(b"HTTP/1.1 200"), "CONNECT refused"
+            context = ssl.create_default_context(cafile=sys.argv[2])
+            context.set_alpn_protocols(["http/1.1"])
+            tls = context.wrap_socket(raw, server_hostname="origin.test")
+            tls.sendall(sys.argv[3].encode())
+            data = b""
+            while b"origin saw" not in data or not data.endswith(b"\\n"):
+                chunk = tls.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            tls.sendall(open(sys.argv[4], "rb").read())
+            try:
+                while True:
+                    chunk = tls.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            except (ConnectionResetError, ssl.SSLError) as error:
+                data += b"<<%s>>" % str(error).encode()
+            sys.stdout.write(data.decode("latin-1"))
+            """
+        let result = try run("python3", ["-c", script, String(port), root, first, file])
+        return result.stdout + result.stderr
+    }
+}
+
+/// An HTTPS origin for origin.test that logs the request line of every request it parses
+/// (`REQ METHOD PATH`) and answers `origin saw PATH`.
+final class RecordingOrigin: @unchecked Sendable {
+    private let server: PythonServer
+    let caFile: String
+    var port: Int { server.port }
+    var requests: String { server.output }
+
+    init() throws {
+        let authority = try CertificateAuthority.generate(profile: .plain.with(keyAlgorithm: .ecdsaP256))
+        let chain = try LeafForge(authority: authority).chain(for: "origin.test")
+        var ca = ""
+        server = try PythonServer(script: Self.script) { scratch in
+            ca = try scratch.write("origin-ca.pem", authority.rootCertificate.pemString)
+            return try scratch.writeChain(chain)
+        }
+        caFile = ca
+    }
+
+    func waitFor(_ pattern: String) throws { try server.waitFor(NSRegularExpression.escapedPattern(for: pattern)) }
+
+    func stop() { server.stop() }
+
+    static let script = #"""
+import http.server, socketserver, ssl, sys
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args):
+        pass
+
+    def answer(self):
+        print("REQ %s %s" % (self.command, self.path), flush=True)
+        length = int(self.headers.get("Content-Length") or "0")
+        if length:
+            self.rfile.read(length)
+        body = ("origin saw %s\n" % self.path).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = answer
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+server = Server(("127.0.0.1", 0), Handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[1], sys.argv[2])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+print("READY %d" % server.server_address[1], flush=True)
+server.serve_forever()
+"""#
+}
