@@ -172,14 +172,14 @@ import TestSupport
         #expect(answer.contains("origin saw /first"), "\(name): \(answer)")
         #expect(answer.contains("HTTP/1.1 400 Bad Request\r\n"), "\(name): \(answer)")
         #expect(answer.contains("intercept-proxy: "), "\(name): \(answer)")
-        let error = try proxy.waitForEvent { $0["type"] as? String == "error" }
-        #expect(error["cause"] as? String == "bad_request" && error["status"] as? Int == 400, "\(error)")
-        #expect((error["detail"] as? String)?.contains(reason) == true, "\(name): \(error)")
-
         try proxy.assertStillServes(url: "https://origin.test/after")
         try origin.waitFor("REQ GET /after")
         #expect(origin.requests.contains("REQ GET /first"), "\(origin.requests)")
         #expect(!origin.requests.contains("/smuggled") && !origin.requests.contains("REQ POST /a"), "\(name): the origin saw \(origin.requests)")
+
+        let error = try proxy.waitForEvent { $0["type"] as? String == "error" }
+        #expect(error["cause"] as? String == "bad_request" && error["status"] as? Int == 400, "\(error)")
+        #expect((error["detail"] as? String)?.contains(reason) == true, "\(name): \(error)")
         try proxy.assertBackToBaseline(baseline)
     }
 }
@@ -330,12 +330,15 @@ enum RawClient {
                     break
                 data += chunk
             tls.sendall(open(sys.argv[4], "rb").read())
+            tls.settimeout(10)
             try:
                 while True:
                     chunk = tls.recv(65536)
                     if not chunk:
                         break
                     data += chunk
+            except socket.timeout:
+                data += b"<<TIMEOUT>>"
             except (ConnectionResetError, ssl.SSLError) as error:
                 data += b"<<%s>>" % str(error).encode()
             sys.stdout.write(data.decode("latin-1"))
