@@ -113,6 +113,7 @@ import Testing
         ("GET / HTTP/1.1\r\nX-A: a\u{7F}\r\n\r\n", 400, "the field value contains a control character"),
         ("GET / HTTP/1.1\r\nX-A: a\u{1B}[31m\r\n\r\n", 400, "the field value contains a control character"),
         ("POST / HTTP/1.1\r\nX-A: a\nContent-Length: 48\r\n\r\n", 400, "request head with a line ending in a bare LF"),
+        ("GET / HTTP/1.1\r\nHost: a.example\r\nhost: b.example\r\n\r\n", 400, "more than one Host field"),
         // Framing.
         ("GET / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "both Transfer-Encoding and Content-Length"),
         ("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n", 400, "both Transfer-Encoding and Content-Length"),

@@ -38,6 +38,7 @@ struct HTTPRequestDecoder {
 
     /// Parses as much as possible. Throws on the first malformed or oversized request.
     mutating func feed(_ bytes: [UInt8]) throws -> [Event] {
+        pendingBody = []  // in case the last feed threw
         buffer.append(bytes)
         var events: [Event] = []
         while try step(&events) {}
@@ -49,7 +50,10 @@ struct HTTPRequestDecoder {
     mutating func takeBuffered() -> [UInt8] { buffer.takeAll() }
 
     /// Whether the decoder sits between requests (nothing half-parsed).
-    var isIdle: Bool { truncation == nil }
+    var isIdle: Bool {
+        if case .head = state { return buffer.isEmpty }
+        return false
+    }
 
     /// What would be cut short if the client closed the connection now; nil between requests.
     var truncation: String? {
@@ -159,8 +163,11 @@ struct HTTPRequestDecoder {
         let lines = HTTPWire.lines(bytes)
         let (method, target, version) = try HTTPWire.requestLine(lines[0])
         guard lines.count - 1 <= maximumFieldCount else { throw HTTPParseError.tooManyFields }
-        let headers = try HTTPWire.headerFields(lines.dropFirst(), source: "malformed header line")
-        return HTTPRequestHead(method: method, target: target, version: version, headers: headers)
+        let head = HTTPRequestHead(method: method, target: target, version: version,
+                                   headers: try HTTPWire.headerFields(lines.dropFirst(), source: "malformed header line"))
+        // Which of two Host fields names the origin is a guess a server behind could make differently (RFC 9112 3.2).
+        guard head.values(of: "Host").count <= 1 else { throw HTTPParseError.malformed("more than one Host field") }
+        return head
     }
 
     /// How the body is framed (RFC 9112 6). Anything a server behind the proxy could frame

@@ -2,9 +2,6 @@ import Foundation
 
 /// Wire-level pieces both HTTP/1.1 decoders use.
 enum HTTPWire {
-    static let crlf: [UInt8] = [13, 10]
-    static let headEnd: [UInt8] = [13, 10, 13, 10]
-
     /// Chunk sizes have at most 15 hex digits: 60 bits, so the value always fits an Int.
     static let maximumChunkSizeDigits = 15
 
