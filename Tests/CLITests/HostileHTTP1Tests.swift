@@ -64,7 +64,7 @@ import TestSupport
         Case("overflowing Content-Length",
              "POST http://h.example/ HTTP/1.1\r\nHost: h.example\r\nContent-Length: 99999999999999999999\r\n\r\n", bad,
              "request with an invalid Content-Length '99999999999999999999'"),
-        Case("chunk size overflow", chunked + "ffffffffffffffffff\r\nx\r\n", bad, "chunk size 'ffffffffffffffffff' has more than 15 hex digits"),
+        Case("chunk size overflow", chunked + "ffffffffffffffffff\r\nx\r\n", bad, "invalid chunk size line 'ffffffffffffffffff': more than 15 hex digits"),
         Case("Transfer-Encoding chunked not last",
              "POST http://h.example/ HTTP/1.1\r\nHost: h.example\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", bad,
              "Transfer-Encoding 'chunked, identity': chunked must be the final transfer coding, applied once (RFC 9112 6.3)"),
@@ -180,6 +180,58 @@ import TestSupport
         let error = try proxy.waitForEvent { $0["type"] as? String == "error" }
         #expect(error["cause"] as? String == "bad_request" && error["status"] as? Int == 400, "\(error)")
         #expect((error["detail"] as? String)?.contains(reason) == true, "\(name): \(error)")
+        try proxy.assertBackToBaseline(baseline)
+    }
+}
+
+/// Upstream responses a client behind the proxy could frame differently: a protocol error, answered
+/// with a 502 while nothing of the response went out, never relayed.
+@Suite struct HostileUpstreamResponseTests {
+    static let responses: [(String, String, String)] = [
+        ("/bare-lf", "HTTP/1.1 200 OK\r\nX-A: a\nContent-Length: 5\r\n\r\nhello",
+         "upstream protocol error: upstream sent a head line ending in a bare LF (no CR before it)"),
+        ("/nul", "HTTP/1.1 200 OK\r\nX-A: a\u{0}b\r\nContent-Length: 5\r\n\r\nhello",
+         "upstream protocol error: upstream sent a malformed header line 'X-A: a\\0b': the field value contains a control character (a bare CR or LF, NUL, ...)"),
+        ("/cl-te", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+         "upstream protocol error: upstream sent both Transfer-Encoding and Content-Length"),
+        ("/two-lengths", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+         "upstream protocol error: upstream sent an invalid Content-Length '5, 6'"),
+    ]
+
+    @Test(arguments: responses)
+    func smugglingShapedResponseBecomes502(path: String, response: String, message: String) throws {
+        let origin = try RawResponseOrigin([path: [Array(response.utf8)]])
+        defer { origin.stop() }
+        let proxy = try ProxySubprocess(["--map-remote", "origin.test:443=127.0.0.1:\(origin.port)", "--upstream-ca", origin.caFile])
+        defer { proxy.stop() }
+        let baseline = try proxy.warmUp(url: "https://origin.test/warm-up")
+
+        let result = try run("curl", ["-sS", "-i", "--suppress-connect-headers", "--max-time", "20", "--http1.1", "-x", "http://127.0.0.1:\(proxy.port)", "--cacert", proxy.root,
+                                      "https://origin.test\(path)"])
+        #expect(result.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"), "\(result)")
+        #expect(result.stdout.hasSuffix("\r\n\r\nintercept-proxy: \(message)\n"), "\(result)")
+        let error = try proxy.waitForEvent { $0["type"] as? String == "error" }
+        #expect(error["cause"] as? String == "upstream_protocol" && error["status"] as? Int == 502, "\(error)")
+        #expect(error["detail"] as? String == message, "\(error)")
+        try proxy.assertStillServes(url: "https://origin.test/after")
+        try proxy.assertBackToBaseline(baseline)
+    }
+
+    /// A bad chunk size after the head went out: the client sees the transfer cut, not a longer body.
+    @Test func badChunkSizeAfterTheHeadCutsTheTransfer() throws {
+        let origin = try RawResponseOrigin(["/chunks": [Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n".utf8),
+                                                        Array("fffffffffffffffff\r\nx\r\n0\r\n\r\n".utf8)]])
+        defer { origin.stop() }
+        let proxy = try ProxySubprocess(["--map-remote", "origin.test:443=127.0.0.1:\(origin.port)", "--upstream-ca", origin.caFile])
+        defer { proxy.stop() }
+        let baseline = try proxy.warmUp(url: "https://origin.test/warm-up")
+        let result = try run("curl", ["-sS", "--max-time", "20", "--http1.1", "-x", "http://127.0.0.1:\(proxy.port)", "--cacert", proxy.root,
+                                      "https://origin.test/chunks"])
+        #expect(result.status == 18 && result.stdout == "hello", "\(result)")  // CURLE_PARTIAL_FILE
+        let error = try proxy.waitForEvent { $0["type"] as? String == "error" }
+        #expect(error["cause"] as? String == "upstream_protocol", "\(error)")
+        #expect(error["detail"] as? String == "upstream protocol error: upstream sent an invalid chunk size line 'fffffffffffffffff': more than 15 hex digits", "\(error)")
+        try proxy.assertStillServes(url: "https://origin.test/after")
         try proxy.assertBackToBaseline(baseline)
     }
 }
@@ -401,5 +453,68 @@ context.load_cert_chain(sys.argv[1], sys.argv[2])
 server.socket = context.wrap_socket(server.socket, server_side=True)
 print("READY %d" % server.server_address[1], flush=True)
 server.serve_forever()
+"""#
+}
+
+/// An HTTPS origin for origin.test that answers a path with the raw bytes given for it (nothing
+/// checked, nothing added; pieces half a second apart) and any other path with `origin saw PATH`;
+/// it logs `REQ GET PATH`.
+final class RawResponseOrigin: @unchecked Sendable {
+    private let server: PythonServer
+    let caFile: String
+    var port: Int { server.port }
+
+    init(_ responses: [String: [[UInt8]]]) throws {
+        let authority = try CertificateAuthority.generate(profile: .plain.with(keyAlgorithm: .ecdsaP256))
+        let chain = try LeafForge(authority: authority).chain(for: "origin.test")
+        let table = responses.map { path, pieces in
+            ([path] + pieces.map { $0.map { String(format: "%02x", $0) }.joined() }).joined(separator: " ")
+        }.joined(separator: "\n")
+        var ca = ""
+        server = try PythonServer(script: Self.script) { scratch in
+            ca = try scratch.write("origin-ca.pem", authority.rootCertificate.pemString)
+            return try scratch.writeChain(chain) + [try scratch.write("responses.txt", table)]
+        }
+        caFile = ca
+    }
+
+    func stop() { server.stop() }
+
+    static let script = #"""
+import socket, ssl, sys, threading, time
+
+responses = {}
+for line in open(sys.argv[3]).read().splitlines():
+    path, *pieces = line.split(" ")
+    responses[path] = [bytes.fromhex(piece) for piece in pieces]
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[1], sys.argv[2])
+
+def serve(conn):
+    try:
+        conn = context.wrap_socket(conn, server_side=True)
+        pending = b""
+        while True:
+            while b"\r\n\r\n" not in pending:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                pending += data
+            head, pending = pending.split(b"\r\n\r\n", 1)
+            path = head.split(b" ")[1].decode()
+            print("REQ GET %s" % path, flush=True)
+            body = ("origin saw %s\n" % path).encode()
+            for index, piece in enumerate(responses.get(path, [b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)])):
+                if index:
+                    time.sleep(0.5)
+                conn.sendall(piece)
+    except (OSError, ssl.SSLError):
+        pass
+
+listener = socket.create_server(("127.0.0.1", 0))
+print("READY %d" % listener.getsockname()[1], flush=True)
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
 """#
 }

@@ -13,7 +13,7 @@ enum HTTPWire {
         let digits = line[..<digitsEnd]
         guard !digits.isEmpty else { throw invalid() }
         guard digits.count <= maximumChunkSizeDigits else {
-            throw HTTPParseError.malformed("chunk size '\(escaped(digits))' has more than \(maximumChunkSizeDigits) hex digits")
+            throw HTTPParseError.malformed("invalid chunk size line '\(escaped(line))': more than \(maximumChunkSizeDigits) hex digits")
         }
         let rest = line[digitsEnd...]
         if !rest.isEmpty {
