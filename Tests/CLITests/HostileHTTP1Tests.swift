@@ -184,6 +184,31 @@ import TestSupport
     }
 }
 
+extension HostileHTTP1TunnelTests {
+    /// The client gives up in the middle of a chunked body: the proxy answers 400 and closes the
+    /// upstream connection, so the origin never sees the body end (no last chunk is made up).
+    @Test func aBodyCutByTheClientIsNeverCompletedUpstream() throws {
+        let origin = try RecordingOrigin()
+        defer { origin.stop() }
+        let proxy = try ProxySubprocess(["--map-remote", "origin.test:443=127.0.0.1:\(origin.port)", "--upstream-ca", origin.caFile])
+        defer { proxy.stop() }
+        let baseline = try proxy.warmUp(url: "https://origin.test/warm-up")
+
+        let answer = try RawClient.throughTunnel(port: proxy.port, root: proxy.root, first: "",
+                                                 then: Array("POST /cut HTTP/1.1\r\nHost: origin.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n".utf8),
+                                                 halfClose: true, in: proxy.scratch)
+        let reason = "the client closed the connection in the middle of a chunked request body (before its last chunk)"
+        #expect(answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n") && answer.contains("\r\n\r\nintercept-proxy: \(reason)\n"), "\(answer)")
+        let error = try proxy.waitForEvent { $0["type"] as? String == "error" }
+        #expect(error["cause"] as? String == "bad_request" && error["status"] as? Int == 400 && error["detail"] as? String == reason, "\(error)")
+        try origin.waitFor("CUT /cut")
+        #expect(origin.requests.contains("REQ POST /cut") && !origin.requests.contains("BODY /cut"), "\(origin.requests)")
+
+        try proxy.assertStillServes(url: "https://origin.test/after")
+        try proxy.assertBackToBaseline(baseline)
+    }
+}
+
 /// Upstream responses a client behind the proxy could frame differently: a protocol error, answered
 /// with a 502 while nothing of the response went out, never relayed.
 @Suite struct HostileUpstreamResponseTests {
@@ -361,13 +386,15 @@ enum RawClient {
         return try run("python3", ["-c", script, String(port), file, halfClose ? "1" : "0"]).stdout
     }
 
-    /// CONNECT to origin.test, TLS with the proxy's root, one well-formed request and its answer,
-    /// then `then`; returns everything read until the proxy closed.
-    static func throughTunnel(port: Int, root: String, first: String, then payload: [UInt8], in scratch: TemporaryDirectory) throws -> String {
+    /// CONNECT to origin.test, TLS with the proxy's root, one well-formed request and its answer
+    /// (unless `first` is empty), then `then` (and a half-close if asked); returns everything read
+    /// until the proxy closed.
+    static func throughTunnel(port: Int, root: String, first: String, then payload: [UInt8], halfClose: Bool = false,
+                              in scratch: TemporaryDirectory) throws -> String {
         let file = scratch.path("payload-\(UUID().uuidString)")
         try Data(payload).write(to: URL(fileURLWithPath: file))
         let script = """
-            import socket, ssl, sys
+            import socket, ssl, sys, time
             raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
             raw.sendall(b"CONNECT origin.test:443 HTTP/1.1\\r\\nHost: origin.test:443\\r\\n\\r\\n")
             assert raw.recv(1024).startswith(b"HTTP/1.1 200"), "CONNECT refused"
@@ -376,12 +403,15 @@ enum RawClient {
             tls = context.wrap_socket(raw, server_hostname="origin.test")
             tls.sendall(sys.argv[3].encode())
             data = b""
-            while b"origin saw" not in data or not data.endswith(b"\\n"):
+            while sys.argv[3] and (b"origin saw" not in data or not data.endswith(b"\\n")):
                 chunk = tls.recv(65536)
                 if not chunk:
                     break
                 data += chunk
             tls.sendall(open(sys.argv[4], "rb").read())
+            if sys.argv[5] == "1":
+                time.sleep(1)  # the head and the first chunk reach the origin first
+                socket.socket.shutdown(tls, socket.SHUT_WR)  # a FIN under the TLS session (SSLSocket.shutdown would end TLS reads too)
             tls.settimeout(10)
             try:
                 while True:
@@ -395,13 +425,14 @@ enum RawClient {
                 data += b"<<%s>>" % str(error).encode()
             sys.stdout.write(data.decode("latin-1"))
             """
-        let result = try run("python3", ["-c", script, String(port), root, first, file])
+        let result = try run("python3", ["-c", script, String(port), root, first, file, halfClose ? "1" : "0"])
         return result.stdout + result.stderr
     }
 }
 
 /// An HTTPS origin for origin.test that logs the request line of every request it parses
-/// (`REQ METHOD PATH`) and answers `origin saw PATH`.
+/// (`REQ METHOD PATH`), then a chunked body's end (`BODY PATH SIZE`, or `CUT PATH` when the
+/// connection closes first), and answers `origin saw PATH`.
 final class RecordingOrigin: @unchecked Sendable {
     private let server: PythonServer
     let caFile: String
@@ -436,6 +467,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or "0")
         if length:
             self.rfile.read(length)
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            total = 0
+            try:
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0], 16)
+                    if size == 0:
+                        self.rfile.readline()
+                        break
+                    total += len(self.rfile.read(size))
+                    self.rfile.readline()
+            except ValueError:
+                print("CUT %s" % self.path, flush=True)
+                self.close_connection = True
+                return
+            print("BODY %s %d" % (self.path, total), flush=True)
         body = ("origin saw %s\n" % self.path).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
