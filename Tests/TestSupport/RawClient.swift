@@ -20,6 +20,8 @@ public struct RawClient {
         /// Sends a real ClientHello whose SNI host name is rewritten to `length` bytes of "a"
         /// (a TLS library refuses to send one over 255 bytes).
         case clientHelloWithSNI(length: Int)
+        /// Half-closes the TCP connection (a FIN, even under TLS): the client sends nothing more.
+        case shutdownWrite
         /// Reads until the peer closes (or `timeout` seconds pass).
         case readToClose(timeout: Double)
     }
@@ -32,17 +34,27 @@ public struct RawClient {
         public var description: String { "received \(received.debugDescription.prefix(600)) closed=\(closedByPeer) error=\(error ?? "-") after \(seconds) s" }
     }
 
+    /// Lowercase hex, fast enough for payloads of megabytes.
+    private static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text = [UInt8]()
+        text.reserveCapacity(bytes.count * 2)
+        for byte in bytes { text += [digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]] }
+        return String(decoding: text, as: UTF8.self)
+    }
+
     public static func run(port: Int, _ steps: [Step]) throws -> Outcome {
         let program: [[Any]] = steps.map { step in
             switch step {
-            case let .send(text): return ["send", Array(text.utf8).map { String(format: "%02x", $0) }.joined()]
-            case let .sendBytes(bytes): return ["send", bytes.map { String(format: "%02x", $0) }.joined()]
-            case let .dribble(text, interval): return ["dribble", Array(text.utf8).map { String(format: "%02x", $0) }.joined(), interval]
+            case let .send(text): return ["send", hex(Array(text.utf8))]
+            case let .sendBytes(bytes): return ["send", hex(bytes)]
+            case let .dribble(text, interval): return ["dribble", hex(Array(text.utf8)), interval]
             case let .sleep(seconds): return ["sleep", seconds]
             case .readHead: return ["readuntil", "0d0a0d0a"]
-            case let .readUntil(text): return ["readuntil", Array(text.utf8).map { String(format: "%02x", $0) }.joined()]
+            case let .readUntil(text): return ["readuntil", hex(Array(text.utf8))]
             case let .tls(name, caFile, alpn, version): return ["tls", name ?? NSNull(), caFile, alpn, version ?? NSNull()]
             case let .clientHelloWithSNI(length): return ["longsni", length]
+            case .shutdownWrite: return ["shutwr"]
             case let .readToClose(timeout): return ["readclose", timeout]
             }
         }
@@ -126,6 +138,8 @@ try:
             sock = context.wrap_socket(sock, server_hostname=step[1])
         elif kind == "longsni":
             sock.sendall(client_hello_with_sni(step[1]))
+        elif kind == "shutwr":
+            socket.socket.shutdown(sock, socket.SHUT_WR)  # SSLSocket.shutdown would end TLS reads too
         elif kind == "readclose":
             sock.settimeout(step[1])
             while True:

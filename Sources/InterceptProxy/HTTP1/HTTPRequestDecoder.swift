@@ -1,5 +1,7 @@
-/// Incremental HTTP/1.1 request parsing: heads, then bodies framed by Content-Length or chunked
-/// transfer coding, request after request (pipelining). Feed bytes, collect events.
+/// Incremental HTTP/1.1 request parsing (RFC 9112): heads, then bodies framed by Content-Length or
+/// chunked transfer coding, request after request (pipelining). Feed bytes, collect events. Strict
+/// wherever a server behind the proxy could read the bytes differently (see HTTPSyntax.swift):
+/// such a request is an error, never forwarded. Time is linear in the bytes (see ByteQueue).
 struct HTTPRequestDecoder {
     enum Event: Equatable {
         case head(HTTPRequestHead)
@@ -8,6 +10,12 @@ struct HTTPRequestDecoder {
     }
 
     static let maximumHeadSize = 64 * 1024
+    /// Apache's LimitRequestFields default: curl sends 3 or 4 fields, browsers about 20.
+    static let maximumFieldCount = 100
+    /// The trailer section after a chunked body, smaller than a head: trailers are rare (and dropped).
+    static let maximumTrailerSize = 16 * 1024
+    /// A chunk-size line: at most 15 hex digits, the rest extensions (ignored).
+    static let maximumChunkLineSize = 4096
 
     private enum State {
         case head
@@ -15,95 +23,31 @@ struct HTTPRequestDecoder {
         case chunkSize
         case chunkData(remaining: Int)
         case chunkDataEnd
-        case trailers
+        case trailers(size: Int, fields: Int)
     }
 
     private var state = State.head
-    private var buffer: [UInt8] = []
+    private var buffer = ByteQueue()
+    private var headLines = HeadScanner()
+    /// Body bytes parsed in this `feed` not yet in an event: consecutive pieces (1-byte chunks,
+    /// say) become one event, one upstream write.
+    private var pendingBody: [UInt8] = []
 
     /// Bytes received but not yet turned into events.
     var bufferedCount: Int { buffer.count }
 
     /// Parses as much as possible. Throws on the first malformed or oversized request.
     mutating func feed(_ bytes: [UInt8]) throws -> [Event] {
-        if buffer.isEmpty { buffer = bytes } else { buffer.append(contentsOf: bytes) }
+        pendingBody = []  // in case the last feed threw
+        buffer.append(bytes)
         var events: [Event] = []
-        var progressed = true
-        while progressed {
-            progressed = false
-            switch state {
-            case .head:
-                guard let end = HTTPWire.find(HTTPWire.headEnd, in: buffer) else {
-                    if buffer.count > Self.maximumHeadSize { throw HTTPParseError.headTooLarge }
-                    break
-                }
-                guard end <= Self.maximumHeadSize else { throw HTTPParseError.headTooLarge }
-                let head = try Self.parseHead(buffer[..<end])
-                buffer.removeFirst(end + 4)
-                events.append(.head(head))
-                if head.method == "CONNECT" {
-                    // What follows a CONNECT head is tunnel data, not HTTP: leave it for takeBuffered().
-                    events.append(.end)
-                    return events
-                }
-                state = try Self.bodyState(for: head)
-                if case .head = state { events.append(.end) }
-                progressed = true
-            case let .fixedBody(remaining):
-                guard !buffer.isEmpty else { break }
-                let take = min(remaining, buffer.count)
-                events.append(.body(HTTPWire.takePrefix(take, of: &buffer)))
-                if take == remaining {
-                    events.append(.end)
-                    state = .head
-                } else {
-                    state = .fixedBody(remaining: remaining - take)
-                }
-                progressed = true
-            case .chunkSize:
-                guard let end = HTTPWire.find(HTTPWire.crlf, in: buffer) else {
-                    if buffer.count > 4096 { throw HTTPParseError.malformed("chunk size line too long") }
-                    break
-                }
-                guard let size = HTTPWire.chunkSize(buffer[..<end]) else {
-                    throw HTTPParseError.malformed("invalid chunk size '\(String(decoding: buffer[..<end], as: UTF8.self))'")
-                }
-                buffer.removeFirst(end + 2)
-                state = size == 0 ? .trailers : .chunkData(remaining: size)
-                progressed = true
-            case let .chunkData(remaining):
-                guard !buffer.isEmpty else { break }
-                let take = min(remaining, buffer.count)
-                events.append(.body(HTTPWire.takePrefix(take, of: &buffer)))
-                state = take == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - take)
-                progressed = true
-            case .chunkDataEnd:
-                guard buffer.count >= 2 else { break }
-                guard buffer[0] == 13, buffer[1] == 10 else { throw HTTPParseError.malformed("chunk not followed by CRLF") }
-                buffer.removeFirst(2)
-                state = .chunkSize
-                progressed = true
-            case .trailers:
-                guard let end = HTTPWire.find(HTTPWire.crlf, in: buffer) else {
-                    if buffer.count > Self.maximumHeadSize { throw HTTPParseError.headTooLarge }
-                    break
-                }
-                buffer.removeFirst(end + 2)
-                if end == 0 {  // the empty line that ends the trailer section
-                    events.append(.end)
-                    state = .head
-                }
-                progressed = true
-            }
-        }
+        while try step(&events) {}
+        flushBody(into: &events)
         return events
     }
 
     /// Hands over the bytes not parsed yet (the start of a tunnel after CONNECT).
-    mutating func takeBuffered() -> [UInt8] {
-        defer { buffer = [] }
-        return buffer
-    }
+    mutating func takeBuffered() -> [UInt8] { buffer.takeAll() }
 
     /// Whether the decoder sits between requests (nothing half-parsed).
     var isIdle: Bool {
@@ -111,35 +55,144 @@ struct HTTPRequestDecoder {
         return false
     }
 
-    static func parseHead(_ bytes: ArraySlice<UInt8>) throws -> HTTPRequestHead {
-        let lines = HTTPWire.lines(bytes)
-        let requestLine = String(decoding: lines[0], as: UTF8.self)
-        let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty,
-              parts[0].allSatisfy({ $0.isLetter && $0.isUppercase || $0 == "-" }) else {
-            throw HTTPParseError.malformed("malformed request line '\(requestLine.prefix(100))'")
+    /// What would be cut short if the client closed the connection now; nil between requests.
+    var truncation: String? {
+        let closed = "the client closed the connection in the middle of"
+        switch state {
+        case .head: return buffer.isEmpty ? nil : "\(closed) a request head"
+        case let .fixedBody(remaining): return "\(closed) a request body (\(remaining) bytes short of its Content-Length)"
+        case .chunkSize, .chunkData, .chunkDataEnd: return "\(closed) a chunked request body (before its last chunk)"
+        case .trailers: return "\(closed) the trailer section of a chunked request body"
         }
-        let version = String(parts[2])
-        guard version == "HTTP/1.1" || version == "HTTP/1.0" else {
-            throw HTTPParseError.malformed("unsupported protocol version '\(version.prefix(20))'")
-        }
-        let headers = try HTTPWire.headerFields(lines.dropFirst(), source: "malformed header line")
-        return HTTPRequestHead(method: String(parts[0]), target: String(parts[1]), version: version, headers: headers)
     }
 
+    /// Parses one piece; false when more bytes are needed (or a CONNECT head leaves the rest alone).
+    private mutating func step(_ events: inout [Event]) throws -> Bool {
+        switch state {
+        case .head:
+            let line = try headLines.next(in: &buffer, maximumSize: Self.maximumHeadSize, maximumLines: Self.maximumFieldCount + 1,
+                                          tooLarge: .headTooLarge, tooMany: .tooManyFields,
+                                          bareLF: "request head with a line ending in a bare LF (no CR before it)")
+            switch line {
+            case nil:
+                return false
+            case .leadingBlankLine:
+                buffer.consume(2)
+            case let .line(range, first):
+                // Checked once complete: HTTP/0.9 and the h2 preface are answered without waiting
+                // for a blank line that may never come.
+                if first { _ = try HTTPWire.requestLine(buffer[range]) }
+            case let .end(length, total):
+                let head = try Self.parseHead(buffer[0..<length])
+                buffer.consume(total)
+                flushBody(into: &events)
+                events.append(.head(head))
+                if head.method == "CONNECT" {
+                    // What follows a CONNECT head is tunnel data, not HTTP: leave it for takeBuffered().
+                    events.append(.end)
+                    return false
+                }
+                state = try Self.bodyState(for: head)
+                if case .head = state { events.append(.end) }
+            }
+        case let .fixedBody(remaining):
+            guard !buffer.isEmpty else { return false }
+            let take = min(remaining, buffer.count)
+            buffer.move(take, to: &pendingBody)
+            if take == remaining {
+                flushBody(into: &events)
+                events.append(.end)
+                state = .head
+            } else {
+                state = .fixedBody(remaining: remaining - take)
+            }
+        case .chunkSize:
+            guard let end = try lineEnd(limit: Self.maximumChunkLineSize, what: "chunk size line",
+                                        tooLong: .malformed("chunk size line longer than \(Self.maximumChunkLineSize) bytes")) else { return false }
+            let size = try HTTPWire.chunkSize(buffer[0..<end])
+            buffer.consume(end + 2)
+            state = size == 0 ? .trailers(size: 0, fields: 0) : .chunkData(remaining: size)
+        case let .chunkData(remaining):
+            guard !buffer.isEmpty else { return false }
+            let take = min(remaining, buffer.count)
+            buffer.move(take, to: &pendingBody)
+            state = take == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - take)
+        case .chunkDataEnd:
+            guard buffer.count >= 2 else { return false }
+            guard buffer[0] == 13, buffer[1] == 10 else { throw HTTPParseError.malformed("chunk data not followed by CRLF") }
+            buffer.consume(2)
+            state = .chunkSize
+        case let .trailers(size, fields):
+            guard let end = try lineEnd(limit: Self.maximumTrailerSize - size, what: "trailer line", tooLong: .trailersTooLarge) else { return false }
+            if end == 0 {  // the empty line that ends the trailer section
+                buffer.consume(2)
+                flushBody(into: &events)
+                events.append(.end)
+                state = .head
+                return true
+            }
+            guard fields < Self.maximumFieldCount else { throw HTTPParseError.trailersTooLarge }
+            _ = try HTTPWire.headerField(buffer[0..<end], source: "malformed trailer line")  // checked, then dropped
+            buffer.consume(end + 2)
+            state = .trailers(size: size + end + 2, fields: fields + 1)
+        }
+        return true
+    }
+
+    /// Where the CRLF ending the line at the front starts, nil until it arrives. A bare LF is an
+    /// error, and so is a line (CRLF included) longer than `limit`.
+    private mutating func lineEnd(limit: Int, what: String, tooLong: @autoclosure () -> HTTPParseError) throws -> Int? {
+        guard let lineFeed = buffer.nextLineFeed() else {
+            if buffer.count > limit { throw tooLong() }
+            return nil
+        }
+        guard lineFeed > 0, buffer[lineFeed - 1] == 13 else {
+            throw HTTPParseError.malformed("\(what) ending in a bare LF (no CR before it)")
+        }
+        if lineFeed + 1 > limit { throw tooLong() }
+        return lineFeed - 1
+    }
+
+    private mutating func flushBody(into events: inout [Event]) {
+        guard !pendingBody.isEmpty else { return }
+        events.append(.body(pendingBody))
+        pendingBody = []
+    }
+
+    static func parseHead(_ bytes: ArraySlice<UInt8>) throws -> HTTPRequestHead {
+        let lines = HTTPWire.lines(bytes)
+        let (method, target, version) = try HTTPWire.requestLine(lines[0])
+        guard lines.count - 1 <= maximumFieldCount else { throw HTTPParseError.tooManyFields }
+        let head = HTTPRequestHead(method: method, target: target, version: version,
+                                   headers: try HTTPWire.headerFields(lines.dropFirst(), source: "malformed header line"))
+        // Which of two Host fields names the origin is a guess a server behind could make differently (RFC 9112 3.2).
+        guard head.values(of: "Host").count <= 1 else { throw HTTPParseError.malformed("more than one Host field") }
+        return head
+    }
+
+    /// How the body is framed (RFC 9112 6). Anything a server behind the proxy could frame
+    /// differently is refused: both framings, a Transfer-Encoding in HTTP/1.0, chunked not last or
+    /// twice, Content-Lengths that differ. Other codings than chunked get 501, as from nginx.
     private static func bodyState(for head: HTTPRequestHead) throws -> State {
-        let lengths = head.headers.filter { $0.name.equalsIgnoringASCIICase("Content-Length") }.map(\.value)
-        let chunked = head.headerContains("Transfer-Encoding", token: "chunked")
-        if head.header("Transfer-Encoding") != nil {
-            // Both framings at once is how requests are smuggled; refuse rather than guess (RFC 9112 6.3).
-            guard lengths.isEmpty else { throw HTTPParseError.malformed("both Transfer-Encoding and Content-Length") }
-            guard chunked else { throw HTTPParseError.malformed("unsupported Transfer-Encoding '\(head.header("Transfer-Encoding")!)'") }
-            return .chunkSize
+        let lengths = head.values(of: "Content-Length")
+        let encodings = head.values(of: "Transfer-Encoding")
+        guard !encodings.isEmpty else {
+            guard let length = try HTTPWire.contentLength(lengths, source: "request with"), length > 0 else { return .head }
+            return .fixedBody(remaining: length)
         }
-        guard let first = lengths.first else { return .head }
-        guard Set(lengths).count == 1, first.allSatisfy(\.isNumber), let length = Int(first) else {
-            throw HTTPParseError.malformed("invalid Content-Length '\(lengths.joined(separator: ","))'")
+        let shown = HTTPWire.escaped(Array(encodings.joined(separator: ", ").utf8))
+        // Both framings at once is how requests are smuggled; refuse rather than guess (RFC 9112 6.3).
+        guard lengths.isEmpty else { throw HTTPParseError.malformed("both Transfer-Encoding and Content-Length") }
+        guard head.version == "HTTP/1.1" else {
+            throw HTTPParseError.malformed("Transfer-Encoding in an HTTP/1.0 request: its framing cannot be trusted (RFC 9112 6.1)")
         }
-        return length == 0 ? .head : .fixedBody(remaining: length)
+        let codings = HTTPWire.transferCodings(encodings)
+        guard codings.last == "chunked", codings.filter({ $0 == "chunked" }).count == 1 else {
+            throw HTTPParseError.malformed("Transfer-Encoding '\(shown)': chunked must be the final transfer coding, applied once (RFC 9112 6.3)")
+        }
+        guard codings.count == 1 else {
+            throw HTTPParseError.notImplemented("unsupported Transfer-Encoding '\(shown)': the proxy implements only chunked")
+        }
+        return .chunkSize
     }
 }

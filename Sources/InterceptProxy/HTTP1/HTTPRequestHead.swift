@@ -26,22 +26,46 @@ public struct HTTPRequestHead: Sendable, Equatable, HTTPHeaderFields {
 
 import Foundation
 
-/// Why a request could not be parsed; each maps to the status the client gets.
+/// Why a request could not be parsed; each maps to the status the client gets. The response
+/// decoder throws these too, and the pipeline answers any of them from upstream with a 502.
 enum HTTPParseError: Error, Equatable {
     case headTooLarge
+    /// More header fields than `HTTPRequestDecoder.maximumFieldCount`.
+    case tooManyFields
+    /// A trailer section beyond `HTTPRequestDecoder.maximumTrailerSize` bytes or the field count.
+    case trailersTooLarge
     case malformed(String)
+    /// Valid HTTP the proxy does not implement (a transfer coding other than chunked).
+    case notImplemented(String)
+    /// A protocol version other than HTTP/1.0 and HTTP/1.1 (HTTP/2 prior knowledge, for one).
+    case versionNotSupported(String)
 
     var status: Int {
         switch self {
-        case .headTooLarge: return 431
+        case .headTooLarge, .tooManyFields, .trailersTooLarge: return 431
         case .malformed: return 400
+        case .notImplemented: return 501
+        case .versionNotSupported: return 505
+        }
+    }
+
+    /// The flow event's cause.
+    var cause: String {
+        switch self {
+        case .headTooLarge, .tooManyFields, .trailersTooLarge: return "head_too_large"
+        case .malformed: return "bad_request"
+        case .notImplemented: return "not_implemented"
+        case .versionNotSupported: return "version_not_supported"
         }
     }
 
     var reason: String {
         switch self {
         case .headTooLarge: return "request head larger than \(HTTPRequestDecoder.maximumHeadSize / 1024) KiB"
-        case let .malformed(detail): return detail
+        case .tooManyFields: return "request head with more than \(HTTPRequestDecoder.maximumFieldCount) header fields"
+        case .trailersTooLarge:
+            return "request trailer section larger than \(HTTPRequestDecoder.maximumTrailerSize / 1024) KiB or with more than \(HTTPRequestDecoder.maximumFieldCount) fields"
+        case let .malformed(detail), let .notImplemented(detail), let .versionNotSupported(detail): return detail
         }
     }
 }

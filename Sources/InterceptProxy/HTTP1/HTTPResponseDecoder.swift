@@ -16,18 +16,24 @@ import Foundation
 
 /// Finds response boundaries in an upstream byte stream so responses can be relayed verbatim:
 /// every event carries the raw bytes to forward. Knows RFC 9112's framing: no body for HEAD,
-/// 1xx, 204 and 304; chunked; Content-Length; or until the connection closes.
+/// 1xx, 204 and 304; chunked; Content-Length; or until the connection closes. As strict as the
+/// request decoder where the client behind the proxy could frame the bytes differently (bare CR,
+/// LF or NUL in fields, both framings, conflicting lengths, bad chunk sizes): such a response is a
+/// protocol error, which the pipeline answers with a 502 instead of relaying it.
 struct HTTPResponseDecoder {
     enum Event {
         /// A final or interim (1xx) head and its raw bytes.
         case head(HTTPResponseHead, raw: [UInt8])
         /// Body bytes as they appeared on the wire (chunk framing included) and how many were payload.
         case body(raw: [UInt8], payload: Int)
-        /// A trailer field after a chunked body (a malformed trailer line arrives as `body` instead).
+        /// A trailer field after a chunked body.
         case trailer(name: String, value: String, raw: [UInt8])
         /// The response is complete.
         case end
     }
+
+    /// More than requests get: responses carry Set-Cookie, security headers and the like.
+    static let maximumFieldCount = 256
 
     private enum State {
         case head
@@ -35,12 +41,13 @@ struct HTTPResponseDecoder {
         case chunkSize
         case chunkData(remaining: Int)
         case chunkDataEnd
-        case trailers
+        case trailers(size: Int, fields: Int)
         case untilClose
     }
 
     private var state = State.head
-    private var buffer: [UInt8] = []
+    private var buffer = ByteQueue()
+    private var headLines = HeadScanner()
     /// Methods of requests sent upstream whose responses have not started, oldest first.
     private var pendingMethods: [String] = []
 
@@ -59,7 +66,7 @@ struct HTTPResponseDecoder {
     }
 
     mutating func feed(_ bytes: [UInt8]) throws -> [Event] {
-        if buffer.isEmpty { buffer = bytes } else { buffer.append(contentsOf: bytes) }
+        buffer.append(bytes)
         var events: [Event] = []
         while let event = try next() { events.append(contentsOf: event) }
         return events
@@ -78,39 +85,30 @@ struct HTTPResponseDecoder {
         }
     }
 
+    /// The events of one parsing step (possibly none), nil when more bytes are needed.
     private mutating func next() throws -> [Event]? {
         switch state {
         case .head:
-            guard let end = HTTPWire.find(HTTPWire.headEnd, in: buffer) else {
-                if buffer.count > HTTPRequestDecoder.maximumHeadSize { throw HTTPParseError.headTooLarge }
+            let line = try headLines.next(in: &buffer, maximumSize: HTTPRequestDecoder.maximumHeadSize, maximumLines: Self.maximumFieldCount + 1,
+                                          tooLarge: .malformed("upstream sent a response head larger than \(HTTPRequestDecoder.maximumHeadSize / 1024) KiB"),
+                                          tooMany: .malformed("upstream sent more than \(Self.maximumFieldCount) header fields"),
+                                          bareLF: "upstream sent a head line ending in a bare LF (no CR before it)")
+            switch line {
+            case nil:
                 return nil
+            case .leadingBlankLine:
+                buffer.consume(2)
+                return []
+            case .line:
+                return []
+            case let .end(length, total):
+                let head = try Self.parseHead(buffer[0..<length])
+                return try begin(head, raw: buffer.take(total))
             }
-            let raw = Array(buffer[..<(end + 4)])
-            let head = try Self.parseHead(buffer[..<end])
-            buffer.removeFirst(end + 4)
-            if (100..<200).contains(head.status) && head.status != 101 {
-                return [.head(head, raw: raw)]  // interim: the final response follows
-            }
-            let method = pendingMethods.isEmpty ? "GET" : pendingMethods.removeFirst()
-            if method == "HEAD" || head.status == 204 || head.status == 304 || head.status == 101 {
-                return [.head(head, raw: raw), .end]
-            }
-            if head.headerContains("Transfer-Encoding", token: "chunked") {
-                state = .chunkSize
-            } else if let length = head.header("Content-Length") {
-                guard length.allSatisfy(\.isNumber), let value = Int(length) else {
-                    throw HTTPParseError.malformed("upstream sent an invalid Content-Length '\(length)'")
-                }
-                if value == 0 { return [.head(head, raw: raw), .end] }
-                state = .fixed(remaining: value)
-            } else {
-                state = .untilClose
-            }
-            return [.head(head, raw: raw)]
         case let .fixed(remaining):
             guard !buffer.isEmpty else { return nil }
             let take = min(remaining, buffer.count)
-            let raw = HTTPWire.takePrefix(take, of: &buffer)
+            let raw = buffer.take(take)
             if take == remaining {
                 state = .head
                 return [.body(raw: raw, payload: take), .end]
@@ -119,53 +117,105 @@ struct HTTPResponseDecoder {
             return [.body(raw: raw, payload: take)]
         case .untilClose:
             guard !buffer.isEmpty else { return nil }
-            let raw = buffer
-            buffer = []
+            let raw = buffer.takeAll()
             return [.body(raw: raw, payload: raw.count)]
         case .chunkSize:
-            guard let end = HTTPWire.find(HTTPWire.crlf, in: buffer) else { return nil }
-            guard let size = HTTPWire.chunkSize(buffer[..<end]) else {
-                throw HTTPParseError.malformed("upstream sent an invalid chunk size '\(String(decoding: buffer[..<end], as: UTF8.self))'")
+            guard let end = try lineEnd(limit: HTTPRequestDecoder.maximumChunkLineSize, what: "chunk size line") else { return nil }
+            let size: Int
+            do { size = try HTTPWire.chunkSize(buffer[0..<end]) } catch let HTTPParseError.malformed(detail) {
+                throw HTTPParseError.malformed("upstream sent an \(detail)")
             }
-            let raw = Array(buffer[..<(end + 2)])
-            buffer.removeFirst(end + 2)
-            state = size == 0 ? .trailers : .chunkData(remaining: size)
-            return [.body(raw: raw, payload: 0)]
+            state = size == 0 ? .trailers(size: 0, fields: 0) : .chunkData(remaining: size)
+            return [.body(raw: buffer.take(end + 2), payload: 0)]
         case let .chunkData(remaining):
             guard !buffer.isEmpty else { return nil }
             let take = min(remaining, buffer.count)
-            let raw = HTTPWire.takePrefix(take, of: &buffer)
+            let raw = buffer.take(take)
             state = take == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - take)
             return [.body(raw: raw, payload: take)]
         case .chunkDataEnd:
             guard buffer.count >= 2 else { return nil }
-            buffer.removeFirst(2)
+            guard buffer[0] == 13, buffer[1] == 10 else { throw HTTPParseError.malformed("upstream sent chunk data not followed by CRLF") }
+            buffer.consume(2)
             state = .chunkSize
             return [.body(raw: [13, 10], payload: 0)]
-        case .trailers:
-            guard let end = HTTPWire.find(HTTPWire.crlf, in: buffer) else { return nil }
-            let raw = Array(buffer[..<(end + 2)])
-            buffer.removeFirst(end + 2)
+        case let .trailers(size, fields):
+            guard let end = try lineEnd(limit: HTTPRequestDecoder.maximumTrailerSize - size, what: "trailer line") else { return nil }
             if end == 0 {
                 state = .head
-                return [.body(raw: raw, payload: 0), .end]
+                return [.body(raw: buffer.take(2), payload: 0), .end]
             }
-            guard let field = try? HTTPWire.headerFields([raw[..<end]][...], source: "trailer").first else {
-                return [.body(raw: raw, payload: 0)]
-            }
-            return [.trailer(name: field.name, value: field.value, raw: raw)]
+            guard fields < HTTPRequestDecoder.maximumFieldCount else { throw Self.trailersTooLarge }
+            let field = try HTTPWire.headerField(buffer[0..<end], source: "upstream sent a malformed trailer line")
+            state = .trailers(size: size + end + 2, fields: fields + 1)
+            return [.trailer(name: field.name, value: field.value, raw: buffer.take(end + 2))]
         }
     }
 
+    private static let trailersTooLarge = HTTPParseError.malformed(
+        "upstream sent a trailer section larger than \(HTTPRequestDecoder.maximumTrailerSize / 1024) KiB or with more than \(HTTPRequestDecoder.maximumFieldCount) fields")
+
+    /// The events for a complete head, and the framing of the body that follows (RFC 9112 6.3).
+    private mutating func begin(_ head: HTTPResponseHead, raw: [UInt8]) throws -> [Event] {
+        if (100..<200).contains(head.status) && head.status != 101 {
+            return [.head(head, raw: raw)]  // interim: the final response follows
+        }
+        let method = pendingMethods.isEmpty ? "GET" : pendingMethods.removeFirst()
+        if method == "HEAD" || head.status == 204 || head.status == 304 || head.status == 101 {
+            return [.head(head, raw: raw), .end]
+        }
+        let lengths = head.values(of: "Content-Length"), encodings = head.values(of: "Transfer-Encoding")
+        if !encodings.isEmpty {
+            guard lengths.isEmpty else { throw HTTPParseError.malformed("upstream sent both Transfer-Encoding and Content-Length") }
+            guard head.version == "HTTP/1.1" else { throw HTTPParseError.malformed("upstream sent Transfer-Encoding in an HTTP/1.0 response") }
+            let codings = HTTPWire.transferCodings(encodings)
+            guard codings.filter({ $0 == "chunked" }).count <= 1 else {
+                throw HTTPParseError.malformed("upstream sent Transfer-Encoding '\(HTTPWire.escaped(Array(encodings.joined(separator: ", ").utf8)))' with chunked twice")
+            }
+            // Chunked last: chunked framing (other codings are content for the client); otherwise the body runs until close.
+            state = codings.last == "chunked" ? .chunkSize : .untilClose
+        } else if let length = try HTTPWire.contentLength(lengths, source: "upstream sent") {
+            if length == 0 { return [.head(head, raw: raw), .end] }
+            state = .fixed(remaining: length)
+        } else {
+            state = .untilClose
+        }
+        return [.head(head, raw: raw)]
+    }
+
+    /// Where the CRLF ending the line at the front starts, nil until it arrives; a bare LF or a
+    /// line (CRLF included) longer than `limit` is an error.
+    private mutating func lineEnd(limit: Int, what: String) throws -> Int? {
+        func tooLong() -> HTTPParseError {
+            what == "trailer line" ? Self.trailersTooLarge : .malformed("upstream sent a \(what) longer than allowed")
+        }
+        guard let lineFeed = buffer.nextLineFeed() else {
+            if buffer.count > limit { throw tooLong() }
+            return nil
+        }
+        guard lineFeed > 0, buffer[lineFeed - 1] == 13 else {
+            throw HTTPParseError.malformed("upstream sent a \(what) ending in a bare LF (no CR before it)")
+        }
+        if lineFeed + 1 > limit { throw tooLong() }
+        return lineFeed - 1
+    }
+
+    /// `HTTP/1.x SP 3DIGIT [SP reason]` (RFC 9112 4), then fields.
     static func parseHead(_ bytes: ArraySlice<UInt8>) throws -> HTTPResponseHead {
         let lines = HTTPWire.lines(bytes)
-        let statusLine = String(decoding: lines[0], as: UTF8.self)
-        let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]), (100...999).contains(status) else {
-            throw HTTPParseError.malformed("upstream sent a malformed status line '\(statusLine.prefix(100))'")
+        let statusLine = lines[0]
+        let parts = statusLine.split(separator: 32, maxSplits: 2, omittingEmptySubsequences: false)
+        let version = String(decoding: parts[0], as: UTF8.self)
+        guard parts.count >= 2, version == "HTTP/1.1" || version == "HTTP/1.0", parts[1].count == 3,
+              let status = Int(String(decoding: parts[1], as: UTF8.self)), (100...999).contains(status),
+              statusLine.allSatisfy(HTTPWire.isFieldValueByte) else {
+            throw HTTPParseError.malformed("upstream sent a malformed status line '\(HTTPWire.escaped(statusLine))'")
+        }
+        guard lines.count - 1 <= maximumFieldCount else {
+            throw HTTPParseError.malformed("upstream sent more than \(maximumFieldCount) header fields")
         }
         let headers = try HTTPWire.headerFields(lines.dropFirst(), source: "upstream sent a malformed header line")
-        return HTTPResponseHead(version: String(parts[0]), status: status,
-                                reason: parts.count > 2 ? String(parts[2]) : "", headers: headers)
+        return HTTPResponseHead(version: version, status: status,
+                                reason: parts.count > 2 ? String(decoding: parts[2], as: UTF8.self) : "", headers: headers)
     }
 }

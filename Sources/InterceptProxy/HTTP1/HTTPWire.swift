@@ -2,28 +2,26 @@ import Foundation
 
 /// Wire-level pieces both HTTP/1.1 decoders use.
 enum HTTPWire {
-    static let crlf: [UInt8] = [13, 10]
-    static let headEnd: [UInt8] = [13, 10, 13, 10]
+    /// Chunk sizes have at most 15 hex digits: 60 bits, so the value always fits an Int.
+    static let maximumChunkSizeDigits = 15
 
-    /// The index where `needle` first starts in `haystack`.
-    static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
-        guard haystack.count >= needle.count else { return nil }
-        for index in 0...(haystack.count - needle.count) where haystack[index] == needle[0] {
-            if haystack[index..<(index + needle.count)].elementsEqual(needle) { return index }
+    /// The size on a chunk-size line: `1*HEXDIG [ BWS ";" chunk-ext ]` (RFC 9112 7.1), extensions
+    /// ignored but checked for control characters (the line's length is bounded by the caller).
+    static func chunkSize(_ line: ArraySlice<UInt8>) throws -> Int {
+        func invalid() -> HTTPParseError { .malformed("invalid chunk size line '\(escaped(line))'") }
+        let digitsEnd = line.firstIndex { hexValue($0) == nil } ?? line.endIndex
+        let digits = line[..<digitsEnd]
+        guard !digits.isEmpty else { throw invalid() }
+        guard digits.count <= maximumChunkSizeDigits else {
+            throw HTTPParseError.malformed("invalid chunk size line '\(escaped(line))': more than \(maximumChunkSizeDigits) hex digits")
         }
-        return nil
-    }
-
-    /// The size on a chunk-size line (hex digits, optional `;extensions`), or nil when malformed.
-    static func chunkSize(_ line: ArraySlice<UInt8>) -> Int? {
-        let digits = trimmed(line[..<(line.firstIndex(of: UInt8(ascii: ";")) ?? line.endIndex)])
-        guard !digits.isEmpty, digits.count <= 15 else { return nil }
-        var size = 0
-        for byte in digits {
-            guard let digit = hexValue(byte) else { return nil }
-            size = size << 4 | digit
+        let rest = line[digitsEnd...]
+        if !rest.isEmpty {
+            let semicolon = rest.firstIndex(of: UInt8(ascii: ";")) ?? rest.endIndex
+            guard semicolon < rest.endIndex, rest[..<semicolon].allSatisfy(isBlank),
+                  rest.allSatisfy(isFieldValueByte) else { throw invalid() }
         }
-        return size
+        return digits.reduce(0) { $0 << 4 | hexValue($1)! }
     }
 
     private static func hexValue(_ byte: UInt8) -> Int? {
@@ -54,33 +52,34 @@ enum HTTPWire {
         return lines
     }
 
-    /// `Name: value` lines; `source` starts the error message ("malformed header line" or "upstream sent ...").
+    /// `Name: value` lines; `source` starts the error message ("malformed header line" or "upstream
+    /// sent ..."). Strict (RFC 9110 5.1, 5.5; RFC 9112 5): the name is a token right before the colon,
+    /// the value has no control character but HTAB (a bare CR, LF or NUL is read as a line break or
+    /// the end of the field by some servers behind the proxy: header injection, request smuggling),
+    /// and a line starting with whitespace (obs-fold) is refused, as RFC 9112 5.2 allows.
     static func headerFields(_ lines: ArraySlice<ArraySlice<UInt8>>, source: String) throws -> [(name: String, value: String)] {
         var fields: [(name: String, value: String)] = []
         fields.reserveCapacity(lines.count)
-        for line in lines {
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon != line.startIndex,
-                  !line[..<colon].contains(where: isBlank) else {
-                throw HTTPParseError.malformed("\(source) '\(String(decoding: line.prefix(100), as: UTF8.self))'")
-            }
-            fields.append((String(decoding: line[..<colon], as: UTF8.self), String(decoding: trimmed(line[(colon + 1)...]), as: UTF8.self)))
-        }
+        for line in lines { fields.append(try headerField(line, source: source)) }
         return fields
     }
 
-    static func isBlank(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 }
-
-    /// The first `count` bytes, removed from `buffer`; the common case of taking all of it moves
-    /// the array instead of copying it (bulk bodies pass through here).
-    static func takePrefix(_ count: Int, of buffer: inout [UInt8]) -> [UInt8] {
-        if count == buffer.count {
-            defer { buffer = [] }
-            return buffer
+    static func headerField(_ line: ArraySlice<UInt8>, source: String) throws -> (name: String, value: String) {
+        func refuse(_ why: String) -> HTTPParseError { .malformed("\(source) '\(escaped(line))'\(why)") }
+        if let first = line.first, isBlank(first) {
+            throw refuse(": obsolete line folding (a line starting with a space or tab) is not accepted")
         }
-        let prefix = Array(buffer[..<count])
-        buffer.removeFirst(count)
-        return prefix
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon != line.startIndex,
+              !line[..<colon].contains(where: isBlank) else { throw refuse("") }
+        guard isToken(line[..<colon]) else { throw refuse(": the field name is not a token") }
+        let value = trimmed(line[(colon + 1)...])
+        guard value.allSatisfy(isFieldValueByte) else {
+            throw refuse(": the field value contains a control character (a bare CR or LF, NUL, ...)")
+        }
+        return (String(decoding: line[..<colon], as: UTF8.self), String(decoding: value, as: UTF8.self))
     }
+
+    static func isBlank(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 }
 
     /// `host[:port]` as in Host, :authority and URLs: the port only when not 443, IPv6 in brackets.
     static func authority(host: String, port: Int) -> String {
@@ -121,6 +120,11 @@ extension HTTPHeaderFields {
     /// The first value of a header.
     func header(_ name: String) -> String? {
         headers.first { $0.name.equalsIgnoringASCIICase(name) }?.value
+    }
+
+    /// The values of every field with this name, in order.
+    func values(of name: String) -> [String] {
+        headers.filter { $0.name.equalsIgnoringASCIICase(name) }.map(\.value)
     }
 
     /// Whether a comma-separated header (Connection, Transfer-Encoding) contains a token.

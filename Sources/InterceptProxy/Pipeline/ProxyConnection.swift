@@ -138,10 +138,18 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
             failHandshake(.closedDuringHandshake, detail: "the client closed the connection before finishing the handshake")
         } else if http2 != nil {
             connection.closeWhenDrained()  // h2 has no half-close: the client is gone, and so are its streams
+        } else if let cut = truncatedRequest {
+            reject(RequestRefusal(status: 400, cause: "bad_request", reason: cut))  // never a half request taken as whole
         } else if outstanding.isEmpty || phase == .relaying {
             connection.closeWhenDrained()
         }
         // Otherwise the client half-closed after sending its requests: answer them first.
+    }
+
+    /// What was cut off when the client leaves now: a request head, body or trailers half received.
+    private var truncatedRequest: String? {
+        guard http2 == nil, phase == .awaitingRequest || phase == .exchanging else { return nil }
+        return requests.truncation
     }
 
     func connectionDrained(_ connection: Connection) {
@@ -153,6 +161,8 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
 
     func connectionClosed(_ connection: Connection, error: SocketError?) {
         connection.loop.assertInEventLoop()
+        // A reset (no FIN) in the middle of a request: say so, as for a close there (connectionReadEOF).
+        if let error, let cut = truncatedRequest { recordError("client_closed", "\(cut); \(error)") }
         handshakeTimer?.cancel()
         waiting?.timer.cancel()
         waiting = nil

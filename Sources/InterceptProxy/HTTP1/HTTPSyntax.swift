@@ -1,0 +1,137 @@
+/// Character classes (RFC 9110 5.6.2, 5.5) and the framing fields, read strictly: whatever a server
+/// behind the proxy could read differently from the proxy is an error here, never forwarded.
+extension HTTPWire {
+    /// tchar: the characters of methods, field names and transfer codings.
+    private static let tokenBytes: [Bool] = (0..<256).map { value in
+        let byte = UInt8(value)
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"): return true
+        default: return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
+    static func isTokenByte(_ byte: UInt8) -> Bool { tokenBytes[Int(byte)] }
+
+    static func isToken<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool {
+        !bytes.isEmpty && bytes.allSatisfy(isTokenByte)
+    }
+
+    /// field-content: visible ASCII, obs-text (0x80-0xFF), SP and HTAB; no other control character.
+    static func isFieldValueByte(_ byte: UInt8) -> Bool { (byte >= 0x20 && byte != 0x7F) || byte == 9 }
+
+    /// Bytes for an error message or a log line: printable ASCII as is, the rest escaped (`\r`,
+    /// `\n`, `\0`, `\xNN`), at most `limit` bytes, so what is refused never spills raw into a response.
+    static func escaped<Bytes: Collection<UInt8>>(_ bytes: Bytes, limit: Int = 100) -> String {
+        var text = ""
+        for byte in bytes.prefix(limit) {
+            switch byte {
+            case 13: text += "\\r"
+            case 10: text += "\\n"
+            case 0: text += "\\0"
+            case 0x20..<0x7F: text.unicodeScalars.append(Unicode.Scalar(byte))
+            default: text += "\\x" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return bytes.count > limit ? text + "..." : text
+    }
+
+    /// `method SP request-target SP HTTP-version` (RFC 9112 3): the method a token (case
+    /// matters), the target visible ASCII, the version HTTP/1.0 or HTTP/1.1.
+    static func requestLine(_ line: ArraySlice<UInt8>) throws -> (method: String, target: String, version: String) {
+        let parts = line.split(separator: 32, omittingEmptySubsequences: false)
+        let shown = escaped(line)
+        if line.elementsEqual("PRI * HTTP/2.0".utf8) {
+            throw HTTPParseError.versionNotSupported("the HTTP/2 connection preface arrived on the proxy port: HTTP/2 with prior knowledge is not supported; h2 works inside a CONNECT tunnel, negotiated by TLS ALPN")
+        }
+        if parts.count == 2, isToken(parts[0]) {
+            throw HTTPParseError.malformed("malformed request line '\(shown)': HTTP/0.9 requests (no HTTP version) are not supported; send HTTP/1.1")
+        }
+        guard parts.count == 3, !parts[1].isEmpty else {
+            throw HTTPParseError.malformed("malformed request line '\(shown)'")
+        }
+        guard isToken(parts[0]) else {
+            throw HTTPParseError.malformed("malformed request line '\(shown)': the method is not a token")
+        }
+        guard parts[1].allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw HTTPParseError.malformed("malformed request line '\(shown)': the request target must be visible ASCII (no spaces, control characters or bytes above 0x7E)")
+        }
+        let version = parts[2]
+        guard version.count == 8, version.starts(with: "HTTP/".utf8), version[version.startIndex + 6] == UInt8(ascii: "."),
+              [5, 7].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(version[version.startIndex + $0]) }) else {
+            throw HTTPParseError.malformed("malformed request line '\(shown)': no valid HTTP version")
+        }
+        let text = String(decoding: version, as: UTF8.self)
+        guard text == "HTTP/1.1" || text == "HTTP/1.0" else {
+            throw HTTPParseError.versionNotSupported("unsupported protocol version '\(text)': this proxy speaks HTTP/1.0 and HTTP/1.1 on its port")
+        }
+        return (String(decoding: parts[0], as: UTF8.self), String(decoding: parts[1], as: UTF8.self), text)
+    }
+
+    /// The Content-Length of a message with these field values, nil without any. A repeated
+    /// identical value (`5, 5` or two fields of 5) counts once, as RFC 9110 8.6 allows; different
+    /// values, signs, non-digits and numbers beyond 18 digits (which could overflow) are errors.
+    static func contentLength(_ values: [String], source: String) throws -> Int? {
+        guard !values.isEmpty else { return nil }
+        let elements = values.flatMap { Array($0.utf8).split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) }.map(trimmed)
+        guard let first = elements.first, elements.allSatisfy({ $0.elementsEqual(first) }),
+              (1...18).contains(first.count), first.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              let length = Int(String(decoding: first, as: UTF8.self)) else {
+            throw HTTPParseError.malformed("\(source) an invalid Content-Length '\(escaped(Array(values.joined(separator: ", ").utf8)))'")
+        }
+        return length
+    }
+
+    /// The transfer codings of all Transfer-Encoding fields, in order, lowercased (RFC 9112 6.1);
+    /// empty list elements are skipped as RFC 9110 5.6.1 asks.
+    static func transferCodings(_ values: [String]) -> [String] {
+        values.flatMap { Array($0.utf8).split(separator: UInt8(ascii: ",")) }
+            .map { String(decoding: trimmed($0), as: UTF8.self).lowercased() }
+            .filter { !$0.isEmpty }
+    }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
+}
+
+/// Finds the lines of a head as its bytes arrive, resuming where it stopped, and refuses at once
+/// what cannot become a valid head: a bare LF (no CR before it), too many lines, too many bytes.
+/// A client that never sends the blank line is refused at the size bound instead of waited for.
+struct HeadScanner {
+    /// Offset of the current line from the front of the queue.
+    private(set) var lineStart = 0
+    private(set) var lineCount = 0
+
+    enum Line {
+        /// An empty line before the start line, to be consumed and ignored (RFC 9112 2.2).
+        case leadingBlankLine
+        /// A line (offsets in the queue, CRLF excluded); `first` for the start line.
+        case line(Range<Int>, first: Bool)
+        /// The blank line: the head is the queue's first `length` bytes, its own CRLF excluded,
+        /// and `total` bytes with the blank line.
+        case end(length: Int, total: Int)
+    }
+
+    /// The next complete line, nil until more bytes arrive. `tooLarge` is thrown past `maximumSize`
+    /// bytes, `tooMany` past `maximumLines` lines.
+    mutating func next(in queue: inout ByteQueue, maximumSize: Int, maximumLines: Int,
+                       tooLarge: @autoclosure () -> HTTPParseError, tooMany: @autoclosure () -> HTTPParseError,
+                       bareLF: @autoclosure () -> String) throws -> Line? {
+        guard let lineFeed = queue.nextLineFeed() else {
+            if queue.count > maximumSize + 4 { throw tooLarge() }  // even with CRLF CRLF next, too large
+            return nil
+        }
+        guard lineFeed > lineStart, queue[lineFeed - 1] == 13 else { throw HTTPParseError.malformed(bareLF()) }
+        let line = lineStart..<(lineFeed - 1)
+        if line.upperBound > maximumSize { throw tooLarge() }
+        if line.isEmpty && lineCount == 0 { return .leadingBlankLine }
+        if line.isEmpty {
+            defer { self = HeadScanner() }
+            return .end(length: lineStart - 2, total: lineFeed + 1)
+        }
+        lineCount += 1
+        if lineCount > maximumLines { throw tooMany() }
+        lineStart = lineFeed + 1
+        return .line(line, first: lineCount == 1)
+    }
+}
