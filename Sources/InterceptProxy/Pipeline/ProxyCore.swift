@@ -48,7 +48,9 @@ final class ProxyCore: @unchecked Sendable {
             forge.waitForBackgroundWork()
             throw error
         }
-        self.forges = ForgeCoordinator(forge: forge)
+        self.forges = ForgeCoordinator(forge: forge) { [logger] host, reason in
+            logger.warning("the certificate forged for \(host) is outside the CA's name constraints (\(reason)): clients that enforce them will reject it")
+        }
     }
 
     /// Blocks until no background thread does OpenSSL work (the trust store load, the shared key,
