@@ -99,14 +99,17 @@ public struct NameConstraints: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension Certificate {
-    /// The NameConstraints extension in OpenSSL's words on one line (`Permitted: DNS:test, ...`), if present.
+    /// The NameConstraints extension in OpenSSL's words on one line (`permitted DNS:test, IP:10.0.0.0/255.0.0.0`), if present.
     public var nameConstraintsText: String? {
         let index = X509_get_ext_by_NID(pointer, NID_name_constraints, -1)
         guard index >= 0, let ext = X509_get_ext(pointer, index), let bio = try? MemoryBIO(),
               X509V3_EXT_print(bio.pointer, ext, 0, 0) == 1 else { return nil }
-        return bio.string.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-            .joined(separator: " ").replacingOccurrences(of: ": ", with: ":")
-            .replacingOccurrences(of: "Permitted:", with: "permitted:").replacingOccurrences(of: "Excluded:", with: "excluded:")
+        // OpenSSL prints "Permitted:" and "Excluded:", each followed by one subtree a line.
+        var sections: [(String, [String])] = []
+        for line in bio.string.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) where !line.isEmpty {
+            if line.hasSuffix(":") { sections.append((line.dropLast().lowercased(), [])) } else if !sections.isEmpty { sections[sections.count - 1].1.append(line) }
+        }
+        return sections.map { "\($0.0) \($0.1.joined(separator: ", "))" }.joined(separator: "; ")
     }
 }
 
