@@ -67,6 +67,22 @@ import TestSupport
         #expect(inside.status == 0 && inside.stdout.hasPrefix("OK"), "\(inside)")
     }
 
+    /// Go's crypto/x509 (Go's own verifier, not OpenSSL) reads the constraints the same way.
+    @Test func goAcceptsInsideAndRejectsOutside() throws {
+        let verifier = try GoVerifier.shared()
+        let authority = try CertificateAuthority.generate(profile: .zscaler.with(keyAlgorithm: .ecdsaP256),
+                                                          nameConstraints: try NameConstraints(parsing: ".test,corp.internal"))
+        let forge = try LeafForge(authority: authority)
+        for host in ["a.test", "corp.internal", "api.corp.internal"] {
+            let result = try verifier.verify(try forge.chain(for: host), root: authority.rootCertificate)
+            #expect(result.stdout == "OK\n", "\(host): \(result)")
+        }
+        let outside = try verifier.verify(try forge.chain(for: "evil.com"), root: authority.rootCertificate)
+        #expect(outside.stdout == "x509: a root or intermediate certificate is not authorized to sign for this name: DNS name \"evil.com\" is not permitted by any constraint\n", "\(outside)")
+        let address = try verifier.verify(try forge.chain(for: "10.1.2.3"), root: authority.rootCertificate)
+        #expect(address.stdout == "x509: a root or intermediate certificate is not authorized to sign for this name: IP address \"10.1.2.3\" is excluded by constraint \"0.0.0.0/0\"\n", "\(address)")
+    }
+
     /// Without an IP range every address is excluded (an IP leaf's own subtree check, not its CN).
     @Test func withoutIPRangesNoAddressIsSigned() throws {
         let authority = try CertificateAuthority.generate(profile: .plain.with(keyAlgorithm: .ecdsaP256), nameConstraints: try NameConstraints(parsing: "corp.internal"))
@@ -82,4 +98,84 @@ struct NameConstrainedShape: CustomTestStringConvertible, Sendable {
     let profile: ChainProfile
     var testDescription: String { profile.name }
     static let all = [NameConstrainedShape(profile: .plain.with(keyAlgorithm: .ecdsaP256)), NameConstrainedShape(profile: .zscaler.with(keyAlgorithm: .ecdsaP256))]
+}
+
+/// A tiny Go program verifying a chain with crypto/x509 for a host name, built once per test run.
+final class GoVerifier: @unchecked Sendable {
+    let binary: String
+    private let directory: TemporaryDirectory
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var built: GoVerifier?
+
+    static func shared() throws -> GoVerifier {
+        try lock.withLock {
+            if let built { return built }
+            let made = try GoVerifier()
+            built = made
+            return made
+        }
+    }
+
+    private init() throws {
+        directory = try TemporaryDirectory()
+        let source = try directory.write("verify.go", """
+            package main
+
+            import (
+            	"crypto/x509"
+            	"encoding/pem"
+            	"fmt"
+            	"os"
+            )
+
+            func certificates(path string) []*x509.Certificate {
+            	data, _ := os.ReadFile(path)
+            	var result []*x509.Certificate
+            	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
+            		certificate, err := x509.ParseCertificate(block.Bytes)
+            		if err != nil {
+            			fmt.Println("parse:", err)
+            			os.Exit(2)
+            		}
+            		result = append(result, certificate)
+            	}
+            	return result
+            }
+
+            func main() {
+            	roots, intermediates := x509.NewCertPool(), x509.NewCertPool()
+            	for _, c := range certificates(os.Args[1]) {
+            		roots.AddCert(c)
+            	}
+            	chain := certificates(os.Args[2])
+            	for _, c := range chain[1:] {
+            		intermediates.AddCert(c)
+            	}
+            	_, err := chain[0].Verify(x509.VerifyOptions{DNSName: os.Args[3], Roots: roots, Intermediates: intermediates})
+            	if err != nil {
+            		fmt.Println(err)
+            		os.Exit(1)
+            	}
+            	fmt.Println("OK")
+            }
+            """)
+        binary = directory.path("verify")
+        // A cache that outlives the run: the standard library compiles once per machine, not per test run.
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("intercept-proxy-go-cache").path
+        let built = try run(try requireTool("go"), ["build", "-o", binary, source],
+                            environment: cleanEnvironment(["GOCACHE": cache, "GO111MODULE": "off", "HOME": directory.path("home")]), timeout: 300)
+        guard built.status == 0 else { throw GoBuildFailed(output: built.output) }
+    }
+
+    /// The root as the only trust anchor, the leaf and what the proxy sends as the chain.
+    func verify(_ chain: ForgedChain, root: Certificate) throws -> ProcessResult {
+        let files = try TemporaryDirectory()
+        return try run(binary, [try files.write("root.pem", root.pemString), try files.write("chain.pem", chain.pem), chain.serverName.text])
+    }
+}
+
+struct GoBuildFailed: Error, CustomStringConvertible {
+    let output: String
+    var description: String { "go build of the verifier failed:\n\(output)" }
 }
