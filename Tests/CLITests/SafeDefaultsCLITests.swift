@@ -107,5 +107,6 @@ private final class RunningProxy: @unchecked Sendable {
         let warning = "the certificate forged for outside.com is outside the CA's name constraints (permitted subtree violation): clients that enforce them will reject it"
         #expect(proxy.server.output.components(separatedBy: warning).count == 2, "\(proxy.server.output)")
         #expect(!proxy.server.output.contains("forged for api.test"))
+        #expect(proxy.server.output.contains("rejected the certificate for outside.com: certificate_unknown; the certificate is outside the CA's name constraints (permitted subtree violation), see ca init --name-constraints"), "\(proxy.server.output)")
     }
 }

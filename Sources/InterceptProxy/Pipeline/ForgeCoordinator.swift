@@ -21,8 +21,8 @@ final class ForgeCoordinator: @unchecked Sendable {
     /// Told, once per host, of a leaf outside the CA's name constraints (`ca init --name-constraints`).
     private let outsideConstraints: (@Sendable (_ host: String, _ reason: String) -> Void)?
     private let checksConstraints: Bool
-    /// Hosts already reported; bounded, then reset (a host may then be reported again).
-    private var reported: Set<String> = []
+    /// Hosts already reported, with the reason; bounded, then reset (a host may then be reported again).
+    private var reported: [String: String] = [:]
 
     init(forge: LeafForge, outsideConstraints: (@Sendable (_ host: String, _ reason: String) -> Void)? = nil) {
         self.forge = forge
@@ -39,9 +39,15 @@ final class ForgeCoordinator: @unchecked Sendable {
         let host = chain.serverName.text
         let isNew = lock.withLock {
             if reported.count >= 4_096 { reported.removeAll() }
-            return reported.insert(host).inserted
+            return reported.updateValue(reason, forKey: host) == nil
         }
         if isNew { outsideConstraints(host, reason) }
+    }
+
+    /// Why the leaf forged for this host breaks the CA's name constraints, if it does (and was reported).
+    func constraintViolation(for host: String?) -> String? {
+        guard checksConstraints, let host else { return nil }
+        return lock.withLock { reported[host] }
     }
 
     /// The chain if it is cached (never blocks), else nil.
