@@ -66,6 +66,11 @@ import TestSupport
     @Test func verdicts() throws {
         let credentials = try ProxyCredentials(parsing: "ci:s3cr:et")  // the password may hold colons
         #expect(credentials.user == "ci" && credentials.password == "s3cr:et" && credentials.description == "ci:***")
+        var dumped = ""
+        dump(credentials, to: &dumped)
+        var configuration = ProxyConfiguration()
+        configuration.proxyAuth = credentials
+        #expect(!dumped.contains("s3cr") && !"\(configuration)".contains("s3cr") && "\(configuration)".contains("ci:***"), "\(dumped)")
         let good = "Basic " + Data("ci:s3cr:et".utf8).base64EncodedString()
         #expect(credentials.verdict(for: head([good])) == .accepted)
         #expect(credentials.verdict(for: head(["basic " + Data("ci:s3cr:et".utf8).base64EncodedString()])) == .accepted)

@@ -1,8 +1,8 @@
 import Foundation
 
 /// The user and password a client must send as `Proxy-Authorization: Basic` (`--proxy-auth`).
-/// Its description hides the password, so it can be printed or logged.
-public struct ProxyCredentials: Sendable, Equatable, CustomStringConvertible {
+/// Its description and mirror hide the password, so it can be printed, dumped or logged.
+public struct ProxyCredentials: Sendable, Equatable, CustomStringConvertible, CustomReflectable {
     public let user: String
     public let password: String
     /// `user:password` as UTF-8: what a valid header's token decodes to (RFC 7617).
@@ -29,6 +29,8 @@ public struct ProxyCredentials: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(user):***" }
+    /// `dump` and debuggers show the same.
+    public var customMirror: Mirror { Mirror(self, children: ["user": user, "password": "***"]) }
 
     enum Verdict: Equatable {
         case accepted
