@@ -11,7 +11,8 @@ RELEASE_BIN := .build/release/intercept-proxy
 BUILD_PACKAGES := dpkg/libssl-dev:libssl-dev dpkg/libnghttp2-dev:libnghttp2-dev pkg-config:pkg-config
 # The real peers the tests drive.
 TEST_PACKAGES := openssl:openssl curl:curl python3:python3 pip3:python3-pip node:nodejs npm:npm git:git \
-                 keytool:openjdk-17-jre-headless unshare:util-linux ip:iproute2 debootstrap:debootstrap
+                 keytool:openjdk-17-jre-headless unshare:util-linux ip:iproute2 debootstrap:debootstrap \
+                 pymod/requests:python3-requests go:golang-go
 
 # What `make bench` (and its smoke run in `make test`) needs: nginx as the HTTPS origin, curl as the
 # load, and a Python that can make a virtual environment for mitmproxy from PyPI.

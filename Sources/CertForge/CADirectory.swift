@@ -48,11 +48,11 @@ public struct CADirectory: Sendable {
 
     /// Generates the profile's hierarchy and writes it with every export. Refuses to overwrite without `force`.
     @discardableResult
-    public func create(_ profile: ChainProfile, force: Bool = false) throws -> CertificateAuthority {
+    public func create(_ profile: ChainProfile, force: Bool = false, nameConstraints: NameConstraints? = nil) throws -> CertificateAuthority {
         if contains(profile) && !force {
             throw CertForgeError.authorityExists(directory: folder(for: profile).path)
         }
-        let authority = try CertificateAuthority.generate(profile: profile)
+        let authority = try CertificateAuthority.generate(profile: profile, nameConstraints: nameConstraints)
         try SecureFile.makeDirectory(url)
         let folder = folder(for: profile)
         try SecureFile.makeDirectory(folder)

@@ -4,6 +4,8 @@ import Foundation
 public enum CertForgeError: Error, Equatable, CustomStringConvertible, Sendable {
     /// The name is neither a DNS name in A-label form nor an IP literal.
     case invalidHostName(String, reason: String)
+    /// A `--name-constraints` entry is neither a DNS name nor an IP range.
+    case invalidNameConstraint(String, reason: String)
     /// A subject attribute breaks an X.520 upper bound or is not a known attribute type.
     case invalidNameAttribute(type: String, value: String, reason: String)
     /// PEM or DER input could not be parsed as the expected object.
@@ -37,6 +39,8 @@ public enum CertForgeError: Error, Equatable, CustomStringConvertible, Sendable 
         switch self {
         case let .invalidHostName(name, reason):
             return "invalid host name '\(name)': \(reason)"
+        case let .invalidNameConstraint(entry, reason):
+            return "invalid name constraint '\(entry)': \(reason)"
         case let .invalidNameAttribute(type, value, reason):
             return "subject attribute \(type)=\(value): \(reason)"
         case let .invalidEncoding(what, source, detail):

@@ -46,14 +46,17 @@ public final class CertificateAuthority: Sendable {
         self.intermediates = intermediates
     }
 
-    /// Generates a new hierarchy for the profile: fresh keys, one per CA.
-    public static func generate(profile: ChainProfile, now: Date = Date()) throws -> CertificateAuthority {
+    /// Generates a new hierarchy for the profile: fresh keys, one per CA. With `nameConstraints`,
+    /// the root and every intermediate carry them: some clients ignore constraints on a trust
+    /// anchor, but all that implement them enforce them on intermediates.
+    public static func generate(profile: ChainProfile, nameConstraints: NameConstraints? = nil, now: Date = Date()) throws -> CertificateAuthority {
         let rootSpec = profile.authorities[0]
         let rootKey = try PrivateKey.generate(profile.keyAlgorithm)
-        let rootCertificate = try caBuilder(rootSpec, pathLength: nil, isRoot: true, now: now)
-            .sign(publicKey: rootKey, signer: .selfSigned(rootKey))
+        var rootBuilder = caBuilder(rootSpec, pathLength: nil, isRoot: true, now: now)
+        if let nameConstraints { rootBuilder.extensions.append(.nameConstraints(nameConstraints)) }
+        let rootCertificate = try rootBuilder.sign(publicKey: rootKey, signer: .selfSigned(rootKey))
         let root = SigningIdentity(certificate: rootCertificate, key: rootKey)
-        let intermediates = try makeIntermediates(profile: profile, under: root, now: now)
+        let intermediates = try makeIntermediates(profile: profile, under: root, nameConstraints: nameConstraints, now: now)
         return try CertificateAuthority(profile: profile, root: root, intermediates: intermediates, source: "generated CA", now: now)
     }
 
@@ -98,7 +101,7 @@ public final class CertificateAuthority: Sendable {
     }
 
     private static func makeIntermediates(profile: ChainProfile, under root: SigningIdentity,
-                                          now: Date) throws -> [SigningIdentity] {
+                                          nameConstraints: NameConstraints? = nil, now: Date) throws -> [SigningIdentity] {
         var parent = root
         var result: [SigningIdentity] = []
         let specs = profile.authorities.dropFirst()
@@ -106,6 +109,7 @@ public final class CertificateAuthority: Sendable {
             let key = try PrivateKey.generate(profile.keyAlgorithm)
             let below = specs.count - index - 1
             var builder = caBuilder(spec, pathLength: below, isRoot: false, now: now)
+            if let nameConstraints { builder.extensions.append(.nameConstraints(nameConstraints)) }
             // An intermediate must not outlive its parent.
             builder.notAfter = min(builder.notAfter, parent.certificate.notAfter)
             let certificate = try builder.sign(publicKey: key, signer: parent.signer)

@@ -42,6 +42,8 @@ public enum CertificateExtension: Hashable, Sendable {
     case subjectKeyIdentifier
     /// The issuer's subject key identifier.
     case authorityKeyIdentifier
+    /// Critical: the names this CA (and every CA below it) may sign for.
+    case nameConstraints(NameConstraints)
 
     var nid: Int32 {
         switch self {
@@ -51,6 +53,7 @@ public enum CertificateExtension: Hashable, Sendable {
         case .subjectAlternativeNames: return NID_subject_alt_name
         case .subjectKeyIdentifier: return NID_subject_key_identifier
         case .authorityKeyIdentifier: return NID_authority_key_identifier
+        case .nameConstraints: return NID_name_constraints
         }
     }
 
@@ -71,6 +74,8 @@ public enum CertificateExtension: Hashable, Sendable {
             return "hash"
         case .authorityKeyIdentifier:
             return "keyid:always"
+        case let .nameConstraints(constraints):
+            return constraints.configValue
         }
     }
 }

@@ -8,6 +8,14 @@ public struct ProxyConfiguration: Sendable {
     public var listenHost = "127.0.0.1"
     /// 0 picks a free port; read it back from `InterceptProxy.port`.
     public var port = 8080
+    /// Client addresses served, as CIDR ranges or plain addresses (IPv4 and IPv6); others get `403`
+    /// at accept time. Nil: everyone when listening on loopback, else loopback plus the private and
+    /// link-local ranges (`ClientAllowList.privateNetworkEntries`), so a proxy on 0.0.0.0 in a
+    /// container or on a CI runner is not open to a whole network.
+    public var allowClients: [String]?
+    /// Require `Proxy-Authorization: Basic` with these credentials on CONNECT and absolute-form
+    /// requests; others get `407`. The header never goes upstream nor into flow events.
+    public var proxyAuth: ProxyCredentials?
     public var profile: ChainProfile = .default
     /// Where generated CA material lives; the profile's CA is created there on first use.
     public var caDirectory = CADirectory.defaultPath

@@ -18,19 +18,38 @@ struct CACommand: ParsableCommand {
         @Flag(help: "Replace an existing CA; clients that trust the old root will fail until they get the new one.")
         var force = false
 
+        @Option(name: .customLong("name-constraints"), help: ArgumentHelp(
+            "Let the CA sign only these names: DNS names (each with its subdomains; a leading dot is the same) and IP ranges, "
+                + "comma-separated, e.g. .test,.example,corp.internal,10.0.0.0/8. Without an IP range it signs for no IP address.",
+            valueName: "list"))
+        var nameConstraints: String?
+
         func validate() throws {
             if ca.isBringYourOwn { throw ValidationError("ca init generates a CA; --ca-cert/--ca-key are used as they are") }
+            _ = try parsedConstraints()
+        }
+
+        private func parsedConstraints() throws -> NameConstraints? {
+            do {
+                return try nameConstraints.map(NameConstraints.init(parsing:))
+            } catch let error as CertForgeError {
+                throw ValidationError("--name-constraints: \(error.description)")
+            }
         }
 
         func run() throws {
             let profile = try ca.resolvedProfile()
             let directory = ca.directory
             let authority: CertificateAuthority
+            let constraints = try parsedConstraints()
             if directory.contains(profile) && !force {
                 authority = try directory.load(profile)
                 Terminal.note("CA for profile \(profile.storageName) already exists; keeping it (--force replaces it)")
+                if constraints != nil {
+                    Terminal.note("--name-constraints applies to a new CA only; the existing root has \(authority.rootCertificate.nameConstraintsText ?? "no name constraints")")
+                }
             } else {
-                authority = try directory.create(profile, force: force)
+                authority = try directory.create(profile, force: force, nameConstraints: constraints)
             }
             print(Show.describe(authority, directory: directory))
         }
@@ -68,6 +87,7 @@ struct CACommand: ParsableCommand {
             for intermediate in authority.intermediates {
                 rows.append(("intermediate", intermediate.certificate.subject.description))
             }
+            if let constraints = root.nameConstraintsText { rows.append(("names", constraints)) }
             if let directory {
                 let pem = directory.rootCertificateURL(for: profile).path
                 rows.append(("root file", pem))
@@ -89,6 +109,7 @@ struct CACommand: ParsableCommand {
                 "subjectHash": root.subjectHash,
                 "intermediates": authority.intermediates.map { $0.certificate.subject.description },
             ]
+            if let constraints = root.nameConstraintsText { object["nameConstraints"] = constraints }
             if let directory {
                 var files: [String: String] = [:]
                 for format in TrustAnchorFormat.allCases {

@@ -26,6 +26,17 @@ struct RunCommand: ParsableCommand {
         "Port to listen on; 0 picks a free one (env INTERCEPT_PROXY_PORT; default 8080).", valueName: "port"))
     var port: Int?
 
+    @Option(name: .customLong("allow-clients"), help: ArgumentHelp(
+        "Serve only clients from this CIDR range or address (IPv4 or IPv6); others get 403. Repeatable. Default: everyone on loopback; "
+            + "listening beyond it, loopback plus 10/8, 172.16/12, 192.168/16, 169.254/16, fc00::/7, fe80::/10.",
+        valueName: "CIDR"))
+    var allowClients: [String] = []
+
+    @Option(name: .customLong("proxy-auth"), help: ArgumentHelp(
+        "Require Proxy-Authorization: Basic with these credentials; others get 407 (env INTERCEPT_PROXY_PROXY_AUTH, better for secrets).",
+        valueName: "USER:PASS"))
+    var proxyAuth: String?
+
     @Flag(help: "Contact no upstream: every intercepted request gets a local 200 naming the host and profile.")
     var offline = false
 
@@ -100,6 +111,7 @@ struct RunCommand: ParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535, got \(port)") }
         guard h2IdleTimeout >= 0, h2IdleTimeout.isFinite else { throw ValidationError("--h2-idle-timeout must be 0 or more seconds, got \(h2IdleTimeout)") }
         _ = try parsedRules()
+        _ = try parsedAccessRules()
         for pattern in ignoreHosts where (try? NSRegularExpression(pattern: pattern)) == nil {
             throw ValidationError("--ignore-hosts '\(pattern)' is not a valid regular expression")
         }
@@ -121,6 +133,17 @@ struct RunCommand: ParsableCommand {
         }
     }
 
+    /// `--allow-clients` (nil when not given: the configuration's default) and `--proxy-auth` or its variable.
+    private func parsedAccessRules() throws -> (allowClients: [String]?, proxyAuth: ProxyCredentials?) {
+        do {
+            let allow = allowClients.isEmpty ? nil : allowClients
+            _ = try allow.map(ClientAllowList.init)
+            return (allow, try (proxyAuth ?? Self.environment("INTERCEPT_PROXY_PROXY_AUTH")).map(ProxyCredentials.init(parsing:)))
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+    }
+
     private func resolvedPort() throws -> Int {
         if let port { return port }
         guard let text = Self.environment("INTERCEPT_PROXY_PORT") else { return 8080 }
@@ -135,6 +158,7 @@ struct RunCommand: ParsableCommand {
         var configuration = ProxyConfiguration()
         configuration.listenHost = listenHost ?? Self.environment("INTERCEPT_PROXY_LISTEN_HOST") ?? "127.0.0.1"
         configuration.port = try resolvedPort()
+        (configuration.allowClients, configuration.proxyAuth) = try parsedAccessRules()
         configuration.profile = try ca.resolvedProfile()
         configuration.caDirectory = ca.directory.url.path
         configuration.offline = offline

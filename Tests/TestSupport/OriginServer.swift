@@ -2,7 +2,7 @@ import CertForge
 import Foundation
 
 /// A local origin server (Python's http.server, threaded) for forwarding tests. Endpoints:
-/// `/hello` (names the client port it saw), `/headers` (the request line and Host fields it read), `/chunked` (chunked body), `/grpc-like` (chunked with trailers), `POST /echo` (size and
+/// `/hello` (names the client port it saw), `/headers` (the request line, Host fields and all field names it read), `/chunked` (chunked body), `/grpc-like` (chunked with trailers), `POST /echo` (size and
 /// sha256 of the body), `/status/N`, `/bytes/N` (N bytes, streamed), `/close-early`, `/slow`,
 /// `/ws` (a minimal WebSocket echo). HTTPS when given a certificate; mTLS when given a client CA.
 public final class OriginServer: @unchecked Sendable {
@@ -48,7 +48,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_text(200, "hello from origin\n", [("X-Client-Port", str(self.client_address[1]))])
         elif path == "/headers":
             hosts = self.headers.get_all("Host") or []
-            self.send_text(200, "request-line: %s\nhost-fields: %d\nhost: %s\n" % (self.requestline, len(hosts), ",".join(hosts)))
+            names = ",".join(name.lower() for name in self.headers.keys())
+            self.send_text(200, "request-line: %s\nhost-fields: %d\nhost: %s\nfield-names: %s\n" % (self.requestline, len(hosts), ",".join(hosts), names))
         elif path == "/chunked":
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")

@@ -18,8 +18,36 @@ final class ForgeCoordinator: @unchecked Sendable {
         let mimicked: [UInt8]?
     }
 
-    init(forge: LeafForge) {
+    /// Told, once per host, of a leaf outside the CA's name constraints (`ca init --name-constraints`).
+    private let outsideConstraints: (@Sendable (_ host: String, _ reason: String) -> Void)?
+    private let checksConstraints: Bool
+    /// Hosts already reported, with the reason; bounded, then reset (a host may then be reported again).
+    private var reported: [String: String] = [:]
+
+    init(forge: LeafForge, outsideConstraints: (@Sendable (_ host: String, _ reason: String) -> Void)? = nil) {
         self.forge = forge
+        self.outsideConstraints = outsideConstraints
+        let authority = forge.authority
+        checksConstraints = ([authority.root] + authority.intermediates).contains { $0.certificate.nameConstraintsText != nil }
+    }
+
+    /// Forging outside the constraints still works (the client sees what a real gateway would
+    /// send), but clients that enforce them will refuse the leaf: say so once per host.
+    private func checkConstraints(_ result: Result<ForgedChain, Error>, failure: FailureMode?) {
+        guard checksConstraints, failure == nil, let outsideConstraints, case let .success(chain) = result,
+              let reason = forge.authority.nameConstraintViolation(of: chain.leaf) else { return }
+        let host = chain.serverName.text
+        let isNew = lock.withLock {
+            if reported.count >= 4_096 { reported.removeAll() }
+            return reported.updateValue(reason, forKey: host) == nil
+        }
+        if isNew { outsideConstraints(host, reason) }
+    }
+
+    /// Why the leaf forged for this host breaks the CA's name constraints, if it does (and was reported).
+    func constraintViolation(for host: String?) -> String? {
+        guard checksConstraints, let host else { return nil }
+        return lock.withLock { reported[host] }
     }
 
     /// The chain if it is cached (never blocks), else nil.
@@ -41,6 +69,7 @@ final class ForgeCoordinator: @unchecked Sendable {
         lock.unlock()
         workers.async(group: inFlight) { [self] in
             let result = Result { try forge.chain(for: name, failure: failure, mimicking: upstream) }
+            checkConstraints(result, failure: failure)
             lock.lock()
             let waiting = pending.removeValue(forKey: key) ?? []
             lock.unlock()

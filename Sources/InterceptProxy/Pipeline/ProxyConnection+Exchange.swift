@@ -46,6 +46,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
     private func handle(_ event: HTTPRequestDecoder.Event) throws {
         switch event {
         case let .head(head):
+            if clientTLS == nil, !authorizesProxyRequest(head) { return }  // --proxy-auth
             if clientTLS == nil && head.method == "CONNECT" {
                 if outstanding.isEmpty {
                     try switchToTunnel(head)
@@ -125,6 +126,8 @@ extension ProxyConnection: UpstreamConnectionDelegate {
             target = (host, port)
             upstreamTarget = path
             phase = .exchanging
+            // Meant for this proxy: neither the origin nor the flow events see it (credentials).
+            head.headers.removeAll { $0.name.equalsIgnoringASCIICase("Proxy-Authorization") }
             // The URL names the origin; a proxy replaces Host with its authority (RFC 9112 3.2.2), so
             // the origin reads the same host as the proxy did, and a request without Host gets one.
             head.headers.removeAll { $0.name.equalsIgnoringASCIICase("Host") }

@@ -348,7 +348,9 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         failed.sni = clientTLS?.serverName
         core.recorder.record(failed)
         let client = connection.peer?.description ?? "client"
-        core.logger.warning("\(client) rejected the certificate for \(target?.host ?? "?"): \(failure.rawValue); \(failure.hint(rootFile: core.rootCertificateFile))")
+        let hint = core.forges.constraintViolation(for: clientServerName?.text ?? target?.host)
+            .map { "the certificate is outside the CA's name constraints (\($0)), see ca init --name-constraints" } ?? failure.hint(rootFile: core.rootCertificateFile)
+        core.logger.warning("\(client) rejected the certificate for \(target?.host ?? "?"): \(failure.rawValue); \(hint)")
         phase = .closed
         if failure == .notTLS {
             let response = HTTPResponse.text(400, "intercept-proxy: the tunnel to \(target?.host ?? "the host") expects TLS, but plaintext arrived; use https:// URLs through this proxy", close: true)

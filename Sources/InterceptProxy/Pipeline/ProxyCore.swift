@@ -30,7 +30,8 @@ final class ProxyCore: @unchecked Sendable {
         self.recorder = recorder
         self.logger = logger
         self.admission = try ConnectionAdmission(
-            limit: configuration.maxConnections ?? ProxyConfiguration.defaultMaxConnections, recorder: recorder, logger: logger)
+            limit: configuration.maxConnections ?? ProxyConfiguration.defaultMaxConnections,
+            allowList: try ClientAllowList.effective(configuration), recorder: recorder, logger: logger)
         self.ignorePatterns = try configuration.ignoreHosts.map { pattern in
             do { return try NSRegularExpression(pattern: pattern) } catch {
                 throw ConfigurationError("--ignore-hosts '\(pattern)' is not a valid regular expression")
@@ -47,7 +48,9 @@ final class ProxyCore: @unchecked Sendable {
             forge.waitForBackgroundWork()
             throw error
         }
-        self.forges = ForgeCoordinator(forge: forge)
+        self.forges = ForgeCoordinator(forge: forge) { [logger] host, reason in
+            logger.warning("the certificate forged for \(host) is outside the CA's name constraints (\(reason)): clients that enforce them will reject it")
+        }
     }
 
     /// Blocks until no background thread does OpenSSL work (the trust store load, the shared key,
