@@ -16,7 +16,7 @@ private final class FlowLogProxy: @unchecked Sendable {
     init(flows: String, arguments: [String] = ["--offline"], wrapper: [String] = []) throws {
         scratch = try TemporaryDirectory()
         outputPath = scratch.path("output")
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         let ready = scratch.path("ready.json")
         let caDirectory = scratch.path("ca")
         try FileManager.default.copyItem(atPath: try ProxySubprocess.sharedCA(), toPath: caDirectory)
@@ -156,5 +156,76 @@ private func waitUntil(_ timeout: TimeInterval = 10, _ condition: () throws -> B
         #expect(waitUntil { (try? flowEvents(flows).events.compactMap { $0["url"] as? String }.contains("http://third.example/")) == true })
         #expect(proxy.lines(containing: "was removed") == 1, "one line for one removal")
         #expect(proxy.terminate() == 0)
+    }
+}
+
+/// SIGTERM in the middle of mixed traffic (keep-alive HTTP/1.1, h2 streams, slow downloads that
+/// outlast the 5 s grace period): exit 0, every `request` in the flow log has its end (`response`
+/// or `error`, cause `shutdown` for those cut), and every HAR entry has its response.
+@Suite struct ShutdownUnderLoadTests {
+    /// A curl config fetching `url` `count` times into /dev/null.
+    static func curlConfig(_ scratch: TemporaryDirectory, _ name: String, url: String, count: Int) throws -> String {
+        try scratch.write(name, String(repeating: "url = \"\(url)\"\noutput = \"/dev/null\"\n", count: count))
+    }
+
+    @Test func sigtermMidLoadExitsZeroAndEveryFlowHasItsEnd() throws {
+        let authority = try CertificateAuthority.generate(profile: .plain.with(keyAlgorithm: .ecdsaP256))
+        let scratch = try TemporaryDirectory()
+        let caFile = try scratch.write("origin-ca.pem", authority.rootCertificate.pemString)
+        let origin = try NginxOrigin(chain: try LeafForge(authority: authority).chain(for: "origin.test"),
+                                     files: ["small": Array("small response\n".utf8)], sparse: ["big": 8 << 20, "mid": 2 << 20])
+        defer { origin.stop() }
+        let flows = scratch.path("flows.jsonl"), har = scratch.path("flows.har")
+        let proxy = try FlowLogProxy(flows: flows, arguments: ["--har", har, "--map-remote", "origin.test:443=127.0.0.1:\(origin.port)", "--upstream-ca", caFile])
+        let common = ["-sS", "--max-time", "60", "--suppress-connect-headers", "-x", "http://127.0.0.1:\(proxy.port)", "--cacert", proxy.root]
+        let keepAlive = try start("curl", common + ["--http1.1", "--parallel", "--parallel-max", "4",
+                                                    "--config", try Self.curlConfig(scratch, "ka.curlrc", url: "https://origin.test/small", count: 4000)])
+        let streams = try start("curl", common + ["--http2", "--parallel", "--parallel-max", "50",
+                                                  "--config", try Self.curlConfig(scratch, "h2.curlrc", url: "https://origin.test/small", count: 4000)])
+        let slow = try ["--http1.1", "--http2"].map { flag in
+            try start("curl", common + [flag, "--limit-rate", "400k", "-o", "/dev/null", "-w", "%{size_download}", "https://origin.test/big"])
+        }
+        let finishing = try start("curl", common + ["--http2", "--limit-rate", "1M", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "https://origin.test/mid"])
+        let busy = try waitUntil(30) {
+            let events = try flowEvents(flows).events.filter { $0["type"] as? String == "request" }
+            return events.count >= 300 && events.filter { ($0["url"] as? String)?.hasSuffix("/big") == true }.count == 2
+                && events.contains { ($0["url"] as? String)?.hasSuffix("/mid") == true }
+        }
+        #expect(busy, "load under way before the SIGTERM")
+        #expect(proxy.terminate() == 0, "\(proxy.output.suffix(2000))")
+        for client in [keepAlive, streams] { _ = try client.wait(timeout: 60) }
+
+        // What the clients saw: the downloads cut at the grace period, not a complete 8 MiB; the one
+        // that fits in the grace period complete.
+        for client in slow {
+            let result = try client.wait(timeout: 60)
+            #expect(result.status != 0 && Int(result.stdout).map { $0 < 8 << 20 } == true, "\(result)")
+        }
+        let finished = try finishing.wait(timeout: 60)
+        #expect(finished.status == 0 && finished.stdout == "200 \(2 << 20)", "\(finished)")
+
+        let (events, unreadable) = try flowEvents(flows)
+        #expect(unreadable == 0)
+        func key(_ event: [String: Any]) -> String { "\(event["connection"] as? Int ?? -1)/\(event["streamId"] as? Int ?? 0)" }
+        var open: [String: Int] = [:]
+        for event in events {
+            switch event["type"] as? String {
+            case "request": open[key(event), default: 0] += 1
+            case "response": open[key(event), default: 0] -= 1
+            case "error" where event["url"] != nil: open[key(event), default: 0] -= 1
+            default: break
+            }
+        }
+        let requests = events.filter { $0["type"] as? String == "request" }.count
+        let responses = events.filter { $0["type"] as? String == "response" }.count
+        #expect(requests >= 300)
+        #expect(open.filter { $0.value != 0 }.isEmpty, "flows without exactly one end (connection/stream: requests - ends): \(open.filter { $0.value != 0 })")
+        let shutdowns = events.filter { $0["cause"] as? String == "shutdown" }
+        #expect(shutdowns.filter { ($0["url"] as? String)?.hasSuffix("/big") == true }.count == 2, "\(shutdowns)")
+
+        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: har))) as? [String: Any]
+        let entries = (document?["log"] as? [String: Any])?["entries"] as? [[String: Any]] ?? []
+        #expect(entries.count == responses, "a HAR entry for every response: \(entries.count) of \(responses)")
+        #expect(entries.allSatisfy { (($0["response"] as? [String: Any])?["status"] as? Int ?? 0) >= 200 })
     }
 }
