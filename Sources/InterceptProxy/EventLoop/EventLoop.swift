@@ -50,6 +50,9 @@ public final class EventLoop: @unchecked Sendable {
         }
         return item
     }
+
+    /// Timer items the loop holds (for tests: cancelled ones must not pile up).
+    var heldTimers: Int { queue.sync { timers.count } }
 }
 
 /// A fixed set of loops, one per core by default; connections are handed out round-robin.

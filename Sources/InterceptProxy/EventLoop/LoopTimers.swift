@@ -20,6 +20,9 @@ final class LoopTimers: @unchecked Sendable {
         source.resume()
     }
 
+    /// Items held: pending ones, and cancelled ones not swept yet.
+    var count: Int { heap.count }
+
     func add(_ item: DispatchWorkItem, at deadline: DispatchTime) {
         let due = deadline.uptimeNanoseconds
         push((due, item))
