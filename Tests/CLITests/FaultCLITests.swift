@@ -140,6 +140,36 @@ private func waitUntil(_ timeout: TimeInterval = 10, _ condition: () throws -> B
         #expect(proxy.terminate() == 0, "\(proxy.output)")
     }
 
+    /// `--flows -` into a pipe nobody reads any more: EPIPE is reported once, and the SIGPIPE it
+    /// raises does not kill the proxy (before: exit by SIGPIPE on the first event).
+    @Test func flowsToAClosedStdoutPipeAreReportedOnceAndTheProxyGoesOn() throws {
+        let scratch = try TemporaryDirectory(), ready = scratch.path("ready.json"), stderrPath = scratch.path("stderr")
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        try FileManager.default.copyItem(atPath: try ProxySubprocess.sharedCA(), toPath: scratch.path("ca"))
+        let process = Process(), stdout = Pipe()
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["run", "--port", "0", "--offline", "--flows", "-", "--ready-file", ready, "--ca-dir", scratch.path("ca")]
+        process.environment = cleanEnvironment()
+        process.standardOutput = stdout
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
+        try stdout.fileHandleForReading.close()  // the reader is gone
+        #expect(waitUntil(30) { FileManager.default.fileExists(atPath: ready) })
+        usleep(50_000)
+        let port = try #require((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ready))) as? [String: Any])?["port"] as? Int)
+        for index in 0..<5 {
+            let result = try run("curl", ["-sS", "--max-time", "10", "-x", "http://127.0.0.1:\(port)", "http://pipe\(index).example/"])
+            #expect(result.status == 0 && result.stdout.contains("request: GET http://pipe\(index).example/"), "\(result)")
+        }
+        #expect(process.isRunning, "not killed by SIGPIPE")
+        let log = try String(contentsOfFile: stderrPath, encoding: .utf8)
+        #expect(log.split(separator: "\n").filter { $0.contains("writing the flow log (stdout) failed: Broken pipe") }.count == 1, "\(log)")
+        kill(process.processIdentifier, SIGTERM)
+        #expect(waitUntil(20) { !process.isRunning })
+        #expect(!process.isRunning && process.terminationStatus == 0 && process.terminationReason == .exit)
+    }
+
     @Test func aRemovedFlowFileIsCreatedAgain() throws {
         let scratch = try TemporaryDirectory(), flows = scratch.path("flows.jsonl")
         let proxy = try FlowLogProxy(flows: flows)

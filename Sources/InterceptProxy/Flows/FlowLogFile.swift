@@ -41,6 +41,12 @@ final class FlowLogFile {
         guard reopenIfRemoved() else { return }
         var bytes = line
         if torn { bytes.insert(UInt8(ascii: "\n"), at: 0) }
+        // stdout may be a pipe whose reader is gone: EPIPE is handled here, and the SIGPIPE it
+        // raises must not kill the process (a library does not change the process's dispositions).
+        path == nil ? Self.withSIGPIPEBlocked { writeAll(bytes) } : writeAll(bytes)
+    }
+
+    private func writeAll(_ bytes: [UInt8]) {
         var written = 0
         while written < bytes.count {
             let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
@@ -57,6 +63,21 @@ final class FlowLogFile {
             self.failure = nil
             dropped = 0
         }
+    }
+
+    /// Runs `body` with SIGPIPE blocked on this thread, and discards a SIGPIPE it raised.
+    private static func withSIGPIPEBlocked(_ body: () -> Void) {
+        var pipeSignal = sigset_t(), previous = sigset_t(), pending = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, &previous)
+        body()
+        sigpending(&pending)
+        if sigismember(&pending, SIGPIPE) == 1 && sigismember(&previous, SIGPIPE) == 0 {
+            var now = timespec()
+            _ = sigtimedwait(&pipeSignal, nil, &now)
+        }
+        pthread_sigmask(SIG_SETMASK, &previous, nil)
     }
 
     private func failed(_ reason: String, partly: Bool) {
