@@ -47,7 +47,7 @@ else \
 fi
 endef
 
-.PHONY: all deps test-deps bench-deps build run test bench bench-smoke bench-forge clean
+.PHONY: all deps test-deps bench-deps build run test bench bench-smoke bench-forge soak clean
 
 all: build
 
@@ -110,6 +110,13 @@ bench-smoke: bench-deps $(BENCH_VENV)/bin/mitmdump
 bench-forge: test-deps
 	$(SWIFT) build -c release --product forge-bench
 	.build/release/forge-bench
+
+# A million requests (keep-alive, h2 streams, new tunnels) through a release build against nginx, with
+# the proxy's RSS and open descriptors sampled every ~10 s; writes Benchmarks/results/soak.{md,json}.
+# Bounded in count and time (--max-seconds); under nice, the machine being shared. ARGS: e.g. --requests 20000.
+soak: bench-deps
+	$(SWIFT) build -c release --product intercept-proxy
+	nice python3 Benchmarks/soak.py --proxy-binary $(RELEASE_BIN) $(ARGS)
 
 clean:
 	rm -rf .build

@@ -21,8 +21,9 @@ class LoadError(RuntimeError):
     pass
 
 
-def curl_batch(contender, urls, parallel, extra=()):
-    """Fetches every URL with one curl --parallel invocation; returns (seconds, connections curl opened)."""
+def curl_codes(contender, urls, parallel, extra=(), timeout=900):
+    """Fetches every URL with one curl --parallel invocation; returns (seconds, status codes (000 for a
+    transfer that failed), connections curl opened, curl's exit status, its stderr)."""
     with tempfile.NamedTemporaryFile("w", suffix=".curlrc", delete=False) as config:
         for url in urls:
             config.write(f'url = "{url}"\noutput = "/dev/null"\n')
@@ -32,17 +33,22 @@ def curl_batch(contender, urls, parallel, extra=()):
         command = ["curl", "--http1.1", "--silent", "--show-error", "--parallel", "--parallel-max", str(parallel), *contender.curl_options(),
                    *extra, "--write-out", "%{http_code} %{num_connects}\\n", "--config", config.name]
         start = time.perf_counter()
-        result = subprocess.run(command, capture_output=True, text=True, env=clean_env(), timeout=900)
+        result = subprocess.run(command, capture_output=True, text=True, env=clean_env(), timeout=timeout)
         elapsed = time.perf_counter() - start
     finally:
         os.unlink(config.name)
     lines = result.stdout.split()
-    codes = lines[0::2]
+    return elapsed, lines[0::2], sum(int(n) for n in lines[1::2]), result.returncode, result.stderr
+
+
+def curl_batch(contender, urls, parallel, extra=()):
+    """Fetches every URL with one curl --parallel invocation; returns (seconds, connections curl opened)."""
+    elapsed, codes, connects, status, stderr = curl_codes(contender, urls, parallel, extra)
     ok = codes.count("200")
     if ok != len(urls):
-        raise LoadError(f"{contender.name}: {ok} of {len(urls)} requests answered 200 (curl exit {result.returncode}): "
-                        f"{result.stderr.strip()[:300]}")
-    return elapsed, sum(int(n) for n in lines[1::2])
+        raise LoadError(f"{contender.name}: {ok} of {len(urls)} requests answered 200 (curl exit {status}): "
+                        f"{stderr.strip()[:300]}")
+    return elapsed, connects
 
 
 def curl_download(contender, url):

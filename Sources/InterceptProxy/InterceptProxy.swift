@@ -164,10 +164,10 @@ public final class InterceptProxy: @unchecked Sendable {
     private static func recorder(_ configuration: ProxyConfiguration, logger: Logger) throws -> FlowRecorder {
         guard configuration.harPath != nil else {
             return try FlowRecorder(path: configuration.flowsPath, historyLimit: configuration.eventHistoryLimit,
-                                    historyBytes: configuration.eventHistoryBytes)
+                                    historyBytes: configuration.eventHistoryBytes, logger: logger)
         }
         let bound = configuration.harHistoryBytes
-        return try FlowRecorder(path: configuration.flowsPath, historyBytes: bound) {
+        return try FlowRecorder(path: configuration.flowsPath, historyBytes: bound, logger: logger) {
             logger.warning("the flow events kept for the HAR reached \(bound % (1 << 20) == 0 ? "\(bound >> 20) MiB" : "\(bound) bytes") (harHistoryBytes): the oldest are dropped from now on, and the HAR's comment says how many entries are missing")
         }
     }

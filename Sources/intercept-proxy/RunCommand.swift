@@ -154,6 +154,10 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         // First of all: from here on a SIGINT/SIGTERM waits in the pipe until the proxy can stop.
         try SignalPipe.install([SIGINT, SIGTERM, SIGUSR1])
+        // glibc gives each new thread an arena up to 8 per core; libdispatch's changing workers then
+        // spread the heap over many and RSS creeps up in steps for a long while (soak: +17% over a
+        // million requests; with 2 arenas it is flat once warm, at the same request rate).
+        Self.limitMallocArenas(2)
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var configuration = ProxyConfiguration()
         configuration.listenHost = listenHost ?? Self.environment("INTERCEPT_PROXY_LISTEN_HOST") ?? "127.0.0.1"
@@ -206,6 +210,14 @@ struct RunCommand: ParsableCommand {
         }
         if flows == "-" { Terminal.note(banner) } else { FileHandle.standardOutput.write(Data((banner + "\n").utf8)) }
         dispatchMain()
+    }
+
+    /// mallopt(M_ARENA_MAX, n), looked up at run time: Swift's Glibc module leaves out malloc.h.
+    private static func limitMallocArenas(_ count: Int32) {
+        typealias MallOpt = @convention(c) (Int32, Int32) -> Int32
+        let mArenaMax: Int32 = -8  // <malloc.h>
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }  // RTLD_DEFAULT
+        _ = unsafeBitCast(symbol, to: MallOpt.self)(mArenaMax, count)
     }
 
     private func writeReadyFile(_ path: String, proxy: InterceptProxy, caFile: String) throws {

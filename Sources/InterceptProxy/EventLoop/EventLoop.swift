@@ -11,12 +11,15 @@ public final class EventLoop: @unchecked Sendable {
     /// Scratch space every socket read on this loop lands in before its bytes are copied out:
     /// one allocation per loop instead of a zeroed 64 KiB array per read.
     let readBuffer: UnsafeMutableRawBufferPointer
+    /// Touched only on the loop (see `schedule`).
+    private let timers: LoopTimers
 
     init(index: Int) {
         self.index = index
         queue = DispatchQueue(label: "intercept-proxy.loop.\(index)", qos: .userInitiated)
         queue.setSpecific(key: key, value: index)
         readBuffer = .allocate(byteCount: Connection.readChunk, alignment: 16)
+        timers = LoopTimers(queue: queue)
     }
 
     deinit { readBuffer.deallocate() }
@@ -33,13 +36,23 @@ public final class EventLoop: @unchecked Sendable {
         queue.async(execute: work)
     }
 
-    /// Runs `work` on the loop after `delay`; cancel the returned item to drop it.
+    /// Runs `work` on the loop after `delay`; cancel the returned item to drop it (it is then
+    /// released within a bounded time, see LoopTimers, not held until its deadline).
     @discardableResult
     func schedule(after delay: TimeInterval, _ work: @escaping @Sendable () -> Void) -> DispatchWorkItem {
         let item = DispatchWorkItem(block: work)
-        queue.asyncAfter(deadline: .now() + delay, execute: item)
+        let deadline = DispatchTime.now() + delay
+        if inEventLoop {
+            timers.add(item, at: deadline)
+        } else {
+            let handOver = UncheckedItem(item: item)  // the caller lets go of it; only the loop uses it from here
+            queue.async { [timers] in timers.add(handOver.item, at: deadline) }
+        }
         return item
     }
+
+    /// Timer items the loop holds (for tests: cancelled ones must not pile up).
+    var heldTimers: Int { queue.sync { timers.count } }
 }
 
 /// A fixed set of loops, one per core by default; connections are handed out round-robin.
@@ -67,4 +80,8 @@ final class LockedCounter: @unchecked Sendable {
         value += 1
         return value
     }
+}
+
+private struct UncheckedItem: @unchecked Sendable {
+    let item: DispatchWorkItem
 }

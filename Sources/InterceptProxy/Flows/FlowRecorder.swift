@@ -3,11 +3,11 @@ import Logging
 
 /// Fans flow events out to the JSON-lines file, the in-process stream and, for failures, the log.
 /// Thread-safe: loops record concurrently. Each event is written with one write(2), so a line is
-/// never torn and nothing recorded is lost when the process is stopped.
+/// never torn and nothing recorded is lost when the process is stopped. A full disk or a removed
+/// file does not stop the proxy: see FlowLogFile.
 final class FlowRecorder: @unchecked Sendable {
     private let lock = NSLock()
-    private var file: FileHandle?
-    private let closesFile: Bool
+    private var file: FlowLogFile?
     /// The `events` streams' queues, held weakly: a stream its consumer dropped unsubscribes itself.
     private var subscriptions: [ObjectIdentifier: WeakSubscription] = [:]
     private var isClosed = false
@@ -21,7 +21,8 @@ final class FlowRecorder: @unchecked Sendable {
     ///   - historyLimit: how many of the newest events `events` keeps; nil: no bound on the count.
     ///   - historyBytes: how many bytes of events (`FlowEvent.estimatedBytes`) `events` keeps.
     ///   - evictionWarning: called once, when the history first has to drop an event.
-    init(path: String?, historyLimit: Int? = nil, historyBytes: Int = .max,
+    ///   - logger: where a failing or removed flow log is reported (once, not per event).
+    init(path: String?, historyLimit: Int? = nil, historyBytes: Int = .max, logger: Logger? = nil,
          evictionWarning: (@Sendable () -> Void)? = nil) throws {
         history = EventHistory(maxCount: historyLimit, maxBytes: historyBytes)
         self.evictionWarning = evictionWarning
@@ -31,26 +32,7 @@ final class FlowRecorder: @unchecked Sendable {
             try container.encode(FlowRecorder.timestamp(date))
         }
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        switch path {
-        case nil:
-            file = nil
-            closesFile = false
-        case "-":
-            file = FileHandle.standardOutput
-            closesFile = false
-        case let path?:
-            if !FileManager.default.fileExists(atPath: path) {
-                guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                    throw SocketError(operation: "creating flow log \(path)", code: errno)
-                }
-            }
-            guard let handle = FileHandle(forWritingAtPath: path) else {
-                throw SocketError(operation: "opening flow log \(path)", code: errno)
-            }
-            handle.seekToEndOfFile()  // append: a restarted proxy never erases what an earlier run recorded
-            file = handle
-            closesFile = true
-        }
+        file = try path.map { try FlowLogFile(path: $0, logger: logger) }
     }
 
     /// RFC 3339 in UTC with milliseconds (`2026-11-23T10:47:04.126Z`). Formatted by hand: an
@@ -79,7 +61,7 @@ final class FlowRecorder: @unchecked Sendable {
 
     func record(_ event: FlowEvent) {
         let wantsLine = lock.withLock { file != nil }
-        let line = wantsLine ? (try? encoder.encode(event)).map { $0 + Data("\n".utf8) } : nil
+        let line = wantsLine ? (try? encoder.encode(event)).map { [UInt8]($0) + [UInt8(ascii: "\n")] } : nil
         lock.lock()
         if history.append(event) > 0, let warning = evictionWarning {
             evictionWarning = nil
@@ -131,10 +113,7 @@ final class FlowRecorder: @unchecked Sendable {
         withExtendedLifetime(finishing) {}  // (released outside the lock, see record)
         lock.lock()
         defer { lock.unlock() }
-        if let file {
-            try? file.synchronize()
-            if closesFile { try? file.close() }
-        }
+        file?.close()
         file = nil  // events after shutdown still reach `events`, never a closed handle
     }
 }

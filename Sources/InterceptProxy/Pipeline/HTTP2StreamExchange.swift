@@ -296,7 +296,11 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
         leg.owner.connection.loop.assertInEventLoop()
         responseTimer?.cancel()
         if !finished && !quietly {
-            owner.recordError("client_closed", "the client closed the connection before the response on stream \(stream) ended", url: url, streamId: stream)
+            if owner.isForcedClosed {
+                owner.recordError("shutdown", "the proxy stopped before the response on stream \(stream) ended (grace period over)", url: url, streamId: stream)
+            } else {
+                owner.recordError("client_closed", "the client closed the connection before the response on stream \(stream) ended", url: url, streamId: stream)
+            }
         }
         switch upstream {
         case let .http1(connection): connection.close()

@@ -179,8 +179,11 @@ extension ProxyConnection: UpstreamConnectionDelegate {
     private func armResponseTimer() {
         responseTimer?.cancel()
         let timeout = core.configuration.responseTimeout
+        // Re-armed by every upstream read: after the head too, an upstream silent this long cuts the
+        // transfer (a stall mid-body), unless the wait is on the client (bytes it has not taken yet).
         responseTimer = connection.loop.schedule(after: timeout) { [weak self] in
-            guard let self, let first = self.outstanding.first, first.status == nil else { return }
+            guard let self, !self.outstanding.isEmpty, self.phase == .exchanging else { return }
+            guard self.connection.pendingOutbound == 0 else { return self.armResponseTimer() }
             self.upstream?.close()
             self.upstream = nil
             self.upstreamFailed(.timeout("waiting \(Int(timeout)) s for a response from \(self.target?.host ?? "upstream")"))

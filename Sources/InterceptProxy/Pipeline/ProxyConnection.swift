@@ -93,9 +93,21 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         }
     }
 
-    /// Closes at once, whatever is in flight (the grace period is over).
+    /// Set by `forceClose`: exchanges cut now end with a `shutdown` error event.
+    var isForcedClosed = false
+
+    /// Closes at once, whatever is in flight (the grace period is over). Every request whose
+    /// response had not ended gets its `error` event (cause `shutdown`), so none is left without an end.
     func forceClose() {
-        connection.loop.execute { [self] in connection.close() }
+        connection.loop.execute { [self] in
+            isForcedClosed = true
+            for cut in outstanding {
+                recordError("shutdown", "the proxy stopped before the response to \(cut.head.method) \(cut.url) ended (grace period over)",
+                            url: cut.url)
+            }
+            outstanding = []
+            connection.close()  // h2 streams still open are recorded by their exchanges (abandon)
+        }
     }
 
     /// After a response: a draining connection closes once nothing is outstanding.
