@@ -47,7 +47,7 @@ else \
 fi
 endef
 
-.PHONY: all deps test-deps bench-deps build run test bench bench-smoke bench-forge soak clean
+.PHONY: all deps test-deps bench-deps build run test bench bench-smoke bench-forge soak clean sanitize sanitize-ci
 
 all: build
 
@@ -81,7 +81,7 @@ $(ROOTFS)/usr/bin/curl:
 	$(SUDO) mv $(ROOTFS).partial $(ROOTFS)
 
 # Runs every test, then prints one closing line: "tests: N passed, N failed".
-test: test-deps $(ROOTFS)/usr/bin/curl $(BENCH_VENV)/bin/mitmdump
+test: test-deps $(ROOTFS)/usr/bin/curl $(BENCH_VENV)/bin/mitmdump sanitize-ci
 	$(SWIFT) build --build-tests
 	@mkdir -p .build
 	@status=0; $(SWIFT) test 2>&1 | tee .build/test.log || status=$$?; \
@@ -118,5 +118,23 @@ soak: bench-deps
 	$(SWIFT) build -c release --product intercept-proxy
 	nice python3 Benchmarks/soak.py --proxy-binary $(RELEASE_BIN) $(ARGS)
 
+# The test suites under ThreadSanitizer and AddressSanitizer (Tests/Sanitizers/run.sh), built in .build-tsan
+# and .build-asan beside the normal .build. Suppressions, only for code that is not ours: Tests/Sanitizers/*.supp.
+# Memory budgets hold for the normal build, where `make test` measures them; shadow memory, redzones and
+# quarantine break them, so sanitized runs leave these tests out, by name:
+SANITIZE_MEMORY_BUDGET_TESTS := fiveThousandIdleConnectionsCostLittleAndAreReleased repeatedHostileInputLeavesNoDescriptorsOrMemoryBehind \
+                                oneByteChunksOfAMebibyteComplete thousandPipelinedRequestsAreAnsweredInOrder
+SANITIZE_SKIPS := $(foreach test,$(SANITIZE_MEMORY_BUDGET_TESTS),--skip '$(test)')
+# What CI runs under ThreadSanitizer on every `make test`: the forwarding and HTTP/2 suites.
+SANITIZE_CI_FILTER := --filter 'InterceptProxyTests\.(ForwardingTests|HTTP2Tests|HTTP2UpstreamTests|HTTP2HostileTests)'
+
+sanitize: test-deps $(ROOTFS)/usr/bin/curl $(BENCH_VENV)/bin/mitmdump
+	@echo "make: sanitized runs leave out the memory-budget tests: $(SANITIZE_MEMORY_BUDGET_TESTS)"
+	Tests/Sanitizers/run.sh thread $(SANITIZE_SKIPS)
+	Tests/Sanitizers/run.sh address $(SANITIZE_SKIPS)
+
+sanitize-ci: test-deps $(BENCH_VENV)/bin/mitmdump
+	Tests/Sanitizers/run.sh thread $(SANITIZE_CI_FILTER)
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-tsan .build-asan

@@ -25,9 +25,11 @@ let package = Package(
             pkgConfig: "libnghttp2",
             providers: [.apt(["libnghttp2-dev"])]
         ),
+        // A constructor that keeps OpenSSL from freeing its globals at exit under running threads.
+        .target(name: "COpenSSLInit", dependencies: ["COpenSSL"]),
         .target(
             name: "CertForge",
-            dependencies: ["COpenSSL"]
+            dependencies: ["COpenSSL", "COpenSSLInit"]
         ),
         // Trust-store knowledge: per-distro and per-client fix snippets, and error-text explanations.
         .target(name: "TrustStoreGuide"),

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Whether every leaf shares one key pair (forging then costs one signature) or gets its own.
 public enum LeafKeyPolicy: String, Sendable, CaseIterable {
@@ -197,8 +196,8 @@ public struct LeafTemplate: Sendable, Equatable {
 /// CA material that only failure modes need, made on first use and kept for the forge's lifetime.
 private final class FailureVariants: Sendable {
     private let authority: CertificateAuthority
-    private let identities = Mutex<[String: SigningIdentity]>([:])
-    private let weakKeyStore = Mutex<PrivateKey?>(nil)
+    private let identities = Locked<[String: SigningIdentity]>([:])
+    private let weakKeyStore = Locked<PrivateKey?>(nil)
 
     init(authority: CertificateAuthority) {
         self.authority = authority
@@ -269,7 +268,7 @@ private final class FailureVariants: Sendable {
 
 /// A key generated on a background queue; `value` waits for it.
 private final class BackgroundKey: Sendable {
-    private let outcome = Mutex<Result<PrivateKey, any Error>?>(nil)
+    private let outcome = Locked<Result<PrivateKey, any Error>?>(nil)
     private let ready = DispatchGroup()
 
     init(_ algorithm: KeyAlgorithm) {

@@ -1,11 +1,10 @@
 import CertForge
 import Foundation
-import Synchronization
 
 /// Generated hierarchies shared across tests: key generation dominates test time otherwise.
 enum Fixtures {
-    private static let authorities = Mutex<[String: CertificateAuthority]>([:])
-    private static let forges = Mutex<[String: LeafForge]>([:])
+    private static let authorities = Locked<[String: CertificateAuthority]>([:])
+    private static let forges = Locked<[String: LeafForge]>([:])
 
     static func authority(_ profile: ChainProfile) throws -> CertificateAuthority {
         try authorities.withLock { cache in

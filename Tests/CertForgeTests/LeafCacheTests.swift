@@ -19,7 +19,7 @@ import Testing
         let forge = try Fixtures.forge(.plain)
         let cache = LeafCache<String>(capacity: 8)
         let forged = Atomic<Int>(0)
-        let results = Mutex<[ForgedChain]>([])
+        let results = Locked<[ForgedChain]>([])
         DispatchQueue.concurrentPerform(iterations: 16) { _ in
             let chain = try? cache.value(for: "same", isFresh: { _ in true }) {
                 forged.add(1, ordering: .relaxed)

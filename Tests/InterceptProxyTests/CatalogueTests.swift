@@ -1,5 +1,4 @@
 import CertForge
-import Synchronization
 import Foundation
 import InterceptProxy
 import Testing
@@ -18,7 +17,7 @@ import TestSupport
         (.caAsLeaf, "SSL certificate problem: unsuitable certificate purpose", 26),
     ]
 
-    static let shared = Mutex<ProxyFixture?>(nil)
+    static let shared = Locked<ProxyFixture?>(nil)
 
     /// One catalogue proxy for the whole suite (it answers everything itself).
     private func fixture() throws -> ProxyFixture {
