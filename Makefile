@@ -46,7 +46,7 @@ else \
 fi
 endef
 
-.PHONY: all deps test-deps bench-deps build run test bench bench-smoke bench-forge clean
+.PHONY: all deps test-deps bench-deps build run test bench bench-smoke bench-forge clean fuzz fuzz-smoke fuzz-build
 
 all: build
 
@@ -80,7 +80,7 @@ $(ROOTFS)/usr/bin/curl:
 	$(SUDO) mv $(ROOTFS).partial $(ROOTFS)
 
 # Runs every test, then prints one closing line: "tests: N passed, N failed".
-test: test-deps $(ROOTFS)/usr/bin/curl $(BENCH_VENV)/bin/mitmdump
+test: test-deps $(ROOTFS)/usr/bin/curl $(BENCH_VENV)/bin/mitmdump fuzz-smoke
 	$(SWIFT) build --build-tests
 	@mkdir -p .build
 	@status=0; $(SWIFT) test 2>&1 | tee .build/test.log || status=$$?; \
@@ -109,6 +109,28 @@ bench-smoke: bench-deps $(BENCH_VENV)/bin/mitmdump
 bench-forge: test-deps
 	$(SWIFT) build -c release --product forge-bench
 	.build/release/forge-bench
+
+# libFuzzer targets for every parser (Fuzz/README.md), built apart from the normal build with
+# ASan; seeds in Fuzz/corpus, new inputs in .build-fuzz/corpus, reproducers in .build-fuzz/crashes.
+FUZZ_SCRATCH := .build-fuzz
+FUZZ_TARGETS := http1-request http1-response connect-authority tls-client-hello h2-server pem-ca explain
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_BUILD := $(SWIFT) build --product intercept-proxy-fuzz --scratch-path $(FUZZ_SCRATCH) \
+	--sanitize=fuzzer --sanitize=address -Xswiftc -DFUZZING
+# Not from --show-bin-path: asking it with other flags than the build's makes the next build start over.
+FUZZ_BIN := $(FUZZ_SCRATCH)/$(shell uname -m)-unknown-linux-gnu/debug/intercept-proxy-fuzz
+
+fuzz-build: deps
+	$(FUZZ_BUILD) 2>&1 | grep -v "Cannot export local symbol '__asan"
+
+# Each target for FUZZ_SECONDS (e.g. make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS=h2-server); fails on a crash.
+fuzz: fuzz-build
+	Fuzz/run.sh $(FUZZ_BIN) $(FUZZ_SCRATCH) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The few seconds of each fuzzer that `make test` runs.
+fuzz-smoke: fuzz-build
+	Fuzz/run.sh $(FUZZ_BIN) $(FUZZ_SCRATCH) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf .build
