@@ -47,7 +47,7 @@ else \
 fi
 endef
 
-.PHONY: all deps test-deps bench-deps build run test bench bench-smoke bench-forge soak clean sanitize sanitize-ci
+.PHONY: all deps test-deps bench-deps build run test bench bench-smoke bench-forge soak clean sanitize sanitize-ci fuzz fuzz-smoke fuzz-build
 
 all: build
 
@@ -81,7 +81,7 @@ $(ROOTFS)/usr/bin/curl:
 	$(SUDO) mv $(ROOTFS).partial $(ROOTFS)
 
 # Runs every test, then prints one closing line: "tests: N passed, N failed".
-test: test-deps $(ROOTFS)/usr/bin/curl $(BENCH_VENV)/bin/mitmdump sanitize-ci
+test: test-deps $(ROOTFS)/usr/bin/curl $(BENCH_VENV)/bin/mitmdump fuzz-smoke sanitize-ci
 	$(SWIFT) build --build-tests
 	@mkdir -p .build
 	@status=0; $(SWIFT) test 2>&1 | tee .build/test.log || status=$$?; \
@@ -136,5 +136,27 @@ sanitize: test-deps $(ROOTFS)/usr/bin/curl $(BENCH_VENV)/bin/mitmdump
 sanitize-ci: test-deps $(BENCH_VENV)/bin/mitmdump
 	Tests/Sanitizers/run.sh thread $(SANITIZE_CI_FILTER)
 
+# libFuzzer targets for every parser (Fuzz/README.md), built apart from the normal build with
+# ASan; seeds in Fuzz/corpus, new inputs in .build-fuzz/corpus, reproducers in .build-fuzz/crashes.
+FUZZ_SCRATCH := .build-fuzz
+FUZZ_TARGETS := http1-request http1-response connect-authority tls-client-hello h2-server pem-ca explain
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_BUILD := $(SWIFT) build --product intercept-proxy-fuzz --scratch-path $(FUZZ_SCRATCH) \
+	--sanitize=fuzzer --sanitize=address -Xswiftc -DFUZZING
+# Not from --show-bin-path: asking it with other flags than the build's makes the next build start over.
+FUZZ_BIN := $(FUZZ_SCRATCH)/$(shell uname -m)-unknown-linux-gnu/debug/intercept-proxy-fuzz
+
+fuzz-build: deps
+	$(FUZZ_BUILD) 2>&1 | grep -v "Cannot export local symbol '__asan"
+
+# Each target for FUZZ_SECONDS (e.g. make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS=h2-server); fails on a crash.
+fuzz: fuzz-build
+	Fuzz/run.sh $(FUZZ_BIN) $(FUZZ_SCRATCH) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The few seconds of each fuzzer that `make test` runs.
+fuzz-smoke: fuzz-build
+	Fuzz/run.sh $(FUZZ_BIN) $(FUZZ_SCRATCH) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf .build .build-tsan .build-asan
+	rm -rf .build .build-tsan .build-asan .build-fuzz

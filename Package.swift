@@ -57,6 +57,13 @@ let package = Package(
             dependencies: ["CertForge"],
             path: "Benchmarks/ForgeBench"
         ),
+        // libFuzzer targets for the parsers (`make fuzz`, see Fuzz/README.md): built with
+        // --sanitize=fuzzer --sanitize=address -DFUZZING there; a plain build makes a replay driver.
+        .executableTarget(
+            name: "intercept-proxy-fuzz",
+            dependencies: ["InterceptProxy", "CertForge", "COpenSSL", "CNGHTTP2", "TrustStoreGuide"],
+            path: "Fuzz/Targets"
+        ),
         // Helpers for tests that drive real peers (openssl, curl, python3): processes, temp dirs, tool checks.
         .target(
             name: "TestSupport",
