@@ -15,6 +15,18 @@ enum Feeding {
         }
         return [[data], data.map { [$0] }, split]
     }
+
+    /// Every feeding must end as the whole input did: refused too, or decoded the same.
+    static func expectAgreement<Outcome: Equatable>(_ outcomes: [Outcome], failed: (Outcome) -> Bool) {
+        let whole = outcomes[0]
+        for other in outcomes.dropFirst() {
+            if failed(whole) {
+                precondition(failed(other), "refused in one piece, accepted in pieces")
+            } else {
+                precondition(other == whole, "decoded differently in pieces: \(other) vs \(whole)")
+            }
+        }
+    }
 }
 
 /// HTTPRequestDecoder: every feeding must give the same requests, body bytes and tunnel bytes
@@ -31,14 +43,7 @@ enum HTTP1RequestTarget {
 
     static func run(_ data: [UInt8]) {
         let outcomes = Feeding.pieces(data).map(decode)
-        let whole = outcomes[0]
-        for other in outcomes.dropFirst() {
-            if whole.failed {
-                precondition(other.failed, "refused in one piece, accepted in pieces")
-            } else {
-                precondition(other == whole, "decoded differently in pieces: \(other) vs \(whole)")
-            }
-        }
+        Feeding.expectAgreement(outcomes, failed: \.failed)
     }
 
     static func decode(_ pieces: [[UInt8]]) -> Outcome {
@@ -92,14 +97,7 @@ enum HTTP1ResponseTarget {
         let body = Array(data.dropFirst())
         let methods = (0..<8).map { selector & (1 << $0) != 0 ? "HEAD" : "GET" }
         let outcomes = Feeding.pieces(body).map { decode($0, methods: methods) }
-        let whole = outcomes[0]
-        for other in outcomes.dropFirst() {
-            if whole.failed {
-                precondition(other.failed, "refused in one piece, accepted in pieces")
-            } else {
-                precondition(other == whole, "decoded differently in pieces: \(other) vs \(whole)")
-            }
-        }
+        Feeding.expectAgreement(outcomes, failed: \.failed)
     }
 
     static func decode(_ pieces: [[UInt8]], methods: [String]) -> Outcome {

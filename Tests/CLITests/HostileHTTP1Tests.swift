@@ -483,28 +483,18 @@ final class RawResponseOrigin: @unchecked Sendable {
 
     func stop() { server.stop() }
 
-    static let script = #"""
-import socket, ssl, sys, threading, time
+    static let script = PythonServer.httpsRequestLoop + #"""
+import time
 
 responses = {}
 for line in open(sys.argv[3]).read().splitlines():
     path, *pieces = line.split(" ")
     responses[path] = [bytes.fromhex(piece) for piece in pieces]
-context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-context.load_cert_chain(sys.argv[1], sys.argv[2])
 
 def serve(conn):
     try:
         conn = context.wrap_socket(conn, server_side=True)
-        pending = b""
-        while True:
-            while b"\r\n\r\n" not in pending:
-                data = conn.recv(65536)
-                if not data:
-                    return
-                pending += data
-            head, pending = pending.split(b"\r\n\r\n", 1)
-            path = head.split(b" ")[1].decode()
+        for path in request_paths(conn):
             print("REQ GET %s" % path, flush=True)
             body = ("origin saw %s\n" % path).encode()
             for index, piece in enumerate(responses.get(path, [b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)])):
@@ -514,10 +504,6 @@ def serve(conn):
     except (OSError, ssl.SSLError):
         pass
 
-listener = socket.create_server(("127.0.0.1", 0))
-print("READY %d" % listener.getsockname()[1], flush=True)
-while True:
-    conn, _ = listener.accept()
-    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+serve_forever(serve)
 """#
 }

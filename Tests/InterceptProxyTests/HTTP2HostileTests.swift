@@ -367,28 +367,16 @@ final class CountingOrigin: @unchecked Sendable {
 
     func stop() { server.stop() }
 
-    static let script = #"""
-import itertools, socket, ssl, sys, threading
-context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-context.load_cert_chain(sys.argv[1], sys.argv[2])
+    static let script = PythonServer.httpsRequestLoop + #"""
+import itertools
 context.set_alpn_protocols(["http/1.1"])
-listener = socket.create_server(("127.0.0.1", 0))
 numbers = itertools.count(1)
-print("READY %d" % listener.getsockname()[1], flush=True)
 
 def serve(raw):
     sent = 0
     try:
         tls = context.wrap_socket(raw, server_side=True)
-        buffer = b""
-        while True:
-            while b"\r\n\r\n" not in buffer:
-                data = tls.recv(65536)
-                if not data:
-                    return
-                buffer += data
-            head, _, buffer = buffer.partition(b"\r\n\r\n")
-            path = head.split(b" ")[1].decode()
+        for path in request_paths(tls):
             size = int(path.rsplit("/", 1)[1]) if path.startswith("/bytes/") else 0
             tls.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % size)
             block = b"x" * 65536
@@ -403,10 +391,7 @@ def serve(raw):
         print("SENT %d" % sent, flush=True)
         raw.close()
 
-while True:
-    raw, _ = listener.accept()
-    print("CONNECTION %d" % next(numbers), flush=True)
-    threading.Thread(target=serve, args=(raw,), daemon=True).start()
+serve_forever(serve, on_accept=lambda: print("CONNECTION %d" % next(numbers), flush=True))
 """#
 }
 

@@ -32,24 +32,13 @@ public final class FaultOrigin: @unchecked Sendable {
     /// SIGKILL: the kernel closes its sockets, without TLS close_notify and mid-body.
     public func kill() { server.stop() }
 
-    static let script = #"""
-import socket, ssl, sys, threading, time
-
-context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-context.load_cert_chain(sys.argv[1], sys.argv[2])
+    static let script = PythonServer.httpsRequestLoop + #"""
+import time
 
 def serve(conn):
     try:
         conn = context.wrap_socket(conn, server_side=True)
-        pending = b""
-        while True:
-            while b"\r\n\r\n" not in pending:
-                data = conn.recv(65536)
-                if not data:
-                    return
-                pending += data
-            head, pending = pending.split(b"\r\n\r\n", 1)
-            path = head.split(b" ")[1].decode()
+        for path in request_paths(conn):
             if path == "/partial-length":
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 1000)
             elif path == "/partial-chunked":
@@ -65,10 +54,6 @@ def serve(conn):
     except (OSError, ssl.SSLError):
         pass
 
-listener = socket.create_server(("127.0.0.1", 0))
-print("READY %d" % listener.getsockname()[1], flush=True)
-while True:
-    conn, _ = listener.accept()
-    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+serve_forever(serve)
 """#
 }

@@ -27,6 +27,36 @@ public final class PythonServer: @unchecked Sendable {
 
     public func stop() { process.stop() }
 
+    /// The shape the raw HTTPS/1.1 test origins share: `context` (the chain from argv[1] and
+    /// argv[2]), `request_paths(conn)` (wraps `conn` in TLS and yields the path of each request
+    /// head it reads, bodies ignored, until the client closes) and `serve_forever(serve, on_accept)`
+    /// (prints READY, then one thread per connection running `serve(conn)`).
+    public static let httpsRequestLoop = """
+        import socket, ssl, sys, threading
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[1], sys.argv[2])
+
+        def request_paths(tls):
+            pending = b""
+            while True:
+                while b"\\r\\n\\r\\n" not in pending:
+                    data = tls.recv(65536)
+                    if not data:
+                        return
+                    pending += data
+                head, pending = pending.split(b"\\r\\n\\r\\n", 1)
+                yield head.split(b" ")[1].decode()
+
+        def serve_forever(serve, on_accept=lambda: None):
+            listener = socket.create_server(("127.0.0.1", 0))
+            print("READY %d" % listener.getsockname()[1], flush=True)
+            while True:
+                conn, _ = listener.accept()
+                on_accept()
+                threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+        """
+
     private static let exitWithParent = """
         import os as _os, threading as _threading, time as _time
         _parent = _os.getppid()
