@@ -143,7 +143,8 @@ public enum UnifiedDiff {
             output += "@@ -\(range(hunk.start, oldCount)) +\(range(hunk.start + addedBefore, oldCount + added)) @@\n"
             for index in hunk.start...hunk.end {
                 for insertion in hunk.insertions where insertion.after + 1 == index { output += insertion.lines.map { "+\($0)\n" }.joined() }
-                if index < hunk.end { output += " \(lines[index])\n" }
+                guard index < hunk.end else { continue }
+                output += " \(lines[index])\n"
                 if index == lines.count - 1, !text.hasSuffix("\n") { output += "\\ No newline at end of file\n" }
             }
             addedBefore += added
