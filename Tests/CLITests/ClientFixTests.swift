@@ -61,21 +61,7 @@ import TestSupport
         init() throws {
             scratch = try TemporaryDirectory()
             let root = scratch.path("www")
-            let made = try run("python3", ["-c", """
-                import hashlib, os, sys, zipfile
-                root = sys.argv[1]
-                os.makedirs(root + "/packages"); os.makedirs(root + "/simple/demo")
-                wheel = root + "/packages/demo-1.0-py3-none-any.whl"
-                with zipfile.ZipFile(wheel, "w") as z:
-                    z.writestr("demo/__init__.py", "")
-                    z.writestr("demo-1.0.dist-info/METADATA", "Metadata-Version: 2.1\\nName: demo\\nVersion: 1.0\\n")
-                    z.writestr("demo-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n")
-                    z.writestr("demo-1.0.dist-info/RECORD", "")
-                digest = hashlib.sha256(open(wheel, "rb").read()).hexdigest()
-                open(root + "/simple/demo/index.html", "w").write(
-                    '<a href="../../packages/demo-1.0-py3-none-any.whl#sha256=%s">demo-1.0-py3-none-any.whl</a>' % digest)
-                """, root])
-            #expect(made.status == 0, "\(made)")
+            try PackageRepositories.writePipIndex(root: root)
             let work = scratch.path("work")
             for step in [["init", "-q", work], ["-C", work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "hello"],
                          ["clone", "-q", "--bare", work, "\(root)/repo.git"], ["-C", "\(root)/repo.git", "update-server-info"]] {

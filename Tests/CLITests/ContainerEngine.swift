@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// buildah, podman and skopeo as the container tests drive them, as root with chroot isolation and
+/// the host's network (no daemon here; `podman run` does not work, `buildah run` does). One base
+/// image per test process, imported from the apps rootfs the Makefile builds with debootstrap, and
+/// tagged under the names users' Dockerfiles start from (debian, python, node). Every image is
+/// named `localhost/ip-test-<pid>-<random>/...`: tests remove theirs, the base goes at exit, and
+/// leftovers of a process that died are removed by the next run.
+final class ContainerEngine: Sendable {
+    static let shared = Result { try ContainerEngine() }
+
+    /// Where every name of this process starts.
+    let prefix: String
+    /// The base image under the names Dockerfiles use.
+    let debian: String, python: String, node: String
+    /// A `FROM scratch` image holding only the base's CA bundle, named like Google's distroless.
+    let distroless: String
+
+    /// What `buildah bud` needs here: chroot isolation, the host's network (the proxy is on
+    /// 127.0.0.1), and intermediate containers removed even when a step fails.
+    static let bud = ["bud", "--isolation", "chroot", "--network", "host", "--force-rm"]
+
+    private init() throws {
+        guard getuid() == 0 else { throw EngineError("buildah needs root here; run `make test` as root (as CI does)") }
+        for tool in ["buildah", "podman", "skopeo", "docker-registry", "dpkg-deb"] { _ = try requireTool(tool) }
+        let rootfs = ProcessInfo.processInfo.environment["INTERCEPT_PROXY_TEST_APPS_ROOTFS"] ?? "/var/cache/intercept-proxy/rootfs-bookworm-apps"
+        guard FileManager.default.fileExists(atPath: rootfs + "/usr/bin/npm") else {
+            throw EngineError("no Debian rootfs with pip and npm at \(rootfs); `make test` builds it (make container-rootfs)")
+        }
+        Self.removeLeftovers()
+        prefix = "localhost/ip-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        debian = "\(prefix)/debian:bookworm"
+        python = "\(prefix)/python:3.11"
+        node = "\(prefix)/node:18"
+        distroless = "\(prefix)/distroless/static-debian12:nonroot"
+        atexit { ContainerEngine.removeAll(of: getpid()) }
+
+        try Self.check(run("sh", ["-c", "tar -C \"$1\" -c . | podman import - \"$2\"", "import", rootfs, debian], timeout: 300), "importing \(rootfs)")
+        try Self.check(run("buildah", ["tag", debian, python, node]), "tagging the base")
+        let context = try TemporaryDirectory()
+        try FileManager.default.copyItem(atPath: rootfs + "/etc/ssl/certs/ca-certificates.crt", toPath: context.path("ca-certificates.crt"))
+        try context.write("Dockerfile", "FROM scratch\nCOPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n")
+        try Self.check(buildah(Self.bud + ["-t", distroless, context.url.path]), "building the distroless-style base")
+    }
+
+    /// `buildah ARGS` with the given environment on top of a clean one (no proxy, no CA variables).
+    func buildah(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 300) throws -> ProcessResult {
+        try run("buildah", arguments, environment: cleanEnvironment(environment), timeout: timeout)
+    }
+
+    /// The name for an image a test builds.
+    func name(_ repository: String) -> String { "\(prefix)/\(repository):test" }
+
+    func remove(_ images: String...) {
+        _ = try? run("buildah", ["rmi", "-f"] + images)
+    }
+
+    /// The text of a file in an image, or nil when the image has no such file.
+    func file(_ path: String, in image: String) throws -> String? {
+        let container = try Self.check(buildah(["from", "--pull-never", "--quiet", image]), "buildah from \(image)")
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? run("buildah", ["rm", container]) }
+        let mount = try Self.check(buildah(["mount", container]), "buildah mount").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? run("buildah", ["umount", container]) }
+        return try? String(contentsOfFile: mount + path, encoding: .utf8)
+    }
+
+    /// Every byte of an image (manifest, config with its history, uncompressed layers), to search.
+    func contents(of image: String) throws -> Data {
+        let layout = try TemporaryDirectory()
+        try Self.check(buildah(["push", "--quiet", "--disable-compression", image, "oci:\(layout.path("oci"))"]), "exporting \(image)")
+        var bytes = Data()
+        let blobs = layout.path("oci/blobs/sha256")
+        for blob in try FileManager.default.contentsOfDirectory(atPath: blobs) {
+            bytes.append(try Data(contentsOf: URL(fileURLWithPath: "\(blobs)/\(blob)")))
+        }
+        return bytes
+    }
+
+    @discardableResult
+    static func check(_ result: ProcessResult, _ what: String) throws -> ProcessResult {
+        guard result.status == 0 else { throw EngineError("\(what) failed: \(result)") }
+        return result
+    }
+
+    /// Removes the images (and working containers) of a test process.
+    private static func removeAll(of pid: Int32) {
+        guard let listed = try? run("buildah", ["images", "--format", "{{.Name}}:{{.Tag}}"]) else { return }
+        let mine = listed.stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix("localhost/ip-test-\(pid)-") }
+        if !mine.isEmpty { _ = try? run("buildah", ["rmi", "-f"] + mine) }
+    }
+
+    /// Images of test processes that are gone (killed before their exit handler ran).
+    private static func removeLeftovers() {
+        guard let listed = try? run("buildah", ["images", "--format", "{{.Name}}"]) else { return }
+        let pids = Set(listed.stdout.split(separator: "\n").compactMap { name -> Int32? in
+            guard name.hasPrefix("localhost/ip-test-") else { return nil }
+            return Int32(name.dropFirst("localhost/ip-test-".count).prefix { $0.isNumber })
+        })
+        for pid in pids where kill(pid, 0) != 0 { removeAll(of: pid) }
+    }
+
+    struct EngineError: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+}
