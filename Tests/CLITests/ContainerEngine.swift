@@ -19,8 +19,8 @@ final class ContainerEngine: Sendable {
     let distroless: String
 
     /// What `buildah bud` needs here: chroot isolation, the host's network (the proxy is on
-    /// 127.0.0.1), and intermediate containers removed even when a step fails.
-    static let bud = ["bud", "--isolation", "chroot", "--network", "host", "--force-rm"]
+    /// 127.0.0.1). A failed build leaves no container behind (buildah removes it).
+    static let bud = ["bud", "--isolation", "chroot", "--network", "host"]
 
     private init() throws {
         guard getuid() == 0 else { throw EngineError("buildah needs root here; run `make test` as root (as CI does)") }
