@@ -84,7 +84,7 @@ $(ROOTFS)/usr/bin/curl:
 # Dockerfiles (podman imports the base image, skopeo pulls from docker-registry), as root with chroot
 # isolation. Their base image comes from a second rootfs: the one above plus pip and npm, installed
 # with apt inside it (debootstrap cannot resolve npm's dependencies itself).
-CONTAINER_PACKAGES := buildah:buildah podman:podman skopeo:skopeo docker-registry:docker-registry dpkg-deb:dpkg
+CONTAINER_PACKAGES := buildah:buildah podman:podman skopeo:skopeo docker-registry:docker-registry dpkg-deb:dpkg patch:patch
 APPS_ROOTFS ?= /var/cache/intercept-proxy/rootfs-bookworm-apps
 export INTERCEPT_PROXY_TEST_APPS_ROOTFS := $(APPS_ROOTFS)
 

@@ -36,7 +36,7 @@ struct SnippetCommand: ParsableCommand {
             guard client == nil else { throw ValidationError("--dockerfile and --client do not go together") }
         } else {
             guard !write else { throw ValidationError("--write goes with --dockerfile") }
-            guard (distro == nil) != (client == nil) else { throw ValidationError("pass exactly one of --distro, --client or --dockerfile") }
+            guard (distro == nil) != (client == nil) else { throw ValidationError("pass exactly one of --distro or --client (or --dockerfile PATH, with --distro to override the family)") }
         }
         if let distro, !DistroFamily.allNames.contains(distro.lowercased()) {
             throw ValidationError("unknown distro '\(distro)'; choose one of: \(DistroFamily.allNames.joined(separator: ", "))")
