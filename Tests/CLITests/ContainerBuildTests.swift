@@ -72,7 +72,7 @@ import TestSupport
         defer { engine.remove(image, clean) }
         for (step, text) in Self.clientFailures {
             let build = try context("FROM \(engine.debian)\nARG ORIGIN=https://origin.example\n\(step)\n")
-            let rejected = try origin.verify("rejected", ["buildah"] + ContainerEngine.bud + ["-t", engine.name("pattern1-fails"), build.url.path])
+            let rejected = try origin.verify("rejected", ContainerEngine.bud(build.url.path, tag: engine.name("pattern1-fails")))
             #expect(rejected.status == 0, "\(step): \(rejected)")
             #expect(rejected.stderr.contains(text), "\(step) should fail with: \(text)\n\(rejected.stderr.suffix(1500))")
             #expect(rejected.stderr.contains("Error: building at STEP \"\(step)\""), "\(rejected.stderr.suffix(600))")
@@ -81,7 +81,7 @@ import TestSupport
         let snippet = try CLI.run(["snippet", "--distro", "debian"]).stdout
         let dockerfile = "FROM \(engine.debian)\n\(snippet)ARG ORIGIN=https://origin.example\n" + Self.clientFailures.map(\.step).joined(separator: "\n") + "\n"
         let build = try context(dockerfile)
-        let trusted = try origin.verify("trusted", ["buildah"] + ContainerEngine.bud + ["--build-arg", "PROXY_CA_B64=\(origin.caBase64)", "-t", image, build.url.path])
+        let trusted = try origin.verify("trusted", ContainerEngine.bud(build.url.path, tag: image, arguments: ["PROXY_CA_B64=\(origin.caBase64)"]))
         #expect(trusted.status == 0, "\(trusted.stdout)\n\(trusted.stderr.suffix(2000))")
         #expect(trusted.stdout.contains("origin.example  trusted"), "\(trusted.stdout)")
         #expect(try engine.file(Self.anchor, in: image) == origin.rootPEM, "the proxy's root is in the image's anchors")
@@ -90,7 +90,7 @@ import TestSupport
         // CI without the proxy: no argument, a direct local origin, and the image stays clean.
         let direct = try StaticHTTPSServer(directory: origin.files.path("www"), chain: nil)
         defer { direct.stop() }
-        let built = try engine.buildah(ContainerEngine.bud + ["--build-arg", "ORIGIN=http://127.0.0.1:\(direct.port)", "-t", clean, build.url.path])
+        let built = try engine.execute(ContainerEngine.bud(build.url.path, tag: clean, arguments: ["ORIGIN=http://127.0.0.1:\(direct.port)"]))
         #expect(built.status == 0, "\(built.stderr.suffix(2000))")
         #expect(try engine.file(Self.anchor, in: clean) == nil, "no proxy CA without the argument")
         #expect(try engine.file(Self.bundle, in: clean) == engine.file(Self.bundle, in: engine.debian), "the bundle is the base image's")
@@ -105,10 +105,10 @@ import TestSupport
         defer { engine.remove(app, corpBase) }
         let snippet = try CLI.run(["snippet", "--distro", "debian"]).stdout
         let base = try context("FROM \(engine.debian)\n\(snippet)")
-        try ContainerEngine.check(engine.buildah(ContainerEngine.bud + ["--build-arg", "PROXY_CA_B64=\(origin.caBase64)", "-t", corpBase, base.url.path]), "corp-base")
+        try ContainerEngine.check(engine.execute(ContainerEngine.bud(base.url.path, tag: corpBase, arguments: ["PROXY_CA_B64=\(origin.caBase64)"])), "corp-base")
 
         let application = try context("FROM \(corpBase)\nARG ORIGIN=https://origin.example\n\(Self.curlStep)\n\(Self.pipStep)\n")
-        let built = try origin.verify("trusted", ["buildah"] + ContainerEngine.bud + ["-t", app, application.url.path])
+        let built = try origin.verify("trusted", ContainerEngine.bud(application.url.path, tag: app))
         #expect(built.status == 0, "\(built.stdout)\n\(built.stderr.suffix(2000))")
         #expect(built.stdout.contains("OK: every host was trusted"), "\(built.stdout)")
     }
@@ -153,9 +153,8 @@ import TestSupport
         let original = app.dockerfile(engine)
         let build = try context(original, files: app.files)
         let dockerfile = build.path("Dockerfile")
-        let bud = ["buildah"] + ContainerEngine.bud + ["-t", image, build.url.path]
 
-        let before = try origin.verify("rejected", bud)
+        let before = try origin.verify("rejected", ContainerEngine.bud(build.url.path, tag: image))
         #expect(before.status == 0, "\(before)")
         #expect(before.stderr.contains(app.failure), "\(app) should fail with: \(app.failure)\n\(before.stderr.suffix(1500))")
 
@@ -175,7 +174,7 @@ import TestSupport
         #expect(again.status == 0 && again.stdout.isEmpty, "a second run changes nothing: \(again)")
         #expect(again.stderr.contains("\(dockerfile): nothing to change"), "\(again.stderr)")
 
-        let after = try origin.verify("trusted", bud.dropLast() + ["--build-arg", "PROXY_CA_B64=\(origin.caBase64)", build.url.path])
+        let after = try origin.verify("trusted", ContainerEngine.bud(build.url.path, tag: image, arguments: ["PROXY_CA_B64=\(origin.caBase64)"]))
         #expect(after.status == 0, "\(app): \(after.stdout)\n\(after.stderr.suffix(2000))")
         #expect(try engine.file(app.builtFile, in: image) != nil, "\(app) built \(app.builtFile)")
 

@@ -18,9 +18,11 @@ final class ContainerEngine: Sendable {
     /// A `FROM scratch` image holding only the base's CA bundle, named like Google's distroless.
     let distroless: String
 
-    /// What `buildah bud` needs here: chroot isolation, the host's network (the proxy is on
-    /// 127.0.0.1). A failed build leaves no container behind (buildah removes it).
-    static let bud = ["bud", "--isolation", "chroot", "--network", "host"]
+    /// `buildah bud` as the README shows it: chroot isolation and the host's network (the proxy is
+    /// on 127.0.0.1), the build arguments, the tag, the context. A failed build leaves no container.
+    static func bud(_ context: String, tag: String, arguments: [String] = []) -> [String] {
+        ["buildah", "bud", "--isolation", "chroot", "--network", "host"] + arguments.flatMap { ["--build-arg", $0] } + ["-t", tag, context]
+    }
 
     private init() throws {
         guard getuid() == 0 else { throw EngineError("buildah needs root here; run `make test` as root (as CI does)") }
@@ -42,12 +44,17 @@ final class ContainerEngine: Sendable {
         let context = try TemporaryDirectory()
         try FileManager.default.copyItem(atPath: rootfs + "/etc/ssl/certs/ca-certificates.crt", toPath: context.path("ca-certificates.crt"))
         try context.write("Dockerfile", "FROM scratch\nCOPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n")
-        try Self.check(buildah(Self.bud + ["-t", distroless, context.url.path]), "building the distroless-style base")
+        try Self.check(execute(Self.bud(context.url.path, tag: distroless)), "building the distroless-style base")
     }
 
     /// `buildah ARGS` with the given environment on top of a clean one (no proxy, no CA variables).
     func buildah(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 300) throws -> ProcessResult {
         try run("buildah", arguments, environment: cleanEnvironment(environment), timeout: timeout)
+    }
+
+    /// A whole command line (from `bud`), in a clean environment.
+    func execute(_ command: [String]) throws -> ProcessResult {
+        try TestSupport.run(command[0], Array(command.dropFirst()), environment: cleanEnvironment(), timeout: 300)
     }
 
     /// The name for an image a test builds.

@@ -29,7 +29,7 @@ extension ContainerBuildTests {
         #expect(pushed.status == 0, "\(pushed)")
         let digest = try String(contentsOfFile: scratch.path("digest"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
 
-        let pull = ["skopeo", "copy", "--quiet", "docker://\(host)/app:1", "oci:\(scratch.path("pulled")):app"]
+        let pull = ["skopeo", "copy", "docker://\(host)/app:1", "oci:\(scratch.path("pulled")):app"]
         let rejected = try origin.verify("rejected", pull, mapping: ["\(host)=127.0.0.1:\(port)"])
         #expect(rejected.status == 0, "\(rejected)")
         #expect(rejected.stderr.contains("x509: certificate signed by unknown authority"), "\(rejected.stderr.suffix(800))")
