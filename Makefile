@@ -82,7 +82,7 @@ $(ROOTFS)/usr/bin/curl:
 
 # Container builds behind the proxy (Tests/CLITests/ContainerBuildTests.swift): buildah builds the
 # Dockerfiles (podman imports the base image, skopeo pulls from docker-registry), as root with chroot
-# isolation. Their base image comes from a second rootfs: the one above plus pip and npm, installed
+# isolation. Their base image comes from a second rootfs: the one above plus pip, npm and Go, installed
 # with apt inside it (debootstrap cannot resolve npm's dependencies itself).
 CONTAINER_PACKAGES := buildah:buildah podman:podman skopeo:skopeo docker-registry:docker-registry dpkg-deb:dpkg patch:patch
 APPS_ROOTFS ?= /var/cache/intercept-proxy/rootfs-bookworm-apps
@@ -91,16 +91,17 @@ export INTERCEPT_PROXY_TEST_APPS_ROOTFS := $(APPS_ROOTFS)
 container-deps:
 	@$(call ensure_packages,$(CONTAINER_PACKAGES),container tests)
 
-$(APPS_ROOTFS)/usr/bin/npm: | $(ROOTFS)/usr/bin/curl
-	@echo "make: building $(APPS_ROOTFS) (the rootfs above plus python3-pip and npm) for the container tests (once per machine, about 2 min)"
+$(APPS_ROOTFS)/usr/bin/go: | $(ROOTFS)/usr/bin/curl
+	@echo "make: building $(APPS_ROOTFS) (the rootfs above plus python3-pip, npm and golang-go) for the container tests (once per machine, about 3 min)"
 	$(SUDO) rm -rf $(APPS_ROOTFS).partial
 	$(SUDO) cp -a $(ROOTFS) $(APPS_ROOTFS).partial
 	$(SUDO) cp /etc/resolv.conf $(APPS_ROOTFS).partial/etc/resolv.conf
 	$(SUDO) chroot $(APPS_ROOTFS).partial /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-		sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-pip npm && apt-get clean && rm -rf /var/lib/apt/lists/*'
+		sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-pip npm golang-go && apt-get clean && rm -rf /var/lib/apt/lists/*'
+	$(SUDO) rm -rf $(APPS_ROOTFS)
 	$(SUDO) mv $(APPS_ROOTFS).partial $(APPS_ROOTFS)
 
-container-prerequisites: container-deps $(APPS_ROOTFS)/usr/bin/npm
+container-prerequisites: container-deps $(APPS_ROOTFS)/usr/bin/go
 
 # Runs every test, then prints one closing line: "tests: N passed, N failed".
 test: test-deps $(ROOTFS)/usr/bin/curl container-prerequisites $(BENCH_VENV)/bin/mitmdump fuzz-smoke sanitize-ci

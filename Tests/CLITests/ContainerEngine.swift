@@ -4,8 +4,8 @@ import TestSupport
 
 /// buildah, podman and skopeo as the container tests drive them, as root with chroot isolation and
 /// the host's network (no daemon here; `podman run` does not work, `buildah run` does). One base
-/// image per test process, imported from the apps rootfs the Makefile builds with debootstrap, and
-/// tagged under the names users' Dockerfiles start from (debian, python, node). Every image is
+/// image per test process, imported from the apps rootfs the Makefile builds (debootstrap, then apt),
+/// and tagged under the names users' Dockerfiles start from (debian, python, node, golang). Every image is
 /// named `localhost/ip-test-<pid>-<random>/...`: tests remove theirs, the base goes at exit, and
 /// leftovers of a process that died are removed by the next run.
 final class ContainerEngine: Sendable {
@@ -14,7 +14,7 @@ final class ContainerEngine: Sendable {
     /// Where every name of this process starts.
     let prefix: String
     /// The base image under the names Dockerfiles use.
-    let debian: String, python: String, node: String
+    let debian: String, python: String, node: String, golang: String
     /// A `FROM scratch` image holding only the base's CA bundle, named like Google's distroless.
     let distroless: String
 
@@ -28,19 +28,20 @@ final class ContainerEngine: Sendable {
         guard getuid() == 0 else { throw EngineError("buildah needs root here; run `make test` as root (as CI does)") }
         for tool in ["buildah", "podman", "skopeo", "docker-registry", "dpkg-deb"] { _ = try requireTool(tool) }
         let rootfs = ProcessInfo.processInfo.environment["INTERCEPT_PROXY_TEST_APPS_ROOTFS"] ?? "/var/cache/intercept-proxy/rootfs-bookworm-apps"
-        guard FileManager.default.fileExists(atPath: rootfs + "/usr/bin/npm") else {
-            throw EngineError("no Debian rootfs with pip and npm at \(rootfs); `make test` builds it (make container-rootfs)")
+        guard FileManager.default.fileExists(atPath: rootfs + "/usr/bin/go") else {
+            throw EngineError("no Debian rootfs with pip, npm and go at \(rootfs); `make test` builds it (make container-prerequisites)")
         }
         Self.removeLeftovers()
         prefix = "localhost/ip-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         debian = "\(prefix)/debian:bookworm"
         python = "\(prefix)/python:3.11"
         node = "\(prefix)/node:18"
+        golang = "\(prefix)/golang:1.19"
         distroless = "\(prefix)/distroless/static-debian12:nonroot"
         atexit { ContainerEngine.removeAll(of: getpid()) }
 
         try Self.check(run("sh", ["-c", "tar -C \"$1\" -c . | podman import - \"$2\"", "import", rootfs, debian], timeout: 300), "importing \(rootfs)")
-        try Self.check(run("buildah", ["tag", debian, python, node]), "tagging the base")
+        try Self.check(run("buildah", ["tag", debian, python, node, golang]), "tagging the base")
         let context = try TemporaryDirectory()
         try FileManager.default.copyItem(atPath: rootfs + "/etc/ssl/certs/ca-certificates.crt", toPath: context.path("ca-certificates.crt"))
         try context.write("Dockerfile", "FROM scratch\nCOPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n")
@@ -72,6 +73,14 @@ final class ContainerEngine: Sendable {
         let mount = try Self.check(buildah(["mount", container]), "buildah mount").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         defer { _ = try? run("buildah", ["umount", container]) }
         return try? String(contentsOfFile: mount + path, encoding: .utf8)
+    }
+
+    /// Runs a command in a container of the image (`buildah run`: `podman run` needs cgroups these machines lack).
+    func runInside(_ image: String, _ command: [String]) throws -> ProcessResult {
+        let container = try Self.check(buildah(["from", "--pull-never", "--quiet", image]), "buildah from \(image)")
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? run("buildah", ["rm", container]) }
+        return try buildah(["run", "--isolation", "chroot", container, "--"] + command)
     }
 
     /// Every byte of an image (manifest, config with its history, uncompressed layers), to search.

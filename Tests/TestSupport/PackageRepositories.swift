@@ -1,7 +1,8 @@
 import Foundation
 
 /// Offline package repositories as static files, for clients that fetch over HTTPS through the
-/// proxy: a pip simple index, an npm registry and a flat apt repository, each with one real package.
+/// proxy: a pip simple index, an npm registry, a flat apt repository and a Go module proxy, each
+/// with one real package.
 public enum PackageRepositories {
     /// `/simple/demo/` and `/packages/demo-1.0-py3-none-any.whl`: `pip install demo==1.0`.
     public static func writePipIndex(root: String) throws {
@@ -62,6 +63,25 @@ public enum PackageRepositories {
             open(repo + "/Packages", "w").write(packages)
             data = packages.encode()
             open(repo + "/Release", "w").write("Origin: intercept-proxy-test\\nSHA256:\\n %s %d Packages\\n" % (hashlib.sha256(data).hexdigest(), len(data)))
+            """)
+    }
+
+    /// `/goproxy/` as a Go module proxy (GOPROXY=BASE/goproxy) serving `example.com/greet v1.0.0`,
+    /// whose `greet.Hello()` returns "hello from the local Go module proxy".
+    public static func writeGoModuleProxy(root: String) throws {
+        try python(root, """
+            import json, os, sys, zipfile
+            module, version = "example.com/greet", "v1.0.0"
+            directory = sys.argv[1] + "/goproxy/" + module + "/@v"
+            os.makedirs(directory, exist_ok=True)
+            mod = "module %s\n\ngo 1.19\n" % module
+            open(directory + "/list", "w").write(version + "\n")
+            json.dump({"Version": version, "Time": "2026-01-01T00:00:00Z"}, open(directory + "/%s.info" % version, "w"))
+            open(directory + "/%s.mod" % version, "w").write(mod)
+            with zipfile.ZipFile(directory + "/%s.zip" % version, "w") as z:
+                z.writestr("%s@%s/go.mod" % (module, version), mod)
+                z.writestr("%s@%s/greet.go" % (module, version),
+                           'package greet\n\nfunc Hello() string { return "hello from the local Go module proxy" }\n')
             """)
     }
 
