@@ -11,23 +11,21 @@ import TestSupport
 @Suite(.serialized) struct ContainerBuildTests {
     /// The local origin and the CA every proxy of the suite uses.
     final class Origin: Sendable {
-        let files: TemporaryDirectory
-        let https: StaticHTTPSServer
+        let packages: PackageOrigin
         let caDir: String
         /// `intercept-proxy ca export --format base64`, the build argument's value.
         let caBase64: String
         let rootPEM: String
+        var https: StaticHTTPSServer { packages.server }
 
         init() throws {
-            files = try TemporaryDirectory()
-            let root = files.path("www")
-            try PackageRepositories.writePipIndex(root: root)
-            try PackageRepositories.writeNPMRegistry(root: root, base: "https://origin.example")
-            try PackageRepositories.writeAptRepository(root: root)
-            try PackageRepositories.writeGoModuleProxy(root: root)
-            let authority = try CertificateAuthority.generate(profile: .plain.with(keyAlgorithm: .ecdsaP256))
-            https = try StaticHTTPSServer(directory: root, chain: LeafForge(authority: authority).chain(for: "origin.example"))
-            caDir = files.path("ca")
+            packages = try PackageOrigin(host: "origin.example") { root in
+                try PackageRepositories.writePipIndex(root: root)
+                try PackageRepositories.writeNPMRegistry(root: root, base: "https://origin.example")
+                try PackageRepositories.writeAptRepository(root: root)
+                try PackageRepositories.writeGoModuleProxy(root: root)
+            }
+            caDir = packages.files.path("ca")
             let initialised = try CLI.run(["ca", "init", "--ca-dir", caDir, "--profile", "zscaler"])
             guard initialised.status == 0 else { throw ContainerEngine.EngineError("ca init: \(initialised)") }
             caBase64 = try CLI.run(["ca", "export", "--ca-dir", caDir, "--format", "base64"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -89,7 +87,7 @@ import TestSupport
         #expect(try engine.file("/usr/share/ip-demo/hello", in: image) != nil, "apt installed the package")
 
         // CI without the proxy: no argument, a direct local origin, and the image stays clean.
-        let direct = try StaticHTTPSServer(directory: origin.files.path("www"), chain: nil)
+        let direct = try StaticHTTPSServer(directory: origin.packages.root, chain: nil)
         defer { direct.stop() }
         let built = try engine.execute(ContainerEngine.bud(build.url.path, tag: clean, arguments: ["ORIGIN=http://127.0.0.1:\(direct.port)"]))
         #expect(built.status == 0, "\(built.stderr.suffix(2000))")

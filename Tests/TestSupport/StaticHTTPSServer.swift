@@ -23,5 +23,27 @@ public final class StaticHTTPSServer: @unchecked Sendable {
         server = try PythonServer(script: script) { scratch in [directory] + (try chain.map { try scratch.writeChain($0) } ?? []) }
     }
 
+    /// Serves `directory` over HTTPS as `host`, with a leaf from a throwaway CA (clients reach it
+    /// through the proxy with --upstream-insecure).
+    public convenience init(directory: String, host: String) throws {
+        let authority = try CertificateAuthority.generate(profile: .plain.with(keyAlgorithm: .ecdsaP256))
+        try self.init(directory: directory, chain: LeafForge(authority: authority).chain(for: host))
+    }
+
     public func stop() { server.stop() }
+}
+
+/// Files written into a scratch directory's `www` and served over HTTPS as one host: the local
+/// upstream of the client and container tests (package repositories, a git repository).
+public final class PackageOrigin: Sendable {
+    /// The scratch directory; `www` below it is served, the rest is the test's.
+    public let files: TemporaryDirectory
+    public let server: StaticHTTPSServer
+    public var root: String { files.path("www") }
+
+    public init(host: String, write: (_ root: String) throws -> Void) throws {
+        files = try TemporaryDirectory()
+        try write(files.path("www"))
+        server = try StaticHTTPSServer(directory: files.path("www"), host: host)
+    }
 }
