@@ -83,7 +83,7 @@ import TestSupport
         let trusted = try origin.verify("trusted", ContainerEngine.bud(build.url.path, tag: image, arguments: ["PROXY_CA_B64=\(origin.caBase64)"]))
         #expect(trusted.status == 0, "\(trusted.stdout)\n\(trusted.stderr.suffix(2000))")
         #expect(trusted.stdout.contains("origin.example  trusted"), "\(trusted.stdout)")
-        #expect(try engine.file(Self.anchor, in: image) == origin.rootPEM, "the proxy's root is in the image's anchors")
+        #expect(try engine.file(Self.anchor, in: image) == Data(origin.rootPEM.utf8), "the proxy's root is in the image's anchors")
         #expect(try engine.file("/usr/share/ip-demo/hello", in: image) != nil, "apt installed the package")
 
         // CI without the proxy: no argument, a direct local origin, and the image stays clean.
@@ -92,7 +92,8 @@ import TestSupport
         let built = try engine.execute(ContainerEngine.bud(build.url.path, tag: clean, arguments: ["ORIGIN=http://127.0.0.1:\(direct.port)"]))
         #expect(built.status == 0, "\(built.stderr.suffix(2000))")
         #expect(try engine.file(Self.anchor, in: clean) == nil, "no proxy CA without the argument")
-        #expect(try engine.file(Self.bundle, in: clean) == engine.file(Self.bundle, in: engine.debian), "the bundle is the base image's")
+        let baseBundle = try #require(try engine.file(Self.bundle, in: engine.debian))
+        #expect(try engine.file(Self.bundle, in: clean) == baseBundle, "the bundle is the base image's")
         #expect(try engine.file("/usr/share/ip-demo/hello", in: clean) != nil)
     }
 
@@ -194,9 +195,11 @@ import TestSupport
             // Hardening: the final stage only copies, so it ships the base's trust store and no trace of the argument.
             #expect(rewritten.hasSuffix("FROM \(engine.distroless)\nCOPY --from=build /app /app\nENTRYPOINT [\"/app\"]\n"), "\(rewritten)")
             #expect(try engine.runInside(image, ["/app"]).stdout == "hello from the local Go module proxy\n", "the binary built from the module")
-            #expect(try engine.file(Self.bundle, in: image) == engine.file(Self.bundle, in: engine.distroless))
+            let baseBundle = try #require(try engine.file(Self.bundle, in: engine.distroless))
+            #expect(try engine.file(Self.bundle, in: image) == baseBundle, "the final image trusts what its base trusts, no more")
             let bytes = try engine.contents(of: image)
             let pemBody = origin.rootPEM.split(separator: "\n")[1]
+            #expect(bytes.range(of: Data("hello from the local Go module proxy".utf8)) != nil, "the search reads the layers uncompressed")
             #expect(bytes.range(of: Data(origin.caBase64.utf8)) == nil, "the PROXY_CA_B64 value is in the final image")
             #expect(bytes.range(of: Data(pemBody.utf8)) == nil, "the proxy CA is in the final image")
         }

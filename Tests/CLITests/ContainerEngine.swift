@@ -65,14 +65,14 @@ final class ContainerEngine: Sendable {
         _ = try? run("buildah", ["rmi", "-f"] + images)
     }
 
-    /// The text of a file in an image, or nil when the image has no such file.
-    func file(_ path: String, in image: String) throws -> String? {
+    /// The bytes of a file in an image, or nil when the image has no such file.
+    func file(_ path: String, in image: String) throws -> Data? {
         let container = try Self.check(buildah(["from", "--pull-never", "--quiet", image]), "buildah from \(image)")
             .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         defer { _ = try? run("buildah", ["rm", container]) }
         let mount = try Self.check(buildah(["mount", container]), "buildah mount").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         defer { _ = try? run("buildah", ["umount", container]) }
-        return try? String(contentsOfFile: mount + path, encoding: .utf8)
+        return FileManager.default.contents(atPath: mount + path)
     }
 
     /// Runs a command in a container of the image (`buildah run`: `podman run` needs cgroups these machines lack).

@@ -74,14 +74,14 @@ public enum PackageRepositories {
             module, version = "example.com/greet", "v1.0.0"
             directory = sys.argv[1] + "/goproxy/" + module + "/@v"
             os.makedirs(directory, exist_ok=True)
-            mod = "module %s\n\ngo 1.19\n" % module
-            open(directory + "/list", "w").write(version + "\n")
+            mod = "module %s\\n\\ngo 1.19\\n" % module
+            open(directory + "/list", "w").write(version + "\\n")
             json.dump({"Version": version, "Time": "2026-01-01T00:00:00Z"}, open(directory + "/%s.info" % version, "w"))
             open(directory + "/%s.mod" % version, "w").write(mod)
             with zipfile.ZipFile(directory + "/%s.zip" % version, "w") as z:
                 z.writestr("%s@%s/go.mod" % (module, version), mod)
                 z.writestr("%s@%s/greet.go" % (module, version),
-                           'package greet\n\nfunc Hello() string { return "hello from the local Go module proxy" }\n')
+                           'package greet\\n\\nfunc Hello() string { return "hello from the local Go module proxy" }\\n')
             """)
     }
 
