@@ -162,7 +162,7 @@ sanitize-ci: test-deps $(BENCH_VENV)/bin/mitmdump
 # libFuzzer targets for every parser (Fuzz/README.md), built apart from the normal build with
 # ASan; seeds in Fuzz/corpus, new inputs in .build-fuzz/corpus, reproducers in .build-fuzz/crashes.
 FUZZ_SCRATCH := .build-fuzz
-FUZZ_TARGETS := http1-request http1-response connect-authority tls-client-hello h2-server pem-ca explain
+FUZZ_TARGETS := http1-request http1-response connect-authority tls-client-hello h2-server pem-ca explain dockerfile
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 5
 FUZZ_BUILD := $(SWIFT) build --product intercept-proxy-fuzz --scratch-path $(FUZZ_SCRATCH) \

@@ -24,6 +24,7 @@ public enum DockerfileRewriter {
     public static func rewrite(_ text: String, distro override: String? = nil) throws -> DockerfileRewrite {
         let dockerfile = try Dockerfile(text: text)
         var notes: [String] = []
+        let crlf = dockerfile.lines.first?.hasSuffix("\r") == true
         var insertions: [UnifiedDiff.Insertion] = []
         var unresolved = false
         var trusted: [Int: Bool] = [:]
@@ -36,7 +37,7 @@ public enum DockerfileRewriter {
             let parent = dockerfile.stage(named: stage.image, before: stage.index)
             let kind = parent.flatMap { kinds[$0.index] } ?? overrideKind ?? BaseImage(stage.image).kind
             kinds[stage.index] = kind
-            let ownLines = dockerfile.lines[(stage.from.lastLine + 1)...max(stage.from.lastLine, stage.lastLine)]
+            let ownLines = dockerfile.lines[(stage.from.lastLine + 1)..<max(stage.from.lastLine + 1, stage.lastLine + 1)]
             if ownLines.contains(where: { $0.hasPrefix(marker) }) {
                 trusted[stage.index] = true
                 notes.append("\(stage.label) FROM \(stage.image): already has the intercept-proxy block, unchanged")
@@ -55,7 +56,8 @@ public enum DockerfileRewriter {
             case .distro(let family):
                 var runtimes = parent == nil ? BaseImage(stage.image).runtimes : []
                 for run in stage.instructions where run.keyword == "RUN" { runtimes.formUnion(BaseImage.runtimes(inCommand: run.arguments)) }
-                insertions.append(UnifiedDiff.Insertion(after: stage.from.lastLine, lines: block(family: family, runtimes: runtimes)))
+                let lines = block(family: family, runtimes: runtimes).map { crlf ? $0 + "\r" : $0 }
+                insertions.append(UnifiedDiff.Insertion(after: stage.from.lastLine, lines: lines))
                 trusted[stage.index] = true
                 let extra = runtimes.isEmpty ? "" : " and the variables for " + runtimes.map(\.rawValue).sorted().joined(separator: ", ")
                 notes.append("\(stage.label) FROM \(stage.image): \(family.names[0]) family, block inserted after line \(stage.from.lastLine + 1)\(extra)")
@@ -121,8 +123,8 @@ public enum UnifiedDiff {
     }
 
     public static func render(_ insertions: [Insertion], original text: String, path: String, context: Int = 3) -> String {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        if text.hasSuffix("\n") { lines.removeLast() }
+        var lines = Dockerfile.lines(of: text)
+        if Dockerfile.endsWithNewline(text) { lines.removeLast() }
         let sorted = insertions.sorted { $0.after < $1.after }
         guard !sorted.isEmpty else { return "" }
         // Hunks as original line ranges [start, end), merged where their context touches.
@@ -145,7 +147,7 @@ public enum UnifiedDiff {
                 for insertion in hunk.insertions where insertion.after + 1 == index { output += insertion.lines.map { "+\($0)\n" }.joined() }
                 guard index < hunk.end else { continue }
                 output += " \(lines[index])\n"
-                if index == lines.count - 1, !text.hasSuffix("\n") { output += "\\ No newline at end of file\n" }
+                if index == lines.count - 1, !Dockerfile.endsWithNewline(text) { output += "\\ No newline at end of file\n" }
             }
             addedBefore += added
         }

@@ -30,6 +30,7 @@ public struct DockerfileStage: Sendable {
 
 /// A Dockerfile split into stages, keeping its lines so that edits can be made in place.
 public struct Dockerfile: Sendable {
+    /// The file's lines, split at \n (with their \r, if any).
     public let lines: [String]
     /// ARGs declared before the first FROM, with their defaults: the only ones FROM can use.
     public let globalArguments: [String: String]
@@ -40,10 +41,9 @@ public struct Dockerfile: Sendable {
     }
 
     public init(text: String) throws {
-        lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
-        }
-        let instructions = Self.instructions(of: lines)
+        // Lines as they are (a CRLF file keeps its \r, so edits keep its endings); parsed without the \r.
+        lines = Self.lines(of: text)
+        let instructions = Self.instructions(of: lines.map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 })
         var globals: [String: String] = [:]
         var stages: [DockerfileStage] = []
         let fromIndices = instructions.indices.filter { instructions[$0].keyword == "FROM" }
@@ -67,6 +67,14 @@ public struct Dockerfile: Sendable {
         globalArguments = globals
         self.stages = stages
     }
+
+    /// Split at each \n, by Unicode scalars: as Characters, "\r\n" is one and never equals "\n".
+    public static func lines(of text: String) -> [String] {
+        text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
+    }
+
+    /// Whether the text ends with a line break (\n or \r\n).
+    public static func endsWithNewline(_ text: String) -> Bool { text.unicodeScalars.last == "\n" }
 
     /// The stage a FROM refers to by name (`FROM builder`), if any earlier one has that name.
     public func stage(named reference: String, before index: Int) -> DockerfileStage? {

@@ -9,9 +9,18 @@ struct DockerfileSnippet {
     let distro: String?
     let write: Bool
 
+    /// Dockerfiles are a few KiB; anything past this is not one (and is not read whole).
+    static let maximumSize = 1 << 20
+
     func run() throws {
         let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+        do {
+            let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            guard size <= Self.maximumSize else { throw ValidationError("\(path) is larger than 1 MiB: not a Dockerfile this tool rewrites") }
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch let error as ValidationError {
+            throw error
+        } catch {
             throw ValidationError("cannot read the Dockerfile at \(path): \(error.localizedDescription)")
         }
         let rewrite: DockerfileRewrite

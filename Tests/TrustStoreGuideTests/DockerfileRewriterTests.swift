@@ -91,7 +91,7 @@ import Testing
             "stage 1 (test) FROM build: inherits the CA from stage 0 (build), unchanged",
             "stage 2 FROM gcr.io/distroless/java21-debian12: only copies (no RUN), left alone: no proxy CA is shipped in it",
         ])
-        let lines = rewrite.rewritten.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = Dockerfile.lines(of: rewrite.rewritten)
         #expect(lines[0] == "FROM maven:3-eclipse-temurin-21 AS build")
         #expect(lines[1] == DockerfileRewriter.marker + " (debian/ubuntu).")
         #expect(lines.contains("ARG PROXY_CA_B64=\"\""))
@@ -139,5 +139,24 @@ import Testing
         #expect(diff == expected, "\(diff)")
         let noNewline = UnifiedDiff.render(try DockerfileRewriter.rewrite("FROM debian:12\nRUN true").insertions, original: "FROM debian:12\nRUN true", path: "D")
         #expect(noNewline.hasSuffix(" RUN true\n\\ No newline at end of file\n"), "\(noNewline)")
+    }
+
+    @Test(arguments: ["FROM a\nFROM b\n", "FROM", "FROM a \\", "RUN <<EOF\nFROM x", "FROM ${\nRUN x", "FROM $$\nRUN x",
+                      "FROM a AS\nRUN x", "\r\n\r\nFROM debian\r\nRUN x\r", "FROM debian <<EOF\nRUN x\nEOF\nRUN y\n", "# escape=\nFROM a\nRUN b"])
+    func oddInputIsReadWithoutTrappingAndRewrittenIdempotently(text: String) throws {
+        guard let rewrite = try? DockerfileRewriter.rewrite(text, distro: "debian") else {
+            #expect(throws: Dockerfile.ParseError.self) { try Dockerfile(text: text) }
+            return
+        }
+        _ = UnifiedDiff.render(rewrite.insertions, original: text, path: "Dockerfile")
+        #expect(!(try DockerfileRewriter.rewrite(rewrite.rewritten, distro: "debian")).changed, "\(text)")
+    }
+
+    @Test func crlfFilesKeepTheirLineEndings() throws {
+        let rewrite = try DockerfileRewriter.rewrite("FROM debian:12\r\nRUN apt-get update\r\n")
+        #expect(rewrite.changed)
+        let lines = Dockerfile.lines(of: rewrite.rewritten)
+        #expect(lines.dropLast().allSatisfy { $0.hasSuffix("\r") }, "\(lines)")
+        #expect(lines.last == "")
     }
 }
