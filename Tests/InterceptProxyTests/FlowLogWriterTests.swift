@@ -150,4 +150,54 @@ import TestSupport
         #expect(Set(lines.map { $0 + "\n" }) == encoded)
         #expect(fixture.proxy.droppedFlowLogEvents == 0)
     }
+
+    /// A flow log whose reader stopped reading (a FIFO; `--flows -` into a pipe works the same):
+    /// before, the loop writing an event blocked in write(2) and the proxy hung. Now the proxy goes
+    /// on serving, the events beyond the bound are counted and warned about once, and once the
+    /// reader reads again every event not counted as dropped arrives, whole, by the end of the stop.
+    @Test func aFlowLogNobodyReadsLeavesTheProxyServing() async throws {
+        let scratch = try TemporaryDirectory(), path = scratch.path("flows.fifo")
+        try #require(mkfifo(path, 0o600) == 0)
+        let reader = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)  // open, never read until later
+        try #require(reader >= 0)
+        defer { close(reader) }
+        let messages = CapturedMessages()
+        var configuration = ProxyConfiguration()
+        configuration.port = 0
+        configuration.offline = true
+        configuration.caDirectory = scratch.path("certs")
+        configuration.flowsPath = path
+        configuration.flowLogBufferBytes = 32 << 10
+        let proxy = try InterceptProxy(configuration: configuration, logger: Self.logger(messages))
+        try proxy.start()
+
+        let started = Date()
+        let urls = (0..<400).map { "http://stuck.example/\($0)" }
+        let result = try run("curl", ["-sS", "--max-time", "60", "-x", "http://127.0.0.1:\(proxy.port)"] + urls)
+        #expect(result.status == 0 && result.stdout.contains("GET http://stuck.example/399"), "\(result.stderr)")
+        #expect(Date().timeIntervalSince(started) < 30, "served while the flow log was stuck")
+        let dropped = proxy.droppedFlowLogEvents
+        #expect(dropped > 100, "\(dropped) dropped")
+        #expect(messages.all.filter { $0.contains("falls behind") }.count == 1, "\(messages.all)")
+
+        // The reader reads again; the stop waits for the writer, which then closes its end (EOF).
+        let received = Task.detached { () -> [UInt8] in
+            var bytes: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 65_536)
+            let deadline = Date() + 30
+            while Date() < deadline {
+                let count = read(reader, &chunk, chunk.count)
+                if count > 0 { bytes += chunk[..<count]; continue }
+                if count == 0 { break }  // every writer closed: the stop is over
+                usleep(5_000)  // EAGAIN: nothing yet
+            }
+            return bytes
+        }
+        await proxy.stop()
+        let lines = String(decoding: await received.value, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.last == "", "ends with a whole line")
+        let objects = lines.dropLast().compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(objects.count == lines.count - 1, "every line whole")
+        #expect(objects.count == proxy.recordedEvents.count - dropped, "\(objects.count) lines, \(proxy.recordedEvents.count) events, \(dropped) dropped")
+        #expect(messages.all.contains("\(dropped) flow events were not written to the flow log \(path): its writer fell behind (they were recorded in memory)"), "\(messages.all)")
+    }
 }
