@@ -8,7 +8,26 @@ public struct ErrorExplanation: Sendable, Equatable {
         public let number: Int
         /// Trimmed, and cut after `limit` characters.
         public let text: String
+        /// At most 160 characters of it, around the words that decided.
+        public let excerpt: String
         static let limit = 1_000
+
+        init(_ index: Int, in text: ExplainText, around needle: String?) {
+            number = index + 1
+            self.text = text.quote(line: index, limit: Self.limit)
+            excerpt = Self.excerpt(of: self.text, around: needle)
+        }
+
+        private static func excerpt(of text: String, around needle: String?, limit: Int = 160) -> String {
+            guard text.count > limit else { return text }
+            guard let needle, let found = text.range(of: needle, options: .caseInsensitive) else {
+                return String(text.prefix(limit)) + "..."
+            }
+            let lead = max(0, min(text.distance(from: text.startIndex, to: found.lowerBound) - 40, text.count - limit))
+            let start = text.index(text.startIndex, offsetBy: lead)
+            let end = text.index(start, offsetBy: limit, limitedBy: text.endIndex) ?? text.endIndex
+            return (lead > 0 ? "..." : "") + text[start..<end] + (end < text.endIndex ? "..." : "")
+        }
     }
 
     /// The family id (see `ClientFamily`).
@@ -34,14 +53,16 @@ public struct ErrorExplanation: Sendable, Equatable {
     public static func explain(_ text: String) -> ErrorExplanation? {
         let folded = ExplainText(text)
         for signature in causeSignatures {
-            guard let (_, line) = folded.first(of: signature.needles) else { continue }
+            guard let (needle, line) = folded.first(of: signature.needles) else { continue }
             let cause = signature.cause(folded)
             let (family, clientLine) = client(in: folded, errorLine: line, implied: signature.impliedClient)
             return ErrorExplanation(
                 client: family.id, cause: cause,
                 context: Context.detect(in: folded, client: family.id),
-                errorLine: Line(number: line + 1, text: folded.quote(line: line, limit: Line.limit)),
-                clientLine: clientLine.map { Line(number: $0 + 1, text: folded.quote(line: $0, limit: Line.limit)) },
+                errorLine: Line(line, in: folded, around: needle),
+                clientLine: clientLine.flatMap { index in
+                    index == line ? nil : Line(index, in: folded, around: family.markers.first { folded.line(index, contains: $0) })
+                },
                 host: host(in: folded, line: line), gatewayVendor: GatewayRoot.vendor(in: folded),
                 configuredCAFile: configuredCAFile(in: text))
         }

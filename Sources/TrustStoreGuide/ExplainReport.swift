@@ -7,11 +7,11 @@ public enum ExplainReport {
     /// `caSubject` its subject, shown beside the path.
     public static func render(_ explanation: ErrorExplanation, caFile: String?, caSubject: String? = nil) -> String {
         var client = explanation.family.name
-        if let line = explanation.clientLine { client += " (named on line \(line.number): \(shortened(line.text)))" }
+        if let line = explanation.clientLine { client += " (named on line \(line.number): \(line.excerpt))" }
         var rows = [
             ("client", client),
             ("cause", explanation.cause.summary),
-            ("keyed on", "line \(explanation.errorLine.number): \(shortened(explanation.errorLine.text))"),
+            ("keyed on", "line \(explanation.errorLine.number): \(explanation.errorLine.excerpt)"),
             ("context", explanation.context.summary),
             ("store", explanation.family.store),
         ]
@@ -29,10 +29,6 @@ public enum ExplainReport {
             text += GatewayRoot.howToGet(vendor: explanation.gatewayVendor).map { "  " + $0 }.joined(separator: "\n") + "\n"
         }
         return text
-    }
-
-    private static func shortened(_ text: String) -> String {
-        text.count > 160 ? String(text.prefix(160)) + "..." : text
     }
 
     /// Lines of `label  value` with the labels padded to one width.

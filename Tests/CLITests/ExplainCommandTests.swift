@@ -40,7 +40,7 @@ import TestSupport
     @Test func aWholeBuildLogOnStdinGetsTheDockerfileFix() throws {
         let result = try CLI.run(["explain", "-"], input: Self.buildLog)
         #expect(result.status == 0, "\(result)")
-        for wanted in ["client    pip\n", "keyed on  line 2: #19 9.900 ERROR: Could not install packages", "context   a docker build step",
+        for wanted in ["client    pip\n", "keyed on  line 2: ...", "self signed certificate in certificate chain (_ssl.c:1129)", "context   a docker build step",
                        "ARG PROXY_CA_B64=\"\"", "ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt",
                        "docker build --build-arg PROXY_CA_B64=\"$(base64 < <your-gateway-root.pem> | tr -d '\\n')\" ."] {
             #expect(result.stdout.contains(wanted), "\(wanted)\n\(result)")
