@@ -21,7 +21,7 @@ struct GatewayCAFile: ParsableArguments {
             throw ExplainInputError("--ca-file \(path): no such file")
         }
         guard size <= Self.sizeLimit else { throw ExplainInputError("--ca-file \(path): \(size) bytes is not a certificate file") }
-        let bytes = try Data(contentsOf: url)
+        guard let bytes = try? Data(contentsOf: url) else { throw ExplainInputError("--ca-file \(path): cannot read it (permissions?)") }
         let text = String(decoding: bytes, as: UTF8.self)
         if text.contains("PRIVATE KEY-----") {
             throw ExplainInputError("--ca-file \(path) holds a private key: pass the root certificate alone (explain never needs a key)")

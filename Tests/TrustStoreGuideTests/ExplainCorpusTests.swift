@@ -43,7 +43,7 @@ import TrustStoreGuide
         let families: Set<String> = [
             "pip", "poetry", "conda", "requests", "httpx", "aiohttp", "python", "npm", "yarn", "pnpm", "node", "node-fetch", "bun", "deno",
             "uv", "cargo", "rustup", "dnf", "r", "php", "curl", "wget", "apt", "apk", "go", "docker", "podman", "kubectl", "helm",
-            "terraform", "maven", "gradle", "dotnet", "git", "gem", "bundler", "openssl",
+            "terraform", "maven", "gradle", "java", "dotnet", "git", "gem", "bundler", "openssl",
         ]
         #expect(families.subtracting(Self.entries.map(\.client)).isEmpty, "no entry for \(families.subtracting(Self.entries.map(\.client)).sorted())")
         let contexts: Set<String> = ["shell", "macos", "windows", "docker-build", "daemon", "vm:colima", "vm:podman-machine", "vm:docker-desktop-windows"]
