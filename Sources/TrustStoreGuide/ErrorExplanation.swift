@@ -73,7 +73,7 @@ public struct ErrorExplanation: Sendable, Equatable {
     /// runtime's own wording there, like `SSLCertVerificationError`, does not decide); else the
     /// first family named anywhere; else the client the error's wording implies.
     private static func client(in text: ExplainText, errorLine: Int, implied: String?) -> (ClientFamily, Int?) {
-        let errorText = ExplainText(String(text.lines[errorLine]))
+        let errorText = ExplainText(text.lines.indices.contains(errorLine) ? String(text.lines[errorLine]) : "")
         let tools = ClientFamily.all.filter { !ClientFamily.runtimeOrder.contains($0.id) }
         if let family = tools.first(where: { $0.markers.contains { errorText.contains($0) } }) {
             return (family, nil)
@@ -94,7 +94,7 @@ public struct ErrorExplanation: Sendable, Equatable {
     /// The host of the first https URL on the error line, else in the text (the registry for
     /// dockerd's certs.d, the host to exempt from inspection).
     private static func host(in text: ExplainText, line: Int) -> String? {
-        let errorText = ExplainText(String(text.lines[line]))
+        let errorText = ExplainText(text.lines.indices.contains(line) ? String(text.lines[line]) : "")
         for source in [errorText, text] {
             for end in source.ends(of: "https://") {
                 let host = source.word(at: end).prefix { !"/\"'`)>],;\u{2019}".contains($0) }

@@ -12,7 +12,9 @@ struct ExplainText: Sendable {
     private let lineOfByte: [Int32]
 
     init(_ text: String) {
-        lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // Split on the byte, as the line numbers below count it: a Character split would keep
+        // "\r\n" (one grapheme) whole and number lines differently.
+        lines = text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map { Substring($0) }
         var folded: [UInt8] = [0x20]
         var lineOfByte: [Int32] = [0]
         folded.reserveCapacity(text.utf8.count + 2)
@@ -106,7 +108,7 @@ struct ExplainText: Sendable {
     /// A line of the original, trimmed and shortened for quoting.
     func quote(line index: Int, limit: Int = 160) -> String {
         guard lines.indices.contains(index) else { return "" }
-        let trimmed = lines[index].trimmingCharacters(in: .whitespaces)
+        let trimmed = lines[index].trimmingCharacters(in: .whitespacesAndNewlines)
         return trimmed.count > limit ? String(trimmed.prefix(limit)) + "..." : trimmed
     }
 

@@ -88,6 +88,14 @@ import TrustStoreGuide
         #expect(report.components(separatedBy: "Zscaler").count == 2, "\(report)")
     }
 
+    /// Found by the fuzzer: "\r\n" is one Character, so lines must be split on the byte.
+    @Test func windowsLineEndingsKeepLineNumbers() throws {
+        let text = "PS C:\\work> curl.exe https://pypi.org\r\n\r\ncurl: (60) schannel: SEC_E_UNTRUSTED_ROOT (0x80090325) - The certificate chain was issued by an authority that is not trusted.\r\n"
+        let explanation = try #require(ErrorExplanation.explain(text))
+        #expect(explanation.errorLine.number == 3 && explanation.errorLine.text.hasPrefix("curl: (60) schannel"))
+        #expect(explanation.client == "curl" && explanation.context == .windows)
+    }
+
     @Test func shellExportsBecomePowerShellAssignmentsOnWindows() throws {
         let explanation = try #require(ErrorExplanation.explain("C:\\work> npm install\nnpm ERR! code UNABLE_TO_GET_ISSUER_CERT_LOCALLY"))
         #expect(explanation.context == .windows)
