@@ -13,7 +13,7 @@ extension ErrorExplanation {
         case .nonStrictCA: lines = nonStrictFix
         case .selfSignedLeaf, .caUsedAsLeaf:
             lines = ["# the server's own certificate is not issued by a CA: trusting a root helps only if your gateway produced it",
-                     "openssl s_client -connect \(hostOrPlaceholder):443 -servername \(hostOrPlaceholder) </dev/null 2>/dev/null | openssl x509 -noout -subject -issuer",
+                     peek("-subject -issuer"),
                      "# if the issuer names your gateway, trust its root:"] + trustFix
         case .onlyIntermediateTrusted:
             lines = ["# the file you installed is an intermediate (its subject and issuer differ: openssl x509 -noout -subject -issuer -in FILE); install the ROOT:"] + trustFix
@@ -22,6 +22,11 @@ extension ErrorExplanation {
         }
         let ca = caFile ?? GatewayRoot.placeholder
         return lines.map { $0.replacingOccurrences(of: "{CA}", with: ca) }
+    }
+
+    /// The command that shows what the server (or the gateway in its place) presents.
+    private func peek(_ fields: String) -> String {
+        "openssl s_client -connect \(hostOrPlaceholder):443 -servername \(hostOrPlaceholder) </dev/null 2>/dev/null | openssl x509 -noout \(fields)"
     }
 
     private var hostOrPlaceholder: String { host.map { $0.split(separator: ":").first.map(String.init) ?? $0 } ?? "HOST" }
@@ -84,7 +89,7 @@ extension ErrorExplanation {
     private var hostnameFix: [String] {
         [
             "# the certificate presented is for another name: no root, however trusted, fixes that",
-            "openssl s_client -connect \(hostOrPlaceholder):443 -servername \(hostOrPlaceholder) </dev/null 2>/dev/null | openssl x509 -noout -subject -issuer -ext subjectAltName",
+            peek("-subject -issuer -ext subjectAltName"),
             "# run it with the same proxy settings: behind a gateway the answer is usually its block or notice page, or a host it serves with its own certificate;",
             "# ask IT to exempt \(hostOrPlaceholder) from TLS inspection (or to unblock it), and check HTTPS_PROXY / NO_PROXY and the URL's host",
         ]
@@ -121,7 +126,7 @@ extension ErrorExplanation {
     private var expiredFix: [String] {
         [
             "date -u   # a wrong clock (a VM or container after sleep) makes every certificate look expired",
-            "openssl s_client -connect \(hostOrPlaceholder):443 -servername \(hostOrPlaceholder) </dev/null 2>/dev/null | openssl x509 -noout -issuer -dates   # which certificate expired",
+            peek("-issuer -dates") + "   # which certificate expired",
             "openssl x509 -noout -dates -in {CA}   # your gateway root's validity; an expired root must be renewed by IT",
             "# an outdated OS bundle (e.g. DST Root CA X3, 2021): update the ca-certificates package",
         ]
