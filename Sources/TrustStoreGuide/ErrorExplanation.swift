@@ -14,11 +14,12 @@ public struct ErrorExplanation: Sendable, Equatable {
 
         init(_ index: Int, in text: ExplainText, around needle: String?) {
             number = index + 1
-            self.text = text.quote(line: index, limit: Self.limit)
-            excerpt = Self.excerpt(of: self.text, around: needle)
+            self.text = Self.window(of: text.trimmedLine(index), around: needle, limit: Self.limit)
+            excerpt = Self.window(of: self.text, around: needle, limit: 160)
         }
 
-        private static func excerpt(of text: String, around needle: String?, limit: Int = 160) -> String {
+        /// At most `limit` characters of `text`, starting a little before `needle` when it is far in.
+        private static func window(of text: String, around needle: String?, limit: Int) -> String {
             guard text.count > limit else { return text }
             guard let needle, let found = text.range(of: needle, options: .caseInsensitive) else {
                 return String(text.prefix(limit)) + "..."

@@ -105,11 +105,10 @@ struct ExplainText: Sendable {
         }
     }
 
-    /// A line of the original, trimmed and shortened for quoting.
-    func quote(line index: Int, limit: Int = 160) -> String {
+    /// A line of the original without the whitespace around it.
+    func trimmedLine(_ index: Int) -> String {
         guard lines.indices.contains(index) else { return "" }
-        let trimmed = lines[index].trimmingCharacters(in: .whitespacesAndNewlines)
-        return trimmed.count > limit ? String(trimmed.prefix(limit)) + "..." : trimmed
+        return lines[index].trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     private func offset(of needle: String, from start: Int = 0) -> Int? {
