@@ -98,6 +98,25 @@ import TestSupport
         #expect(snippet.status == 0 && snippet.stdout.contains("export NODE_EXTRA_CA_CERTS=\(root)"), "\(snippet)")
     }
 
+    /// An intermediate is accepted with a note: Python and node need the root itself.
+    @Test func anIntermediateAsCAFileGetsANote() throws {
+        let scratch = try TemporaryDirectory()
+        let (root, _, key) = try Self.makeCertificates(in: scratch)
+        let openssl = try requireTool("openssl")
+        let request = try run(openssl, ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                                        "-keyout", scratch.path("issuing.key"), "-out", scratch.path("issuing.csr"), "-subj", "/CN=Acme Issuing CA"])
+        try #require(request.status == 0, "\(request)")
+        let extensions = try scratch.write("ca.ext", "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
+        let issuing = scratch.path("issuing.pem")
+        let signed = try run(openssl, ["x509", "-req", "-in", scratch.path("issuing.csr"), "-CA", root, "-CAkey", key, "-CAcreateserial",
+                                       "-out", issuing, "-days", "30", "-extfile", extensions])
+        try #require(signed.status == 0, "\(signed)")
+        let result = try CLI.run(["explain", "--ca-file", issuing, "curl: (60) SSL certificate problem: unable to get local issuer certificate"])
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stderr.contains("note: --ca-file \(issuing) is an intermediate (issued by CN=Acme Gateway Root); Python and node need the root itself"), "\(result)")
+        #expect(result.stdout.contains("export CURL_CA_BUNDLE=\(issuing)"))
+    }
+
     /// A certificate alone, and a CA: keys, server certificates, DER and missing files are refused
     /// with what to do instead, by explain and by snippet alike.
     @Test func caFileMustBeACACertificateWithoutKey() throws {
