@@ -168,7 +168,7 @@ public struct ClientFamily: Sendable {
                      store: "the OS store plus /etc/containers/certs.d/HOST/ (no daemon: no restart)",
                      shell: ["sudo cp {CA} /etc/pki/ca-trust/source/anchors/gateway-root.pem && sudo update-ca-trust extract   # Debian: /usr/local/share/ca-certificates/*.crt + update-ca-certificates; per registry: /etc/containers/certs.d/HOST/ca.crt"]),
         ClientFamily("docker", "docker (dockerd, BuildKit)", markers: ["error response from daemon", "error pulling image", "failed to resolve source metadata", "failed to fetch anonymous token",
-                                                                        "failed to authorize", "failed to do request", "load metadata for", "resolve image config", "failed to push", "docker pull"],
+                                                                        "failed to authorize", "failed to do request", "failed to push", "docker pull"],
                      store: "dockerd's: the OS bundle, plus /etc/docker/certs.d/HOST/ca.crt per registry; read at start",
                      shell: [], snippet: "docker"),
         ClientFamily("kubectl", "kubectl", markers: ["kubectl", "unable to connect to the server"],

@@ -88,6 +88,21 @@ import TrustStoreGuide
         #expect(report.components(separatedBy: "Zscaler").count == 2, "\(report)")
     }
 
+    /// Every BuildKit log says "load metadata for" and "resolve image config": a tool failing in a
+    /// RUN step is the build's (Dockerfile fix), not the daemon's. (Shaped like BuildKit's output.)
+    @Test func aToolFailingInABuildStepIsNotTheDaemon() throws {
+        let log = """
+            #3 [internal] load metadata for docker.io/library/golang:1.22
+            #3 DONE 0.8s
+            #7 [builder 3/5] RUN go mod download
+            #7 1.204 go: github.com/spf13/cobra@v1.8.0: Get "https://proxy.golang.org/github.com/spf13/cobra/@v/v1.8.0.mod": tls: failed to verify certificate: x509: certificate signed by unknown authority
+            #7 ERROR: process "/bin/sh -c go mod download" did not complete successfully: exit code: 1
+            """
+        let explanation = try #require(ErrorExplanation.explain(log))
+        #expect(explanation.client == "go" && explanation.context == .dockerBuild(distro: "debian"), "\(explanation)")
+        #expect(explanation.fix(caFile: "/ca.pem").contains("ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"))
+    }
+
     /// Found by the fuzzer: "\r\n" is one Character, so lines must be split on the byte.
     @Test func windowsLineEndingsKeepLineNumbers() throws {
         let text = "PS C:\\work> curl.exe https://pypi.org\r\n\r\ncurl: (60) schannel: SEC_E_UNTRUSTED_ROOT (0x80090325) - The certificate chain was issued by an authority that is not trusted.\r\n"
