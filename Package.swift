@@ -82,7 +82,8 @@ let package = Package(
         ),
         .testTarget(
             name: "TrustStoreGuideTests",
-            dependencies: ["TrustStoreGuide"]
+            dependencies: ["TrustStoreGuide"],
+            exclude: ["Resources"]  // explain-corpus.json, read through #filePath
         ),
         .testTarget(
             name: "CLITests",
