@@ -100,6 +100,11 @@ public final class InterceptProxy: @unchecked Sendable {
     /// are dropped first, so a long-running proxy does not grow without bound.
     public var recordedEvents: [FlowEvent] { core.recorder.events }
 
+    /// Flow events the `flowsPath` file did not get because its writer fell behind the proxy by more
+    /// than `flowLogBufferBytes` (a disk or pipe too slow): they are in `recordedEvents` and `events`
+    /// only. A warning is logged at the first, and the total at stop. 0 without a flow log.
+    public var droppedFlowLogEvents: Int { core.recorder.fileDropped }
+
     /// The most client connections served at once (`maxConnections`, or its default from the fd limit).
     public var maxConnections: Int { core.admission.limit }
 
@@ -131,10 +136,11 @@ public final class InterceptProxy: @unchecked Sendable {
             try? await Task.sleep(nanoseconds: 10_000_000)
         }
         if configuration.harPath != nil { try? writeHAR() }
-        core.recorder.close()
-        // A stopped proxy may be followed by exit(): let the background OpenSSL work finish first.
+        // A stopped proxy may be followed by exit(): let the flow log's writer and the background
+        // OpenSSL work finish first (both block, up to their timeouts, so not on the caller's thread).
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             DispatchQueue.global().async { [core] in
+                core.recorder.close()
                 core.waitForBackgroundWork()
                 done.resume()
             }
@@ -164,10 +170,12 @@ public final class InterceptProxy: @unchecked Sendable {
     private static func recorder(_ configuration: ProxyConfiguration, logger: Logger) throws -> FlowRecorder {
         guard configuration.harPath != nil else {
             return try FlowRecorder(path: configuration.flowsPath, historyLimit: configuration.eventHistoryLimit,
-                                    historyBytes: configuration.eventHistoryBytes, logger: logger)
+                                    historyBytes: configuration.eventHistoryBytes, logger: logger,
+                                    fileBufferBytes: configuration.flowLogBufferBytes)
         }
         let bound = configuration.harHistoryBytes
-        return try FlowRecorder(path: configuration.flowsPath, historyBytes: bound, logger: logger) {
+        return try FlowRecorder(path: configuration.flowsPath, historyBytes: bound, logger: logger,
+                                fileBufferBytes: configuration.flowLogBufferBytes) {
             logger.warning("the flow events kept for the HAR reached \(bound % (1 << 20) == 0 ? "\(bound >> 20) MiB" : "\(bound) bytes") (harHistoryBytes): the oldest are dropped from now on, and the HAR's comment says how many entries are missing")
         }
     }

@@ -65,6 +65,10 @@ public struct ProxyConfiguration: Sendable {
     public var maxConnections: Int?
     /// Append flow events as JSON lines to this file (`-` for stdout); an existing file is kept and extended.
     public var flowsPath: String?
+    /// Bound on the flow events waiting for that file's writer, in bytes of JSON lines. A loop that
+    /// finds it full waits up to 0.1 s for room, then the event is not written to the file (it stays
+    /// in `recordedEvents` and `events`) and is counted in `InterceptProxy.droppedFlowLogEvents`.
+    public var flowLogBufferBytes = FlowLogWriter.defaultCapacity
     /// An h2 client connection with no open stream and no frame received for this long gets GOAWAY
     /// (NO_ERROR) and is closed, recorded as an `idle_timeout` error event; 0 keeps idle ones open.
     public var http2IdleTimeout: TimeInterval = 120

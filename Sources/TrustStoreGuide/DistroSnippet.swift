@@ -62,7 +62,7 @@ public enum DistroSnippet {
         if distro.lowercased() == "distroless" { return distroless(format) }
         guard let family = DistroFamily.named(distro) else { return nil }
         let header = """
-            # intercept-proxy: trust the proxy's root CA (\(family.names.joined(separator: "/"))).
+            # intercept-proxy: trust the root CA passed in \(argument), this proxy's or your gateway's (\(family.names.joined(separator: "/"))).
             # Keep this block before the first package-manager call (apt/apk/dnf/pip/npm ...): those fail without it.
             # With \(argument) empty nothing happens, so images built without the proxy stay clean.
             # Pitfall: \(family.pitfall).

@@ -1,101 +1,107 @@
-/// What a pasted error means: which client printed it, the chain shape behind it, the cause and the fix.
+import Foundation
+
+/// What a pasted error (or a whole log) means: which client printed it, where it ran, why it
+/// failed, which lines said so, and (see `fix(caFile:)`) what to do about it there.
 public struct ErrorExplanation: Sendable, Equatable {
-    /// S1: leaf + intermediates without the root; S2: leaf alone; S3: the self-signed root is sent too.
-    public enum Cause: String, Sendable {
-        case untrustedRootNotSent = "the client does not trust the proxy's root, and the chain it got does not contain the root (shape S1 or S2)"
-        case untrustedRootSent = "the client does not trust the proxy's root, which the proxy sent along (shape S3: self-signed root in the chain)"
-        case leafAloneUntrusted = "the server sent its leaf alone and the client cannot find the issuer (shape S2)"
-        case untrustedUnknownShape = "the client does not trust the CA that issued the certificate (its message does not tell the chain shape)"
-        case onlyIntermediateTrusted = "only an intermediate is trusted: this client insists on a chain that ends in a self-signed root; install the root"
-        case selfSignedLeaf = "the certificate is self-signed (not issued by any CA)"
-        case caUsedAsLeaf = "the server presented a CA certificate as its own certificate"
-        case nonStrictCA = "the CA certificate breaks RFC 5280 rules that strict verifiers enforce (Python 3.13, -x509_strict)"
-        case expired = "a certificate in the chain has expired (or the clock is wrong)"
+    /// A line of the pasted text: 1-based number and the text as pasted (trimmed, shortened).
+    public struct Line: Sendable, Equatable {
+        public let number: Int
+        /// Trimmed, and cut after `limit` characters.
+        public let text: String
+        /// At most 160 characters of it, around the words that decided.
+        public let excerpt: String
+        static let limit = 1_000
+
+        init(_ index: Int, in text: ExplainText, around needle: String?) {
+            number = index + 1
+            self.text = Self.window(of: text.trimmedLine(index), around: needle, limit: Self.limit)
+            excerpt = Self.window(of: self.text, around: needle, limit: 160)
+        }
+
+        /// At most `limit` characters of `text`, starting a little before `needle` when it is far in.
+        private static func window(of text: String, around needle: String?, limit: Int) -> String {
+            guard text.count > limit else { return text }
+            guard let needle, let found = text.range(of: needle, options: .caseInsensitive) else {
+                return String(text.prefix(limit)) + "..."
+            }
+            let lead = max(0, min(text.distance(from: text.startIndex, to: found.lowerBound) - 40, text.count - limit))
+            let start = text.index(text.startIndex, offsetBy: lead)
+            let end = text.index(start, offsetBy: limit, limitedBy: text.endIndex) ?? text.endIndex
+            return (lead > 0 ? "..." : "") + text[start..<end] + (end < text.endIndex ? "..." : "")
+        }
     }
 
+    /// The family id (see `ClientFamily`).
     public let client: String
     public let cause: Cause
-    /// The client snippet to apply (a name accepted by `snippet --client`).
-    public let snippet: String?
+    public let context: Context
+    /// The line whose wording decided the cause.
+    public let errorLine: Line
+    /// The line that named the client, when it was not the error line's wording alone.
+    public let clientLine: Line?
+    /// The registry or host the failing request went to, when the text names one.
+    public let host: String?
+    /// The gateway product the text mentions (Zscaler, Netskope, ...), when it does.
+    public let gatewayVendor: String?
+    /// The CA file the error says the client was told to use (curl's `CAfile:`), when it says.
+    public let configuredCAFile: String?
 
-    /// Matches a pasted error text against what each client prints (most specific first).
+    public var family: ClientFamily { ClientFamily.named(client)! }
+    /// The `snippet --client` name with more detail, when there is one.
+    public var snippet: String? { family.snippet }
+
+    /// Classifies a pasted text; nil when it holds no TLS verification error this tool knows.
     public static func explain(_ text: String) -> ErrorExplanation? {
-        let lowered = text.lowercased()
-        for rule in rules where rule.needles.allSatisfy({ lowered.contains($0.lowercased()) }) {
-            return ErrorExplanation(client: rule.client, cause: rule.cause(lowered), snippet: rule.snippet)
+        let folded = ExplainText(text)
+        for signature in causeSignatures {
+            guard let (needle, line) = folded.first(of: signature.needles) else { continue }
+            let cause = signature.cause(folded)
+            let (family, clientLine) = client(in: folded, errorLine: line, implied: signature.impliedClient)
+            return ErrorExplanation(
+                client: family.id, cause: cause,
+                context: Context.detect(in: folded, client: family.id),
+                errorLine: Line(line, in: folded, around: needle),
+                clientLine: clientLine.flatMap { index in
+                    index == line ? nil : Line(index, in: folded, around: family.markers.first { folded.line(index, contains: $0) })
+                },
+                host: host(in: folded, line: line), gatewayVendor: GatewayRoot.vendor(in: folded),
+                configuredCAFile: configuredCAFile(in: text))
         }
         return nil
     }
 
-    private struct Rule {
-        let needles: [String]
-        let client: String
-        let snippet: String?
-        let cause: @Sendable (String) -> Cause
-        init(_ needles: [String], client: String, snippet: String?, _ cause: @escaping @Sendable (String) -> Cause) {
-            self.needles = needles
-            self.client = client
-            self.snippet = snippet
-            self.cause = cause
+    /// A tool named on the error line itself wins (a curl line inside a rustup log is curl's; a
+    /// runtime's own wording there, like `SSLCertVerificationError`, does not decide); else the
+    /// first family named anywhere; else the client the error's wording implies.
+    private static func client(in text: ExplainText, errorLine: Int, implied: String?) -> (ClientFamily, Int?) {
+        let errorText = ExplainText(text.lines.indices.contains(errorLine) ? String(text.lines[errorLine]) : "")
+        let tools = ClientFamily.all.filter { !ClientFamily.runtimeOrder.contains($0.id) }
+        if let family = tools.first(where: { $0.markers.contains { errorText.contains($0) } }) {
+            return (family, nil)
         }
-        init(_ needles: [String], client: String, snippet: String?, cause: Cause) {
-            self.init(needles, client: client, snippet: snippet) { _ in cause }
+        for family in ClientFamily.all {
+            if let line = text.earliestLine(of: family.markers) { return (family, line) }
         }
+        return (ClientFamily.named(implied ?? "openssl-client") ?? ClientFamily.named("openssl-client")!, nil)
     }
 
-    /// OpenSSL's wording decides the shape for every OpenSSL-based client.
-    private static func opensslShape(_ text: String) -> Cause {
-        if text.contains("self-signed certificate in certificate chain") || text.contains("self signed certificate in certificate chain") {
-            return .untrustedRootSent
-        }
-        if text.contains("unable to verify the first certificate") { return .leafAloneUntrusted }
-        if text.contains("self-signed certificate") || text.contains("self signed certificate") { return .selfSignedLeaf }
-        if text.contains("certificate has expired") { return .expired }
-        if text.contains("unable to get issuer certificate") && !text.contains("locally") && !text.contains("local issuer") {
-            return .onlyIntermediateTrusted
-        }
-        return .untrustedRootNotSent
+    /// The path after the first `CAfile:`, as pasted (paths are case-sensitive).
+    private static func configuredCAFile(in text: String) -> String? {
+        guard let label = text.range(of: "cafile:", options: .caseInsensitive) else { return nil }
+        let path = text[label.upperBound...].drop { $0 == " " || $0 == "\t" || $0 == "\n" }.prefix { !" \t\r\n'\"".contains($0) }
+        return path.isEmpty || path.lowercased() == "none" ? nil : String(path.prefix(300))
     }
 
-    private static let rules: [Rule] = [
-        Rule(["Missing Authority Key Identifier"], client: "a strict verifier (Python 3.13+, openssl -x509_strict)", snippet: nil, cause: .nonStrictCA),
-        Rule(["Basic Constraints of CA cert not marked critical"], client: "a strict verifier (Python 3.13+, openssl -x509_strict)", snippet: nil, cause: .nonStrictCA),
-        Rule(["CA cert does not include key usage extension"], client: "a strict verifier (Python 3.13+, openssl -x509_strict)", snippet: nil, cause: .nonStrictCA),
-        Rule(["CaUsedAsEndEntity"], client: "uv (rustls)", snippet: "uv", cause: .caUsedAsLeaf),
-        Rule(["UnknownIssuer"], client: "uv (rustls)", snippet: "uv", cause: .untrustedUnknownShape),
-        Rule(["DEPTH_ZERO_SELF_SIGNED_CERT"], client: "node / npm", snippet: "node", cause: .selfSignedLeaf),
-        Rule(["SELF_SIGNED_CERT_IN_CHAIN"], client: "node / npm", snippet: "node", cause: .untrustedRootSent),
-        Rule(["UNABLE_TO_VERIFY_LEAF_SIGNATURE"], client: "node / npm", snippet: "node", cause: .leafAloneUntrusted),
-        Rule(["UNABLE_TO_GET_ISSUER_CERT_LOCALLY"], client: "node / npm", snippet: "node", cause: .untrustedRootNotSent),
-        Rule(["UNABLE_TO_GET_ISSUER_CERT"], client: "node / npm", snippet: "node", cause: .onlyIntermediateTrusted),
-        Rule(["x509: certificate signed by unknown authority"], client: "a Go program (docker, kubectl, terraform ...)", snippet: "go", cause: .untrustedUnknownShape),
-        Rule(["PKIX path building failed"], client: "Java", snippet: "java", cause: .untrustedUnknownShape),
-        Rule(["unable to find valid certification path"], client: "Java", snippet: "java", cause: .untrustedUnknownShape),
-        Rule(["server certificate verification failed"], client: "git (GnuTLS)", snippet: "git", cause: .untrustedUnknownShape),
-        Rule(["Certificate verification failed: The certificate is NOT trusted"], client: "apt (GnuTLS)", snippet: nil, cause: .untrustedUnknownShape),
-        Rule(["doesn't have a known issuer"], client: "wget (GnuTLS)", snippet: nil, cause: .untrustedUnknownShape),
-        Rule(["is not trusted"], client: "wget (GnuTLS)", snippet: nil, cause: .untrustedUnknownShape),
-        Rule(["PartialChain"], client: "dotnet / NuGet", snippet: "dotnet", cause: .untrustedRootNotSent),
-        Rule(["UntrustedRoot"], client: "dotnet / NuGet", snippet: "dotnet", cause: .untrustedRootSent),
-        Rule(["The SSL connection could not be established"], client: "dotnet / NuGet", snippet: "dotnet", cause: .untrustedUnknownShape),
-        Rule(["SSL verification error at depth"], client: "gem", snippet: "ruby", opensslShapeFromCode),
-        Rule(["SSL peer certificate or SSH remote key was not OK"], client: "cargo", snippet: "cargo", opensslShape),
-        Rule(["There was a problem confirming the ssl certificate"], client: "pip", snippet: "pip", opensslShape),
-        Rule(["HTTPSConnectionPool"], client: "Python requests", snippet: "requests", opensslShape),
-        Rule(["CERTIFICATE_VERIFY_FAILED"], client: "Python (ssl, urllib, requests, pip)", snippet: "requests", opensslShape),
-        Rule(["curl: (60)"], client: "curl", snippet: "curl", opensslShape),
-        Rule(["certificate verify failed ("], client: "ruby (Net::HTTP, bundler)", snippet: "ruby", opensslShape),
-        Rule(["verify error:num="], client: "openssl s_client", snippet: "curl", opensslShape),
-        Rule(["Verify return code"], client: "openssl s_client", snippet: "curl", opensslShape),
-        Rule(["unable to get local issuer certificate"], client: "an OpenSSL-based client", snippet: "curl", opensslShape),
-        Rule(["self-signed certificate in certificate chain"], client: "an OpenSSL-based client", snippet: "curl", opensslShape),
-        Rule(["self signed certificate in certificate chain"], client: "an OpenSSL-based client (OpenSSL 1.1)", snippet: "curl", opensslShape),
-    ]
-
-    /// gem names the depth and OpenSSL's code: (19) root sent; depth 0 means the leaf's own issuer is missing.
-    private static func opensslShapeFromCode(_ text: String) -> Cause {
-        if text.contains("(19)") { return .untrustedRootSent }
-        if text.contains("at depth 0") { return .leafAloneUntrusted }
-        return opensslShape(text)
+    /// The host of the first https URL on the error line, else in the text (the registry for
+    /// dockerd's certs.d, the host to exempt from inspection).
+    private static func host(in text: ExplainText, line: Int) -> String? {
+        let errorText = ExplainText(text.lines.indices.contains(line) ? String(text.lines[line]) : "")
+        for source in [errorText, text] {
+            for end in source.ends(of: "https://") {
+                let host = source.word(at: end).prefix { !"/\"'`)>],;\u{2019}".contains($0) }
+                if !host.isEmpty, !host.contains("<"), !host.contains("*") { return String(host) }
+            }
+        }
+        return nil
     }
 }

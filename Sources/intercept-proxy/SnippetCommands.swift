@@ -16,6 +16,9 @@ struct SnippetCommand: ParsableCommand {
 
     @OptionGroup var ca: CAOptions
 
+    /// --ca-file: a gateway's root instead of this project's CA.
+    @OptionGroup var gatewayCA: GatewayCAFile
+
     @Option(help: ArgumentHelp("debian, ubuntu, alpine, rhel, fedora, centos, amazonlinux, ubi, suse, arch or distroless.", valueName: "name"))
     var distro: String?
 
@@ -56,38 +59,9 @@ struct SnippetCommand: ParsableCommand {
             print(DistroSnippet.render(distro: distro, format: DistroSnippet.Format(rawValue: format)!)!, terminator: "")
             return
         }
-        let caFile = ca.isBringYourOwn ? ca.caCertificate! : ca.directory.rootCertificateURL(for: try ca.resolvedProfile()).path
+        let caFile = try gatewayCA.load()?.path
+            ?? (ca.isBringYourOwn ? ca.caCertificate! : ca.directory.rootCertificateURL(for: try ca.resolvedProfile()).path)
         let chosen = client == "all" ? ClientSnippet.all : [ClientSnippet.named(client!)!]
         print(chosen.map { $0.render(caFile: caFile) }.joined(separator: "\n"), terminator: "")
-    }
-}
-
-struct ExplainCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "explain",
-        abstract: "Explain a pasted TLS error: which client printed it, why, and the fix.")
-
-    @OptionGroup var ca: CAOptions
-
-    @Argument(help: "The error text, quoted.")
-    var text: String
-
-    func run() throws {
-        guard let explanation = ErrorExplanation.explain(text) else {
-            Terminal.error("not a certificate error this tool knows; see shared/reference/trust-stores.md or `intercept-proxy profiles`")
-            throw ExitCode.failure
-        }
-        var rows = [("client", explanation.client), ("cause", explanation.cause.rawValue)]
-        if let name = explanation.snippet, let snippet = ClientSnippet.named(name) {
-            rows.append(("store", snippet.store))
-            rows.append(("fix", "intercept-proxy snippet --client \(name)"))
-        } else {
-            rows.append(("fix", "install the CA in the OS store: intercept-proxy snippet --distro <your base image>"))
-        }
-        print(Terminal.table(rows))
-        if let name = explanation.snippet, let snippet = ClientSnippet.named(name) {
-            let caFile = ca.isBringYourOwn ? ca.caCertificate! : ca.directory.rootCertificateURL(for: try ca.resolvedProfile()).path
-            print("\n" + snippet.render(caFile: caFile), terminator: "")
-        }
     }
 }

@@ -16,8 +16,9 @@ enum CLI {
             ?? candidates.last!.path
     }()
 
-    /// Runs a subcommand with a clean environment (no CA or proxy variables) plus `environment`.
-    static func run(_ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) throws -> ProcessResult {
-        try TestSupport.run(binary, arguments, environment: cleanEnvironment(environment), directory: directory)
+    /// Runs a subcommand with a clean environment (no CA or proxy variables) plus `environment`,
+    /// `input` on its stdin.
+    static func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil, directory: URL? = nil) throws -> ProcessResult {
+        try TestSupport.run(binary, arguments, environment: cleanEnvironment(environment), input: input, directory: directory)
     }
 }

@@ -19,11 +19,11 @@ import TestSupport
     @Test func explainNamesClientCauseAndFix() throws {
         let result = try CLI.run(["explain", "npm error code SELF_SIGNED_CERT_IN_CHAIN"])
         #expect(result.status == 0, "\(result)")
-        #expect(result.stdout.contains("client  node / npm"))
+        #expect(result.stdout.contains("client    npm\n"), "\(result)")
         #expect(result.stdout.contains("shape S3"))
-        #expect(result.stdout.contains("fix     intercept-proxy snippet --client node"))
-        #expect(result.stdout.contains("NODE_EXTRA_CA_CERTS="))
+        #expect(result.stdout.contains("intercept-proxy snippet --client npm"))
+        #expect(result.stdout.contains("NODE_EXTRA_CA_CERTS=<your-gateway-root.pem>"))
         let unknown = try CLI.run(["explain", "segmentation fault"])
-        #expect(unknown.status == 1 && unknown.stderr.hasPrefix("intercept-proxy: error: not a certificate error"), "\(unknown)")
+        #expect(unknown.status == 1 && unknown.stderr.hasPrefix("intercept-proxy: error: no TLS certificate error found"), "\(unknown)")
     }
 }

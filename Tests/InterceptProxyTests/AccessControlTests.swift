@@ -95,7 +95,7 @@ import TestSupport
         defer { Task { await fixture.proxy.stop() } }
         let tunnel = try fixture.curl(["--cacert", fixture.rootFile, "https://refused.example/"])
         #expect(tunnel.status == 56 && tunnel.stderr.contains("CONNECT tunnel failed, response 403"), "\(tunnel)")
-        let event = try fixture.waitForEvent { $0.cause == "client_not_allowed" }
+        let event = try fixture.waitForEvent { $0.cause == .clientNotAllowed }
         #expect(event.type == .error && event.status == 403 && event.count == 1 && event.client?.hasPrefix("127.0.0.1:") == true, "\(event)")
         #expect(event.detail == "refused 1 connection with 403 from 127.0.0.1, outside --allow-clients", "\(event)")
 
@@ -117,7 +117,7 @@ import TestSupport
         defer { Task { await fixture.proxy.stop() } }
         let result = try fixture.curl(["--cacert", fixture.rootFile, "https://private.example/"])
         #expect(result.status == 0 && result.stdout.contains("request: GET https://private.example/"), "\(result)")
-        #expect(!fixture.proxy.recordedEvents.contains { $0.cause == "client_not_allowed" })
+        #expect(!fixture.proxy.recordedEvents.contains { $0.cause == .clientNotAllowed })
     }
 
     private static let user = "ci-user"
@@ -129,12 +129,12 @@ import TestSupport
 
         let missing = try fixture.curl(["--cacert", fixture.rootFile, "https://auth.example/"])
         #expect(missing.status == 56 && missing.stderr.contains("CONNECT tunnel failed, response 407"), "\(missing)")
-        let required = try fixture.waitForEvent { $0.cause == "proxy_auth_required" }
+        let required = try fixture.waitForEvent { $0.cause == .proxyAuthRequired }
         #expect(required.status == 407 && required.url == "auth.example:443" && required.detail == "CONNECT without Proxy-Authorization; this proxy requires --proxy-auth credentials", "\(required)")
 
         let wrong = try fixture.curl(["--cacert", fixture.rootFile, "--proxy-user", "\(Self.user):guess", "https://auth.example/"])
         #expect(wrong.status == 56 && wrong.stderr.contains("CONNECT tunnel failed, response 407"), "\(wrong)")
-        let failed = try fixture.waitForEvent { $0.cause == "proxy_auth_failed" }
+        let failed = try fixture.waitForEvent { $0.cause == .proxyAuthFailed }
         #expect(failed.status == 407 && failed.detail == "CONNECT with Proxy-Authorization refused: wrong user or password", "\(failed)")
 
         // The challenge, as a client reads it (plain request, absolute form).

@@ -44,7 +44,7 @@ import TestSupport
         }
         let garbage = try exchange(fixture.port, hex("\u{01}\u{02}hello\r\n\r\n"))
         #expect(garbage.hasPrefix("HTTP/1.1 400 Bad Request") && garbage.contains("malformed request line"), "\(garbage)")
-        try fixture.waitForEvent { $0.type == .error && $0.cause == "bad_request" && $0.status == 400 }
+        try fixture.waitForEvent { $0.type == .error && $0.cause == .badRequest && $0.status == 400 }
         try stillServes(fixture)
     }
 
@@ -66,7 +66,7 @@ import TestSupport
         #expect(answer.hasPrefix("HTTP/1.1 400 Bad Request"), "\(answer)")
         #expect(answer.contains("expects TLS, but plaintext arrived"))
         let failure = try fixture.waitForEvent { $0.type == .tlsFailed }
-        #expect(failure.cause == "not_tls" && failure.host == "plain.example")
+        #expect(failure.cause == .notTLS && failure.host == "plain.example")
         try stillServes(fixture)
     }
 

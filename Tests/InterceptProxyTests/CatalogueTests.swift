@@ -46,7 +46,7 @@ import TestSupport
         } else {
             let failure = try proxy.waitForEvent { $0.type == .tlsFailed && $0.host == host }
             #expect(failure.cause != nil)
-            if mode == .expired { #expect(failure.cause == "certificate_expired") }
+            if mode == .expired { #expect(failure.cause == .certificateExpired) }
         }
     }
 

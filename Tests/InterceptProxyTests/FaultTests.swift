@@ -57,7 +57,7 @@ import TestSupport
         Self.expectCut(result, clientFlag: clientFlag)
         #expect(Self.fileSize(output) == FaultOrigin.partialBytes, "only what the origin sent")
         let error = try proxy.waitForEvent { $0.type == .error }
-        #expect(error.cause == "upstream_closed" && error.status == nil && error.url == "https://origin.test\(path)", "\(error)")
+        #expect(error.cause == .upstreamClosed && error.status == nil && error.url == "https://origin.test\(path)", "\(error)")
         #expect(!proxy.proxy.recordedEvents.contains { $0.type == .response }, "a cut transfer is no response")
         // The origin is gone: the next request gets the proxy's own answer, promptly.
         let after = try proxy.curl(["-i", "--cacert", proxy.rootFile, "https://origin.test/after"])
@@ -79,7 +79,7 @@ import TestSupport
         Self.expectCut(result, clientFlag: clientFlag)
         #expect(Self.fileSize(output) == 3000)
         let error = try proxy.waitForEvent { $0.type == .error }
-        #expect(error.cause == "upstream_closed" && error.status == nil && error.url == "https://origin.test/hold/3000", "\(error)")
+        #expect(error.cause == .upstreamClosed && error.status == nil && error.url == "https://origin.test/hold/3000", "\(error)")
         #expect(!proxy.proxy.recordedEvents.contains { $0.type == .response })
         let after = try proxy.curl(["-i", "--cacert", proxy.rootFile, clientFlag, "https://origin.test/after"])
         #expect(after.stdout.contains("502") && after.stdout.contains("Connection refused"), "\(after)")
@@ -100,7 +100,7 @@ import TestSupport
         let elapsed = Date().timeIntervalSince(started)
         #expect(elapsed >= 1 && elapsed < 10, "cut by the 1 s response timeout, not by curl: \(elapsed) s")
         let error = try proxy.waitForEvent { $0.type == .error }
-        #expect(error.cause == "upstream_timeout" && error.url == "https://origin.test\(path)", "\(error)")
+        #expect(error.cause == .upstreamTimeout && error.url == "https://origin.test\(path)", "\(error)")
         if path == "/silent" {
             #expect(result.status == 0 && result.stdout.contains(" 504") && result.stdout.hasSuffix("intercept-proxy: timed out waiting 1 s for a response from origin.test\n"), "\(result)")
             #expect(error.status == 504)
@@ -125,7 +125,7 @@ import TestSupport
         Self.expectCut(result, clientFlag: clientFlag)
         #expect(Self.fileSize(output) == 3000)
         let error = try proxy.waitForEvent { $0.type == .error }
-        #expect(error.cause == "upstream_timeout" && error.status == nil && error.url == "https://origin.test/hold/3000", "\(error)")
+        #expect(error.cause == .upstreamTimeout && error.status == nil && error.url == "https://origin.test/hold/3000", "\(error)")
         let after = try proxy.curl(["--cacert", proxy.rootFile, clientFlag, "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "https://origin.test/bytes/5000"])
         #expect(after.stdout == "200 5000", "the proxy keeps serving: \(after)")
         Self.waitUntilNoConnection(proxy)

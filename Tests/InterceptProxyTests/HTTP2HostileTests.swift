@@ -27,14 +27,14 @@ import TestSupport
             """)
         #expect(result.stdout.contains("goaway ENHANCE_YOUR_CALM") && result.stdout.contains("eof True"), "\(result)")
         #expect(result.stdout.contains("status 1 200"), "the first stream was answered: \(result)")
-        let resets = fixture.proxy.recordedEvents.filter { $0.cause == "h2_rapid_reset" }
+        let resets = fixture.proxy.recordedEvents.filter { $0.cause == .h2RapidReset }
         #expect(resets.count == 1 && resets.first?.detail == "the client reset streams faster than 200 at once or 33 a second (HTTP/2 rapid reset, CVE-2023-44487)", "\(resets)")
         // Streams opened and reset in one read never start: no request event, no upstream.
         let requests = fixture.proxy.recordedEvents.filter { $0.type == .request }.count
         #expect(requests <= 1 + 200, "\(requests) of 10,000 reset streams were started")
         // One event for the connection; a started stream's reset has its own (at most the limit's worth).
         let errors = fixture.proxy.recordedEvents.filter { $0.type == .error }
-        #expect(errors.filter { $0.cause != "h2_stream_reset" }.map(\.cause) == ["h2_rapid_reset"], "\(errors.map(\.cause))")
+        #expect(errors.filter { $0.cause != .h2StreamReset }.map(\.cause) == [.h2RapidReset], "\(errors.map(\.cause))")
         let dialled = server.connections  // before the next request's tunnel dials its own
         #expect(dialled <= 8, "upstream connections opened (the pool holds at most 8): \(dialled)")
         try expectServesAndCleansUp(fixture, host: MappedOrigin.host, path: "/bytes/5", originPort: server.port)
@@ -52,7 +52,7 @@ import TestSupport
             report()
             """)
         #expect(result.stdout.contains("status 1 200") && result.stdout.contains("goaway ENHANCE_YOUR_CALM") && result.stdout.contains("eof True"), "\(result)")
-        #expect(fixture.proxy.recordedEvents.filter { $0.cause == "h2_rapid_reset" }.count == 1)
+        #expect(fixture.proxy.recordedEvents.filter { $0.cause == .h2RapidReset }.count == 1)
         #expect(fixture.proxy.recordedEvents.filter { $0.type == .request }.count <= 1 + 200)
         let connections = h2.server.output.components(separatedBy: "CONNECTION alpn=h2").count - 1
         #expect(connections == 1, "upstream connections: \(h2.server.output.suffix(300))")
@@ -87,7 +87,7 @@ import TestSupport
         // Each reset stream is recorded unanswered, unless the origin's whole response had already
         // reached the proxy (then it is a response, cut short only on the client's side).
         let responses = fixture.proxy.recordedEvents.filter { $0.type == .response }
-        #expect(errors.allSatisfy { $0.cause == "h2_stream_reset" } && errors.count + responses.count == 151,
+        #expect(errors.allSatisfy { $0.cause == .h2StreamReset } && errors.count + responses.count == 151,
                 "\(errors.count) errors \(Set(errors.compactMap(\.cause))), \(responses.count) responses")
         try expectServesAndCleansUp(fixture, host: MappedOrigin.host, path: "/bytes/5", originPort: server.port)
     }
@@ -102,7 +102,7 @@ import TestSupport
             """)
         #expect(result.stdout.contains("goaway ENHANCE_YOUR_CALM") && result.stdout.contains("eof True"), "\(result)")
         let errors = fixture.proxy.recordedEvents.filter { $0.type == .error }
-        #expect(errors.count == 1 && errors[0].cause == "h2_flood", "\(errors)")
+        #expect(errors.count == 1 && errors[0].cause == .h2Flood, "\(errors)")
         #expect(errors.first?.detail == "the client's HTTP/2 session is dead: Too many CONTINUATION frames following a HEADER frame", "\(errors)")
         try expectServesAndCleansUp(fixture)
     }
@@ -122,7 +122,7 @@ import TestSupport
             """)
         #expect(result.stdout.contains("status 1 431") && result.stdout.contains("status 3 431") && result.stdout.contains("status 5 200"), "\(result)")
         #expect(result.stdout.contains("goaway None"), "the connection goes on: \(result)")
-        let rejected = fixture.proxy.recordedEvents.filter { $0.cause == "h2_header_list_too_large" }
+        let rejected = fixture.proxy.recordedEvents.filter { $0.cause == .h2HeaderListTooLarge }
         #expect(rejected.map(\.streamId) == [1, 3] && rejected.allSatisfy { $0.status == 431 }, "\(rejected)")
         // Decoding stopped within one field of the limit, far from the ~50 MB the block expands to.
         let decoded = rejected.first?.detail.flatMap { $0.firstMatch(of: /at least (\d+) bytes/) }.flatMap { Int($0.1) } ?? .max
@@ -154,7 +154,7 @@ import TestSupport
             """)
         #expect(result.stdout.contains("goaway None") && !result.stdout.contains("stalled"), "\(result)")
         #expect(result.stdout.contains("status 1 431\nstatus 3 431\nstatus 5 431\nstatus 7 200"), "\(result)")
-        #expect(fixture.proxy.recordedEvents.filter { $0.cause == "h2_header_list_too_large" }.count == 3)
+        #expect(fixture.proxy.recordedEvents.filter { $0.cause == .h2HeaderListTooLarge }.count == 3)
         try expectServesAndCleansUp(fixture)
     }
 
@@ -179,7 +179,7 @@ import TestSupport
             """)
         #expect(result.stdout.contains("goaway ENHANCE_YOUR_CALM") && result.stdout.contains("eof True"), "\(result)")
         let errors = fixture.proxy.recordedEvents.filter { $0.type == .error }
-        #expect(errors.count == 1 && errors.first?.cause == "h2_flood", "\(errors)")
+        #expect(errors.count == 1 && errors.first?.cause == .h2Flood, "\(errors)")
         #expect(errors.first?.detail == "the client's HTTP/2 session is dead: Flooding was detected in this HTTP/2 session, and it must be closed")
         try expectServesAndCleansUp(fixture)
     }
@@ -195,7 +195,7 @@ import TestSupport
             """)
         #expect(result.stdout.contains("goaway ENHANCE_YOUR_CALM last=0 debug='SETTINGS: too many setting entries'") && result.stdout.contains("eof True"), "\(result)")
         let errors = fixture.proxy.recordedEvents.filter { $0.type == .error }
-        #expect(errors.count == 1 && errors.first?.cause == "h2_flood", "\(errors)")
+        #expect(errors.count == 1 && errors.first?.cause == .h2Flood, "\(errors)")
         #expect(errors.first?.detail == "the client broke HTTP/2: GOAWAY ENHANCE_YOUR_CALM sent (SETTINGS: too many setting entries)", "\(errors)")
         try expectServesAndCleansUp(fixture)
     }
@@ -211,7 +211,7 @@ import TestSupport
             """)
         #expect(result.stdout.contains("goaway FLOW_CONTROL_ERROR") && result.stdout.contains("eof True"), "\(result)")
         let errors = fixture.proxy.recordedEvents.filter { $0.type == .error }
-        #expect(errors.count == 1 && errors.first?.cause == "h2_protocol_error", "\(errors)")
+        #expect(errors.count == 1 && errors.first?.cause == .h2ProtocolError, "\(errors)")
         #expect(errors.first?.detail == "the client broke HTTP/2: GOAWAY FLOW_CONTROL_ERROR sent", "\(errors)")
         try expectServesAndCleansUp(fixture)
     }
@@ -233,7 +233,7 @@ import TestSupport
         let refused = (lines.first { $0.hasPrefix("resets ") } ?? "").matches(of: /'(REFUSED_STREAM|PROTOCOL_ERROR)', (\d+)/).compactMap { Int($0.2) }.reduce(0, +)
         #expect(answered >= 100 && answered + refused == 10000, "\(answered) answered, \(refused) refused: \(result.stdout.suffix(300)) \(result.stderr)")
         #expect(result.stdout.contains("goaway None"), "the connection goes on: \(result.stdout.suffix(200))")
-        let limits = fixture.proxy.recordedEvents.filter { $0.cause == "h2_too_many_streams" }
+        let limits = fixture.proxy.recordedEvents.filter { $0.cause == .h2TooManyStreams }
         #expect(limits.count == 1 && limits.first?.detail?.contains("at most 100 concurrent streams") == true, "\(limits)")
         // Only streams that were taken became requests, over at most the pool's connections.
         #expect(fixture.proxy.recordedEvents.filter { $0.type == .request }.count == answered)
@@ -283,7 +283,7 @@ import TestSupport
         let closedAfter = result.stdout.firstMatch(of: /alive while pinged True closed after ([\d.]+)/).flatMap { Double($0.1) }
         #expect(closedAfter != nil && closedAfter! >= 1.2 && closedAfter! < 4, "\(result)")
         let errors = fixture.proxy.recordedEvents.filter { $0.type == .error }
-        #expect(errors.count == 1 && errors.first?.cause == "idle_timeout" && errors.first?.detail == "h2 connection idle for 1.5 s", "\(errors)")
+        #expect(errors.count == 1 && errors.first?.cause == .idleTimeout && errors.first?.detail == "h2 connection idle for 1.5 s", "\(errors)")
         try expectServesAndCleansUp(fixture)
     }
 }

@@ -107,7 +107,7 @@ import TestSupport
         let slow = lines.filter { $0.hasSuffix("/slow") }, fast = lines.filter { !$0.hasSuffix("/slow") }
         #expect(slow.count == 1 && slow[0].hasPrefix("000 "), "\(result.stdout)")
         #expect(fast.count == 20 && fast.allSatisfy { $0.hasPrefix("200 ") && Double($0.split(separator: " ")[1])! < 3 }, "\(result.stdout)")
-        let unanswered = try fixture.proxy.waitForEvent { $0.type == .error && ["h2_stream_reset", "client_closed"].contains($0.cause ?? "") }
+        let unanswered = try fixture.proxy.waitForEvent { $0.type == .error && ($0.cause == .h2StreamReset || $0.cause == .clientClosed) }
         #expect(unanswered.url?.hasSuffix("/slow") == true, "\(unanswered)")
     }
 
@@ -125,6 +125,6 @@ import TestSupport
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.count == 1500 && lines.allSatisfy { $0.hasPrefix("200 ") }, "\(lines.filter { !$0.hasPrefix("200 ") }.prefix(5)) \(result.stderr.suffix(300))")
         #expect(lines.compactMap { Int($0.split(separator: " ")[1]) }.reduce(0, +) == 1, "one connection for all")
-        #expect(!fixture.proxy.proxy.recordedEvents.contains { $0.cause == "h2_stream_reset" })
+        #expect(!fixture.proxy.proxy.recordedEvents.contains { $0.cause == .h2StreamReset })
     }
 }

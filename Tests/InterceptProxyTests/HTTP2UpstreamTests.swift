@@ -167,7 +167,7 @@ struct H2OriginFixture {
         #expect(server.output.components(separatedBy: "CONNECTION alpn=h2").count - 1 == 1, "one upstream h2 connection carried all four streams: \(server.output)")
 
         let request = try fixture.waitForEvent { $0.type == .request && $0.url?.hasSuffix("/reset/3000") == true }
-        let reset = try fixture.waitForEvent { $0.type == .error && $0.cause == "upstream_reset" }
+        let reset = try fixture.waitForEvent { $0.type == .error && $0.cause == .upstreamReset }
         #expect(reset.streamId != nil && reset.streamId == request.streamId, "the flow event names the client stream: \(reset)")
         #expect(reset.detail?.contains("INTERNAL_ERROR") == true, "\(reset)")
         let completed = fixture.proxy.recordedEvents.filter { $0.type == .response && $0.status == 200 }
@@ -192,7 +192,7 @@ struct H2OriginFixture {
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines == ["1 200 reset=2", "3 200 reset=2", "5 200 bytes=5000 connection=2"], "\(result) \(fixture.proxy.recordedEvents.filter { $0.type == .error })")
 
-        let goAways = fixture.proxy.recordedEvents.filter { $0.type == .error && $0.cause == "upstream_goaway" }
+        let goAways = fixture.proxy.recordedEvents.filter { $0.type == .error && $0.cause == .upstreamGoAway }
         #expect(Set(goAways.compactMap(\.streamId)) == [1, 3], "\(goAways)")
         #expect(goAways.allSatisfy { $0.detail?.contains("GOAWAY INTERNAL_ERROR") == true }, "\(goAways)")
         let after = try fixture.waitForEvent { $0.type == .response && $0.streamId == 5 }
@@ -214,7 +214,7 @@ struct H2OriginFixture {
             """)
         #expect(result.stdout == "3 200 bytes=700 connection=1\n", "the same upstream connection goes on: \(result)")
         _ = try server.waitFor(#"RESET BY PROXY (1 8)"#)  // upstream stream 1, CANCEL
-        let reset = try fixture.waitForEvent { $0.type == .error && $0.cause == "h2_stream_reset" }
+        let reset = try fixture.waitForEvent { $0.type == .error && $0.cause == .h2StreamReset }
         #expect(reset.streamId == 1 && reset.url?.hasSuffix("/hold/3000") == true, "\(reset)")
     }
 

@@ -46,7 +46,7 @@ import TestSupport
         let outcome = try RawClient.run(port: fixture.port, [.send("CONNECT \(target) HTTP/1.1\r\nHost: x\r\n\r\n"), .readToClose(timeout: 10)])
         #expect(outcome.received.hasPrefix("HTTP/1.1 400 Bad Request"), "\(name): \(outcome)")
         #expect(outcome.closedByPeer, "\(name): \(outcome)")
-        try fixture.waitForEvent { $0.type == .error && $0.cause == "bad_request" && $0.status == 400 }
+        try fixture.waitForEvent { $0.type == .error && $0.cause == .badRequest && $0.status == 400 }
         try recovered(fixture)
     }
 
@@ -55,7 +55,7 @@ import TestSupport
         defer { Task { await fixture.proxy.stop() } }
         let outcome = try RawClient.run(port: fixture.port, [.send("CONNECT bad host.example:443 HTTP/1.1\r\n\r\n"), .readToClose(timeout: 10)])
         #expect(outcome.received.hasPrefix("HTTP/1.1 400 Bad Request"), "\(outcome)")
-        try fixture.waitForEvent { $0.type == .error && $0.cause == "bad_request" }
+        try fixture.waitForEvent { $0.type == .error && $0.cause == .badRequest }
         try recovered(fixture)
     }
 
@@ -67,7 +67,7 @@ import TestSupport
         #expect(outcome.received.hasPrefix("HTTP/1.1 200 Connection established\r\n\r\nHTTP/1.1 400 Bad Request"), "\(outcome)")
         #expect(outcome.received.contains("expects TLS, but plaintext arrived"), "\(outcome)")
         let failed = try fixture.waitForEvent { $0.type == .tlsFailed }
-        #expect(failed.cause == "not_tls" && failed.host == "body.example")
+        #expect(failed.cause == .notTLS && failed.host == "body.example")
         try recovered(fixture)
     }
 
@@ -84,8 +84,8 @@ import TestSupport
             #expect(outcome.received.hasPrefix("HTTP/1.1 508 Loop Detected"), "\(request): \(outcome)")
             #expect(outcome.received.contains("leads back to this proxy"), "\(outcome)")
         }
-        let loops = fixture.proxy.recordedEvents.filter { $0.type == .error && $0.cause == "loop_detected" && $0.status == 508 }
-        #expect(loops.count == 4, "\(fixture.proxy.recordedEvents.map { "\($0.type.rawValue) \($0.cause ?? "")" })")
+        let loops = fixture.proxy.recordedEvents.filter { $0.type == .error && $0.cause == .loopDetected && $0.status == 508 }
+        #expect(loops.count == 4, "\(fixture.proxy.recordedEvents.map { "\($0.type.rawValue) \($0.cause?.rawValue ?? "")" })")
         #expect(fixture.proxy.openConnections == 0 || (try? recovered(fixture, host: "x")) != nil)
         let deadline = Date() + 10
         while fixture.proxy.openConnections > 0 && Date() < deadline { usleep(20_000) }
@@ -100,7 +100,7 @@ import TestSupport
         let outcome = try RawClient.run(port: fixture.port, [.readToClose(timeout: 20)])
         #expect(outcome.closedByPeer && outcome.received.isEmpty, "\(outcome)")
         #expect(outcome.seconds < 10, "\(outcome)")
-        let event = try fixture.waitForEvent { $0.type == .error && $0.cause == "request_head_timeout" }
+        let event = try fixture.waitForEvent { $0.type == .error && $0.cause == .requestHeadTimeout }
         #expect(event.detail == "no request within 2 s")
         try recovered(fixture)
     }
@@ -112,7 +112,7 @@ import TestSupport
         let head = "CONNECT slow.example:443 HTTP/1.1\r\nHost: slow.example:443\r\n\r\n"
         let outcome = try RawClient.run(port: fixture.port, [.dribble(head, interval: 0.1), .readToClose(timeout: 10)])
         #expect(outcome.closedByPeer || outcome.error != nil, "\(outcome)")
-        let event = try fixture.waitForEvent { $0.type == .error && $0.cause == "request_head_timeout" }
+        let event = try fixture.waitForEvent { $0.type == .error && $0.cause == .requestHeadTimeout }
         #expect(event.status == 408 && event.detail?.hasPrefix("the request head was not complete within 2 s") == true, "\(event)")
         #expect(!fixture.proxy.recordedEvents.contains { $0.type == .tunnelOpened })
         try recovered(fixture)
@@ -124,7 +124,7 @@ import TestSupport
         let outcome = try RawClient.run(port: fixture.port, [.send("GET http://partial.example/ HTTP/1.1\r\nHost: part"), .readToClose(timeout: 20)])
         #expect(outcome.received.hasPrefix("HTTP/1.1 408 Request Timeout"), "\(outcome)")
         #expect(outcome.closedByPeer && outcome.seconds < 10, "\(outcome)")
-        try fixture.waitForEvent { $0.type == .error && $0.cause == "request_head_timeout" && $0.status == 408 }
+        try fixture.waitForEvent { $0.type == .error && $0.cause == .requestHeadTimeout && $0.status == 408 }
         try recovered(fixture)
     }
 
@@ -135,7 +135,7 @@ import TestSupport
             .send("CONNECT quiet.example:443 HTTP/1.1\r\n\r\n"), .readHead,
             .tls(serverName: "quiet.example", caFile: fixture.rootFile), .readToClose(timeout: 20)])
         #expect(outcome.error == nil && outcome.closedByPeer && outcome.seconds < 10, "\(outcome)")
-        try fixture.waitForEvent { $0.type == .error && $0.cause == "request_head_timeout" && $0.host == "quiet.example" }
+        try fixture.waitForEvent { $0.type == .error && $0.cause == .requestHeadTimeout && $0.host == "quiet.example" }
         try recovered(fixture)
     }
 
@@ -146,7 +146,7 @@ import TestSupport
             .send("GET http://idle.example/ HTTP/1.1\r\nHost: idle.example\r\n\r\n"), .readToClose(timeout: 20)])
         #expect(outcome.received.hasPrefix("HTTP/1.1 200 OK"), "\(outcome)")
         #expect(outcome.closedByPeer && outcome.seconds < 10, "\(outcome)")
-        let event = try fixture.waitForEvent { $0.type == .error && $0.cause == "idle_timeout" }
+        let event = try fixture.waitForEvent { $0.type == .error && $0.cause == .idleTimeout }
         #expect(event.detail == "keep-alive connection idle for 2 s")
         try recovered(fixture)
     }
@@ -181,7 +181,7 @@ import TestSupport
         #expect(outcome.received.contains("request: GET https://good.example/same"), "\(outcome)")
         #expect(outcome.received.contains("HTTP/1.1 421 Misdirected Request"), "\(outcome)")
         #expect(outcome.received.contains("this tunnel leads to good.example, not to other.example"), "\(outcome)")
-        let event = try fixture.waitForEvent { $0.type == .error && $0.cause == "misdirected_request" }
+        let event = try fixture.waitForEvent { $0.type == .error && $0.cause == .misdirectedRequest }
         #expect(event.host == "good.example" && event.status == 421)
         #expect(!fixture.proxy.recordedEvents.contains { $0.url?.contains("other.example") == true })
         try recovered(fixture)
@@ -194,7 +194,7 @@ import TestSupport
             .send("GET http://two.example/ HTTP/1.1\r\nHost: two.example\r\nHost: evil.example\r\n\r\n"), .readToClose(timeout: 10)])
         #expect(outcome.received.hasPrefix("HTTP/1.1 400 Bad Request"), "\(outcome)")
         #expect(outcome.received.contains("more than one Host field"), "\(outcome)")
-        try fixture.waitForEvent { $0.type == .error && $0.cause == "bad_request" }
+        try fixture.waitForEvent { $0.type == .error && $0.cause == .badRequest }
         try recovered(fixture)
     }
 
@@ -207,7 +207,7 @@ import TestSupport
             .send("GET / HTTP/1.1\r\nAccept: */*\r\n\r\n"), .readToClose(timeout: 10)])
         #expect(outcome.received.contains("HTTP/1.1 400 Bad Request"), "\(outcome)")
         #expect(outcome.received.contains("an HTTP/1.1 request needs a Host header field"), "\(outcome)")
-        try fixture.waitForEvent { $0.type == .error && $0.cause == "bad_request" && $0.host == "nohost.example" }
+        try fixture.waitForEvent { $0.type == .error && $0.cause == .badRequest && $0.host == "nohost.example" }
         try recovered(fixture)
     }
 
@@ -225,7 +225,7 @@ import TestSupport
         #expect(outcome.received.contains("HTTP/1.1 502 Bad Gateway"), "\(outcome)")
         #expect(outcome.received.contains("upstream TLS verification failed for bank.test"), "\(outcome)")
         #expect(!outcome.received.contains("hello from origin"), "\(outcome)")
-        try fixture.waitForEvent { $0.type == .error && $0.cause == "upstream_tls" && $0.status == 502 }
+        try fixture.waitForEvent { $0.type == .error && $0.cause == .upstreamTLS && $0.status == 502 }
         // The same tunnel with a matching SNI reaches the origin.
         let good = try forwarding.curl(["/hello"])
         #expect(good.status == 0 && good.stdout.contains("hello from origin"), "\(good)")
@@ -244,7 +244,7 @@ import TestSupport
             report(stream)
             """)
         #expect(result.stdout.contains("1 502 bytes="), "\(result)")
-        let event = try fixture.waitForEvent { $0.type == .error && $0.cause == "upstream_alpn" }
+        let event = try fixture.waitForEvent { $0.type == .error && $0.cause == .upstreamALPN }
         #expect(event.status == 502, "\(event)")
         #expect(event.detail?.hasPrefix("stream 1: origin.test speaks none of the protocols the client offered by ALPN (h2)") == true, "\(event)")
         #expect(event.detail?.contains("the certificate was not the problem") == true, "\(event)")
@@ -283,7 +283,7 @@ import TestSupport
             .send("CONNECT garbage.example:443 HTTP/1.1\r\n\r\n"), .readHead, .sendBytes(garbage), .readToClose(timeout: 10)])
         #expect(outcome.closedByPeer, "\(outcome)")
         let failed = try fixture.waitForEvent { $0.type == .tlsFailed && $0.host == "garbage.example" }
-        #expect(failed.cause == "other" || failed.cause == "closed_during_handshake", "\(failed)")
+        #expect(failed.cause == .other || failed.cause == .closedDuringHandshake, "\(failed)")
         try recovered(fixture)
     }
 
@@ -296,7 +296,7 @@ import TestSupport
             .send("CONNECT truncated.example:443 HTTP/1.1\r\n\r\n"), .readHead, .sendBytes(truncated), .readToClose(timeout: 20)])
         #expect(outcome.closedByPeer && outcome.seconds < 10, "\(outcome)")
         let failed = try fixture.waitForEvent { $0.type == .tlsFailed && $0.host == "truncated.example" }
-        #expect(failed.cause == "timeout" && failed.detail == "no complete handshake within 2 s", "\(failed)")
+        #expect(failed.cause == .timeout && failed.detail == "no complete handshake within 2 s", "\(failed)")
         try recovered(fixture)
     }
 
@@ -308,7 +308,7 @@ import TestSupport
             .tls(serverName: "old.example", caFile: fixture.rootFile, version: "TLSv1"), .readToClose(timeout: 10)])
         #expect(outcome.error?.contains("SSLError") == true, "\(outcome)")
         let failed = try fixture.waitForEvent { $0.type == .tlsFailed && $0.host == "old.example" }
-        #expect(failed.cause == "protocol_version" || failed.cause == "other", "\(failed)")
+        #expect(failed.cause == .protocolVersion || failed.cause == .other, "\(failed)")
         #expect(failed.detail?.contains("unsupported protocol") == true || failed.detail?.contains("version") == true, "\(failed)")
         try recovered(fixture)
     }

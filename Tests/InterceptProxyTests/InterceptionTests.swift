@@ -14,7 +14,7 @@ import TestSupport
         #expect(rejected.status == 60, "\(rejected)")
         #expect(rejected.stderr.contains("curl: (60) SSL certificate problem: unable to get local issuer certificate"))
         let failure = try fixture.waitForEvent { $0.type == .tlsFailed }
-        #expect(failure.cause == "unknown_ca")
+        #expect(failure.cause == .unknownCA)
         #expect(failure.host == "pypi.example" && failure.sni == "pypi.example" && failure.port == 443)
 
         let trusted = try fixture.curl(["--cacert", fixture.rootFile, "https://pypi.example/simple/"])
@@ -31,7 +31,7 @@ import TestSupport
         defer { Task { await fixture.proxy.stop() } }
         let rejected = try fixture.curl(["https://registry.example/"])
         #expect(rejected.stderr.contains("curl: (60) SSL certificate problem: self-signed certificate in certificate chain"), "\(rejected)")
-        #expect(try fixture.waitForEvent { $0.type == .tlsFailed }.cause == "unknown_ca")
+        #expect(try fixture.waitForEvent { $0.type == .tlsFailed }.cause == .unknownCA)
     }
 
     @Test func pythonUrllibFailsThenPasses() async throws {
@@ -50,7 +50,7 @@ import TestSupport
         let rejected = try run("python3", ["-c", script, "https://files.example/pkg.whl"], environment: environment)
         #expect(rejected.status == 1)
         #expect(rejected.stdout.contains("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate"), "\(rejected)")
-        #expect(try fixture.waitForEvent { $0.type == .tlsFailed }.cause == "unknown_ca")
+        #expect(try fixture.waitForEvent { $0.type == .tlsFailed }.cause == .unknownCA)
 
         let trusted = try run("python3", ["-c", script, "https://files.example/pkg.whl", fixture.rootFile], environment: environment)
         #expect(trusted.status == 0, "\(trusted)")
@@ -63,7 +63,7 @@ import TestSupport
         let connect = ["s_client", "-proxy", "127.0.0.1:\(fixture.port)", "-connect", "git.example:443", "-servername", "git.example"]
         let rejected = try run("openssl", connect + ["-verify_return_error"])
         #expect(rejected.output.contains("verify error:num=20:unable to get local issuer certificate"), "\(rejected)")
-        #expect(try fixture.waitForEvent { $0.type == .tlsFailed }.cause == "unknown_ca")
+        #expect(try fixture.waitForEvent { $0.type == .tlsFailed }.cause == .unknownCA)
 
         let trusted = try run("openssl", connect + ["-CAfile", fixture.rootFile])
         #expect(trusted.output.contains("Verify return code: 0 (ok)"), "\(trusted)")
@@ -83,7 +83,7 @@ import TestSupport
             """
         let result = try run("python3", ["-c", script, String(fixture.port)])
         #expect(result.stdout.contains("HTTP/1.1 200 Connection established"), "\(result)")
-        #expect(try fixture.waitForEvent { $0.type == .tlsFailed }.cause == "closed_during_handshake")
+        #expect(try fixture.waitForEvent { $0.type == .tlsFailed }.cause == .closedDuringHandshake)
     }
 
     @Test func keepAliveReusesOneTunnel() async throws {
@@ -137,7 +137,7 @@ import TestSupport
         let result = try run("openssl", ["s_client", "-proxy", "127.0.0.1:\(fixture.port)", "-connect", "old.example:443",
                                          "-servername", "old.example", "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
         #expect(result.status != 0, "\(result)")
-        #expect(try fixture.waitForEvent { $0.type == .tlsFailed }.cause == "protocol_version")
+        #expect(try fixture.waitForEvent { $0.type == .tlsFailed }.cause == .protocolVersion)
     }
 
     @Test func stalledHandshakeTimesOut() async throws {
@@ -155,6 +155,6 @@ import TestSupport
         let result = try run("python3", ["-c", script, String(fixture.port)])
         #expect(result.stdout == "closed by proxy\n", "\(result)")
         let failure = try fixture.waitForEvent { $0.type == .tlsFailed }
-        #expect(failure.cause == "timeout" && failure.host == "slow.example")
+        #expect(failure.cause == .timeout && failure.host == "slow.example")
     }
 }

@@ -124,15 +124,15 @@ import TestSupport
     }
 }
 
-/// Log messages at warning level and above, kept for a test to read.
-private final class CapturedMessages: @unchecked Sendable {
+/// Log messages at warning level and above, kept for a test to read (also used by FlowLogWriterTests).
+final class CapturedMessages: @unchecked Sendable {
     private let lock = NSLock()
     private var messages: [String] = []
     func append(_ message: String) { lock.withLock { messages.append(message) } }
     var all: [String] { lock.withLock { messages } }
 }
 
-private struct CapturingLogHandler: LogHandler {
+struct CapturingLogHandler: LogHandler {
     let messages: CapturedMessages
     var logLevel: Logger.Level = .warning
     var metadata: Logger.Metadata = [:]

@@ -12,7 +12,7 @@ import TestSupport
         await strict.stop()
         #expect(rejected.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(rejected)")
         #expect(rejected.stdout.contains("upstream TLS verification failed for origin.test: unable to get local issuer certificate"), "\(rejected)")
-        #expect(strict.proxy.proxy.recordedEvents.contains { $0.type == .error && $0.cause == "upstream_tls" && $0.status == 502 })
+        #expect(strict.proxy.proxy.recordedEvents.contains { $0.type == .error && $0.cause == .upstreamTLS && $0.status == 502 })
 
         let insecure = try ForwardingFixture(trustOrigin: false) { $0.upstreamInsecure = true }
         let accepted = try insecure.curl(["/hello"])
@@ -68,7 +68,7 @@ import TestSupport
         let result = try proxy.curl(["-i", "--cacert", proxy.rootFile, "https://gone.test/"])
         #expect(result.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(result)")
         #expect(result.stdout.contains("connecting to 127.0.0.1:\(closedPort) failed: Connection refused"), "\(result)")
-        #expect(try proxy.waitForEvent { $0.type == .error }.cause == "upstream_refused")
+        #expect(try proxy.waitForEvent { $0.type == .error }.cause == .upstreamRefused)
     }
 
     @Test func silentOriginGets504() async throws {
@@ -77,7 +77,7 @@ import TestSupport
         let result = try fixture.curl(["/slow"], ["-i"])
         #expect(result.stdout.hasPrefix("HTTP/1.1 504 Gateway Timeout"), "\(result)")
         #expect(result.stdout.contains("timed out waiting 1 s for a response from origin.test"))
-        #expect(try fixture.proxy.waitForEvent { $0.type == .error }.cause == "upstream_timeout")
+        #expect(try fixture.proxy.waitForEvent { $0.type == .error }.cause == .upstreamTimeout)
     }
 
     @Test func unansweredConnectGets504() async throws {
@@ -90,7 +90,7 @@ import TestSupport
         let result = try proxy.curl(["-i", "--cacert", proxy.rootFile, "https://blackhole.test/"])
         #expect(result.stdout.hasPrefix("HTTP/1.1 504 Gateway Timeout"), "\(result)")
         #expect(result.stdout.contains("timed out connecting to 127.0.0.1:\(blackhole.port) after 1 s"), "\(result)")
-        #expect(try proxy.waitForEvent { $0.type == .error }.cause == "upstream_timeout")
+        #expect(try proxy.waitForEvent { $0.type == .error }.cause == .upstreamTimeout)
     }
 
     @Test func originThatClosesEarlyGets502() async throws {
@@ -99,7 +99,7 @@ import TestSupport
         let result = try fixture.curl(["/close-early"], ["-i"])
         #expect(result.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(result)")
         #expect(result.stdout.contains("upstream closed early"), "\(result)")
-        #expect(try fixture.proxy.waitForEvent { $0.type == .error }.cause == "upstream_closed")
+        #expect(try fixture.proxy.waitForEvent { $0.type == .error }.cause == .upstreamClosed)
         let after = try fixture.curl(["/hello"])
         #expect(after.stdout == "hello from origin\n", "the proxy keeps serving: \(after)")
     }
@@ -110,7 +110,7 @@ import TestSupport
         defer { Task { await proxy.proxy.stop() } }
         let result = try proxy.curl(["https://unreachable.test/"])
         #expect(result.stderr.contains("unable to get local issuer certificate"), "\(result)")
-        #expect(try proxy.waitForEvent { $0.type == .tlsFailed }.cause == "unknown_ca")
+        #expect(try proxy.waitForEvent { $0.type == .tlsFailed }.cause == .unknownCA)
         #expect(!proxy.proxy.recordedEvents.contains { $0.type == .error })
     }
 

@@ -2,56 +2,44 @@ import Testing
 import TrustStoreGuide
 
 /// Every error text of the reference table (shared/reference/trust-stores.md, section 1) maps to
-/// the client that prints it and the cause behind it.
+/// the client that prints it and the cause behind it; and the parts of a report that do not
+/// depend on the corpus: placeholder, how to get the root, vendors, PowerShell lines.
 @Suite struct ErrorExplanationTests {
     typealias Cause = ErrorExplanation.Cause
 
     static let table: [(text: String, client: String, cause: Cause)] = [
-        // openssl s_client
-        ("verify error:num=20:unable to get local issuer certificate\nVerify return code: 20 (unable to get local issuer certificate)", "openssl s_client", .untrustedRootNotSent),
-        ("verify error:num=21:unable to verify the first certificate\nVerify return code: 21 (unable to verify the first certificate)", "openssl s_client", .leafAloneUntrusted),
-        ("verify error:num=19:self-signed certificate in certificate chain", "openssl s_client", .untrustedRootSent),
-        // curl
+        ("verify error:num=20:unable to get local issuer certificate\nVerify return code: 20 (unable to get local issuer certificate)", "openssl", .untrustedRootNotSent),
+        ("verify error:num=21:unable to verify the first certificate\nVerify return code: 21 (unable to verify the first certificate)", "openssl", .leafAloneUntrusted),
+        ("verify error:num=19:self-signed certificate in certificate chain", "openssl", .untrustedRootSent),
+        ("verify error:num=18:self-signed certificate", "openssl", .selfSignedLeaf),
+        ("verify error:num=2:unable to get issuer certificate", "openssl", .onlyIntermediateTrusted),
         ("curl: (60) SSL certificate problem: unable to get local issuer certificate", "curl", .untrustedRootNotSent),
         ("curl: (60) SSL certificate problem: self-signed certificate in certificate chain", "curl", .untrustedRootSent),
-        // Python
-        ("ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate (_ssl.c:1006)", "Python (ssl, urllib, requests, pip)", .untrustedRootNotSent),
-        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate in certificate chain (_ssl.c:1006)", "Python (ssl, urllib, requests, pip)", .untrustedRootSent),
-        ("requests.exceptions.SSLError: HTTPSConnectionPool(host='pypi.org', port=443): Max retries exceeded with url: / (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate (_ssl.c:1006)')))", "Python requests", .untrustedRootNotSent),
-        // pip
+        ("ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate (_ssl.c:1006)", "python", .untrustedRootNotSent),
+        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get issuer certificate (_ssl.c:1006)", "python", .onlyIntermediateTrusted),
+        ("requests.exceptions.SSLError: HTTPSConnectionPool(host='pypi.org', port=443): Max retries exceeded with url: / (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate (_ssl.c:1006)')))", "requests", .untrustedRootNotSent),
         ("Could not fetch URL https://pypi.org/simple/six/: There was a problem confirming the ssl certificate: HTTPSConnectionPool(host='pypi.org', port=443): Max retries exceeded (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate')))", "pip", .untrustedRootNotSent),
-        // uv
-        ("error: invalid peer certificate: UnknownIssuer\n  hint: use `--system-certs`", "uv (rustls)", .untrustedUnknownShape),
-        ("invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))", "uv (rustls)", .caUsedAsLeaf),
-        // node / npm
-        ("Error: unable to get local issuer certificate\n  code: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'", "node / npm", .untrustedRootNotSent),
-        ("npm error code UNABLE_TO_VERIFY_LEAF_SIGNATURE", "node / npm", .leafAloneUntrusted),
-        ("npm error code SELF_SIGNED_CERT_IN_CHAIN", "node / npm", .untrustedRootSent),
-        ("code: 'DEPTH_ZERO_SELF_SIGNED_CERT'", "node / npm", .selfSignedLeaf),
-        ("code: 'UNABLE_TO_GET_ISSUER_CERT'", "node / npm", .onlyIntermediateTrusted),
-        // Go, Java, GnuTLS clients
-        ("Error response from daemon: Get \"https://registry-1.docker.io/v2/\": tls: failed to verify certificate: x509: certificate signed by unknown authority", "a Go program (docker, kubectl, terraform ...)", .untrustedUnknownShape),
-        ("javax.net.ssl.SSLHandshakeException: PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target", "Java", .untrustedUnknownShape),
-        ("fatal: unable to access 'https://github.com/x/y.git/': server certificate verification failed. CAfile: none CRLfile: none", "git (GnuTLS)", .untrustedUnknownShape),
-        ("ERROR: The certificate of 'pypi.org' is not trusted.\nERROR: The certificate of 'pypi.org' doesn't have a known issuer.", "wget (GnuTLS)", .untrustedUnknownShape),
-        ("Certificate verification failed: The certificate is NOT trusted. The certificate issuer is unknown.", "apt (GnuTLS)", .untrustedUnknownShape),
-        // ruby, gem, cargo
-        ("SSL_connect returned=1 errno=0 state=error: certificate verify failed (unable to get local issuer certificate)", "ruby (Net::HTTP, bundler)", .untrustedRootNotSent),
+        ("error: invalid peer certificate: UnknownIssuer\n  hint: use `--system-certs`", "rustls", .untrustedUnknownShape),
+        ("invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))", "rustls", .caUsedAsLeaf),
+        ("Error: unable to get local issuer certificate\n  code: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'", "node", .untrustedRootNotSent),
+        ("npm error code UNABLE_TO_VERIFY_LEAF_SIGNATURE", "npm", .leafAloneUntrusted),
+        ("npm error code SELF_SIGNED_CERT_IN_CHAIN", "npm", .untrustedRootSent),
+        ("code: 'DEPTH_ZERO_SELF_SIGNED_CERT'", "node", .selfSignedLeaf),
+        ("code: 'UNABLE_TO_GET_ISSUER_CERT'", "node", .onlyIntermediateTrusted),
+        ("Error response from daemon: Get \"https://registry-1.docker.io/v2/\": tls: failed to verify certificate: x509: certificate signed by unknown authority", "docker", .untrustedUnknownShape),
+        ("javax.net.ssl.SSLHandshakeException: PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target", "java", .untrustedUnknownShape),
+        ("fatal: unable to access 'https://github.com/x/y.git/': server certificate verification failed. CAfile: none CRLfile: none", "git", .untrustedUnknownShape),
+        ("ERROR: The certificate of 'pypi.org' is not trusted.\nERROR: The certificate of 'pypi.org' doesn't have a known issuer.", "wget", .untrustedUnknownShape),
+        ("Certificate verification failed: The certificate is NOT trusted. The certificate issuer is unknown.", "apt", .untrustedUnknownShape),
+        ("SSL_connect returned=1 errno=0 state=error: certificate verify failed (unable to get local issuer certificate)", "ruby", .untrustedRootNotSent),
         ("SSL verification error at depth 1: unable to get local issuer certificate (20)\nYou must add /C=US/O=Zscaler Inc./CN=Zscaler Root CA to your local trusted store", "gem", .untrustedRootNotSent),
         ("SSL verification error at depth 0: unable to get local issuer certificate (20)", "gem", .leafAloneUntrusted),
         ("SSL verification error at depth 2: self-signed certificate in certificate chain (19)", "gem", .untrustedRootSent),
-        ("[60] SSL peer certificate or SSH remote key was not OK (SSL certificate problem: unable to get local issuer certificate)", "cargo", .untrustedRootNotSent),
-        // dotnet
-        ("The SSL connection could not be established, see inner exception. ... RemoteCertificateChainErrors ... PartialChain", "dotnet / NuGet", .untrustedRootNotSent),
-        ("The SSL connection could not be established ... UntrustedRoot", "dotnet / NuGet", .untrustedRootSent),
-        // Other shapes
-        ("verify error:num=18:self-signed certificate", "openssl s_client", .selfSignedLeaf),
-        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Basic Constraints of CA cert not marked critical (_ssl.c:1028)", "a strict verifier (Python 3.13+, openssl -x509_strict)", .nonStrictCA),
-        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Missing Authority Key Identifier", "a strict verifier (Python 3.13+, openssl -x509_strict)", .nonStrictCA),
-        ("CA cert does not include key usage extension", "a strict verifier (Python 3.13+, openssl -x509_strict)", .nonStrictCA),
-        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get issuer certificate (_ssl.c:1006)", "Python (ssl, urllib, requests, pip)", .onlyIntermediateTrusted),
-        ("verify error:num=2:unable to get issuer certificate", "openssl s_client", .onlyIntermediateTrusted),
-        ("curl: (60) SSL certificate problem: self signed certificate in certificate chain", "curl", .untrustedRootSent),
+        ("[60] SSL peer certificate or SSH remote key was not OK (SSL certificate problem: unable to get local issuer certificate)", "openssl-client", .untrustedRootNotSent),
+        ("The SSL connection could not be established, see inner exception. ... RemoteCertificateChainErrors ... PartialChain", "dotnet", .untrustedRootNotSent),
+        ("The SSL connection could not be established ... UntrustedRoot", "dotnet", .untrustedRootSent),
+        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Missing Authority Key Identifier", "python", .nonStrictCA),
+        ("CA cert does not include key usage extension", "python", .nonStrictCA),
         ("curl: (60) SSL certificate problem: certificate has expired", "curl", .expired),
     ]
 
@@ -64,14 +52,68 @@ import TrustStoreGuide
 
     @Test func unrelatedTextsAreNotExplained() {
         #expect(ErrorExplanation.explain("connection refused") == nil)
+        #expect(ErrorExplanation.explain("segmentation fault (core dumped)") == nil)
         #expect(ErrorExplanation.explain("") == nil)
     }
 
     @Test func suggestedSnippetsExist() {
-        for entry in Self.table {
-            if let snippet = ErrorExplanation.explain(entry.text)?.snippet {
-                #expect(ClientSnippet.named(snippet) != nil, "\(snippet)")
-            }
+        for family in ClientFamily.all {
+            if let snippet = family.snippet { #expect(ClientSnippet.named(snippet) != nil, "\(family.id): \(snippet)") }
         }
+    }
+
+    @Test func withoutACAFileTheFixUsesThePlaceholderAndTheReportSaysHowToGetTheRoot() throws {
+        let explanation = try #require(ErrorExplanation.explain("npm error code SELF_SIGNED_CERT_IN_CHAIN"))
+        #expect(explanation.fix(caFile: nil).contains("export NODE_EXTRA_CA_CERTS=<your-gateway-root.pem>   # read at start only; node >= 23.8: NODE_USE_SYSTEM_CA=1 with the root in the OS store") == false)
+        #expect(explanation.fix(caFile: nil).joined().contains("NODE_EXTRA_CA_CERTS=<your-gateway-root.pem>"))
+        let report = ExplainReport.render(explanation, caFile: nil)
+        for os in ["macOS    security find-certificate", "Windows  certmgr.msc", "Linux    openssl s_client -showcerts", "Zscaler does not send its root"] {
+            #expect(report.contains(os), "\(os)")
+        }
+        let withFile = ExplainReport.render(explanation, caFile: "/etc/gw/root.pem", caSubject: "CN=Example Gateway Root")
+        #expect(withFile.contains("root      /etc/gw/root.pem (CN=Example Gateway Root)"))
+        #expect(withFile.contains("NODE_EXTRA_CA_CERTS=/etc/gw/root.pem") && !withFile.contains(GatewayRoot.placeholder))
+    }
+
+    /// The vendor named in the log picks the root's name in the how-to; a Netskope user never
+    /// reads "Zscaler" anywhere but in the sentence that Zscaler does not send its root.
+    @Test func theHowToNamesTheGatewayTheLogMentions() throws {
+        let zscaler = try #require(ErrorExplanation.explain("SSL verification error at depth 1: unable to get local issuer certificate (20)\nYou must add /C=US/O=Zscaler Inc./CN=Zscaler Root CA to your local trusted store"))
+        #expect(zscaler.gatewayVendor == "Zscaler")
+        #expect(ExplainReport.render(zscaler, caFile: nil).contains("-c \"Zscaler Root CA\""))
+        let netskope = try #require(ErrorExplanation.explain("curl: (60) SSL certificate problem: self-signed certificate in certificate chain\n* issuer: CN=ca.acme.goskope.com; O=Netskope"))
+        #expect(netskope.gatewayVendor == "Netskope")
+        let report = ExplainReport.render(netskope, caFile: nil)
+        #expect(report.contains("-c \"Netskope\""))
+        #expect(report.components(separatedBy: "Zscaler").count == 2, "\(report)")
+    }
+
+    /// Every BuildKit log says "load metadata for" and "resolve image config": a tool failing in a
+    /// RUN step is the build's (Dockerfile fix), not the daemon's. (Shaped like BuildKit's output.)
+    @Test func aToolFailingInABuildStepIsNotTheDaemon() throws {
+        let log = """
+            #3 [internal] load metadata for docker.io/library/golang:1.22
+            #3 DONE 0.8s
+            #7 [builder 3/5] RUN go mod download
+            #7 1.204 go: github.com/spf13/cobra@v1.8.0: Get "https://proxy.golang.org/github.com/spf13/cobra/@v/v1.8.0.mod": tls: failed to verify certificate: x509: certificate signed by unknown authority
+            #7 ERROR: process "/bin/sh -c go mod download" did not complete successfully: exit code: 1
+            """
+        let explanation = try #require(ErrorExplanation.explain(log))
+        #expect(explanation.client == "go" && explanation.context == .dockerBuild(distro: "debian"), "\(explanation)")
+        #expect(explanation.fix(caFile: "/ca.pem").contains("ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"))
+    }
+
+    /// Found by the fuzzer: "\r\n" is one Character, so lines must be split on the byte.
+    @Test func windowsLineEndingsKeepLineNumbers() throws {
+        let text = "PS C:\\work> curl.exe https://pypi.org\r\n\r\ncurl: (60) schannel: SEC_E_UNTRUSTED_ROOT (0x80090325) - The certificate chain was issued by an authority that is not trusted.\r\n"
+        let explanation = try #require(ErrorExplanation.explain(text))
+        #expect(explanation.errorLine.number == 3 && explanation.errorLine.text.hasPrefix("curl: (60) schannel"))
+        #expect(explanation.client == "curl" && explanation.context == .windows)
+    }
+
+    @Test func shellExportsBecomePowerShellAssignmentsOnWindows() throws {
+        let explanation = try #require(ErrorExplanation.explain("C:\\work> npm install\nnpm ERR! code UNABLE_TO_GET_ISSUER_CERT_LOCALLY"))
+        #expect(explanation.context == .windows)
+        #expect(explanation.fix(caFile: "C:\\certs\\gw.pem").first?.hasPrefix("$env:NODE_EXTRA_CA_CERTS = \"C:\\certs\\gw.pem\"   # this session; for good: setx NODE_EXTRA_CA_CERTS") == true)
     }
 }

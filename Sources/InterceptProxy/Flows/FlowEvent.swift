@@ -22,7 +22,7 @@ public struct FlowEvent: Codable, Sendable, Equatable {
     public var host: String?
     public var port: Int?
     public var sni: String?
-    public var cause: String?
+    public var cause: FlowCause?
     public var detail: String?
     public var tlsVersion: String?
     public var cipher: String?
@@ -58,7 +58,7 @@ extension FlowEvent {
     /// bounds: the text of its fields and headers plus a fixed cost for the event and for each header
     /// (a header is an array of two strings: about 80 bytes before its text).
     public var estimatedBytes: Int {
-        let texts = [client, host, sni, cause, detail, tlsVersion, cipher, alpn, method, url, httpVersion, upstreamHttpVersion]
+        let texts = [client, host, sni, cause?.rawValue, detail, tlsVersion, cipher, alpn, method, url, httpVersion, upstreamHttpVersion]
         var bytes = 400
         for text in texts { bytes += text?.utf8.count ?? 0 }
         for header in headers ?? [] {

@@ -5,8 +5,8 @@ import Logging
 /// handle, not a trap (Foundation's `FileHandle.write` traps on ENOSPC or EPIPE). A failure is told
 /// once, on the log, and the events are dropped from the file (never from memory) until a write
 /// succeeds again; a file removed under the running proxy is created again at its path.
-/// Not thread-safe: the recorder calls it under its lock.
-final class FlowLogFile {
+/// Not thread-safe: FlowLogWriter calls it from its one queue.
+final class FlowLogFile: FlowLogSink {
     private var fd: Int32
     /// The path to re-create when the file is removed; nil for stdout, which is not ours.
     private let path: String?
@@ -36,23 +36,23 @@ final class FlowLogFile {
         return fd
     }
 
-    /// Appends one line (one write(2) when the kernel takes it whole, as it does for a regular file).
-    func write(_ line: [UInt8]) {
-        guard reopenIfRemoved() else { return }
-        var bytes = line
+    /// Appends whole lines (one write(2) when the kernel takes them whole, as it does for a regular file).
+    func write(_ lines: [UInt8], lines count: Int) {
+        guard reopenIfRemoved(lines: count) else { return }
+        var bytes = lines
         if torn { bytes.insert(UInt8(ascii: "\n"), at: 0) }
         // stdout may be a pipe whose reader is gone: EPIPE is handled here, and the SIGPIPE it
         // raises must not kill the process (a library does not change the process's dispositions).
-        path == nil ? Self.withSIGPIPEBlocked { writeAll(bytes) } : writeAll(bytes)
+        path == nil ? Self.withSIGPIPEBlocked { writeAll(bytes, lines: count) } : writeAll(bytes, lines: count)
     }
 
-    private func writeAll(_ bytes: [UInt8]) {
+    private func writeAll(_ bytes: [UInt8], lines: Int) {
         var written = 0
         while written < bytes.count {
             let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else {
-                failed(count < 0 ? String(cString: strerror(errno)) : "the write took no bytes", partly: written > 0)
+                failed(count < 0 ? String(cString: strerror(errno)) : "the write took no bytes", partly: written > 0, lines: lines)
                 return
             }
             written += count
@@ -80,18 +80,19 @@ final class FlowLogFile {
         pthread_sigmask(SIG_SETMASK, &previous, nil)
     }
 
-    private func failed(_ reason: String, partly: Bool) {
+    /// `lines` did not go out whole (those before a partial write did, but the count cannot tell).
+    private func failed(_ reason: String, partly: Bool, lines: Int) {
         torn = torn || partly
-        dropped += 1
+        dropped += lines
         guard failure == nil else { return }  // one line for a run of failures, not one per event
         failure = reason
         logger?.error("writing the flow log \(name) failed: \(reason); events are not written to it (they are still recorded in memory) until a write succeeds again")
     }
 
     /// A regular file nobody links any more (removed or rotated away without a signal) is created
-    /// again at its path, so that what follows lands where readers look. One fstat per event.
-    /// False when it could not be created again (its directory is gone too): the event is dropped.
-    private func reopenIfRemoved() -> Bool {
+    /// again at its path, so that what follows lands where readers look. One fstat per batch.
+    /// False when it could not be created again (its directory is gone too): the batch is dropped.
+    private func reopenIfRemoved(lines: Int) -> Bool {
         guard let path else { return true }
         var status = stat()
         guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, status.st_nlink == 0 else { return true }
@@ -103,12 +104,13 @@ final class FlowLogFile {
             logger?.warning("the flow log \(path) was removed while the proxy ran; it is created again and events go on there")
             return true
         } catch {
-            failed("it was removed, and creating it again failed: \(error)", partly: false)
+            failed("it was removed, and creating it again failed: \(error)", partly: false, lines: lines)
             return false
         }
     }
 
-    private var name: String { path ?? "(stdout)" }
+    /// The log's name in log lines.
+    var name: String { path ?? "(stdout)" }
 
     /// Flushes to disk and closes (stdout is flushed, not closed).
     func close() {

@@ -2,12 +2,12 @@ import Foundation
 import Logging
 
 /// Fans flow events out to the JSON-lines file, the in-process stream and, for failures, the log.
-/// Thread-safe: loops record concurrently. Each event is written with one write(2), so a line is
-/// never torn and nothing recorded is lost when the process is stopped. A full disk or a removed
-/// file does not stop the proxy: see FlowLogFile.
+/// Thread-safe: loops record concurrently. Each loop encodes its events; one writer writes the file
+/// (FlowLogWriter: whole lines, a buffer bounded in bytes, what is recorded before `close` is in the
+/// file after it). A full disk or a removed file does not stop the proxy: see FlowLogFile.
 final class FlowRecorder: @unchecked Sendable {
     private let lock = NSLock()
-    private var file: FlowLogFile?
+    private let writer: FlowLogWriter?
     /// The `events` streams' queues, held weakly: a stream its consumer dropped unsubscribes itself.
     private var subscriptions: [ObjectIdentifier: WeakSubscription] = [:]
     private var isClosed = false
@@ -22,8 +22,9 @@ final class FlowRecorder: @unchecked Sendable {
     ///   - historyBytes: how many bytes of events (`FlowEvent.estimatedBytes`) `events` keeps.
     ///   - evictionWarning: called once, when the history first has to drop an event.
     ///   - logger: where a failing or removed flow log is reported (once, not per event).
+    ///   - fileBufferBytes: the bound on the events waiting for the file (FlowLogWriter).
     init(path: String?, historyLimit: Int? = nil, historyBytes: Int = .max, logger: Logger? = nil,
-         evictionWarning: (@Sendable () -> Void)? = nil) throws {
+         fileBufferBytes: Int = FlowLogWriter.defaultCapacity, evictionWarning: (@Sendable () -> Void)? = nil) throws {
         history = EventHistory(maxCount: historyLimit, maxBytes: historyBytes)
         self.evictionWarning = evictionWarning
         encoder = JSONEncoder()
@@ -32,7 +33,10 @@ final class FlowRecorder: @unchecked Sendable {
             try container.encode(FlowRecorder.timestamp(date))
         }
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        file = try path.map { try FlowLogFile(path: $0, logger: logger) }
+        writer = try path.map {
+            let file = try FlowLogFile(path: $0, logger: logger)
+            return FlowLogWriter(sink: file, name: file.name, capacity: fileBufferBytes, logger: logger)
+        }
     }
 
     /// RFC 3339 in UTC with milliseconds (`2026-11-23T10:47:04.126Z`). Formatted by hand: an
@@ -60,19 +64,26 @@ final class FlowRecorder: @unchecked Sendable {
     }
 
     func record(_ event: FlowEvent) {
-        let wantsLine = lock.withLock { file != nil }
-        let line = wantsLine ? (try? encoder.encode(event)).map { [UInt8]($0) + [UInt8(ascii: "\n")] } : nil
+        // Encoded here, on the recording loop, and outside the lock; the writer may make it wait
+        // briefly for room (never while holding the lock, which `events` readers need too).
+        if let writer, let line = line(for: event) { writer.submit(line) }
         lock.lock()
         if history.append(event) > 0, let warning = evictionWarning {
             evictionWarning = nil
             warning()
         }
-        if let line, let file { file.write(line) }
         let subscribers = subscriptions.values.compactMap(\.subscription)
         for subscriber in subscribers { subscriber.push(event) }
         lock.unlock()
         // Released after the lock: the last reference to a dropped stream unsubscribes it, taking the lock.
         withExtendedLifetime(subscribers) {}
+    }
+
+    /// The event as a line of the flow log: JSON with sorted keys, then a newline.
+    func line(for event: FlowEvent) -> [UInt8]? {
+        guard var line = try? [UInt8](encoder.encode(event)) else { return nil }
+        line.append(UInt8(ascii: "\n"))
+        return line
     }
 
     /// The newest events recorded so far, within the history's bounds.
@@ -102,8 +113,12 @@ final class FlowRecorder: @unchecked Sendable {
         return subscription.makeStream()
     }
 
-    /// Finishes the streams and flushes the file to disk.
-    func close() {
+    /// How many events the flow log's file did not get because its writer fell behind (0 without a file).
+    var fileDropped: Int { writer?.dropped ?? 0 }
+
+    /// Finishes the streams, lets the writer write every event recorded so far (up to `fileCloseTimeout`)
+    /// and flushes the file to disk. Events recorded later reach `events` only, never the file.
+    func close(fileCloseTimeout: TimeInterval = 10) {
         lock.lock()
         isClosed = true
         let finishing = subscriptions.values.compactMap(\.subscription)
@@ -111,10 +126,7 @@ final class FlowRecorder: @unchecked Sendable {
         lock.unlock()
         for subscription in finishing { subscription.finish() }
         withExtendedLifetime(finishing) {}  // (released outside the lock, see record)
-        lock.lock()
-        defer { lock.unlock() }
-        file?.close()
-        file = nil  // events after shutdown still reach `events`, never a closed handle
+        writer?.close(timeout: fileCloseTimeout)
     }
 }
 

@@ -9,9 +9,14 @@ public struct HostVerdict: Sendable, Equatable, Codable {
 
     public let host: String
     public let outcome: Outcome
-    /// The handshake failure cause for rejected hosts (`unknown_ca`, `closed_after_handshake`, ...).
+    /// Why a host was rejected: its `tls_failed` event's cause (`unknown_ca`, ...), or
+    /// `closedAfterHandshake` when the client hung up after a handshake without a request.
     public let cause: String?
     public let requests: Int
+
+    /// Not a flow cause: the client completed the handshake, then checked the certificate itself
+    /// (a wrong host name, say) and hung up without a request, so no event names a failure.
+    public static let closedAfterHandshake = "closed_after_handshake"
 
     /// Summarises intercepted tunnels per host (spliced tunnels are not intercepted and not judged).
     public static func summarise(_ events: [FlowEvent]) -> [HostVerdict] {
@@ -29,12 +34,12 @@ public struct HostVerdict: Sendable, Equatable, Codable {
                 requests += connection.filter { $0.type == .request }.count
                 if let failure = connection.first(where: { $0.type == .tlsFailed }) {
                     rejected = true
-                    cause = failure.cause
+                    cause = failure.cause?.rawValue
                 } else if connection.contains(where: { $0.type == .tlsEstablished }),
                           !connection.contains(where: { $0.type == .request }),
                           connection.contains(where: { $0.type == .tunnelClosed }) {
                     rejected = true
-                    cause = cause ?? "closed_after_handshake"
+                    cause = cause ?? closedAfterHandshake
                 }
             }
             return HostVerdict(host: host, outcome: rejected ? .rejected : .trusted, cause: rejected ? cause : nil, requests: requests)

@@ -50,12 +50,12 @@ enum HTTPParseError: Error, Equatable {
     }
 
     /// The flow event's cause.
-    var cause: String {
+    var cause: FlowCause {
         switch self {
-        case .headTooLarge, .tooManyFields, .trailersTooLarge: return "head_too_large"
-        case .malformed: return "bad_request"
-        case .notImplemented: return "not_implemented"
-        case .versionNotSupported: return "version_not_supported"
+        case .headTooLarge, .tooManyFields, .trailersTooLarge: return .headTooLarge
+        case .malformed: return .badRequest
+        case .notImplemented: return .notImplemented
+        case .versionNotSupported: return .versionNotSupported
         }
     }
 

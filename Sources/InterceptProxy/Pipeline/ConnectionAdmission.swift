@@ -20,17 +20,17 @@ final class ConnectionAdmission: @unchecked Sendable {
         guard limit >= 1 else { throw ConfigurationError("--max-connections must be at least 1, got \(limit)") }
         self.limit = limit
         self.allowList = allowList
-        forbidden = Self.reporter(cause: "client_not_allowed", status: 403, recorder: recorder, logger: logger) { count, peer in
+        forbidden = Self.reporter(cause: .clientNotAllowed, status: 403, recorder: recorder, logger: logger) { count, peer in
             "refused \(count) connection\(count == 1 ? "" : "s") with 403 from \(count == 1 ? "" : "clients such as ")\(peer?.host ?? "an unknown address"), outside --allow-clients"
         }
         farewell = HTTPResponse.text(503, "intercept-proxy: \(limit) connections are open, the most it serves at once (--max-connections); try again later", close: true).serialized()
-        refusals = Self.reporter(cause: "connection_limit", status: 503, recorder: recorder, logger: logger) { count, _ in
+        refusals = Self.reporter(cause: .connectionLimit, status: 503, recorder: recorder, logger: logger) { count, _ in
             "refused \(count) connection\(count == 1 ? "" : "s") with 503: \(limit) open, the limit (--max-connections)"
         }
     }
 
     /// One `error` event (connection 0, `count` refusals) and one warning per burst of refusals.
-    private static func reporter(cause: String, status: Int, recorder: FlowRecorder, logger: Logger,
+    private static func reporter(cause: FlowCause, status: Int, recorder: FlowRecorder, logger: Logger,
                                  detail: @escaping @Sendable (Int, SocketAddress?) -> String) -> BurstReporter {
         BurstReporter { count, peer in
             var event = FlowEvent(type: .error, connection: 0)

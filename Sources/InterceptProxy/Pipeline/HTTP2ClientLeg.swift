@@ -64,7 +64,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     /// Kinds of refused frames already recorded for this connection (one event each), and those
     /// waiting for `flush` (see `recordRefusals`).
     private var recordedRefusals: Set<String> = []
-    private var refusals: [(cause: String, detail: String, stream: Int32)] = []
+    private var refusals: [(cause: FlowCause, detail: String, stream: Int32)] = []
     private var idle: IdleDeadline
     private var idleTimer: DispatchWorkItem?
     /// A closing connection whose client does not read its last frames is closed after this.
@@ -80,10 +80,10 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
             try session.feed(bytes)
         } catch let error as HTTP2Session.FatalError {
             // nghttp2 parses nothing more and queued no GOAWAY of its own: ours says why.
-            end(cause: error.isFlood ? "h2_flood" : "h2_protocol_error", "the client's HTTP/2 session is dead: \(error)",
+            end(cause: error.isFlood ? .h2Flood : .h2ProtocolError, "the client's HTTP/2 session is dead: \(error)",
                 errorCode: error.isFlood ? NGHTTP2_ENHANCE_YOUR_CALM.rawValue : NGHTTP2_PROTOCOL_ERROR.rawValue)
         } catch {
-            end(cause: "h2_protocol_error", "the client's HTTP/2 session is dead: \(error)", errorCode: NGHTTP2_PROTOCOL_ERROR.rawValue)
+            end(cause: .h2ProtocolError, "the client's HTTP/2 session is dead: \(error)", errorCode: NGHTTP2_PROTOCOL_ERROR.rawValue)
         }
         receiving = false
         dispatch()
@@ -105,7 +105,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
 
     /// Ends the connection for a connection-level reason: one flow event, GOAWAY `errorCode`
     /// (nil when nghttp2 sent its own), nothing more parsed; `flush` closes once it is sent.
-    private func end(cause: String, _ detail: String, errorCode: UInt32?) {
+    private func end(cause: FlowCause, _ detail: String, errorCode: UInt32?) {
         guard !ending else { return }
         ending = true
         owner.recordError(cause, detail)
@@ -166,7 +166,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     private func rejectHead(stream: Int32, size: Int, fields: Int) {
         let reason = "stream \(stream): the request's header list exceeds \(HTTP2Session.maxHeaderListSize) bytes or \(HTTP2Session.maxHeaderFields) fields "
             + "(at least \(size) bytes in \(fields) fields decoded when it was cut off)"
-        owner.recordError("h2_header_list_too_large", reason, status: 431, streamId: stream)
+        owner.recordError(.h2HeaderListTooLarge, reason, status: 431, streamId: stream)
         let response = HTTPResponse.text(431, "intercept-proxy: \(reason)")
         session.respond(stream: stream, status: 431, headers: response.headers.map { (name: $0.0, value: $0.1) } + [("content-length", String(response.body.count))],
                         endStream: false)
@@ -189,7 +189,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
             armIdleTimer(after: streams.isEmpty ? remaining : idle.timeout)
             return
         }
-        end(cause: "idle_timeout", "h2 connection idle for \(Self.seconds(idle.timeout)) s", errorCode: NGHTTP2_NO_ERROR.rawValue)
+        end(cause: .idleTimeout, "h2 connection idle for \(Self.seconds(idle.timeout)) s", errorCode: NGHTTP2_NO_ERROR.rawValue)
         flush()
     }
 
@@ -400,15 +400,15 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     func http2ClientReset(stream: Int32, errorCode: UInt32) {
         owner.connection.loop.assertInEventLoop()
         if resets.exceeded() {
-            end(cause: "h2_rapid_reset", "the client reset streams faster than \(Int(ResetRateLimit.burst)) at once or \(Int(ResetRateLimit.perSecond)) a second (HTTP/2 rapid reset, CVE-2023-44487)",
+            end(cause: .h2RapidReset, "the client reset streams faster than \(Int(ResetRateLimit.burst)) at once or \(Int(ResetRateLimit.perSecond)) a second (HTTP/2 rapid reset, CVE-2023-44487)",
                 errorCode: NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
         }
     }
 
     func http2InvalidFrame(type: UInt8, stream: Int32, error: Int32, atStreamLimit: Bool) {
         owner.connection.loop.assertInEventLoop()
-        let kind = atStreamLimit ? "h2_too_many_streams" : "h2_invalid_frame"
-        guard !ending, recordedRefusals.insert(atStreamLimit ? kind : "\(kind) \(error)").inserted else { return }  // once per connection and kind
+        let kind: FlowCause = atStreamLimit ? .h2TooManyStreams : .h2InvalidFrame
+        guard !ending, recordedRefusals.insert(atStreamLimit ? kind.rawValue : "\(kind) \(error)").inserted else { return }  // once per connection and kind
         let frame = String(cString: nghttp2_strerror(error))
         refusals.append((kind, atStreamLimit
             ? "stream \(stream) refused: the client may open at most \(HTTP2ServerSession.maxConcurrentStreams) concurrent streams (further refusals on this connection are not recorded)"
@@ -428,7 +428,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
         // nghttp2 ended the session over a connection error of the client's (a window overflow, a
         // malformed frame): the GOAWAY it sent names the error.
         guard errorCode != NGHTTP2_NO_ERROR.rawValue else { return }
-        end(cause: errorCode == NGHTTP2_ENHANCE_YOUR_CALM.rawValue ? "h2_flood" : "h2_protocol_error",
+        end(cause: errorCode == NGHTTP2_ENHANCE_YOUR_CALM.rawValue ? .h2Flood : .h2ProtocolError,
             "the client broke HTTP/2: GOAWAY \(HTTP2Session.errorName(errorCode)) sent" + (debugData.isEmpty ? "" : " (\(debugData))"), errorCode: nil)
     }
 

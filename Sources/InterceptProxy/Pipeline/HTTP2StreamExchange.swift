@@ -236,7 +236,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
         unacknowledged = 0
         if awaitingUpstream { leg.stopWaiting(self) }
         if !finished {
-            owner.recordError("h2_stream_reset", "stream \(stream) was reset (\(HTTP2Session.errorName(errorCode))) before its response ended", url: url, streamId: stream)
+            owner.recordError(.h2StreamReset, "stream \(stream) was reset (\(HTTP2Session.errorName(errorCode))) before its response ended", url: url, streamId: stream)
             if case .http1 = upstream, requestComplete, !awaitingConnect, !responses.readsUntilClose {
                 startDraining()
                 return
@@ -297,9 +297,9 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
         responseTimer?.cancel()
         if !finished && !quietly {
             if owner.isForcedClosed {
-                owner.recordError("shutdown", "the proxy stopped before the response on stream \(stream) ended (grace period over)", url: url, streamId: stream)
+                owner.recordError(.shutdown, "the proxy stopped before the response on stream \(stream) ended (grace period over)", url: url, streamId: stream)
             } else {
-                owner.recordError("client_closed", "the client closed the connection before the response on stream \(stream) ended", url: url, streamId: stream)
+                owner.recordError(.clientClosed, "the client closed the connection before the response on stream \(stream) ended", url: url, streamId: stream)
             }
         }
         switch upstream {

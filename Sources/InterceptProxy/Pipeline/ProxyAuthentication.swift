@@ -68,15 +68,15 @@ extension ProxyConnection {
     /// not, the client has its `407` with a challenge, the event is recorded, and the connection closes.
     func authorizesProxyRequest(_ head: HTTPRequestHead) -> Bool {
         guard let credentials = core.configuration.proxyAuth else { return true }
-        let cause: String
+        let cause: FlowCause
         let detail: String
         switch credentials.verdict(for: head) {
         case .accepted:
             return true
         case .missing:
-            (cause, detail) = ("proxy_auth_required", "\(head.method) without Proxy-Authorization; this proxy requires --proxy-auth credentials")
+            (cause, detail) = (.proxyAuthRequired, "\(head.method) without Proxy-Authorization; this proxy requires --proxy-auth credentials")
         case let .wrong(reason):
-            (cause, detail) = ("proxy_auth_failed", "\(head.method) with Proxy-Authorization refused: \(reason)")
+            (cause, detail) = (.proxyAuthFailed, "\(head.method) with Proxy-Authorization refused: \(reason)")
         }
         recordError(cause, detail, status: 407, url: String(head.target.prefix(200)))
         var response = HTTPResponse.text(407, "intercept-proxy: proxy authentication required; send the credentials given to --proxy-auth (for example curl --proxy-user USER:PASS, or http://USER:PASS@host:port as the proxy URL)", close: true)

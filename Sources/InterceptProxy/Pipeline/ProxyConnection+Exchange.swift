@@ -39,7 +39,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         } catch let error as HTTPParseError {
             reject(RequestRefusal(status: error.status, cause: error.cause, reason: error.reason))
         } catch {
-            reject(RequestRefusal(status: 400, cause: "bad_request", reason: "\(error)"))
+            reject(RequestRefusal(status: 400, cause: .badRequest, reason: "\(error)"))
         }
     }
 
@@ -94,7 +94,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         } catch let refusal as RequestRefusal {
             reject(refusal)
         } catch {
-            reject(RequestRefusal(status: 400, cause: "bad_request", reason: "\(error)"))
+            reject(RequestRefusal(status: 400, cause: .badRequest, reason: "\(error)"))
         }
     }
 
@@ -111,13 +111,13 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         if clientTLS == nil {
             // A plain proxy request must name its origin: http://host[:port]/path.
             guard let (host, port, path) = Self.absoluteHTTP(head.target) else {
-                throw RequestRefusal(status: 400, cause: "bad_request",
+                throw RequestRefusal(status: 400, cause: .badRequest,
                                      reason: "this is a proxy: send CONNECT host:port or an absolute http:// URL, not '\(head.method) \(head.target.prefix(200))'")
             }
             if !answersLocally(host: host) { try refuseLoop(core.route(host: host, port: port), what: "\(head.method) \(head.target.prefix(200))") }
             if target.map({ $0.host != host || $0.port != port }) ?? true, upstream != nil {
                 guard outstanding.isEmpty else {
-                    throw RequestRefusal(status: 400, cause: "bad_request", reason: "pipelined requests to different hosts on one connection are not supported")
+                    throw RequestRefusal(status: 400, cause: .badRequest, reason: "pipelined requests to different hosts on one connection are not supported")
                 }
                 upstream?.close()
                 upstream = nil
@@ -232,7 +232,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
             // Nothing to copy: forge as usual so the client still meets the CA; requests then get the 502.
             mimicking = nil
             self.upstream = nil
-            recordError("mimic_failed", failure?.message ?? "the upstream closed before its certificate was seen")
+            recordError(.mimicFailed, failure?.message ?? "the upstream closed before its certificate was seen")
             forgeAsync(name, failure: mode, mimicking: nil, for: session)
             return
         }
@@ -342,7 +342,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
     /// origin in absolute form would be logged under a host it never reached, so it is refused (421).
     private func checkTunnelRequest(_ head: HTTPRequestHead) throws {
         if head.version == "HTTP/1.1" && head.header("Host") == nil {  // two of them the decoder refused
-            throw RequestRefusal(status: 400, cause: "bad_request", reason: "an HTTP/1.1 request needs a Host header field")
+            throw RequestRefusal(status: 400, cause: .badRequest, reason: "an HTTP/1.1 request needs a Host header field")
         }
         let lowered = head.target.lowercased()
         guard lowered.hasPrefix("https://") || lowered.hasPrefix("http://"), let target else { return }
@@ -350,7 +350,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
         let authority = String(rest[..<(rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex)])
         let named = splitHostPort(authority) ?? (authority.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), target.port)
         guard named.0.lowercased() == target.host.lowercased(), named.1 == target.port else {
-            throw RequestRefusal(status: 421, cause: "misdirected_request",
+            throw RequestRefusal(status: 421, cause: .misdirectedRequest,
                                  reason: "this tunnel leads to \(HTTPWire.authority(host: target.host, port: target.port)), not to \(authority.prefix(200))")
         }
     }

@@ -12,7 +12,7 @@ enum ClientWait: Equatable {
 /// A request the proxy refuses before anything goes upstream: the status, the flow event's cause, the reason.
 struct RequestRefusal: Error {
     let status: Int
-    let cause: String
+    let cause: FlowCause
     let reason: String
 }
 
@@ -49,13 +49,13 @@ extension ProxyConnection {
         let seconds = Int(timeout)
         switch wait {
         case .head where requests.bufferedCount == 0:
-            recordError("request_head_timeout", "no request within \(seconds) s")
+            recordError(.requestHeadTimeout, "no request within \(seconds) s")
             closeClient()
         case .head:
-            reject(RequestRefusal(status: 408, cause: "request_head_timeout",
+            reject(RequestRefusal(status: 408, cause: .requestHeadTimeout,
                                   reason: "the request head was not complete within \(seconds) s (\(requests.bufferedCount) bytes received)"))
         case .idle:
-            recordError("idle_timeout", "keep-alive connection idle for \(seconds) s")
+            recordError(.idleTimeout, "keep-alive connection idle for \(seconds) s")
             closeClient()
         }
     }
@@ -63,7 +63,7 @@ extension ProxyConnection {
     /// Refuses a request whose upstream would be this proxy: it would come back, again and again.
     func refuseLoop(_ route: UpstreamRoute, what: String) throws {
         guard core.isProxyItself(host: route.dial.host, port: route.dial.port) else { return }
-        throw RequestRefusal(status: 508, cause: "loop_detected",
+        throw RequestRefusal(status: 508, cause: .loopDetected,
                              reason: "\(what) leads back to this proxy (\(SocketAddress(host: route.dial.host, port: route.dial.port))); refusing a request loop")
     }
 }

@@ -102,7 +102,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         connection.loop.execute { [self] in
             isForcedClosed = true
             for cut in outstanding {
-                recordError("shutdown", "the proxy stopped before the response to \(cut.head.method) \(cut.url) ended (grace period over)",
+                recordError(.shutdown, "the proxy stopped before the response to \(cut.head.method) \(cut.url) ended (grace period over)",
                             url: cut.url)
             }
             outstanding = []
@@ -151,7 +151,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         } else if http2 != nil {
             connection.closeWhenDrained()  // h2 has no half-close: the client is gone, and so are its streams
         } else if let cut = truncatedRequest {
-            reject(RequestRefusal(status: 400, cause: "bad_request", reason: cut))  // never a half request taken as whole
+            reject(RequestRefusal(status: 400, cause: .badRequest, reason: cut))  // never a half request taken as whole
         } else if outstanding.isEmpty || phase == .relaying {
             connection.closeWhenDrained()
         }
@@ -174,7 +174,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     func connectionClosed(_ connection: Connection, error: SocketError?) {
         connection.loop.assertInEventLoop()
         // A reset (no FIN) in the middle of a request: say so, as for a close there (connectionReadEOF).
-        if let error, let cut = truncatedRequest { recordError("client_closed", "\(cut); \(error)") }
+        if let error, let cut = truncatedRequest { recordError(.clientClosed, "\(cut); \(error)") }
         handshakeTimer?.cancel()
         waiting?.timer.cancel()
         waiting = nil
@@ -203,7 +203,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
 
     func openTunnel(_ head: HTTPRequestHead) throws {
         guard let (host, port) = Self.authority(head.target) else {
-            throw RequestRefusal(status: 400, cause: "bad_request", reason: "CONNECT needs host:port, got '\(head.target.prefix(200))'")
+            throw RequestRefusal(status: 400, cause: .badRequest, reason: "CONNECT needs host:port, got '\(head.target.prefix(200))'")
         }
         if !core.configuration.offline { try refuseLoop(core.route(host: host, port: port), what: "CONNECT \(head.target)") }
         target = (host, port)
@@ -231,7 +231,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
             let early = requests.takeBuffered()
             if !early.isEmpty { handshakeBytes(early) }
         } catch {
-            recordError("tls_setup", "\(error)")
+            recordError(.tlsSetup, "\(error)")
             connection.close()
         }
     }
@@ -240,7 +240,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     private func splice() {
         guard let target else { return }
         guard !core.configuration.offline else {
-            recordError("spliced_offline", "--ignore-hosts matched \(target.host), but --offline contacts no upstream")
+            recordError(.splicedOffline, "--ignore-hosts matched \(target.host), but --offline contacts no upstream")
             connection.close()
             return
         }
@@ -300,7 +300,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
                     }
                     leg.flush()  // our SETTINGS go first
                 } catch {
-                    recordError("h2_setup", "\(error)")
+                    recordError(.h2Setup, "\(error)")
                     closeClient()
                     return
                 }
@@ -346,7 +346,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
             session.provide(chain)
             advanceHandshake(session)
         case let .failure(error):
-            recordError("forge_failed", "\(error)")
+            recordError(.forgeFailed, "\(error)")
             connection.close()
         }
         updateClientWait()
@@ -355,14 +355,14 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     private func failHandshake(_ failure: HandshakeFailure, detail: String) {
         handshakeTimer?.cancel()
         var failed = event(.tlsFailed)
-        failed.cause = failure.rawValue
+        failed.cause = failure.cause
         failed.detail = detail
         failed.sni = clientTLS?.serverName
         core.recorder.record(failed)
         let client = connection.peer?.description ?? "client"
         let hint = core.forges.constraintViolation(for: clientServerName?.text ?? target?.host)
             .map { "the certificate is outside the CA's name constraints (\($0)), see ca init --name-constraints" } ?? failure.hint(rootFile: core.rootCertificateFile)
-        core.logger.warning("\(client) rejected the certificate for \(target?.host ?? "?"): \(failure.rawValue); \(hint)")
+        core.logger.warning("\(client) rejected the certificate for \(target?.host ?? "?"): \(failure.cause); \(hint)")
         phase = .closed
         if failure == .notTLS {
             let response = HTTPResponse.text(400, "intercept-proxy: the tunnel to \(target?.host ?? "the host") expects TLS, but plaintext arrived; use https:// URLs through this proxy", close: true)
@@ -380,7 +380,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
             do {
                 try tls.engine.write(bytes)
             } catch {
-                recordError("tls_write", "\(error)")
+                recordError(.tlsWrite, "\(error)")
                 connection.close()
                 return
             }
@@ -411,7 +411,7 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
         closeClient()
     }
 
-    func recordError(_ cause: String, _ detail: String, status: Int? = nil, url: String? = nil, streamId: Int32? = nil) {
+    func recordError(_ cause: FlowCause, _ detail: String, status: Int? = nil, url: String? = nil, streamId: Int32? = nil) {
         var error = event(.error)
         error.streamId = streamId.map(Int.init)
         error.cause = cause

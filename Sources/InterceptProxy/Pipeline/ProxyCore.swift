@@ -137,7 +137,7 @@ final class ProxyCore: @unchecked Sendable {
             accepted: { [self] in adopt($0) },
             starved: { [self] error in
                 var event = FlowEvent(type: .error, connection: 0)
-                event.cause = "fd_limit"
+                event.cause = .fdLimit
                 event.detail = "\(error); not accepting for up to \(Int(Listener.longestRetryDelay)) s at a time until descriptors free up "
                     + "(\(admission.openConnections) connections open; raise the limit with ulimit -n or LimitNOFILE=, or lower --max-connections)"
                 recorder.record(event)

@@ -1,21 +1,35 @@
 import COpenSSL
 
 /// Why a client's TLS handshake with the proxy failed, in the words of the TLS alert where there is one.
-public enum HandshakeFailure: String, Sendable, Codable {
-    /// The client does not trust the issuing CA: the reproduction working as intended.
-    case unknownCA = "unknown_ca"
-    case badCertificate = "bad_certificate"
-    case certificateUnknown = "certificate_unknown"
-    case certificateExpired = "certificate_expired"
-    /// The client hung up without an alert (Java, Go and s_client without -verify_return_error do this).
-    case closedDuringHandshake = "closed_during_handshake"
-    case noSharedCipher = "no_shared_cipher"
-    case protocolVersion = "protocol_version"
-    /// Plaintext (usually HTTP) arrived where a TLS ClientHello belonged.
-    case notTLS = "not_tls"
+/// Its flow event's cause is `cause` (the same names, documented on FlowCause).
+public enum HandshakeFailure: Sendable, CaseIterable {
+    case unknownCA
+    case badCertificate
+    case certificateUnknown
+    case certificateExpired
+    case closedDuringHandshake
+    case noSharedCipher
+    case protocolVersion
+    case notTLS
     case timeout
     /// Anything else; the event carries OpenSSL's text.
     case other
+
+    /// The `tls_failed` event's cause.
+    public var cause: FlowCause {
+        switch self {
+        case .unknownCA: return .unknownCA
+        case .badCertificate: return .badCertificate
+        case .certificateUnknown: return .certificateUnknown
+        case .certificateExpired: return .certificateExpired
+        case .closedDuringHandshake: return .closedDuringHandshake
+        case .noSharedCipher: return .noSharedCipher
+        case .protocolVersion: return .protocolVersion
+        case .notTLS: return .notTLS
+        case .timeout: return .timeout
+        case .other: return .other
+        }
+    }
 
     /// Classifies the error OpenSSL left on the queue after a failed handshake step.
     static func classify(reason: Int32) -> HandshakeFailure {

@@ -1,3 +1,4 @@
+import CertForge
 import COpenSSL
 import Dispatch
 
@@ -61,28 +62,17 @@ final class TLSClientSession {
         engine = try TLSEngine(context: context.pointer, server: false)
         // Each setter's failure fails this connection: an upstream must never go unverified, or be
         // asked for another name or protocol than the one meant.
-        ERR_clear_error()
-        if let alpn, !alpn.isEmpty {
-            let wire = ALPNList.wire(alpn)
-            guard SSL_set_alpn_protos(engine.ssl, wire, UInt32(wire.count)) == 0 else {  // 0 is success here
-                throw TLSError.openSSL("offering ALPN \(alpn.joined(separator: ","))")
-            }
-        }
+        if let alpn, !alpn.isEmpty { try engine.setALPN(alpn) }
         let isIP = SocketAddress(host: serverName, port: 0).isNumeric
-        if !isIP, shim_SSL_set_tlsext_host_name(engine.ssl, serverName) != 1 {
-            throw TLSError.openSSL("setting SNI \(serverName)")
-        }
+        if !isIP { try engine.setServerName(serverName) }
         if context.verifies {
-            let verified = isIP ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(engine.ssl), serverName)
-                                : SSL_set1_host(engine.ssl, serverName)
-            guard verified == 1 else { throw TLSError.openSSL("setting the name to verify (\(serverName))") }
+            try isIP ? engine.setVerifiedIP(serverName) : engine.setVerifiedHost(serverName)
         }
     }
 
     /// OpenSSL's words for a failed certificate verification, when that is why the handshake failed.
-    var verificationError: String? {
-        let result = SSL_get_verify_result(engine.ssl)
-        guard result != X509_V_OK else { return nil }
-        return String(cString: X509_verify_cert_error_string(result))
-    }
+    var verificationError: String? { engine.verificationError }
+
+    /// The certificate the upstream presented.
+    var peerCertificate: Certificate? { engine.peerCertificate }
 }

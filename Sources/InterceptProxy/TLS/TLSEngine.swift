@@ -3,9 +3,10 @@ import COpenSSL
 
 /// An SSL object over two memory BIOs: ciphertext goes in with `receive`, comes out with
 /// `takeOutput`; the socket never meets OpenSSL. Shared by the client-facing and upstream legs.
-/// Confined to one event loop.
+/// The SSL object stays inside: its settings are typed methods that check OpenSSL's answer and
+/// throw `TLSError.setting` naming the setting. Confined to one event loop.
 final class TLSEngine {
-    let ssl: OpaquePointer
+    private let ssl: OpaquePointer
     private let incoming: OpaquePointer
     private let outgoing: OpaquePointer
 
@@ -114,5 +115,81 @@ final class TLSEngine {
         SSL_get0_alpn_selected(ssl, &data, &length)
         guard let data, length > 0 else { return nil }
         return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
+    }
+}
+
+// MARK: Settings and facts of one connection
+
+extension TLSEngine {
+    /// Runs an OpenSSL setter whose success is `succeeded(result)`; a failure throws with the queue.
+    private func apply(_ setting: TLSSetting, _ succeeded: (Int32) -> Bool = { $0 == 1 }, _ call: (OpaquePointer) -> Int32) throws {
+        ERR_clear_error()
+        guard succeeded(call(ssl)) else { throw TLSError.setting(setting, reason: openSSLErrorQueue()) }
+    }
+
+    /// The SNI host name to send (a client session; not for IP addresses, which SNI cannot carry).
+    func setServerName(_ name: String) throws {
+        try apply(.serverName(name)) { shim_SSL_set_tlsext_host_name($0, name) }
+    }
+
+    /// The ALPN protocols to offer, replacing the context's offer (a client session).
+    func setALPN(_ protocols: [String]) throws {
+        let wire = ALPNList.wire(protocols)
+        try apply(.alpn(protocols), { $0 == 0 }) { SSL_set_alpn_protos($0, wire, UInt32(wire.count)) }  // 0 is success here
+    }
+
+    /// The host name the peer's certificate must match (a client session).
+    func setVerifiedHost(_ host: String) throws {
+        try apply(.verifiedName(host)) { SSL_set1_host($0, host) }
+    }
+
+    /// The IP address (text form) the peer's certificate must match (a client session).
+    func setVerifiedIP(_ address: String) throws {
+        try apply(.verifiedName(address)) { X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param($0), address) }
+    }
+
+    /// The owner OpenSSL's callbacks find by `appData(of:)`, not retained.
+    func setAppData(_ owner: UnsafeMutableRawPointer) throws {
+        try apply(.appData) { SSL_set_ex_data($0, 0, owner) }
+    }
+
+    /// What `setAppData` attached to the SSL object a callback was given.
+    static func appData(of ssl: OpaquePointer) -> UnsafeMutableRawPointer? {
+        SSL_get_ex_data(ssl, 0)
+    }
+
+    /// Lets a deliberately weak chain (SHA-1, RSA-1024) be presented: at the distribution's security
+    /// level OpenSSL would refuse to, and the client is the one meant to reject it.
+    func allowWeakCertificates() {
+        SSL_set_security_level(ssl, 0)
+    }
+
+    /// The certificate, key and chain to present (a server session, during the ClientHello callback).
+    func useCertificate(_ leaf: Certificate, key: PrivateKey, chain: [Certificate], for name: String) throws {
+        try apply(.certificate(name)) { SSL_use_certificate($0, leaf.pointer) }
+        try apply(.privateKey(name)) { SSL_use_PrivateKey($0, key.pointer) }
+        for certificate in chain {
+            try apply(.chainCertificate(name)) { shim_SSL_add1_chain_cert($0, certificate.pointer) }
+        }
+    }
+
+    /// The body of a ClientHello extension, copied (during the ClientHello callback; nil when absent).
+    func clientHelloExtension(_ type: Int32) -> [UInt8]? {
+        var data: UnsafePointer<UInt8>?
+        var length = 0
+        guard SSL_client_hello_get0_ext(ssl, UInt32(type), &data, &length) == 1, let data else { return nil }
+        return Array(UnsafeBufferPointer(start: data, count: length))
+    }
+
+    /// OpenSSL's words for the peer's failed certificate verification; nil when it passed (or none ran).
+    var verificationError: String? {
+        let result = SSL_get_verify_result(ssl)
+        guard result != X509_V_OK else { return nil }
+        return String(cString: X509_verify_cert_error_string(result))
+    }
+
+    /// The certificate the peer presented, if any.
+    var peerCertificate: Certificate? {
+        SSL_get1_peer_certificate(ssl).map { Certificate(taking: $0) }
     }
 }

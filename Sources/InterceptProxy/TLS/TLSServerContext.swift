@@ -37,12 +37,3 @@ final class TLSServerContext: @unchecked Sendable {
 
     deinit { SSL_CTX_free(pointer) }
 }
-
-enum TLSError: Error, CustomStringConvertible {
-    case openSSL(String)
-    var description: String {
-        switch self {
-        case let .openSSL(operation): return "\(operation) failed: \(openSSLErrorQueue())"
-        }
-    }
-}

@@ -30,13 +30,12 @@ final class TLSServerSession: @unchecked Sendable {
 
     init(context: TLSServerContext) throws {
         engine = try TLSEngine(context: context.pointer, server: true)
-        SSL_set_ex_data(engine.ssl, 0, Unmanaged.passUnretained(self).toOpaque())
+        try engine.setAppData(Unmanaged.passUnretained(self).toOpaque())
     }
 
-    private var ssl: OpaquePointer { engine.ssl }
-
+    /// The session an OpenSSL callback's SSL object belongs to.
     static func from(_ ssl: OpaquePointer) -> TLSServerSession? {
-        guard let raw = SSL_get_ex_data(ssl, 0) else { return nil }
+        guard let raw = TLSEngine.appData(of: ssl) else { return nil }
         return Unmanaged<TLSServerSession>.fromOpaque(raw).takeUnretainedValue()
     }
 
@@ -80,14 +79,11 @@ final class TLSServerSession: @unchecked Sendable {
     private var installFailure: String?
 
     private func install(_ chain: ForgedChain) {
-        // A deliberately weak chain must reach the client, which is the one meant to reject it;
-        // at the distribution's security level OpenSSL would refuse to present it at all.
-        if chain.failure == .sha1 || chain.failure == .rsa1024 { SSL_set_security_level(ssl, 0) }
-        ERR_clear_error()
-        guard SSL_use_certificate(ssl, chain.leaf.pointer) == 1,
-              SSL_use_PrivateKey(ssl, chain.leafKey.pointer) == 1,
-              chain.chain.allSatisfy({ shim_SSL_add1_chain_cert(ssl, $0.pointer) == 1 }) else {
-            installFailure = "installing the forged chain for \(chain.serverName.text) failed: \(openSSLErrorQueue())"
+        if chain.failure == .sha1 || chain.failure == .rsa1024 { engine.allowWeakCertificates() }
+        do {
+            try engine.useCertificate(chain.leaf, key: chain.leafKey, chain: chain.chain, for: chain.serverName.text)
+        } catch {
+            installFailure = "installing the forged chain for \(chain.serverName.text) failed: \(error)"  // names the setting
             return
         }
         certificateInstalled = true
@@ -95,21 +91,17 @@ final class TLSServerSession: @unchecked Sendable {
 
     /// The protocol_name_list of the ALPN extension (RFC 7301).
     private func readOfferedProtocols() -> [String] {
-        var data: UnsafePointer<UInt8>?
-        var length = 0
-        guard SSL_client_hello_get0_ext(ssl, UInt32(TLSEXT_TYPE_application_layer_protocol_negotiation), &data, &length) == 1,
-              let data, length > 2 else { return [] }
-        let list = UnsafeBufferPointer(start: data + 2, count: length - 2)  // after the list's two-byte length
-        return ALPNList.nameRanges(list).map { String(decoding: list[$0], as: UTF8.self) }
+        guard let body = engine.clientHelloExtension(TLSEXT_TYPE_application_layer_protocol_negotiation),
+              body.count > 2 else { return [] }
+        let list = body.dropFirst(2)  // after the list's two-byte length
+        return list.withUnsafeBufferPointer { buffer in
+            ALPNList.nameRanges(buffer).map { String(decoding: buffer[$0], as: UTF8.self) }
+        }
     }
 
     /// The host_name entry of the server_name extension (RFC 6066), if the client sent one.
     private func readServerName() -> String? {
-        var data: UnsafePointer<UInt8>?
-        var length = 0
-        guard SSL_client_hello_get0_ext(ssl, UInt32(TLSEXT_TYPE_server_name), &data, &length) == 1,
-              let data, length > 5 else { return nil }
-        let bytes = UnsafeBufferPointer(start: data, count: length)
+        guard let bytes = engine.clientHelloExtension(TLSEXT_TYPE_server_name), bytes.count > 5 else { return nil }
         var index = 2  // list length
         while index + 3 <= bytes.count {
             let type = bytes[index]

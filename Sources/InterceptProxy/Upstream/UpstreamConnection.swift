@@ -210,7 +210,7 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     }
 
     private func becomeReady(_ tls: TLSClientSession?) {
-        if let tls, let peer = SSL_get1_peer_certificate(tls.engine.ssl) { peerCertificate = Certificate(taking: peer) }
+        if let tls, let peer = tls.peerCertificate { peerCertificate = peer }
         negotiatedProtocol = tls?.engine.alpn
         state = .ready(tls)
         if readingPaused { connection?.pauseReading() }

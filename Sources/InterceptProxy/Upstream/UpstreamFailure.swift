@@ -35,21 +35,21 @@ enum UpstreamFailure: Error, Equatable {
     }
 
     /// The flow event's cause.
-    var cause: String {
+    var cause: FlowCause {
         switch self {
-        case .dns: return "upstream_dns"
-        case .refused: return "upstream_refused"
-        case .timeout: return "upstream_timeout"
-        case .tls: return "upstream_tls"
-        case .tlsSetup: return "upstream_tls_setup"
-        case .tlsHandshake: return "upstream_tls_handshake"
-        case .alpnRefused: return "upstream_alpn"
-        case .tlsRejected: return "upstream_tls_rejected"
-        case .proxy: return "upstream_proxy"
-        case .closedEarly: return "upstream_closed"
-        case .protocolError: return "upstream_protocol"
-        case .reset: return "upstream_reset"
-        case .goAway: return "upstream_goaway"
+        case .dns: return .upstreamDNS
+        case .refused: return .upstreamRefused
+        case .timeout: return .upstreamTimeout
+        case .tls: return .upstreamTLS
+        case .tlsSetup: return .upstreamTLSSetup
+        case .tlsHandshake: return .upstreamTLSHandshake
+        case .alpnRefused: return .upstreamALPN
+        case .tlsRejected: return .upstreamTLSRejected
+        case .proxy: return .upstreamProxy
+        case .closedEarly: return .upstreamClosed
+        case .protocolError: return .upstreamProtocol
+        case .reset: return .upstreamReset
+        case .goAway: return .upstreamGoAway
         }
     }
 

@@ -1,0 +1,234 @@
+/// A tool whose TLS errors `explain` recognises: the text that names it in a log, the store it
+/// reads, and how to make it trust the gateway's root. `{CA}` stands for the root's PEM file.
+public struct ClientFamily: Sendable {
+    public let id: String
+    public let name: String
+    /// Folded (lower-case, single-spaced) text that only this tool prints; any one names it.
+    let markers: [String]
+    public let store: String
+    /// Shell lines (Linux and macOS).
+    let shell: [String]
+    /// PowerShell lines; nil when the shell lines' `export` become `$env:` assignments.
+    let windows: [String]?
+    /// Dockerfile lines after the gated block installed the root; `{BUNDLE}` is the image's bundle,
+    /// `{ANCHOR}` the root's file in the anchor directory.
+    let image: [String]
+    /// The `snippet --client` name with more detail, when there is one.
+    public let snippet: String?
+
+    init(_ id: String, _ name: String, markers: [String], store: String, shell: [String],
+         windows: [String]? = nil, image: [String] = [], snippet: String? = nil) {
+        self.id = id
+        self.name = name
+        self.markers = markers
+        self.store = store
+        self.shell = shell
+        self.windows = windows
+        self.image = image
+        self.snippet = snippet
+    }
+
+    public static func named(_ id: String) -> ClientFamily? { all.first { $0.id == id } }
+
+    /// In detection order: a tool before the runtime or library it is built on (poetry before pip
+    /// before requests; yarn and bun before npm before node; dnf before curl; rustup before cargo).
+    public static let all: [ClientFamily] = {
+        let everyFamily = python + javascript + rust + systemTools + containers + jvmDotnetRuby + generic
+        // Tools first (uv before pip: `uv pip install`; apt and apk before curl and wget, which
+        // their logs mention), then the runtimes and libraries many tools print through, then the
+        // families named only by an error's wording.
+        let first = ["uv", "apt", "apk"].compactMap { id in everyFamily.first { $0.id == id } }
+        let late = runtimeOrder.compactMap { id in everyFamily.first { $0.id == id } }
+        let tools = everyFamily.filter { !first.map(\.id).contains($0.id) && !runtimeOrder.contains($0.id) && !$0.markers.isEmpty }
+        return first + tools + late + everyFamily.filter(\.markers.isEmpty)
+    }()
+
+    /// Runtimes and libraries whose wording shows up in the logs of the tools built on them: they
+    /// name the client only when no tool does.
+    static let runtimeOrder = ["httpx", "aiohttp", "requests", "python", "node-fetch", "node", "openssl", "go", "java", "ruby"]
+
+    static let windowsStore = [
+        "Import-Certificate -FilePath {CA} -CertStoreLocation Cert:\\CurrentUser\\Root   # PowerShell; machine-wide (admin): Cert:\\LocalMachine\\Root or: certutil -addstore -f Root {CA}",
+    ]
+
+    private static let python: [ClientFamily] = [
+        ClientFamily("poetry", "poetry", markers: ["poetry"], store: "certifi through requests",
+                     shell: ["export REQUESTS_CA_BUNDLE={CA}   # poetry downloads with requests; a private source: poetry config certificates.<source>.cert {CA}"],
+                     image: ["ENV REQUESTS_CA_BUNDLE={BUNDLE}"]),
+        ClientFamily("conda", "conda", markers: ["condasslerror", "condahttperror", "conda ", "anaconda", "current_repodata.json"],
+                     store: "certifi through requests, unless ssl_verify names a bundle",
+                     shell: ["conda config --set ssl_verify {CA}   # or: export REQUESTS_CA_BUNDLE={CA}"],
+                     image: ["RUN conda config --set ssl_verify {BUNDLE}"], snippet: "conda"),
+        ClientFamily("pip", "pip", markers: ["pip install", "pip._vendor", "could not fetch url", "problem confirming the ssl certificate",
+                                              "could not install packages due to", "no matching distribution found", "could not find a version that satisfies",
+                                              "warning: retrying (retry(", "collecting ", "pip3 install"],
+                     store: "certifi before pip 24.2; from 24.2 on Python >= 3.10 also the OS store (truststore)",
+                     shell: ["export PIP_CERT={CA}   # or: pip config set global.cert {CA}; pip >= 24.2 also reads the OS store"],
+                     image: ["ENV PIP_CERT={BUNDLE}"], snippet: "pip"),
+        ClientFamily("httpx", "httpx", markers: ["httpx", "httpcore"], store: "certifi, or SSL_CERT_FILE / SSL_CERT_DIR when set (trust_env)",
+                     shell: ["export SSL_CERT_FILE={CA}   # httpx reads it; in code: httpx.Client(verify=ssl.create_default_context(cafile=\"{CA}\"))"],
+                     image: ["ENV SSL_CERT_FILE={BUNDLE}"]),
+        ClientFamily("aiohttp", "aiohttp", markers: ["aiohttp", "clientconnectorcertificateerror"], store: "Python's ssl defaults (OpenSSL's paths)",
+                     shell: ["export SSL_CERT_FILE={CA}   # or in code: ssl=ssl.create_default_context(cafile=\"{CA}\")"],
+                     image: ["ENV SSL_CERT_FILE={BUNDLE}"]),
+        ClientFamily("requests", "Python requests", markers: ["requests.exceptions", "httpsconnectionpool", "max retries exceeded", "urllib3", "retrying (retry("],
+                     store: "certifi's bundle (SSL_CERT_FILE is ignored)",
+                     shell: ["export REQUESTS_CA_BUNDLE={CA}   # requests ignores SSL_CERT_FILE"],
+                     image: ["ENV REQUESTS_CA_BUNDLE={BUNDLE}"], snippet: "requests"),
+        ClientFamily("python", "Python (ssl, urllib)", markers: ["sslcertverificationerror", "urlopen error", "_ssl.c:", "ssl.sslerror", "python"],
+                     store: "OpenSSL's default paths",
+                     shell: ["export SSL_CERT_FILE={CA}   # or in code: ssl.create_default_context(cafile=\"{CA}\")"],
+                     image: ["ENV SSL_CERT_FILE={BUNDLE}"], snippet: "python"),
+    ]
+
+    private static let javascript: [ClientFamily] = [
+        ClientFamily("deno", "Deno", markers: ["deno:", "deno run", "deno.land", "deno_fetch", "deno_cert", "ext:deno"],
+                     store: "its bundled Mozilla roots (rustls)",
+                     shell: ["export DENO_CERT={CA}   # or: deno run --cert {CA} ...; DENO_TLS_CA_STORE=system uses the OS store"],
+                     windows: ["$env:DENO_TLS_CA_STORE = \"system\"   # the Windows store, where IT deploys the gateway root; or: $env:DENO_CERT = \"{CA}\""],
+                     image: ["ENV DENO_CERT={BUNDLE}"]),
+        ClientFamily("bun", "Bun", markers: [" bun ", "bun add", "bun install", "downloading package manifest", "bunfig"],
+                     store: "its bundled roots",
+                     shell: ["export NODE_EXTRA_CA_CERTS={CA}   # recent bun reads it; bun install also: [install] cafile = \"{CA}\" in bunfig.toml"],
+                     image: ["ENV NODE_EXTRA_CA_CERTS={ANCHOR}"]),
+        ClientFamily("yarn", "yarn", markers: ["yn0001", "yarn-error.log", "registry.yarnpkg.com", "yarn install", "yarn add", "yarnpkg"],
+                     store: "node's bundled roots, plus its own cafile / httpsCaFilePath",
+                     shell: ["export NODE_EXTRA_CA_CERTS={CA}   # yarn 1: yarn config set cafile {CA}; yarn 2+: yarn config set httpsCaFilePath {CA}"],
+                     image: ["ENV NODE_EXTRA_CA_CERTS={ANCHOR}"], snippet: "yarn"),
+        ClientFamily("pnpm", "pnpm", markers: ["pnpm", "err_pnpm"], store: "node's bundled roots, plus npm's cafile config",
+                     shell: ["export NODE_EXTRA_CA_CERTS={CA}   # or: pnpm config set cafile {CA}"],
+                     image: ["ENV NODE_EXTRA_CA_CERTS={ANCHOR}"]),
+        ClientFamily("npm", "npm", markers: ["npm err!", "npm error", "npm warn", "npm-debug", "npm install", "npm ci", "npm@"],
+                     store: "node's bundled roots, unless npm's cafile names a bundle",
+                     shell: ["export NODE_EXTRA_CA_CERTS={CA}   # with a cafile configured (npm config get cafile) append the root to that file instead: it replaces all roots"],
+                     image: ["ENV NODE_EXTRA_CA_CERTS={ANCHOR}"], snippet: "npm"),
+        ClientFamily("node-fetch", "node (fetch, undici, node-fetch)", markers: ["fetch failed", "undici", "fetcherror", "node-fetch", "failed, reason:"],
+                     store: "node's bundled roots",
+                     shell: ["export NODE_EXTRA_CA_CERTS={CA}   # read at start only; node >= 23.8: NODE_USE_SYSTEM_CA=1 with the root in the OS store"],
+                     image: ["ENV NODE_EXTRA_CA_CERTS={ANCHOR}"], snippet: "node"),
+        ClientFamily("node", "node", markers: ["node:internal", "_tls_wrap", "tlssocket", "node_modules", "node:events", "(node:"],
+                     store: "node's bundled roots",
+                     shell: ["export NODE_EXTRA_CA_CERTS={CA}   # read at start only; node >= 23.8: NODE_USE_SYSTEM_CA=1 with the root in the OS store"],
+                     image: ["ENV NODE_EXTRA_CA_CERTS={ANCHOR}"], snippet: "node"),
+    ]
+
+    private static let rust: [ClientFamily] = [
+        ClientFamily("uv", "uv", markers: [" uv ", "uv_native_tls", "uv_system_certs", "--native-tls", "astral-sh", "python-build-standalone"],
+                     store: "its bundled Mozilla roots",
+                     shell: ["export SSL_CERT_FILE={CA}   # or with the root in the OS store: export UV_NATIVE_TLS=1 (newer uv: UV_SYSTEM_CERTS=1)"],
+                     windows: ["$env:UV_NATIVE_TLS = \"1\"   # the Windows store, where IT deploys the gateway root; or: $env:SSL_CERT_FILE = \"{CA}\""],
+                     image: ["ENV SSL_CERT_FILE={BUNDLE}"], snippet: "uv"),
+        ClientFamily("rustup", "rustup", markers: ["rustup", "static.rust-lang.org", ".multirust"],
+                     store: "the OS store (newer rustup) or its bundled roots; with RUSTUP_USE_CURL=1 libcurl's bundle",
+                     shell: ["export SSL_CERT_FILE={CA}   # rustup's reqwest backend; with RUSTUP_USE_CURL=1: export CURL_CA_BUNDLE={CA}; newer rustup reads the OS store"],
+                     windows: windowsStore, image: ["ENV SSL_CERT_FILE={BUNDLE}"]),
+        ClientFamily("cargo", "cargo", markers: ["crates.io", "cargo ", "cargo.toml", "failed to download from `"],
+                     store: "its bundled libcurl (OpenSSL on Linux and macOS, schannel on Windows)",
+                     shell: ["export CARGO_HTTP_CAINFO={CA}   # or in ~/.cargo/config.toml: [http] cainfo = \"{CA}\"; cargo ignores CURL_CA_BUNDLE"],
+                     windows: windowsStore + ["# cargo on Windows verifies with schannel, i.e. the Windows store; or: $env:CARGO_HTTP_CAINFO = \"{CA}\""],
+                     image: ["ENV CARGO_HTTP_CAINFO={BUNDLE}"], snippet: "cargo"),
+    ]
+
+    private static let systemTools: [ClientFamily] = [
+        ClientFamily("dnf", "dnf/yum (libcurl)", markers: ["curl error (", "repomd.xml", "errors during downloading metadata", "failed to download metadata for repo", "dnf ", "yum "],
+                     store: "/etc/pki/ca-trust/extracted (update-ca-trust)",
+                     shell: ["sudo cp {CA} /etc/pki/ca-trust/source/anchors/gateway-root.pem && sudo update-ca-trust extract"]),
+        ClientFamily("r", "R (curl package, libcurl)", markers: ["curl::curl_fetch", "install.packages", "devtools::", "httr::", "install_github"],
+                     store: "libcurl's bundle (on Windows: schannel and the Windows store)",
+                     shell: ["export CURL_CA_BUNDLE={CA}   # for every session: CURL_CA_BUNDLE={CA} in ~/.Renviron"],
+                     windows: windowsStore + ["# R's curl on Windows uses schannel, i.e. the Windows store; or CURL_SSL_BACKEND=openssl and CURL_CA_BUNDLE in ~/.Renviron"]),
+        ClientFamily("php", "PHP (libcurl)", markers: ["curl error 60", "curl error 77", "curl error 35", "guzzle", "php.ini", "php "],
+                     store: "libcurl's bundle, unless php.ini sets curl.cainfo / openssl.cafile",
+                     shell: ["# php.ini: curl.cainfo = \"{CA}\" and openssl.cafile = \"{CA}\" (a bundle with the public roots too if PHP also talks to hosts not behind the gateway)"]),
+        ClientFamily("curl", "curl", markers: ["curl: (", "curl failed to verify", "* schannel:"],
+                     store: "its build's bundle (Debian: /etc/ssl/certs/ca-certificates.crt; Windows curl.exe: schannel and the Windows store)",
+                     shell: ["export CURL_CA_BUNDLE={CA}   # or: curl --cacert {CA} ..."],
+                     windows: windowsStore + ["# curl.exe uses schannel, i.e. the Windows store; or: curl --cacert {CA} ..."], snippet: "curl"),
+        ClientFamily("wget", "wget", markers: ["wget", "--no-check-certificate", "the certificate of "],
+                     store: "the OS bundle (GnuTLS or OpenSSL build)",
+                     shell: ["wget --ca-certificate={CA} URL   # for every call: echo 'ca_certificate = {CA}' >> ~/.wgetrc"]),
+        ClientFamily("apt", "apt", markers: ["could not handshake", "inrelease", "apt-get", "apt update", "apt install", "release file"],
+                     store: "GnuTLS and the OS bundle (/etc/ssl/certs/ca-certificates.crt)",
+                     shell: ["sudo cp {CA} /usr/local/share/ca-certificates/gateway-root.crt && sudo update-ca-certificates   # apt alone: apt-get -o Acquire::https::CaInfo={CA} update"]),
+        ClientFamily("apk", "apk (Alpine)", markers: ["apkindex", "apk add", "apk update", "alpinelinux"],
+                     store: "/etc/ssl/certs/ca-certificates.crt of the Alpine image",
+                     shell: ["# apk runs in an Alpine image or container: build it with the gated block (intercept-proxy snippet --distro alpine)",
+                             "# in a running container: cat {CA} >> /etc/ssl/certs/ca-certificates.crt, then apk add ca-certificates and put the root in /usr/local/share/ca-certificates + update-ca-certificates"]),
+        ClientFamily("git", "git", markers: ["fatal: unable to access", "git clone", "git fetch", "git pull", "git push", "cloning into", "info/refs", "git-for-windows"],
+                     store: "libcurl's bundle (Debian: GnuTLS and /etc/ssl/certs; Windows: OpenSSL's bundle or schannel)",
+                     shell: ["git config --global http.sslCAInfo {CA}   # or: export GIT_SSL_CAINFO={CA}; git ignores SSL_CERT_FILE"],
+                     windows: ["git config --global http.sslBackend schannel   # the Windows store, where IT deploys the gateway root; or: git config --global http.sslCAInfo {CA}"],
+                     image: ["RUN git config --system http.sslCAInfo {BUNDLE}"], snippet: "git"),
+        ClientFamily("openssl", "openssl s_client", markers: ["verify error:num=", "verify return code"], store: "OpenSSL's default paths",
+                     shell: ["openssl s_client -CAfile {CA} -connect HOST:443 -servername HOST </dev/null"]),
+    ]
+
+    private static let containers: [ClientFamily] = [
+        ClientFamily("podman", "podman", markers: ["podman", "pinging container registry", "initializing source docker://"],
+                     store: "the OS store plus /etc/containers/certs.d/HOST/ (no daemon: no restart)",
+                     shell: ["sudo cp {CA} /etc/pki/ca-trust/source/anchors/gateway-root.pem && sudo update-ca-trust extract   # Debian: /usr/local/share/ca-certificates/*.crt + update-ca-certificates; per registry: /etc/containers/certs.d/HOST/ca.crt"]),
+        ClientFamily("docker", "docker (dockerd, BuildKit)", markers: ["error response from daemon", "error pulling image", "failed to resolve source metadata", "failed to fetch anonymous token",
+                                                                        "failed to authorize", "failed to do request", "failed to push", "docker pull"],
+                     store: "dockerd's: the OS bundle, plus /etc/docker/certs.d/HOST/ca.crt per registry; read at start",
+                     shell: [], snippet: "docker"),
+        ClientFamily("kubectl", "kubectl", markers: ["kubectl", "unable to connect to the server"],
+                     store: "the kubeconfig's certificate-authority(-data) when set (then only that), else the OS store",
+                     shell: ["# kubectl trusts only the cluster CA of the kubeconfig when it has one: ask for the API server to be exempt from TLS inspection,",
+                             "# or add the gateway root to that cluster's CA: kubectl config set-cluster NAME --certificate-authority=BUNDLE --embed-certs (BUNDLE = cluster CA + {CA})",
+                             "# without CA data (kubectl apply -f https://...): export SSL_CERT_FILE={CA}"]),
+        ClientFamily("helm", "helm", markers: ["helm ", "is not a valid chart repository", "chart repository"], store: "the OS store (Go), or --ca-file per repository",
+                     shell: ["helm repo add --ca-file {CA} NAME URL   # or for every command: export SSL_CERT_FILE={CA}"]),
+        ClientFamily("terraform", "terraform", markers: ["terraform", "provider packages", "error installing provider", "releases.hashicorp.com"],
+                     store: "the OS store (Go)",
+                     shell: ["export SSL_CERT_FILE={CA}   # Linux; on macOS and Windows terraform reads the OS store: install the root there"],
+                     windows: windowsStore, image: ["ENV SSL_CERT_FILE={BUNDLE}"]),
+        ClientFamily("go", "a Go program (go get, go mod, or a tool built with Go)", markers: ["go: ", "proxy.golang.org", "go mod", "go get", "go install", "goproxy", "golang"],
+                     store: "the OS bundle (/etc/ssl/certs/ca-certificates.crt and the other distro paths), read once per process",
+                     shell: ["export SSL_CERT_FILE={CA}   # Linux: replaces the file list; or install the root in the OS store; macOS and Windows: the OS store"],
+                     windows: windowsStore, image: ["ENV SSL_CERT_FILE={BUNDLE}"], snippet: "go"),
+    ]
+
+    private static let jvmDotnetRuby: [ClientFamily] = [
+        ClientFamily("maven", "Maven (Java)", markers: ["org.apache.maven", "org.eclipse.aether", "maven", "mvn "],
+                     store: "the cacerts of the JDK that runs mvn (mvn -v shows it)",
+                     shell: ["keytool -importcert -noprompt -alias gateway-root -file {CA} -cacerts -storepass changeit   # run with the JDK that runs mvn"],
+                     windows: ["keytool -importcert -noprompt -alias gateway-root -file {CA} -cacerts -storepass changeit   # the JDK that runs mvn; or MAVEN_OPTS=-Djavax.net.ssl.trustStoreType=Windows-ROOT"],
+                     image: ["RUN keytool -importcert -noprompt -alias gateway-root -file {ANCHOR} -cacerts -storepass changeit"], snippet: "java"),
+        ClientFamily("gradle", "Gradle (Java)", markers: ["gradle", "could not resolve all artifacts", "* what went wrong"],
+                     store: "the cacerts of the JDK that runs the Gradle daemon (./gradlew -v shows it)",
+                     shell: ["keytool -importcert -noprompt -alias gateway-root -file {CA} -cacerts -storepass changeit   # the JDK of the Gradle daemon; then ./gradlew --stop"],
+                     windows: ["keytool -importcert -noprompt -alias gateway-root -file {CA} -cacerts -storepass changeit   # or in gradle.properties: systemProp.javax.net.ssl.trustStoreType=Windows-ROOT"],
+                     image: ["RUN keytool -importcert -noprompt -alias gateway-root -file {ANCHOR} -cacerts -storepass changeit"], snippet: "java"),
+        ClientFamily("java", "Java", markers: ["javax.net.ssl", "sslhandshakeexception", "suncertpathbuilderexception", "java."],
+                     store: "$JAVA_HOME/lib/security/cacerts (Debian: /etc/ssl/certs/java/cacerts)",
+                     shell: ["keytool -importcert -noprompt -alias gateway-root -file {CA} -cacerts -storepass changeit   # Java ignores SSL_CERT_FILE"],
+                     image: ["RUN keytool -importcert -noprompt -alias gateway-root -file {ANCHOR} -cacerts -storepass changeit"], snippet: "java"),
+        ClientFamily("dotnet", ".NET (dotnet, NuGet)", markers: ["nu1301", "nuget", "dotnet", "system.net.http", "authenticationexception"],
+                     store: "Linux: OpenSSL's paths (the OS store); Windows: the Windows store",
+                     shell: ["export SSL_CERT_FILE={CA}   # or better: install the root in the OS store (update-ca-certificates / update-ca-trust)"],
+                     windows: windowsStore, snippet: "dotnet"),
+        ClientFamily("bundler", "Bundler (Ruby)", markers: ["bundler::", "bundle install", "gemfile", "certificatefailureerror"],
+                     store: "Ruby's OpenSSL default paths",
+                     shell: ["export BUNDLE_SSL_CA_CERT={CA}   # or for all of Ruby: export SSL_CERT_FILE={CA}"],
+                     image: ["ENV SSL_CERT_FILE={BUNDLE}"], snippet: "ruby"),
+        ClientFamily("gem", "gem (RubyGems)", markers: ["gem install", "rubygems.org", "ssl verification error at depth", "you must add"],
+                     store: "Ruby's OpenSSL default paths",
+                     shell: ["export SSL_CERT_FILE={CA}   # or in ~/.gemrc: :ssl_ca_cert: {CA}"],
+                     image: ["ENV SSL_CERT_FILE={BUNDLE}"], snippet: "ruby"),
+        ClientFamily("ruby", "Ruby (Net::HTTP)", markers: ["ssl_connect returned=1", "net::http", "openssl::ssl::sslerror"],
+                     store: "Ruby's OpenSSL default paths", shell: ["export SSL_CERT_FILE={CA}"],
+                     image: ["ENV SSL_CERT_FILE={BUNDLE}"], snippet: "ruby"),
+    ]
+
+    /// Clients named only by the error line's wording (no tool markers in the text).
+    private static let generic: [ClientFamily] = [
+        ClientFamily("rustls", "a rustls-based tool (uv, Deno, rustup, ...)", markers: [], store: "its bundled roots or the OS store, depending on the tool",
+                     shell: ["export SSL_CERT_FILE={CA}   # most rustls tools read it (uv, rustup); Deno: DENO_CERT={CA}; or install the root in the OS store"],
+                     windows: windowsStore),
+        ClientFamily("libcurl", "a libcurl-based tool (dnf, R, PHP, cargo, ...)", markers: [], store: "libcurl's bundle",
+                     shell: ["export CURL_CA_BUNDLE={CA}   # most libcurl users read it; or install the root in the OS store"],
+                     windows: windowsStore),
+        ClientFamily("openssl-client", "an OpenSSL-based client", markers: [], store: "OpenSSL's default paths (the OS bundle)",
+                     shell: ["export SSL_CERT_FILE={CA}   # or install the root in the OS store"]),
+    ]
+}

@@ -1,0 +1,128 @@
+extension ErrorExplanation {
+    /// Why verification failed. The chain shapes: S1 leaf + intermediates without the root (the
+    /// Zscaler shape), S2 the leaf alone, S3 the self-signed root sent along.
+    public enum Cause: String, Sendable, CaseIterable {
+        case untrustedRootNotSent = "root-not-sent"
+        case untrustedRootSent = "root-sent"
+        case leafAloneUntrusted = "leaf-alone"
+        case untrustedUnknownShape = "untrusted"
+        case onlyIntermediateTrusted = "only-intermediate"
+        case selfSignedLeaf = "self-signed-leaf"
+        case caUsedAsLeaf = "ca-as-leaf"
+        case nonStrictCA = "non-strict-ca"
+        case expired = "expired"
+        case hostnameMismatch = "hostname-mismatch"
+        case revocationUnchecked = "revocation-unchecked"
+        case caFileUnusable = "ca-file-unusable"
+
+        /// One sentence for people.
+        public var summary: String {
+            switch self {
+            case .untrustedRootNotSent:
+                return "the client does not trust the root that issued the chain, and the chain it got does not contain that root (shape S1/S2: what Zscaler and most gateways send)"
+            case .untrustedRootSent:
+                return "the client does not trust the root, which the server sent along (shape S3: self-signed root in the chain)"
+            case .leafAloneUntrusted:
+                return "the server sent its certificate alone and the client cannot find its issuer (shape S2)"
+            case .untrustedUnknownShape:
+                return "the client does not trust the CA that issued the certificate (its message does not tell the chain shape)"
+            case .onlyIntermediateTrusted:
+                return "only an intermediate is trusted: this client insists on a chain that ends in a self-signed root; install the root, not the intermediate"
+            case .selfSignedLeaf:
+                return "the server's certificate is self-signed (not issued by any CA)"
+            case .caUsedAsLeaf:
+                return "the server presented a CA certificate as its own certificate"
+            case .nonStrictCA:
+                return "a CA certificate in the chain (usually the gateway's root) breaks RFC 5280 rules that strict verifiers enforce (Python 3.13+ VERIFY_X509_STRICT, openssl -x509_strict)"
+            case .expired:
+                return "a certificate in the chain has expired, or this machine's clock is wrong"
+            case .hostnameMismatch:
+                return "the certificate is valid for another name: behind a gateway, usually its own block or notice page, or a host it does not re-sign; trusting a CA does not fix this"
+            case .revocationUnchecked:
+                return "the chain is trusted but its revocation status could not be checked (the gateway blocks or does not serve the CRL/OCSP of its CA), and the client fails closed"
+            case .caFileUnusable:
+                return "the CA bundle the client is configured to use is missing, unreadable or not PEM"
+            }
+        }
+    }
+
+    /// One way an error text reveals its cause, and the client it implies when nothing else names one.
+    struct CauseSignature: Sendable {
+        let needles: [String]
+        let cause: @Sendable (ExplainText) -> Cause
+        let impliedClient: String?
+
+        init(_ needles: [String], _ cause: Cause, client: String? = nil) {
+            self.needles = needles
+            self.cause = { _ in cause }
+            self.impliedClient = client
+        }
+
+        init(_ needles: [String], client: String? = nil, _ cause: @escaping @Sendable (ExplainText) -> Cause) {
+            self.needles = needles
+            self.cause = cause
+            self.impliedClient = client
+        }
+    }
+
+    /// Most decisive first: a strict-verifier complaint or a revocation failure explains the
+    /// error even when the same log also says "certificate verify failed".
+    static let causeSignatures: [CauseSignature] = [
+        CauseSignature(["basic constraints of ca cert not marked critical", "missing authority key identifier",
+                        "ca cert does not include key usage extension", "path length given without key usage",
+                        "missing subject key identifier", "authority and subject key identifier mismatch"],
+                       .nonStrictCA, client: "python"),
+        CauseSignature(["error setting certificate verify locations", "problem with the ssl ca cert",
+                        "invalid ca file", "invalid ca certificate", "cadata does not contain a certificate",
+                        "no system certificates available"], .caFileUnusable),
+        CauseSignature(["crypt_e_no_revocation_check", "0x80092012", "0x80092013", "revocation function was unable to check revocation",
+                        "cert_trust_revocation_status_unknown", "revocationstatusunknown", "offlinerevocation"], .revocationUnchecked),
+        CauseSignature(["certificate is valid for", "doesn't match either of", "doesn't match any of", "hostname mismatch",
+                        "notvalidforname", "no certificate subject alternative name matches", "the name in the certificate does not match",
+                        "err_tls_cert_altname_invalid", "no alternative certificate subject name matches", "remotecertificatenamemismatch",
+                        "sec_e_wrong_principal", "cert_cn_no_match", "does not match target host name"], .hostnameMismatch),
+        CauseSignature(["certificate has expired", "certexpired", "cert_has_expired", "uses expired certificate", "certificate expired",
+                        "has expired or is not yet valid", "nottimevalid", "sec_e_cert_expired"], .expired),
+        CauseSignature(["causedasendentity"], .caUsedAsLeaf, client: "rustls"),
+        CauseSignature(["depth_zero_self_signed_cert"], .selfSignedLeaf, client: "node"),
+        CauseSignature(["self_signed_cert_in_chain"], .untrustedRootSent, client: "node"),
+        CauseSignature(["unable_to_verify_leaf_signature"], .leafAloneUntrusted, client: "node"),
+        CauseSignature(["unable_to_get_issuer_cert_locally"], .untrustedRootNotSent, client: "node"),
+        CauseSignature(["unable_to_get_issuer_cert"], .onlyIntermediateTrusted, client: "node"),
+        CauseSignature(["ssl verification error at depth"], client: "gem") { text in
+            if text.contains("(19)") { return .untrustedRootSent }
+            if text.contains("at depth 0") { return .leafAloneUntrusted }
+            return opensslShape(text)
+        },
+        CauseSignature(["untrustedroot"], .untrustedRootSent, client: "dotnet"),
+        CauseSignature(["partialchain", "cert_trust_is_partial_chain"], .untrustedRootNotSent, client: "dotnet"),
+        CauseSignature(["sec_e_untrusted_root", "0x80090325", "-2146762487", "root certificate which is not trusted"], .untrustedUnknownShape),
+        CauseSignature(["unable to locally verify the issuer's authority"], .untrustedRootNotSent, client: "wget"),
+        CauseSignature(["self-signed certificate in certificate chain", "self signed certificate in certificate chain",
+                        "unable to verify the first certificate", "unable to get local issuer certificate",
+                        "unable to get issuer certificate", "self-signed certificate", "self signed certificate"],
+                       client: "openssl-client", opensslShape),
+        CauseSignature(["unknownissuer", "invalid peer certificate", "invalid certificate: unknown"], .untrustedUnknownShape, client: "rustls"),
+        CauseSignature(["certificate signed by unknown authority"], .untrustedUnknownShape, client: "go"),
+        CauseSignature(["pkix path building failed", "unable to find valid certification path"], .untrustedUnknownShape, client: "java"),
+        CauseSignature(["server certificate verification failed"], .untrustedUnknownShape, client: "git"),
+        CauseSignature(["certificate verification failed: the certificate is not trusted"], .untrustedUnknownShape, client: "apt"),
+        CauseSignature(["doesn't have a known issuer", "hasn't got a known issuer", "is not trusted"], .untrustedUnknownShape, client: "wget"),
+        CauseSignature(["could not verify the ssl certificate", "certificatefailureerror"], .untrustedUnknownShape, client: "bundler"),
+        CauseSignature(["the remote certificate is invalid", "the ssl connection could not be established"], .untrustedUnknownShape, client: "dotnet"),
+        CauseSignature(["peer certificate cannot be authenticated", "ssl peer certificate or ssh remote key was not ok"],
+                       .untrustedUnknownShape, client: "libcurl"),
+        CauseSignature(["certificate verify failed", "certificate_verify_failed", "verify error:num="], client: "openssl-client", opensslShape),
+    ]
+
+    /// OpenSSL's wording tells the chain shape for every OpenSSL-based client.
+    static func opensslShape(_ text: ExplainText) -> Cause {
+        if text.contains("self-signed certificate in certificate chain") || text.contains("self signed certificate in certificate chain")
+            || text.contains("num=19") { return .untrustedRootSent }
+        if text.contains("unable to verify the first certificate") || text.contains("num=21") { return .leafAloneUntrusted }
+        if text.contains("self-signed certificate") || text.contains("self signed certificate") { return .selfSignedLeaf }
+        if text.contains("unable to get local issuer certificate") || text.contains("num=20") { return .untrustedRootNotSent }
+        if text.contains("unable to get issuer certificate") || text.contains("num=2:") { return .onlyIntermediateTrusted }
+        return .untrustedUnknownShape
+    }
+}

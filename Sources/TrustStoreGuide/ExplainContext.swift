@@ -1,0 +1,137 @@
+extension ErrorExplanation {
+    /// Where the failing client ran, which decides where the fix goes.
+    public enum Context: Sendable, Equatable {
+        /// A Linux (or unidentified) shell.
+        case shell
+        case macOS
+        case windows
+        /// A `RUN` step of an image build: the fix goes into the Dockerfile. The distro family
+        /// of the base image when the log tells it.
+        case dockerBuild(distro: String?)
+        /// dockerd (or BuildKit) itself pulling or pushing on a Linux host.
+        case dockerDaemon
+        /// The container engine runs inside a VM the host shell's settings never reach.
+        case virtualMachine(VirtualMachine)
+
+        public enum VirtualMachine: String, Sendable {
+            case colima, podmanMachine = "podman-machine", dockerDesktop = "docker-desktop", dockerDesktopMac = "docker-desktop-mac"
+            case dockerDesktopWindows = "docker-desktop-windows", orbstack, rancherDesktop = "rancher-desktop", lima
+        }
+
+        /// A short stable name: shell, macos, windows, docker-build, daemon, vm:<name>.
+        public var id: String {
+            switch self {
+            case .shell: return "shell"
+            case .macOS: return "macos"
+            case .windows: return "windows"
+            case .dockerBuild: return "docker-build"
+            case .dockerDaemon: return "daemon"
+            case let .virtualMachine(machine): return "vm:\(machine.rawValue)"
+            }
+        }
+
+        public var summary: String {
+            switch self {
+            case .shell: return "your shell (Linux, or the log does not say)"
+            case .macOS: return "your shell on macOS"
+            case .windows: return "Windows"
+            case let .dockerBuild(distro):
+                return "a docker build step (\(distro.map { "\($0) base image" } ?? "base image family not in the log")): the fix goes into the Dockerfile; exports in your shell never reach the build"
+            case .dockerDaemon: return "the Docker daemon (dockerd/BuildKit pulling or pushing): it reads the OS store and certs.d, only at start"
+            case let .virtualMachine(machine):
+                return "\(machine.displayName): the engine runs in a VM, so the root goes inside the VM (or the host store it copies), not into your shell"
+            }
+        }
+
+        static func detect(in text: ExplainText, client: String) -> Context {
+            if client == "docker" || client == "podman" {
+                if let machine = VirtualMachine.detect(in: text, client: client) { return .virtualMachine(machine) }
+                return client == "docker" ? .dockerDaemon : hostOS(text)
+            }
+            if isDockerBuild(text) { return .dockerBuild(distro: distro(in: text)) }
+            return hostOS(text)
+        }
+
+        private static func hostOS(_ text: ExplainText) -> Context {
+            if isWindows(text) { return .windows }
+            if isMacOS(text) { return .macOS }
+            return .shell
+        }
+
+        static func isWindows(_ text: ExplainText) -> Bool {
+            text.containsDrivePath() || [
+                "schannel", "\\appdata\\", "\\users\\", "ps c:", ".exe", "win32", "win-64", "pc-windows", "windows_nt",
+                "-2146762487", "sec_e_", "crypt_e_", "powershell", "windows 10", "windows 11",
+            ].contains { text.contains($0) }
+        }
+
+        static func isMacOS(_ text: ExplainText) -> Bool {
+            text.containsPathStart("/users/") || text.containsPathStart("/library/")
+                || ["darwin", "macos", "mac os", "homebrew", "apple silicon", "keychain", "osx", "python.framework"].contains { text.contains($0) }
+        }
+
+        /// BuildKit's plain progress (`#14 2.31 ...`, `> [stage 2/3] RUN ...`) or the legacy
+        /// builder's `Step 50/59 : RUN`.
+        static func isDockerBuild(_ text: ExplainText) -> Bool {
+            if ["executor failed running", "did not complete successfully", "returned a non-zero code", "---> running in", "] run "]
+                .contains(where: { text.contains($0) }) { return true }
+            if text.contains("step "), text.contains(" : run ") { return true }
+            return text.lines.contains(where: isBuildKitStepLine)
+        }
+
+        /// `#<step> <seconds> ...`, as BuildKit prints each line of a RUN step.
+        private static func isBuildKitStepLine(_ line: Substring) -> Bool {
+            let trimmed = line.drop { $0 == " " || $0 == "\t" }
+            guard trimmed.first == "#" else { return false }
+            let afterHash = trimmed.dropFirst()
+            let step = afterHash.prefix { $0.isASCII && $0.isNumber }
+            guard !step.isEmpty, afterHash.dropFirst(step.count).first == " " else { return false }
+            return afterHash.dropFirst(step.count + 1).first.map { $0.isASCII && $0.isNumber } ?? false
+        }
+
+        /// The base image's distro family, from the package manager or image name the log shows.
+        static func distro(in text: ExplainText) -> String? {
+            let families: [(String, [String])] = [
+                ("alpine", ["apk add", "apk update", "apkindex", "alpine"]),
+                ("rhel", ["dnf ", "yum ", "microdnf", "ubi8", "ubi9", "rhel", "fedora", "centos", "amazonlinux", "rockylinux", "almalinux"]),
+                ("suse", ["zypper", "opensuse", "sles"]),
+                ("arch", ["pacman ", "archlinux"]),
+                ("debian", ["apt-get", "apt install", "debian", "ubuntu", "bookworm", "bullseye", "jammy", "focal", "noble", "-slim", "dpkg",
+                            "dotnet/sdk", "golang:", "python:", "node:", "openjdk", "temurin", "maven:", "gradle:"]),
+            ]
+            return families.first { _, needles in needles.contains { text.contains($0) } }?.0
+        }
+    }
+}
+
+extension ErrorExplanation.Context.VirtualMachine {
+    var displayName: String {
+        switch self {
+        case .colima: return "Colima"
+        case .podmanMachine: return "podman machine"
+        case .dockerDesktop: return "Docker Desktop"
+        case .dockerDesktopMac: return "Docker Desktop (macOS)"
+        case .dockerDesktopWindows: return "Docker Desktop (Windows)"
+        case .orbstack: return "OrbStack"
+        case .rancherDesktop: return "Rancher Desktop"
+        case .lima: return "Lima"
+        }
+    }
+
+    /// A named VM product, else Docker Desktop when the docker CLI runs on Windows or macOS
+    /// (dockerd cannot run there natively); podman on macOS and Windows means podman machine.
+    static func detect(in text: ExplainText, client: String) -> Self? {
+        let named: [(Self, [String])] = [
+            (.colima, ["colima"]), (.podmanMachine, ["podman machine", "podman-machine"]), (.orbstack, ["orbstack"]),
+            (.rancherDesktop, ["rancher desktop", "rancher-desktop", "rdctl"]), (.lima, ["limactl", "lima-"]),
+        ]
+        if let machine = named.first(where: { _, needles in needles.contains { text.contains($0) } })?.0 { return machine }
+        let desktop = ["docker desktop", "desktop-linux", "docker for mac", "docker for windows", "docker-desktop"].contains { text.contains($0) }
+        let windows = ErrorExplanation.Context.isWindows(text), mac = ErrorExplanation.Context.isMacOS(text)
+        if client == "podman" { return windows || mac ? .podmanMachine : nil }
+        if windows { return .dockerDesktopWindows }
+        if mac { return .dockerDesktopMac }
+        if desktop { return .dockerDesktop }
+        return nil
+    }
+}

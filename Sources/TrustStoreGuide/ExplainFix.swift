@@ -1,0 +1,173 @@
+import Foundation
+
+extension ErrorExplanation {
+    /// The commands that fix this error where it happened, with `caFile` (the gateway's root PEM)
+    /// filled in, or `GatewayRoot.placeholder` when nil.
+    public func fix(caFile: String?) -> [String] {
+        let lines: [String]
+        switch cause {
+        case .hostnameMismatch: lines = hostnameFix
+        case .revocationUnchecked: lines = revocationFix
+        case .caFileUnusable: lines = caFileFix
+        case .expired: lines = expiredFix
+        case .nonStrictCA: lines = nonStrictFix
+        case .selfSignedLeaf, .caUsedAsLeaf:
+            lines = ["# the server's own certificate is not issued by a CA: trusting a root helps only if your gateway produced it",
+                     peek("-subject -issuer"),
+                     "# if the issuer names your gateway, trust its root:"] + trustFix
+        case .onlyIntermediateTrusted:
+            lines = ["# the file you installed is an intermediate (its subject and issuer differ: openssl x509 -noout -subject -issuer -in FILE); install the ROOT:"] + trustFix
+        case .untrustedRootNotSent, .untrustedRootSent, .leafAloneUntrusted, .untrustedUnknownShape:
+            lines = trustFix
+        }
+        let ca = caFile ?? GatewayRoot.placeholder
+        return lines.map { $0.replacingOccurrences(of: "{CA}", with: ca) }
+    }
+
+    /// The command that shows what the server (or the gateway in its place) presents.
+    private func peek(_ fields: String) -> String {
+        "openssl s_client -connect \(hostOrPlaceholder):443 -servername \(hostOrPlaceholder) </dev/null 2>/dev/null | openssl x509 -noout \(fields)"
+    }
+
+    private var hostOrPlaceholder: String { host.map { $0.split(separator: ":").first.map(String.init) ?? $0 } ?? "HOST" }
+
+    /// Where the root goes so that this client, where it ran, trusts it.
+    private var trustFix: [String] {
+        switch context {
+        case let .dockerBuild(distro): return dockerBuildFix(distro: distro)
+        case .dockerDaemon: return daemonFix
+        case let .virtualMachine(machine): return machine.fix(host: host)
+        case .windows: return family.windows ?? family.shell.map(Self.powerShell)
+        case .macOS:
+            if ["go", "terraform", "helm", "dotnet", "rustup"].contains(client) { return [Self.macKeychain] + family.shell }
+            return family.shell
+        case .shell: return family.shell.isEmpty ? daemonFix : family.shell
+        }
+    }
+
+    static let macKeychain = "sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain {CA}   # the macOS store"
+
+    private func dockerBuildFix(distro: String?) -> [String] {
+        let family = distro.flatMap(DistroFamily.named) ?? .debian
+        var lines = ["# 1. in the Dockerfile, right after FROM and before the first RUN that downloads:"]
+        if distro == nil {
+            lines.append("#    (the log does not show the base image: this is the Debian/Ubuntu block; others: intercept-proxy snippet --distro alpine|rhel|suse|arch|distroless)")
+        }
+        lines += DistroSnippet.render(distro: family.names[0], format: .dockerfile)!.split(separator: "\n").map(String.init)
+        let image = self.family.image.map {
+            $0.replacingOccurrences(of: "{BUNDLE}", with: family.bundle).replacingOccurrences(of: "{ANCHOR}", with: family.anchorPath)
+        }
+        if !image.isEmpty {
+            lines.append("# 2. \(self.family.name) reads its own store, not only the OS bundle; after the block:")
+            lines += image
+        }
+        lines.append("# \(image.isEmpty ? 2 : 3). build with the root as a build argument (images built without it stay clean):")
+        lines.append("docker build --build-arg \(DistroSnippet.argument)=\"$(base64 < {CA} | tr -d '\\n')\" .")
+        return lines
+    }
+
+    private var daemonFix: [String] {
+        let registry = host ?? "REGISTRY"
+        return [
+            "sudo cp {CA} /usr/local/share/ca-certificates/gateway-root.crt && sudo update-ca-certificates   # RHEL family: /etc/pki/ca-trust/source/anchors/ + update-ca-trust extract",
+            "sudo systemctl restart docker   # dockerd reads its roots only at start",
+            "# or for this registry only: sudo mkdir -p /etc/docker/certs.d/\(registry) && sudo cp {CA} /etc/docker/certs.d/\(registry)/ca.crt",
+            "# a docker-container buildx builder has its own store: buildkitd.toml [registry.\"\(registry)\"] ca=[\"/etc/buildkit/gateway-root.pem\"], then recreate the builder",
+        ]
+    }
+
+    /// `export NAME=VALUE   # note` as a PowerShell assignment; other lines unchanged.
+    static func powerShell(_ line: String) -> String {
+        guard line.hasPrefix("export "), let equals = line.firstIndex(of: "=") else { return line }
+        let name = line[line.index(line.startIndex, offsetBy: 7)..<equals]
+        let rest = line[line.index(after: equals)...]
+        let value = rest.prefix { $0 != " " }
+        let note = rest.dropFirst(value.count).trimmingCharacters(in: .whitespaces)
+        return "$env:\(name) = \"\(value)\"   # this session; for good: setx \(name) \"\(value)\"" + (note.isEmpty ? "" : "; " + note.dropFirst(note.hasPrefix("#") ? 1 : 0).trimmingCharacters(in: .whitespaces))
+    }
+
+    private var hostnameFix: [String] {
+        [
+            "# the certificate presented is for another name: no root, however trusted, fixes that",
+            peek("-subject -issuer -ext subjectAltName"),
+            "# run it with the same proxy settings: behind a gateway the answer is usually its block or notice page, or a host it serves with its own certificate;",
+            "# ask IT to exempt \(hostOrPlaceholder) from TLS inspection (or to unblock it), and check HTTPS_PROXY / NO_PROXY and the URL's host",
+        ]
+    }
+
+    private var revocationFix: [String] {
+        var lines: [String]
+        switch client {
+        case "curl": lines = ["curl --ssl-revoke-best-effort URL   # or --ssl-no-revoke; for every call put ssl-revoke-best-effort in %APPDATA%\\_curlrc"]
+        case "git": lines = ["git config --global http.schannelCheckRevoke false   # schannel then skips the revocation check the gateway breaks"]
+        case "cargo": lines = ["$env:CARGO_HTTP_CHECK_REVOKE = \"false\"   # or in config.toml: [http] check-revoke = false"]
+        case "r": lines = ["# in ~/.Renviron: CURL_SSL_BACKEND=openssl (R's curl then verifies with OpenSSL, without schannel's revocation check)"]
+        case "dotnet":
+            let assignment = context == .windows ? "$env:DOTNET_SYSTEM_NET_SECURITY_NOREVOCATIONCHECKBYDEFAULT = \"true\""
+                                                 : "export DOTNET_SYSTEM_NET_SECURITY_NOREVOCATIONCHECKBYDEFAULT=true"
+            lines = [assignment + "   # .NET 10 checks revocation online by default; this restores the earlier default"]
+        default: lines = ["# this client has no switch for it: see the lasting fix"]
+        }
+        lines.append("# the lasting fix: the gateway must let its CA's CRL and OCSP URLs through, or stop re-signing this host (ask IT)")
+        return lines
+    }
+
+    private var caFileFix: [String] {
+        let path = configuredCAFile ?? "FILE"
+        return [
+            "ls -l \(path)   # the bundle the client was told to use: missing, unreadable, or not PEM",
+            "env | grep -iE 'CA_BUNDLE|CERT_FILE|CAINFO|CAFILE'   # a variable or config (.curlrc, php.ini, .npmrc, pip.conf) usually names it",
+            "# point it at a PEM bundle that exists and holds the gateway root, e.g.:",
+        ] + (context == .windows ? family.windows ?? family.shell.map(Self.powerShell) : family.shell) + [
+            "# no OS bundle at all: install it first (apt-get install ca-certificates, apk add ca-certificates, dnf install ca-certificates)",
+        ]
+    }
+
+    private var expiredFix: [String] {
+        [
+            "date -u   # a wrong clock (a VM or container after sleep) makes every certificate look expired",
+            peek("-issuer -dates") + "   # which certificate expired",
+            "openssl x509 -noout -dates -in {CA}   # your gateway root's validity; an expired root must be renewed by IT",
+            "# an outdated OS bundle (e.g. DST Root CA X3, 2021): update the ca-certificates package",
+        ]
+    }
+
+    private var nonStrictFix: [String] {
+        [
+            "openssl verify -x509_strict -CAfile {CA} {CA}   # names the RFC 5280 rule the root breaks",
+            "# the lasting fix: the root is reissued with critical basicConstraints, keyUsage keyCertSign and key identifiers (IT or the gateway vendor)",
+            "# Python 3.13+ sets VERIFY_X509_STRICT by default; until the root is fixed, in code you own:",
+            "#   ctx = ssl.create_default_context(cafile=\"{CA}\"); ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT",
+        ]
+    }
+}
+
+extension ErrorExplanation.Context.VirtualMachine {
+    func fix(host: String?) -> [String] {
+        let keychain = ErrorExplanation.macKeychain
+        let windowsStore = ClientFamily.windowsStore[0]
+        switch self {
+        case .colima:
+            return ["mkdir -p ~/.docker/certs.d/\(host ?? "REGISTRY") && cp {CA} ~/.docker/certs.d/\(host ?? "REGISTRY")/ca.crt   # colima copies ~/.docker/certs.d into the VM at start",
+                    "colima ssh -- sudo sh -c 'cat > /usr/local/share/ca-certificates/gateway-root.crt && update-ca-certificates' < {CA}   # the VM's own store (all registries)",
+                    "colima restart   # dockerd in the VM reads its roots only at start"]
+        case .podmanMachine:
+            return ["podman machine ssh \"sudo tee /etc/pki/ca-trust/source/anchors/gateway-root.pem >/dev/null\" < {CA}",
+                    "podman machine ssh \"sudo update-ca-trust extract\"   # the VM's store; podman reads it at the next pull, no restart"]
+        case .dockerDesktopMac:
+            return [keychain, "# then restart Docker Desktop: it copies the macOS store's roots into its VM at start"]
+        case .dockerDesktopWindows:
+            return [windowsStore, "# then restart Docker Desktop: it copies the Windows store's roots into its VM at start"]
+        case .dockerDesktop:
+            return ["# macOS:   " + keychain, "# Windows: " + windowsStore,
+                    "# then restart Docker Desktop: it copies the host store's roots into its VM at start"]
+        case .orbstack:
+            return [keychain, "# then restart OrbStack: it reads the macOS store's roots at start"]
+        case .rancherDesktop:
+            return ["# macOS: " + keychain, "# Windows: " + windowsStore, "# then restart Rancher Desktop: it copies the host store into its VM"]
+        case .lima:
+            return ["limactl shell default sudo sh -c 'cat > /usr/local/share/ca-certificates/gateway-root.crt && update-ca-certificates' < {CA}",
+                    "limactl shell default sudo systemctl restart docker containerd   # the engines in the VM read roots at start"]
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+
+/// The text `intercept-proxy explain` prints for people: aligned rows, then the fix, then where
+/// the gateway's root comes from.
+public enum ExplainReport {
+    /// `caFile` is the user's gateway root (nil prints the placeholder and how to get the root);
+    /// `caSubject` its subject, shown beside the path.
+    public static func render(_ explanation: ErrorExplanation, caFile: String?, caSubject: String? = nil) -> String {
+        var client = explanation.family.name
+        if let line = explanation.clientLine { client += " (named on line \(line.number): \(line.excerpt))" }
+        var rows = [
+            ("client", client),
+            ("cause", explanation.cause.summary),
+            ("keyed on", "line \(explanation.errorLine.number): \(explanation.errorLine.excerpt)"),
+            ("context", explanation.context.summary),
+            ("store", explanation.family.store),
+        ]
+        if let caFile {
+            rows.append(("root", caFile + (caSubject.map { " (\($0))" } ?? "")))
+        } else {
+            rows.append(("root", "not given: the fix says \(GatewayRoot.placeholder); pass --ca-file PATH (how to get it: below)"))
+        }
+        var text = table(rows) + "\n\nfix:\n" + explanation.fix(caFile: caFile).map { "  " + $0 }.joined(separator: "\n") + "\n"
+        if let snippet = explanation.snippet, case .shell = explanation.context {
+            text += "  # more for this client: intercept-proxy snippet --client \(snippet)\(caFile.map { " --ca-file \($0)" } ?? "")\n"
+        }
+        if caFile == nil {
+            text += "\nhow to get your gateway's root certificate (PEM):\n"
+            text += GatewayRoot.howToGet(vendor: explanation.gatewayVendor).map { "  " + $0 }.joined(separator: "\n") + "\n"
+        }
+        return text
+    }
+
+    /// Lines of `label  value` with the labels padded to one width.
+    static func table(_ rows: [(String, String)]) -> String {
+        let width = rows.map(\.0.count).max() ?? 0
+        return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import TrustStoreGuide
+
+struct ExplainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Explain a pasted TLS error: which client printed it, where it ran, why, and the fix there.",
+        discussion: """
+        Pass the error text (quoted), or - to read a whole log from stdin (up to 1 MiB):
+          npm install 2>&1 | intercept-proxy explain --ca-file gateway-root.pem -
+        Text that starts with - goes after --:  intercept-proxy explain -- "- Curl error (60): ..."
+        --ca-file names your gateway's root certificate (PEM, no key) in every printed fix;
+        without it the fix says \(GatewayRoot.placeholder) and explain tells how to get the root.
+        """)
+
+    @OptionGroup var gatewayCA: GatewayCAFile
+
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The error text (quoted), or - for stdin.", valueName: "text"))
+    var text: [String] = []
+
+    /// More than a whole failing build log needs, and bounded.
+    static let inputLimit = 1 << 20
+
+    /// The words after a leading `--` (which marks text that starts with `-`).
+    private var words: [String] { text.first == "--" ? Array(text.dropFirst()) : text }
+
+    func validate() throws {
+        if words.isEmpty { throw ValidationError("paste the error text (quoted), or pass - and pipe the log: cmd 2>&1 | intercept-proxy explain -") }
+    }
+
+    func run() throws {
+        let root = try gatewayCA.load()
+        let input = words == ["-"] ? try Self.readStandardInput() : words.joined(separator: " ")
+        guard input.utf8.count <= Self.inputLimit else { throw Self.tooLong }
+        guard let explanation = ErrorExplanation.explain(input) else {
+            Terminal.error("""
+                no TLS certificate error found in this text. Paste what the failing command printed: the lines \
+                with the tool's name and the certificate error (a whole log works: cmd 2>&1 | intercept-proxy explain -)
+                """)
+            throw ExitCode.failure
+        }
+        print(ExplainReport.render(explanation, caFile: root?.path, caSubject: root?.subject), terminator: "")
+    }
+
+    private static let tooLong = ExplainInputError(
+        "the text is longer than 1 MiB; pass the end of the log instead: tail -c 1000000 build.log | intercept-proxy explain -")
+
+    /// Reads stdin up to the limit plus one byte, so a longer log is refused instead of truncated.
+    private static func readStandardInput() throws -> String {
+        var data = Data()
+        while data.count <= inputLimit {
+            let chunk = FileHandle.standardInput.readData(ofLength: inputLimit + 1 - data.count)
+            if chunk.isEmpty { break }
+            data.append(chunk)
+        }
+        guard data.count <= inputLimit else { throw tooLong }
+        guard !data.isEmpty else { throw ExplainInputError("stdin is empty: pipe the failing command's output, e.g. cmd 2>&1 | intercept-proxy explain -") }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A problem with what explain was given: printed as one line, exit 1.
+struct ExplainInputError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
