@@ -15,12 +15,10 @@ public struct DockerfileRewrite: Sendable {
 
 /// Inserts the gated block from `snippet --distro` right after FROM in every stage that runs
 /// commands, plus the variables for runtimes that read their own store. Copy-only stages are left
-/// alone (the final image then ships no proxy CA); a stage that already has the block is skipped,
-/// so running it twice changes nothing.
+/// alone (the final image then ships no proxy CA); a stage that already declares the block's
+/// build argument (`ARG PROXY_CA_B64`, ours or pasted by hand) is skipped, so running it twice
+/// changes nothing.
 public enum DockerfileRewriter {
-    /// The first line of every block this tool writes; finding it in a stage makes the stage done.
-    public static let marker = "# intercept-proxy: trust the proxy's root CA"
-
     public static func rewrite(_ text: String, distro override: String? = nil) throws -> DockerfileRewrite {
         let dockerfile = try Dockerfile(text: text)
         var notes: [String] = []
@@ -37,10 +35,9 @@ public enum DockerfileRewriter {
             let parent = dockerfile.stage(named: stage.image, before: stage.index)
             let kind = parent.flatMap { kinds[$0.index] } ?? overrideKind ?? BaseImage(stage.image).kind
             kinds[stage.index] = kind
-            let ownLines = dockerfile.lines[(stage.from.lastLine + 1)..<max(stage.from.lastLine + 1, stage.lastLine + 1)]
-            if ownLines.contains(where: { $0.hasPrefix(marker) }) {
+            if stage.instructions.contains(where: { $0.keyword == "ARG" && $0.arguments.hasPrefix(DistroSnippet.argument) }) {
                 trusted[stage.index] = true
-                notes.append("\(stage.label) FROM \(stage.image): already has the intercept-proxy block, unchanged")
+                notes.append("\(stage.label) FROM \(stage.image): already declares ARG \(DistroSnippet.argument) (the intercept-proxy block), unchanged")
                 continue
             }
             guard stage.runsCommands else {

@@ -93,14 +93,15 @@ import Testing
         ])
         let lines = Dockerfile.lines(of: rewrite.rewritten)
         #expect(lines[0] == "FROM maven:3-eclipse-temurin-21 AS build")
-        #expect(lines[1] == DockerfileRewriter.marker + " (debian/ubuntu).")
+        let debianBlock = Dockerfile.lines(of: DistroSnippet.render(distro: "debian", format: .dockerfile)!).dropLast()
+        #expect(Array(lines[1...debianBlock.count]) == Array(debianBlock), "the snippet --distro block right after FROM")
         #expect(lines.contains("ARG PROXY_CA_B64=\"\""))
         #expect(lines.contains { $0.contains("keytool -importcert -noprompt -alias intercept-proxy -file /usr/local/share/ca-certificates/intercept-proxy.crt -cacerts") })
         #expect(rewrite.rewritten.hasSuffix("WORKDIR /src\nRUN mvn -B package\n\nFROM build AS test\nRUN mvn -B verify\n\nFROM gcr.io/distroless/java21-debian12\nCOPY --from=build /src/target/app.jar /app.jar\n"))
 
         let again = try DockerfileRewriter.rewrite(rewrite.rewritten)
         #expect(!again.changed && again.rewritten == rewrite.rewritten, "a second run changes nothing")
-        #expect(again.notes[0] == "stage 0 (build) FROM maven:3-eclipse-temurin-21: already has the intercept-proxy block, unchanged")
+        #expect(again.notes[0] == "stage 0 (build) FROM maven:3-eclipse-temurin-21: already declares ARG PROXY_CA_B64 (the intercept-proxy block), unchanged")
     }
 
     @Test func runtimeVariablesPointAtTheFamilysBundle() throws {
@@ -158,5 +159,11 @@ import Testing
         let lines = Dockerfile.lines(of: rewrite.rewritten)
         #expect(lines.dropLast().allSatisfy { $0.hasSuffix("\r") }, "\(lines)")
         #expect(lines.last == "")
+    }
+
+    @Test func aBlockPastedByHandCountsAsDone() throws {
+        let pasted = "FROM debian:12\n" + DistroSnippet.render(distro: "debian", format: .dockerfile)! + "RUN apt-get update\n"
+        let rewrite = try DockerfileRewriter.rewrite(pasted)
+        #expect(!rewrite.changed && rewrite.notes == ["stage 0 FROM debian:12: already declares ARG PROXY_CA_B64 (the intercept-proxy block), unchanged"])
     }
 }
