@@ -86,11 +86,18 @@ final class ContainerEngine: Sendable {
     /// Every byte of an image (manifest, config with its history, uncompressed layers), to search.
     func contents(of image: String) throws -> Data {
         let layout = try TemporaryDirectory()
-        try Self.check(buildah(["push", "--quiet", "--disable-compression", image, "oci:\(layout.path("oci"))"]), "exporting \(image)")
+        try Self.check(buildah(["push", "--quiet", image, "oci:\(layout.path("oci"))"]), "exporting \(image)")
         var bytes = Data()
         let blobs = layout.path("oci/blobs/sha256")
         for blob in try FileManager.default.contentsOfDirectory(atPath: blobs) {
-            bytes.append(try Data(contentsOf: URL(fileURLWithPath: "\(blobs)/\(blob)")))
+            let path = "\(blobs)/\(blob)"
+            // Layers come gzipped (buildah 1.28 compresses even with --disable-compression).
+            if try Data(contentsOf: URL(fileURLWithPath: path)).prefix(2) == Data([0x1f, 0x8b]) {
+                try Self.check(run("sh", ["-c", "gzip -dc \"$1\" > \"$1.tar\"", "gunzip", path]), "gunzip \(blob)")
+                bytes.append(try Data(contentsOf: URL(fileURLWithPath: path + ".tar")))
+            } else {
+                bytes.append(try Data(contentsOf: URL(fileURLWithPath: path)))
+            }
         }
         return bytes
     }
