@@ -151,7 +151,7 @@ SANITIZE_SKIPS := $(foreach test,$(SANITIZE_MEMORY_BUDGET_TESTS),--skip '$(test)
 # What CI runs under ThreadSanitizer on every `make test`: the forwarding and HTTP/2 suites.
 SANITIZE_CI_FILTER := --filter 'InterceptProxyTests\.(ForwardingTests|HTTP2Tests|HTTP2UpstreamTests|HTTP2HostileTests)'
 
-sanitize: test-deps $(ROOTFS)/usr/bin/curl $(BENCH_VENV)/bin/mitmdump
+sanitize: test-deps $(ROOTFS)/usr/bin/curl container-prerequisites $(BENCH_VENV)/bin/mitmdump
 	@echo "make: sanitized runs leave out the memory-budget tests: $(SANITIZE_MEMORY_BUDGET_TESTS)"
 	Tests/Sanitizers/run.sh thread $(SANITIZE_SKIPS)
 	Tests/Sanitizers/run.sh address $(SANITIZE_SKIPS)
