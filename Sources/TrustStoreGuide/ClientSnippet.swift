@@ -70,7 +70,7 @@ public struct ClientSnippet: Sendable {
                               "# or install the CA in the OS store (intercept-proxy snippet --distro debian) and:",
                               "sudo systemctl restart docker"] + ContainerProxySettings.docker,
                       gotchas: ["dockerd loads roots once: restart it after any change", "the daemon, not the docker CLI, makes the TLS connection",
-                                "RUN steps run in the build's network: 127.0.0.1 there is the container, not your host; use host.docker.internal (Linux: --add-host=host.docker.internal:host-gateway) and start the proxy with --listen-host 0.0.0.0 --allow-clients 172.16.0.0/12",
+                                "RUN steps run in the build's network: 127.0.0.1 there is the container, not your host; use host.docker.internal (Linux: --add-host=host.docker.internal:host-gateway) and start the proxy with --listen-host 0.0.0.0 (it then serves loopback and the private ranges only)",
                                 "the certs.d entry covers pulls only: RUN steps need the CA inside the image (intercept-proxy snippet --dockerfile Dockerfile)"]),
         ClientSnippet(client: "podman", store: "containers/image (podman, skopeo): the system bundle, plus /etc/containers/certs.d/HOST[:PORT]/ca.crt per registry",
                       lines: ["sudo mkdir -p /etc/containers/certs.d/REGISTRY && sudo cp {CA} /etc/containers/certs.d/REGISTRY/ca.crt",
