@@ -47,7 +47,7 @@ else \
 fi
 endef
 
-.PHONY: all deps test-deps bench-deps build run test bench bench-smoke bench-forge soak clean sanitize sanitize-ci fuzz fuzz-smoke fuzz-build
+.PHONY: container-deps container-prerequisites all deps test-deps bench-deps build run test bench bench-smoke bench-forge soak clean sanitize sanitize-ci fuzz fuzz-smoke fuzz-build
 
 all: build
 
@@ -80,8 +80,31 @@ $(ROOTFS)/usr/bin/curl:
 	$(SUDO) debootstrap --variant=minbase --include=ca-certificates,curl bookworm $(ROOTFS).partial
 	$(SUDO) mv $(ROOTFS).partial $(ROOTFS)
 
+# Container builds behind the proxy (Tests/CLITests/ContainerBuildTests.swift): buildah builds the
+# Dockerfiles (podman imports the base image, skopeo pulls from docker-registry), as root with chroot
+# isolation. Their base image comes from a second rootfs: the one above plus pip, npm and Go, installed
+# with apt inside it (debootstrap cannot resolve npm's dependencies itself).
+CONTAINER_PACKAGES := buildah:buildah podman:podman skopeo:skopeo docker-registry:docker-registry dpkg-deb:dpkg patch:patch
+APPS_ROOTFS ?= /var/cache/intercept-proxy/rootfs-bookworm-apps
+export INTERCEPT_PROXY_TEST_APPS_ROOTFS := $(APPS_ROOTFS)
+
+container-deps:
+	@$(call ensure_packages,$(CONTAINER_PACKAGES),container tests)
+
+$(APPS_ROOTFS)/usr/bin/go: | $(ROOTFS)/usr/bin/curl
+	@echo "make: building $(APPS_ROOTFS) (the rootfs above plus python3-pip, npm and golang-go) for the container tests (once per machine, about 3 min)"
+	$(SUDO) rm -rf $(APPS_ROOTFS).partial
+	$(SUDO) cp -a $(ROOTFS) $(APPS_ROOTFS).partial
+	$(SUDO) cp /etc/resolv.conf $(APPS_ROOTFS).partial/etc/resolv.conf
+	$(SUDO) chroot $(APPS_ROOTFS).partial /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+		sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-pip npm golang-go && apt-get clean && rm -rf /var/lib/apt/lists/*'
+	$(SUDO) rm -rf $(APPS_ROOTFS)
+	$(SUDO) mv $(APPS_ROOTFS).partial $(APPS_ROOTFS)
+
+container-prerequisites: container-deps $(APPS_ROOTFS)/usr/bin/go
+
 # Runs every test, then prints one closing line: "tests: N passed, N failed".
-test: test-deps $(ROOTFS)/usr/bin/curl $(BENCH_VENV)/bin/mitmdump fuzz-smoke sanitize-ci
+test: test-deps $(ROOTFS)/usr/bin/curl container-prerequisites $(BENCH_VENV)/bin/mitmdump fuzz-smoke sanitize-ci
 	$(SWIFT) build --build-tests
 	@mkdir -p .build
 	@status=0; $(SWIFT) test 2>&1 | tee .build/test.log || status=$$?; \
@@ -128,7 +151,7 @@ SANITIZE_SKIPS := $(foreach test,$(SANITIZE_MEMORY_BUDGET_TESTS),--skip '$(test)
 # What CI runs under ThreadSanitizer on every `make test`: the forwarding and HTTP/2 suites.
 SANITIZE_CI_FILTER := --filter 'InterceptProxyTests\.(ForwardingTests|HTTP2Tests|HTTP2UpstreamTests|HTTP2HostileTests)'
 
-sanitize: test-deps $(ROOTFS)/usr/bin/curl $(BENCH_VENV)/bin/mitmdump
+sanitize: test-deps $(ROOTFS)/usr/bin/curl container-prerequisites $(BENCH_VENV)/bin/mitmdump
 	@echo "make: sanitized runs leave out the memory-budget tests: $(SANITIZE_MEMORY_BUDGET_TESTS)"
 	Tests/Sanitizers/run.sh thread $(SANITIZE_SKIPS)
 	Tests/Sanitizers/run.sh address $(SANITIZE_SKIPS)
@@ -139,7 +162,7 @@ sanitize-ci: test-deps $(BENCH_VENV)/bin/mitmdump
 # libFuzzer targets for every parser (Fuzz/README.md), built apart from the normal build with
 # ASan; seeds in Fuzz/corpus, new inputs in .build-fuzz/corpus, reproducers in .build-fuzz/crashes.
 FUZZ_SCRATCH := .build-fuzz
-FUZZ_TARGETS := http1-request http1-response connect-authority tls-client-hello h2-server pem-ca explain
+FUZZ_TARGETS := http1-request http1-response connect-authority tls-client-hello h2-server pem-ca explain dockerfile
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 5
 FUZZ_BUILD := $(SWIFT) build --product intercept-proxy-fuzz --scratch-path $(FUZZ_SCRATCH) \
