@@ -54,6 +54,11 @@ final class AdminConnection: ConnectionDelegate, @unchecked Sendable {
             for (index, event) in events.enumerated() {
                 switch event {
                 case .head(let parsed):
+                    // Refused before the body arrives: no point reading a mebibyte to discard it.
+                    if let length = parsed.header("Content-Length").flatMap(Int.init), length > Self.maximumBodySize {
+                        send(AdminReply.error(413, field: "body", "request bodies are at most \(Self.maximumBodySize) bytes"), keepAlive: false)
+                        return
+                    }
                     head = parsed
                     body = []
                 case .body(let piece):

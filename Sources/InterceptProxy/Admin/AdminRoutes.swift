@@ -88,8 +88,7 @@ final class AdminRoutes: @unchecked Sendable {
             default: throw AdminInputError(field: key, "flows takes since, wait and limit, not '\(key.prefix(100))'")
             }
         }
-        Task {
-            let page = await proxy.flows(since: since, wait: wait, limit: limit)
+        proxy.flows(since: since, wait: wait, limit: limit) { page in
             var body = Array("{\"events\":[".utf8)
             for (index, item) in page.events.enumerated() {
                 if index > 0 { body.append(UInt8(ascii: ",")) }

@@ -59,25 +59,28 @@ extension InterceptProxy {
     /// (at most `maximumFlowWait`) for one. A page holds at most `limit` events and
     /// `maximumFlowPageBytes` of them (at least one).
     public func flows(since: Int, wait: TimeInterval = 0, limit: Int = InterceptProxy.maximumFlowPageCount) async -> FlowPage {
-        let wait = min(max(0, wait), Self.maximumFlowWait)
-        if wait > 0, core.recorder.lastSequence <= since {
-            await waitForFlow(after: since, timeout: wait)
+        await withCheckedContinuation { continuation in
+            flows(since: since, wait: wait, limit: limit) { continuation.resume(returning: $0) }
         }
-        let found = core.recorder.events(after: since, maxCount: max(1, min(limit, Self.maximumFlowPageCount)),
-                                         maxBytes: Self.maximumFlowPageBytes)
-        return FlowPage(events: found.map { SequencedFlowEvent(sequence: $0.sequence, event: $0.event) },
-                        next: found.last?.sequence ?? since)
     }
 
-    private func waitForFlow(after sequence: Int, timeout: TimeInterval) async {
-        let once = ResumeOnce()
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            once.set(continuation)
-            let token = core.recorder.whenRecorded(after: sequence) { once.resume() }
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [core] in
-                core.recorder.cancelWait(token)
-                once.resume()
-            }
+    /// `flows(since:wait:limit:)` with a completion, called once on some thread. It needs no Swift
+    /// concurrency thread: a harness may block all of them while it waits.
+    public func flows(since: Int, wait: TimeInterval = 0, limit: Int = InterceptProxy.maximumFlowPageCount,
+                      completion: @escaping @Sendable (FlowPage) -> Void) {
+        let deliver: @Sendable () -> Void = { [core] in
+            let found = core.recorder.events(after: since, maxCount: max(1, min(limit, Self.maximumFlowPageCount)),
+                                             maxBytes: Self.maximumFlowPageBytes)
+            completion(FlowPage(events: found.map { SequencedFlowEvent(sequence: $0.sequence, event: $0.event) },
+                                next: found.last?.sequence ?? since))
+        }
+        let wait = min(max(0, wait), Self.maximumFlowWait)
+        guard wait > 0 else { return deliver() }
+        let once = OnceFlag()
+        let token = core.recorder.whenRecorded(after: since) { if once.claim() { deliver() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + wait) { [core] in
+            core.recorder.cancelWait(token)
+            if once.claim() { deliver() }
         }
     }
 
@@ -89,9 +92,15 @@ extension InterceptProxy {
     /// The control API's address once started with `ProxyConfiguration.adminAddress`; nil otherwise.
     public var adminAddress: SocketAddress? { control.address }
 
-    /// What `POST /v1/shutdown` does; by default `stop()`. A command sets one that also exits.
+    /// What `POST /v1/shutdown` does; by default `stop()`, on a thread of its own (the Swift
+    /// concurrency threads may all be blocked by a harness). A command sets one that also exits.
     public var onShutdownRequest: @Sendable () -> Void {
-        get { control.shutdownHandler ?? { [weak self] in Task { await self?.stop() } } }
+        get {
+            control.shutdownHandler ?? { [weak self] in
+                guard let proxy = self else { return }
+                Thread.detachNewThread { proxy.stopAndWait() }
+            }
+        }
         set { control.shutdownHandler = newValue }
     }
 
@@ -110,31 +119,18 @@ extension InterceptProxy {
     }
 }
 
-/// Resumes a continuation once, whichever of a wake-up and a timeout comes first.
-private final class ResumeOnce: @unchecked Sendable {
+/// True for the first caller only: a long poll answers once, whichever of a wake-up and its timeout comes first.
+private final class OnceFlag: @unchecked Sendable {
     private let lock = NSLock()
-    private var continuation: CheckedContinuation<Void, Never>?
-    private var resumed = false
+    private var claimed = false
 
-    func set(_ continuation: CheckedContinuation<Void, Never>) {
-        let now = lock.withLock { () -> Bool in
-            if resumed { return true }
-            self.continuation = continuation
-            return false
+    func claim() -> Bool {
+        lock.withLock {
+            defer { claimed = true }
+            return !claimed
         }
-        if now { continuation.resume() }
-    }
-
-    func resume() {
-        let taken = lock.withLock { () -> CheckedContinuation<Void, Never>? in
-            resumed = true
-            defer { continuation = nil }
-            return continuation
-        }
-        taken?.resume()
     }
 }
-
 extension InterceptProxy {
     /// Checks a `--admin` value (`HOST:PORT` with an IP address, or a bare PORT for loopback).
     public static func parseAdminAddress(_ text: String) throws -> SocketAddress {
