@@ -160,3 +160,8 @@ fuzz-smoke: fuzz-build
 
 clean:
 	rm -rf .build .build-tsan .build-asan .build-fuzz
+
+# --- The proxy as a CI fixture (issue #15): harness recipes in examples/ and the container image. ---
+# pytest runs examples/pytest, PyYAML reads the CI recipes a test compares with the image; go test
+# runs examples/go (golang-go is in TEST_PACKAGES already).
+TEST_PACKAGES += pymod/pytest:python3-pytest pymod/yaml:python3-yaml
