@@ -81,7 +81,7 @@ $(ROOTFS)/usr/bin/curl:
 	$(SUDO) mv $(ROOTFS).partial $(ROOTFS)
 
 # Runs every test, then prints one closing line: "tests: N passed, N failed".
-test: test-deps $(ROOTFS)/usr/bin/curl $(BENCH_VENV)/bin/mitmdump fuzz-smoke sanitize-ci
+test: test-deps $(ROOTFS)/usr/bin/curl $(BENCH_VENV)/bin/mitmdump fuzz-smoke sanitize-ci image
 	$(SWIFT) build --build-tests
 	@mkdir -p .build
 	@status=0; $(SWIFT) test 2>&1 | tee .build/test.log || status=$$?; \
@@ -159,7 +159,7 @@ fuzz-smoke: fuzz-build
 	Fuzz/run.sh $(FUZZ_BIN) $(FUZZ_SCRATCH) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 clean:
-	rm -rf .build .build-tsan .build-asan .build-fuzz
+	rm -rf .build .build-tsan .build-asan .build-fuzz .build-image
 
 # --- The proxy as a CI fixture (issue #15): harness recipes in examples/ and the container image. ---
 # pytest runs examples/pytest, PyYAML reads the CI recipes a test compares with the image; go test

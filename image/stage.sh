@@ -9,7 +9,7 @@ mkdir -p "$context/rootfs/usr/local/bin" "$context/rootfs/etc/ssl/certs" "$conte
 install -m 0755 "$binary" "$context/rootfs/usr/local/bin/intercept-proxy"
 strip "$context/rootfs/usr/local/bin/intercept-proxy"
 allowed='^(ld-linux-x86-64|ld-linux-aarch64|libc|libm|libssl|libcrypto|libnghttp2|libstdc\+\+|libgcc_s|libz)\.so'
-ldd "$binary" | awk '/=>/ { print $3 } !/=>/ && /^\s*\// { print $1 }' | while read -r library; do
+ldd "$binary" | awk '/=>/ { print $3 } !/=>/ && /^[ \t]*\// { print $1 }' | while read -r library; do
   [ -n "$library" ] || continue
   name=$(basename "$library")
   if ! [[ $name =~ $allowed ]]; then echo "stage.sh: $binary needs $name, which is not on the image's list" >&2; exit 1; fi
