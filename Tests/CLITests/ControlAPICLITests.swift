@@ -113,6 +113,44 @@ import TestSupport
         #expect(afterStop.status == 1, "\(afterStop)")
     }
 
+    /// The control API holds at most 64 connections: more are answered 503 naming the field, and once
+    /// the clients go, the proxy's descriptors are back where they were and it answers again.
+    @Test func connectionsBeyondTheBoundGet503AndDescriptorsReturnToBaseline() throws {
+        let scratch = try TemporaryDirectory()
+        let (process, ready) = try startProxy(scratch, ["--offline"])
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let info = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ready))) as! [String: Any]
+        let admin = try #require(info["admin"] as? String)
+        let descriptors = { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/fd").count) ?? -1 }
+        #expect(try CLI.run(["healthcheck", "--admin", admin]).status == 0)
+        usleep(200_000)
+        let baseline = descriptors()
+        let script = """
+            import socket, sys, time
+            port = int(sys.argv[1])
+            held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(64)]
+            time.sleep(0.5)
+            extra = socket.create_connection(("127.0.0.1", port), timeout=10)
+            answer = b""
+            while True:
+                chunk = extra.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+            print(answer.decode().split("\\r\\n")[0])
+            print(answer.decode().split("\\r\\n\\r\\n", 1)[1].strip())
+            for s in held:
+                s.close()
+            """
+        let result = try run("python3", ["-c", script, admin.split(separator: ":").last.map(String.init) ?? ""])
+        #expect(result.stdout == "HTTP/1.1 503 Service Unavailable\n{\"error\":\"the control API serves at most 64 connections at once\",\"field\":\"connections\"}\n", "\(result)")
+        let deadline = Date() + 10
+        while descriptors() > baseline && Date() < deadline { usleep(50_000) }
+        #expect(descriptors() == baseline, "descriptors: \(descriptors()) after, \(baseline) before")
+        let again = try CLI.run(["healthcheck", "--admin", admin])
+        #expect(again.status == 0, "\(again)")
+    }
+
     @Test func aBadAdminAddressIsAUsageError() throws {
         let result = try CLI.run(["run", "--admin", "localhost:8081"])
         #expect(result.status == 2, "\(result)")

@@ -130,6 +130,8 @@ import TestSupport
     @Test func failureRulesAtRunTimeAndReset() async throws {
         let fixture = try fixture { $0.failureRules = [try! FailureRule(parsing: "start.test=self-signed")] }
         defer { Task { await fixture.proxy.stop() } }
+        let before = try fixture.curl(["--cacert", fixture.rootFile, "https://www.broken.test/"])
+        #expect(before.status == 0, "\(before)")
         let put = try admin(fixture, "/v1/failures", ["-X", "PUT", "-d", #"{"rules": ["*.broken.test=expired"]}"#])
         #expect(put.status == 200 && put.body == #"{"rules":["*.broken.test=expired"]}"#, "\(put)")
         #expect(fixture.proxy.failureRules == [FailureRule(pattern: "*.broken.test", mode: .expired)])
@@ -142,9 +144,9 @@ import TestSupport
         #expect(fine.status == 0, "\(fine)")
 
         #expect(!fixture.proxy.recordedEvents.isEmpty)
-        let before = fixture.proxy.lastFlowSequence
+        let last = fixture.proxy.lastFlowSequence
         let reset = try json(try admin(fixture, "/v1/reset", ["-X", "POST"]).body)
-        #expect(reset["status"] as? String == "reset" && reset["next"] as? Int == before, "\(reset)")
+        #expect(reset["status"] as? String == "reset" && reset["next"] as? Int == last, "\(reset)")
         #expect(fixture.proxy.recordedEvents.isEmpty)
         #expect(try json(try admin(fixture, "/v1/flows?since=0").body)["events"] as? [Any] != nil)
         #expect((try json(try admin(fixture, "/v1/flows?since=0").body)["events"] as? [Any])?.isEmpty == true)
@@ -152,7 +154,7 @@ import TestSupport
         // Numbering goes on after a reset: a harness's old `since` stays valid.
         _ = try fixture.curl(["--cacert", fixture.rootFile, "https://after-reset.example/"])
         let page = await fixture.proxy.flows(since: 0, wait: 10)
-        #expect(page.events.first?.sequence == before + 1, "\(page)")
+        #expect(page.events.first?.sequence == last + 1, "\(page)")
     }
 
     @Test func mapRemoteRulesAtRunTime() async throws {
