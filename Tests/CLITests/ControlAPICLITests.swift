@@ -130,13 +130,7 @@ import TestSupport
             port = int(sys.argv[1])
             held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(64)]
             time.sleep(0.5)
-            extra = socket.create_connection(("127.0.0.1", port), timeout=10)
-            answer = b""
-            while True:
-                chunk = extra.recv(4096)
-                if not chunk:
-                    break
-                answer += chunk
+            answer = socket.create_connection(("127.0.0.1", port), timeout=10).makefile("rb").read()
             print(answer.decode().split("\\r\\n")[0])
             print(answer.decode().split("\\r\\n\\r\\n", 1)[1].strip())
             for s in held:
