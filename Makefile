@@ -104,7 +104,7 @@ $(APPS_ROOTFS)/usr/bin/go: | $(ROOTFS)/usr/bin/curl
 container-prerequisites: container-deps $(APPS_ROOTFS)/usr/bin/go
 
 # Runs every test, then prints one closing line: "tests: N passed, N failed".
-test: test-deps $(ROOTFS)/usr/bin/curl container-prerequisites $(BENCH_VENV)/bin/mitmdump fuzz-smoke sanitize-ci
+test: test-deps $(ROOTFS)/usr/bin/curl container-prerequisites $(BENCH_VENV)/bin/mitmdump fuzz-smoke sanitize-ci image
 	$(SWIFT) build --build-tests
 	@mkdir -p .build
 	@status=0; $(SWIFT) test 2>&1 | tee .build/test.log || status=$$?; \
@@ -182,4 +182,33 @@ fuzz-smoke: fuzz-build
 	Fuzz/run.sh $(FUZZ_BIN) $(FUZZ_SCRATCH) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 clean:
-	rm -rf .build .build-tsan .build-asan .build-fuzz
+	rm -rf .build .build-tsan .build-asan .build-fuzz .build-image
+
+# --- The proxy as a CI fixture (issue #15): harness recipes in examples/ and the container image. ---
+# pytest runs examples/pytest, PyYAML reads the CI recipes a test compares with the image; go test
+# runs examples/go (golang-go is in TEST_PACKAGES already).
+TEST_PACKAGES += pymod/pytest:python3-pytest pymod/yaml:python3-yaml
+
+# The CI fixture image (image/Containerfile): the release binary with the Swift standard library
+# linked statically (built apart, in .build-image), staged with only the libraries it loads, built
+# offline with buildah (as root, chroot isolation: see the Containers section), saved as an OCI
+# archive (and a docker-archive, whose config keeps the HEALTHCHECK) under .build/. `make test`
+# builds it once, for ContainerImageTests and the recipes' checks.
+IMAGE_NAME ?= localhost/intercept-proxy:dev
+IMAGE_SCRATCH := .build-image
+IMAGE_CONTEXT := .build/image-context
+IMAGE_OCI := .build/intercept-proxy-image.oci.tar
+IMAGE_DOCKER := .build/intercept-proxy-image.docker.tar
+IMAGE_PACKAGES := buildah:buildah skopeo:skopeo strip:binutils
+export INTERCEPT_PROXY_IMAGE_ARCHIVE := $(abspath $(IMAGE_DOCKER))
+
+.PHONY: image
+image: deps
+	@$(call ensure_packages,$(IMAGE_PACKAGES),image)
+	$(SWIFT) build -c release --product intercept-proxy --static-swift-stdlib --scratch-path $(IMAGE_SCRATCH)
+	$(SUDO) image/stage.sh $(IMAGE_SCRATCH)/release/intercept-proxy $(IMAGE_CONTEXT)
+	$(SUDO) buildah bud --isolation chroot --network host --format docker --quiet -t $(IMAGE_NAME) -f image/Containerfile $(IMAGE_CONTEXT)
+	rm -f $(IMAGE_OCI) $(IMAGE_DOCKER)
+	$(SUDO) buildah push --quiet $(IMAGE_NAME) oci-archive:$(IMAGE_OCI):$(IMAGE_NAME)
+	$(SUDO) buildah push --quiet $(IMAGE_NAME) docker-archive:$(IMAGE_DOCKER):$(IMAGE_NAME)
+	@echo "make: image $(IMAGE_NAME): $$(du -sm $(IMAGE_CONTEXT) | cut -f1) MB unpacked, OCI archive $(IMAGE_OCI) $$(du -m $(IMAGE_OCI) | cut -f1) MB"

@@ -335,7 +335,7 @@ extension ProxyConnection: UpstreamConnectionDelegate {
     }
 
     func answersLocally(host: String) -> Bool {
-        core.configuration.offline || BadSSLCatalogue.contains(host)
+        core.configuration.offline || BadSSLCatalogue.contains(host) || TrustAnchorSite.contains(host)  // (issue #15 hook)
     }
 
     /// A request inside a tunnel goes to the tunnel's origin, whatever it names: one naming another
@@ -367,6 +367,9 @@ extension ProxyConnection: UpstreamConnectionDelegate {
 
     /// What the proxy answers itself (offline mode, the badssl catalogue), for HTTP/1.1 and h2 alike.
     func localResponse(method: String, url: String, keepAlive: Bool) -> HTTPResponse {
+        if let host = target?.host, TrustAnchorSite.contains(host) {  // http://intercept-proxy.test/ca.pem (issue #15 hook)
+            return TrustAnchorSite.response(method: method, url: url, authority: core.authority, keepAlive: keepAlive)
+        }
         let profile = core.authority.profile.storageName
         if let host = target?.host, BadSSLCatalogue.contains(host) {
             return HTTPResponse.text(200, BadSSLCatalogue.answer(host: host, profile: profile), close: !keepAlive)
