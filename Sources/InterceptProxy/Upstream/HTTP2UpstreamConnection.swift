@@ -21,9 +21,9 @@ protocol HTTP2UpstreamConnectionOwner: AnyObject {
 
 /// One upstream connection that negotiated h2: requests become streams on it, one to one with
 /// the client's, and each stream's events go to its own delegate. Confined to its loop.
-final class HTTP2UpstreamConnection: UpstreamConnectionDelegate, HTTP2ClientSessionDelegate {
+final class HTTP2UpstreamConnection: UpstreamConnectionDelegate, HTTP2UpstreamSessionDelegate {
     let transport: UpstreamConnection
-    private let session: HTTP2ClientSession
+    private let session: HTTP2UpstreamSession
     weak var owner: HTTP2UpstreamConnectionOwner?
     /// Strong until the stream ends or its delegate lets go (`release`, `cancel`).
     private var streams: [Int32: HTTP2UpstreamStreamDelegate] = [:]
@@ -42,7 +42,7 @@ final class HTTP2UpstreamConnection: UpstreamConnectionDelegate, HTTP2ClientSess
     /// Takes over a ready connection whose ALPN said h2.
     init(adopting transport: UpstreamConnection) throws {
         self.transport = transport
-        session = try HTTP2ClientSession()
+        session = try HTTP2UpstreamSession()
         session.delegate = self
         transport.delegate = self
         flush()  // the connection preface and SETTINGS
@@ -132,7 +132,7 @@ final class HTTP2UpstreamConnection: UpstreamConnectionDelegate, HTTP2ClientSess
         end(reason)
     }
 
-    // MARK: HTTP2ClientSessionDelegate
+    // MARK: HTTP2UpstreamSessionDelegate
 
     func http2Response(_ head: HTTPResponseHead, stream: Int32) {
         streams[stream]?.upstreamStream(stream, received: .head(head, raw: []))

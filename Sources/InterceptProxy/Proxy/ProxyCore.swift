@@ -19,7 +19,7 @@ final class ProxyCore: @unchecked Sendable {
 
     private let lock = NSLock()
     private var nextID = 0
-    private var live: [Int: ProxyConnection] = [:]
+    private var live: [Int: ClientConnection] = [:]
 
     init(configuration: ProxyConfiguration, authority: CertificateAuthority, rootCertificateFile: String?,
          recorder: FlowRecorder, logger: Logger) throws {
@@ -118,7 +118,7 @@ final class ProxyCore: @unchecked Sendable {
         }
         lock.lock()
         nextID += 1
-        let proxyConnection = ProxyConnection(id: nextID, connection: connection, core: self)
+        let proxyConnection = ClientConnection(id: nextID, connection: connection, core: self)
         live[nextID] = proxyConnection
         lock.unlock()
         proxyConnection.start()
@@ -148,7 +148,7 @@ final class ProxyCore: @unchecked Sendable {
             })
     }
 
-    var liveConnections: [ProxyConnection] {
+    var liveConnections: [ClientConnection] {
         lock.lock()
         defer { lock.unlock() }
         return Array(live.values)

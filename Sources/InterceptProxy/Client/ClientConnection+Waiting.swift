@@ -16,7 +16,7 @@ struct RequestRefusal: Error {
     let reason: String
 }
 
-extension ProxyConnection {
+extension ClientConnection {
     /// What the client owes the proxy now, if anything: nothing while a response is due, while the
     /// TLS handshake runs (its own timeout) or for h2 (its leg has its own idle timeout).
     var clientWait: ClientWait? {

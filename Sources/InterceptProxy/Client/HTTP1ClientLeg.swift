@@ -3,7 +3,7 @@ import Foundation
 
 /// The HTTP/1.1 exchanges of a connection: requests parsed from the client, answered offline or
 /// forwarded upstream; responses relayed verbatim as they stream in, in request order.
-extension ProxyConnection: UpstreamConnectionDelegate {
+extension ClientConnection: UpstreamConnectionDelegate {
     /// Plaintext from a client that is not (yet) in a TLS tunnel.
     func requestBytes(_ bytes: [UInt8]) {
         feedRequests(bytes)

@@ -4,7 +4,7 @@ import Foundation
 /// an h2 connection, or as HTTP/1.1 on a pooled connection (or is answered locally), and the
 /// response comes back as HEADERS, DATA and trailers on the same stream.
 /// Confined to the connection's loop (the `@unchecked Sendable` only lets timers carry it there).
-final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStreamDelegate, @unchecked Sendable {
+final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDelegate, @unchecked Sendable {
     private enum Upstream {
         case none
         /// HTTP/1.1 on a pooled connection, the response framed by `responses`.
@@ -57,8 +57,8 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
         self.leg = leg
     }
 
-    private var owner: ProxyConnection { leg.owner }
-    private var session: HTTP2ServerSession { leg.session }
+    private var owner: ClientConnection { leg.owner }
+    private var session: HTTP2ClientLegSession { leg.session }
     var url: String { "\(head.scheme)://\(head.authority.isEmpty ? owner.target?.host ?? "" : head.authority)\(head.path)" }
 
     func begin(endStream: Bool) {
@@ -178,8 +178,8 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
     private func acknowledgeBody() -> Bool {
         guard unacknowledged > 0 else { return false }
         switch upstream {  // upstreamDrained / upstreamStreamWritable retry
-        case let .http1(connection) where connection.pendingOutbound > ProxyConnection.backpressureLimit: return false
-        case let .http2(connection, id) where connection.queuedBytes(stream: id) > ProxyConnection.backpressureLimit: return false
+        case let .http1(connection) where connection.pendingOutbound > ClientConnection.backpressureLimit: return false
+        case let .http2(connection, id) where connection.queuedBytes(stream: id) > ClientConnection.backpressureLimit: return false
         default: break
         }
         session.consumed(unacknowledged, stream: stream)
@@ -312,7 +312,7 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
 
     /// Resumes reading the upstream once the client has taken most of what was queued.
     func resumeIfDrained() {
-        guard upstreamPaused, session.queuedBytes(stream: stream) < ProxyConnection.backpressureLimit / 2 else { return }
+        guard upstreamPaused, session.queuedBytes(stream: stream) < ClientConnection.backpressureLimit / 2 else { return }
         upstreamPaused = false
         switch upstream {
         case let .http1(connection):
@@ -479,9 +479,9 @@ final class HTTP2StreamExchange: UpstreamConnectionDelegate, HTTP2UpstreamStream
                 switch upstream {
                 case let .http2(connection, id):
                     // Only this stream is held back: its DATA is acknowledged once the client takes it.
-                    if queued > ProxyConnection.backpressureLimit { upstreamPaused = true }
+                    if queued > ClientConnection.backpressureLimit { upstreamPaused = true }
                     if upstreamPaused { unconsumedResponse += payload } else { connection.consumed(payload, stream: id) }
-                case let .http1(connection) where queued > ProxyConnection.backpressureLimit && !upstreamPaused:
+                case let .http1(connection) where queued > ClientConnection.backpressureLimit && !upstreamPaused:
                     upstreamPaused = true
                     connection.pauseReading()
                 default:

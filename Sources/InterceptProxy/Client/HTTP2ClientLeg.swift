@@ -9,21 +9,21 @@ import Foundation
 /// Hostile clients meet bounds here: streams start only after the whole read is parsed (a stream
 /// opened and reset in one read never starts), resets are rate-limited, a dead session ends the
 /// connection once with one flow event, and an idle connection ends after `http2IdleTimeout`.
-/// Owned by its ProxyConnection and confined to that connection's loop (the `@unchecked
+/// Owned by its ClientConnection and confined to that connection's loop (the `@unchecked
 /// Sendable` only lets timers carry it there).
-final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionOwner, UpstreamConnectionDelegate, @unchecked Sendable {
-    /// Strong, like the owner's reference to the leg: `ProxyConnection.connectionClosed` breaks the cycle.
-    let owner: ProxyConnection
-    let session: HTTP2ServerSession
-    private(set) var streams: [Int32: HTTP2StreamExchange] = [:]
+final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, HTTP2UpstreamConnectionOwner, UpstreamConnectionDelegate, @unchecked Sendable {
+    /// Strong, like the owner's reference to the leg: `ClientConnection.connectionClosed` breaks the cycle.
+    let owner: ClientConnection
+    let session: HTTP2ClientLegSession
+    private(set) var streams: [Int32: HTTP2ClientStream] = [:]
     /// Upstream connections whose last response ended with keep-alive, ready for the next stream.
     private var idleUpstreams: [UpstreamConnection] = []
     /// Connections opened and not yet closed (busy or idle).
     private var upstreamCount = 0
     /// Streams waiting for a connection, oldest first.
-    private var waiting: [HTTP2StreamExchange] = []
+    private var waiting: [HTTP2ClientStream] = []
     /// Reset streams whose HTTP/1.1 connection finishes their response before serving the next.
-    private var draining: [ObjectIdentifier: HTTP2StreamExchange] = [:]
+    private var draining: [ObjectIdentifier: HTTP2ClientStream] = [:]
     static let maxUpstreams = 8
 
     /// Set once the origin chose HTTP/1.1 (or no ALPN) on the first connection: streams then use
@@ -35,9 +35,9 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     /// through its streams' exchanges until they end.
     private var multiplexed: HTTP2UpstreamConnection?
 
-    init(owner: ProxyConnection) throws {
+    init(owner: ClientConnection) throws {
         self.owner = owner
-        session = try HTTP2ServerSession()
+        session = try HTTP2ClientLegSession()
         idle = IdleDeadline(timeout: owner.core.configuration.http2IdleTimeout)
         session.delegate = self
         armIdleTimer(after: idle.timeout)
@@ -95,7 +95,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     /// An ending connection's last frames go out whatever is queued: nghttp2 bounds them.
     func flush() {
         owner.connection.loop.assertInEventLoop()
-        guard !receiving, !closing, ending || owner.connection.pendingOutbound < ProxyConnection.backpressureLimit else { return }
+        guard !receiving, !closing, ending || owner.connection.pendingOutbound < ClientConnection.backpressureLimit else { return }
         let output = session.takeOutput()
         recordRefusals()
         if !output.isEmpty { owner.sendToClient(output) }
@@ -145,7 +145,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
             switch event {
             case let .request(head, stream, endStream):
                 guard !ending, !stillborn.contains(stream) else { continue }
-                let exchange = HTTP2StreamExchange(stream: stream, head: head, leg: self)
+                let exchange = HTTP2ClientStream(stream: stream, head: head, leg: self)
                 streams[stream] = exchange
                 exchange.begin(endStream: endStream)
             case let .headTooLarge(stream, size, fields):
@@ -226,7 +226,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     // MARK: Upstream pool
 
     /// Gives the exchange a connection now (`attach`) or once one is free.
-    func acquireUpstream(for exchange: HTTP2StreamExchange) {
+    func acquireUpstream(for exchange: HTTP2ClientStream) {
         owner.connection.loop.assertInEventLoop()
         if let multiplexed, multiplexed.acceptsStreams {
             exchange.attach(multiplexed)
@@ -320,12 +320,12 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     }
 
     /// A reset stream reading the rest of its response off a pooled connection (kept alive here
-    /// until it gives the connection back, see `HTTP2StreamExchange.startDraining`).
-    func keepDraining(_ exchange: HTTP2StreamExchange) { draining[ObjectIdentifier(exchange)] = exchange }
-    func stopDraining(_ exchange: HTTP2StreamExchange) { draining[ObjectIdentifier(exchange)] = nil }
+    /// until it gives the connection back, see `HTTP2ClientStream.startDraining`).
+    func keepDraining(_ exchange: HTTP2ClientStream) { draining[ObjectIdentifier(exchange)] = exchange }
+    func stopDraining(_ exchange: HTTP2ClientStream) { draining[ObjectIdentifier(exchange)] = nil }
 
     /// A stream that went away while waiting for a connection.
-    func stopWaiting(_ exchange: HTTP2StreamExchange) {
+    func stopWaiting(_ exchange: HTTP2ClientStream) {
         waiting.removeAll { $0 === exchange }
     }
 
@@ -365,7 +365,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
         }
     }
 
-    // MARK: HTTP2ServerSessionDelegate
+    // MARK: HTTP2ClientLegSessionDelegate
     // Inside a read, events wait in `batch` for `dispatch`; outside one (a stream closing as its
     // last frame is sent), they take effect at once.
 
@@ -411,7 +411,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
         guard !ending, recordedRefusals.insert(atStreamLimit ? kind : "\(kind) \(error)").inserted else { return }  // once per connection and kind
         let frame = String(cString: nghttp2_strerror(error))
         refusals.append((kind, atStreamLimit
-            ? "stream \(stream) refused: the client may open at most \(HTTP2ServerSession.maxConcurrentStreams) concurrent streams (further refusals on this connection are not recorded)"
+            ? "stream \(stream) refused: the client may open at most \(HTTP2ClientLegSession.maxConcurrentStreams) concurrent streams (further refusals on this connection are not recorded)"
             : "a frame of type \(type) on stream \(stream) was refused: \(frame) (further ones of this kind on this connection are not recorded)",
             stream))
     }

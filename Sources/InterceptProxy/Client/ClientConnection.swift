@@ -5,7 +5,7 @@ import Foundation
 /// One client connection through its life: the proxy request (CONNECT or absolute-form), for a
 /// tunnel the TLS handshake with a forged certificate, then the HTTP/1.1 exchanges, answered
 /// locally (offline) or forwarded upstream. Confined to its connection's event loop.
-final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unchecked Sendable {
+final class ClientConnection: ConnectionDelegate, TLSServerSessionDelegate, @unchecked Sendable {
     enum Phase {
         case awaitingRequest
         case handshaking
@@ -30,12 +30,12 @@ final class ProxyConnection: ConnectionDelegate, TLSServerSessionDelegate, @unch
     private var handshakeCompleted = false
     /// Whether any HTTP request arrived (inside the tunnel or as a plain proxy request).
     var sawRequest = false
-    /// The one timer bounding how long the client keeps the proxy waiting (see ProxyConnection+Waiting.swift).
+    /// The one timer bounding how long the client keeps the proxy waiting (see ClientConnection+Waiting.swift).
     var waiting: (kind: ClientWait, timer: DispatchWorkItem)?
     /// A CONNECT that came pipelined behind plain requests: the tunnel opens once they are answered.
     var deferredConnect: HTTPRequestHead?
 
-    // The exchange (see ProxyConnection+Exchange.swift).
+    // The exchange (see HTTP1ClientLeg.swift).
     var requests = HTTPRequestDecoder()
     var responses = HTTPResponseDecoder()
     var upstream: UpstreamConnection?
