@@ -5,7 +5,7 @@ import Foundation
 /// One client connection through its life: the proxy request (CONNECT or absolute-form), for a
 /// tunnel the TLS handshake with a forged certificate, then the HTTP/1.1 exchanges, answered
 /// locally (offline) or forwarded upstream. Confined to its connection's event loop.
-final class ClientConnection: ConnectionDelegate, TLSServerSessionDelegate, @unchecked Sendable {
+final class ClientConnection: ConnectionDelegate, TLSServerSessionDelegate, ExchangeContext, @unchecked Sendable {
     enum Phase {
         case awaitingRequest
         case handshaking
@@ -39,27 +39,15 @@ final class ClientConnection: ConnectionDelegate, TLSServerSessionDelegate, @unc
     var requests = HTTPRequestDecoder()
     var responses = HTTPResponseDecoder()
     var upstream: UpstreamConnection?
-    /// Requests sent upstream (or being answered) whose responses have not ended, oldest first.
-    var outstanding: [OutstandingRequest] = []
+    /// Exchanges sent upstream (or being answered) whose responses have not ended, oldest first:
+    /// HTTP/1.1 answers in request order, so only the first one's response is ever on the wire.
+    var outstanding: [HTTPExchange] = []
     var requestIsChunked = false
     /// Set while the handshake waits for the upstream whose certificate the leaf will copy.
     var mimicking: (name: ServerName, failure: FailureMode?)?
     var closesAfterResponse = false
-    var responseTimer: DispatchWorkItem?
     /// Set when the client negotiated h2 (ALPN): its streams replace the HTTP/1.1 exchange.
     var http2: HTTP2ClientLeg?
-
-    struct OutstandingRequest {
-        var head: HTTPRequestHead
-        var url: String
-        var started: Date
-        var requestBodyBytes = 0
-        var status: Int?
-        var responseHeaders: [(name: String, value: String)] = []
-        var responseBodyBytes = 0
-        /// The upstream response's protocol version, when it came from upstream.
-        var upstreamVersion: String?
-    }
 
     /// Beyond this many bytes queued towards one side, the other side stops being read.
     static let backpressureLimit = 1 << 20
@@ -102,7 +90,8 @@ final class ClientConnection: ConnectionDelegate, TLSServerSessionDelegate, @unc
         connection.loop.execute { [self] in
             isForcedClosed = true
             for cut in outstanding {
-                recordError("shutdown", "the proxy stopped before the response to \(cut.head.method) \(cut.url) ended (grace period over)",
+                cut.cancelResponseTimer()
+                recordError("shutdown", "the proxy stopped before the response to \(cut.method) \(cut.url) ended (grace period over)",
                             url: cut.url)
             }
             outstanding = []
@@ -178,7 +167,8 @@ final class ClientConnection: ConnectionDelegate, TLSServerSessionDelegate, @unc
         handshakeTimer?.cancel()
         waiting?.timer.cancel()
         waiting = nil
-        responseTimer?.cancel()
+        outstanding.forEach { $0.cancelResponseTimer() }
+        outstanding = []  // each holds its context (this connection) strongly
         upstream?.close()
         upstream = nil
         http2?.closeAll()
@@ -421,6 +411,12 @@ final class ClientConnection: ConnectionDelegate, TLSServerSessionDelegate, @unc
         core.recorder.record(error)
         core.logger.notice("\(connection.peer?.description ?? "client"): \(cause): \(detail)")
     }
+
+    // MARK: ExchangeContext
+
+    var loop: EventLoop { connection.loop }
+    var isTunnel: Bool { clientTLS != nil }
+    func requestArrived() { sawRequest = true }
 
     func event(_ kind: FlowEvent.Kind) -> FlowEvent {
         var event = FlowEvent(type: kind, connection: id)

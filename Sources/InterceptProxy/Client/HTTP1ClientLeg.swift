@@ -3,7 +3,7 @@ import Foundation
 
 /// The HTTP/1.1 exchanges of a connection: requests parsed from the client, answered offline or
 /// forwarded upstream; responses relayed verbatim as they stream in, in request order.
-extension ClientConnection: UpstreamConnectionDelegate {
+extension ClientConnection: UpstreamConnectionDelegate, ExchangeResponder {
     /// Plaintext from a client that is not (yet) in a TLS tunnel.
     func requestBytes(_ bytes: [UInt8]) {
         feedRequests(bytes)
@@ -59,17 +59,17 @@ extension ClientConnection: UpstreamConnectionDelegate {
             }
             try begin(head)
         case let .body(bytes):
-            guard !outstanding.isEmpty else { return }
-            outstanding[outstanding.count - 1].requestBodyBytes += bytes.count
+            guard let current = outstanding.last else { return }
+            current.requestBodyBytes += bytes.count
             guard !answersLocally, let upstream else { return }
-            upstream.send(requestIsChunked ? Self.chunk(bytes) : bytes)
+            upstream.send(requestIsChunked ? HTTPWire.chunk(bytes) : bytes)
             if upstream.pendingOutbound > Self.backpressureLimit { connection.pauseReading() }
         case .end:
-            guard !outstanding.isEmpty else { return }
+            guard let current = outstanding.last else { return }
             if answersLocally {
-                respondLocally(localResponse(for: outstanding[outstanding.count - 1]))
+                current.answer(current.localAnswer)
             } else if requestIsChunked {
-                upstream?.send(Array("0\r\n\r\n".utf8))
+                upstream?.send(HTTPWire.lastChunk())
             }
         }
     }
@@ -96,11 +96,6 @@ extension ClientConnection: UpstreamConnectionDelegate {
         } catch {
             reject(RequestRefusal(status: 400, cause: "bad_request", reason: "\(error)"))
         }
-    }
-
-    private static func chunk(_ bytes: [UInt8]) -> [UInt8] {
-        guard !bytes.isEmpty else { return [] }
-        return Array("\(String(bytes.count, radix: 16))\r\n".utf8) + bytes + [13, 10]
     }
 
     /// Starts a request: records it and, when forwarding, sends its head upstream.
@@ -131,18 +126,15 @@ extension ClientConnection: UpstreamConnectionDelegate {
             // The URL names the origin; a proxy replaces Host with its authority (RFC 9112 3.2.2), so
             // the origin reads the same host as the proxy did, and a request without Host gets one.
             head.headers.removeAll { $0.name.equalsIgnoringASCIICase("Host") }
-            head.headers.insert((name: "Host", value: Self.httpAuthority(host: host, port: port)), at: 0)
+            head.headers.insert((name: "Host", value: HTTPWire.authority(host: host, port: port, defaultPort: 80)), at: 0)
         } else {
             try checkTunnelRequest(head)
         }
-        let url = url(for: head)
-        var request = event(.request)  // what goes upstream, Host as rewritten
-        request.method = head.method
-        request.url = url
-        request.headers = head.headers.map { [$0.name, $0.value] }
-        request.httpVersion = head.version
-        core.recorder.record(request)
-        outstanding.append(OutstandingRequest(head: head, url: url, started: Date()))
+        // The request event shows what goes upstream, Host as rewritten.
+        let exchange = HTTPExchange(context: self, method: head.method, url: url(for: head), clientVersion: head.version,
+                                    keepAlive: head.keepAlive, requestHeaders: head.headers.map { [$0.name, $0.value] })
+        exchange.responder = self
+        outstanding.append(exchange)
         requestIsChunked = head.headerContains("Transfer-Encoding", token: "chunked")
 
         if answersLocally {
@@ -152,7 +144,7 @@ extension ClientConnection: UpstreamConnectionDelegate {
         let upstream = upstreamConnection()
         responses.expectResponse(toMethod: head.method)
         upstream.send(head.serialized(target: upstreamTarget, droppingHeaders: clientTLS == nil ? ["proxy-connection", "proxy-authorization"] : []))
-        armResponseTimer()
+        outstanding[0].armResponseTimer()  // the response due first
     }
 
     /// The upstream connection for the current target, opened on first use (after the client's handshake).
@@ -176,20 +168,6 @@ extension ClientConnection: UpstreamConnectionDelegate {
         core.route(host: target.host, port: target.port, serverName: clientServerName?.text)
     }
 
-    private func armResponseTimer() {
-        responseTimer?.cancel()
-        let timeout = core.configuration.responseTimeout
-        // Re-armed by every upstream read: after the head too, an upstream silent this long cuts the
-        // transfer (a stall mid-body), unless the wait is on the client (bytes it has not taken yet).
-        responseTimer = connection.loop.schedule(after: timeout) { [weak self] in
-            guard let self, !self.outstanding.isEmpty, self.phase == .exchanging else { return }
-            guard self.connection.pendingOutbound == 0 else { return self.armResponseTimer() }
-            self.upstream?.close()
-            self.upstream = nil
-            self.upstreamFailed(.timeout("waiting \(Int(timeout)) s for a response from \(self.target?.host ?? "upstream")"))
-        }
-    }
-
     // MARK: UpstreamConnectionDelegate
 
     func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8]) {
@@ -200,7 +178,7 @@ extension ClientConnection: UpstreamConnectionDelegate {
             sendToClient(plaintext)
             return
         }
-        if !outstanding.isEmpty { armResponseTimer() }
+        outstanding.first?.armResponseTimer()
         do {
             for event in try responses.feed(plaintext) { relay(event) }
         } catch let error as HTTPParseError {
@@ -246,40 +224,32 @@ extension ClientConnection: UpstreamConnectionDelegate {
         self.upstream = nil
         responses = HTTPResponseDecoder()
         guard !outstanding.isEmpty else { return }
-        upstreamFailed(failure ?? .closedEarly("the connection closed before the response to \(outstanding[0].head.method) \(outstanding[0].url) was complete"))
+        upstreamFailed(failure ?? .closedEarly("the connection closed before the response to \(outstanding[0].method) \(outstanding[0].url) was complete"))
     }
 
-    /// Answers the oldest outstanding request with 502/504, or aborts when its response had started.
+    /// The oldest outstanding exchange, whose response was due, fails (502/504, or an abort).
     private func upstreamFailed(_ failure: UpstreamFailure) {
-        responseTimer?.cancel()
-        guard let first = outstanding.first else { return }
-        recordError(failure.cause, failure.message, status: first.status == nil ? failure.status : nil, url: first.url)
-        if first.status != nil {
-            connection.close()  // part of the response is out: the client must see a truncated transfer
-            return
-        }
-        respondLocally(HTTPResponse.text(failure.status, "intercept-proxy: \(failure.message)", close: true))
+        outstanding.first?.fail(failure)
     }
 
     private func relay(_ event: HTTPResponseDecoder.Event) {
-        guard !outstanding.isEmpty else { return }
+        guard let current = outstanding.first else { return }
         switch event {
         case let .head(head, raw):
             sendToClient(raw)
             if (100..<200).contains(head.status) && head.status != 101 { return }
-            outstanding[0].status = head.status
-            outstanding[0].responseHeaders = head.headers
-            outstanding[0].upstreamVersion = upstream?.negotiatedProtocol == "h2" ? "HTTP/2" : head.version
+            current.responseStarted(status: head.status, headers: head.headers)
+            current.upstreamVersion = upstream?.negotiatedProtocol == "h2" ? "HTTP/2" : head.version
             closesAfterResponse = !head.keepAliveResponse
         case let .body(raw, payload):
             sendToClient(raw)
-            outstanding[0].responseBodyBytes += payload
+            current.responseBodyBytes += payload
         case let .trailer(_, _, raw):
             sendToClient(raw)
         case .end:
             let finished = outstanding.removeFirst()
-            recordResponse(finished)
-            if outstanding.isEmpty { responseTimer?.cancel() }
+            finished.complete()
+            outstanding.first?.armResponseTimer()  // the next response is due now
             if finished.status == 101 {
                 phase = .relaying
                 let early = requests.takeBuffered()
@@ -291,35 +261,38 @@ extension ClientConnection: UpstreamConnectionDelegate {
                 upstream = nil
                 responses = HTTPResponseDecoder()
             }
-            if !finished.head.keepAlive { closeClient() } else { closeIfDrained() }
+            if !finished.keepAlive { closeClient() } else { closeIfDrained() }
             openDeferredTunnel()
         }
     }
 
-    /// Answers the newest request without an upstream (offline mode, errors).
-    private func respondLocally(_ response: HTTPResponse) {
-        guard var answered = outstanding.popLast() else { return }
-        sendToClient(response.serialized(forHEAD: answered.head.method == "HEAD"))
-        answered.status = response.status
-        answered.responseHeaders = response.headers.map { (name: $0.0, value: $0.1) } + [("Content-Length", String(response.body.count))]
-        answered.responseBodyBytes = response.body.count
-        recordResponse(answered)
-        if response.closeConnection || !answered.head.keepAlive { closeClient() } else { closeIfDrained() }
+    // MARK: ExchangeResponder
+
+    /// A response without an upstream (offline mode, errors), as HTTP/1.1 bytes.
+    func writeLocal(_ response: HTTPResponse, for exchange: HTTPExchange) -> (headers: [(name: String, value: String)], bodyBytes: Int) {
+        if let index = outstanding.lastIndex(where: { $0 === exchange }) { outstanding.remove(at: index) }
+        sendToClient(response.serialized(forHEAD: exchange.isHEAD))
+        return (response.headers.map { (name: $0.0, value: $0.1) } + [("Content-Length", String(response.body.count))], response.body.count)
+    }
+
+    func localAnswerEnded(_ exchange: HTTPExchange, closeConnection: Bool) {
+        if closeConnection { closeClient() } else { closeIfDrained() }
         openDeferredTunnel()
     }
 
-    private func recordResponse(_ request: OutstandingRequest) {
-        var responded = event(.response)
-        responded.status = request.status
-        responded.method = request.head.method
-        responded.url = request.url
-        responded.bodyBytes = request.responseBodyBytes
-        responded.requestBodyBytes = request.requestBodyBytes
-        responded.httpVersion = request.head.version
-        responded.upstreamHttpVersion = request.upstreamVersion
-        responded.headers = request.responseHeaders.map { [$0.name, $0.value] }
-        responded.durationMs = Date().timeIntervalSince(request.started) * 1000
-        core.recorder.record(responded)
+    /// Part of the response is out: the client must see a truncated transfer.
+    func abortResponse(of exchange: HTTPExchange, failure: UpstreamFailure) {
+        connection.close()
+    }
+
+    /// Re-armed by every upstream read: after the head too, an upstream silent this long cuts the
+    /// transfer (a stall mid-body), unless the wait is on the client (bytes it has not taken yet).
+    func responseTimerFired(for exchange: HTTPExchange) {
+        guard exchange === outstanding.first, phase == .exchanging else { return }
+        guard connection.pendingOutbound == 0 else { return exchange.armResponseTimer() }
+        upstream?.close()
+        upstream = nil
+        exchange.fail(exchange.timeoutFailure)
     }
 
     /// ALPN for upstream connections: the protocols the client offered that the proxy speaks, in the
@@ -327,15 +300,6 @@ extension ClientConnection: UpstreamConnectionDelegate {
     var upstreamProtocols: [String]? {
         let usable = (clientTLS?.offeredProtocols ?? []).filter { $0 == "http/1.1" || ($0 == "h2" && core.configuration.http2) }
         return usable.isEmpty ? nil : usable
-    }
-
-    /// Offline mode and the badssl catalogue are answered by the proxy itself.
-    var answersLocally: Bool {
-        target.map { answersLocally(host: $0.host) } ?? core.configuration.offline
-    }
-
-    func answersLocally(host: String) -> Bool {
-        core.configuration.offline || BadSSLCatalogue.contains(host)
     }
 
     /// A request inside a tunnel goes to the tunnel's origin, whatever it names: one naming another
@@ -355,32 +319,6 @@ extension ClientConnection: UpstreamConnectionDelegate {
         }
     }
 
-    /// `host[:port]` for an http:// URL's Host field: the port only when not 80, IPv6 in brackets.
-    static func httpAuthority(host: String, port: Int) -> String {
-        let bracketed = host.contains(":") ? "[\(host)]" : host
-        return port == 80 ? bracketed : "\(bracketed):\(port)"
-    }
-
-    private func localResponse(for request: OutstandingRequest) -> HTTPResponse {
-        localResponse(method: request.head.method, url: request.url, keepAlive: request.head.keepAlive)
-    }
-
-    /// What the proxy answers itself (offline mode, the badssl catalogue), for HTTP/1.1 and h2 alike.
-    func localResponse(method: String, url: String, keepAlive: Bool) -> HTTPResponse {
-        let profile = core.authority.profile.storageName
-        if let host = target?.host, BadSSLCatalogue.contains(host) {
-            return HTTPResponse.text(200, BadSSLCatalogue.answer(host: host, profile: profile), close: !keepAlive)
-        }
-        let handshake = clientTLS == nil
-            ? "plain HTTP request for \(target?.host ?? "?") (no TLS involved)"
-            : "the TLS handshake for \(target?.host ?? "?") succeeded, so this client trusts the \(profile) root CA"
-        let text = """
-            intercept-proxy offline: \(handshake).
-            No upstream was contacted (--offline).
-            request: \(method) \(url)
-            """
-        return HTTPResponse.text(200, text, close: !keepAlive)
-    }
 
     private func url(for head: HTTPRequestHead) -> String {
         if head.target.hasPrefix("https://") || head.target.hasPrefix("http://") { return head.target }

@@ -145,7 +145,7 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, HTTP2UpstreamConnecti
             switch event {
             case let .request(head, stream, endStream):
                 guard !ending, !stillborn.contains(stream) else { continue }
-                let exchange = HTTP2ClientStream(stream: stream, head: head, leg: self)
+                let exchange = HTTP2ClientStream(stream: stream, head: head, leg: self, context: owner)
                 streams[stream] = exchange
                 exchange.begin(endStream: endStream)
             case let .headTooLarge(stream, size, fields):
@@ -371,13 +371,13 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, HTTP2UpstreamConnecti
 
     func http2Request(_ head: HTTP2RequestHead, stream: Int32, endStream: Bool) {
         owner.connection.loop.assertInEventLoop()
-        owner.sawRequest = true  // even one that never starts: the client did accept the certificate
+        owner.requestArrived()  // even one that never starts: the client did accept the certificate
         batch.append(.request(head, stream: stream, endStream: endStream))
     }
 
     func http2RequestHeadTooLarge(stream: Int32, size: Int, fields: Int, endStream: Bool) {
         owner.connection.loop.assertInEventLoop()
-        owner.sawRequest = true
+        owner.requestArrived()
         batch.append(.headTooLarge(stream: stream, size: size, fields: fields))
     }
 

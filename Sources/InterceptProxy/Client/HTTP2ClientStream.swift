@@ -1,10 +1,11 @@
 import Foundation
 
-/// One HTTP/2 stream of an intercepted tunnel: the request goes upstream as a stream of its own on
-/// an h2 connection, or as HTTP/1.1 on a pooled connection (or is answered locally), and the
-/// response comes back as HEADERS, DATA and trailers on the same stream.
+/// One HTTP/2 stream of the client leg: its `HTTPExchange` (records, timer, local answers,
+/// 502/504) goes upstream as a stream of its own on an h2 connection, or as HTTP/1.1 on a pooled
+/// connection (or is answered locally), and the response comes back as HEADERS, DATA and
+/// trailers on the same stream. Sees its connection only through `ExchangeContext`.
 /// Confined to the connection's loop (the `@unchecked Sendable` only lets timers carry it there).
-final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDelegate, @unchecked Sendable {
+final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDelegate, ExchangeResponder, @unchecked Sendable {
     private enum Upstream {
         case none
         /// HTTP/1.1 on a pooled connection, the response framed by `responses`.
@@ -18,9 +19,9 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
     /// Strong: a stream's work can end its connection (and the owner's last reference to the leg)
     /// while the stream is still unwinding. The leg drops its streams when they close.
     let leg: HTTP2ClientLeg
+    let context: ExchangeContext
+    let exchange: HTTPExchange
     private var upstream = Upstream.none
-    /// The upstream leg's protocol, for the flow log.
-    private var upstreamVersion: String?
     /// Response DATA from an h2 upstream not yet acknowledged, because the client has not taken it.
     private var unconsumedResponse = 0
     /// How often the upstream refused the stream unprocessed (it is then sent again on a new connection).
@@ -28,15 +29,11 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
     private var responses = HTTPResponseDecoder()
     private var chunkedRequest = false
     private var requestComplete = false
-    private var status: Int?
-    private var responseHeaders: [(name: String, value: String)] = []
     private var trailers: [(name: String, value: String)] = []
-    private var requestBodyBytes = 0
-    private var responseBodyBytes = 0
+    /// Set once nothing more goes to the client on this stream (answered, aborted, or draining).
     private var finished = false
     private var upstreamPaused = false
     private var upstreamKeepsAlive = true
-    private var responseTimer: DispatchWorkItem?
     /// Request body that arrived while the stream waited for an upstream connection.
     private var bufferedBody: [[UInt8]] = []
     /// Request-body bytes received but not yet acknowledged to the client (see `acknowledgeBody`).
@@ -47,66 +44,65 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
     /// Reading and dropping the rest of a reset stream's response (see `startDraining`).
     private var draining = false
     private var drainedBytes = 0
+    private var drainTimer: DispatchWorkItem?
     /// The request as an HTTP/1.1 head, for whichever connection the stream gets.
     private var http1Head: [UInt8] = []
-    private let started = Date()
 
-    init(stream: Int32, head: HTTP2RequestHead, leg: HTTP2ClientLeg) {
+    /// Records the request (the exchange's request event).
+    init(stream: Int32, head: HTTP2RequestHead, leg: HTTP2ClientLeg, context: ExchangeContext) {
         self.stream = stream
         self.head = head
         self.leg = leg
+        self.context = context
+        let origin = head.authority.isEmpty ? context.target?.host ?? "" : head.authority
+        exchange = HTTPExchange(context: context, method: head.method, url: "\(head.scheme)://\(origin)\(head.path)",
+                                clientVersion: "HTTP/2", streamId: stream, keepAlive: true,
+                                // Pseudo-headers first, as browsers' HAR exports show h2 requests.
+                                requestHeaders: [[":method", head.method], [":scheme", head.scheme], [":authority", head.authority], [":path", head.path]]
+                                    + head.headers.map { [$0.name, $0.value] })
+        exchange.responder = self
     }
 
-    private var owner: ClientConnection { leg.owner }
     private var session: HTTP2ClientLegSession { leg.session }
-    var url: String { "\(head.scheme)://\(head.authority.isEmpty ? owner.target?.host ?? "" : head.authority)\(head.path)" }
+    var url: String { exchange.url }
 
     func begin(endStream: Bool) {
-        leg.owner.connection.loop.assertInEventLoop()
-        var request = owner.event(.request)
-        request.method = head.method
-        request.url = url
-        // Pseudo-headers first, as browsers' HAR exports show h2 requests.
-        request.headers = [[":method", head.method], [":scheme", head.scheme], [":authority", head.authority], [":path", head.path]]
-            + head.headers.map { [$0.name, $0.value] }
-        request.httpVersion = "HTTP/2"
-        request.streamId = Int(stream)
-        owner.core.recorder.record(request)
-        owner.sawRequest = true
+        context.loop.assertInEventLoop()
+        context.requestArrived()
         requestComplete = endStream
 
         if head.method == "CONNECT" {
-            respondLocally(HTTPResponse.text(501, "intercept-proxy: CONNECT inside an HTTP/2 tunnel (RFC 8441 WebSockets over h2) is not supported; use HTTP/1.1 for WebSockets"))
+            exchange.answer(HTTPResponse.text(501, "intercept-proxy: CONNECT inside an HTTP/2 tunnel (RFC 8441 WebSockets over h2) is not supported; use HTTP/1.1 for WebSockets"))
             return
         }
-        if owner.answersLocally {
-            if endStream { respondLocally(owner.localResponse(method: head.method, url: url, keepAlive: true)) }
+        if context.answersLocally {
+            if endStream { exchange.answer(exchange.localAnswer) }
             return
         }
         awaitingUpstream = true
         leg.acquireUpstream(for: self)
-        if awaitingUpstream { armResponseTimer() }  // also bounds the wait for a connection (a stalled upstream handshake)
+        if awaitingUpstream { exchange.armResponseTimer() }  // also bounds the wait for a connection (a stalled upstream handshake)
     }
 
     /// The leg hands over an HTTP/1.1 connection (new, idle or freed by another stream): the request
     /// goes out once it is connected. Until then it carries nothing, so a stream reset meanwhile
     /// hands it back for the next stream instead of closing it (a rapid reset costs no new dials).
     func attach(_ upstream: UpstreamConnection) {
-        leg.owner.connection.loop.assertInEventLoop()
+        context.loop.assertInEventLoop()
         awaitingUpstream = false
         self.upstream = .http1(upstream)
-        upstreamVersion = "HTTP/1.1"
+        exchange.upstreamVersion = "HTTP/1.1"
         upstream.delegate = self
         if upstream.isReady {
             sendRequest(on: upstream)
         } else {
             awaitingConnect = true  // request body waits in `bufferedBody`
         }
-        armResponseTimer()
+        exchange.armResponseTimer()
     }
 
     func upstreamReady(_ upstream: UpstreamConnection) {
-        leg.owner.connection.loop.assertInEventLoop()
+        context.loop.assertInEventLoop()
         guard isCurrent(upstream), awaitingConnect else { return }
         awaitingConnect = false
         sendRequest(on: upstream)
@@ -124,12 +120,12 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
         bufferedBody.forEach(sendBody)
         bufferedBody = []
         acknowledgeBody()
-        if requestComplete && chunkedRequest { upstream.send(Array("0\r\n\r\n".utf8)) }
+        if requestComplete && chunkedRequest { upstream.send(HTTPWire.lastChunk()) }
     }
 
     /// The leg's h2 connection to the origin takes the request as a stream of its own.
     func attach(_ connection: HTTP2UpstreamConnection) {
-        leg.owner.connection.loop.assertInEventLoop()
+        context.loop.assertInEventLoop()
         let endStream = requestComplete && bufferedBody.isEmpty
         guard let id = connection.open(h2RequestFields, endStream: endStream, delegate: self) else {
             upstreamUnavailable(.closedEarly("the upstream's HTTP/2 connection took no new stream"))
@@ -137,32 +133,32 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
         }
         awaitingUpstream = false
         upstream = .http2(connection, stream: id)
-        upstreamVersion = "HTTP/2"
+        exchange.upstreamVersion = "HTTP/2"
         bufferedBody.forEach { connection.send($0, stream: id) }
         bufferedBody = []
         if requestComplete && !endStream { connection.finish(stream: id) }
         acknowledgeBody()
-        armResponseTimer()
+        exchange.armResponseTimer()
         connection.flush()
     }
 
     /// No connection could be had for the stream (the first one's connect or handshake failed).
     func upstreamUnavailable(_ failure: UpstreamFailure) {
-        leg.owner.connection.loop.assertInEventLoop()
+        context.loop.assertInEventLoop()
         awaitingUpstream = false
         failed(failure)
     }
 
     /// The client's request as the upstream stream's fields: pseudo-headers first, the rest as sent.
     private var h2RequestFields: [(String, String)] {
-        let authority = head.authority.isEmpty ? owner.target.map { HTTPWire.authority(host: $0.host, port: $0.port) } ?? "" : head.authority
+        let authority = head.authority.isEmpty ? context.target.map { HTTPWire.authority(host: $0.host, port: $0.port) } ?? "" : head.authority
         return [(":method", head.method), (":scheme", head.scheme), (":authority", authority), (":path", head.path.isEmpty ? "/" : head.path)]
             + head.headers.compactMap(HTTP2Session.h2Field)
     }
 
     func requestBody(_ bytes: [UInt8]) {
-        leg.owner.connection.loop.assertInEventLoop()
-        requestBodyBytes += bytes.count
+        context.loop.assertInEventLoop()
+        exchange.requestBodyBytes += bytes.count
         unacknowledged += bytes.count
         if awaitingUpstream || awaitingConnect {
             bufferedBody.append(bytes)  // bounded by the stream's window: nothing is acknowledged yet
@@ -190,7 +186,7 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
     private func sendBody(_ bytes: [UInt8]) {
         switch upstream {
         case let .http1(connection):
-            connection.send(chunkedRequest ? Array("\(String(bytes.count, radix: 16))\r\n".utf8) + bytes + [13, 10] : bytes)
+            connection.send(chunkedRequest ? HTTPWire.chunk(bytes) : bytes)
         case let .http2(connection, id):
             connection.send(bytes, stream: id)
             connection.flush()
@@ -200,12 +196,12 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
     }
 
     func requestEnded() {
-        leg.owner.connection.loop.assertInEventLoop()
+        context.loop.assertInEventLoop()
         requestComplete = true
-        if owner.answersLocally, status == nil {
-            respondLocally(owner.localResponse(method: head.method, url: url, keepAlive: true))
+        if context.answersLocally, exchange.status == nil {
+            exchange.answer(exchange.localAnswer)
         } else if case let .http1(connection) = upstream, chunkedRequest, !awaitingConnect {
-            connection.send(Array("0\r\n\r\n".utf8))
+            connection.send(HTTPWire.lastChunk())
         } else if case let .http2(connection, id) = upstream {
             connection.finish(stream: id)
             connection.flush()
@@ -230,13 +226,14 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
 
     /// The client reset the stream, or the stream completed.
     func streamClosed(errorCode: UInt32) {
-        leg.owner.connection.loop.assertInEventLoop()
-        responseTimer?.cancel()
+        context.loop.assertInEventLoop()
+        exchange.cancelResponseTimer()
         session.consumed(unacknowledged, stream: stream)  // a closed stream's bytes still count for the connection
         unacknowledged = 0
         if awaitingUpstream { leg.stopWaiting(self) }
         if !finished {
-            owner.recordError("h2_stream_reset", "stream \(stream) was reset (\(HTTP2Session.errorName(errorCode))) before its response ended", url: url, streamId: stream)
+            context.recordError("h2_stream_reset", "stream \(stream) was reset (\(HTTP2Session.errorName(errorCode))) before its response ended",
+                                status: nil, url: url, streamId: stream)
             if case .http1 = upstream, requestComplete, !awaitingConnect, !responses.readsUntilClose {
                 startDraining()
                 return
@@ -259,8 +256,8 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
             upstreamPaused = false
             connection.resumeReading()
         }
-        responseTimer?.cancel()
-        responseTimer = owner.connection.loop.schedule(after: Self.drainTimeout) { [weak self] in
+        exchange.cancelResponseTimer()
+        drainTimer = context.loop.schedule(after: Self.drainTimeout) { [weak self] in
             if self?.draining == true { self?.stopDraining(reusable: false) }
         }
     }
@@ -285,7 +282,7 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
 
     private func stopDraining(reusable: Bool) {
         draining = false
-        responseTimer?.cancel()
+        drainTimer?.cancel()
         detachUpstream(reusable: reusable)
         leg.stopDraining(self)
     }
@@ -293,13 +290,14 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
     /// The client connection is gone. `quietly`: the proxy ended it and recorded why (a flood,
     /// rapid resets), so the streams cut short need no event each.
     func abandon(quietly: Bool = false) {
-        leg.owner.connection.loop.assertInEventLoop()
-        responseTimer?.cancel()
+        context.loop.assertInEventLoop()
+        exchange.cancelResponseTimer()
+        drainTimer?.cancel()
         if !finished && !quietly {
-            if owner.isForcedClosed {
-                owner.recordError("shutdown", "the proxy stopped before the response on stream \(stream) ended (grace period over)", url: url, streamId: stream)
+            if context.isForcedClosed {
+                context.recordError("shutdown", "the proxy stopped before the response on stream \(stream) ended (grace period over)", status: nil, url: url, streamId: stream)
             } else {
-                owner.recordError("client_closed", "the client closed the connection before the response on stream \(stream) ended", url: url, streamId: stream)
+                context.recordError("client_closed", "the client closed the connection before the response on stream \(stream) ended", status: nil, url: url, streamId: stream)
             }
         }
         switch upstream {
@@ -326,64 +324,43 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
         }
     }
 
-    private func respondLocally(_ response: HTTPResponse) {
+    // MARK: ExchangeResponder
+
+    func writeLocal(_ response: HTTPResponse, for exchange: HTTPExchange) -> (headers: [(name: String, value: String)], bodyBytes: Int) {
         finished = true  // before nghttp2 may send (and close) the stream
-        let isHEAD = head.method == "HEAD"
-        status = response.status
-        responseHeaders = response.headers.map { (name: $0.0, value: $0.1) } + [("content-length", String(response.body.count))]
-        session.respond(stream: stream, status: response.status, headers: responseHeaders, endStream: isHEAD || response.body.isEmpty)
-        if !isHEAD && !response.body.isEmpty {
+        let headers = response.headers.map { (name: $0.0, value: $0.1) } + [("content-length", String(response.body.count))]
+        session.respond(stream: stream, status: response.status, headers: headers, endStream: exchange.isHEAD || response.body.isEmpty)
+        if !exchange.isHEAD && !response.body.isEmpty {
             session.send(response.body, stream: stream)
             session.finish(stream: stream)
         }
-        responseBodyBytes = isHEAD ? 0 : response.body.count
-        complete()
+        return (headers, exchange.isHEAD ? 0 : response.body.count)
     }
 
-    private func complete() {
+    func localAnswerEnded(_ exchange: HTTPExchange, closeConnection: Bool) {
+        leg.flush()  // h2 answers on the stream; the connection stays
+    }
+
+    /// RST_STREAM, so the client sees a broken transfer on this stream only.
+    func abortResponse(of exchange: HTTPExchange, failure: UpstreamFailure) {
         finished = true
-        responseTimer?.cancel()
-        var responded = owner.event(.response)
-        responded.status = status
-        responded.method = head.method
-        responded.url = url
-        responded.bodyBytes = responseBodyBytes
-        responded.requestBodyBytes = requestBodyBytes
-        responded.httpVersion = "HTTP/2"
-        responded.streamId = Int(stream)
-        responded.upstreamHttpVersion = upstreamVersion
-        responded.headers = responseHeaders.map { [$0.name, $0.value] }
-        responded.durationMs = Date().timeIntervalSince(started) * 1000
-        owner.core.recorder.record(responded)
+        session.reset(stream: stream, errorCode: failure.http2ErrorCode)
         leg.flush()
     }
 
-    private func armResponseTimer() {
-        responseTimer?.cancel()
-        let timeout = owner.core.configuration.responseTimeout
-        responseTimer = owner.connection.loop.schedule(after: timeout) { [weak self] in
-            guard let self, !self.finished else { return }
-            if self.awaitingUpstream {
-                self.awaitingUpstream = false
-                self.leg.stopWaiting(self)
-            }
-            self.detachUpstream(reusable: false)
-            self.failed(.timeout("waiting \(Int(timeout)) s for a response from \(self.owner.target?.host ?? "upstream")"))
+    func responseTimerFired(for exchange: HTTPExchange) {
+        guard !finished else { return }
+        if awaitingUpstream {
+            awaitingUpstream = false
+            leg.stopWaiting(self)
         }
+        detachUpstream(reusable: false)
+        failed(exchange.timeoutFailure)
     }
 
-    /// Before the response started: a 502/504 on the stream. After: RST_STREAM, so the client sees
-    /// a broken transfer on this stream only.
     private func failed(_ failure: UpstreamFailure) {
         guard !finished else { return }
-        owner.recordError(failure.cause, "stream \(stream): \(failure.message)", status: status == nil ? failure.status : nil, url: url, streamId: stream)
-        if status == nil {
-            respondLocally(HTTPResponse.text(failure.status, "intercept-proxy: \(failure.message)"))
-        } else {
-            finished = true
-            session.reset(stream: stream, errorCode: failure.http2ErrorCode)
-            leg.flush()
-        }
+        exchange.fail(failure)
     }
 
     // MARK: UpstreamConnectionDelegate
@@ -394,10 +371,10 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
     }
 
     func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8]) {
-        leg.owner.connection.loop.assertInEventLoop()
+        context.loop.assertInEventLoop()
         guard isCurrent(upstream) else { return }
         if draining { return drain(plaintext) }
-        armResponseTimer()
+        exchange.armResponseTimer()
         do {
             for event in try responses.feed(plaintext) { relay(event) }
             // Once per read, not per event: the last body bytes and the end then share one DATA
@@ -413,13 +390,13 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
     }
 
     func upstreamDrained(_ upstream: UpstreamConnection) {
-        leg.owner.connection.loop.assertInEventLoop()
+        context.loop.assertInEventLoop()
         // The WINDOW_UPDATE goes out from a socket event, never inside nghttp2's own callbacks.
         if acknowledgeBody() { leg.flush() }
     }
 
     func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
-        leg.owner.connection.loop.assertInEventLoop()
+        context.loop.assertInEventLoop()
         guard isCurrent(upstream) else { return }
         if draining { return stopDraining(reusable: false) }
         if let events = try? responses.finish() { events.forEach(relay) }
@@ -436,19 +413,19 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
     }
 
     func upstreamStream(_ id: Int32, received event: HTTPResponseDecoder.Event) {
-        leg.owner.connection.loop.assertInEventLoop()
+        context.loop.assertInEventLoop()
         guard isCurrent(id) else { return }
-        armResponseTimer()
+        exchange.armResponseTimer()
         relay(event)  // the leg flushes once the upstream's read is processed
     }
 
     func upstreamStream(_ id: Int32, failed failure: UpstreamFailure, refused: Bool) {
-        leg.owner.connection.loop.assertInEventLoop()
+        context.loop.assertInEventLoop()
         guard case let .http2(connection, current) = upstream, current == id else { return }
         upstream = .none
         // Never processed upstream (RFC 9113 8.7): safe to send again, on a new connection. Again and
         // again while the upstream makes progress; once only when it refuses everything.
-        if refused, status == nil, requestBodyBytes == 0, !finished, refusals == 0 || connection.madeProgress {
+        if refused, exchange.status == nil, exchange.requestBodyBytes == 0, !finished, refusals == 0 || connection.madeProgress {
             refusals += 1
             awaitingUpstream = true
             leg.acquireUpstream(for: self)
@@ -458,7 +435,7 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
     }
 
     func upstreamStreamWritable(_ id: Int32) {
-        leg.owner.connection.loop.assertInEventLoop()
+        context.loop.assertInEventLoop()
         if acknowledgeBody() { leg.flush() }
     }
 
@@ -467,14 +444,13 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
         switch event {
         case let .head(head, _):
             guard !(100..<200).contains(head.status) else { return }  // interim responses stay on the HTTP/1.1 leg
-            status = head.status
-            responseHeaders = head.headers
+            exchange.responseStarted(status: head.status, headers: head.headers)
             upstreamKeepsAlive = head.keepAliveResponse
             let bodyless = self.head.method == "HEAD" || head.status == 204 || head.status == 304
             session.respond(stream: stream, status: head.status, headers: head.headers, endStream: bodyless)
         case let .body(raw, payload):
             if payload > 0 {
-                responseBodyBytes += payload
+                exchange.responseBodyBytes += payload
                 let queued = session.send(raw, stream: stream)
                 switch upstream {
                 case let .http2(connection, id):
@@ -492,14 +468,15 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
             trailers.append((name, value))
         case .end:
             finished = true  // before anything flushes the END_STREAM and closes the stream
-            let bodyless = head.method == "HEAD" || status == 204 || status == 304
+            let bodyless = head.method == "HEAD" || exchange.status == 204 || exchange.status == 304
             if !bodyless { session.finish(stream: stream, trailers: trailers) }
             if case .http2 = upstream {
                 detachUpstream(reusable: requestComplete)
             } else {
                 detachUpstream(reusable: upstreamKeepsAlive && !responses.readsUntilClose && requestComplete)
             }
-            complete()
+            exchange.complete()
+            leg.flush()
         }
     }
 }

@@ -105,9 +105,7 @@ final class HTTP1OverHTTP2: HTTP2UpstreamSessionDelegate {
         // The HTTP/1.1 side holds back by not reading the socket; the window opens at once.
         session.consumed(bytes.count, stream: stream)
         guard var response = responses[stream], !response.bodyless, !bytes.isEmpty else { return }
-        if response.chunked { response.bytes += Array("\(String(bytes.count, radix: 16))\r\n".utf8) }
-        response.bytes += bytes
-        if response.chunked { response.bytes += [13, 10] }
+        response.bytes += response.chunked ? HTTPWire.chunk(bytes) : bytes
         responses[stream] = response
     }
 
@@ -117,9 +115,7 @@ final class HTTP1OverHTTP2: HTTP2UpstreamSessionDelegate {
 
     func http2ResponseEnded(stream: Int32) {
         guard var response = responses[stream] else { return }
-        if response.chunked {
-            response.bytes += Array(("0\r\n" + response.trailers.map { "\($0.name): \($0.value)\r\n" }.joined() + "\r\n").utf8)
-        }
+        if response.chunked { response.bytes += HTTPWire.lastChunk(trailers: response.trailers) }
         response.ended = true
         responses[stream] = response
     }

@@ -173,7 +173,7 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
         connection.start()
         if route.viaProxy {
             state = .proxyHandshake(buffer: [])
-            let authority = route.target.host.contains(":") ? "[\(route.target.host)]:\(route.target.port)" : "\(route.target.host):\(route.target.port)"
+            let authority = HTTPWire.authority(host: route.target.host, port: route.target.port, defaultPort: nil)
             connection.write(Array("CONNECT \(authority) HTTP/1.1\r\nHost: \(authority)\r\n\r\n".utf8))
         } else {
             beginTLSOrReady()
