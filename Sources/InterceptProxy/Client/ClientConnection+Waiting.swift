@@ -20,11 +20,11 @@ extension ClientConnection {
     /// What the client owes the proxy now, if anything: nothing while a response is due, while the
     /// TLS handshake runs (its own timeout) or for h2 (its leg has its own idle timeout).
     var clientWait: ClientWait? {
-        guard http2 == nil, outstanding.isEmpty, deferredConnect == nil else { return nil }
-        switch phase {
+        guard outstanding.isEmpty, deferredConnect == nil else { return nil }
+        switch state {
         case .awaitingRequest: return .head
-        case .exchanging: return requests.bufferedCount > 0 || !sawRequest ? .head : .idle
-        case .handshaking, .relaying, .closed: return nil
+        case .plainHTTP, .http1: return requests.bufferedCount > 0 || !sawRequest ? .head : .idle
+        case .handshaking, .http2, .relaying, .closing, .closed: return nil
         }
     }
 

@@ -13,12 +13,12 @@ extension ClientConnection: UpstreamConnectionDelegate, ExchangeResponder {
     func clientPlaintextArrived(from tls: TLSServerSession) {
         let (plaintext, closed, _) = tls.engine.readPlaintext()
         connection.write(tls.engine.takeOutput())
-        if let http2 {
+        if let http2 = state.http2Leg {
             if !plaintext.isEmpty { http2.receive(plaintext) }
             if closed { closeClient() }
             return
         }
-        if phase == .relaying {
+        if state.isRelaying {
             upstream?.send(plaintext)
         } else {
             feedRequests(plaintext)
@@ -29,10 +29,10 @@ extension ClientConnection: UpstreamConnectionDelegate, ExchangeResponder {
     private func feedRequests(_ bytes: [UInt8]) {
         do {
             for event in try requests.feed(bytes) {
-                guard phase != .closed else { return }
+                guard !state.isClosing else { return }
                 try handle(event)
                 // The rest belongs to the TLS handshake, or waits for the tunnel to open.
-                if phase == .handshaking || deferredConnect != nil { return }
+                if state.isHandshaking || deferredConnect != nil { return }
             }
         } catch let refusal as RequestRefusal {
             reject(refusal)
@@ -86,7 +86,7 @@ extension ClientConnection: UpstreamConnectionDelegate, ExchangeResponder {
 
     /// After a response: a CONNECT that waited behind it opens its tunnel now.
     private func openDeferredTunnel() {
-        guard outstanding.isEmpty, let head = deferredConnect, phase != .closed else { return }
+        guard outstanding.isEmpty, let head = deferredConnect, !state.isClosing else { return }
         deferredConnect = nil
         connection.resumeReading()
         do {
@@ -120,7 +120,7 @@ extension ClientConnection: UpstreamConnectionDelegate, ExchangeResponder {
             }
             target = (host, port)
             upstreamTarget = path
-            phase = .exchanging
+            state = .plainHTTP
             // Meant for this proxy: neither the origin nor the flow events see it (credentials).
             head.headers.removeAll { $0.name.equalsIgnoringASCIICase("Proxy-Authorization") }
             // The URL names the origin; a proxy replaces Host with its authority (RFC 9112 3.2.2), so
@@ -141,16 +141,17 @@ extension ClientConnection: UpstreamConnectionDelegate, ExchangeResponder {
             if head.headerContains("Expect", token: "100-continue") { sendToClient(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) }
             return
         }
-        let upstream = upstreamConnection()
+        guard let origin = target else { return }  // set above, or by the tunnel
+        let upstream = upstreamConnection(to: origin)
         responses.expectResponse(toMethod: head.method)
         upstream.send(head.serialized(target: upstreamTarget, droppingHeaders: clientTLS == nil ? ["proxy-connection", "proxy-authorization"] : []))
         outstanding[0].armResponseTimer()  // the response due first
     }
 
     /// The upstream connection for the current target, opened on first use (after the client's handshake).
-    func upstreamConnection() -> UpstreamConnection {
+    func upstreamConnection(to target: (host: String, port: Int)) -> UpstreamConnection {
         if let upstream { return upstream }
-        let target = target!
+        let mimicking: (name: ServerName, failure: FailureMode?)? = if case let .handshaking(handshake) = state { handshake.mimicking } else { nil }
         let made = UpstreamConnection(route: upstreamRoute(for: target),
                                       tls: clientTLS == nil ? nil : core.upstreamTLS, loop: connection.loop, alpn: upstreamProtocols)
         // Dialled during the handshake (--mimic-upstream), it may yet become an h2 leg's; otherwise
@@ -174,7 +175,7 @@ extension ClientConnection: UpstreamConnectionDelegate, ExchangeResponder {
         connection.loop.assertInEventLoop()
         guard upstream === self.upstream else { return }
         defer { updateClientWait() }  // a finished response starts the keep-alive wait
-        if phase == .relaying {
+        if state.isRelaying {
             sendToClient(plaintext)
             return
         }
@@ -192,8 +193,9 @@ extension ClientConnection: UpstreamConnectionDelegate, ExchangeResponder {
 
     func upstreamReady(_ upstream: UpstreamConnection) {
         connection.loop.assertInEventLoop()
-        guard let (name, failure) = mimicking, let session = clientTLS, phase == .handshaking else { return }
-        mimicking = nil
+        guard case var .handshaking(handshake) = state, let (name, failure) = handshake.mimicking, let session = clientTLS else { return }
+        handshake.mimicking = nil
+        state = .handshaking(handshake)
         forgeAsync(name, failure: failure, mimicking: upstream.peerCertificate, for: session)
     }
 
@@ -206,15 +208,16 @@ extension ClientConnection: UpstreamConnectionDelegate, ExchangeResponder {
         connection.loop.assertInEventLoop()
         guard upstream === self.upstream else { return }
         defer { updateClientWait() }
-        if let (name, mode) = mimicking, let session = clientTLS, phase == .handshaking {
+        if case var .handshaking(handshake) = state, let (name, mode) = handshake.mimicking, let session = clientTLS {
             // Nothing to copy: forge as usual so the client still meets the CA; requests then get the 502.
-            mimicking = nil
+            handshake.mimicking = nil
+            state = .handshaking(handshake)
             self.upstream = nil
             recordError("mimic_failed", failure?.message ?? "the upstream closed before its certificate was seen")
             forgeAsync(name, failure: mode, mimicking: nil, for: session)
             return
         }
-        if phase == .relaying {
+        if state.isRelaying {
             if let failure { recordError(failure.cause, failure.message, url: target.map { "\($0.host):\($0.port)" }) }
             self.upstream = nil
             closeClient()
@@ -251,7 +254,7 @@ extension ClientConnection: UpstreamConnectionDelegate, ExchangeResponder {
             finished.complete()
             outstanding.first?.armResponseTimer()  // the next response is due now
             if finished.status == 101 {
-                phase = .relaying
+                state = .relaying
                 let early = requests.takeBuffered()
                 if !early.isEmpty { upstream?.send(early) }
                 return
@@ -288,7 +291,7 @@ extension ClientConnection: UpstreamConnectionDelegate, ExchangeResponder {
     /// Re-armed by every upstream read: after the head too, an upstream silent this long cuts the
     /// transfer (a stall mid-body), unless the wait is on the client (bytes it has not taken yet).
     func responseTimerFired(for exchange: HTTPExchange) {
-        guard exchange === outstanding.first, phase == .exchanging else { return }
+        guard exchange === outstanding.first, state.exchangesHTTP1 else { return }
         guard connection.pendingOutbound == 0 else { return exchange.armResponseTimer() }
         upstream?.close()
         upstream = nil

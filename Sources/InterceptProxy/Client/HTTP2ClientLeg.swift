@@ -15,6 +15,8 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, HTTP2UpstreamConnecti
     /// Strong, like the owner's reference to the leg: `ClientConnection.connectionClosed` breaks the cycle.
     let owner: ClientConnection
     let session: HTTP2ClientLegSession
+    /// The tunnel's origin, where every upstream connection of the leg goes.
+    let target: (host: String, port: Int)
     private(set) var streams: [Int32: HTTP2ClientStream] = [:]
     /// Upstream connections whose last response ended with keep-alive, ready for the next stream.
     private var idleUpstreams: [UpstreamConnection] = []
@@ -35,8 +37,9 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, HTTP2UpstreamConnecti
     /// through its streams' exchanges until they end.
     private var multiplexed: HTTP2UpstreamConnection?
 
-    init(owner: ClientConnection) throws {
+    init(owner: ClientConnection, target: (host: String, port: Int)) throws {
         self.owner = owner
+        self.target = target
         session = try HTTP2ClientLegSession()
         idle = IdleDeadline(timeout: owner.core.configuration.http2IdleTimeout)
         session.delegate = self
@@ -117,7 +120,7 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, HTTP2UpstreamConnecti
     /// with unread input would answer with RST, which can discard the GOAWAY at the client. A
     /// client that neither reads nor stops (a flood's sender) is cut off after a grace period.
     private func closeConnection() {
-        guard !closing, owner.phase != .closed else { return }
+        guard !closing, !owner.state.isClosing else { return }
         closing = true
         if let tls = owner.clientTLS {
             tls.engine.shutdown()
@@ -183,7 +186,7 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, HTTP2UpstreamConnecti
 
     /// With no stream open and nothing received for the whole period: GOAWAY NO_ERROR and close.
     private func idleTimerFired() {
-        guard !ending, owner.phase != .closed else { return }
+        guard !ending, !owner.state.isClosing else { return }
         let remaining = idle.remaining()
         guard streams.isEmpty, remaining <= 0 else {
             armIdleTimer(after: streams.isEmpty ? remaining : idle.timeout)
@@ -252,7 +255,7 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, HTTP2UpstreamConnecti
 
     /// A new connection to the tunnel's target, connecting (the owner sets its delegate meanwhile).
     private func dial(alpn: [String]?) -> UpstreamConnection {
-        let core = owner.core, target = owner.target!
+        let core = owner.core
         let made = UpstreamConnection(route: owner.upstreamRoute(for: target), tls: core.upstreamTLS,
                                       loop: owner.connection.loop, alpn: alpn)
         made.start(timeout: core.configuration.connectTimeout)

@@ -1,0 +1,180 @@
+import CertForge
+import Dispatch
+import Foundation
+
+/// The tunnel: CONNECT answered, the client's TLS handshake with a forged certificate (or the
+/// bytes spliced to the origin untouched), then the client leg ALPN chose.
+extension ClientConnection {
+    func openTunnel(_ head: HTTPRequestHead) throws {
+        guard let (host, port) = Self.authority(head.target) else {
+            throw RequestRefusal(status: 400, cause: "bad_request", reason: "CONNECT needs host:port, got '\(head.target.prefix(200))'")
+        }
+        if !core.configuration.offline { try refuseLoop(core.route(host: host, port: port), what: "CONNECT \(head.target)") }
+        target = (host, port)
+        tunnel = Tunnel()
+        sawRequest = false  // from now on: requests inside the tunnel
+        let spliced = core.isIgnored(host: host, port: port) && !BadSSLCatalogue.contains(host)
+        var opened = event(.tunnelOpened)
+        opened.method = "CONNECT"
+        if spliced { opened.detail = "spliced (--ignore-hosts): not intercepted" }
+        core.recorder.record(opened)
+        connection.write(Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8))
+        if spliced {
+            splice()
+            return
+        }
+        do {
+            let tls = try TLSServerSession(context: core.tlsContext)
+            tls.delegate = self
+            tunnel?.tls = tls
+            let timer = connection.loop.schedule(after: core.configuration.handshakeTimeout) { [weak self] in
+                guard let self, self.state.isHandshaking else { return }
+                self.failHandshake(.timeout, detail: "no complete handshake within \(Int(self.core.configuration.handshakeTimeout)) s")
+            }
+            state = .handshaking(Handshake(timer: timer))
+            let early = requests.takeBuffered()
+            if !early.isEmpty { handshakeBytes(early) }
+        } catch {
+            recordError("tls_setup", "\(error)")
+            connection.close()
+        }
+    }
+
+    /// Relays the tunnel byte for byte to the origin: no TLS termination, no forged certificate.
+    func splice() {
+        guard let target else { return }
+        guard !core.configuration.offline else {
+            recordError("spliced_offline", "--ignore-hosts matched \(target.host), but --offline contacts no upstream")
+            connection.close()
+            return
+        }
+        let upstream = UpstreamConnection(route: core.route(host: target.host, port: target.port), tls: nil, loop: connection.loop)
+        upstream.delegate = self
+        self.upstream = upstream
+        state = .relaying
+        upstream.start(timeout: core.configuration.connectTimeout)
+        let early = requests.takeBuffered()
+        if !early.isEmpty { upstream.send(early) }
+    }
+
+    /// `host:port` with a DNS name, IPv4 or bracketed IPv6 host; the host validated as CertForge would.
+    static func authority(_ target: String) -> (String, Int)? {
+        guard let (host, port) = splitHostPort(target), let name = try? ServerName(host) else { return nil }
+        return (name.text, port)
+    }
+
+    func handshakeBytes(_ bytes: [UInt8]) {
+        guard let tls = clientTLS, case var .handshaking(handshake) = state else { return }
+        // A TLS connection starts with a handshake record (0x16); anything else is plaintext in a tunnel.
+        if !handshake.sawTLSRecord, bytes.first != 0x16 {
+            failHandshake(.notTLS, detail: "first bytes: \(String(decoding: bytes.prefix(16), as: UTF8.self).debugDescription)")
+            return
+        }
+        handshake.sawTLSRecord = true
+        state = .handshaking(handshake)
+        tls.engine.receive(bytes)
+        advanceHandshake(tls)
+    }
+
+    func advanceHandshake(_ tls: TLSServerSession) {
+        let progress = tls.advanceHandshake()
+        connection.write(tls.engine.takeOutput())
+        switch progress {
+        case .needsInput, .awaitingCertificate:
+            return
+        case let .failed(failure, detail):
+            failHandshake(failure, detail: detail)
+        case .established:
+            guard case let .handshaking(handshake) = state, let target else { return }
+            handshake.timer.cancel()
+            tunnel?.handshakeCompleted = true
+            state = .http1
+            var established = event(.tlsEstablished)
+            established.sni = tls.serverName
+            established.tlsVersion = tls.engine.protocolVersion
+            established.cipher = tls.engine.cipher
+            established.alpn = tls.engine.alpn
+            core.recorder.record(established)
+            if tls.engine.alpn == "h2" {
+                do {
+                    let leg = try HTTP2ClientLeg(owner: self, target: target)
+                    state = .http2(leg)
+                    if let dialled = upstream {  // --mimic-upstream's connection
+                        upstream = nil
+                        leg.adopt(dialled)
+                        dialled.holdsInput = false
+                    }
+                    leg.flush()  // our SETTINGS go first
+                } catch {
+                    recordError("h2_setup", "\(error)")
+                    closeClient()
+                    return
+                }
+            } else if let dialled = upstream {  // --mimic-upstream's connection serves this HTTP/1.1 leg
+                dialled.speaksHTTP1 = true
+                dialled.holdsInput = false
+            }
+            clientPlaintextArrived(from: tls)  // application data may have come with the client's Finished
+        }
+    }
+
+    /// The client's SNI when it is a valid name: the leaf is forged for it, and the upstream is verified for it.
+    var clientServerName: ServerName? { clientTLS?.serverName.flatMap { try? ServerName($0) } }
+
+    func tlsSession(_ session: TLSServerSession, certificateFor serverName: String?) -> ForgedChain? {
+        connection.loop.assertInEventLoop()
+        guard let name = clientServerName ?? target.flatMap({ try? ServerName($0.host) }) else { return nil }
+        let failure = core.failureMode(for: name.text)
+        if core.configuration.mimicUpstream && !answersLocally, case var .handshaking(handshake) = state, let target {
+            // Dial the upstream first; its certificate shapes the leaf (see upstreamReady).
+            handshake.mimicking = (name, failure)
+            state = .handshaking(handshake)
+            _ = upstreamConnection(to: target)
+            return nil
+        }
+        if let cached = core.forges.cached(name, failure: failure) { return cached }
+        forgeAsync(name, failure: failure, mimicking: nil, for: session)
+        return nil
+    }
+
+    func forgeAsync(_ name: ServerName, failure: FailureMode?, mimicking upstream: Certificate?, for session: TLSServerSession) {
+        let loop = connection.loop
+        core.forges.chain(for: name, failure: failure, mimicking: upstream) { [weak self] result in
+            guard let self else { return }
+            loop.execute { self.certificateReady(result, for: session) }
+        }
+    }
+
+    func certificateReady(_ result: Result<ForgedChain, Error>, for session: TLSServerSession) {
+        connection.loop.assertInEventLoop()
+        guard state.isHandshaking, clientTLS === session else { return }
+        switch result {
+        case let .success(chain):
+            session.provide(chain)
+            advanceHandshake(session)
+        case let .failure(error):
+            recordError("forge_failed", "\(error)")
+            connection.close()
+        }
+        updateClientWait()
+    }
+
+    func failHandshake(_ failure: HandshakeFailure, detail: String) {
+        if case let .handshaking(handshake) = state { handshake.timer.cancel() }
+        var failed = event(.tlsFailed)
+        failed.cause = failure.rawValue
+        failed.detail = detail
+        failed.sni = clientTLS?.serverName
+        core.recorder.record(failed)
+        let client = connection.peer?.description ?? "client"
+        let hint = core.forges.constraintViolation(for: clientServerName?.text ?? target?.host)
+            .map { "the certificate is outside the CA's name constraints (\($0)), see ca init --name-constraints" } ?? failure.hint(rootFile: core.rootCertificateFile)
+        core.logger.warning("\(client) rejected the certificate for \(target?.host ?? "?"): \(failure.rawValue); \(hint)")
+        state = .closing(nil)
+        if failure == .notTLS {
+            let response = HTTPResponse.text(400, "intercept-proxy: the tunnel to \(target?.host ?? "the host") expects TLS, but plaintext arrived; use https:// URLs through this proxy", close: true)
+            connection.write(response.serialized())
+        }
+        connection.closeWhenDrained()
+    }
+}

@@ -1,0 +1,72 @@
+import CertForge
+import Dispatch
+import Foundation
+
+extension ClientConnection {
+    /// Where a client connection is in its life; each case carries what only it needs.
+    enum State {
+        /// A new connection: the first proxy request (CONNECT or absolute-form) is awaited.
+        case awaitingRequest
+        /// Plain-HTTP proxy requests: HTTP/1.1 exchanges without TLS (HTTP1ClientLeg.swift).
+        case plainHTTP
+        /// CONNECT answered: the client's TLS handshake runs (ClientConnection+Tunnel.swift).
+        case handshaking(Handshake)
+        /// TLS is up and the client speaks HTTP/1.1 inside the tunnel (HTTP1ClientLeg.swift).
+        case http1
+        /// TLS is up and the client negotiated h2: its leg carries the streams.
+        case http2(HTTP2ClientLeg)
+        /// Bytes flow both ways untouched: a spliced tunnel (--ignore-hosts), or after
+        /// `101 Switching Protocols`.
+        case relaying
+        /// The proxy ended the connection: what is queued drains, then the socket closes. An h2
+        /// leg stays until the socket is gone, when its open streams are abandoned (and recorded).
+        case closing(HTTP2ClientLeg?)
+        /// The socket is gone.
+        case closed
+
+        var isHandshaking: Bool { if case .handshaking = self { return true } else { return false } }
+        var isRelaying: Bool { if case .relaying = self { return true } else { return false } }
+
+        /// Closing or closed: nothing new is read or started.
+        var isClosing: Bool {
+            switch self {
+            case .closing, .closed: return true
+            default: return false
+            }
+        }
+
+        /// HTTP/1.1 exchanges are under way: plain-HTTP requests, or inside the tunnel.
+        var exchangesHTTP1: Bool {
+            switch self {
+            case .plainHTTP, .http1: return true
+            default: return false
+            }
+        }
+
+        /// The h2 leg, while it serves or its connection is closing.
+        var http2Leg: HTTP2ClientLeg? {
+            switch self {
+            case let .http2(leg), let .closing(leg?): return leg
+            default: return nil
+            }
+        }
+    }
+
+    /// The client's TLS handshake in a tunnel, bounded by `timer`.
+    struct Handshake {
+        let timer: DispatchWorkItem
+        /// Whether the first bytes were a TLS record (anything else is plaintext in a tunnel).
+        var sawTLSRecord = false
+        /// Set while the handshake waits for the upstream whose certificate the leaf will copy
+        /// (--mimic-upstream).
+        var mimicking: (name: ServerName, failure: FailureMode?)?
+    }
+
+    /// A CONNECT tunnel, from its `200 Connection established` to its `tunnelClosed` event.
+    struct Tunnel {
+        let opened = Date()
+        /// The TLS session with the client; nil for a spliced tunnel.
+        var tls: TLSServerSession?
+        var handshakeCompleted = false
+    }
+}
