@@ -48,11 +48,11 @@ extension ClientConnection {
             connection.close()
             return
         }
-        let upstream = UpstreamConnection(route: core.route(host: target.host, port: target.port), tls: nil, loop: connection.loop)
-        upstream.delegate = self
+        let transport = UpstreamConnection(route: core.route(host: target.host, port: target.port), tls: nil, loop: connection.loop)
+        let upstream = HTTP1UpstreamLeg(transport: transport, delegate: self)  // no TLS, no ALPN: the bytes pass as they are
         self.upstream = upstream
         state = .relaying
-        upstream.start(timeout: core.configuration.connectTimeout)
+        transport.start(timeout: core.configuration.connectTimeout)
         let early = requests.takeBuffered()
         if !early.isEmpty { upstream.send(early) }
     }
@@ -99,10 +99,8 @@ extension ClientConnection {
                 do {
                     let leg = try HTTP2ClientLeg(owner: self, target: target)
                     state = .http2(leg)
-                    if let dialled = upstream {  // --mimic-upstream's connection
-                        upstream = nil
-                        leg.adopt(dialled)
-                        dialled.holdsInput = false
+                    if let dialled = handshake.dial {  // --mimic-upstream's connection serves the streams
+                        leg.adopt(dialled, received: handshake.heldInput)
                     }
                     leg.flush()  // our SETTINGS go first
                 } catch {
@@ -110,9 +108,8 @@ extension ClientConnection {
                     closeClient()
                     return
                 }
-            } else if let dialled = upstream {  // --mimic-upstream's connection serves this HTTP/1.1 leg
-                dialled.speaksHTTP1 = true
-                dialled.holdsInput = false
+            } else if let dialled = handshake.dial {  // --mimic-upstream's connection serves this HTTP/1.1 leg
+                upstream = HTTP1UpstreamLeg(transport: dialled, delegate: self, received: handshake.heldInput)
             }
             clientPlaintextArrived(from: tls)  // application data may have come with the client's Finished
         }
@@ -125,11 +122,15 @@ extension ClientConnection {
         connection.loop.assertInEventLoop()
         guard let name = clientServerName ?? target.flatMap({ try? ServerName($0.host) }) else { return nil }
         let failure = core.failureMode(for: name.text)
-        if core.configuration.mimicUpstream && !answersLocally, case var .handshaking(handshake) = state, let target {
-            // Dial the upstream first; its certificate shapes the leaf (see upstreamReady).
+        if core.configuration.mimicUpstream && !answersLocally, case var .handshaking(handshake) = state, handshake.dial == nil, let target {
+            // Dial the upstream first; its certificate shapes the leaf (see upstreamReady). The
+            // client leg ALPN picks takes the connection over once the handshake is done.
+            let dialled = dial(target)
+            dialled.delegate = self
             handshake.mimicking = (name, failure)
+            handshake.dial = dialled
             state = .handshaking(handshake)
-            _ = upstreamConnection(to: target)
+            dialled.start(timeout: core.configuration.connectTimeout)
             return nil
         }
         if let cached = core.forges.cached(name, failure: failure) { return cached }
@@ -160,7 +161,10 @@ extension ClientConnection {
     }
 
     func failHandshake(_ failure: HandshakeFailure, detail: String) {
-        if case let .handshaking(handshake) = state { handshake.timer.cancel() }
+        if case let .handshaking(handshake) = state {
+            handshake.timer.cancel()
+            handshake.dial?.close()
+        }
         var failed = event(.tlsFailed)
         failed.cause = failure.rawValue
         failed.detail = detail
@@ -176,5 +180,45 @@ extension ClientConnection {
             connection.write(response.serialized())
         }
         connection.closeWhenDrained()
+    }
+}
+
+/// The connection `--mimic-upstream` dials during the handshake: its certificate shapes the
+/// leaf; what it sends before a client leg takes it over is kept (an h2 origin speaks first).
+extension ClientConnection: UpstreamConnectionDelegate {
+    func upstreamReady(_ upstream: UpstreamConnection) {
+        connection.loop.assertInEventLoop()
+        guard case var .handshaking(handshake) = state, handshake.dial === upstream,
+              let (name, failure) = handshake.mimicking, let session = clientTLS else { return }
+        handshake.mimicking = nil
+        state = .handshaking(handshake)
+        forgeAsync(name, failure: failure, mimicking: upstream.peerCertificate, for: session)
+    }
+
+    func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8]) {
+        connection.loop.assertInEventLoop()
+        guard case var .handshaking(handshake) = state, handshake.dial === upstream else { return }
+        // Bounded: the origin's first flight (h2 SETTINGS) before the client's handshake ends.
+        guard handshake.heldInput.count + plaintext.count <= Self.backpressureLimit else {
+            return upstream.fail(.protocolError("the upstream sent more than \(Self.backpressureLimit) bytes before any request"))
+        }
+        handshake.heldInput += plaintext
+        state = .handshaking(handshake)
+    }
+
+    func upstreamDrained(_ upstream: UpstreamConnection) {}
+
+    func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
+        connection.loop.assertInEventLoop()
+        guard case var .handshaking(handshake) = state, handshake.dial === upstream else { return }
+        handshake.dial = nil
+        handshake.heldInput = []
+        let mimicking = handshake.mimicking
+        handshake.mimicking = nil
+        state = .handshaking(handshake)
+        guard let (name, mode) = mimicking, let session = clientTLS else { return }
+        // Nothing to copy: forge as usual so the client still meets the CA; requests then get the 502.
+        recordError("mimic_failed", failure?.message ?? "the upstream closed before its certificate was seen")
+        forgeAsync(name, failure: mode, mimicking: nil, for: session)
     }
 }

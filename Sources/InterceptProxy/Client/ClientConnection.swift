@@ -28,7 +28,7 @@ final class ClientConnection: ConnectionDelegate, TLSServerSessionDelegate, Exch
     // The exchange (see HTTP1ClientLeg.swift).
     var requests = HTTPRequestDecoder()
     var responses = HTTPResponseDecoder()
-    var upstream: UpstreamConnection?
+    var upstream: HTTP1UpstreamLeg?
     /// Exchanges sent upstream (or being answered) whose responses have not ended, oldest first:
     /// HTTP/1.1 answers in request order, so only the first one's response is ever on the wire.
     var outstanding: [HTTPExchange] = []
@@ -152,7 +152,10 @@ final class ClientConnection: ConnectionDelegate, TLSServerSessionDelegate, Exch
         connection.loop.assertInEventLoop()
         // A reset (no FIN) in the middle of a request: say so, as for a close there (connectionReadEOF).
         if let error, let cut = truncatedRequest { recordError("client_closed", "\(cut); \(error)") }
-        if case let .handshaking(handshake) = state { handshake.timer.cancel() }
+        if case let .handshaking(handshake) = state {
+            handshake.timer.cancel()
+            handshake.dial?.close()
+        }
         waiting?.timer.cancel()
         waiting = nil
         outstanding.forEach { $0.cancelResponseTimer() }

@@ -60,6 +60,10 @@ extension ClientConnection {
         /// Set while the handshake waits for the upstream whose certificate the leaf will copy
         /// (--mimic-upstream).
         var mimicking: (name: ServerName, failure: FailureMode?)?
+        /// That upstream connection, handed to the client leg once ALPN has chosen it.
+        var dial: UpstreamConnection?
+        /// What the dialled upstream sent meanwhile, for the client leg that takes it over.
+        var heldInput: [UInt8] = []
     }
 
     /// A CONNECT tunnel, from its `200 Connection established` to its `tunnelClosed` event.

@@ -3,7 +3,7 @@ import Foundation
 
 /// The HTTP/1.1 exchanges of a connection: requests parsed from the client, answered offline or
 /// forwarded upstream; responses relayed verbatim as they stream in, in request order.
-extension ClientConnection: UpstreamConnectionDelegate, ExchangeResponder {
+extension ClientConnection: HTTP1UpstreamLegDelegate, ExchangeResponder {
     /// Plaintext from a client that is not (yet) in a TLS tunnel.
     func requestBytes(_ bytes: [UInt8]) {
         feedRequests(bytes)
@@ -149,19 +149,19 @@ extension ClientConnection: UpstreamConnectionDelegate, ExchangeResponder {
     }
 
     /// The upstream connection for the current target, opened on first use (after the client's handshake).
-    func upstreamConnection(to target: (host: String, port: Int)) -> UpstreamConnection {
+    func upstreamConnection(to target: (host: String, port: Int)) -> HTTP1UpstreamLeg {
         if let upstream { return upstream }
-        let mimicking: (name: ServerName, failure: FailureMode?)? = if case let .handshaking(handshake) = state { handshake.mimicking } else { nil }
-        let made = UpstreamConnection(route: upstreamRoute(for: target),
-                                      tls: clientTLS == nil ? nil : core.upstreamTLS, loop: connection.loop, alpn: upstreamProtocols)
-        // Dialled during the handshake (--mimic-upstream), it may yet become an h2 leg's; otherwise
-        // an upstream that picks h2 gets this HTTP/1.1 exchange translated.
-        made.speaksHTTP1 = mimicking == nil
-        made.holdsInput = mimicking != nil
-        made.delegate = self
+        let transport = dial(target)
+        let made = HTTP1UpstreamLeg(transport: transport, delegate: self)
         upstream = made
-        made.start(timeout: core.configuration.connectTimeout)
+        transport.start(timeout: core.configuration.connectTimeout)
         return made
+    }
+
+    /// A new transport to `target` (TLS inside a tunnel, offering the client's ALPN protocols), not started.
+    func dial(_ target: (host: String, port: Int)) -> UpstreamConnection {
+        UpstreamConnection(route: upstreamRoute(for: target), tls: clientTLS == nil ? nil : core.upstreamTLS,
+                           loop: connection.loop, alpn: upstreamProtocols)
     }
 
     /// The route to the tunnel's target, verified for the name the client's TLS asked for.
@@ -169,9 +169,9 @@ extension ClientConnection: UpstreamConnectionDelegate, ExchangeResponder {
         core.route(host: target.host, port: target.port, serverName: clientServerName?.text)
     }
 
-    // MARK: UpstreamConnectionDelegate
+    // MARK: HTTP1UpstreamLegDelegate
 
-    func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8]) {
+    func upstream(_ upstream: HTTP1UpstreamLeg, received plaintext: [UInt8]) {
         connection.loop.assertInEventLoop()
         guard upstream === self.upstream else { return }
         defer { updateClientWait() }  // a finished response starts the keep-alive wait
@@ -191,32 +191,15 @@ extension ClientConnection: UpstreamConnectionDelegate, ExchangeResponder {
         }
     }
 
-    func upstreamReady(_ upstream: UpstreamConnection) {
-        connection.loop.assertInEventLoop()
-        guard case var .handshaking(handshake) = state, let (name, failure) = handshake.mimicking, let session = clientTLS else { return }
-        handshake.mimicking = nil
-        state = .handshaking(handshake)
-        forgeAsync(name, failure: failure, mimicking: upstream.peerCertificate, for: session)
-    }
-
-    func upstreamDrained(_ upstream: UpstreamConnection) {
+    func upstreamDrained(_ upstream: HTTP1UpstreamLeg) {
         connection.loop.assertInEventLoop()
         if deferredConnect == nil { connection.resumeReading() }  // a deferred CONNECT keeps the client paused
     }
 
-    func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
+    func upstreamClosed(_ upstream: HTTP1UpstreamLeg, failure: UpstreamFailure?) {
         connection.loop.assertInEventLoop()
         guard upstream === self.upstream else { return }
         defer { updateClientWait() }
-        if case var .handshaking(handshake) = state, let (name, mode) = handshake.mimicking, let session = clientTLS {
-            // Nothing to copy: forge as usual so the client still meets the CA; requests then get the 502.
-            handshake.mimicking = nil
-            state = .handshaking(handshake)
-            self.upstream = nil
-            recordError("mimic_failed", failure?.message ?? "the upstream closed before its certificate was seen")
-            forgeAsync(name, failure: mode, mimicking: nil, for: session)
-            return
-        }
         if state.isRelaying {
             if let failure { recordError(failure.cause, failure.message, url: target.map { "\($0.host):\($0.port)" }) }
             self.upstream = nil

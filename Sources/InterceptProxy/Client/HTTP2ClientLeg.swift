@@ -264,10 +264,12 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, HTTP2UpstreamConnecti
 
     /// Takes over a connection the tunnel already has (the one `--mimic-upstream` dialled for the
     /// certificate), so it serves streams instead of idling until the tunnel closes.
-    func adopt(_ upstream: UpstreamConnection) {
+    func adopt(_ upstream: UpstreamConnection, received: [UInt8]) {
         owner.connection.loop.assertInEventLoop()
         if upstream.isReady {
             settle(upstream)
+            // What an h2 origin sent first (its SETTINGS) goes to the connection that now reads it.
+            if let multiplexed, !received.isEmpty { multiplexed.upstream(upstream, received: received) }
         } else if !upstream.isClosed {
             probe = upstream
             upstream.delegate = self
