@@ -227,9 +227,11 @@ extension ClientConnection: HTTP1UpstreamLegDelegate, ExchangeResponder {
             current.responseStarted(status: head.status, headers: head.headers)
             current.upstreamVersion = upstream?.negotiatedProtocol == "h2" ? "HTTP/2" : head.version
             closesAfterResponse = !head.keepAliveResponse
-        case let .body(raw, payload):
-            sendToClient(raw)
-            current.responseBodyBytes += payload
+        case let .body(bytes):
+            sendToClient(bytes)
+            current.responseBodyBytes += bytes.count
+        case let .framing(bytes):
+            sendToClient(bytes)
         case let .trailer(_, _, raw):
             sendToClient(raw)
         case .end:

@@ -376,7 +376,7 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
         if draining { return drain(plaintext) }
         exchange.armResponseTimer()
         do {
-            for event in try responses.feed(plaintext) { relay(event) }
+            for event in try responses.feed(plaintext) { if let part = event.part { relay(part) } }
             // Once per read, not per event: the last body bytes and the end then share one DATA
             // frame with END_STREAM (curl resets streams whose END_STREAM trails the body).
             leg.flush()
@@ -399,7 +399,7 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
         context.loop.assertInEventLoop()
         guard isCurrent(upstream) else { return }
         if draining { return stopDraining(reusable: false) }
-        if let events = try? responses.finish() { events.forEach(relay) }
+        if let events = try? responses.finish() { events.forEach { if let part = $0.part { relay(part) } } }
         detachUpstream(reusable: false)
         guard !finished else { return }
         failed(failure ?? .closedEarly("the connection closed before the response to \(head.method) \(url) was complete"))
@@ -412,11 +412,11 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
         return false
     }
 
-    func upstreamStream(_ id: Int32, received event: HTTPResponseDecoder.Event) {
+    func upstreamStream(_ id: Int32, received part: ResponsePart) {
         context.loop.assertInEventLoop()
         guard isCurrent(id) else { return }
         exchange.armResponseTimer()
-        relay(event)  // the leg flushes once the upstream's read is processed
+        relay(part)  // the leg flushes once the upstream's read is processed
     }
 
     func upstreamStream(_ id: Int32, failed failure: UpstreamFailure, refused: Bool) {
@@ -439,19 +439,20 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
         if acknowledgeBody() { leg.flush() }
     }
 
-    private func relay(_ event: HTTPResponseDecoder.Event) {
+    private func relay(_ part: ResponsePart) {
         guard !finished else { return }
-        switch event {
-        case let .head(head, _):
+        switch part {
+        case let .head(head):
             guard !(100..<200).contains(head.status) else { return }  // interim responses stay on the HTTP/1.1 leg
             exchange.responseStarted(status: head.status, headers: head.headers)
             upstreamKeepsAlive = head.keepAliveResponse
             let bodyless = self.head.method == "HEAD" || head.status == 204 || head.status == 304
             session.respond(stream: stream, status: head.status, headers: head.headers, endStream: bodyless)
-        case let .body(raw, payload):
+        case let .body(bytes):
+            let payload = bytes.count
             if payload > 0 {
                 exchange.responseBodyBytes += payload
-                let queued = session.send(raw, stream: stream)
+                let queued = session.send(bytes, stream: stream)
                 switch upstream {
                 case let .http2(connection, id):
                     // Only this stream is held back: its DATA is acknowledged once the client takes it.
@@ -464,7 +465,7 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
                     break
                 }
             }
-        case let .trailer(name, value, _):
+        case let .trailer(name, value):
             trailers.append((name, value))
         case .end:
             finished = true  // before anything flushes the END_STREAM and closes the stream
