@@ -7,9 +7,10 @@ import Foundation
 /// (ClientConnection+Tunnel.swift); then the HTTP/1.1 exchanges (HTTP1ClientLeg.swift) or the
 /// h2 leg (HTTP2ClientLeg), answered locally or forwarded upstream. Confined to its
 /// connection's event loop.
-final class ClientConnection: ConnectionDelegate, TLSServerSessionDelegate, ExchangeContext, @unchecked Sendable {
+final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchecked Sendable {
     let id: Int
-    let connection: Connection
+    /// The client's socket (or, in unit tests, an in-memory stream).
+    let connection: ClientTransport
     let core: ProxyCore
     var state = State.awaitingRequest
     /// The CONNECT tunnel, once opened (kept to the end for its `tunnelClosed` event).
@@ -38,16 +39,15 @@ final class ClientConnection: ConnectionDelegate, TLSServerSessionDelegate, Exch
     /// Beyond this many bytes queued towards one side, the other side stops being read.
     static let backpressureLimit = 1 << 20
 
-    init(id: Int, connection: Connection, core: ProxyCore) {
+    init(id: Int, connection: ClientTransport, core: ProxyCore) {
         self.id = id
         self.connection = connection
         self.core = core
     }
 
+    /// Once the transport delivers to this connection: a client that never sends anything counts too.
     func start() {
-        connection.delegate = self
-        connection.start()
-        updateClientWait()  // a connection that never sends anything counts too
+        updateClientWait()
     }
 
     /// Set by a graceful shutdown: finish what is in flight, accept nothing new, then close.
@@ -90,9 +90,9 @@ final class ClientConnection: ConnectionDelegate, TLSServerSessionDelegate, Exch
         if isDraining && outstanding.isEmpty && !state.isClosing { closeClient() }
     }
 
-    // MARK: ConnectionDelegate
+    // MARK: The client transport's events (ClientTransport.swift)
 
-    func connection(_ connection: Connection, received bytes: [UInt8]) {
+    func clientReceived(_ bytes: [UInt8]) {
         connection.loop.assertInEventLoop()
         switch state {
         case .awaitingRequest, .plainHTTP, .http1, .http2:
@@ -119,7 +119,7 @@ final class ClientConnection: ConnectionDelegate, TLSServerSessionDelegate, Exch
         updateClientWait()
     }
 
-    func connectionReadEOF(_ connection: Connection) {
+    func clientReadEOF() {
         connection.loop.assertInEventLoop()
         if case .handshaking = state {
             failHandshake(.closedDuringHandshake, detail: "the client closed the connection before finishing the handshake")
@@ -141,14 +141,14 @@ final class ClientConnection: ConnectionDelegate, TLSServerSessionDelegate, Exch
         }
     }
 
-    func connectionDrained(_ connection: Connection) {
+    func clientDrained() {
         connection.loop.assertInEventLoop()
         upstream?.resumeReading()
         state.http2Leg?.flush()
         if state.isClosing { connection.close() }
     }
 
-    func connectionClosed(_ connection: Connection, error: SocketError?) {
+    func clientClosed(error: SocketError?) {
         connection.loop.assertInEventLoop()
         // A reset (no FIN) in the middle of a request: say so, as for a close there (connectionReadEOF).
         if let error, let cut = truncatedRequest { recordError("client_closed", "\(cut); \(error)") }

@@ -121,6 +121,8 @@ final class ProxyCore: @unchecked Sendable {
         let proxyConnection = ClientConnection(id: nextID, connection: connection, core: self)
         live[nextID] = proxyConnection
         lock.unlock()
+        connection.delegate = proxyConnection
+        connection.start()
         proxyConnection.start()
     }
 
