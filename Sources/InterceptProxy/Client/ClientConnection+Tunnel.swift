@@ -100,7 +100,7 @@ extension ClientConnection {
                     let leg = try HTTP2ClientLeg(owner: self, target: target)
                     state = .http2(leg)
                     if let dialled = handshake.dial {  // --mimic-upstream's connection serves the streams
-                        leg.adopt(dialled, received: handshake.heldInput)
+                        leg.pool.adopt(dialled, received: handshake.heldInput)
                     }
                     leg.flush()  // our SETTINGS go first
                 } catch {

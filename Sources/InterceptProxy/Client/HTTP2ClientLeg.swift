@@ -1,48 +1,34 @@
 import CNGHTTP2
 import Foundation
 
-/// A tunnel whose client negotiated h2: each stream becomes one exchange, answered locally
-/// (offline, catalogue) or forwarded. The first upstream connection offers the client's ALPN
-/// protocols and its answer decides for the tunnel: h2 carries every stream on that one
-/// connection, one to one; HTTP/1.1 gets a small pool, at most `maxUpstreams` per client
-/// connection, streams beyond that waiting for a free one.
+/// A tunnel whose client negotiated h2: each stream becomes one exchange (HTTP2ClientStream),
+/// answered locally (offline, catalogue) or forwarded over the tunnel's `UpstreamPool`.
 /// Hostile clients meet bounds here: streams start only after the whole read is parsed (a stream
 /// opened and reset in one read never starts), resets are rate-limited, a dead session ends the
 /// connection once with one flow event, and an idle connection ends after `http2IdleTimeout`.
 /// Owned by its ClientConnection and confined to that connection's loop (the `@unchecked
 /// Sendable` only lets timers carry it there).
-final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, HTTP2UpstreamConnectionOwner, UpstreamConnectionDelegate, @unchecked Sendable {
+final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @unchecked Sendable {
     /// Strong, like the owner's reference to the leg: `ClientConnection.connectionClosed` breaks the cycle.
     let owner: ClientConnection
     let session: HTTP2ClientLegSession
     /// The tunnel's origin, where every upstream connection of the leg goes.
     let target: (host: String, port: Int)
     private(set) var streams: [Int32: HTTP2ClientStream] = [:]
-    /// Upstream connections whose last response ended with keep-alive, ready for the next stream.
-    private var idleUpstreams: [UpstreamConnection] = []
-    /// Connections opened and not yet closed (busy or idle).
-    private var upstreamCount = 0
-    /// Streams waiting for a connection, oldest first.
-    private var waiting: [HTTP2ClientStream] = []
+    /// The tunnel's upstream connections, shared by its streams.
+    let pool: UpstreamPool
     /// Reset streams whose HTTP/1.1 connection finishes their response before serving the next.
     private var draining: [ObjectIdentifier: HTTP2ClientStream] = [:]
-    static let maxUpstreams = 8
-
-    /// Set once the origin chose HTTP/1.1 (or no ALPN) on the first connection: streams then use
-    /// the pool. Until then, and while an h2 connection serves (`multiplexed`), they wait for a probe.
-    private var originSpeaksHTTP1 = false
-    /// The connection whose ALPN answer is awaited; streams wait for it.
-    private var probe: UpstreamConnection?
-    /// The h2 connection streams go to, while it takes new ones. One that stopped (GOAWAY) lives on
-    /// through its streams' exchanges until they end.
-    private var multiplexed: HTTP2UpstreamConnection?
 
     init(owner: ClientConnection, target: (host: String, port: Int)) throws {
         self.owner = owner
         self.target = target
+        pool = UpstreamPool(route: owner.upstreamRoute(for: target), tls: owner.core.upstreamTLS, loop: owner.connection.loop,
+                            connectTimeout: owner.core.configuration.connectTimeout, probeProtocols: owner.upstreamProtocols)
         session = try HTTP2ClientLegSession()
         idle = IdleDeadline(timeout: owner.core.configuration.http2IdleTimeout)
         session.delegate = self
+        pool.owner = self
         armIdleTimer(after: idle.timeout)
     }
 
@@ -213,115 +199,12 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, HTTP2UpstreamConnecti
     func closeAll() {
         owner.connection.loop.assertInEventLoop()
         idleTimer?.cancel()
-        waiting = []
+        pool.cancelWaiting()
         for exchange in streams.values { exchange.abandon(quietly: ending) }
         streams = [:]
         for exchange in draining.values { exchange.abandon(quietly: true) }
         draining = [:]
-        idleUpstreams.forEach { $0.close() }
-        idleUpstreams = []
-        probe?.close()
-        probe = nil
-        multiplexed?.close()
-        multiplexed = nil
-    }
-
-    // MARK: Upstream pool
-
-    /// Gives the exchange a connection now (`attach`) or once one is free.
-    func acquireUpstream(for exchange: HTTP2ClientStream) {
-        owner.connection.loop.assertInEventLoop()
-        if let multiplexed, multiplexed.acceptsStreams {
-            exchange.attach(multiplexed)
-            return
-        }
-        guard originSpeaksHTTP1 else {
-            waiting.append(exchange)
-            if probe == nil { openProbe() }
-            return
-        }
-        while let idle = idleUpstreams.popLast() {
-            if idle.isClosed { upstreamCount -= 1; continue }  // the origin closed it while idle
-            exchange.attach(idle)
-            return
-        }
-        guard upstreamCount < Self.maxUpstreams else {
-            waiting.append(exchange)
-            return
-        }
-        upstreamCount += 1
-        exchange.attach(dial(alpn: ["http/1.1"]))
-    }
-
-    /// A new connection to the tunnel's target, connecting (the owner sets its delegate meanwhile).
-    private func dial(alpn: [String]?) -> UpstreamConnection {
-        let core = owner.core
-        let made = UpstreamConnection(route: owner.upstreamRoute(for: target), tls: core.upstreamTLS,
-                                      loop: owner.connection.loop, alpn: alpn)
-        made.start(timeout: core.configuration.connectTimeout)
-        return made
-    }
-
-    /// Takes over a connection the tunnel already has (the one `--mimic-upstream` dialled for the
-    /// certificate), so it serves streams instead of idling until the tunnel closes.
-    func adopt(_ upstream: UpstreamConnection, received: [UInt8]) {
-        owner.connection.loop.assertInEventLoop()
-        if upstream.isReady {
-            settle(upstream)
-            // What an h2 origin sent first (its SETTINGS) goes to the connection that now reads it.
-            if let multiplexed, !received.isEmpty { multiplexed.upstream(upstream, received: received) }
-        } else if !upstream.isClosed {
-            probe = upstream
-            upstream.delegate = self
-        }
-    }
-
-    /// The first connection, offering what the client offered.
-    private func openProbe() {
-        let made = dial(alpn: owner.upstreamProtocols)
-        made.delegate = self
-        probe = made
-    }
-
-    /// The origin's ALPN answer decides: h2 multiplexes every stream on this connection; anything
-    /// else makes it the first of the HTTP/1.1 pool. Waiting streams then go out.
-    private func settle(_ upstream: UpstreamConnection) {
-        let queued = waiting
-        waiting = []
-        if upstream.negotiatedProtocol == "h2" {
-            do {
-                let connection = try HTTP2UpstreamConnection(adopting: upstream)
-                connection.owner = self
-                multiplexed = connection
-            } catch {
-                upstream.close()
-                queued.forEach { $0.upstreamUnavailable(.protocolError("\(error)")) }
-                return
-            }
-        } else {
-            originSpeaksHTTP1 = true
-            upstreamCount += 1
-            upstream.delegate = nil
-            idleUpstreams.append(upstream)
-        }
-        queued.forEach(acquireUpstream)
-    }
-
-    /// An exchange is done with its connection: reused by a waiting stream, kept idle, or closed.
-    func releaseUpstream(_ upstream: UpstreamConnection, reusable: Bool) {
-        owner.connection.loop.assertInEventLoop()
-        upstream.delegate = nil
-        if reusable && !upstream.isClosed {
-            if !waiting.isEmpty {
-                waiting.removeFirst().attach(upstream)
-            } else {
-                idleUpstreams.append(upstream)
-            }
-            return
-        }
-        upstream.close()
-        upstreamCount -= 1
-        if !waiting.isEmpty { acquireUpstream(for: waiting.removeFirst()) }
+        pool.closeAll()
     }
 
     /// A reset stream reading the rest of its response off a pooled connection (kept alive here
@@ -329,45 +212,11 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, HTTP2UpstreamConnecti
     func keepDraining(_ exchange: HTTP2ClientStream) { draining[ObjectIdentifier(exchange)] = exchange }
     func stopDraining(_ exchange: HTTP2ClientStream) { draining[ObjectIdentifier(exchange)] = nil }
 
-    /// A stream that went away while waiting for a connection.
-    func stopWaiting(_ exchange: HTTP2ClientStream) {
-        waiting.removeAll { $0 === exchange }
-    }
+    // MARK: UpstreamPoolOwner
 
-    // MARK: The probe's UpstreamConnectionDelegate
-
-    func upstreamReady(_ upstream: UpstreamConnection) {
-        owner.connection.loop.assertInEventLoop()
-        guard upstream === probe else { return }
-        probe = nil
-        settle(upstream)
-    }
-
-    func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
-        owner.connection.loop.assertInEventLoop()
-        guard upstream === probe else { return }
-        probe = nil
-        let queued = waiting
-        waiting = []
-        let reason = failure ?? .closedEarly("the upstream closed the connection before it was ready")
-        queued.forEach { $0.upstreamUnavailable(reason) }
-    }
-
-    func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8]) {}  // nothing is sent before it is ready
-    func upstreamDrained(_ upstream: UpstreamConnection) {}
-
-    // MARK: HTTP2UpstreamConnectionOwner
-
-    func multiplexedInputProcessed(_ connection: HTTP2UpstreamConnection) {
+    func upstreamPoolInputProcessed() {
         owner.connection.loop.assertInEventLoop()
         flush()  // once per upstream read, so a stream's last DATA and END_STREAM share a frame
-    }
-
-    func multiplexedConnectionEnded(_ connection: HTTP2UpstreamConnection) {
-        owner.connection.loop.assertInEventLoop()
-        if multiplexed === connection {
-            multiplexed = nil  // the next stream asks again, on a new connection
-        }
     }
 
     // MARK: HTTP2ClientLegSessionDelegate

@@ -5,7 +5,7 @@ import Foundation
 /// connection (or is answered locally), and the response comes back as HEADERS, DATA and
 /// trailers on the same stream. Sees its connection only through `ExchangeContext`.
 /// Confined to the connection's loop (the `@unchecked Sendable` only lets timers carry it there).
-final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDelegate, ExchangeResponder, @unchecked Sendable {
+final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDelegate, ExchangeResponder, PooledExchange, @unchecked Sendable {
     private enum Upstream {
         case none
         /// HTTP/1.1 on a pooled connection, the response framed by `responses`.
@@ -80,7 +80,7 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
             return
         }
         awaitingUpstream = true
-        leg.acquireUpstream(for: self)
+        leg.pool.acquire(for: self)
         if awaitingUpstream { exchange.armResponseTimer() }  // also bounds the wait for a connection (a stalled upstream handshake)
     }
 
@@ -217,7 +217,7 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
         case let .http1(connection):
             upstream = .none
             awaitingConnect = false
-            leg.releaseUpstream(connection, reusable: reusable)
+            leg.pool.release(connection, reusable: reusable)
         case let .http2(connection, id):
             upstream = .none
             if reusable { connection.release(stream: id) } else { connection.cancel(stream: id) }
@@ -230,7 +230,7 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
         exchange.cancelResponseTimer()
         session.consumed(unacknowledged, stream: stream)  // a closed stream's bytes still count for the connection
         unacknowledged = 0
-        if awaitingUpstream { leg.stopWaiting(self) }
+        if awaitingUpstream { leg.pool.stopWaiting(self) }
         if !finished {
             context.recordError("h2_stream_reset", "stream \(stream) was reset (\(HTTP2Session.errorName(errorCode))) before its response ended",
                                 status: nil, url: url, streamId: stream)
@@ -352,7 +352,7 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
         guard !finished else { return }
         if awaitingUpstream {
             awaitingUpstream = false
-            leg.stopWaiting(self)
+            leg.pool.stopWaiting(self)
         }
         detachUpstream(reusable: false)
         failed(exchange.timeoutFailure)
@@ -428,7 +428,7 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
         if refused, exchange.status == nil, exchange.requestBodyBytes == 0, !finished, refusals == 0 || connection.madeProgress {
             refusals += 1
             awaitingUpstream = true
-            leg.acquireUpstream(for: self)
+            leg.pool.acquire(for: self)
             return
         }
         failed(failure)
