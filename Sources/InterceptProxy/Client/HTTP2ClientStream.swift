@@ -5,8 +5,10 @@ import Foundation
 /// connection (or is answered locally), and the response comes back as HEADERS, DATA and
 /// trailers on the same stream. Sees its connection only through `ExchangeContext`.
 /// Confined to the connection's loop (the `@unchecked Sendable` only lets timers carry it there).
-final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDelegate, ExchangeResponder, PooledExchange, @unchecked Sendable {
-    private enum Upstream {
+/// Its upstream side (pooled HTTP/1.1 or an h2 stream, and draining a reset stream's response)
+/// is in HTTP2ClientStream+Upstream.swift; its state is the stream's own, for these two files only.
+final class HTTP2ClientStream: ExchangeResponder, @unchecked Sendable {
+    enum Upstream {
         case none
         /// HTTP/1.1 on a pooled connection, the response framed by `responses`.
         case http1(UpstreamConnection)
@@ -21,32 +23,32 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
     let leg: HTTP2ClientLeg
     let context: ExchangeContext
     let exchange: HTTPExchange
-    private var upstream = Upstream.none
+    var upstream = Upstream.none
     /// Response DATA from an h2 upstream not yet acknowledged, because the client has not taken it.
-    private var unconsumedResponse = 0
+    var unconsumedResponse = 0
     /// How often the upstream refused the stream unprocessed (it is then sent again on a new connection).
-    private var refusals = 0
-    private var responses = HTTPResponseDecoder()
-    private var chunkedRequest = false
-    private var requestComplete = false
-    private var trailers: [(name: String, value: String)] = []
+    var refusals = 0
+    var responses = HTTPResponseDecoder()
+    var chunkedRequest = false
+    var requestComplete = false
+    var trailers: [(name: String, value: String)] = []
     /// Set once nothing more goes to the client on this stream (answered, aborted, or draining).
-    private var finished = false
-    private var upstreamPaused = false
-    private var upstreamKeepsAlive = true
+    var finished = false
+    var upstreamPaused = false
+    var upstreamKeepsAlive = true
     /// Request body that arrived while the stream waited for an upstream connection.
-    private var bufferedBody: [[UInt8]] = []
+    var bufferedBody: [[UInt8]] = []
     /// Request-body bytes received but not yet acknowledged to the client (see `acknowledgeBody`).
-    private var unacknowledged = 0
-    private var awaitingUpstream = false
+    var unacknowledged = 0
+    var awaitingUpstream = false
     /// Attached to an HTTP/1.1 connection that is still connecting: nothing was sent on it yet.
-    private var awaitingConnect = false
+    var awaitingConnect = false
     /// Reading and dropping the rest of a reset stream's response (see `startDraining`).
-    private var draining = false
-    private var drainedBytes = 0
-    private var drainTimer: DispatchWorkItem?
+    var draining = false
+    var drainedBytes = 0
+    var drainTimer: DispatchWorkItem?
     /// The request as an HTTP/1.1 head, for whichever connection the stream gets.
-    private var http1Head: [UInt8] = []
+    var http1Head: [UInt8] = []
 
     /// Records the request (the exchange's request event).
     init(stream: Int32, head: HTTP2RequestHead, leg: HTTP2ClientLeg, context: ExchangeContext) {
@@ -63,7 +65,7 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
         exchange.responder = self
     }
 
-    private var session: HTTP2ClientLegSession { leg.session }
+    var session: HTTP2ClientLegSession { leg.session }
     var url: String { exchange.url }
 
     func begin(endStream: Bool) {
@@ -84,78 +86,6 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
         if awaitingUpstream { exchange.armResponseTimer() }  // also bounds the wait for a connection (a stalled upstream handshake)
     }
 
-    /// The leg hands over an HTTP/1.1 connection (new, idle or freed by another stream): the request
-    /// goes out once it is connected. Until then it carries nothing, so a stream reset meanwhile
-    /// hands it back for the next stream instead of closing it (a rapid reset costs no new dials).
-    func attach(_ upstream: UpstreamConnection) {
-        context.loop.assertInEventLoop()
-        awaitingUpstream = false
-        self.upstream = .http1(upstream)
-        exchange.upstreamVersion = "HTTP/1.1"
-        upstream.delegate = self
-        if upstream.isReady {
-            sendRequest(on: upstream)
-        } else {
-            awaitingConnect = true  // request body waits in `bufferedBody`
-        }
-        exchange.armResponseTimer()
-    }
-
-    func upstreamReady(_ upstream: UpstreamConnection) {
-        context.loop.assertInEventLoop()
-        guard isCurrent(upstream), awaitingConnect else { return }
-        awaitingConnect = false
-        sendRequest(on: upstream)
-    }
-
-    private func sendRequest(on upstream: UpstreamConnection) {
-        if http1Head.isEmpty {
-            let translated = head.http1(hasBody: !requestComplete || !bufferedBody.isEmpty)
-            http1Head = translated.bytes
-            chunkedRequest = translated.chunked
-        }
-        responses = HTTPResponseDecoder()
-        responses.expectResponse(toMethod: head.method)
-        upstream.send(http1Head)
-        bufferedBody.forEach(sendBody)
-        bufferedBody = []
-        acknowledgeBody()
-        if requestComplete && chunkedRequest { upstream.send(HTTPWire.lastChunk()) }
-    }
-
-    /// The leg's h2 connection to the origin takes the request as a stream of its own.
-    func attach(_ connection: HTTP2UpstreamConnection) {
-        context.loop.assertInEventLoop()
-        let endStream = requestComplete && bufferedBody.isEmpty
-        guard let id = connection.open(h2RequestFields, endStream: endStream, delegate: self) else {
-            upstreamUnavailable(.closedEarly("the upstream's HTTP/2 connection took no new stream"))
-            return
-        }
-        awaitingUpstream = false
-        upstream = .http2(connection, stream: id)
-        exchange.upstreamVersion = "HTTP/2"
-        bufferedBody.forEach { connection.send($0, stream: id) }
-        bufferedBody = []
-        if requestComplete && !endStream { connection.finish(stream: id) }
-        acknowledgeBody()
-        exchange.armResponseTimer()
-        connection.flush()
-    }
-
-    /// No connection could be had for the stream (the first one's connect or handshake failed).
-    func upstreamUnavailable(_ failure: UpstreamFailure) {
-        context.loop.assertInEventLoop()
-        awaitingUpstream = false
-        failed(failure)
-    }
-
-    /// The client's request as the upstream stream's fields: pseudo-headers first, the rest as sent.
-    private var h2RequestFields: [(String, String)] {
-        let authority = head.authority.isEmpty ? context.target.map { HTTPWire.authority(host: $0.host, port: $0.port) } ?? "" : head.authority
-        return [(":method", head.method), (":scheme", head.scheme), (":authority", authority), (":path", head.path.isEmpty ? "/" : head.path)]
-            + head.headers.compactMap(HTTP2Session.h2Field)
-    }
-
     func requestBody(_ bytes: [UInt8]) {
         context.loop.assertInEventLoop()
         exchange.requestBodyBytes += bytes.count
@@ -171,7 +101,7 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
     /// Lets the client send more once the upstream socket has room (or nothing goes upstream).
     /// Returns whether a window update is now due.
     @discardableResult
-    private func acknowledgeBody() -> Bool {
+    func acknowledgeBody() -> Bool {
         guard unacknowledged > 0 else { return false }
         switch upstream {  // upstreamDrained / upstreamStreamWritable retry
         case let .http1(connection) where connection.pendingOutbound > ClientConnection.backpressureLimit: return false
@@ -183,7 +113,7 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
         return true
     }
 
-    private func sendBody(_ bytes: [UInt8]) {
+    func sendBody(_ bytes: [UInt8]) {
         switch upstream {
         case let .http1(connection):
             connection.send(chunkedRequest ? HTTPWire.chunk(bytes) : bytes)
@@ -210,7 +140,7 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
 
     /// Gives the connection back to the leg; only a connection between responses is reusable.
     /// On h2, the stream is released when complete and cancelled (RST_STREAM) otherwise.
-    private func detachUpstream(reusable: Bool) {
+    func detachUpstream(reusable: Bool) {
         switch upstream {
         case .none:
             return
@@ -241,50 +171,6 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
             // Mid-request, the connection cannot carry another one; one still connecting carried nothing.
             detachUpstream(reusable: awaitingConnect)
         }
-    }
-
-    // MARK: Draining a reset stream's HTTP/1.1 response
-
-    /// The rest of the response, up to `drainLimit` bytes and `drainTimeout`, is read and dropped
-    /// so that the connection serves the next stream: closing it instead would make every reset
-    /// stream cost the origin a new connection (a rapid reset spread over many reads).
-    private func startDraining() {
-        draining = true
-        finished = true  // nothing more reaches the client
-        leg.keepDraining(self)
-        if case let .http1(connection) = upstream, upstreamPaused {
-            upstreamPaused = false
-            connection.resumeReading()
-        }
-        exchange.cancelResponseTimer()
-        drainTimer = context.loop.schedule(after: Self.drainTimeout) { [weak self] in
-            if self?.draining == true { self?.stopDraining(reusable: false) }
-        }
-    }
-
-    static let drainLimit = 256 * 1024
-    static let drainTimeout: TimeInterval = 2
-
-    private func drain(_ plaintext: [UInt8]) {
-        drainedBytes += plaintext.count
-        guard drainedBytes <= Self.drainLimit, let events = try? responses.feed(plaintext) else {
-            stopDraining(reusable: false)
-            return
-        }
-        for event in events {
-            if case let .head(head, _) = event, !(100..<200).contains(head.status) { upstreamKeepsAlive = head.keepAliveResponse }
-            if case .end = event {
-                stopDraining(reusable: upstreamKeepsAlive && !responses.readsUntilClose)
-                return
-            }
-        }
-    }
-
-    private func stopDraining(reusable: Bool) {
-        draining = false
-        drainTimer?.cancel()
-        detachUpstream(reusable: reusable)
-        leg.stopDraining(self)
     }
 
     /// The client connection is gone. `quietly`: the proxy ended it and recorded why (a flood,
@@ -358,88 +244,12 @@ final class HTTP2ClientStream: UpstreamConnectionDelegate, HTTP2UpstreamStreamDe
         failed(exchange.timeoutFailure)
     }
 
-    private func failed(_ failure: UpstreamFailure) {
+    func failed(_ failure: UpstreamFailure) {
         guard !finished else { return }
         exchange.fail(failure)
     }
 
-    // MARK: UpstreamConnectionDelegate
-
-    private func isCurrent(_ connection: UpstreamConnection) -> Bool {
-        if case let .http1(current) = upstream { return current === connection }
-        return false
-    }
-
-    func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8]) {
-        context.loop.assertInEventLoop()
-        guard isCurrent(upstream) else { return }
-        if draining { return drain(plaintext) }
-        exchange.armResponseTimer()
-        do {
-            for event in try responses.feed(plaintext) { if let part = event.part { relay(part) } }
-            // Once per read, not per event: the last body bytes and the end then share one DATA
-            // frame with END_STREAM (curl resets streams whose END_STREAM trails the body).
-            leg.flush()
-        } catch let error as HTTPParseError {
-            detachUpstream(reusable: false)
-            failed(.protocolError(error.reason))
-        } catch {
-            detachUpstream(reusable: false)
-            failed(.protocolError("\(error)"))
-        }
-    }
-
-    func upstreamDrained(_ upstream: UpstreamConnection) {
-        context.loop.assertInEventLoop()
-        // The WINDOW_UPDATE goes out from a socket event, never inside nghttp2's own callbacks.
-        if acknowledgeBody() { leg.flush() }
-    }
-
-    func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
-        context.loop.assertInEventLoop()
-        guard isCurrent(upstream) else { return }
-        if draining { return stopDraining(reusable: false) }
-        if let events = try? responses.finish() { events.forEach { if let part = $0.part { relay(part) } } }
-        detachUpstream(reusable: false)
-        guard !finished else { return }
-        failed(failure ?? .closedEarly("the connection closed before the response to \(head.method) \(url) was complete"))
-    }
-
-    // MARK: HTTP2UpstreamStreamDelegate
-
-    private func isCurrent(_ id: Int32) -> Bool {
-        if case let .http2(_, current) = upstream { return current == id }
-        return false
-    }
-
-    func upstreamStream(_ id: Int32, received part: ResponsePart) {
-        context.loop.assertInEventLoop()
-        guard isCurrent(id) else { return }
-        exchange.armResponseTimer()
-        relay(part)  // the leg flushes once the upstream's read is processed
-    }
-
-    func upstreamStream(_ id: Int32, failed failure: UpstreamFailure, refused: Bool) {
-        context.loop.assertInEventLoop()
-        guard case let .http2(connection, current) = upstream, current == id else { return }
-        upstream = .none
-        // Never processed upstream (RFC 9113 8.7): safe to send again, on a new connection. Again and
-        // again while the upstream makes progress; once only when it refuses everything.
-        if refused, exchange.status == nil, exchange.requestBodyBytes == 0, !finished, refusals == 0 || connection.madeProgress {
-            refusals += 1
-            awaitingUpstream = true
-            leg.pool.acquire(for: self)
-            return
-        }
-        failed(failure)
-    }
-
-    func upstreamStreamWritable(_ id: Int32) {
-        context.loop.assertInEventLoop()
-        if acknowledgeBody() { leg.flush() }
-    }
-
-    private func relay(_ part: ResponsePart) {
+    func relay(_ part: ResponsePart) {
         guard !finished else { return }
         switch part {
         case let .head(head):
