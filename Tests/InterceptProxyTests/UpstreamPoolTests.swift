@@ -1,9 +1,11 @@
 @testable import InterceptProxy
 import Foundation
+import TestSupport
 import Testing
 
-/// The per-tunnel upstream policy: the probe decides, HTTP/1.1 connections are capped and shared
-/// in order, a released connection goes to the oldest waiter, a failed probe fails every waiter.
+/// The per-tunnel upstream policy, over a real origin: the probe decides, HTTP/1.1 connections are
+/// capped and shared in order, a released connection goes to the oldest waiter, a failed probe
+/// fails every waiter.
 @Suite struct UpstreamPoolTests {
     /// Records what the pool hands it.
     final class Exchange: PooledExchange, @unchecked Sendable {
@@ -12,32 +14,6 @@ import Testing
         func attach(_ upstream: UpstreamConnection) { attached.append(upstream) }
         func attach(_ connection: HTTP2UpstreamConnection) { Issue.record("no h2 without TLS") }
         func upstreamUnavailable(_ failure: UpstreamFailure) { unavailable.append(failure) }
-    }
-
-    /// A loopback port that listens and never accepts: the kernel completes the TCP handshakes, so
-    /// dialled connections become ready without an origin.
-    final class Backlog {
-        let fd: Int32
-        let port: Int
-
-        init() throws {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            self.fd = fd
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-            }
-            guard bound, listen(fd, 64) == 0 else {
-                close(fd)
-                throw POSIXError(.EADDRNOTAVAIL)
-            }
-            port = Int(UInt16(bigEndian: address.sin_port))
-        }
-
-        deinit { close(fd) }
     }
 
     private func pool(_ loop: EventLoop, port: Int) -> UpstreamPool {
@@ -51,9 +27,10 @@ import Testing
     }
 
     @Test func anHTTP1OriginGetsAtMostMaxUpstreamsSharedInOrder() throws {
-        let backlog = try Backlog()
+        let origin = try OriginServer()  // plain HTTP: no TLS, so no ALPN, so the HTTP/1.1 pool
+        defer { origin.stop() }
         let loop = EventLoop(index: 210)
-        let pool = pool(loop, port: backlog.port)
+        let pool = pool(loop, port: origin.port)
         let exchanges = (0..<10).map { _ in Exchange() }
         loop.queue.sync { exchanges.forEach(pool.acquire) }
         // Nothing before the probe's answer; then the probe serves the first, new dials the next seven.
@@ -91,9 +68,8 @@ import Testing
     }
 
     @Test func aProbeThatCannotConnectFailsEveryWaiter() throws {
-        let port = try { let backlog = try Backlog(); return backlog.port }()  // closed again: nothing listens
         let loop = EventLoop(index: 211)
-        let pool = pool(loop, port: port)
+        let pool = pool(loop, port: try freeLoopbackPort())
         let exchanges = (0..<3).map { _ in Exchange() }
         loop.queue.sync { exchanges.forEach(pool.acquire) }
         waitUntil(loop) { exchanges.allSatisfy { !$0.unavailable.isEmpty } }
