@@ -97,7 +97,9 @@ extension ClientConnection {
             core.recorder.record(established)
             if tls.engine.alpn == "h2" {
                 do {
-                    let leg = try HTTP2ClientLeg(owner: self, target: target)
+                    let pool = UpstreamPool(route: upstreamRoute(for: target), tls: core.upstreamTLS, loop: connection.loop,
+                                            connectTimeout: core.configuration.connectTimeout, probeProtocols: upstreamProtocols)
+                    let leg = try HTTP2ClientLeg(host: self, pool: pool)
                     state = .http2(leg)
                     if let dialled = handshake.dial {  // --mimic-upstream's connection serves the streams
                         leg.pool.adopt(dialled, received: handshake.heldInput)

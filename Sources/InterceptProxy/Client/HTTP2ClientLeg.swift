@@ -9,24 +9,21 @@ import Foundation
 /// Owned by its ClientConnection and confined to that connection's loop (the `@unchecked
 /// Sendable` only lets timers carry it there).
 final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @unchecked Sendable {
-    /// Strong, like the owner's reference to the leg: `ClientConnection.connectionClosed` breaks the cycle.
-    let owner: ClientConnection
+    /// The connection, seen as a `ClientLegHost`. Strong, like its reference to the leg:
+    /// `ClientConnection.clientClosed` breaks the cycle.
+    let host: ClientLegHost
     let session: HTTP2ClientLegSession
-    /// The tunnel's origin, where every upstream connection of the leg goes.
-    let target: (host: String, port: Int)
     private(set) var streams: [Int32: HTTP2ClientStream] = [:]
     /// The tunnel's upstream connections, shared by its streams.
     let pool: UpstreamPool
     /// Reset streams whose HTTP/1.1 connection finishes their response before serving the next.
     private var draining: [ObjectIdentifier: HTTP2ClientStream] = [:]
 
-    init(owner: ClientConnection, target: (host: String, port: Int)) throws {
-        self.owner = owner
-        self.target = target
-        pool = UpstreamPool(route: owner.upstreamRoute(for: target), tls: owner.core.upstreamTLS, loop: owner.connection.loop,
-                            connectTimeout: owner.core.configuration.connectTimeout, probeProtocols: owner.upstreamProtocols)
+    init(host: ClientLegHost, pool: UpstreamPool) throws {
+        self.host = host
+        self.pool = pool
         session = try HTTP2ClientLegSession()
-        idle = IdleDeadline(timeout: owner.core.configuration.http2IdleTimeout)
+        idle = IdleDeadline(timeout: host.core.configuration.http2IdleTimeout)
         session.delegate = self
         pool.owner = self
         armIdleTimer(after: idle.timeout)
@@ -61,7 +58,7 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
 
     /// Decrypted bytes from the client.
     func receive(_ bytes: [UInt8]) {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         guard !ending, !closing else { return }
         idle.touch()
         receiving = true
@@ -83,11 +80,11 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
     /// connection's drain calls this again) or nghttp2 is mid-parse (`receive` flushes after).
     /// An ending connection's last frames go out whatever is queued: nghttp2 bounds them.
     func flush() {
-        owner.connection.loop.assertInEventLoop()
-        guard !receiving, !closing, ending || owner.connection.pendingOutbound < ClientConnection.backpressureLimit else { return }
+        host.loop.assertInEventLoop()
+        guard !receiving, !closing, ending || host.clientPendingOutbound < ClientConnection.backpressureLimit else { return }
         let output = session.takeOutput()
         recordRefusals()
-        if !output.isEmpty { owner.sendToClient(output) }
+        if !output.isEmpty { host.sendToClient(output) }
         for exchange in streams.values { exchange.resumeIfDrained() }
         if ending || !session.isAlive { closeConnection() }
     }
@@ -97,7 +94,7 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
     private func end(cause: String, _ detail: String, errorCode: UInt32?) {
         guard !ending else { return }
         ending = true
-        owner.recordError(cause, detail)
+        host.recordError(cause, detail, status: nil, url: nil, streamId: nil)
         if let errorCode { session.terminate(errorCode: errorCode) }
     }
 
@@ -106,15 +103,9 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
     /// with unread input would answer with RST, which can discard the GOAWAY at the client. A
     /// client that neither reads nor stops (a flood's sender) is cut off after a grace period.
     private func closeConnection() {
-        guard !closing, !owner.state.isClosing else { return }
+        guard !closing, !host.isClosing else { return }
         closing = true
-        if let tls = owner.clientTLS {
-            tls.engine.shutdown()
-            owner.connection.write(tls.engine.takeOutput())
-        }
-        owner.connection.shutdownWriteWhenDrained()
-        let connection = owner.connection
-        _ = connection.loop.schedule(after: Self.closeGracePeriod) { connection.close() }
+        host.finishWriting(closingAfter: Self.closeGracePeriod)
     }
 
     /// Starts what the read brought, in order, except streams opened and reset within it: those
@@ -134,7 +125,7 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
             switch event {
             case let .request(head, stream, endStream):
                 guard !ending, !stillborn.contains(stream) else { continue }
-                let exchange = HTTP2ClientStream(stream: stream, head: head, leg: self, context: owner)
+                let exchange = HTTP2ClientStream(stream: stream, head: head, leg: self, context: host)
                 streams[stream] = exchange
                 exchange.begin(endStream: endStream)
             case let .headTooLarge(stream, size, fields):
@@ -155,7 +146,7 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
     private func rejectHead(stream: Int32, size: Int, fields: Int) {
         let reason = "stream \(stream): the request's header list exceeds \(HTTP2Session.maxHeaderListSize) bytes or \(HTTP2Session.maxHeaderFields) fields "
             + "(at least \(size) bytes in \(fields) fields decoded when it was cut off)"
-        owner.recordError("h2_header_list_too_large", reason, status: 431, streamId: stream)
+        host.recordError("h2_header_list_too_large", reason, status: 431, url: nil, streamId: stream)
         let response = HTTPResponse.text(431, "intercept-proxy: \(reason)")
         session.respond(stream: stream, status: 431, headers: response.headers.map { (name: $0.0, value: $0.1) } + [("content-length", String(response.body.count))],
                         endStream: false)
@@ -167,12 +158,12 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
 
     private func armIdleTimer(after delay: TimeInterval) {
         guard idle.timeout > 0 else { return }
-        idleTimer = owner.connection.loop.schedule(after: max(delay, 0.05)) { [weak self] in self?.idleTimerFired() }
+        idleTimer = host.loop.schedule(after: max(delay, 0.05)) { [weak self] in self?.idleTimerFired() }
     }
 
     /// With no stream open and nothing received for the whole period: GOAWAY NO_ERROR and close.
     private func idleTimerFired() {
-        guard !ending, !owner.state.isClosing else { return }
+        guard !ending, !host.isClosing else { return }
         let remaining = idle.remaining()
         guard streams.isEmpty, remaining <= 0 else {
             armIdleTimer(after: streams.isEmpty ? remaining : idle.timeout)
@@ -188,7 +179,7 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
 
     /// Graceful shutdown: no new streams, open ones finish.
     func goAway() {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         session.goAway()
         flush()
     }
@@ -197,7 +188,7 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
 
     /// The client connection is gone: every upstream goes too.
     func closeAll() {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         idleTimer?.cancel()
         pool.cancelWaiting()
         for exchange in streams.values { exchange.abandon(quietly: ending) }
@@ -215,7 +206,7 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
     // MARK: UpstreamPoolOwner
 
     func upstreamPoolInputProcessed() {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         flush()  // once per upstream read, so a stream's last DATA and END_STREAM share a frame
     }
 
@@ -224,19 +215,19 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
     // last frame is sent), they take effect at once.
 
     func http2Request(_ head: HTTP2RequestHead, stream: Int32, endStream: Bool) {
-        owner.connection.loop.assertInEventLoop()
-        owner.requestArrived()  // even one that never starts: the client did accept the certificate
+        host.loop.assertInEventLoop()
+        host.requestArrived()  // even one that never starts: the client did accept the certificate
         batch.append(.request(head, stream: stream, endStream: endStream))
     }
 
     func http2RequestHeadTooLarge(stream: Int32, size: Int, fields: Int, endStream: Bool) {
-        owner.connection.loop.assertInEventLoop()
-        owner.requestArrived()
+        host.loop.assertInEventLoop()
+        host.requestArrived()
         batch.append(.headTooLarge(stream: stream, size: size, fields: fields))
     }
 
     func http2RequestData(_ bytes: [UInt8], stream: Int32) {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         if receiving { batch.append(.data(bytes, stream: stream)); return }
         if let exchange = streams[stream] {
             exchange.requestBody(bytes)
@@ -246,13 +237,13 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
     }
 
     func http2RequestEnded(stream: Int32) {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         if receiving { batch.append(.ended(stream: stream)); return }
         streams[stream]?.requestEnded()
     }
 
     func http2ClientReset(stream: Int32, errorCode: UInt32) {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         if resets.exceeded() {
             end(cause: "h2_rapid_reset", "the client reset streams faster than \(Int(ResetRateLimit.burst)) at once or \(Int(ResetRateLimit.perSecond)) a second (HTTP/2 rapid reset, CVE-2023-44487)",
                 errorCode: NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
@@ -260,7 +251,7 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
     }
 
     func http2InvalidFrame(type: UInt8, stream: Int32, error: Int32, atStreamLimit: Bool) {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         let kind = atStreamLimit ? "h2_too_many_streams" : "h2_invalid_frame"
         guard !ending, recordedRefusals.insert(atStreamLimit ? kind : "\(kind) \(error)").inserted else { return }  // once per connection and kind
         let frame = String(cString: nghttp2_strerror(error))
@@ -273,12 +264,12 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
     /// Refusals are recorded once nghttp2's answer is sent: one that ended the connection (a
     /// GOAWAY, recorded by `http2GoAwaySent`) needs no event of its own.
     private func recordRefusals() {
-        if !ending { refusals.forEach { owner.recordError($0.cause, $0.detail, streamId: $0.stream) } }
+        if !ending { refusals.forEach { host.recordError($0.cause, $0.detail, status: nil, url: nil, streamId: $0.stream) } }
         refusals = []
     }
 
     func http2GoAwaySent(errorCode: UInt32, debugData: String) {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         // nghttp2 ended the session over a connection error of the client's (a window overflow, a
         // malformed frame): the GOAWAY it sent names the error.
         guard errorCode != NGHTTP2_NO_ERROR.rawValue else { return }
@@ -287,7 +278,7 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
     }
 
     func http2StreamClosed(stream: Int32, errorCode: UInt32) {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         if receiving { batch.append(.closed(stream: stream, errorCode: errorCode)); return }
         guard let exchange = streams.removeValue(forKey: stream) else { return }
         exchange.streamClosed(errorCode: errorCode)
