@@ -14,7 +14,7 @@ import Testing
         // Each request event is followed by its response event before the next request starts.
         let exchange = memory.events.filter { $0.type == .request || $0.type == .response }.map { "\($0.type.rawValue) \($0.url ?? "")" }
         #expect(exchange == (1...3).flatMap { ["request http://a.test/\($0)", "response http://a.test/\($0)"] })
-        #expect(memory.onLoop { memory.client.state.exchangesHTTP1 && memory.client.outstanding.isEmpty })
+        #expect(memory.onLoop { memory.client.state.exchangesHTTP1 && memory.client.state.http1Leg?.outstanding.isEmpty == true })
     }
 
     @Test func aPlainRequestThenAConnectWalksThePhases() throws {

@@ -5,14 +5,14 @@ import Foundation
 /// The tunnel: CONNECT answered, the client's TLS handshake with a forged certificate (or the
 /// bytes spliced to the origin untouched), then the client leg ALPN chose.
 extension ClientConnection {
-    func openTunnel(_ head: HTTPRequestHead) throws {
+    /// Answers a CONNECT and opens its tunnel; `early` is what the client sent after the CONNECT.
+    func openTunnel(_ head: HTTPRequestHead, early: [UInt8]) throws {
         guard let (host, port) = Self.authority(head.target) else {
             throw RequestRefusal(status: 400, cause: "bad_request", reason: "CONNECT needs host:port, got '\(head.target.prefix(200))'")
         }
         if !core.configuration.offline { try refuseLoop(core.route(host: host, port: port), what: "CONNECT \(head.target)") }
         target = (host, port)
         tunnel = Tunnel()
-        sawRequest = false  // from now on: requests inside the tunnel
         let spliced = core.isIgnored(host: host, port: port) && !BadSSLCatalogue.contains(host)
         var opened = event(.tunnelOpened)
         opened.method = "CONNECT"
@@ -20,7 +20,7 @@ extension ClientConnection {
         core.recorder.record(opened)
         connection.write(Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8))
         if spliced {
-            splice()
+            splice(early: early)
             return
         }
         do {
@@ -32,7 +32,6 @@ extension ClientConnection {
                 self.failHandshake(.timeout, detail: "no complete handshake within \(Int(self.core.configuration.handshakeTimeout)) s")
             }
             state = .handshaking(Handshake(timer: timer))
-            let early = requests.takeBuffered()
             if !early.isEmpty { handshakeBytes(early) }
         } catch {
             recordError("tls_setup", "\(error)")
@@ -41,7 +40,7 @@ extension ClientConnection {
     }
 
     /// Relays the tunnel byte for byte to the origin: no TLS termination, no forged certificate.
-    func splice() {
+    func splice(early: [UInt8]) {
         guard let target else { return }
         guard !core.configuration.offline else {
             recordError("spliced_offline", "--ignore-hosts matched \(target.host), but --offline contacts no upstream")
@@ -49,11 +48,11 @@ extension ClientConnection {
             return
         }
         let transport = UpstreamConnection(route: core.route(host: target.host, port: target.port), tls: nil, loop: connection.loop)
-        let upstream = HTTP1UpstreamLeg(transport: transport, delegate: self)  // no TLS, no ALPN: the bytes pass as they are
-        self.upstream = upstream
-        state = .relaying
+        let leg = HTTP1ClientLeg(host: self)
+        let upstream = HTTP1UpstreamLeg(transport: transport, delegate: leg)  // no TLS, no ALPN: the bytes pass as they are
+        leg.upstream = upstream
+        state = .relaying(leg)
         transport.start(timeout: core.configuration.connectTimeout)
-        let early = requests.takeBuffered()
         if !early.isEmpty { upstream.send(early) }
     }
 
@@ -88,7 +87,7 @@ extension ClientConnection {
             guard case let .handshaking(handshake) = state, let target else { return }
             handshake.timer.cancel()
             tunnel?.handshakeCompleted = true
-            state = .http1
+            state = .http1(HTTP1ClientLeg(host: self))  // unless ALPN chose h2 (below)
             var established = event(.tlsEstablished)
             established.sni = tls.serverName
             established.tlsVersion = tls.engine.protocolVersion
@@ -110,8 +109,10 @@ extension ClientConnection {
                     closeClient()
                     return
                 }
-            } else if let dialled = handshake.dial {  // --mimic-upstream's connection serves this HTTP/1.1 leg
-                upstream = HTTP1UpstreamLeg(transport: dialled, delegate: self, received: handshake.heldInput)
+            } else if let dialled = handshake.dial, let leg = state.http1Leg {  // --mimic-upstream's connection serves this HTTP/1.1 leg
+                let upstream = HTTP1UpstreamLeg(transport: dialled, delegate: leg)
+                leg.upstream = upstream
+                upstream.deliver(handshake.heldInput)
             }
             clientPlaintextArrived(from: tls)  // application data may have come with the client's Finished
         }
@@ -159,7 +160,7 @@ extension ClientConnection {
             recordError("forge_failed", "\(error)")
             connection.close()
         }
-        updateClientWait()
+        state.http1Leg?.updateClientWait()  // the handshake may have finished: the tunnel's leg waits for a request
     }
 
     func failHandshake(_ failure: HandshakeFailure, detail: String) {
@@ -182,6 +183,27 @@ extension ClientConnection {
             connection.write(response.serialized())
         }
         connection.closeWhenDrained()
+    }
+}
+
+/// Where the tunnel's upstream connections go, and what they offer.
+extension ClientConnection {
+    /// A new transport to `target` (TLS inside a tunnel, offering the client's ALPN protocols), not started.
+    func dial(_ target: (host: String, port: Int)) -> UpstreamConnection {
+        UpstreamConnection(route: upstreamRoute(for: target), tls: clientTLS == nil ? nil : core.upstreamTLS,
+                           loop: connection.loop, alpn: upstreamProtocols)
+    }
+
+    /// The route to the tunnel's target, verified for the name the client's TLS asked for.
+    func upstreamRoute(for target: (host: String, port: Int)) -> UpstreamRoute {
+        core.route(host: target.host, port: target.port, serverName: clientServerName?.text)
+    }
+
+    /// ALPN for upstream connections: the protocols the client offered that the proxy speaks, in the
+    /// client's order (h2 only when enabled); nil when it offered none (the TLS context's http/1.1).
+    var upstreamProtocols: [String]? {
+        let usable = (clientTLS?.offeredProtocols ?? []).filter { $0 == "http/1.1" || ($0 == "h2" && core.configuration.http2) }
+        return usable.isEmpty ? nil : usable
     }
 }
 

@@ -12,29 +12,13 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
     /// The client's socket (or, in unit tests, an in-memory stream).
     let connection: ClientTransport
     let core: ProxyCore
-    var state = State.awaitingRequest
+    var state = State.closed  // awaitingRequest once the leg exists (init)
     /// The CONNECT tunnel, once opened (kept to the end for its `tunnelClosed` event).
     var tunnel: Tunnel?
     /// The TLS session with the client, for intercepted tunnels.
     var clientTLS: TLSServerSession? { tunnel?.tls }
     /// The host and port of the tunnel (or of the current plain-HTTP request).
     var target: (host: String, port: Int)?
-    /// Whether any HTTP request arrived (inside the tunnel or as a plain proxy request).
-    var sawRequest = false
-    /// The one timer bounding how long the client keeps the proxy waiting (see ClientConnection+Waiting.swift).
-    var waiting: (kind: ClientWait, timer: DispatchWorkItem)?
-    /// A CONNECT that came pipelined behind plain requests: the tunnel opens once they are answered.
-    var deferredConnect: HTTPRequestHead?
-
-    // The exchange (see HTTP1ClientLeg.swift).
-    var requests = HTTPRequestDecoder()
-    var responses = HTTPResponseDecoder()
-    var upstream: HTTP1UpstreamLeg?
-    /// Exchanges sent upstream (or being answered) whose responses have not ended, oldest first:
-    /// HTTP/1.1 answers in request order, so only the first one's response is ever on the wire.
-    var outstanding: [HTTPExchange] = []
-    var requestIsChunked = false
-    var closesAfterResponse = false
 
     /// Beyond this many bytes queued towards one side, the other side stops being read.
     static let backpressureLimit = 1 << 20
@@ -43,12 +27,16 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
         self.id = id
         self.connection = connection
         self.core = core
+        state = .awaitingRequest(HTTP1ClientLeg(host: self))
     }
 
     /// Once the transport delivers to this connection: a client that never sends anything counts too.
     func start() {
-        updateClientWait()
+        state.http1Leg?.updateClientWait()
     }
+
+    /// The HTTP/1.1 exchanges in flight, oldest first (none on h2).
+    private var outstanding: [HTTPExchange] { state.http1Leg?.outstanding ?? [] }
 
     /// Set by a graceful shutdown: finish what is in flight, accept nothing new, then close.
     var isDraining = false
@@ -80,7 +68,7 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
                 recordError("shutdown", "the proxy stopped before the response to \(cut.method) \(cut.url) ended (grace period over)",
                             url: cut.url)
             }
-            outstanding = []
+            state.http1Leg?.outstanding = []
             connection.close()  // h2 streams still open are recorded by their exchanges (abandon)
         }
     }
@@ -100,23 +88,23 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
                 tls.engine.receive(bytes)
                 clientPlaintextArrived(from: tls)
             } else {
-                requestBytes(bytes)
+                state.http1Leg?.receive(bytes)
             }
         case .handshaking:
             handshakeBytes(bytes)
-        case .relaying:
+        case let .relaying(leg):
             if let tls = clientTLS {
                 tls.engine.receive(bytes)
                 let (plaintext, closed, _) = tls.engine.readPlaintext()
-                upstream?.send(plaintext)
+                leg.upstream?.send(plaintext)
                 if closed { closeClient() }
             } else {
-                upstream?.send(bytes)
+                leg.upstream?.send(bytes)
             }
         case .closing, .closed:
             break
         }
-        updateClientWait()
+        state.http1Leg?.updateClientWait()
     }
 
     func clientReadEOF() {
@@ -136,14 +124,14 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
     /// What was cut off when the client leaves now: a request head, body or trailers half received.
     private var truncatedRequest: String? {
         switch state {
-        case .awaitingRequest, .plainHTTP, .http1: return requests.truncation
+        case let .awaitingRequest(leg), let .plainHTTP(leg), let .http1(leg): return leg.requests.truncation
         default: return nil
         }
     }
 
     func clientDrained() {
         connection.loop.assertInEventLoop()
-        upstream?.resumeReading()
+        state.http1Leg?.upstream?.resumeReading()
         state.http2Leg?.flush()
         if state.isClosing { connection.close() }
     }
@@ -156,17 +144,12 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
             handshake.timer.cancel()
             handshake.dial?.close()
         }
-        waiting?.timer.cancel()
-        waiting = nil
-        outstanding.forEach { $0.cancelResponseTimer() }
-        outstanding = []  // each holds its context (this connection) strongly
-        upstream?.close()
-        upstream = nil
+        state.http1Leg?.close()
         state.http2Leg?.closeAll()
         if let tunnel {
             var event = event(.tunnelClosed)
             event.detail = error?.description
-            if tunnel.handshakeCompleted, !sawRequest, tunnel.tls != nil {
+            if tunnel.handshakeCompleted, !tunnel.sawRequest, tunnel.tls != nil {
                 // Host names are often checked after the handshake (curl, s_client): no alert arrives,
                 // and the client may hang up with a reset rather than a clean close.
                 event.detail = "no request after the TLS handshake: the client may have rejected the certificate after the handshake (for example a host-name mismatch)"
@@ -177,6 +160,24 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
         }
         state = .closed
         core.release(id)
+    }
+
+    /// Decrypted bytes from the client inside a tunnel, for the leg ALPN chose.
+    func clientPlaintextArrived(from tls: TLSServerSession) {
+        let (plaintext, closed, _) = tls.engine.readPlaintext()
+        connection.write(tls.engine.takeOutput())
+        if let http2 = state.http2Leg {
+            if !plaintext.isEmpty { http2.receive(plaintext) }
+            if closed { closeClient() }
+            return
+        }
+        guard let leg = state.http1Leg else { return }
+        if state.isRelaying {
+            leg.upstream?.send(plaintext)
+        } else {
+            leg.receive(plaintext)
+        }
+        if closed && leg.outstanding.isEmpty { closeClient() }
     }
 
     // MARK: Writing to the client
@@ -196,7 +197,7 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
         } else {
             connection.write(bytes)
         }
-        if connection.pendingOutbound > Self.backpressureLimit { upstream?.pauseReading() }
+        if connection.pendingOutbound > Self.backpressureLimit { state.http1Leg?.upstream?.pauseReading() }
     }
 
     /// Ends the client connection after what is queued (close_notify first inside a tunnel).
@@ -206,7 +207,7 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
             tls.engine.shutdown()
             connection.write(tls.engine.takeOutput())
         }
-        state = .closing(state.http2Leg)
+        state = .closing(state.leg)
         connection.closeWhenDrained()
     }
 
@@ -234,7 +235,7 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
 
     var loop: EventLoop { connection.loop }
     var isTunnel: Bool { clientTLS != nil }
-    func requestArrived() { sawRequest = true }
+    func requestArrived() { tunnel?.sawRequest = true }
 
     func event(_ kind: FlowEvent.Kind) -> FlowEvent {
         var event = FlowEvent(type: kind, connection: id)

@@ -20,15 +20,17 @@ final class HTTP1UpstreamLeg: UpstreamConnectionDelegate {
     /// HTTP/1.1 bytes sent before the transport was ready.
     private var pending: [UInt8] = []
 
-    /// Takes over `transport` (connecting or ready); `received` is what it delivered before.
-    init(transport: UpstreamConnection, delegate: HTTP1UpstreamLegDelegate, received: [UInt8] = []) {
+    /// Takes over `transport`, connecting or ready.
+    init(transport: UpstreamConnection, delegate: HTTP1UpstreamLegDelegate) {
         self.transport = transport
         self.delegate = delegate
         transport.delegate = self
-        if transport.isReady {
-            chooseFraming()
-            process(received)
-        }
+        if transport.isReady { chooseFraming() }
+    }
+
+    /// What the transport delivered before this leg took it over, once the delegate holds the leg.
+    func deliver(_ received: [UInt8]) {
+        process(received)
     }
 
     var negotiatedProtocol: String? { transport.negotiatedProtocol }
