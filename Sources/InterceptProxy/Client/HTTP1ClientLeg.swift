@@ -25,9 +25,8 @@ final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchec
     /// The one timer bounding how long the client keeps the proxy waiting (see HTTP1ClientLeg+Waiting.swift).
     var waiting: (kind: ClientWait, timer: DispatchWorkItem)?
 
-    init(host: ClientConnection, upstream: HTTP1UpstreamLeg? = nil) {
+    init(host: ClientConnection) {
         self.host = host
-        self.upstream = upstream
     }
 
     /// Plaintext from the client (decrypted inside a tunnel).
@@ -50,8 +49,8 @@ final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchec
             for event in try requests.feed(bytes) {
                 guard !host.state.isClosing else { return }
                 try handle(event)
-                // The rest belongs to the TLS handshake, or waits for the tunnel to open.
-                if host.state.http1Leg !== self || host.state.isHandshaking || deferredConnect != nil { return }
+                // The rest belongs to the tunnel (this leg is done), or waits for it to open.
+                if host.state.http1Leg !== self || deferredConnect != nil { return }
             }
         } catch let refusal as RequestRefusal {
             host.reject(refusal)
