@@ -21,7 +21,7 @@ final class ProxyCore: @unchecked Sendable {
 
     private let lock = NSLock()
     private var nextID = 0
-    private var live: [Int: ProxyConnection] = [:]
+    private var live: [Int: ClientConnection] = [:]
 
     init(configuration: ProxyConfiguration, authority: CertificateAuthority, rootCertificateFile: String?,
          recorder: FlowRecorder, logger: Logger) throws {
@@ -121,9 +121,11 @@ final class ProxyCore: @unchecked Sendable {
         }
         lock.lock()
         nextID += 1
-        let proxyConnection = ProxyConnection(id: nextID, connection: connection, core: self)
+        let proxyConnection = ClientConnection(id: nextID, connection: connection, core: self)
         live[nextID] = proxyConnection
         lock.unlock()
+        connection.delegate = proxyConnection
+        connection.start()
         proxyConnection.start()
     }
 
@@ -151,7 +153,7 @@ final class ProxyCore: @unchecked Sendable {
             })
     }
 
-    var liveConnections: [ProxyConnection] {
+    var liveConnections: [ClientConnection] {
         lock.lock()
         defer { lock.unlock() }
         return Array(live.values)
