@@ -58,8 +58,7 @@ import TestSupport
         }
         #expect(FileManager.default.fileExists(atPath: "\(rootfs)/usr/local/bin/intercept-proxy"))
         let files = filesAndSizes(rootfs)
-        let marker = Data("PRIVATE KEY-----".utf8)
-        let keyFiles = files.keys.filter { FileManager.default.contents(atPath: "\(rootfs)/\($0)")?.range(of: marker) != nil }
+        let keyFiles = files.keys.filter { FileManager.default.contents(atPath: "\(rootfs)/\($0)").map(Self.holdsPEMPrivateKey) ?? false }
         #expect(keyFiles.isEmpty, "private keys in the image: \(keyFiles)")
         #expect(files.count > 5 && files.count < 40, "\(files.count) files in the image: \(files.keys.sorted())")
 
@@ -120,5 +119,31 @@ import TestSupport
             found[relative] = (attributes?[.size] as? Int) ?? -1
         }
         return found
+    }
+
+    /// A PEM private key block: the label line followed by base64 (the binary itself contains the bare
+    /// label, since `explain --ca-file` refuses files holding a key; that is not a key).
+    static func holdsPEMPrivateKey(_ data: Data) -> Bool {
+        let marker = Data("PRIVATE KEY-----".utf8)
+        func isBase64(_ byte: UInt8) -> Bool {
+            (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte) || byte == 0x2B || byte == 0x2F
+        }
+        var from = data.startIndex
+        while let found = data.range(of: marker, in: from..<data.endIndex) {
+            let rest = data[found.upperBound...]
+            if let first = rest.first, first == 0x0A || first == 0x0D {
+                let body = rest.drop { $0 == 0x0A || $0 == 0x0D }.prefix(48)
+                if body.count == 48 && body.allSatisfy(isBase64) { return true }
+            }
+            from = found.upperBound
+        }
+        return false
+    }
+
+    @Test func theKeySearchFindsAPEMKeyButNotTheBareLabel() throws {
+        let key = try run("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"])
+        #expect(key.status == 0, "\(key)")
+        #expect(Self.holdsPEMPrivateKey(Data(("binary\0" + key.stdout + "\0tail").utf8)))
+        #expect(!Self.holdsPEMPrivateKey(Data("if text.contains(\"PRIVATE KEY-----\") { refuse }".utf8)))
     }
 }

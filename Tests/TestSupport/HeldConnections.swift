@@ -117,6 +117,22 @@ public struct ProcessStatus {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
     }
 
+    /// Open descriptors numbered below `limit`: the ones a process opened itself under RLIMIT_NOFILE =
+    /// `limit`. A descriptor inherited from the test process (numbered above the limit, since the
+    /// test process holds thousands) is not counted.
+    public func openDescriptors(below limit: Int) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        return names.compactMap(Int.init).filter { $0 < limit }.count
+    }
+
+    /// Where each descriptor numbered at or above `limit` points (for diagnosing an inherited one).
+    public func descriptors(from limit: Int) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        return names.compactMap(Int.init).filter { $0 >= limit }.sorted().map {
+            "\($0) -> " + ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) ?? "?")
+        }
+    }
+
     /// VmRSS in KiB.
     public var residentKiB: Int {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
