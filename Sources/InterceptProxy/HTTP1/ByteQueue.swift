@@ -41,6 +41,19 @@ struct ByteQueue {
         return index - front
     }
 
+    /// Where the CRLF ending the line at the front starts, nil until its LF arrives (RFC 9112 2.2:
+    /// both decoders reject a bare LF rather than guess, since an origin could read it otherwise).
+    /// A line longer than `limit` bytes, CRLF included, throws `tooLong()`; a bare LF, `bareLF()`.
+    mutating func crlfLineEnd(limit: Int, tooLong: () -> HTTPParseError, bareLF: () -> HTTPParseError) throws -> Int? {
+        guard let lineFeed = nextLineFeed() else {
+            if count > limit { throw tooLong() }
+            return nil
+        }
+        guard lineFeed > 0, self[lineFeed - 1] == 13 else { throw bareLF() }
+        if lineFeed + 1 > limit { throw tooLong() }
+        return lineFeed - 1
+    }
+
     /// Drops the first `count` bytes.
     mutating func consume(_ count: Int) {
         front += count

@@ -142,15 +142,7 @@ struct HTTPRequestDecoder {
     /// Where the CRLF ending the line at the front starts, nil until it arrives. A bare LF is an
     /// error, and so is a line (CRLF included) longer than `limit`.
     private mutating func lineEnd(limit: Int, what: String, tooLong: @autoclosure () -> HTTPParseError) throws -> Int? {
-        guard let lineFeed = buffer.nextLineFeed() else {
-            if buffer.count > limit { throw tooLong() }
-            return nil
-        }
-        guard lineFeed > 0, buffer[lineFeed - 1] == 13 else {
-            throw HTTPParseError.malformed("\(what) ending in a bare LF (no CR before it)")
-        }
-        if lineFeed + 1 > limit { throw tooLong() }
-        return lineFeed - 1
+        try buffer.crlfLineEnd(limit: limit, tooLong: tooLong, bareLF: { .malformed("\(what) ending in a bare LF (no CR before it)") })
     }
 
     private mutating func flushBody(into events: inout [Event]) {

@@ -191,15 +191,8 @@ struct HTTPResponseDecoder {
         func tooLong() -> HTTPParseError {
             what == "trailer line" ? Self.trailersTooLarge : .malformed("upstream sent a \(what) longer than allowed")
         }
-        guard let lineFeed = buffer.nextLineFeed() else {
-            if buffer.count > limit { throw tooLong() }
-            return nil
-        }
-        guard lineFeed > 0, buffer[lineFeed - 1] == 13 else {
-            throw HTTPParseError.malformed("upstream sent a \(what) ending in a bare LF (no CR before it)")
-        }
-        if lineFeed + 1 > limit { throw tooLong() }
-        return lineFeed - 1
+        return try buffer.crlfLineEnd(limit: limit, tooLong: tooLong,
+                                      bareLF: { .malformed("upstream sent a \(what) ending in a bare LF (no CR before it)") })
     }
 
     /// `HTTP/1.x SP 3DIGIT [SP reason]` (RFC 9112 4), then fields.
