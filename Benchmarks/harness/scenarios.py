@@ -133,6 +133,7 @@ class IdleTunnels(Scenario):
     key = "idle_tunnels"
     title = "idle tunnels (RSS per tunnel)"
     id = "idle"
+    work_unit = "tunnel"
     contender_names = ("intercept-proxy", "mitmproxy")
 
     def measure(self, contender):
