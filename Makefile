@@ -51,7 +51,7 @@ else \
 fi
 endef
 
-.PHONY: all deps test-deps bench-deps bench-peer-deps build run test bench bench-smoke bench-forge soak clean sanitize sanitize-ci fuzz fuzz-smoke fuzz-build
+.PHONY: container-deps container-prerequisites all deps test-deps bench-deps bench-peer-deps build run test bench bench-smoke bench-forge soak clean sanitize sanitize-ci fuzz fuzz-smoke fuzz-build
 
 all: build
 
@@ -87,8 +87,31 @@ $(ROOTFS)/usr/bin/curl:
 	$(SUDO) debootstrap --variant=minbase --include=ca-certificates,curl bookworm $(ROOTFS).partial
 	$(SUDO) mv $(ROOTFS).partial $(ROOTFS)
 
+# Container builds behind the proxy (Tests/CLITests/ContainerBuildTests.swift): buildah builds the
+# Dockerfiles (podman imports the base image, skopeo pulls from docker-registry), as root with chroot
+# isolation. Their base image comes from a second rootfs: the one above plus pip, npm and Go, installed
+# with apt inside it (debootstrap cannot resolve npm's dependencies itself).
+CONTAINER_PACKAGES := buildah:buildah podman:podman skopeo:skopeo docker-registry:docker-registry dpkg-deb:dpkg patch:patch
+APPS_ROOTFS ?= /var/cache/intercept-proxy/rootfs-bookworm-apps
+export INTERCEPT_PROXY_TEST_APPS_ROOTFS := $(APPS_ROOTFS)
+
+container-deps:
+	@$(call ensure_packages,$(CONTAINER_PACKAGES),container tests)
+
+$(APPS_ROOTFS)/usr/bin/go: | $(ROOTFS)/usr/bin/curl
+	@echo "make: building $(APPS_ROOTFS) (the rootfs above plus python3-pip, npm and golang-go) for the container tests (once per machine, about 3 min)"
+	$(SUDO) rm -rf $(APPS_ROOTFS).partial
+	$(SUDO) cp -a $(ROOTFS) $(APPS_ROOTFS).partial
+	$(SUDO) cp /etc/resolv.conf $(APPS_ROOTFS).partial/etc/resolv.conf
+	$(SUDO) chroot $(APPS_ROOTFS).partial /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+		sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-pip npm golang-go && apt-get clean && rm -rf /var/lib/apt/lists/*'
+	$(SUDO) rm -rf $(APPS_ROOTFS)
+	$(SUDO) mv $(APPS_ROOTFS).partial $(APPS_ROOTFS)
+
+container-prerequisites: container-deps $(APPS_ROOTFS)/usr/bin/go
+
 # Runs every test, then prints one closing line: "tests: N passed, N failed".
-test: test-deps $(ROOTFS)/usr/bin/curl $(BENCH_VENV)/bin/mitmdump fuzz-smoke sanitize-ci
+test: test-deps $(ROOTFS)/usr/bin/curl container-prerequisites $(BENCH_VENV)/bin/mitmdump fuzz-smoke sanitize-ci image
 	$(SWIFT) build --build-tests
 	@mkdir -p .build
 	@status=0; $(SWIFT) test 2>&1 | tee .build/test.log || status=$$?; \
@@ -136,7 +159,7 @@ SANITIZE_SKIPS := $(foreach test,$(SANITIZE_MEMORY_BUDGET_TESTS),--skip '$(test)
 # What CI runs under ThreadSanitizer on every `make test`: the forwarding and HTTP/2 suites.
 SANITIZE_CI_FILTER := --filter 'InterceptProxyTests\.(ForwardingTests|HTTP2Tests|HTTP2UpstreamTests|HTTP2HostileTests)'
 
-sanitize: test-deps $(ROOTFS)/usr/bin/curl $(BENCH_VENV)/bin/mitmdump
+sanitize: test-deps $(ROOTFS)/usr/bin/curl container-prerequisites $(BENCH_VENV)/bin/mitmdump
 	@echo "make: sanitized runs leave out the memory-budget tests: $(SANITIZE_MEMORY_BUDGET_TESTS)"
 	Tests/Sanitizers/run.sh thread $(SANITIZE_SKIPS)
 	Tests/Sanitizers/run.sh address $(SANITIZE_SKIPS)
@@ -147,7 +170,7 @@ sanitize-ci: test-deps $(BENCH_VENV)/bin/mitmdump
 # libFuzzer targets for every parser (Fuzz/README.md), built apart from the normal build with
 # ASan; seeds in Fuzz/corpus, new inputs in .build-fuzz/corpus, reproducers in .build-fuzz/crashes.
 FUZZ_SCRATCH := .build-fuzz
-FUZZ_TARGETS := http1-request http1-response connect-authority tls-client-hello h2-server pem-ca explain
+FUZZ_TARGETS := http1-request http1-response connect-authority tls-client-hello h2-server pem-ca explain dockerfile
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 5
 FUZZ_BUILD := $(SWIFT) build --product intercept-proxy-fuzz --scratch-path $(FUZZ_SCRATCH) \
@@ -167,4 +190,33 @@ fuzz-smoke: fuzz-build
 	Fuzz/run.sh $(FUZZ_BIN) $(FUZZ_SCRATCH) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 clean:
-	rm -rf .build .build-tsan .build-asan .build-fuzz
+	rm -rf .build .build-tsan .build-asan .build-fuzz .build-image
+
+# --- The proxy as a CI fixture (issue #15): harness recipes in examples/ and the container image. ---
+# pytest runs examples/pytest, PyYAML reads the CI recipes a test compares with the image; go test
+# runs examples/go (golang-go is in TEST_PACKAGES already).
+TEST_PACKAGES += pymod/pytest:python3-pytest pymod/yaml:python3-yaml
+
+# The CI fixture image (image/Containerfile): the release binary with the Swift standard library
+# linked statically (built apart, in .build-image), staged with only the libraries it loads, built
+# offline with buildah (as root, chroot isolation: see the Containers section), saved as an OCI
+# archive (and a docker-archive, whose config keeps the HEALTHCHECK) under .build/. `make test`
+# builds it once, for ContainerImageTests and the recipes' checks.
+IMAGE_NAME ?= localhost/intercept-proxy:dev
+IMAGE_SCRATCH := .build-image
+IMAGE_CONTEXT := .build/image-context
+IMAGE_OCI := .build/intercept-proxy-image.oci.tar
+IMAGE_DOCKER := .build/intercept-proxy-image.docker.tar
+IMAGE_PACKAGES := buildah:buildah skopeo:skopeo strip:binutils
+export INTERCEPT_PROXY_IMAGE_ARCHIVE := $(abspath $(IMAGE_DOCKER))
+
+.PHONY: image
+image: deps
+	@$(call ensure_packages,$(IMAGE_PACKAGES),image)
+	$(SWIFT) build -c release --product intercept-proxy --static-swift-stdlib --scratch-path $(IMAGE_SCRATCH)
+	$(SUDO) image/stage.sh $(IMAGE_SCRATCH)/release/intercept-proxy $(IMAGE_CONTEXT)
+	$(SUDO) buildah bud --isolation chroot --network host --format docker --quiet -t $(IMAGE_NAME) -f image/Containerfile $(IMAGE_CONTEXT)
+	rm -f $(IMAGE_OCI) $(IMAGE_DOCKER)
+	$(SUDO) buildah push --quiet $(IMAGE_NAME) oci-archive:$(IMAGE_OCI):$(IMAGE_NAME)
+	$(SUDO) buildah push --quiet $(IMAGE_NAME) docker-archive:$(IMAGE_DOCKER):$(IMAGE_NAME)
+	@echo "make: image $(IMAGE_NAME): $$(du -sm $(IMAGE_CONTEXT) | cut -f1) MB unpacked, OCI archive $(IMAGE_OCI) $$(du -m $(IMAGE_OCI) | cut -f1) MB"

@@ -9,7 +9,7 @@ enum AuthorityTarget {
         if let (host, port) = splitHostPort(text) {
             precondition((1...65535).contains(port) && !host.isEmpty, "splitHostPort gave \(host) \(port)")
         }
-        if let (host, port) = ProxyConnection.authority(text) {
+        if let (host, port) = ClientConnection.authority(text) {
             precondition((1...65535).contains(port), "port \(port)")
             guard let again = try? ServerName(host) else { preconditionFailure("authority gave '\(host)', which ServerName refuses") }
             precondition(again.text == host, "'\(host)' is not canonical: \(again.text)")

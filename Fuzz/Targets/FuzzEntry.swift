@@ -15,6 +15,7 @@ let fuzzTargets: [FuzzTarget] = [
     FuzzTarget(name: "h2-server", run: HTTP2ServerTarget.run),
     FuzzTarget(name: "pem-ca", run: PEMTarget.run),
     FuzzTarget(name: "explain", run: ExplainTarget.run),
+    FuzzTarget(name: "dockerfile", run: DockerfileTarget.run),
 ]
 
 /// The one binary holds every target; FUZZ_TARGET names the one libFuzzer drives.

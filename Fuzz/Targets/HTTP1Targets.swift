@@ -145,10 +145,11 @@ enum HTTP1ResponseTarget {
             case let .head(head, raw):
                 outcome.heads.append(head)
                 outcome.raw += raw
-            case let .body(raw, payload):
-                precondition(payload <= raw.count, "payload \(payload) of \(raw.count) raw bytes")
+            case let .body(payload):
+                outcome.raw += payload
+                outcome.payload += payload.count
+            case let .framing(raw):
                 outcome.raw += raw
-                outcome.payload += payload
             case let .trailer(name, value, raw):
                 outcome.trailers.append("\(name): \(value)")
                 outcome.raw += raw

@@ -5,7 +5,7 @@ import CNGHTTP2
 /// decrypted bytes: requests are answered (a small body or a reset) between reads, DATA is
 /// acknowledged, and output is drained, so nghttp2 and our callbacks see a live connection.
 enum HTTP2ServerTarget {
-    private final class Stub: HTTP2ServerSessionDelegate {
+    private final class Stub: HTTP2ClientLegSessionDelegate {
         var requests: [Int32] = []
         var data: [(Int32, Int)] = []
         func http2Request(_ head: HTTP2RequestHead, stream: Int32, endStream: Bool) {
@@ -24,7 +24,7 @@ enum HTTP2ServerTarget {
     static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
     static func run(_ data: [UInt8]) {
-        guard let session = try? HTTP2ServerSession() else { preconditionFailure("no session") }
+        guard let session = try? HTTP2ClientLegSession() else { preconditionFailure("no session") }
         let stub = Stub()
         session.delegate = stub
         _ = session.takeOutput()

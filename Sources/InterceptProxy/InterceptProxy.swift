@@ -14,8 +14,10 @@ import Logging
 ///     await proxy.stop()
 public final class InterceptProxy: @unchecked Sendable {
     public let configuration: ProxyConfiguration
-    private let core: ProxyCore
+    let core: ProxyCore
     private let group: EventLoopGroup
+    /// The control API (Admin/): its server and shutdown handler.
+    let control = ProxyControl()
     private let lock = NSLock()
     private var listeners: [Listener] = []
     /// Set by the first `stop()`; later callers wait for the same task.
@@ -52,6 +54,11 @@ public final class InterceptProxy: @unchecked Sendable {
         } catch {
             bound.forEach { $0.close() }
             core.waitForBackgroundWork()  // the caller is likely to exit on this error
+            throw error
+        }
+        do { try control.start(proxy: self, group: group) } catch {  // the control API (issue #15)
+            bound.forEach { $0.close() }
+            core.waitForBackgroundWork()
             throw error
         }
         lock.lock()
@@ -124,6 +131,7 @@ public final class InterceptProxy: @unchecked Sendable {
     }
 
     private func shutDown(_ listeners: [Listener]) async {
+        control.stop()  // the control API (issue #15)
         listeners.forEach { $0.close() }
         for connection in core.liveConnections { connection.shutdown() }
         let deadline = Date() + configuration.shutdownGracePeriod

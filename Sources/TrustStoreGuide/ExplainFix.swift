@@ -49,7 +49,8 @@ extension ErrorExplanation {
 
     private func dockerBuildFix(distro: String?) -> [String] {
         let family = distro.flatMap(DistroFamily.named) ?? .debian
-        var lines = ["# 1. in the Dockerfile, right after FROM and before the first RUN that downloads:"]
+        var lines = ["# 1. in the Dockerfile, right after FROM and before the first RUN that downloads",
+                     "#    (or let intercept-proxy snippet --dockerfile Dockerfile --write insert it in every stage that needs it):"]
         if distro == nil {
             lines.append("#    (the log does not show the base image: this is the Debian/Ubuntu block; others: intercept-proxy snippet --distro alpine|rhel|suse|arch|distroless)")
         }

@@ -99,8 +99,14 @@ struct RunCommand: ParsableCommand {
     var keepAliveTimeout: Double?
 
     @Option(name: .customLong("ready-file"), help: ArgumentHelp(
-        "Once listening, write {pid, host, port, caCertificate, profile} as JSON here.", valueName: "file"))
+        "Once listening, write {pid, host, port, caCertificate, profile, admin} as JSON here.", valueName: "file"))
     var readyFile: String?
+
+    @Option(name: .customLong("admin"), help: ArgumentHelp(
+        "Serve the control API (HTTP + JSON under /v1: health, ready, ca.pem, flows, reset, failures, map-remote, shutdown) "
+            + "on this address; a bare PORT means loopback (env INTERCEPT_PROXY_ADMIN; default off).",
+        valueName: "HOST:PORT"))
+    var admin: String?
 
     private static func environment(_ name: String) -> String? {
         ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
@@ -112,6 +118,9 @@ struct RunCommand: ParsableCommand {
         guard h2IdleTimeout >= 0, h2IdleTimeout.isFinite else { throw ValidationError("--h2-idle-timeout must be 0 or more seconds, got \(h2IdleTimeout)") }
         _ = try parsedRules()
         _ = try parsedAccessRules()
+        if let admin = admin ?? Self.environment("INTERCEPT_PROXY_ADMIN") {
+            do { _ = try InterceptProxy.parseAdminAddress(admin) } catch let error as ConfigurationError { throw ValidationError(error.description) }
+        }
         for pattern in ignoreHosts where (try? NSRegularExpression(pattern: pattern)) == nil {
             throw ValidationError("--ignore-hosts '\(pattern)' is not a valid regular expression")
         }
@@ -180,15 +189,24 @@ struct RunCommand: ParsableCommand {
         if let requestHeadTimeout { configuration.requestHeadTimeout = requestHeadTimeout }
         if let keepAliveTimeout { configuration.keepAliveTimeout = keepAliveTimeout }
         if ca.isBringYourOwn { configuration.authority = try ca.loadAuthority(createIfMissing: false) }
+        configuration.adminAddress = admin ?? Self.environment("INTERCEPT_PROXY_ADMIN")
+        configuration.caCertificateFile = ca.caCertificate
 
         let proxy = try InterceptProxy(configuration: configuration)
         try proxy.start()
-        let caFile = proxy.rootCertificateFile ?? ca.caCertificate ?? "(in memory)"
+        let caFile = proxy.readyInfo.caCertificate
         let addresses = proxy.addresses.map(\.description).joined(separator: " ")
+            + (proxy.adminAddress.map { " (control API on \($0))" } ?? "")
         let mode = offline ? "offline" : "forwarding"
         let banner = "intercept-proxy listening on \(addresses) (profile \(proxy.profile.storageName), \(mode)); clients must trust \(caFile)"
 
         // Signals are watched before anything announces readiness: ready means ready to be stopped.
+        proxy.onShutdownRequest = {  // POST /v1/shutdown: as SIGTERM
+            Task {
+                await proxy.stop()
+                Foundation.exit(0)
+            }
+        }
         SignalPipe.watch { signalNumber in
             if signalNumber == SIGUSR1 {
                 do { try proxy.writeHAR() } catch { Terminal.error("writing the HAR file: \(error)") }
@@ -202,7 +220,7 @@ struct RunCommand: ParsableCommand {
         // The ready file first: whoever waits for either signal may rely on both.
         if let readyFile {
             do {
-                try writeReadyFile(readyFile, proxy: proxy, caFile: caFile)
+                try writeReadyFile(readyFile, proxy: proxy)
             } catch {
                 proxy.stopAndWait()
                 throw error
@@ -220,15 +238,8 @@ struct RunCommand: ParsableCommand {
         _ = unsafeBitCast(symbol, to: MallOpt.self)(mArenaMax, count)
     }
 
-    private func writeReadyFile(_ path: String, proxy: InterceptProxy, caFile: String) throws {
-        let object: [String: Any] = [
-            "pid": Int(getpid()),
-            "host": proxy.addresses.first?.host ?? "",
-            "port": proxy.port,
-            "caCertificate": caFile,
-            "profile": proxy.profile.storageName,
-        ]
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    private func writeReadyFile(_ path: String, proxy: InterceptProxy) throws {
+        let data = proxy.readyJSON
         // Write then rename, so a harness polling for the file never reads half of it.
         let temporary = path + ".tmp"
         try data.write(to: URL(fileURLWithPath: temporary))

@@ -11,6 +11,7 @@ struct SnippetCommand: ParsableCommand {
         --distro prints a Dockerfile (or shell) block gated on the PROXY_CA_B64 build argument:
           docker build --build-arg PROXY_CA_B64="$(intercept-proxy ca export --format base64)" .
         --client prints the environment variables or commands for a runtime, with its gotchas.
+        --dockerfile PATH fits your Dockerfile with that block (a unified diff; --write applies it).
         """)
 
     @OptionGroup var ca: CAOptions
@@ -27,8 +28,19 @@ struct SnippetCommand: ParsableCommand {
     @Option(help: ArgumentHelp("\(ClientSnippet.names.joined(separator: ", ")) or all.", valueName: "name"))
     var client: String?
 
+    @Option(help: ArgumentHelp("Insert the block after FROM in each stage of this Dockerfile that runs commands (--distro overrides the family read from the base image).", valueName: "path"))
+    var dockerfile: String?
+
+    @Flag(help: "With --dockerfile: write the change instead of printing a diff.")
+    var write = false
+
     func validate() throws {
-        guard (distro == nil) != (client == nil) else { throw ValidationError("pass exactly one of --distro or --client") }
+        if dockerfile != nil {
+            guard client == nil else { throw ValidationError("--dockerfile and --client do not go together") }
+        } else {
+            guard !write else { throw ValidationError("--write goes with --dockerfile") }
+            guard (distro == nil) != (client == nil) else { throw ValidationError("pass exactly one of --distro or --client (or --dockerfile PATH, with --distro to override the family)") }
+        }
         if let distro, !DistroFamily.allNames.contains(distro.lowercased()) {
             throw ValidationError("unknown distro '\(distro)'; choose one of: \(DistroFamily.allNames.joined(separator: ", "))")
         }
@@ -39,6 +51,10 @@ struct SnippetCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let dockerfile {
+            try DockerfileSnippet(path: dockerfile, distro: distro, write: write).run()
+            return
+        }
         if let distro {
             print(DistroSnippet.render(distro: distro, format: DistroSnippet.Format(rawValue: format)!)!, terminator: "")
             return

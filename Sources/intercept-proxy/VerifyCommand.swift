@@ -38,6 +38,17 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    @Option(name: .customLong("listen-host"), help: ArgumentHelp(
+        "As for run (default 127.0.0.1). A docker build's RUN steps reach the host only beyond loopback: e.g. 0.0.0.0.", valueName: "address"))
+    var listenHost: String?
+
+    @Option(name: [.customShort("p"), .long], help: ArgumentHelp("Port to listen on (default 0: a free one); fix it to name it in build arguments.", valueName: "port"))
+    var port: Int = 0
+
+    @Option(name: .customLong("proxy-host"), help: ArgumentHelp(
+        "The host CMD is told to reach the proxy at, in HTTPS_PROXY and the others (default: 127.0.0.1), e.g. host.docker.internal.", valueName: "host"))
+    var proxyHost: String?
+
     /// Only what follows `--` is the command, so `verify --help` prints help instead of running `--help`.
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
     var command: [String] = []
@@ -57,7 +68,8 @@ struct VerifyCommand: ParsableCommand {
             return handler
         }
         var configuration = ProxyConfiguration()
-        configuration.port = 0
+        configuration.port = port
+        if let listenHost { configuration.listenHost = listenHost }
         configuration.profile = try ca.resolvedProfile()
         configuration.caDirectory = ca.directory.url.path
         configuration.offline = offline
@@ -71,7 +83,7 @@ struct VerifyCommand: ParsableCommand {
 
         let status: Int32
         do {
-            status = try runCommand(proxyURL: "http://127.0.0.1:\(proxy.port)")
+            status = try runCommand(proxyURL: "http://\(proxyHost ?? "127.0.0.1"):\(proxy.port)")
         } catch {
             proxy.stopAndWait()  // exit must not race the proxy's background OpenSSL work
             throw error

@@ -55,39 +55,17 @@ import TestSupport
     ]
 
     /// The local upstream: /simple/demo/ with a real wheel, and /repo.git for a dumb-HTTP clone.
-    final class Upstream: @unchecked Sendable {
-        let scratch: TemporaryDirectory
-        let server: StaticHTTPSServer
-        init() throws {
-            scratch = try TemporaryDirectory()
-            let root = scratch.path("www")
-            let made = try run("python3", ["-c", """
-                import hashlib, os, sys, zipfile
-                root = sys.argv[1]
-                os.makedirs(root + "/packages"); os.makedirs(root + "/simple/demo")
-                wheel = root + "/packages/demo-1.0-py3-none-any.whl"
-                with zipfile.ZipFile(wheel, "w") as z:
-                    z.writestr("demo/__init__.py", "")
-                    z.writestr("demo-1.0.dist-info/METADATA", "Metadata-Version: 2.1\\nName: demo\\nVersion: 1.0\\n")
-                    z.writestr("demo-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n")
-                    z.writestr("demo-1.0.dist-info/RECORD", "")
-                digest = hashlib.sha256(open(wheel, "rb").read()).hexdigest()
-                open(root + "/simple/demo/index.html", "w").write(
-                    '<a href="../../packages/demo-1.0-py3-none-any.whl#sha256=%s">demo-1.0-py3-none-any.whl</a>' % digest)
-                """, root])
-            #expect(made.status == 0, "\(made)")
-            let work = scratch.path("work")
+    static let upstream = Result {
+        try PackageOrigin(host: "origin.test") { root in
+            try PackageRepositories.writePipIndex(root: root)
+            let work = root + "/../work"
             for step in [["init", "-q", work], ["-C", work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "hello"],
                          ["clone", "-q", "--bare", work, "\(root)/repo.git"], ["-C", "\(root)/repo.git", "update-server-info"]] {
                 let result = try run("git", step)
                 #expect(result.status == 0, "git \(step): \(result)")
             }
-            let authority = try CertificateAuthority.generate(profile: .plain.with(keyAlgorithm: .ecdsaP256))
-            server = try StaticHTTPSServer(directory: root, chain: LeafForge(authority: authority).chain(for: "origin.test"))
         }
     }
-
-    static let upstream = Result { try Upstream() }
 
     /// `export NAME=VALUE` lines of a snippet, as environment variables.
     private func environment(fromSnippet text: String) -> [String: String] {
@@ -103,11 +81,11 @@ import TestSupport
     @Test(arguments: clients, ["zscaler", "netskope"])
     func rejectedWithoutTheCATrustedWithTheSnippet(client: Client, profile: String) throws {
         let upstream = try Self.upstream.get()
-        let caDir = upstream.scratch.path("ca")
+        let caDir = upstream.files.path("ca")
         let verify = ["verify", "--ca-dir", caDir, "--profile", profile, "--upstream-insecure",
                       "--map-remote", "pypi.example=127.0.0.1:\(upstream.server.port)",
                       "--map-remote", "git.example=127.0.0.1:\(upstream.server.port)"]
-        let command = ["--"] + client.command(upstream.scratch.url.path)
+        let command = ["--"] + client.command(upstream.files.url.path)
 
         let rejected = try CLI.run(verify + ["--expect", "rejected"] + command)
         #expect(rejected.status == 0, "\(client) \(profile): \(rejected)")

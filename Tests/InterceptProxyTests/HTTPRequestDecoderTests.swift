@@ -307,7 +307,7 @@ import Testing
     private func raw(_ events: [HTTPResponseDecoder.Event]) -> [UInt8] {
         events.flatMap { event -> [UInt8] in
             switch event {
-            case let .head(_, raw), let .body(raw, _), let .trailer(_, _, raw): return raw
+            case let .head(_, raw), let .body(raw), let .framing(raw), let .trailer(_, _, raw): return raw
             case .end: return []
             }
         }
@@ -331,7 +331,7 @@ import Testing
             #expect(raw(events) == bytes, "piece \(piece)")
             #expect(events.filter { if case .end = $0 { return true } else { return false } }.count == 3)
             #expect(events.contains { if case .trailer("grpc-status", "0", _) = $0 { return true } else { return false } })
-            #expect(events.reduce(0) { if case let .body(_, payload) = $1 { return $0 + payload } else { return $0 } } == 50 + 5 + 5)
+            #expect(events.reduce(0) { if case let .body(payload) = $1 { return $0 + payload.count } else { return $0 } } == 50 + 5 + 5)
         }
     }
 

@@ -13,6 +13,8 @@ struct EventHistory {
     /// Evicted so far, in all and of `response` events (each one a HAR entry lost).
     private(set) var evicted = 0
     private(set) var evictedResponses = 0
+    /// Appended so far, ever: the sequence number of the newest event (the first is 1; `removeAll` keeps it).
+    private(set) var appended = 0
 
     init(maxCount: Int?, maxBytes: Int) {
         self.maxCount = maxCount
@@ -36,6 +38,7 @@ struct EventHistory {
     @discardableResult
     mutating func append(_ event: FlowEvent) -> Int {
         let size = event.estimatedBytes
+        appended += 1
         events.append(event)
         sizes.append(size)
         bytes += size
@@ -50,6 +53,30 @@ struct EventHistory {
         evicted += removed
         compact()
         return removed
+    }
+
+    /// Forgets every event (a harness's reset between tests); sequence numbers go on from where they were.
+    mutating func removeAll() {
+        events = []
+        sizes = []
+        start = 0
+        bytes = 0
+    }
+
+    /// The kept events numbered after `sequence`, oldest first, at most `maxCount` of them and
+    /// `maxBytes` (at least one when any is newer). Numbers: see `appended`.
+    func events(after sequence: Int, maxCount: Int, maxBytes: Int) -> [(sequence: Int, event: FlowEvent)] {
+        let firstSequence = appended - count + 1
+        var index = start + max(0, sequence + 1 - firstSequence)
+        var result: [(sequence: Int, event: FlowEvent)] = []
+        var total = 0
+        while index < events.count, result.count < maxCount {
+            total += sizes[index]
+            if total > maxBytes && !result.isEmpty { break }
+            if let event = events[index] { result.append((firstSequence + index - start, event)) }
+            index += 1
+        }
+        return result
     }
 
     private mutating func compact() {

@@ -15,6 +15,9 @@ final class FlowRecorder: @unchecked Sendable {
     /// Called once, on the first eviction, when evictions lose something (the HAR's entries).
     private var evictionWarning: (@Sendable () -> Void)?
     private let encoder: JSONEncoder
+    /// Callbacks waiting for an event numbered above theirs (the control API's long polls), by token.
+    private var waiters: [Int: (after: Int, wake: @Sendable () -> Void)] = [:]
+    private var nextWaiter = 0
 
     /// - Parameters:
     ///   - path: a file to append JSON lines to, `-` for stdout, nil for none.
@@ -74,7 +77,9 @@ final class FlowRecorder: @unchecked Sendable {
         }
         let subscribers = subscriptions.values.compactMap(\.subscription)
         for subscriber in subscribers { subscriber.push(event) }
+        let woken = waiters.isEmpty ? [] : takeWaiters { $0 < history.appended }
         lock.unlock()
+        woken.forEach { $0() }
         // Released after the lock: the last reference to a dropped stream unsubscribes it, taking the lock.
         withExtendedLifetime(subscribers) {}
     }
@@ -123,10 +128,53 @@ final class FlowRecorder: @unchecked Sendable {
         isClosed = true
         let finishing = subscriptions.values.compactMap(\.subscription)
         subscriptions = [:]
+        let woken = takeWaiters { _ in true }
         lock.unlock()
+        woken.forEach { $0() }
         for subscription in finishing { subscription.finish() }
         withExtendedLifetime(finishing) {}  // (released outside the lock, see record)
         writer?.close(timeout: fileCloseTimeout)
+    }
+}
+
+// Numbered events for readers that poll (the control API's `flows?since=N`).
+extension FlowRecorder {
+    /// The number of the newest event recorded (0 before the first); `reset` does not rewind it.
+    var lastSequence: Int { lock.withLock { history.appended } }
+
+    /// Kept events numbered after `sequence`, oldest first, within `maxCount` and `maxBytes`.
+    func events(after sequence: Int, maxCount: Int, maxBytes: Int) -> [(sequence: Int, event: FlowEvent)] {
+        lock.withLock { history.events(after: sequence, maxCount: maxCount, maxBytes: maxBytes) }
+    }
+
+    /// Calls `wake` once, on the recording thread, when an event numbered above `sequence` is
+    /// recorded or the recorder closes; at once if one already is. Returns a token for `cancelWait`.
+    func whenRecorded(after sequence: Int, _ wake: @escaping @Sendable () -> Void) -> Int {
+        let (token, now) = lock.withLock { () -> (Int, Bool) in
+            nextWaiter += 1
+            if history.appended > sequence || isClosed { return (nextWaiter, true) }
+            waiters[nextWaiter] = (sequence, wake)
+            return (nextWaiter, false)
+        }
+        if now { wake() }
+        return token
+    }
+
+    /// Drops a waiter that has not been woken (its poll timed out).
+    func cancelWait(_ token: Int) {
+        _ = lock.withLock { waiters.removeValue(forKey: token) }
+    }
+
+    /// Forgets the recorded events (not the flow log's file); numbering goes on.
+    func reset() {
+        lock.withLock { history.removeAll() }
+    }
+
+    /// Removes and returns the waiters whose number passes `test`. Called with the lock held.
+    fileprivate func takeWaiters(_ test: (Int) -> Bool) -> [@Sendable () -> Void] {
+        let due = waiters.filter { test($0.value.after) }
+        for token in due.keys { waiters[token] = nil }
+        return due.values.map(\.wake)
     }
 }
 

@@ -6,7 +6,7 @@ struct HTTPResponse {
     var closeConnection = false
 
     static let reasons: [Int: String] = [
-        200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 407: "Proxy Authentication Required", 408: "Request Timeout", 421: "Misdirected Request",
+        200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 407: "Proxy Authentication Required", 408: "Request Timeout", 421: "Misdirected Request",
         431: "Request Header Fields Too Large", 501: "Not Implemented", 502: "Bad Gateway",
         503: "Service Unavailable", 504: "Gateway Timeout", 505: "HTTP Version Not Supported", 508: "Loop Detected",
     ]

@@ -24,8 +24,11 @@ struct HTTPResponseDecoder {
     enum Event {
         /// A final or interim (1xx) head and its raw bytes.
         case head(HTTPResponseHead, raw: [UInt8])
-        /// Body bytes as they appeared on the wire (chunk framing included) and how many were payload.
-        case body(raw: [UInt8], payload: Int)
+        /// Payload bytes of the body, exactly as they appeared on the wire.
+        case body([UInt8])
+        /// Chunked framing around the payload (a chunk-size line, the CRLF after chunk data, the
+        /// blank line ending the trailers): relayed verbatim to an HTTP/1.1 client, no payload.
+        case framing([UInt8])
         /// A trailer field after a chunked body.
         case trailer(name: String, value: String, raw: [UInt8])
         /// The response is complete.
@@ -111,14 +114,13 @@ struct HTTPResponseDecoder {
             let raw = buffer.take(take)
             if take == remaining {
                 state = .head
-                return [.body(raw: raw, payload: take), .end]
+                return [.body(raw), .end]
             }
             state = .fixed(remaining: remaining - take)
-            return [.body(raw: raw, payload: take)]
+            return [.body(raw)]
         case .untilClose:
             guard !buffer.isEmpty else { return nil }
-            let raw = buffer.takeAll()
-            return [.body(raw: raw, payload: raw.count)]
+            return [.body(buffer.takeAll())]
         case .chunkSize:
             guard let end = try lineEnd(limit: HTTPRequestDecoder.maximumChunkLineSize, what: "chunk size line") else { return nil }
             let size: Int
@@ -126,24 +128,24 @@ struct HTTPResponseDecoder {
                 throw HTTPParseError.malformed("upstream sent an \(detail)")
             }
             state = size == 0 ? .trailers(size: 0, fields: 0) : .chunkData(remaining: size)
-            return [.body(raw: buffer.take(end + 2), payload: 0)]
+            return [.framing(buffer.take(end + 2))]
         case let .chunkData(remaining):
             guard !buffer.isEmpty else { return nil }
             let take = min(remaining, buffer.count)
             let raw = buffer.take(take)
             state = take == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - take)
-            return [.body(raw: raw, payload: take)]
+            return [.body(raw)]
         case .chunkDataEnd:
             guard buffer.count >= 2 else { return nil }
             guard buffer[0] == 13, buffer[1] == 10 else { throw HTTPParseError.malformed("upstream sent chunk data not followed by CRLF") }
             buffer.consume(2)
             state = .chunkSize
-            return [.body(raw: [13, 10], payload: 0)]
+            return [.framing([13, 10])]
         case let .trailers(size, fields):
             guard let end = try lineEnd(limit: HTTPRequestDecoder.maximumTrailerSize - size, what: "trailer line") else { return nil }
             if end == 0 {
                 state = .head
-                return [.body(raw: buffer.take(2), payload: 0), .end]
+                return [.framing(buffer.take(2)), .end]
             }
             guard fields < HTTPRequestDecoder.maximumFieldCount else { throw Self.trailersTooLarge }
             let field = try HTTPWire.headerField(buffer[0..<end], source: "upstream sent a malformed trailer line")
@@ -217,5 +219,18 @@ struct HTTPResponseDecoder {
         let headers = try HTTPWire.headerFields(lines.dropFirst(), source: "upstream sent a malformed header line")
         return HTTPResponseHead(version: version, status: status,
                                 reason: parts.count > 2 ? String(decoding: parts[2], as: UTF8.self) : "", headers: headers)
+    }
+}
+
+extension HTTPResponseDecoder.Event {
+    /// What the event means to an exchange, whatever the framing: nil for framing bytes.
+    var part: ResponsePart? {
+        switch self {
+        case let .head(head, _): return .head(head)
+        case let .body(bytes): return .body(bytes)
+        case .framing: return nil
+        case let .trailer(name, value, _): return .trailer(name: name, value: value)
+        case .end: return .end
+        }
     }
 }

@@ -81,11 +81,31 @@ enum HTTPWire {
 
     static func isBlank(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 }
 
-    /// `host[:port]` as in Host, :authority and URLs: the port only when not 443, IPv6 in brackets.
-    static func authority(host: String, port: Int) -> String {
+    /// `host[:port]` as in Host, :authority, URLs and CONNECT targets: IPv6 in brackets, the port
+    /// left out when it is the scheme's default (443 for https, 80 for http; nil: always written).
+    static func authority(host: String, port: Int, defaultPort: Int? = 443) -> String {
         let bracketed = host.contains(":") ? "[\(host)]" : host
-        return port == 443 ? bracketed : "\(bracketed):\(port)"
+        return port == defaultPort ? bracketed : "\(bracketed):\(port)"
     }
+
+    /// One chunk of a chunked body (RFC 9112 7.1): size line, data, CRLF; nothing for no bytes
+    /// (an empty chunk would end the body).
+    static func chunk(_ bytes: [UInt8]) -> [UInt8] {
+        guard !bytes.isEmpty else { return [] }
+        var framed = Array("\(String(bytes.count, radix: 16))\r\n".utf8)
+        framed.reserveCapacity(framed.count + bytes.count + 2)
+        framed += bytes
+        framed += [13, 10]
+        return framed
+    }
+
+    /// The last chunk and the trailer section that end a chunked body.
+    static func lastChunk(trailers: [(name: String, value: String)] = []) -> [UInt8] {
+        guard !trailers.isEmpty else { return lastChunkBytes }
+        return Array(("0\r\n" + trailers.map { "\($0.name): \($0.value)\r\n" }.joined() + "\r\n").utf8)
+    }
+
+    private static let lastChunkBytes = Array("0\r\n\r\n".utf8)
 
     /// Without leading and trailing spaces and tabs.
     static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {

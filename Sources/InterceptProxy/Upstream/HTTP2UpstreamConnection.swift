@@ -3,8 +3,8 @@ import CNGHTTP2
 /// What one request on a multiplexed upstream connection hears. Called on the loop, often from
 /// inside nghttp2's receive callbacks: it may submit frames, never ask for output.
 protocol HTTP2UpstreamStreamDelegate: AnyObject {
-    /// The response as HTTP/1.1-decoder events (raw bytes are the payload only, no framing).
-    func upstreamStream(_ stream: Int32, received event: HTTPResponseDecoder.Event)
+    /// The next part of the response.
+    func upstreamStream(_ stream: Int32, received part: ResponsePart)
     /// The stream ended without a complete response. `refused`: the upstream never processed it
     /// (REFUSED_STREAM, or beyond a GOAWAY's last stream), so it may be sent again.
     func upstreamStream(_ stream: Int32, failed failure: UpstreamFailure, refused: Bool)
@@ -21,9 +21,9 @@ protocol HTTP2UpstreamConnectionOwner: AnyObject {
 
 /// One upstream connection that negotiated h2: requests become streams on it, one to one with
 /// the client's, and each stream's events go to its own delegate. Confined to its loop.
-final class HTTP2UpstreamConnection: UpstreamConnectionDelegate, HTTP2ClientSessionDelegate {
+final class HTTP2UpstreamConnection: UpstreamConnectionDelegate, HTTP2UpstreamSessionDelegate {
     let transport: UpstreamConnection
-    private let session: HTTP2ClientSession
+    private let session: HTTP2UpstreamSession
     weak var owner: HTTP2UpstreamConnectionOwner?
     /// Strong until the stream ends or its delegate lets go (`release`, `cancel`).
     private var streams: [Int32: HTTP2UpstreamStreamDelegate] = [:]
@@ -42,7 +42,7 @@ final class HTTP2UpstreamConnection: UpstreamConnectionDelegate, HTTP2ClientSess
     /// Takes over a ready connection whose ALPN said h2.
     init(adopting transport: UpstreamConnection) throws {
         self.transport = transport
-        session = try HTTP2ClientSession()
+        session = try HTTP2UpstreamSession()
         session.delegate = self
         transport.delegate = self
         flush()  // the connection preface and SETTINGS
@@ -132,10 +132,10 @@ final class HTTP2UpstreamConnection: UpstreamConnectionDelegate, HTTP2ClientSess
         end(reason)
     }
 
-    // MARK: HTTP2ClientSessionDelegate
+    // MARK: HTTP2UpstreamSessionDelegate
 
     func http2Response(_ head: HTTPResponseHead, stream: Int32) {
-        streams[stream]?.upstreamStream(stream, received: .head(head, raw: []))
+        streams[stream]?.upstreamStream(stream, received: .head(head))
     }
 
     func http2ResponseData(_ bytes: [UInt8], stream: Int32) {
@@ -143,11 +143,11 @@ final class HTTP2UpstreamConnection: UpstreamConnectionDelegate, HTTP2ClientSess
             session.consumed(bytes.count, stream: stream)  // a cancelled stream's bytes still count for the connection
             return
         }
-        delegate.upstreamStream(stream, received: .body(raw: bytes, payload: bytes.count))
+        delegate.upstreamStream(stream, received: .body(bytes))
     }
 
     func http2ResponseTrailers(_ fields: [(name: String, value: String)], stream: Int32) {
-        for field in fields { streams[stream]?.upstreamStream(stream, received: .trailer(name: field.name, value: field.value, raw: [])) }
+        for field in fields { streams[stream]?.upstreamStream(stream, received: .trailer(name: field.name, value: field.value)) }
     }
 
     func http2ResponseEnded(stream: Int32) {

@@ -43,7 +43,9 @@ struct UpstreamRoute: Equatable {
 }
 
 /// One connection to an origin (or through an upstream proxy to it), with TLS when the tunnel was
-/// HTTPS. Bytes sent before it is ready are queued. Confined to its loop.
+/// HTTPS: the transport under every upstream leg, knowing nothing of HTTP (HTTP1UpstreamLeg and
+/// HTTP2UpstreamConnection frame what goes over it). Bytes sent before it is ready are queued.
+/// Confined to its loop.
 final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     private enum State {
         case connecting
@@ -67,21 +69,6 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     private let alpn: [String]?
     /// What the upstream chose by ALPN once TLS is up ("h2", "http/1.1"), nil without ALPN or TLS.
     private(set) var negotiatedProtocol: String?
-    /// Set by an HTTP/1.1 exchange: should the upstream choose h2, the exchange's bytes are
-    /// translated both ways (`HTTP1OverHTTP2`), so it never knows. An h2 leg adopts the connection instead.
-    var speaksHTTP1 = false
-    private var translator: HTTP1OverHTTP2?
-    /// While set, plaintext from the upstream is kept, not delivered: for a connection dialled before
-    /// it is known which leg reads it (--mimic-upstream), since an h2 origin speaks first (SETTINGS).
-    var holdsInput = false {
-        didSet {
-            guard !holdsInput, !held.isEmpty else { return }
-            let bytes = held
-            held = []
-            process(bytes)
-        }
-    }
-    private var held: [UInt8] = []
 
     init(route: UpstreamRoute, tls: TLSClientContext?, loop: EventLoop, alpn: [String]? = nil) {
         self.route = route
@@ -101,7 +88,7 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     }
 
     /// Bytes waiting for the upstream socket, for backpressure on the client side.
-    var pendingOutbound: Int { (connection?.pendingOutbound ?? 0) + queued.count + (translator?.queuedBodyBytes ?? 0) }
+    var pendingOutbound: Int { (connection?.pendingOutbound ?? 0) + queued.count }
 
     var isReady: Bool { if case .ready = state { return true } else { return false } }
     var isClosed: Bool { if case .closed = state { return true } else { return false } }
@@ -111,22 +98,12 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
         guard !plaintext.isEmpty else { return }
         switch state {
         case let .ready(tls):
-            guard let translator = activeTranslator() else { return send(raw: plaintext, tls: tls) }
-            do {
-                send(raw: try translator.outgoing(plaintext), tls: tls)
-            } catch {
-                fail(.protocolError("\(error)"))
-            }
+            send(raw: plaintext, tls: tls)
         case .closed:
             return
         default:
             queued.append(contentsOf: plaintext)
         }
-    }
-
-    /// Bytes for the wire, past the translator.
-    private func send(raw plaintext: [UInt8]) {
-        if case let .ready(tls) = state { send(raw: plaintext, tls: tls) }
     }
 
     private func send(raw plaintext: [UInt8], tls: TLSClientSession?) {
@@ -173,7 +150,7 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
         connection.start()
         if route.viaProxy {
             state = .proxyHandshake(buffer: [])
-            let authority = route.target.host.contains(":") ? "[\(route.target.host)]:\(route.target.port)" : "\(route.target.host):\(route.target.port)"
+            let authority = HTTPWire.authority(host: route.target.host, port: route.target.port, defaultPort: nil)
             connection.write(Array("CONNECT \(authority) HTTP/1.1\r\nHost: \(authority)\r\n\r\n".utf8))
         } else {
             beginTLSOrReady()
@@ -214,31 +191,19 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
         negotiatedProtocol = tls?.engine.alpn
         state = .ready(tls)
         if readingPaused { connection?.pauseReading() }
-        delegate?.upstreamReady(self)  // first: it may decide how the queued bytes are framed (speaksHTTP1)
+        delegate?.upstreamReady(self)
         let pending = queued
         queued = []
         send(pending)
     }
 
-    private func fail(_ failure: UpstreamFailure) {
+    /// Ends the connection at once and reports `failure` (a leg above found the bytes unusable too).
+    func fail(_ failure: UpstreamFailure) {
         guard !isClosed else { return }
         state = .closed
         connection?.delegate = nil
         connection?.close()
         delegate?.upstreamClosed(self, failure: failure)
-    }
-
-    /// Decrypted bytes to the delegate, through the translator when it is active.
-    private func process(_ plaintext: [UInt8]) {
-        guard !plaintext.isEmpty else { return }
-        guard let translator = activeTranslator() else {
-            delegate?.upstream(self, received: plaintext)
-            return
-        }
-        let (http1, failure) = translator.incoming(plaintext)
-        send(raw: translator.takeOutput())
-        if !http1.isEmpty { delegate?.upstream(self, received: http1) }
-        if let failure { fail(failure) } else if translator.queuedBodyBytes == 0 { delegate?.upstreamDrained(self) }
     }
 
     // MARK: ConnectionDelegate
@@ -274,16 +239,10 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
         }
     }
 
-    /// The translator once an HTTP/1.1 exchange meets an upstream that chose h2.
-    private func activeTranslator() -> HTTP1OverHTTP2? {
-        if translator == nil, speaksHTTP1, negotiatedProtocol == "h2" { translator = try? HTTP1OverHTTP2(defaultAuthority: HTTPWire.authority(host: route.target.host, port: route.target.port)) }
-        return translator
-    }
-
     private func deliver(from tls: TLSClientSession) {
         let (plaintext, closed, error) = tls.engine.readPlaintext()
         connection?.write(tls.engine.takeOutput())
-        if holdsInput { held += plaintext } else { process(plaintext) }
+        if !plaintext.isEmpty { delegate?.upstream(self, received: plaintext) }
         if let error, !isClosed {
             fail(.tlsRejected(host: route.serverName, detail: error))
         } else if closed, !isClosed {

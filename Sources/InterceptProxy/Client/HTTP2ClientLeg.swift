@@ -1,45 +1,31 @@
 import CNGHTTP2
 import Foundation
 
-/// A tunnel whose client negotiated h2: each stream becomes one exchange, answered locally
-/// (offline, catalogue) or forwarded. The first upstream connection offers the client's ALPN
-/// protocols and its answer decides for the tunnel: h2 carries every stream on that one
-/// connection, one to one; HTTP/1.1 gets a small pool, at most `maxUpstreams` per client
-/// connection, streams beyond that waiting for a free one.
+/// A tunnel whose client negotiated h2: each stream becomes one exchange (HTTP2ClientStream),
+/// answered locally (offline, catalogue) or forwarded over the tunnel's `UpstreamPool`.
 /// Hostile clients meet bounds here: streams start only after the whole read is parsed (a stream
 /// opened and reset in one read never starts), resets are rate-limited, a dead session ends the
 /// connection once with one flow event, and an idle connection ends after `http2IdleTimeout`.
-/// Owned by its ProxyConnection and confined to that connection's loop (the `@unchecked
+/// Owned by its ClientConnection and confined to that connection's loop (the `@unchecked
 /// Sendable` only lets timers carry it there).
-final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionOwner, UpstreamConnectionDelegate, @unchecked Sendable {
-    /// Strong, like the owner's reference to the leg: `ProxyConnection.connectionClosed` breaks the cycle.
-    let owner: ProxyConnection
-    let session: HTTP2ServerSession
-    private(set) var streams: [Int32: HTTP2StreamExchange] = [:]
-    /// Upstream connections whose last response ended with keep-alive, ready for the next stream.
-    private var idleUpstreams: [UpstreamConnection] = []
-    /// Connections opened and not yet closed (busy or idle).
-    private var upstreamCount = 0
-    /// Streams waiting for a connection, oldest first.
-    private var waiting: [HTTP2StreamExchange] = []
+final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @unchecked Sendable {
+    /// The connection, seen as a `ClientLegHost`. Strong, like its reference to the leg:
+    /// `ClientConnection.clientClosed` breaks the cycle.
+    let host: ClientLegHost
+    let session: HTTP2ClientLegSession
+    private(set) var streams: [Int32: HTTP2ClientStream] = [:]
+    /// The tunnel's upstream connections, shared by its streams.
+    let pool: UpstreamPool
     /// Reset streams whose HTTP/1.1 connection finishes their response before serving the next.
-    private var draining: [ObjectIdentifier: HTTP2StreamExchange] = [:]
-    static let maxUpstreams = 8
+    private var draining: [ObjectIdentifier: HTTP2ClientStream] = [:]
 
-    /// Set once the origin chose HTTP/1.1 (or no ALPN) on the first connection: streams then use
-    /// the pool. Until then, and while an h2 connection serves (`multiplexed`), they wait for a probe.
-    private var originSpeaksHTTP1 = false
-    /// The connection whose ALPN answer is awaited; streams wait for it.
-    private var probe: UpstreamConnection?
-    /// The h2 connection streams go to, while it takes new ones. One that stopped (GOAWAY) lives on
-    /// through its streams' exchanges until they end.
-    private var multiplexed: HTTP2UpstreamConnection?
-
-    init(owner: ProxyConnection) throws {
-        self.owner = owner
-        session = try HTTP2ServerSession()
-        idle = IdleDeadline(timeout: owner.core.configuration.http2IdleTimeout)
+    init(host: ClientLegHost, pool: UpstreamPool) throws {
+        self.host = host
+        self.pool = pool
+        session = try HTTP2ClientLegSession()
+        idle = IdleDeadline(timeout: host.core.configuration.http2IdleTimeout)
         session.delegate = self
+        pool.owner = self
         armIdleTimer(after: idle.timeout)
     }
 
@@ -72,7 +58,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
 
     /// Decrypted bytes from the client.
     func receive(_ bytes: [UInt8]) {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         guard !ending, !closing else { return }
         idle.touch()
         receiving = true
@@ -94,11 +80,11 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     /// connection's drain calls this again) or nghttp2 is mid-parse (`receive` flushes after).
     /// An ending connection's last frames go out whatever is queued: nghttp2 bounds them.
     func flush() {
-        owner.connection.loop.assertInEventLoop()
-        guard !receiving, !closing, ending || owner.connection.pendingOutbound < ProxyConnection.backpressureLimit else { return }
+        host.loop.assertInEventLoop()
+        guard !receiving, !closing, ending || host.clientPendingOutbound < ClientConnection.backpressureLimit else { return }
         let output = session.takeOutput()
         recordRefusals()
-        if !output.isEmpty { owner.sendToClient(output) }
+        if !output.isEmpty { host.sendToClient(output) }
         for exchange in streams.values { exchange.resumeIfDrained() }
         if ending || !session.isAlive { closeConnection() }
     }
@@ -108,7 +94,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     private func end(cause: FlowCause, _ detail: String, errorCode: UInt32?) {
         guard !ending else { return }
         ending = true
-        owner.recordError(cause, detail)
+        host.recordError(cause, detail, status: nil, url: nil, streamId: nil)
         if let errorCode { session.terminate(errorCode: errorCode) }
     }
 
@@ -117,15 +103,9 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     /// with unread input would answer with RST, which can discard the GOAWAY at the client. A
     /// client that neither reads nor stops (a flood's sender) is cut off after a grace period.
     private func closeConnection() {
-        guard !closing, owner.phase != .closed else { return }
+        guard !closing, !host.isClosing else { return }
         closing = true
-        if let tls = owner.clientTLS {
-            tls.engine.shutdown()
-            owner.connection.write(tls.engine.takeOutput())
-        }
-        owner.connection.shutdownWriteWhenDrained()
-        let connection = owner.connection
-        _ = connection.loop.schedule(after: Self.closeGracePeriod) { connection.close() }
+        host.finishWriting(closingAfter: Self.closeGracePeriod)
     }
 
     /// Starts what the read brought, in order, except streams opened and reset within it: those
@@ -145,7 +125,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
             switch event {
             case let .request(head, stream, endStream):
                 guard !ending, !stillborn.contains(stream) else { continue }
-                let exchange = HTTP2StreamExchange(stream: stream, head: head, leg: self)
+                let exchange = HTTP2ClientStream(stream: stream, head: head, leg: self, context: host)
                 streams[stream] = exchange
                 exchange.begin(endStream: endStream)
             case let .headTooLarge(stream, size, fields):
@@ -166,7 +146,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     private func rejectHead(stream: Int32, size: Int, fields: Int) {
         let reason = "stream \(stream): the request's header list exceeds \(HTTP2Session.maxHeaderListSize) bytes or \(HTTP2Session.maxHeaderFields) fields "
             + "(at least \(size) bytes in \(fields) fields decoded when it was cut off)"
-        owner.recordError(.h2HeaderListTooLarge, reason, status: 431, streamId: stream)
+        host.recordError(.h2HeaderListTooLarge, reason, status: 431, url: nil, streamId: stream)
         let response = HTTPResponse.text(431, "intercept-proxy: \(reason)")
         session.respond(stream: stream, status: 431, headers: response.headers.map { (name: $0.0, value: $0.1) } + [("content-length", String(response.body.count))],
                         endStream: false)
@@ -178,12 +158,12 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
 
     private func armIdleTimer(after delay: TimeInterval) {
         guard idle.timeout > 0 else { return }
-        idleTimer = owner.connection.loop.schedule(after: max(delay, 0.05)) { [weak self] in self?.idleTimerFired() }
+        idleTimer = host.loop.schedule(after: max(delay, 0.05)) { [weak self] in self?.idleTimerFired() }
     }
 
     /// With no stream open and nothing received for the whole period: GOAWAY NO_ERROR and close.
     private func idleTimerFired() {
-        guard !ending, owner.phase != .closed else { return }
+        guard !ending, !host.isClosing else { return }
         let remaining = idle.remaining()
         guard streams.isEmpty, remaining <= 0 else {
             armIdleTimer(after: streams.isEmpty ? remaining : idle.timeout)
@@ -199,7 +179,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
 
     /// Graceful shutdown: no new streams, open ones finish.
     func goAway() {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         session.goAway()
         flush()
     }
@@ -208,181 +188,46 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
 
     /// The client connection is gone: every upstream goes too.
     func closeAll() {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         idleTimer?.cancel()
-        waiting = []
+        pool.cancelWaiting()
         for exchange in streams.values { exchange.abandon(quietly: ending) }
         streams = [:]
         for exchange in draining.values { exchange.abandon(quietly: true) }
         draining = [:]
-        idleUpstreams.forEach { $0.close() }
-        idleUpstreams = []
-        probe?.close()
-        probe = nil
-        multiplexed?.close()
-        multiplexed = nil
-    }
-
-    // MARK: Upstream pool
-
-    /// Gives the exchange a connection now (`attach`) or once one is free.
-    func acquireUpstream(for exchange: HTTP2StreamExchange) {
-        owner.connection.loop.assertInEventLoop()
-        if let multiplexed, multiplexed.acceptsStreams {
-            exchange.attach(multiplexed)
-            return
-        }
-        guard originSpeaksHTTP1 else {
-            waiting.append(exchange)
-            if probe == nil { openProbe() }
-            return
-        }
-        while let idle = idleUpstreams.popLast() {
-            if idle.isClosed { upstreamCount -= 1; continue }  // the origin closed it while idle
-            exchange.attach(idle)
-            return
-        }
-        guard upstreamCount < Self.maxUpstreams else {
-            waiting.append(exchange)
-            return
-        }
-        upstreamCount += 1
-        exchange.attach(dial(alpn: ["http/1.1"]))
-    }
-
-    /// A new connection to the tunnel's target, connecting (the owner sets its delegate meanwhile).
-    private func dial(alpn: [String]?) -> UpstreamConnection {
-        let core = owner.core, target = owner.target!
-        let made = UpstreamConnection(route: owner.upstreamRoute(for: target), tls: core.upstreamTLS,
-                                      loop: owner.connection.loop, alpn: alpn)
-        made.start(timeout: core.configuration.connectTimeout)
-        return made
-    }
-
-    /// Takes over a connection the tunnel already has (the one `--mimic-upstream` dialled for the
-    /// certificate), so it serves streams instead of idling until the tunnel closes.
-    func adopt(_ upstream: UpstreamConnection) {
-        owner.connection.loop.assertInEventLoop()
-        if upstream.isReady {
-            settle(upstream)
-        } else if !upstream.isClosed {
-            probe = upstream
-            upstream.delegate = self
-        }
-    }
-
-    /// The first connection, offering what the client offered.
-    private func openProbe() {
-        let made = dial(alpn: owner.upstreamProtocols)
-        made.delegate = self
-        probe = made
-    }
-
-    /// The origin's ALPN answer decides: h2 multiplexes every stream on this connection; anything
-    /// else makes it the first of the HTTP/1.1 pool. Waiting streams then go out.
-    private func settle(_ upstream: UpstreamConnection) {
-        let queued = waiting
-        waiting = []
-        if upstream.negotiatedProtocol == "h2" {
-            do {
-                let connection = try HTTP2UpstreamConnection(adopting: upstream)
-                connection.owner = self
-                multiplexed = connection
-            } catch {
-                upstream.close()
-                queued.forEach { $0.upstreamUnavailable(.protocolError("\(error)")) }
-                return
-            }
-        } else {
-            originSpeaksHTTP1 = true
-            upstreamCount += 1
-            upstream.delegate = nil
-            idleUpstreams.append(upstream)
-        }
-        queued.forEach(acquireUpstream)
-    }
-
-    /// An exchange is done with its connection: reused by a waiting stream, kept idle, or closed.
-    func releaseUpstream(_ upstream: UpstreamConnection, reusable: Bool) {
-        owner.connection.loop.assertInEventLoop()
-        upstream.delegate = nil
-        if reusable && !upstream.isClosed {
-            if !waiting.isEmpty {
-                waiting.removeFirst().attach(upstream)
-            } else {
-                idleUpstreams.append(upstream)
-            }
-            return
-        }
-        upstream.close()
-        upstreamCount -= 1
-        if !waiting.isEmpty { acquireUpstream(for: waiting.removeFirst()) }
+        pool.closeAll()
     }
 
     /// A reset stream reading the rest of its response off a pooled connection (kept alive here
-    /// until it gives the connection back, see `HTTP2StreamExchange.startDraining`).
-    func keepDraining(_ exchange: HTTP2StreamExchange) { draining[ObjectIdentifier(exchange)] = exchange }
-    func stopDraining(_ exchange: HTTP2StreamExchange) { draining[ObjectIdentifier(exchange)] = nil }
+    /// until it gives the connection back, see `HTTP2ClientStream.startDraining`).
+    func keepDraining(_ exchange: HTTP2ClientStream) { draining[ObjectIdentifier(exchange)] = exchange }
+    func stopDraining(_ exchange: HTTP2ClientStream) { draining[ObjectIdentifier(exchange)] = nil }
 
-    /// A stream that went away while waiting for a connection.
-    func stopWaiting(_ exchange: HTTP2StreamExchange) {
-        waiting.removeAll { $0 === exchange }
-    }
+    // MARK: UpstreamPoolOwner
 
-    // MARK: The probe's UpstreamConnectionDelegate
-
-    func upstreamReady(_ upstream: UpstreamConnection) {
-        owner.connection.loop.assertInEventLoop()
-        guard upstream === probe else { return }
-        probe = nil
-        settle(upstream)
-    }
-
-    func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
-        owner.connection.loop.assertInEventLoop()
-        guard upstream === probe else { return }
-        probe = nil
-        let queued = waiting
-        waiting = []
-        let reason = failure ?? .closedEarly("the upstream closed the connection before it was ready")
-        queued.forEach { $0.upstreamUnavailable(reason) }
-    }
-
-    func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8]) {}  // nothing is sent before it is ready
-    func upstreamDrained(_ upstream: UpstreamConnection) {}
-
-    // MARK: HTTP2UpstreamConnectionOwner
-
-    func multiplexedInputProcessed(_ connection: HTTP2UpstreamConnection) {
-        owner.connection.loop.assertInEventLoop()
+    func upstreamPoolInputProcessed() {
+        host.loop.assertInEventLoop()
         flush()  // once per upstream read, so a stream's last DATA and END_STREAM share a frame
     }
 
-    func multiplexedConnectionEnded(_ connection: HTTP2UpstreamConnection) {
-        owner.connection.loop.assertInEventLoop()
-        if multiplexed === connection {
-            multiplexed = nil  // the next stream asks again, on a new connection
-        }
-    }
-
-    // MARK: HTTP2ServerSessionDelegate
+    // MARK: HTTP2ClientLegSessionDelegate
     // Inside a read, events wait in `batch` for `dispatch`; outside one (a stream closing as its
     // last frame is sent), they take effect at once.
 
     func http2Request(_ head: HTTP2RequestHead, stream: Int32, endStream: Bool) {
-        owner.connection.loop.assertInEventLoop()
-        owner.sawRequest = true  // even one that never starts: the client did accept the certificate
+        host.loop.assertInEventLoop()
+        host.requestArrived()  // even one that never starts: the client did accept the certificate
         batch.append(.request(head, stream: stream, endStream: endStream))
     }
 
     func http2RequestHeadTooLarge(stream: Int32, size: Int, fields: Int, endStream: Bool) {
-        owner.connection.loop.assertInEventLoop()
-        owner.sawRequest = true
+        host.loop.assertInEventLoop()
+        host.requestArrived()
         batch.append(.headTooLarge(stream: stream, size: size, fields: fields))
     }
 
     func http2RequestData(_ bytes: [UInt8], stream: Int32) {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         if receiving { batch.append(.data(bytes, stream: stream)); return }
         if let exchange = streams[stream] {
             exchange.requestBody(bytes)
@@ -392,13 +237,13 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     }
 
     func http2RequestEnded(stream: Int32) {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         if receiving { batch.append(.ended(stream: stream)); return }
         streams[stream]?.requestEnded()
     }
 
     func http2ClientReset(stream: Int32, errorCode: UInt32) {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         if resets.exceeded() {
             end(cause: .h2RapidReset, "the client reset streams faster than \(Int(ResetRateLimit.burst)) at once or \(Int(ResetRateLimit.perSecond)) a second (HTTP/2 rapid reset, CVE-2023-44487)",
                 errorCode: NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
@@ -406,12 +251,12 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     }
 
     func http2InvalidFrame(type: UInt8, stream: Int32, error: Int32, atStreamLimit: Bool) {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         let kind: FlowCause = atStreamLimit ? .h2TooManyStreams : .h2InvalidFrame
         guard !ending, recordedRefusals.insert(atStreamLimit ? kind.rawValue : "\(kind) \(error)").inserted else { return }  // once per connection and kind
         let frame = String(cString: nghttp2_strerror(error))
         refusals.append((kind, atStreamLimit
-            ? "stream \(stream) refused: the client may open at most \(HTTP2ServerSession.maxConcurrentStreams) concurrent streams (further refusals on this connection are not recorded)"
+            ? "stream \(stream) refused: the client may open at most \(HTTP2ClientLegSession.maxConcurrentStreams) concurrent streams (further refusals on this connection are not recorded)"
             : "a frame of type \(type) on stream \(stream) was refused: \(frame) (further ones of this kind on this connection are not recorded)",
             stream))
     }
@@ -419,12 +264,12 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     /// Refusals are recorded once nghttp2's answer is sent: one that ended the connection (a
     /// GOAWAY, recorded by `http2GoAwaySent`) needs no event of its own.
     private func recordRefusals() {
-        if !ending { refusals.forEach { owner.recordError($0.cause, $0.detail, streamId: $0.stream) } }
+        if !ending { refusals.forEach { host.recordError($0.cause, $0.detail, status: nil, url: nil, streamId: $0.stream) } }
         refusals = []
     }
 
     func http2GoAwaySent(errorCode: UInt32, debugData: String) {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         // nghttp2 ended the session over a connection error of the client's (a window overflow, a
         // malformed frame): the GOAWAY it sent names the error.
         guard errorCode != NGHTTP2_NO_ERROR.rawValue else { return }
@@ -433,7 +278,7 @@ final class HTTP2ClientLeg: HTTP2ServerSessionDelegate, HTTP2UpstreamConnectionO
     }
 
     func http2StreamClosed(stream: Int32, errorCode: UInt32) {
-        owner.connection.loop.assertInEventLoop()
+        host.loop.assertInEventLoop()
         if receiving { batch.append(.closed(stream: stream, errorCode: errorCode)); return }
         guard let exchange = streams.removeValue(forKey: stream) else { return }
         exchange.streamClosed(errorCode: errorCode)

@@ -61,7 +61,7 @@ public struct ProxyCredentials: Sendable, Equatable, CustomStringConvertible, Cu
     }
 }
 
-extension ProxyConnection {
+extension ClientConnection {
     static let proxyAuthRealm = "intercept-proxy"
 
     /// For a request to the proxy itself (CONNECT or absolute-form): whether it may proceed. When

@@ -10,7 +10,7 @@ struct HTTP2RequestHead {
 }
 
 /// Events of the client leg's HTTP/2 session, in the order nghttp2 parses them.
-protocol HTTP2ServerSessionDelegate: AnyObject {
+protocol HTTP2ClientLegSessionDelegate: AnyObject {
     func http2Request(_ head: HTTP2RequestHead, stream: Int32, endStream: Bool)
     func http2RequestData(_ bytes: [UInt8], stream: Int32)
     func http2RequestEnded(stream: Int32)
@@ -28,8 +28,8 @@ protocol HTTP2ServerSessionDelegate: AnyObject {
 }
 
 /// The server side of HTTP/2 on the client leg: requests in, responses out.
-final class HTTP2ServerSession: HTTP2Session {
-    weak var delegate: HTTP2ServerSessionDelegate?
+final class HTTP2ClientLegSession: HTTP2Session {
+    weak var delegate: HTTP2ClientLegSessionDelegate?
     private var partialHeads: [Int32: HTTP2RequestHead] = [:]
     /// Streams whose request head went over the limits: answered 431 once the block ends.
     private var oversizedHeads: [Int32: (size: Int, fields: Int)] = [:]

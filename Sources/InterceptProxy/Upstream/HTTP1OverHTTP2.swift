@@ -4,8 +4,8 @@ import CNGHTTP2
 /// request bytes become one stream per request, and each stream's response comes back as HTTP/1.1
 /// bytes (chunked when the length is unknown, trailers kept), in request order. The owner moves
 /// bytes both ways (`outgoing`, `incoming`). Confined to the connection's loop.
-final class HTTP1OverHTTP2: HTTP2ClientSessionDelegate {
-    private let session: HTTP2ClientSession
+final class HTTP1OverHTTP2: HTTP2UpstreamSessionDelegate {
+    private let session: HTTP2UpstreamSession
     private var requests = HTTPRequestDecoder()
     /// The stream whose request body is being written.
     private var writing: Int32?
@@ -30,7 +30,7 @@ final class HTTP1OverHTTP2: HTTP2ClientSessionDelegate {
 
     init(defaultAuthority: String) throws {
         self.defaultAuthority = defaultAuthority
-        session = try HTTP2ClientSession()
+        session = try HTTP2UpstreamSession()
         session.delegate = self
     }
 
@@ -88,7 +88,7 @@ final class HTTP1OverHTTP2: HTTP2ClientSessionDelegate {
             + head.headers.compactMap(HTTP2Session.h2Field)
     }
 
-    // MARK: HTTP2ClientSessionDelegate
+    // MARK: HTTP2UpstreamSessionDelegate
 
     func http2Response(_ head: HTTPResponseHead, stream: Int32) {
         guard var response = responses[stream] else { return }
@@ -105,9 +105,7 @@ final class HTTP1OverHTTP2: HTTP2ClientSessionDelegate {
         // The HTTP/1.1 side holds back by not reading the socket; the window opens at once.
         session.consumed(bytes.count, stream: stream)
         guard var response = responses[stream], !response.bodyless, !bytes.isEmpty else { return }
-        if response.chunked { response.bytes += Array("\(String(bytes.count, radix: 16))\r\n".utf8) }
-        response.bytes += bytes
-        if response.chunked { response.bytes += [13, 10] }
+        response.bytes += response.chunked ? HTTPWire.chunk(bytes) : bytes
         responses[stream] = response
     }
 
@@ -117,9 +115,7 @@ final class HTTP1OverHTTP2: HTTP2ClientSessionDelegate {
 
     func http2ResponseEnded(stream: Int32) {
         guard var response = responses[stream] else { return }
-        if response.chunked {
-            response.bytes += Array(("0\r\n" + response.trailers.map { "\($0.name): \($0.value)\r\n" }.joined() + "\r\n").utf8)
-        }
+        if response.chunked { response.bytes += HTTPWire.lastChunk(trailers: response.trailers) }
         response.ended = true
         responses[stream] = response
     }

@@ -15,11 +15,13 @@ final class ProxyCore: @unchecked Sendable {
     let upstreamTLS: TLSClientContext?
     /// How many clients are served at once (`maxConnections`).
     let admission: ConnectionAdmission
+    /// Failure and map-remote rules, changeable at run time (control API hook, issue #15).
+    let rules: RuntimeRules
     private let ignorePatterns: [NSRegularExpression]
 
     private let lock = NSLock()
     private var nextID = 0
-    private var live: [Int: ProxyConnection] = [:]
+    private var live: [Int: ClientConnection] = [:]
 
     init(configuration: ProxyConfiguration, authority: CertificateAuthority, rootCertificateFile: String?,
          recorder: FlowRecorder, logger: Logger) throws {
@@ -29,6 +31,7 @@ final class ProxyCore: @unchecked Sendable {
         self.tlsContext = try TLSServerContext(http2: configuration.http2)
         self.recorder = recorder
         self.logger = logger
+        self.rules = RuntimeRules(configuration)
         self.admission = try ConnectionAdmission(
             limit: configuration.maxConnections ?? ProxyConfiguration.defaultMaxConnections,
             allowList: try ClientAllowList.effective(configuration), recorder: recorder, logger: logger)
@@ -63,7 +66,7 @@ final class ProxyCore: @unchecked Sendable {
     /// The failure mode the forge applies to a host: the catalogue's, else the first matching rule's.
     func failureMode(for host: String) -> FailureMode? {
         if let mode = BadSSLCatalogue.failureMode(for: host) { return mode }
-        return configuration.failureRules.first { $0.matches(host) }?.mode
+        return rules.failureMode(for: host)
     }
 
     /// Whether a CONNECT target is to be spliced rather than intercepted.
@@ -76,7 +79,7 @@ final class ProxyCore: @unchecked Sendable {
     /// Where a request for host:port goes: a mapped address, through the upstream proxy, or direct.
     /// `serverName` (the client's SNI) is what the upstream's certificate must name; the host by default.
     func route(host: String, port: Int, serverName: String? = nil) -> UpstreamRoute {
-        if let rule = configuration.mapRemote.first(where: { $0.matches(host: host, port: port) }) {
+        if let rule = rules.mapRemoteRule(host: host, port: port) {
             return UpstreamRoute(target: (host, port), dial: (rule.address, rule.addressPort), viaProxy: false, serverName: serverName)
         }
         if let proxy = configuration.upstreamProxy {
@@ -118,9 +121,11 @@ final class ProxyCore: @unchecked Sendable {
         }
         lock.lock()
         nextID += 1
-        let proxyConnection = ProxyConnection(id: nextID, connection: connection, core: self)
+        let proxyConnection = ClientConnection(id: nextID, connection: connection, core: self)
         live[nextID] = proxyConnection
         lock.unlock()
+        connection.delegate = proxyConnection
+        connection.start()
         proxyConnection.start()
     }
 
@@ -148,7 +153,7 @@ final class ProxyCore: @unchecked Sendable {
             })
     }
 
-    var liveConnections: [ProxyConnection] {
+    var liveConnections: [ClientConnection] {
         lock.lock()
         defer { lock.unlock() }
         return Array(live.values)

@@ -1,7 +1,7 @@
 import CNGHTTP2
 
 /// Events of an upstream HTTP/2 session, per stream, in the order nghttp2 parses them.
-protocol HTTP2ClientSessionDelegate: AnyObject {
+protocol HTTP2UpstreamSessionDelegate: AnyObject {
     /// A final response head (interim 1xx heads are not reported).
     func http2Response(_ head: HTTPResponseHead, stream: Int32)
     func http2ResponseData(_ bytes: [UInt8], stream: Int32)
@@ -15,8 +15,8 @@ protocol HTTP2ClientSessionDelegate: AnyObject {
 }
 
 /// The client side of HTTP/2 on the upstream leg: requests out, responses in.
-final class HTTP2ClientSession: HTTP2Session {
-    weak var delegate: HTTP2ClientSessionDelegate?
+final class HTTP2UpstreamSession: HTTP2Session {
+    weak var delegate: HTTP2UpstreamSessionDelegate?
     /// Fields of a HEADERS frame being received: a response head, or trailers when it has no `:status`.
     private var partialFields: [Int32: [(name: String, value: String)]] = [:]
 

@@ -16,15 +16,14 @@ struct RequestRefusal: Error {
     let reason: String
 }
 
-extension ProxyConnection {
+extension HTTP1ClientLeg {
     /// What the client owes the proxy now, if anything: nothing while a response is due, while the
     /// TLS handshake runs (its own timeout) or for h2 (its leg has its own idle timeout).
     var clientWait: ClientWait? {
-        guard http2 == nil, outstanding.isEmpty, deferredConnect == nil else { return nil }
-        switch phase {
-        case .awaitingRequest: return .head
-        case .exchanging: return requests.bufferedCount > 0 || !sawRequest ? .head : .idle
-        case .handshaking, .relaying, .closed: return nil
+        guard outstanding.isEmpty, deferredConnect == nil, host.state.http1Leg === self else { return nil }
+        switch host.state {
+        case .awaitingRequest, .plainHTTP, .http1: return requests.bufferedCount > 0 || !sawRequest ? .head : .idle
+        case .handshaking, .http2, .relaying, .closing, .closed: return nil
         }
     }
 
@@ -36,8 +35,8 @@ extension ProxyConnection {
         waiting?.timer.cancel()
         waiting = nil
         guard let wanted else { return }
-        let timeout = wanted == .head ? core.configuration.requestHeadTimeout : core.configuration.keepAliveTimeout
-        let timer = connection.loop.schedule(after: timeout) { [weak self] in
+        let timeout = wanted == .head ? host.core.configuration.requestHeadTimeout : host.core.configuration.keepAliveTimeout
+        let timer = host.connection.loop.schedule(after: timeout) { [weak self] in
             guard let self, self.waiting?.kind == wanted else { return }
             self.waiting = nil
             self.clientWaitExpired(wanted, after: timeout)
@@ -49,17 +48,19 @@ extension ProxyConnection {
         let seconds = Int(timeout)
         switch wait {
         case .head where requests.bufferedCount == 0:
-            recordError(.requestHeadTimeout, "no request within \(seconds) s")
-            closeClient()
+            host.recordError(.requestHeadTimeout, "no request within \(seconds) s")
+            host.closeClient()
         case .head:
-            reject(RequestRefusal(status: 408, cause: .requestHeadTimeout,
+            host.reject(RequestRefusal(status: 408, cause: .requestHeadTimeout,
                                   reason: "the request head was not complete within \(seconds) s (\(requests.bufferedCount) bytes received)"))
         case .idle:
-            recordError(.idleTimeout, "keep-alive connection idle for \(seconds) s")
-            closeClient()
+            host.recordError(.idleTimeout, "keep-alive connection idle for \(seconds) s")
+            host.closeClient()
         }
     }
+}
 
+extension ClientConnection {
     /// Refuses a request whose upstream would be this proxy: it would come back, again and again.
     func refuseLoop(_ route: UpstreamRoute, what: String) throws {
         guard core.isProxyItself(host: route.dial.host, port: route.dial.port) else { return }

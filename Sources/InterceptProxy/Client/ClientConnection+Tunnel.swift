@@ -1,0 +1,248 @@
+import CertForge
+import Dispatch
+import Foundation
+
+/// The tunnel: CONNECT answered, the client's TLS handshake with a forged certificate (or the
+/// bytes spliced to the origin untouched), then the client leg ALPN chose.
+extension ClientConnection {
+    /// Answers a CONNECT and opens its tunnel; `early` is what the client sent after the CONNECT.
+    func openTunnel(_ head: HTTPRequestHead, early: [UInt8]) throws {
+        guard let (host, port) = Self.authority(head.target) else {
+            throw RequestRefusal(status: 400, cause: .badRequest, reason: "CONNECT needs host:port, got '\(head.target.prefix(200))'")
+        }
+        if !core.configuration.offline { try refuseLoop(core.route(host: host, port: port), what: "CONNECT \(head.target)") }
+        target = (host, port)
+        tunnel = Tunnel()
+        let spliced = core.isIgnored(host: host, port: port) && !BadSSLCatalogue.contains(host)
+        var opened = event(.tunnelOpened)
+        opened.method = "CONNECT"
+        if spliced { opened.detail = "spliced (--ignore-hosts): not intercepted" }
+        core.recorder.record(opened)
+        connection.write(Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8))
+        if spliced {
+            splice(early: early)
+            return
+        }
+        do {
+            let tls = try TLSServerSession(context: core.tlsContext)
+            tls.delegate = self
+            tunnel?.tls = tls
+            let timer = connection.loop.schedule(after: core.configuration.handshakeTimeout) { [weak self] in
+                guard let self, self.state.isHandshaking else { return }
+                self.failHandshake(.timeout, detail: "no complete handshake within \(Int(self.core.configuration.handshakeTimeout)) s")
+            }
+            state = .handshaking(Handshake(timer: timer))
+            if !early.isEmpty { handshakeBytes(early) }
+        } catch {
+            recordError(.tlsSetup, "\(error)")
+            connection.close()
+        }
+    }
+
+    /// Relays the tunnel byte for byte to the origin: no TLS termination, no forged certificate.
+    func splice(early: [UInt8]) {
+        guard let target else { return }
+        guard !core.configuration.offline else {
+            recordError(.splicedOffline, "--ignore-hosts matched \(target.host), but --offline contacts no upstream")
+            connection.close()
+            return
+        }
+        let transport = UpstreamConnection(route: core.route(host: target.host, port: target.port), tls: nil, loop: connection.loop)
+        let leg = HTTP1ClientLeg(host: self)
+        let upstream = HTTP1UpstreamLeg(transport: transport, delegate: leg)  // no TLS, no ALPN: the bytes pass as they are
+        leg.upstream = upstream
+        state = .relaying(leg)
+        transport.start(timeout: core.configuration.connectTimeout)
+        if !early.isEmpty { upstream.send(early) }
+    }
+
+    /// `host:port` with a DNS name, IPv4 or bracketed IPv6 host; the host validated as CertForge would.
+    static func authority(_ target: String) -> (String, Int)? {
+        guard let (host, port) = splitHostPort(target), let name = try? ServerName(host) else { return nil }
+        return (name.text, port)
+    }
+
+    func handshakeBytes(_ bytes: [UInt8]) {
+        guard let tls = clientTLS, case var .handshaking(handshake) = state else { return }
+        // A TLS connection starts with a handshake record (0x16); anything else is plaintext in a tunnel.
+        if !handshake.sawTLSRecord, bytes.first != 0x16 {
+            failHandshake(.notTLS, detail: "first bytes: \(String(decoding: bytes.prefix(16), as: UTF8.self).debugDescription)")
+            return
+        }
+        handshake.sawTLSRecord = true
+        state = .handshaking(handshake)
+        tls.engine.receive(bytes)
+        advanceHandshake(tls)
+    }
+
+    func advanceHandshake(_ tls: TLSServerSession) {
+        let progress = tls.advanceHandshake()
+        connection.write(tls.engine.takeOutput())
+        switch progress {
+        case .needsInput, .awaitingCertificate:
+            return
+        case let .failed(failure, detail):
+            failHandshake(failure, detail: detail)
+        case .established:
+            guard case let .handshaking(handshake) = state, let target else { return }
+            handshake.timer.cancel()
+            tunnel?.handshakeCompleted = true
+            state = .http1(HTTP1ClientLeg(host: self))  // unless ALPN chose h2 (below)
+            var established = event(.tlsEstablished)
+            established.sni = tls.serverName
+            established.tlsVersion = tls.engine.protocolVersion
+            established.cipher = tls.engine.cipher
+            established.alpn = tls.engine.alpn
+            core.recorder.record(established)
+            if tls.engine.alpn == "h2" {
+                do {
+                    let pool = UpstreamPool(route: upstreamRoute(for: target), tls: core.upstreamTLS, loop: connection.loop,
+                                            connectTimeout: core.configuration.connectTimeout, probeProtocols: upstreamProtocols)
+                    let leg = try HTTP2ClientLeg(host: self, pool: pool)
+                    state = .http2(leg)
+                    if let dialled = handshake.dial {  // --mimic-upstream's connection serves the streams
+                        leg.pool.adopt(dialled, received: handshake.heldInput)
+                    }
+                    leg.flush()  // our SETTINGS go first
+                } catch {
+                    recordError(.h2Setup, "\(error)")
+                    closeClient()
+                    return
+                }
+            } else if let dialled = handshake.dial, let leg = state.http1Leg {  // --mimic-upstream's connection serves this HTTP/1.1 leg
+                let upstream = HTTP1UpstreamLeg(transport: dialled, delegate: leg)
+                leg.upstream = upstream
+                upstream.deliver(handshake.heldInput)
+            }
+            clientPlaintextArrived(from: tls)  // application data may have come with the client's Finished
+        }
+    }
+
+    /// The client's SNI when it is a valid name: the leaf is forged for it, and the upstream is verified for it.
+    var clientServerName: ServerName? { clientTLS?.serverName.flatMap { try? ServerName($0) } }
+
+    func tlsSession(_ session: TLSServerSession, certificateFor serverName: String?) -> ForgedChain? {
+        connection.loop.assertInEventLoop()
+        guard let name = clientServerName ?? target.flatMap({ try? ServerName($0.host) }) else { return nil }
+        let failure = core.failureMode(for: name.text)
+        if core.configuration.mimicUpstream && !answersLocally, case var .handshaking(handshake) = state, handshake.dial == nil, let target {
+            // Dial the upstream first; its certificate shapes the leaf (see upstreamReady). The
+            // client leg ALPN picks takes the connection over once the handshake is done.
+            let dialled = dial(target)
+            dialled.delegate = self
+            handshake.mimicking = (name, failure)
+            handshake.dial = dialled
+            state = .handshaking(handshake)
+            dialled.start(timeout: core.configuration.connectTimeout)
+            return nil
+        }
+        if let cached = core.forges.cached(name, failure: failure) { return cached }
+        forgeAsync(name, failure: failure, mimicking: nil, for: session)
+        return nil
+    }
+
+    func forgeAsync(_ name: ServerName, failure: FailureMode?, mimicking upstream: Certificate?, for session: TLSServerSession) {
+        let loop = connection.loop
+        core.forges.chain(for: name, failure: failure, mimicking: upstream) { [weak self] result in
+            guard let self else { return }
+            loop.execute { self.certificateReady(result, for: session) }
+        }
+    }
+
+    func certificateReady(_ result: Result<ForgedChain, Error>, for session: TLSServerSession) {
+        connection.loop.assertInEventLoop()
+        guard state.isHandshaking, clientTLS === session else { return }
+        switch result {
+        case let .success(chain):
+            session.provide(chain)
+            advanceHandshake(session)
+        case let .failure(error):
+            recordError(.forgeFailed, "\(error)")
+            connection.close()
+        }
+        state.http1Leg?.updateClientWait()  // the handshake may have finished: the tunnel's leg waits for a request
+    }
+
+    func failHandshake(_ failure: HandshakeFailure, detail: String) {
+        if case let .handshaking(handshake) = state {
+            handshake.timer.cancel()
+            handshake.dial?.close()
+        }
+        var failed = event(.tlsFailed)
+        failed.cause = failure.cause
+        failed.detail = detail
+        failed.sni = clientTLS?.serverName
+        core.recorder.record(failed)
+        let client = connection.peer?.description ?? "client"
+        let hint = core.forges.constraintViolation(for: clientServerName?.text ?? target?.host)
+            .map { "the certificate is outside the CA's name constraints (\($0)), see ca init --name-constraints" } ?? failure.hint(rootFile: core.rootCertificateFile)
+        core.logger.warning("\(client) rejected the certificate for \(target?.host ?? "?"): \(failure.cause); \(hint)")
+        state = .closing(nil)
+        if failure == .notTLS {
+            let response = HTTPResponse.text(400, "intercept-proxy: the tunnel to \(target?.host ?? "the host") expects TLS, but plaintext arrived; use https:// URLs through this proxy", close: true)
+            connection.write(response.serialized())
+        }
+        connection.closeWhenDrained()
+    }
+}
+
+/// Where the tunnel's upstream connections go, and what they offer.
+extension ClientConnection {
+    /// A new transport to `target` (TLS inside a tunnel, offering the client's ALPN protocols), not started.
+    func dial(_ target: (host: String, port: Int)) -> UpstreamConnection {
+        UpstreamConnection(route: upstreamRoute(for: target), tls: clientTLS == nil ? nil : core.upstreamTLS,
+                           loop: connection.loop, alpn: upstreamProtocols)
+    }
+
+    /// The route to the tunnel's target, verified for the name the client's TLS asked for.
+    func upstreamRoute(for target: (host: String, port: Int)) -> UpstreamRoute {
+        core.route(host: target.host, port: target.port, serverName: clientServerName?.text)
+    }
+
+    /// ALPN for upstream connections: the protocols the client offered that the proxy speaks, in the
+    /// client's order (h2 only when enabled); nil when it offered none (the TLS context's http/1.1).
+    var upstreamProtocols: [String]? {
+        let usable = (clientTLS?.offeredProtocols ?? []).filter { $0 == "http/1.1" || ($0 == "h2" && core.configuration.http2) }
+        return usable.isEmpty ? nil : usable
+    }
+}
+
+/// The connection `--mimic-upstream` dials during the handshake: its certificate shapes the
+/// leaf; what it sends before a client leg takes it over is kept (an h2 origin speaks first).
+extension ClientConnection: UpstreamConnectionDelegate {
+    func upstreamReady(_ upstream: UpstreamConnection) {
+        connection.loop.assertInEventLoop()
+        guard case var .handshaking(handshake) = state, handshake.dial === upstream,
+              let (name, failure) = handshake.mimicking, let session = clientTLS else { return }
+        handshake.mimicking = nil
+        state = .handshaking(handshake)
+        forgeAsync(name, failure: failure, mimicking: upstream.peerCertificate, for: session)
+    }
+
+    func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8]) {
+        connection.loop.assertInEventLoop()
+        guard case var .handshaking(handshake) = state, handshake.dial === upstream else { return }
+        // Bounded: the origin's first flight (h2 SETTINGS) before the client's handshake ends.
+        guard handshake.heldInput.count + plaintext.count <= Self.backpressureLimit else {
+            return upstream.fail(.protocolError("the upstream sent more than \(Self.backpressureLimit) bytes before any request"))
+        }
+        handshake.heldInput += plaintext
+        state = .handshaking(handshake)
+    }
+
+    func upstreamDrained(_ upstream: UpstreamConnection) {}
+
+    func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
+        connection.loop.assertInEventLoop()
+        guard case var .handshaking(handshake) = state, handshake.dial === upstream else { return }
+        handshake.dial = nil
+        handshake.heldInput = []
+        let mimicking = handshake.mimicking
+        handshake.mimicking = nil
+        state = .handshaking(handshake)
+        guard let (name, mode) = mimicking, let session = clientTLS else { return }
+        // Nothing to copy: forge as usual so the client still meets the CA; requests then get the 502.
+        recordError(.mimicFailed, failure?.message ?? "the upstream closed before its certificate was seen")
+        forgeAsync(name, failure: mode, mimicking: nil, for: session)
+    }
+}

@@ -1,0 +1,247 @@
+import CertForge
+import Dispatch
+import Foundation
+
+/// One client connection through its life (`State`): the proxy request (CONNECT or
+/// absolute-form); for a tunnel the TLS handshake with a forged certificate
+/// (ClientConnection+Tunnel.swift); then the HTTP/1.1 exchanges (HTTP1ClientLeg.swift) or the
+/// h2 leg (HTTP2ClientLeg), answered locally or forwarded upstream. Confined to its
+/// connection's event loop.
+final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchecked Sendable {
+    let id: Int
+    /// The client's socket (or, in unit tests, an in-memory stream).
+    let connection: ClientTransport
+    let core: ProxyCore
+    var state = State.closed  // awaitingRequest once the leg exists (init)
+    /// The CONNECT tunnel, once opened (kept to the end for its `tunnelClosed` event).
+    var tunnel: Tunnel?
+    /// The TLS session with the client, for intercepted tunnels.
+    var clientTLS: TLSServerSession? { tunnel?.tls }
+    /// The host and port of the tunnel (or of the current plain-HTTP request).
+    var target: (host: String, port: Int)?
+
+    /// Beyond this many bytes queued towards one side, the other side stops being read.
+    static let backpressureLimit = 1 << 20
+
+    init(id: Int, connection: ClientTransport, core: ProxyCore) {
+        self.id = id
+        self.connection = connection
+        self.core = core
+        state = .awaitingRequest(HTTP1ClientLeg(host: self))
+    }
+
+    /// Once the transport delivers to this connection: a client that never sends anything counts too.
+    func start() {
+        state.http1Leg?.updateClientWait()
+    }
+
+    /// The HTTP/1.1 exchanges in flight, oldest first (none on h2).
+    private var outstanding: [HTTPExchange] { state.http1Leg?.outstanding ?? [] }
+
+    /// Set by a graceful shutdown: finish what is in flight, accept nothing new, then close.
+    var isDraining = false
+
+    /// Begins a graceful close (proxy shutdown); runs on the connection's loop.
+    func shutdown() {
+        connection.loop.execute { [self] in
+            isDraining = true
+            if let http2 = state.http2Leg {
+                http2.goAway()
+                if !http2.hasOpenStreams { closeClient() }
+                return
+            }
+            if !state.exchangesHTTP1 || outstanding.isEmpty { closeClient() }
+            // Otherwise the response in flight finishes first (see closeIfDrained).
+        }
+    }
+
+    /// Set by `forceClose`: exchanges cut now end with a `shutdown` error event.
+    var isForcedClosed = false
+
+    /// Closes at once, whatever is in flight (the grace period is over). Every request whose
+    /// response had not ended gets its `error` event (cause `shutdown`), so none is left without an end.
+    func forceClose() {
+        connection.loop.execute { [self] in
+            isForcedClosed = true
+            for cut in outstanding {
+                cut.cancelResponseTimer()
+                recordError(.shutdown, "the proxy stopped before the response to \(cut.method) \(cut.url) ended (grace period over)",
+                            url: cut.url)
+            }
+            state.http1Leg?.outstanding = []
+            connection.close()  // h2 streams still open are recorded by their exchanges (abandon)
+        }
+    }
+
+    /// After a response: a draining connection closes once nothing is outstanding.
+    func closeIfDrained() {
+        if isDraining && outstanding.isEmpty && !state.isClosing { closeClient() }
+    }
+
+    // MARK: The client transport's events (ClientTransport.swift)
+
+    func clientReceived(_ bytes: [UInt8]) {
+        connection.loop.assertInEventLoop()
+        switch state {
+        case .awaitingRequest, .plainHTTP, .http1, .http2:
+            if let tls = clientTLS {
+                tls.engine.receive(bytes)
+                clientPlaintextArrived(from: tls)
+            } else {
+                state.http1Leg?.receive(bytes)
+            }
+        case .handshaking:
+            handshakeBytes(bytes)
+        case let .relaying(leg):
+            if let tls = clientTLS {
+                tls.engine.receive(bytes)
+                let (plaintext, closed, _) = tls.engine.readPlaintext()
+                leg.upstream?.send(plaintext)
+                if closed { closeClient() }
+            } else {
+                leg.upstream?.send(bytes)
+            }
+        case .closing, .closed:
+            break
+        }
+        state.http1Leg?.updateClientWait()
+    }
+
+    func clientReadEOF() {
+        connection.loop.assertInEventLoop()
+        if case .handshaking = state {
+            failHandshake(.closedDuringHandshake, detail: "the client closed the connection before finishing the handshake")
+        } else if state.http2Leg != nil {
+            connection.closeWhenDrained()  // h2 has no half-close: the client is gone, and so are its streams
+        } else if let cut = truncatedRequest {
+            reject(RequestRefusal(status: 400, cause: .badRequest, reason: cut))  // never a half request taken as whole
+        } else if outstanding.isEmpty || state.isRelaying {
+            connection.closeWhenDrained()
+        }
+        // Otherwise the client half-closed after sending its requests: answer them first.
+    }
+
+    /// What was cut off when the client leaves now: a request head, body or trailers half received.
+    private var truncatedRequest: String? {
+        switch state {
+        case let .awaitingRequest(leg), let .plainHTTP(leg), let .http1(leg): return leg.requests.truncation
+        default: return nil
+        }
+    }
+
+    func clientDrained() {
+        connection.loop.assertInEventLoop()
+        state.http1Leg?.upstream?.resumeReading()
+        state.http2Leg?.flush()
+        if state.isClosing { connection.close() }
+    }
+
+    func clientClosed(error: SocketError?) {
+        connection.loop.assertInEventLoop()
+        // A reset (no FIN) in the middle of a request: say so, as for a close there (connectionReadEOF).
+        if let error, let cut = truncatedRequest { recordError(.clientClosed, "\(cut); \(error)") }
+        if case let .handshaking(handshake) = state {
+            handshake.timer.cancel()
+            handshake.dial?.close()
+        }
+        state.http1Leg?.close()
+        state.http2Leg?.closeAll()
+        if let tunnel {
+            var event = event(.tunnelClosed)
+            event.detail = error?.description
+            if tunnel.handshakeCompleted, !tunnel.sawRequest, tunnel.tls != nil {
+                // Host names are often checked after the handshake (curl, s_client): no alert arrives,
+                // and the client may hang up with a reset rather than a clean close.
+                event.detail = "no request after the TLS handshake: the client may have rejected the certificate after the handshake (for example a host-name mismatch)"
+                    + (error.map { "; \($0)" } ?? "")
+            }
+            event.durationMs = Date().timeIntervalSince(tunnel.opened) * 1000
+            core.recorder.record(event)
+        }
+        state = .closed
+        core.release(id)
+    }
+
+    /// Decrypted bytes from the client inside a tunnel, for the leg ALPN chose.
+    func clientPlaintextArrived(from tls: TLSServerSession) {
+        let (plaintext, closed, _) = tls.engine.readPlaintext()
+        connection.write(tls.engine.takeOutput())
+        if let http2 = state.http2Leg {
+            if !plaintext.isEmpty { http2.receive(plaintext) }
+            if closed { closeClient() }
+            return
+        }
+        guard let leg = state.http1Leg else { return }
+        if state.isRelaying {
+            leg.upstream?.send(plaintext)
+        } else {
+            leg.receive(plaintext)
+        }
+        if closed && leg.outstanding.isEmpty { closeClient() }
+    }
+
+    // MARK: Writing to the client
+
+    /// Sends bytes to the client, encrypted when inside a tunnel.
+    func sendToClient(_ bytes: [UInt8]) {
+        connection.loop.assertInEventLoop()
+        if let tls = clientTLS {
+            do {
+                try tls.engine.write(bytes)
+            } catch {
+                recordError(.tlsWrite, "\(error)")
+                connection.close()
+                return
+            }
+            connection.write(tls.engine.takeOutput())
+        } else {
+            connection.write(bytes)
+        }
+        if connection.pendingOutbound > Self.backpressureLimit { state.http1Leg?.upstream?.pauseReading() }
+    }
+
+    /// Ends the client connection after what is queued (close_notify first inside a tunnel).
+    func closeClient() {
+        connection.loop.assertInEventLoop()
+        if let tls = clientTLS, !state.isHandshaking {
+            tls.engine.shutdown()
+            connection.write(tls.engine.takeOutput())
+        }
+        state = .closing(state.leg)
+        connection.closeWhenDrained()
+    }
+
+    // MARK: Answers and events
+
+    /// Answers with an error and closes.
+    func reject(_ refusal: RequestRefusal) {
+        recordError(refusal.cause, refusal.reason, status: refusal.status)
+        sendToClient(HTTPResponse.text(refusal.status, "intercept-proxy: \(refusal.reason)", close: true).serialized())
+        closeClient()
+    }
+
+    func recordError(_ cause: FlowCause, _ detail: String, status: Int? = nil, url: String? = nil, streamId: Int32? = nil) {
+        var error = event(.error)
+        error.streamId = streamId.map(Int.init)
+        error.cause = cause
+        error.detail = detail
+        error.status = status
+        error.url = url
+        core.recorder.record(error)
+        core.logger.notice("\(connection.peer?.description ?? "client"): \(cause): \(detail)")
+    }
+
+    // MARK: ExchangeContext
+
+    var loop: EventLoop { connection.loop }
+    var isTunnel: Bool { clientTLS != nil }
+    func requestArrived() { tunnel?.sawRequest = true }
+
+    func event(_ kind: FlowEvent.Kind) -> FlowEvent {
+        var event = FlowEvent(type: kind, connection: id)
+        event.client = connection.peer?.description
+        event.host = target?.host
+        event.port = target?.port
+        return event
+    }
+}

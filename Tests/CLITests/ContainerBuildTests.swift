@@ -1,0 +1,207 @@
+import CertForge
+import Foundation
+import Testing
+import TestSupport
+
+/// Container builds behind the proxy, with buildah (the engine under `podman build`, which reads
+/// Dockerfiles as `docker build` does): each client in a RUN step fails with its own words through
+/// the zscaler profile, and builds once the image trusts the CA, all offline. The origin is local:
+/// a pip index, an npm registry and an apt repository over HTTPS, reached through `--map-remote`.
+/// Serialized: one engine storage, and the machine is small.
+@Suite(.serialized) struct ContainerBuildTests {
+    /// The local origin and the CA every proxy of the suite uses.
+    final class Origin: Sendable {
+        let packages: PackageOrigin
+        let caDir: String
+        /// `intercept-proxy ca export --format base64`, the build argument's value.
+        let caBase64: String
+        let rootPEM: String
+        var https: StaticHTTPSServer { packages.server }
+
+        init() throws {
+            packages = try PackageOrigin(host: "origin.example") { root in
+                try PackageRepositories.writePipIndex(root: root)
+                try PackageRepositories.writeNPMRegistry(root: root, base: "https://origin.example")
+                try PackageRepositories.writeAptRepository(root: root)
+                try PackageRepositories.writeGoModuleProxy(root: root)
+            }
+            caDir = packages.files.path("ca")
+            let initialised = try CLI.run(["ca", "init", "--ca-dir", caDir, "--profile", "zscaler"])
+            guard initialised.status == 0 else { throw ContainerEngine.EngineError("ca init: \(initialised)") }
+            caBase64 = try CLI.run(["ca", "export", "--ca-dir", caDir, "--format", "base64"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            rootPEM = try String(contentsOfFile: "\(caDir)/zscaler/root-ca.pem", encoding: .utf8)
+        }
+
+        /// `intercept-proxy verify` around a command, through the zscaler profile, origin.example mapped here.
+        func verify(_ expect: String, _ command: [String], mapping extra: [String] = []) throws -> ProcessResult {
+            let maps = (["origin.example=127.0.0.1:\(https.port)"] + extra).flatMap { ["--map-remote", $0] }
+            return try CLI.run(["verify", "--ca-dir", caDir, "--profile", "zscaler", "--upstream-insecure"] + maps
+                               + ["--expect", expect, "--"] + command)
+        }
+    }
+
+    static let origin = Result { try Origin() }
+
+    /// RUN steps fetching over HTTPS, and what each client prints behind the gateway (reference file, section 1).
+    static let curlStep = #"RUN curl -sS -o /dev/null "$ORIGIN/apt/Release""#
+    static let pipStep = #"RUN pip install --break-system-packages --root-user-action=ignore --no-cache-dir --retries 0 --disable-pip-version-check --index-url "$ORIGIN/simple/" demo==1.0"#
+    static let aptStep = #"RUN echo "deb [trusted=yes] $ORIGIN/apt ./" > /etc/apt/sources.list && apt-get update --error-on=any && apt-get install -y --no-install-recommends ip-demo"#
+    static let clientFailures: [(step: String, text: String)] = [
+        (curlStep, "curl: (60) SSL certificate problem: unable to get local issuer certificate"),
+        (pipStep, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate"),
+        (aptStep, "Certificate verification failed: The certificate is NOT trusted. The certificate issuer is unknown."),
+    ]
+    static let bundle = "/etc/ssl/certs/ca-certificates.crt"
+    static let anchor = "/usr/local/share/ca-certificates/intercept-proxy.crt"
+
+    /// A build context holding a Dockerfile (and any other files).
+    private func context(_ dockerfile: String, files: [String: String] = [:]) throws -> TemporaryDirectory {
+        let directory = try TemporaryDirectory()
+        try directory.write("Dockerfile", dockerfile)
+        for (name, text) in files { try directory.write(name, text) }
+        return directory
+    }
+
+    /// Pattern 1: the gated build argument. Each client fails at its step; with the block from
+    /// `snippet --distro debian` and the argument the build passes; without the argument the same
+    /// Dockerfile builds against a direct origin and its image holds no proxy CA.
+    @Test func gatedBuildArgumentTurnsEachClientsFailureIntoABuild() throws {
+        let engine = try ContainerEngine.shared.get(), origin = try Self.origin.get()
+        let image = engine.name("pattern1"), clean = engine.name("pattern1-clean")
+        defer { engine.remove(image, clean) }
+        for (step, text) in Self.clientFailures {
+            let build = try context("FROM \(engine.debian)\nARG ORIGIN=https://origin.example\n\(step)\n")
+            let rejected = try origin.verify("rejected", ContainerEngine.bud(build.url.path, tag: engine.name("pattern1-fails")))
+            #expect(rejected.status == 0, "\(step): \(rejected)")
+            #expect(rejected.stderr.contains(text), "\(step) should fail with: \(text)\n\(rejected.stderr.suffix(1500))")
+            #expect(rejected.stderr.contains("Error: building at STEP \"\(step)\""), "\(rejected.stderr.suffix(600))")
+        }
+
+        let snippet = try CLI.run(["snippet", "--distro", "debian"]).stdout
+        let dockerfile = "FROM \(engine.debian)\n\(snippet)ARG ORIGIN=https://origin.example\n" + Self.clientFailures.map(\.step).joined(separator: "\n") + "\n"
+        let build = try context(dockerfile)
+        let trusted = try origin.verify("trusted", ContainerEngine.bud(build.url.path, tag: image, arguments: ["PROXY_CA_B64=\(origin.caBase64)"]))
+        #expect(trusted.status == 0, "\(trusted.stdout)\n\(trusted.stderr.suffix(2000))")
+        #expect(trusted.stdout.contains("origin.example  trusted"), "\(trusted.stdout)")
+        #expect(try engine.file(Self.anchor, in: image) == Data(origin.rootPEM.utf8), "the proxy's root is in the image's anchors")
+        #expect(try engine.file("/usr/share/ip-demo/hello", in: image) != nil, "apt installed the package")
+
+        // CI without the proxy: no argument, a direct local origin, and the image stays clean.
+        let direct = try StaticHTTPSServer(directory: origin.packages.root, chain: nil)
+        defer { direct.stop() }
+        let built = try engine.execute(ContainerEngine.bud(build.url.path, tag: clean, arguments: ["ORIGIN=http://127.0.0.1:\(direct.port)"]))
+        #expect(built.status == 0, "\(built.stderr.suffix(2000))")
+        #expect(try engine.file(Self.anchor, in: clean) == nil, "no proxy CA without the argument")
+        let baseBundle = try #require(try engine.file(Self.bundle, in: engine.debian))
+        #expect(try engine.file(Self.bundle, in: clean) == baseBundle, "the bundle is the base image's")
+        #expect(try engine.file("/usr/share/ip-demo/hello", in: clean) != nil)
+    }
+
+    /// Pattern 2: a corp-base image with the CA installed; an application FROM it builds through the
+    /// proxy with its Dockerfile untouched and no build argument.
+    @Test func applicationFromABundlingBaseImageBuildsUntouched() throws {
+        let engine = try ContainerEngine.shared.get(), origin = try Self.origin.get()
+        let corpBase = engine.name("corp-base"), app = engine.name("corp-app")
+        defer { engine.remove(app, corpBase) }
+        let snippet = try CLI.run(["snippet", "--distro", "debian"]).stdout
+        let base = try context("FROM \(engine.debian)\n\(snippet)")
+        try ContainerEngine.check(engine.execute(ContainerEngine.bud(base.url.path, tag: corpBase, arguments: ["PROXY_CA_B64=\(origin.caBase64)"])), "corp-base")
+
+        let application = try context("FROM \(corpBase)\nARG ORIGIN=https://origin.example\n\(Self.curlStep)\n\(Self.pipStep)\n")
+        let built = try origin.verify("trusted", ContainerEngine.bud(application.url.path, tag: app))
+        #expect(built.status == 0, "\(built.stdout)\n\(built.stderr.suffix(2000))")
+        #expect(built.stdout.contains("OK: every host was trusted"), "\(built.stdout)")
+    }
+
+    /// `snippet --dockerfile` on the shapes users have: before, the build fails with the client's
+    /// text; the rewrite is written, a second run changes nothing, and the build passes with the argument.
+    struct App: Sendable, CustomStringConvertible {
+        let description: String
+        let dockerfile: @Sendable (ContainerEngine) -> String
+        let files: [String: String]
+        let failure: String
+        /// Stage notes the rewrite must print.
+        let notes: @Sendable (ContainerEngine) -> [String]
+        let builtFile: String
+    }
+
+    static let apps: [App] = [
+        App(description: "python app (pip)",
+            dockerfile: { "FROM \($0.python)\nWORKDIR /app\nRUN pip install --break-system-packages --root-user-action=ignore --no-cache-dir --retries 0 --disable-pip-version-check --index-url https://origin.example/simple/ demo==1.0\nCMD [\"python3\", \"-c\", \"import demo\"]\n" },
+            files: [:], failure: "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate",
+            notes: { _ in ["debian family, block inserted after line 1 and the variables for python"] },
+            builtFile: "/usr/local/lib/python3.11/dist-packages/demo/__init__.py"),
+        App(description: "node app (npm)",
+            dockerfile: { "FROM \($0.node)\nWORKDIR /app\nCOPY package.json .\nRUN npm install --no-audit --no-fund --fetch-retries=0 --registry https://origin.example/npm/\n" },
+            files: ["package.json": #"{"name": "app", "version": "1.0.0", "dependencies": {"ip-demo": "1.0.0"}}"#],
+            failure: "npm ERR! code UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+            notes: { _ in ["debian family, block inserted after line 1 and the variables for node"] },
+            builtFile: "/app/node_modules/ip-demo/index.js"),
+        App(description: "multi-stage Go build, distroless-style final stage",
+            dockerfile: { """
+                FROM \($0.golang) AS build
+                WORKDIR /src
+                COPY go.mod main.go ./
+                ENV GOPROXY=https://origin.example/goproxy GOSUMDB=off GOFLAGS=-mod=mod CGO_ENABLED=0
+                RUN go build -o /app .
+
+                FROM \($0.distroless)
+                COPY --from=build /app /app
+                ENTRYPOINT ["/app"]
+
+                """ },
+            files: ["go.mod": "module example.com/app\n\ngo 1.19\n\nrequire example.com/greet v1.0.0\n",
+                    "main.go": "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/greet\"\n)\n\nfunc main() { fmt.Println(greet.Hello()) }\n"],
+            failure: "x509: certificate signed by unknown authority",
+            notes: { ["stage 0 (build) FROM \($0.golang): debian family, block inserted after line 1\n",
+                      "stage 1 FROM \($0.distroless): only copies (no RUN), left alone: no proxy CA is shipped in it"] },
+            builtFile: "/app"),
+    ]
+
+    @Test(arguments: apps)
+    func rewrittenDockerfileBuildsThroughTheProxy(app: App) throws {
+        let engine = try ContainerEngine.shared.get(), origin = try Self.origin.get()
+        let image = engine.name("rewritten")
+        defer { engine.remove(image) }
+        let original = app.dockerfile(engine)
+        let build = try context(original, files: app.files)
+        let dockerfile = build.path("Dockerfile")
+
+        let before = try origin.verify("rejected", ContainerEngine.bud(build.url.path, tag: image))
+        #expect(before.status == 0, "\(before)")
+        #expect(before.stderr.contains(app.failure), "\(app) should fail with: \(app.failure)\n\(before.stderr.suffix(1500))")
+
+        let diff = try CLI.run(["snippet", "--dockerfile", dockerfile])
+        #expect(diff.status == 0, "\(diff)")
+        #expect(diff.stdout.hasPrefix("--- a/\(dockerfile)\n+++ b/\(dockerfile)\n@@ -1,"), "\(diff.stdout)")
+        let written = try CLI.run(["snippet", "--dockerfile", dockerfile, "--write"])
+        #expect(written.status == 0, "\(written)")
+        for note in app.notes(engine) {
+            #expect(written.stderr.contains(note), "\(app): \(note)\n\(written.stderr)")
+        }
+        let rewritten = try String(contentsOfFile: dockerfile, encoding: .utf8)
+        let added = diff.stdout.split(separator: "\n").filter { $0.hasPrefix("+") && !$0.hasPrefix("+++") }.map { String($0.dropFirst()) }
+        #expect(rewritten.split(separator: "\n", omittingEmptySubsequences: false).count
+                == original.split(separator: "\n", omittingEmptySubsequences: false).count + added.count)
+        let again = try CLI.run(["snippet", "--dockerfile", dockerfile])
+        #expect(again.status == 0 && again.stdout.isEmpty, "a second run changes nothing: \(again)")
+        #expect(again.stderr.contains("\(dockerfile): nothing to change"), "\(again.stderr)")
+
+        let after = try origin.verify("trusted", ContainerEngine.bud(build.url.path, tag: image, arguments: ["PROXY_CA_B64=\(origin.caBase64)"]))
+        #expect(after.status == 0, "\(app): \(after.stdout)\n\(after.stderr.suffix(2000))")
+        #expect(try engine.file(app.builtFile, in: image) != nil, "\(app) built \(app.builtFile)")
+
+        if app.description.hasPrefix("multi-stage") {
+            // Hardening: the final stage only copies, so it ships the base's trust store and no trace of the argument.
+            #expect(rewritten.hasSuffix("FROM \(engine.distroless)\nCOPY --from=build /app /app\nENTRYPOINT [\"/app\"]\n"), "\(rewritten)")
+            #expect(try engine.runInside(image, ["/app"]).stdout == "hello from the local Go module proxy\n", "the binary built from the module")
+            let baseBundle = try #require(try engine.file(Self.bundle, in: engine.distroless))
+            #expect(try engine.file(Self.bundle, in: image) == baseBundle, "the final image trusts what its base trusts, no more")
+            let bytes = try engine.contents(of: image)
+            let pemBody = origin.rootPEM.split(separator: "\n")[1]
+            #expect(bytes.range(of: Data("hello from the local Go module proxy".utf8)) != nil, "the search reads the layers uncompressed")
+            #expect(bytes.range(of: Data(origin.caBase64.utf8)) == nil, "the PROXY_CA_B64 value is in the final image")
+            #expect(bytes.range(of: Data(pemBody.utf8)) == nil, "the proxy CA is in the final image")
+        }
+    }
+}

@@ -1,0 +1,81 @@
+@testable import InterceptProxy
+import CertForge
+import Foundation
+import Logging
+
+/// A client stream in memory: what the proxy writes is kept, and closing it reports the close to
+/// the connection at once, as the socket does.
+final class MemoryTransport: ClientTransport, @unchecked Sendable {
+    let loop: EventLoop
+    let peer: SocketAddress? = nil
+    private(set) var written: [UInt8] = []
+    private(set) var isClosed = false
+    private(set) var isReadingPaused = false
+    weak var client: ClientConnection?
+
+    init(loop: EventLoop) { self.loop = loop }
+
+    var text: String { String(decoding: written, as: UTF8.self) }
+    var pendingOutbound: Int { 0 }  // the peer takes everything at once
+    func write(_ bytes: [UInt8]) { written += bytes }
+    func pauseReading() { isReadingPaused = true }
+    func resumeReading() { isReadingPaused = false }
+    func shutdownWriteWhenDrained() {}
+    func closeWhenDrained() { close(error: nil) }
+
+    func close(error: SocketError?) {
+        guard !isClosed else { return }
+        isClosed = true
+        client?.clientClosed(error: error)
+    }
+}
+
+/// A `ClientConnection` of an offline proxy core, driven in memory on its own loop: no socket,
+/// no upstream, so its state machine can be stepped and inspected between reads.
+final class MemoryClient: @unchecked Sendable {
+    /// One CA for every test: generating keys is the slow part.
+    nonisolated(unsafe) private static var sharedAuthority: CertificateAuthority?
+    private static let lock = NSLock()
+
+    let loop: EventLoop
+    let core: ProxyCore
+    let transport: MemoryTransport
+    let client: ClientConnection
+
+    init(configure: (inout ProxyConfiguration) -> Void = { _ in }) throws {
+        var configuration = ProxyConfiguration()
+        configuration.offline = true
+        configure(&configuration)
+        let authority = try Self.lock.withLock {
+            if let authority = Self.sharedAuthority { return authority }
+            let made = try CertificateAuthority.generate(profile: .plain)
+            Self.sharedAuthority = made
+            return made
+        }
+        var logger = Logger(label: "intercept-proxy-unit")
+        logger.logLevel = .critical
+        core = try ProxyCore(configuration: configuration, authority: authority, rootCertificateFile: nil,
+                             recorder: try FlowRecorder(path: nil, logger: logger), logger: logger)
+        loop = EventLoop(index: 200)
+        transport = MemoryTransport(loop: loop)
+        client = ClientConnection(id: 1, connection: transport, core: core)
+        transport.client = client
+        loop.queue.sync { client.start() }
+    }
+
+    /// Delivers bytes from the client, as one read.
+    func send(_ text: String) {
+        loop.queue.sync { client.clientReceived(Array(text.utf8)) }
+    }
+
+    /// Runs `body` on the loop (the connection's state is confined there).
+    func onLoop<T>(_ body: () -> T) -> T { loop.queue.sync(execute: body) }
+
+    var events: [FlowEvent] { core.recorder.events }
+
+    deinit {
+        let client = client, transport = transport
+        loop.queue.sync { if !transport.isClosed { client.connection.close() } }
+        core.waitForBackgroundWork()
+    }
+}

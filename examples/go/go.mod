@@ -1,0 +1,3 @@
+module example.test/interceptproxyharness
+
+go 1.19
