@@ -19,6 +19,10 @@ TEST_PACKAGES := openssl:openssl curl:curl python3:python3 pip3:python3-pip node
 BENCH_PACKAGES := nginx:nginx-light curl:curl python3:python3 pymod/ensurepip:python3-venv
 BENCH_VENV := .build/bench-venv
 MITMPROXY_VERSION := 11.0.2
+# The interceptors written in C and Go that the full `make bench` also measures (issue #16); the smoke
+# run in `make test` only checks the ones present, so `make test` does not install them.
+BENCH_PEER_PACKAGES := dpkg/squid-openssl:squid-openssl sslsplit:sslsplit go:golang-go \
+                       dpkg/golang-github-elazarl-goproxy-dev:golang-github-elazarl-goproxy-dev
 export INTERCEPT_PROXY_BENCH_VENV := $(abspath $(BENCH_VENV))
 
 # A minimal Debian root filesystem in which the Debian snippet is run verbatim (built once per machine).
@@ -47,7 +51,7 @@ else \
 fi
 endef
 
-.PHONY: container-deps container-prerequisites all deps test-deps bench-deps build run test bench bench-smoke bench-forge soak clean sanitize sanitize-ci fuzz fuzz-smoke fuzz-build
+.PHONY: container-deps container-prerequisites all deps test-deps bench-deps bench-peer-deps build run test bench bench-smoke bench-forge soak clean sanitize sanitize-ci fuzz fuzz-smoke fuzz-build
 
 all: build
 
@@ -59,6 +63,9 @@ test-deps: deps bench-deps
 
 bench-deps: deps
 	@$(call ensure_packages,$(BENCH_PACKAGES),benchmark)
+
+bench-peer-deps: bench-deps
+	@$(call ensure_packages,$(BENCH_PEER_PACKAGES),benchmark peers)
 
 $(BENCH_VENV)/bin/mitmdump:
 	@echo "make: installing mitmproxy $(MITMPROXY_VERSION) from PyPI into $(BENCH_VENV) (the benchmark's baseline)"
@@ -114,9 +121,10 @@ test: test-deps $(ROOTFS)/usr/bin/curl container-prerequisites $(BENCH_VENV)/bin
 	echo "tests: $$((total - failed)) passed, $$failed failed"; \
 	exit $$status
 
-# intercept-proxy beside mitmproxy and a direct connection (see Benchmarks/README.md); writes
-# Benchmarks/results/latest.{md,json} and the README's performance table. ARGS: e.g. --only keep-alive.
-bench: bench-deps $(BENCH_VENV)/bin/mitmdump
+# intercept-proxy beside mitmproxy, squid ssl-bump, sslsplit, goproxy and a direct connection (see
+# Benchmarks/README.md); writes Benchmarks/results/latest.{md,json} and the README's performance table.
+# ARGS: e.g. --only keep-alive, --peers sslsplit, --baseline-binary /path/to/an/older/intercept-proxy.
+bench: bench-peer-deps $(BENCH_VENV)/bin/mitmdump
 	$(SWIFT) build -c release --product intercept-proxy
 	$(SWIFT) build -c release --product forge-bench
 	python3 Benchmarks/bench.py --proxy-binary $(RELEASE_BIN) --forge-bench .build/release/forge-bench \

@@ -17,9 +17,11 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import report  # noqa: E402
-from harness.contenders import Direct, InterceptProxy, Mitmproxy  # noqa: E402
+from harness.contenders import Direct, InterceptProxy, Mitmproxy, context_switches, cpu_seconds, tree_rss_kib  # noqa: E402
 from harness.load import forge_bench, mitmproxy_forge  # noqa: E402
 from harness.origin import Origin  # noqa: E402
+from harness.peers import PEERS, PeerMissing  # noqa: E402
+from harness.verify import check_intercepts  # noqa: E402
 from harness.scenarios import (BulkDownload, H2Requests, IdleTunnels, KeepAliveRequests, NewHostTunnels,  # noqa: E402
                                RepeatHostTunnels, StartTime)
 
@@ -28,14 +30,17 @@ FULL = {"new_hosts": 2000, "repeat_hosts": 2000, "keepalive_requests": 20000, "h
 SMOKE = {"new_hosts": 24, "repeat_hosts": 24, "keepalive_requests": 200, "h2_requests": 200, "bulk_bytes": 8 << 20,
          "idle_tunnels": 40, "start_samples": 1, "forge_hosts": 20, "parallel": 8, "mitmproxy_divisor": 4}
 
+# "vs": intercept-proxy's rate over each named contender's, at least; "cpuAtMost": proxy CPU µs per work
+# unit; "rssGrowthAtMost": KiB the proxy's RSS may grow from before the first round to after the last.
 TARGETS = {
-    "new-host-rsa2048": {"vsMitmproxy": 15, "text": ">= 15x mitmproxy"},
-    "new-host-p256": {"vsMitmproxy": 30, "text": ">= 30x mitmproxy"},
-    "repeat-host": {"vsMitmproxy": 15, "text": ">= 15x mitmproxy"},
-    "keep-alive": {"vsMitmproxy": 20, "vsDirect": 0.5, "text": ">= 20x mitmproxy, >= 0.5x direct"},
-    "bulk": {"vsMitmproxy": 10, "vsDirect": 0.5, "text": ">= 10x mitmproxy, >= 0.5x direct"},
+    "new-host-rsa2048": {"vs": {"sslsplit": 1.3}, "text": ">= 1.3x sslsplit"},
+    "new-host-p256": {"vs": {"mitmproxy": 30}, "text": ">= 30x mitmproxy"},
+    "repeat-host": {"vs": {"sslsplit": 1.3}, "text": ">= 1.3x sslsplit"},
+    "keep-alive": {"vs": {"sslsplit": 1, "direct": 0.5}, "cpuAtMost": 100, "rssGrowthAtMost": 10 << 10,
+                   "text": ">= sslsplit, >= 0.5x direct, <= 100 µs CPU/request, RSS growth <= 10 MiB"},
+    "bulk": {"vs": {"sslsplit": 1, "goproxy": 1, "direct": 0.6}, "text": ">= sslsplit, >= goproxy, >= 0.6x direct"},
     "h2-requests": {"text": "—"},
-    "idle": {"atMost": 64, "text": "<= 64 KiB/tunnel"},
+    "idle": {"atMost": 25, "text": "<= 25 KiB/tunnel"},
     "start": {"atMost": 100, "text": "<= 100 ms"},
     "forge-rsa2048-new-p50": {"atMost": 1500, "text": "<= 1.5 ms"},
     "forge-rsa2048-new-p99": {"text": "—"},
@@ -45,21 +50,23 @@ TARGETS = {
 }
 
 
-# Why a target is missed, from profiling this machine (perf record on the proxy during each scenario);
-# the report adds this run's figures for the direct connection beside it.
+# Why a target is missed, from profiling this machine (perf record and strace -c on the proxy during each
+# scenario); the report adds this run's figures beside it.
 _HANDSHAKES = ("each tunnel costs the proxy a TLS handshake with the client (one signature with the leaf key) "
                "and a second TLS handshake to the origin, on the same two cores as curl and nginx; forging is not "
-               "the cost (new P-256 leaf ~45 µs, cache hit ~2 µs). A ratio this high over mitmproxy would need "
-               "more tunnels per second than the direct connection, with one handshake, reaches here.")
+               "the cost (new P-256 leaf ~45 µs, cache hit ~2 µs). Returning clients resume (TLS 1.2 sessions and TLS 1.3 "
+               "tickets, OpenSSL's server defaults), and the upstream leg resumes its sessions to the origin (per name).")
+_WAKEUPS = ("libdispatch delivers each socket event through its manager thread: epoll_wait returns there, a worker "
+            "thread is woken (sem_post/futex) to run the handler, and re-arming the source after it wakes the manager "
+            "again (eventfd write, epoll_ctl); perf shows these wake-ups and context switches as the largest share of "
+            "the proxy's profile, above TLS and HTTP parsing.")
 WHY = {
     "new-host-rsa2048": _HANDSHAKES,
     "new-host-p256": _HANDSHAKES,
     "repeat-host": _HANDSHAKES,
-    "keep-alive": ("every request crosses two TLS sessions and two sockets in the proxy; with 8 connections the run is "
-                   "bound by latency (the proxy stays under one core; most of its samples are thread wake-ups in the "
-                   "kernel, one per socket event, from libdispatch's worker model), and curl, nginx and the proxy share two cores."),
-    "bulk": ("each byte is decrypted and re-encrypted (AES-GCM both ways) and crosses four sockets; the proxy's profile "
-             "is dominated by the kernel (copies, a thread wake-up per read), and the three processes share two cores."),
+    "keep-alive": ("every request crosses two TLS sessions and two sockets in the proxy (two read events, two sends); " + _WAKEUPS),
+    "bulk": ("each byte is decrypted and re-encrypted (AES-GCM both ways) and crosses four sockets; reads take up to four "
+             "64 KiB chunks per event and the records one event produces leave in one send, but " + _WAKEUPS),
 }
 
 
@@ -74,40 +81,93 @@ def row_for(results, scenario_id, title, unit, higher_is_better):
 
 
 SELECTED = None
+BASELINE = "intercept-proxy@baseline"
 
 
 def wanted(scenario_id):
     return SELECTED is None or any(scenario_id.startswith(prefix) for prefix in SELECTED)
 
 
+def measure_with_cost(scenario, contender):
+    """One measurement, with the proxy's CPU time and RSS (its whole process tree) around it."""
+    if contender.pid is None or not scenario.measures_cost:
+        return scenario.measure(contender), None
+    cpu, rss, switches = cpu_seconds(contender.pid), tree_rss_kib(contender.pid), context_switches(contender.pid)
+    value = scenario.measure(contender)
+    cost = {"cpuSeconds": cpu_seconds(contender.pid) - cpu, "work": scenario.work(contender),
+            "contextSwitches": context_switches(contender.pid) - switches,
+            "rssBeforeKiB": rss, "rssAfterKiB": tree_rss_kib(contender.pid)}
+    return value, cost
+
+
 def run_rounds(results, scenario, contenders, rounds, restart_each=False):
     if not wanted(scenario.id):
         return
     row = row_for(results, scenario.id, scenario.title, scenario.unit, scenario.higher_is_better)
-    chosen = [c for c in contenders if c.name in scenario.contender_names]
+    row["workUnit"] = scenario.work_unit
+    chosen = [c for c in contenders if scenario.runs(c)]
     for round_index in range(rounds):
         for contender in chosen:
             if restart_each:
                 contender.start()
             try:
-                value = scenario.measure(contender)
+                value, cost = measure_with_cost(scenario, contender)
             finally:
                 if restart_each:
                     contender.stop()
             row["values"].setdefault(contender.name, []).append(value)
-            print(f"  {scenario.title}: round {round_index + 1} {contender.name}: {value:,.2f} {scenario.unit}", flush=True)
+            if cost:
+                row.setdefault("costs", {}).setdefault(contender.name, []).append(cost)
+            extra = (f" (CPU {1e6 * cost['cpuSeconds'] / cost['work']:,.0f} µs, "
+                     f"{cost['contextSwitches'] / cost['work']:,.1f} context switches per {scenario.work_unit})") if cost else ""
+            print(f"  {scenario.title}: round {round_index + 1} {contender.name}: {value:,.2f} {scenario.unit}{extra}", flush=True)
+
+
+def start_peers(results, args, origin, workdir):
+    """The peers of the full run, each checked to intercept (its CA issued the leaf) before it is measured.
+    The smoke run only checks the installed ones and measures none of them."""
+    started = []
+    for name in args.peers:
+        peer = PEERS[name](origin, workdir)
+        try:
+            peer.start()
+        except PeerMissing as missing:
+            if args.smoke:
+                results["peers"][name] = {"checked": False, "why": str(missing)}
+                print(f"  {name}: not installed; skipped in the smoke run ({missing})", flush=True)
+                continue
+            raise
+        try:
+            issuer = check_intercepts(peer)
+        except Exception:
+            peer.stop()
+            raise
+        results["peers"][name] = {"checked": True, "leafIssuer": issuer, "settings": peer.settings()}
+        print(f"  {name}: intercepts (leaf issued by '{issuer}')", flush=True)
+        if args.smoke:
+            peer.stop()
+        else:
+            started.append(peer)
+    return started
 
 
 def traffic_scenarios(results, args, sizes, origin, workdir):
     for algorithm in ("rsa2048", "p256"):
-        contenders = [InterceptProxy(origin, workdir, args.proxy_binary, key_algorithm=algorithm),
-                      Mitmproxy(origin, workdir, args.venv, key_algorithm=algorithm), Direct(origin)]
+        contenders = [InterceptProxy(origin, workdir, args.proxy_binary, key_algorithm=algorithm)]
+        if args.baseline_binary:
+            contenders.append(InterceptProxy(origin, workdir, args.baseline_binary, key_algorithm=algorithm, name=BASELINE))
+        contenders += [Mitmproxy(origin, workdir, args.venv, key_algorithm=algorithm), Direct(origin)]
         for contender in contenders:
             contender.start()
+        for contender in contenders:
+            if contender.pid is not None:
+                check_intercepts(contender)
         try:
             scenarios = [NewHostTunnels(sizes, algorithm)]
             if algorithm == "rsa2048":
                 scenarios += [RepeatHostTunnels(sizes), KeepAliveRequests(sizes), H2Requests(sizes), BulkDownload(sizes)]
+                if any(wanted(scenario.id) for scenario in scenarios):
+                    contenders += start_peers(results, args, origin, workdir)
             for scenario in scenarios:
                 print(f"{scenario.title} ...", flush=True)
                 run_rounds(results, scenario, contenders, args.rounds)
@@ -118,6 +178,8 @@ def traffic_scenarios(results, args, sizes, origin, workdir):
 
 def process_scenarios(results, args, sizes, origin, workdir):
     contenders = [InterceptProxy(origin, workdir, args.proxy_binary), Mitmproxy(origin, workdir, args.venv)]
+    if args.baseline_binary:
+        contenders.insert(1, InterceptProxy(origin, workdir, args.baseline_binary, name=BASELINE))
     for scenario in (IdleTunnels(sizes), StartTime(sizes)):
         print(f"{scenario.title} ...", flush=True)
         run_rounds(results, scenario, contenders, args.rounds, restart_each=isinstance(scenario, IdleTunnels))
@@ -159,6 +221,10 @@ def main():
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     parser.add_argument("--only", action="append", help="run only scenarios whose id starts with this (repeatable; for profiling)")
     parser.add_argument("--readme", help="rewrite the performance table between the bench markers of this README")
+    parser.add_argument("--baseline-binary", help="a second intercept-proxy build, measured as 'intercept-proxy@baseline' "
+                        "in the same run (before/after comparisons)")
+    parser.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated peers to run (default: {','.join(PEERS)}; "
+                        "empty for none)")
     args = parser.parse_args()
     # A parent (a test runner, say) may have blocked signals; children inherit the mask, and then
     # `openssl speed` (SIGALRM) never ends and proxies ignore SIGTERM.
@@ -169,13 +235,17 @@ def main():
     if args.only and args.out == parser.get_default("out"):
         # A partial run must not pass for the published results.
         args.out, args.readme = os.path.join(tempfile.gettempdir(), "intercept-proxy-bench-partial"), None
+    args.peers = [name for name in args.peers.split(",") if name]
+    unknown = [name for name in args.peers if name not in PEERS]
+    if unknown:
+        parser.error(f"unknown peers {unknown}; known: {', '.join(PEERS)}")
     args.rounds = args.rounds or (1 if args.smoke else 3)
     if not args.smoke and args.rounds < 3:
         parser.error("a full run needs at least 3 rounds")
 
     workdir = tempfile.mkdtemp(prefix="intercept-proxy-bench-")
     results = {"date": report.now(), "mode": "smoke" if args.smoke else "full", "rounds": args.rounds,
-               "sizes": sizes, "machine": report.machine(args.venv), "scenarios": [], "notes": []}
+               "sizes": sizes, "machine": report.machine(args.venv), "scenarios": [], "notes": [], "peers": {}}
     origin = Origin(workdir, sizes["bulk_bytes"])
     origin.start()
     try:
@@ -190,6 +260,7 @@ def main():
     origin.stop()
     shutil.rmtree(workdir, ignore_errors=True)
     results["notes"] = notes(sizes)
+    results["loadAverageEnd"] = report.load_average()
     results["why"] = WHY
     report.summarize(results)
     report.write(results, args.out, readme=args.readme)
@@ -213,6 +284,16 @@ def notes(sizes):
         "P-256 for mitmproxy: its CA is an EC P-256 key, and mitmproxy signs each leaf with that key as the leaf key.",
         "Forge rows: CertForge alone (forge-bench) beside mitmproxy's CertStore.get_cert (its store keeps 100 entries; "
         "hits are measured on its newest 50).",
+        "Peers (RSA-2048 scenarios only, each with its own RSA-2048 CA; each is checked to intercept before it is measured: "
+        "the leaf a client sees chains to that peer's CA alone): squid-openssl with ssl-bump bumping at step 1, sslsplit "
+        "reached directly (no CONNECT, no HTTP parsing; it forwards to the origin's fixed address), goproxy (Debian's "
+        "golang-github-elazarl-goproxy-dev) with a per-host leaf cache; goproxy closes each intercepted client connection "
+        "after its response, so its keep-alive figure counts a new tunnel per request, and it runs 1/"
+        f"{divisor} of the new-host batch (a new RSA-2048 key per host). The peers speak HTTP/1.1 to the client and sit out "
+        "the h2 row. Their settings other than defaults are listed below the tables.",
+        "Cost columns: the proxy's CPU (utime + stime from /proc/<pid>/stat, its process and its children, e.g. squid's "
+        "certificate helpers) over each measurement divided by its requests, tunnels or MiB (median of the rounds), and its "
+        "RSS (process tree) before the first round and after the last round of the scenario.",
     ]
 
 

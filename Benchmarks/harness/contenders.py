@@ -18,10 +18,77 @@ def rss_kib(pid):
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def _stat_fields(pid):
+    """/proc/<pid>/stat after the command name (which may hold spaces): field 3 of proc(5) is [0]."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def process_tree(pid):
+    """pid and its descendants (squid's certificate helpers, nginx-style workers) at this moment."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                children.setdefault(int(_stat_fields(entry)[1]), []).append(int(entry))
+            except (OSError, IndexError):
+                continue
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        tree.append(current)
+        pending.extend(children.get(current, []))
+    return tree
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU of the process and its living descendants (utime + stime, proc(5) fields 14, 15)."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            fields = _stat_fields(member)
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / _TICK
+
+
+def context_switches(pid):
+    """Voluntary + involuntary context switches of every thread of the process tree so far (threads
+    that ended are not counted: the proxies keep their worker threads)."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            tasks = os.listdir(f"/proc/{member}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{member}/task/{task}/status") as f:
+                    total += sum(int(line.split()[1]) for line in f if "ctxt_switches:" in line)
+            except (OSError, ValueError, IndexError):
+                continue
+    return total
+
+
+def tree_rss_kib(pid):
+    total = 0
+    for member in process_tree(pid):
+        try:
+            total += rss_kib(member)
+        except (OSError, RuntimeError):
+            continue
+    return total
+
+
 class Direct:
     """curl straight to nginx: every host name under bench.test is pointed at the origin."""
     name = "direct"
     pid = None
+    closes_connections = False
 
     def __init__(self, origin):
         self.origin = origin
@@ -46,11 +113,12 @@ class Direct:
 class LocalProxy:
     """A proxy process on a loopback port, working in `<workdir>/<name>-<key algorithm>`; subclasses start
     it and set `process`, `log`, `port`, `ca_file`."""
+    closes_connections = False  # True for a proxy that ends each client connection after one response
 
     def __init__(self, origin, workdir, key_algorithm):
         self.origin = origin
         self.key_algorithm = key_algorithm
-        self.dir = os.path.join(workdir, f"{self.name}-{key_algorithm}")
+        self.dir = os.path.join(workdir, f"{self.name.replace('@', '-')}-{key_algorithm}")
         os.makedirs(self.dir, exist_ok=True)
         self.process = None
         self.port = None
@@ -73,7 +141,8 @@ class LocalProxy:
 class InterceptProxy(LocalProxy):
     name = "intercept-proxy"
 
-    def __init__(self, origin, workdir, binary, key_algorithm="rsa2048", profile="plain"):
+    def __init__(self, origin, workdir, binary, key_algorithm="rsa2048", profile="plain", name=None):
+        self.name = name or self.name  # "intercept-proxy@baseline" for --baseline-binary
         super().__init__(origin, workdir, key_algorithm)
         self.binary = binary
         self.profile = profile

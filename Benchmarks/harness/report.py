@@ -33,7 +33,13 @@ def machine(venv):
         "curl": _version(["curl", "--version"]), "nginx": _version(["nginx", "-v"]),
         "mitmproxy": _version([os.path.join(venv, "bin", "mitmdump"), "--version"]),
         "openssl": _version(["openssl", "version"]),
+        "peers": "; ".join(_version(command) for command in (["squid", "-v"], ["sslsplit", "-V"], ["go", "version"])),
+        "loadAverage": load_average(),
     }
+
+
+def load_average():
+    return " ".join(open("/proc/loadavg").read().split()[:3])
 
 
 def _os_name():
@@ -62,41 +68,107 @@ def _ratio(a, b, higher_is_better):
     return a / b if higher_is_better else b / a
 
 
+OURS = "intercept-proxy"
+# Column order of the tables: whoever is in the run, in this order, then anyone else.
+ORDER = ("intercept-proxy", "mitmproxy", "direct", "intercept-proxy@baseline", "squid", "sslsplit", "goproxy")
+
+
+def contenders(results):
+    seen = {name for row in results["scenarios"] for name in row["values"]}
+    return [name for name in ORDER if name in seen] + sorted(seen - set(ORDER))
+
+
+def _cost_summary(costs):
+    """Median CPU µs per work unit over the rounds; RSS before the first round and after the last."""
+    per_unit = [1e6 * c["cpuSeconds"] / c["work"] for c in costs if c["work"]]
+    switches = [c["contextSwitches"] / c["work"] for c in costs if c["work"]]
+    return {"cpuMicrosPerUnit": median(per_unit), "contextSwitchesPerUnit": median(switches),
+            "rssBeforeKiB": costs[0]["rssBeforeKiB"], "rssAfterKiB": costs[-1]["rssAfterKiB"]}
+
+
 def summarize(results):
-    """Adds medians and ratios (intercept-proxy over the other, oriented so that > 1 is better)."""
+    """Adds medians, costs and ratios (intercept-proxy over each other contender, oriented so that > 1 is better)."""
     for row in results["scenarios"]:
         med = {name: median(values) for name, values in row["values"].items()}
         row["median"] = med
-        ours = med.get("intercept-proxy")
-        row["vsMitmproxy"] = _ratio(ours, med.get("mitmproxy"), row["higherIsBetter"])
-        row["vsDirect"] = _ratio(ours, med.get("direct"), row["higherIsBetter"])
+        row["cost"] = {name: _cost_summary(costs) for name, costs in row.get("costs", {}).items() if costs}
+        ours = med.get(OURS)
+        row["vs"] = {name: _ratio(ours, value, row["higherIsBetter"]) for name, value in med.items() if name != OURS}
+        row["vsMitmproxy"] = row["vs"].get("mitmproxy")
+        row["vsDirect"] = row["vs"].get("direct")
         checks = _checks(row)
-        row["met"] = all(check(row) for check in checks) if checks else None
+        row["met"] = None if not checks or any(c is None for c in checks) else all(checks)
     return results
 
 
 def _checks(row):
-    target = row["target"]
-    checks = []
-    if "vsMitmproxy" in target:
-        checks.append(lambda r: r["vsMitmproxy"] is not None and r["vsMitmproxy"] >= target["vsMitmproxy"])
-    if "vsDirect" in target:
-        checks.append(lambda r: r["vsDirect"] is not None and r["vsDirect"] >= target["vsDirect"])
+    """One entry per part of the target: True/False, or None when this run cannot tell (a contender absent)."""
+    target, ours = row["target"], row["median"].get(OURS)
+    checks = [None if row["vs"].get(name) is None else row["vs"][name] >= bound for name, bound in target.get("vs", {}).items()]
     if "atMost" in target:
-        checks.append(lambda r: r["median"]["intercept-proxy"] is not None and r["median"]["intercept-proxy"] <= target["atMost"])
+        checks.append(None if ours is None else ours <= target["atMost"])
+    cost = row["cost"].get(OURS)
+    if "cpuAtMost" in target:
+        checks.append(None if cost is None or cost["cpuMicrosPerUnit"] is None else cost["cpuMicrosPerUnit"] <= target["cpuAtMost"])
+    if "rssGrowthAtMost" in target:
+        checks.append(None if cost is None else cost["rssAfterKiB"] - cost["rssBeforeKiB"] <= target["rssGrowthAtMost"])
     return checks
 
 
+def _x(ratio):
+    return "n/a" if ratio is None else f"{ratio:.2f}x"
+
+
 def table(results):
-    lines = ["| scenario | intercept-proxy | mitmproxy | direct | vs mitmproxy | vs direct | target | met |",
-             "|---|---:|---:|---:|---:|---:|---|---|"]
+    names = contenders(results)
+    others = [name for name in names if name != OURS]
+    lines = ["| scenario | " + " | ".join(names) + " | " + " | ".join(f"vs {name}" for name in others) + " | target | met |",
+             "|---|" + "---:|" * (len(names) + len(others)) + "---|---|"]
     for row in results["scenarios"]:
         med, unit = row["median"], row["unit"]
-        ratio = lambda r: "n/a" if r is None else f"{r:.2f}x"
-        lines.append(f"| {row['title']} | {_fmt(med.get('intercept-proxy'), unit)} | {_fmt(med.get('mitmproxy'), unit)} | "
-                     f"{_fmt(med.get('direct'), unit)} | {ratio(row['vsMitmproxy'])} | {ratio(row['vsDirect'])} | "
-                     f"{row['target']['text']} | {'—' if row['met'] is None else 'yes' if row['met'] else '**no**'} |")
+        met = "—" if row["met"] is None else "yes" if row["met"] else "**no**"
+        lines.append(f"| {row['title']} | " + " | ".join(_fmt(med.get(name), unit) if name in med else "—" for name in names) + " | "
+                     + " | ".join(_x(row["vs"].get(name)) if name in med else "—" for name in others)
+                     + f" | {row['target']['text']} | {met} |")
     return "\n".join(lines)
+
+
+def _mib(kib):
+    return f"{kib / 1024:.0f}"
+
+
+def cost_table(results):
+    """CPU per request, tunnel or MiB and RSS before → after, for every proxy in every traffic scenario."""
+    names = [name for name in contenders(results) if any(name in row.get("cost", {}) for row in results["scenarios"])]
+    if not names:
+        return ""
+    lines = ["| scenario | " + " | ".join(f"{name} CPU | {name} switches | {name} RSS MiB" for name in names) + " |",
+             "|---|" + "---:|---:|---:|" * len(names)]
+    for row in results["scenarios"]:
+        if not row.get("cost"):
+            continue
+        cells = []
+        for name in names:
+            cost = row["cost"].get(name)
+            if cost is None:
+                cells += ["—", "—", "—"]
+                continue
+            cpu, switches = cost["cpuMicrosPerUnit"], cost.get("contextSwitchesPerUnit")
+            cells += ["n/a" if cpu is None else f"{cpu:,.0f} µs/{row['workUnit']}",
+                      "n/a" if switches is None else f"{switches:,.1f}/{row['workUnit']}",
+                      f"{_mib(cost['rssBeforeKiB'])} → {_mib(cost['rssAfterKiB'])}"]
+        lines.append(f"| {row['title']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def peer_settings(results):
+    lines = []
+    for name, peer in results.get("peers", {}).items():
+        if not peer.get("checked"):
+            lines.append(f"- **{name}**: not run ({peer.get('why', '')}).")
+            continue
+        lines.append(f"- **{name}** (leaf issued by `{peer['leafIssuer']}`): " + "; ".join(f"`{item}`" for item in peer["settings"]))
+    return ("\n## Peers' settings other than defaults\n\n" + "\n".join(lines) + "\n") if lines else ""
 
 
 def markdown(results):
@@ -108,12 +180,18 @@ Run {results['date']} with `make bench` ({results['mode']} mode, {results['round
 each round; medians shown; ratios are intercept-proxy over the other, oriented so that above 1 is better).
 
 Machine: {m['cpu']}, {m['cores']} cores, {m['memoryGiB']} GiB, {m['os']}, Linux {m['kernel']}.
-Peers: {m['curl'].split(' (')[0]}; {m['nginx']}; mitmproxy ({m['mitmproxy']}); {m['openssl']}.
+Peers: {m['curl'].split(' (')[0]}; {m['nginx']}; mitmproxy ({m['mitmproxy']}); {m['openssl']}; {m.get('peers', '')}.
+Load average at the start: {m.get('loadAverage', 'n/a')}; at the end: {results.get('loadAverageEnd', 'n/a')}.
 
 {table(results)}
 
+Proxy cost (CPU time and context switches per request, tunnel or MiB, medians of the rounds; RSS of the process
+tree before the first and after the last round):
+
+{cost_table(results)}
+
 {notes}
-{_why(results)}"""
+{peer_settings(results)}{_why(results)}"""
 
 
 def _why(results):
@@ -124,9 +202,8 @@ def _why(results):
     for row in missed:
         med = row["median"]
         context = ""
-        if med.get("direct") and med.get("mitmproxy"):
-            context = (f" (this run: direct reaches {_ratio(med['direct'], med['mitmproxy'], row['higherIsBetter']):.1f}x "
-                       f"mitmproxy; intercept-proxy {row['vsDirect']:.2f}x direct)")
+        if med.get("direct") and row["vsDirect"] is not None:
+            context = f" (this run: intercept-proxy {row['vsDirect']:.2f}x direct)"
         lines.append(f"- **{row['title']}**{context}: {results.get('why', {}).get(row['id'], 'not analysed yet.')}")
     return "\n".join(lines) + "\n"
 

@@ -31,6 +31,21 @@ import TestSupport
                 #expect(value.map { $0 > 0 } == true, "\(row["id"] ?? "?") has no positive median for \(contender): \(medians)")
             }
         }
+        // The proxy's cost is measured around every traffic measurement.
+        let keepAlive = try #require(rows.first { $0["id"] as? String == "keep-alive" })
+        let cost = (keepAlive["cost"] as? [String: Any])?["intercept-proxy"] as? [String: Any]
+        #expect((cost?["cpuMicrosPerUnit"] as? Double).map { $0 > 0 } == true, "no CPU per request for intercept-proxy: \(keepAlive["cost"] ?? "none")")
+        #expect((cost?["rssAfterKiB"] as? Int).map { $0 > 0 } == true)
+        // Each peer was either proved to intercept (its own CA issued the leaf) or named as not installed.
+        let peers = try #require(json?["peers"] as? [String: [String: Any]])
+        #expect(Set(peers.keys) == ["squid", "sslsplit", "goproxy"])
+        for (name, peer) in peers {
+            if peer["checked"] as? Bool == true {
+                #expect((peer["leafIssuer"] as? String) == "\(name) bench CA", "\(name): \(peer)")
+            } else {
+                #expect((peer["why"] as? String)?.contains("install") == true, "\(name): \(peer)")
+            }
+        }
         let markdown = try String(contentsOfFile: out.path("results/latest.md"), encoding: .utf8)
         #expect(markdown.contains("| scenario | intercept-proxy | mitmproxy | direct |"))
         #expect(markdown.contains("cores"), "the machine is described")

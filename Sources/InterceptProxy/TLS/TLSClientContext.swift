@@ -7,6 +7,8 @@ import Dispatch
 final class TLSClientContext: @unchecked Sendable {
     let pointer: OpaquePointer
     let verifies: Bool
+    /// Sessions for resuming the next connection to the same name (see TLSSessionCache).
+    let sessions = TLSSessionCache()
     /// Left once the system trust store is loaded (parsing it is ~40 ms of a proxy's start).
     private let systemStoreLoaded = DispatchGroup()
 
@@ -24,6 +26,13 @@ final class TLSClientContext: @unchecked Sendable {
             throw TLSError.openSSL("loading --upstream-ca \(extraCAFile)")
         }
         SSL_CTX_set_verify(context, insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, nil)
+        // Client sessions go to `sessions` (by name, through the session's app data), not to OpenSSL's
+        // internal store, which a client context never looks up anyway.
+        _ = SSL_CTX_ctrl(context, SSL_CTRL_SET_SESS_CACHE_MODE, Int(SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE), nil)
+        SSL_CTX_sess_set_new_cb(context) { ssl, session in
+            guard let ssl, let session, let raw = TLSEngine.appData(of: ssl) else { return 0 }
+            return Unmanaged<TLSSessionCache.Slot>.fromOpaque(raw).takeUnretainedValue().store(session) ? 1 : 0
+        }
         let alpn = ALPNList.wire(["http/1.1"])
         guard SSL_CTX_set_alpn_protos(context, alpn, UInt32(alpn.count)) == 0 else {  // 0 is success here
             throw TLSError.openSSL("SSL_CTX_set_alpn_protos")
@@ -60,6 +69,7 @@ final class TLSClientSession {
     init(context: TLSClientContext, serverName: String, alpn: [String]? = nil) throws {
         context.awaitTrustStore()
         engine = try TLSEngine(context: context.pointer, server: false)
+        try engine.resumeSessions(in: context.sessions, key: TLSSessionCache.key(serverName: serverName, alpn: alpn))
         // Each setter's failure fails this connection: an upstream must never go unverified, or be
         // asked for another name or protocol than the one meant.
         if let alpn, !alpn.isEmpty { try engine.setALPN(alpn) }
@@ -75,4 +85,7 @@ final class TLSClientSession {
 
     /// The certificate the upstream presented.
     var peerCertificate: Certificate? { engine.peerCertificate }
+
+    /// Whether the handshake resumed a session instead of making a new one.
+    var resumed: Bool { engine.sessionReused }
 }

@@ -9,6 +9,8 @@ final class TLSEngine {
     private let ssl: OpaquePointer
     private let incoming: OpaquePointer
     private let outgoing: OpaquePointer
+    /// What the app data points at, when the engine owns it (`resumeSessions`).
+    private var appDataOwner: AnyObject?
 
     enum Step {
         case needsInput
@@ -187,6 +189,19 @@ extension TLSEngine {
         guard result != X509_V_OK else { return nil }
         return String(cString: X509_verify_cert_error_string(result))
     }
+
+    /// Offers the session cached under `key` for resumption, and keeps the origin's new sessions
+    /// there (a client session, before the handshake; the context's new-session callback finds the
+    /// slot through the app data, which lives as long as this engine).
+    func resumeSessions(in cache: TLSSessionCache, key: String) throws {
+        let slot = TLSSessionCache.Slot(cache: cache, key: key)
+        try setAppData(Unmanaged.passUnretained(slot).toOpaque())
+        appDataOwner = slot
+        cache.offer(to: ssl, for: key)
+    }
+
+    /// Whether the handshake resumed a session.
+    var sessionReused: Bool { SSL_session_reused(ssl) == 1 }
 
     /// The certificate the peer presented, if any.
     var peerCertificate: Certificate? {
