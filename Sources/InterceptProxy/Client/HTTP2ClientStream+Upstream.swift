@@ -180,9 +180,8 @@ extension HTTP2ClientStream: PooledExchange, UpstreamConnectionDelegate, HTTP2Up
         context.loop.assertInEventLoop()
         guard case let .http2(connection, current) = upstream, current == id else { return }
         upstream = .none
-        // Never processed upstream (RFC 9113 8.7): safe to send again, on a new connection. Again and
-        // again while the upstream makes progress; once only when it refuses everything.
-        if refused, exchange.status == nil, exchange.requestBodyBytes == 0, !finished, refusals == 0 || connection.madeProgress {
+        if StreamRetry.mayResend(unprocessed: refused, responseStarted: exchange.status != nil, requestBodyBytes: exchange.requestBodyBytes,
+                                 clientGone: finished, earlierRefusals: refusals, connectionMadeProgress: connection.madeProgress) {
             refusals += 1
             awaitingUpstream = true
             leg.pool.acquire(for: self)

@@ -157,8 +157,8 @@ final class HTTP2UpstreamConnection: UpstreamConnectionDelegate, HTTP2UpstreamSe
     func http2StreamClosed(stream: Int32, errorCode: UInt32) {
         guard let delegate = streams.removeValue(forKey: stream) else { return closeIfDone() }
         // Still registered: the response did not end (a complete one releases its stream first).
-        let refused = errorCode == NGHTTP2_REFUSED_STREAM.rawValue
-        if let goAway, stream > goAway.lastStream || refused {
+        let refused = StreamRetry.wasUnprocessed(stream: stream, errorCode: errorCode, goAwayLastStream: goAway?.lastStream)
+        if let goAway, refused {
             delegate.upstreamStream(stream, failed: .goAway(code: goAway.code, lastStream: goAway.lastStream), refused: true)
         } else {
             delegate.upstreamStream(stream, failed: errorCode == 0 ? .closedEarly("the upstream closed the stream without a response") : .reset(code: errorCode),
@@ -195,8 +195,8 @@ final class HTTP2UpstreamConnection: UpstreamConnectionDelegate, HTTP2UpstreamSe
         streams = [:]
         let reason = failure ?? .closedEarly("the proxy closed the upstream HTTP/2 connection")
         for (stream, delegate) in orphans.sorted(by: { $0.key < $1.key }) {
-            let refused = goAway.map { stream > $0.lastStream } ?? false
-            delegate.upstreamStream(stream, failed: reason, refused: refused)
+            delegate.upstreamStream(stream, failed: reason,
+                                    refused: StreamRetry.wasUnprocessed(stream: stream, errorCode: nil, goAwayLastStream: goAway?.lastStream))
         }
     }
 }
