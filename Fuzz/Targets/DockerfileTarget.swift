@@ -13,8 +13,13 @@ enum DockerfileTarget {
         // Only insertions: taking the inserted lines out gives the original lines back.
         let original = try! Dockerfile(text: text).lines
         var rewritten = Dockerfile.lines(of: rewrite.rewritten)
-        for insertion in rewrite.insertions.sorted(by: { $0.after > $1.after }) {
-            rewritten.removeSubrange((insertion.after + 1)...(insertion.after + insertion.lines.count))
+        // `after` counts original lines: in the rewritten text a block also sits below every block
+        // inserted above it, so take them out from the last one up.
+        let sorted = rewrite.insertions.sorted { $0.after < $1.after }
+        for (index, insertion) in sorted.enumerated().reversed() {
+            let shift = sorted[..<index].reduce(0) { $0 + $1.lines.count }
+            let start = insertion.after + 1 + shift
+            rewritten.removeSubrange(start..<(start + insertion.lines.count))
         }
         precondition(rewritten == original, "the rewrite changed a line of the original")
         // A second run finds every block it wrote.
