@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 
 /// A bounded least-recently-used map of forged chains with single-flight filling:
 /// concurrent misses for one key forge once, the other callers wait for that result.
@@ -12,7 +13,8 @@ final class LeafCache<Key: Hashable & Sendable>: @unchecked Sendable {
     }
 
     private let capacity: Int
-    private let condition = NSCondition()  // guards everything below
+    private let condition = PthreadMutex()  // guards everything below
+    private let changed = PthreadCondition()
     private var nodes: [Key: Node] = [:]
     private var oldest: Node?
     private var newest: Node?
@@ -50,7 +52,7 @@ final class LeafCache<Key: Hashable & Sendable>: @unchecked Sendable {
                 remove(node)
             }
             if !inFlight.contains(key) { break }
-            condition.wait()
+            condition.wait(on: changed)
         }
         inFlight.insert(key)
         condition.unlock()
@@ -60,7 +62,7 @@ final class LeafCache<Key: Hashable & Sendable>: @unchecked Sendable {
         condition.lock()
         inFlight.remove(key)
         if case let .success(value) = result { insert(key: key, value: value) }
-        condition.broadcast()
+        changed.broadcast()
         condition.unlock()
         return try result.get()
     }
