@@ -52,6 +52,7 @@ let package = Package(
             name: "intercept-proxy",
             dependencies: [
                 "CertForge",
+                "EssentialsSupport",
                 "InterceptProxy",
                 "TrustStoreGuide",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

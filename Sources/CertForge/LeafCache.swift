@@ -13,8 +13,7 @@ final class LeafCache<Key: Hashable & Sendable>: @unchecked Sendable {
     }
 
     private let capacity: Int
-    private let condition = PthreadMutex()  // guards everything below
-    private let changed = PthreadCondition()
+    private let condition = PthreadCondition()  // guards everything below
     private var nodes: [Key: Node] = [:]
     private var oldest: Node?
     private var newest: Node?
@@ -52,7 +51,7 @@ final class LeafCache<Key: Hashable & Sendable>: @unchecked Sendable {
                 remove(node)
             }
             if !inFlight.contains(key) { break }
-            condition.wait(on: changed)
+            condition.wait()
         }
         inFlight.insert(key)
         condition.unlock()
@@ -62,7 +61,7 @@ final class LeafCache<Key: Hashable & Sendable>: @unchecked Sendable {
         condition.lock()
         inFlight.remove(key)
         if case let .success(value) = result { insert(key: key, value: value) }
-        changed.broadcast()
+        condition.broadcast()
         condition.unlock()
         return try result.get()
     }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import TrustStoreGuide
 
 /// `snippet --dockerfile PATH [--write]`: the rewrite as a unified diff on stdout (or written in
@@ -21,7 +21,7 @@ struct DockerfileSnippet {
         } catch let error as ValidationError {
             throw error
         } catch {
-            throw ValidationError("cannot read the Dockerfile at \(path): \(error.localizedDescription)")
+            throw ValidationError("cannot read the Dockerfile at \(path): \(error)")
         }
         let rewrite: DockerfileRewrite
         do { rewrite = try DockerfileRewriter.rewrite(text, distro: distro) } catch let error as Dockerfile.ParseError {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import CertForge
-import Foundation
+import FoundationEssentials
 import TrustStoreGuide
 
 /// `--ca-file`: the user's gateway root (a certificate alone, no key), checked to be a CA.
