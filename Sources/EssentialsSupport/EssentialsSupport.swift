@@ -212,3 +212,17 @@ package struct SpawnError: Error, CustomStringConvertible {
     package let message: String
     package var description: String { message }
 }
+
+/// Size and kind of a file from stat(2): FoundationEssentials' `attributesOfItem` types `.size`
+/// differently from Foundation (`as? Int` fails there), so the size checks read stat directly.
+package struct FileStatus {
+    package let size: Int
+    package let isDirectory: Bool
+
+    package init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        size = Int(info.st_size)
+        isDirectory = info.st_mode & S_IFMT == S_IFDIR
+    }
+}
