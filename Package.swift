@@ -83,7 +83,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InterceptProxyTests",
-            dependencies: ["InterceptProxy", "CertForge", "TestSupport"]
+            dependencies: ["InterceptProxy", "CertForge", "EssentialsSupport", "TestSupport"]
         ),
         .testTarget(
             name: "TrustStoreGuideTests",

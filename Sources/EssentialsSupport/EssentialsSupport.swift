@@ -143,7 +143,7 @@ private func hexValue(_ byte: UInt8) -> UInt8? {
 extension Double {
     /// With one decimal, rounded (`String(format: "%.1f")`).
     package var oneDecimal: String {
-        let tenths = Int((self * 10).rounded())
+        let tenths = Int((self * 10).rounded(.toNearestOrEven))  // printf rounds ties to even
         return (tenths < 0 ? "-" : "") + "\(abs(tenths) / 10).\(abs(tenths) % 10)"
     }
 }
@@ -225,4 +225,11 @@ package struct FileStatus {
         size = Int(info.st_size)
         isDirectory = info.st_mode & S_IFMT == S_IFDIR
     }
+}
+
+/// A Swift `Regex` from `pattern`, set to match as the ICU regexes (NSRegularExpression) used to:
+/// `\b` at simple word/non-word changes (Swift's default follows UAX #29, where `corp.test` is one
+/// word), and matching by Unicode scalar rather than by grapheme cluster.
+package func icuCompatibleRegex(_ pattern: String) throws -> Regex<AnyRegexOutput> {
+    try Regex(pattern).wordBoundaryKind(.simple).matchingSemantics(.unicodeScalar)
 }

@@ -123,7 +123,7 @@ struct RunCommand: ParsableCommand {
         if let admin = admin ?? Self.environment("INTERCEPT_PROXY_ADMIN") {
             do { _ = try InterceptProxy.parseAdminAddress(admin) } catch let error as ConfigurationError { throw ValidationError(error.description) }
         }
-        for pattern in ignoreHosts where (try? Regex(pattern)) == nil {
+        for pattern in ignoreHosts where (try? icuCompatibleRegex(pattern)) == nil {
             throw ValidationError("--ignore-hosts '\(pattern)' is not a valid regular expression")
         }
         if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1, got \(maxConnections)") }

@@ -37,7 +37,7 @@ final class ProxyCore: @unchecked Sendable {
             limit: configuration.maxConnections ?? ProxyConfiguration.defaultMaxConnections,
             allowList: try ClientAllowList.effective(configuration), recorder: recorder, logger: logger)
         self.ignorePatterns = try configuration.ignoreHosts.map { pattern in
-            do { return try Regex(pattern) } catch {
+            do { return try icuCompatibleRegex(pattern) } catch {
                 throw ConfigurationError("--ignore-hosts '\(pattern)' is not a valid regular expression")
             }
         }
