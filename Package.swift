@@ -29,16 +29,20 @@ let package = Package(
         ),
         // A constructor that keeps OpenSSL from freeing its globals at exit under running threads.
         .target(name: "COpenSSLInit", dependencies: ["COpenSSL"]),
+        // The few full-Foundation conveniences (locks, trimming) on the stdlib and Glibc, so the
+        // release binary links FoundationEssentials only, without ICU (issue #15, image size).
+        .target(name: "EssentialsSupport"),
         .target(
             name: "CertForge",
-            dependencies: ["COpenSSL", "COpenSSLInit"]
+            dependencies: ["COpenSSL", "COpenSSLInit", "EssentialsSupport"]
         ),
         // Trust-store knowledge: per-distro and per-client fix snippets, and error-text explanations.
-        .target(name: "TrustStoreGuide"),
+        .target(name: "TrustStoreGuide", dependencies: ["EssentialsSupport"]),
         .target(
             name: "InterceptProxy",
             dependencies: [
                 "CertForge",
+                "EssentialsSupport",
                 "COpenSSL",
                 "CNGHTTP2",
                 .product(name: "Logging", package: "swift-log"),
@@ -48,6 +52,7 @@ let package = Package(
             name: "intercept-proxy",
             dependencies: [
                 "CertForge",
+                "EssentialsSupport",
                 "InterceptProxy",
                 "TrustStoreGuide",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -78,7 +83,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InterceptProxyTests",
-            dependencies: ["InterceptProxy", "CertForge", "TestSupport"]
+            dependencies: ["InterceptProxy", "CertForge", "EssentialsSupport", "TestSupport"]
         ),
         .testTarget(
             name: "TrustStoreGuideTests",

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Where generated CA material lives: one sub-folder per profile, keys 0600, folders 0700,
 /// and the root exported in every format clients need.

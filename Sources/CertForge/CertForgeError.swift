@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Everything that can go wrong in CertForge. Each message names the input at fault and what to do next.
 public enum CertForgeError: Error, Equatable, CustomStringConvertible, Sendable {
@@ -73,6 +73,6 @@ public enum CertForgeError: Error, Equatable, CustomStringConvertible, Sendable 
     }
 
     private static func format(_ date: Date) -> String {
-        ISO8601DateFormatter().string(from: date)
+        date.formatted(.iso8601)
     }
 }

@@ -1,5 +1,6 @@
 import COpenSSL
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 
 /// A subject alternative name entry that CertForge writes and reads.
 public enum SubjectAlternativeName: Hashable, Sendable, CustomStringConvertible {
@@ -172,12 +173,12 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
 
     /// The fingerprint as colon-separated uppercase hex, as `openssl x509 -fingerprint` prints it.
     public var sha256FingerprintText: String {
-        sha256Fingerprint.map { String(format: "%02X", $0) }.joined(separator: ":")
+        sha256Fingerprint.map { $0.hex(width: 2, uppercase: true) }.joined(separator: ":")
     }
 
     /// OpenSSL's subject hash; `<hash>.0` is the file name the certificate needs in an `SSL_CERT_DIR`.
     public var subjectHash: String {
-        String(format: "%08lx", X509_subject_name_hash(pointer))
+        X509_subject_name_hash(pointer).hex(width: 8)
     }
 
     /// Whether `issuer`'s key made this certificate's signature.
@@ -189,10 +190,9 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
 
     /// One line for people: subject, issuer, key, signature, validity.
     public var summary: String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withFullDate]
+        let day = Date.ISO8601FormatStyle().year().month().day()
         let key = publicKeyAlgorithm?.description ?? "unknown key"
-        return "subject: \(subject) | issuer: \(issuer) | \(key), \(signatureAlgorithm) | valid \(formatter.string(from: notBefore)) to \(formatter.string(from: notAfter))"
+        return "subject: \(subject) | issuer: \(issuer) | \(key), \(signatureAlgorithm) | valid \(notBefore.formatted(day)) to \(notAfter.formatted(day))"
     }
 
     public var description: String { "Certificate(\(subject))" }

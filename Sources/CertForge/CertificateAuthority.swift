@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A certificate together with the private key that signs under it.
 public struct SigningIdentity: Sendable {

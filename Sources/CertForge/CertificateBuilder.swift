@@ -1,5 +1,5 @@
 import COpenSSL
-import Foundation
+import FoundationEssentials
 
 /// keyUsage bits CertForge writes.
 public struct KeyUsage: OptionSet, Hashable, Sendable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One CA in a profile's hierarchy: its name and how long it is valid.
 public struct AuthoritySpec: Hashable, Sendable {

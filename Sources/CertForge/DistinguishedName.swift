@@ -33,8 +33,8 @@ public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         attributes.map { attribute in
             let escaped = attribute.value
-                .replacingOccurrences(of: "\\", with: "\\\\")
-                .replacingOccurrences(of: ",", with: "\\,")
+                .replacing("\\", with: "\\\\")
+                .replacing(",", with: "\\,")
             return "\(attribute.type)=\(escaped)"
         }.joined(separator: ", ")
     }

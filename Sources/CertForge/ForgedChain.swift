@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What the proxy presents for one host: a leaf, its key and the certificates sent after it.
 public struct ForgedChain: Sendable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 
 /// A bounded least-recently-used map of forged chains with single-flight filling:
 /// concurrent misses for one key forge once, the other callers wait for that result.
@@ -12,7 +13,7 @@ final class LeafCache<Key: Hashable & Sendable>: @unchecked Sendable {
     }
 
     private let capacity: Int
-    private let condition = NSCondition()  // guards everything below
+    private let condition = PthreadCondition()  // guards everything below
     private var nodes: [Key: Node] = [:]
     private var oldest: Node?
     private var newest: Node?

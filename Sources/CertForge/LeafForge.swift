@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Dispatch
 
 /// Whether every leaf shares one key pair (forging then costs one signature) or gets its own.
 public enum LeafKeyPolicy: String, Sendable, CaseIterable {

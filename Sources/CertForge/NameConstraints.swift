@@ -1,5 +1,7 @@
 import COpenSSL
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
+import Glibc
 
 /// The names a CA may sign for (`ca init --name-constraints`): a critical NameConstraints
 /// extension (RFC 5280 4.2.1.10) with permitted DNS subtrees and, optionally, IP ranges.
@@ -19,7 +21,7 @@ public struct NameConstraints: Hashable, Sendable, CustomStringConvertible {
     public init(_ entries: [String]) throws {
         var names: [String] = []
         var ranges: [String] = []
-        for raw in entries.map({ $0.trimmingCharacters(in: .whitespaces) }) where !raw.isEmpty {
+        for raw in entries.map({ $0.trimmingWhitespace() }) where !raw.isEmpty {
             if raw.contains("/") {
                 ranges.append(try Self.range(raw))
                 continue
@@ -106,7 +108,7 @@ extension Certificate {
               X509V3_EXT_print(bio.pointer, ext, 0, 0) == 1 else { return nil }
         // OpenSSL prints "Permitted:" and "Excluded:", each followed by one subtree a line.
         var sections: [(String, [String])] = []
-        for line in bio.string.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) where !line.isEmpty {
+        for line in bio.string.split(separator: "\n").map({ $0.trimmingWhitespace() }) where !line.isEmpty {
             if line.hasSuffix(":") { sections.append((line.dropLast().lowercased(), [])) } else if !sections.isEmpty { sections[sections.count - 1].1.append(line) }
         }
         return sections.map { "\($0.0) \($0.1.joined(separator: ", "))" }.joined(separator: "; ")

@@ -1,5 +1,5 @@
 import COpenSSL
-import Foundation
+import FoundationEssentials
 
 /// A private key (and its public half). Immutable once created, so it may be shared across threads:
 /// OpenSSL 3 allows concurrent signing with one EVP_PKEY.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The name a forged leaf is issued for: a DNS name in A-label form or an IP literal.
 /// Validating at the boundary keeps malformed names (and config-injection attempts) out of OpenSSL.

@@ -1,5 +1,5 @@
 import COpenSSL
-import Foundation
+import FoundationEssentials
 
 /// The forms in which a root certificate is handed to clients and trust stores.
 public enum TrustAnchorFormat: String, CaseIterable, Sendable {

@@ -1,5 +1,7 @@
 import CertForge
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
+import Dispatch
 import Logging
 
 /// A TLS-intercepting proxy that runs in-process: start it on an ephemeral port, hand clients its
@@ -18,7 +20,7 @@ public final class InterceptProxy: @unchecked Sendable {
     private let group: EventLoopGroup
     /// The control API (Admin/): its server and shutdown handler.
     let control = ProxyControl()
-    private let lock = NSLock()
+    private let lock = PthreadMutex()
     private var listeners: [Listener] = []
     /// Set by the first `stop()`; later callers wait for the same task.
     private var stopTask: Task<Void, Never>?

@@ -1,5 +1,7 @@
 import CertForge
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
+import Glibc
 
 /// How an `InterceptProxy` listens, which CA it forges with, and where it records flows.
 public struct ProxyConfiguration: Sendable {
@@ -129,7 +131,7 @@ public struct MapRemoteRule: Sendable, Equatable {
         if let (host, port) = splitHostPort(sides[0]) {
             self.init(host: host, port: port, address: address, addressPort: addressPort)
         } else if !sides[0].isEmpty, !sides[0].contains(":") || sides[0].hasPrefix("[") {
-            self.init(host: sides[0].trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: nil, address: address, addressPort: addressPort)
+            self.init(host: sides[0].trimming(charactersIn: "[]"), port: nil, address: address, addressPort: addressPort)
         } else {
             throw ConfigurationError("--map-remote takes HOST[:PORT]=ADDRESS:PORT, got '\(text)'")
         }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// How one runtime or tool is told to trust the proxy's CA, and what trips people up.
 public struct ClientSnippet: Sendable {
@@ -12,7 +12,7 @@ public struct ClientSnippet: Sendable {
     /// The snippet for a CA file, as shell lines with comments.
     public func render(caFile: String) -> String {
         var text = "# \(client): reads \(store)\n"
-        text += lines.map { $0.replacingOccurrences(of: "{CA}", with: caFile) }.joined(separator: "\n") + "\n"
+        text += lines.map { $0.replacing("{CA}", with: caFile) }.joined(separator: "\n") + "\n"
         for gotcha in gotchas { text += "# gotcha: \(gotcha)\n" }
         return text
     }

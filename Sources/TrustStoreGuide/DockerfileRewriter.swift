@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The result of fitting a user's Dockerfile with the gated CA block: the new text, one note per
 /// stage saying what was done and why, and whether a stage was left without a fix it needs.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One instruction of a Dockerfile: its keyword, its text with continuations joined, and the
 /// lines it spans (0-based, comment and heredoc lines inside it included).
@@ -126,7 +126,7 @@ public struct Dockerfile: Sendable {
         for line in lines {
             let trimmed = line.trimmingLeadingWhitespace
             guard trimmed.hasPrefix("#") else { break }
-            let directive = trimmed.dropFirst().replacingOccurrences(of: " ", with: "").lowercased()
+            let directive = trimmed.dropFirst().replacing(" ", with: "").lowercased()
             if directive.hasPrefix("escape="), let character = directive.dropFirst("escape=".count).first { return character }
         }
         return "\\"
@@ -136,7 +136,7 @@ public struct Dockerfile: Sendable {
     private static func heredocTerminators(_ text: String) -> [String] {
         var result: [String] = []
         var rest = Substring(text)
-        while let range = rest.range(of: "<<") {
+        while let range = rest.firstRange(of: "<<") {
             var word = rest[range.upperBound...]
             if word.hasPrefix("-") { word = word.dropFirst() }
             word = word.prefix { !$0.isWhitespace && $0 != ";" && $0 != "&" && $0 != "|" && $0 != ">" }
@@ -166,7 +166,7 @@ public struct Dockerfile: Sendable {
             var name: Substring, fallback: Substring? = nil, consumed: Substring.Index
             if rest.hasPrefix("{"), let close = rest.firstIndex(of: "}") {
                 let inner = rest[rest.index(after: rest.startIndex)..<close]
-                if let separator = inner.range(of: ":-") {
+                if let separator = inner.firstRange(of: ":-") {
                     name = inner[..<separator.lowerBound]
                     fallback = inner[separator.upperBound...]
                 } else {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 
 /// What a pasted error (or a whole log) means: which client printed it, where it ran, why it
 /// failed, which lines said so, and (see `fix(caFile:)`) what to do about it there.
@@ -21,7 +22,7 @@ public struct ErrorExplanation: Sendable, Equatable {
         /// At most `limit` characters of `text`, starting a little before `needle` when it is far in.
         private static func window(of text: String, around needle: String?, limit: Int) -> String {
             guard text.count > limit else { return text }
-            guard let needle, let found = text.range(of: needle, options: .caseInsensitive) else {
+            guard let needle, let found = text.caseInsensitiveRange(of: needle) else {
                 return String(text.prefix(limit)) + "..."
             }
             let lead = max(0, min(text.distance(from: text.startIndex, to: found.lowerBound) - 40, text.count - limit))
@@ -87,7 +88,7 @@ public struct ErrorExplanation: Sendable, Equatable {
 
     /// The path after the first `CAfile:`, as pasted (paths are case-sensitive).
     private static func configuredCAFile(in text: String) -> String? {
-        guard let label = text.range(of: "cafile:", options: .caseInsensitive) else { return nil }
+        guard let label = text.caseInsensitiveRange(of: "cafile:") else { return nil }
         let path = text[label.upperBound...].drop { $0 == " " || $0 == "\t" || $0 == "\n" }.prefix { !" \t\r\n'\"".contains($0) }
         return path.isEmpty || path.lowercased() == "none" ? nil : String(path.prefix(300))
     }

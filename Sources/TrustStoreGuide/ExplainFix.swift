@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 
 extension ErrorExplanation {
     /// The commands that fix this error where it happened, with `caFile` (the gateway's root PEM)
@@ -21,7 +22,7 @@ extension ErrorExplanation {
             lines = trustFix
         }
         let ca = caFile ?? GatewayRoot.placeholder
-        return lines.map { $0.replacingOccurrences(of: "{CA}", with: ca) }
+        return lines.map { $0.replacing("{CA}", with: ca) }
     }
 
     /// The command that shows what the server (or the gateway in its place) presents.
@@ -56,7 +57,7 @@ extension ErrorExplanation {
         }
         lines += DistroSnippet.render(distro: family.names[0], format: .dockerfile)!.split(separator: "\n").map(String.init)
         let image = self.family.image.map {
-            $0.replacingOccurrences(of: "{BUNDLE}", with: family.bundle).replacingOccurrences(of: "{ANCHOR}", with: family.anchorPath)
+            $0.replacing("{BUNDLE}", with: family.bundle).replacing("{ANCHOR}", with: family.anchorPath)
         }
         if !image.isEmpty {
             lines.append("# 2. \(self.family.name) reads its own store, not only the OS bundle; after the block:")
@@ -83,8 +84,8 @@ extension ErrorExplanation {
         let name = line[line.index(line.startIndex, offsetBy: 7)..<equals]
         let rest = line[line.index(after: equals)...]
         let value = rest.prefix { $0 != " " }
-        let note = rest.dropFirst(value.count).trimmingCharacters(in: .whitespaces)
-        return "$env:\(name) = \"\(value)\"   # this session; for good: setx \(name) \"\(value)\"" + (note.isEmpty ? "" : "; " + note.dropFirst(note.hasPrefix("#") ? 1 : 0).trimmingCharacters(in: .whitespaces))
+        let note = rest.dropFirst(value.count).trimmingWhitespace()
+        return "$env:\(name) = \"\(value)\"   # this session; for good: setx \(name) \"\(value)\"" + (note.isEmpty ? "" : "; " + note.dropFirst(note.hasPrefix("#") ? 1 : 0).trimmingWhitespace())
     }
 
     private var hostnameFix: [String] {

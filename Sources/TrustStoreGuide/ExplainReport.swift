@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 
 /// The text `intercept-proxy explain` prints for people: aligned rows, then the fix, then where
 /// the gateway's root comes from.
@@ -34,6 +35,6 @@ public enum ExplainReport {
     /// Lines of `label  value` with the labels padded to one width.
     static func table(_ rows: [(String, String)]) -> String {
         let width = rows.map(\.0.count).max() ?? 0
-        return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+        return rows.map { $0.0.paddedRight(to: width) + "  " + $0.1 }.joined(separator: "\n")
     }
 }

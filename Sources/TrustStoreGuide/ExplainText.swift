@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
+import Glibc
 
 /// A pasted log prepared for matching: ASCII lower-cased, every run of whitespace (line breaks
 /// included, since terminals and issue trackers wrap long errors) folded into one space, with the
@@ -108,7 +110,7 @@ struct ExplainText: Sendable {
     /// A line of the original without the whitespace around it.
     func trimmedLine(_ index: Int) -> String {
         guard lines.indices.contains(index) else { return "" }
-        return lines[index].trimmingCharacters(in: .whitespacesAndNewlines)
+        return lines[index].trimmingWhitespaceAndNewlines()
     }
 
     private func offset(of needle: String, from start: Int = 0) -> Int? {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import CertForge
-import Foundation
+import FoundationEssentials
+import Glibc
+import EssentialsSupport
 
 struct CACommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -76,12 +78,12 @@ struct CACommand: ParsableCommand {
         static func describe(_ authority: CertificateAuthority, directory: CADirectory?) -> String {
             let root = authority.rootCertificate
             let profile = authority.profile
-            let date = ISO8601DateFormatter()
+            let date = Date.ISO8601FormatStyle()
             var rows: [(String, String)] = [
                 ("profile", "\(profile.storageName): \(profile.summary)"),
                 ("root", root.subject.description),
                 ("sha256", root.sha256FingerprintText),
-                ("valid", "\(date.string(from: root.notBefore)) to \(date.string(from: root.notAfter))"),
+                ("valid", "\(date.format(root.notBefore)) to \(date.format(root.notAfter))"),
                 ("key", root.publicKeyAlgorithm?.description ?? "unknown"),
             ]
             for intermediate in authority.intermediates {
@@ -104,8 +106,8 @@ struct CACommand: ParsableCommand {
                 "profile": authority.profile.storageName,
                 "subject": root.subject.description,
                 "sha256": root.sha256FingerprintText,
-                "notBefore": ISO8601DateFormatter().string(from: root.notBefore),
-                "notAfter": ISO8601DateFormatter().string(from: root.notAfter),
+                "notBefore": root.notBefore.formatted(.iso8601),
+                "notAfter": root.notAfter.formatted(.iso8601),
                 "subjectHash": root.subjectHash,
                 "intermediates": authority.intermediates.map { $0.certificate.subject.description },
             ]
@@ -119,8 +121,7 @@ struct CACommand: ParsableCommand {
                 }
                 object["files"] = files
             }
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            return String(decoding: data, as: UTF8.self)
+            return JSONText.encode(object, indent: 2)
         }
     }
 
@@ -157,7 +158,7 @@ struct CACommand: ParsableCommand {
                 if (format == .der || format == .p12) && isatty(STDOUT_FILENO) == 1 {
                     throw ValidationError("--format \(format.rawValue) is binary; pass --out FILE or redirect stdout")
                 }
-                FileHandle.standardOutput.write(Data(bytes))
+                StandardIO.write(bytes, to: STDOUT_FILENO)
                 if format == .hashed { Terminal.note("save it as \(format.fileName(for: root, base: "root-ca")) in a directory listed in SSL_CERT_DIR") }
                 return
             }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import CertForge
-import Foundation
+import FoundationEssentials
 
 /// Where the CA comes from: a generated hierarchy in a directory, or the user's own root.
 struct CAOptions: ParsableArguments {

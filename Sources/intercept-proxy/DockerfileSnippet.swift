@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 import TrustStoreGuide
 
 /// `snippet --dockerfile PATH [--write]`: the rewrite as a unified diff on stdout (or written in
@@ -15,13 +16,13 @@ struct DockerfileSnippet {
     func run() throws {
         let text: String
         do {
-            let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            let size = FileStatus(path: path)?.size ?? 0
             guard size <= Self.maximumSize else { throw ValidationError("\(path) is larger than 1 MiB: not a Dockerfile this tool rewrites") }
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch let error as ValidationError {
             throw error
         } catch {
-            throw ValidationError("cannot read the Dockerfile at \(path): \(error.localizedDescription)")
+            throw ValidationError("cannot read the Dockerfile at \(path): \(error)")
         }
         let rewrite: DockerfileRewrite
         do { rewrite = try DockerfileRewriter.rewrite(text, distro: distro) } catch let error as Dockerfile.ParseError {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CertForge
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 import TrustStoreGuide
 
 /// `--ca-file`: the user's gateway root (a certificate alone, no key), checked to be a CA.
@@ -16,11 +17,10 @@ struct GatewayCAFile: ParsableArguments {
     func load() throws -> (path: String, subject: String)? {
         guard let path else { return nil }
         let url = URL(fileURLWithPath: path)
-        let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
-        guard let size = attributes?[.size] as? Int, (attributes?[.type] as? FileAttributeType) != .typeDirectory else {
+        guard let status = FileStatus(path: url.path), !status.isDirectory else {
             throw ExplainInputError("--ca-file \(path): no such file")
         }
-        guard size <= Self.sizeLimit else { throw ExplainInputError("--ca-file \(path): \(size) bytes is not a certificate file") }
+        guard status.size <= Self.sizeLimit else { throw ExplainInputError("--ca-file \(path): \(status.size) bytes is not a certificate file") }
         guard let bytes = try? Data(contentsOf: url) else { throw ExplainInputError("--ca-file \(path): cannot read it (permissions?)") }
         let text = String(decoding: bytes, as: UTF8.self)
         if text.contains("PRIVATE KEY-----") {

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 import TrustStoreGuide
 
 struct ExplainCommand: ParsableCommand {
@@ -48,12 +49,7 @@ struct ExplainCommand: ParsableCommand {
 
     /// Reads stdin up to the limit plus one byte, so a longer log is refused instead of truncated.
     private static func readStandardInput() throws -> String {
-        var data = Data()
-        while data.count <= inputLimit {
-            let chunk = FileHandle.standardInput.readData(ofLength: inputLimit + 1 - data.count)
-            if chunk.isEmpty { break }
-            data.append(chunk)
-        }
+        let data = StandardIO.readInput(upTo: inputLimit + 1)
         guard data.count <= inputLimit else { throw tooLong }
         guard !data.isEmpty else { throw ExplainInputError("stdin is empty: pipe the failing command's output, e.g. cmd 2>&1 | intercept-proxy explain -") }
         return String(decoding: data, as: UTF8.self)

@@ -1,6 +1,6 @@
 import ArgumentParser
 import CertForge
-import Foundation
+import FoundationEssentials
 
 struct ForgeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import InterceptProxy
 
 /// A container HEALTHCHECK without curl or a shell: exits 0 when the proxy answers, 1 otherwise.

@@ -1,5 +1,7 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
+import EssentialsSupport
 import InterceptProxy
 
 @main
@@ -23,15 +25,15 @@ struct InterceptProxyCommand: ParsableCommand {
             if code == .success {
                 // --help and --version land here.
                 print(fullMessage(for: error))
-                Foundation.exit(0)
+                Glibc.exit(0)
             }
             if code == .validationFailure {
                 Terminal.error("\(message(for: error)) (see --help)")
-                Foundation.exit(2)
+                Glibc.exit(2)
             }
             if let exitCode = error as? ExitCode { Self.exit(withError: exitCode) }
             Terminal.error(String(describing: error))
-            Foundation.exit(1)
+            Glibc.exit(1)
         }
     }
 }
@@ -40,16 +42,16 @@ struct InterceptProxyCommand: ParsableCommand {
 enum Terminal {
     static func error(_ message: String) {
         let line = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
-        FileHandle.standardError.write(Data("intercept-proxy: error: \(line)\n".utf8))
+        StandardIO.write(Array("intercept-proxy: error: \(line)\n".utf8), to: STDERR_FILENO)
     }
 
     static func note(_ message: String) {
-        FileHandle.standardError.write(Data("\(message)\n".utf8))
+        StandardIO.write(Array("\(message)\n".utf8), to: STDERR_FILENO)
     }
 
     /// Lines of `label  value` with the labels padded to one width.
     static func table(_ rows: [(String, String)]) -> String {
         let width = rows.map(\.0.count).max() ?? 0
-        return rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+        return rows.map { $0.0.paddedRight(to: width) + "  " + $0.1 }.joined(separator: "\n")
     }
 }

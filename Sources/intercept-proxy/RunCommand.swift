@@ -1,7 +1,9 @@
 import ArgumentParser
 import CertForge
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
+import EssentialsSupport
 import InterceptProxy
 import Logging
 
@@ -121,7 +123,7 @@ struct RunCommand: ParsableCommand {
         if let admin = admin ?? Self.environment("INTERCEPT_PROXY_ADMIN") {
             do { _ = try InterceptProxy.parseAdminAddress(admin) } catch let error as ConfigurationError { throw ValidationError(error.description) }
         }
-        for pattern in ignoreHosts where (try? NSRegularExpression(pattern: pattern)) == nil {
+        for pattern in ignoreHosts where (try? icuCompatibleRegex(pattern)) == nil {
             throw ValidationError("--ignore-hosts '\(pattern)' is not a valid regular expression")
         }
         if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1, got \(maxConnections)") }
@@ -204,7 +206,7 @@ struct RunCommand: ParsableCommand {
         proxy.onShutdownRequest = {  // POST /v1/shutdown: as SIGTERM
             Task {
                 await proxy.stop()
-                Foundation.exit(0)
+                Glibc.exit(0)
             }
         }
         SignalPipe.watch { signalNumber in
@@ -214,7 +216,7 @@ struct RunCommand: ParsableCommand {
             }
             Task {
                 await proxy.stop()  // also waits for background OpenSSL work, which exit must not race
-                Foundation.exit(0)
+                Glibc.exit(0)
             }
         }
         // The ready file first: whoever waits for either signal may rely on both.
@@ -226,7 +228,7 @@ struct RunCommand: ParsableCommand {
                 throw error
             }
         }
-        if flows == "-" { Terminal.note(banner) } else { FileHandle.standardOutput.write(Data((banner + "\n").utf8)) }
+        if flows == "-" { Terminal.note(banner) } else { StandardIO.write(Array((banner + "\n").utf8), to: STDOUT_FILENO) }
         dispatchMain()
     }
 

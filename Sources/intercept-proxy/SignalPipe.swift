@@ -1,5 +1,6 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Delivers SIGINT, SIGTERM and SIGUSR1 to a handler on the main queue, from the moment `install`
 /// returns: a signal handler writes the signal's number into a pipe (the one thing a handler may

@@ -1,6 +1,6 @@
 import ArgumentParser
 import CertForge
-import Foundation
+import FoundationEssentials
 import TrustStoreGuide
 
 struct SnippetCommand: ParsableCommand {

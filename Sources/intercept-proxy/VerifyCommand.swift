@@ -1,6 +1,7 @@
 import ArgumentParser
 import CertForge
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 import InterceptProxy
 import Logging
 
@@ -103,18 +104,10 @@ struct VerifyCommand: ParsableCommand {
 
     /// Runs the command with the proxy variables set; its stdout goes to our stderr.
     private func runCommand(proxyURL: String) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = command
         var environment = ProcessInfo.processInfo.environment
         for name in ["NO_PROXY", "no_proxy"] { environment[name] = nil }
         for name in ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"] { environment[name] = proxyURL }
-        process.environment = environment
-        process.standardOutput = FileHandle.standardError
-        process.standardError = FileHandle.standardError
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        return try runProcess(command, environment: environment)
     }
 
     private func printTable(verdicts: [HostVerdict], status: Int32, matched: Bool, expected: HostVerdict.Outcome, caFile: String?) {
@@ -122,9 +115,9 @@ struct VerifyCommand: ParsableCommand {
         rows += verdicts.map { ($0.host, $0.outcome.rawValue, $0.cause ?? "-", String($0.requests)) }
         let widths = (0..<3).map { column in rows.map { [$0.0, $0.1, $0.2][column].count }.max() ?? 0 }
         for row in rows {
-            print([row.0.padding(toLength: widths[0], withPad: " ", startingAt: 0),
-                   row.1.padding(toLength: widths[1], withPad: " ", startingAt: 0),
-                   row.2.padding(toLength: widths[2], withPad: " ", startingAt: 0), row.3].joined(separator: "  "))
+            print([row.0.paddedRight(to: widths[0]),
+                   row.1.paddedRight(to: widths[1]),
+                   row.2.paddedRight(to: widths[2]), row.3].joined(separator: "  "))
         }
         print("command exited with status \(status)")
         if verdicts.isEmpty {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Dispatch
 
 /// One control API client: requests parsed with the proxy's strict HTTP/1.1 decoder, one at a time
 /// (a long poll holds the connection; reading pauses meanwhile), answered by `AdminRoutes`.

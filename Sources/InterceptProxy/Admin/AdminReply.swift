@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 
 /// A control API answer: JSON (or the CA's bytes) with its status, as HTTP/1.1.
 struct AdminReply: Sendable {
@@ -16,7 +17,7 @@ struct AdminReply: Sendable {
 
     /// A JSON object with sorted keys.
     static func json(_ status: Int, _ object: [String: Any]) -> AdminReply {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        let data = Data(JSONText.encode(object).utf8)
         return AdminReply(status: status, body: Array(data) + [UInt8(ascii: "\n")])
     }
 

@@ -1,5 +1,6 @@
 import CertForge
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 
 /// The control API's endpoints, each a thin layer over the InterceptProxy operation of the same
 /// name (see InterceptProxy+Control.swift), so the HTTP API and the Swift API cannot drift apart.
@@ -128,7 +129,7 @@ final class AdminRoutes: @unchecked Sendable {
 
     /// The rules of a PUT body, each parsed by `parse`; an error names the body or the rule (`rules[2]`).
     private static func rules<Rule>(_ body: [UInt8], parse: (String) throws -> Rule) throws -> [Rule] {
-        guard let value = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) else {
+        guard let value = JSONText.decode(body) else {
             throw AdminInputError(field: "body", "the body must be JSON: {\"rules\": [\"...\", ...]}")
         }
         let list: Any? = (value as? [String: Any]).map { object -> Any? in
@@ -161,8 +162,8 @@ final class AdminRoutes: @unchecked Sendable {
         var seen = Set<String>()
         return try text.split(separator: "&", omittingEmptySubsequences: false).map { pair in
             let sides = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-            guard let key = sides[0].removingPercentEncoding, !key.isEmpty,
-                  let value = (sides.count > 1 ? sides[1] : "").replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+            guard let key = sides[0].percentDecoded, !key.isEmpty,
+                  let value = (sides.count > 1 ? sides[1] : "").replacing("+", with: " ").percentDecoded else {
                 throw AdminInputError(field: "query", "malformed query '\(text.prefix(200))'")
             }
             guard seen.insert(key).inserted else { throw AdminInputError(field: key, "\(key.prefix(100)) given more than once") }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 
 /// The control API's listener (`--admin HOST:PORT`): plain HTTP/1.1 + JSON on its own socket, served
 /// on the proxy's event loops. Few clients (a harness, a healthcheck), so it holds at most
@@ -9,7 +10,7 @@ final class AdminServer: @unchecked Sendable {
     let address: SocketAddress
     private let listener: Listener
     private let routes: AdminRoutes
-    private let lock = NSLock()
+    private let lock = PthreadMutex()
     private var live: [ObjectIdentifier: AdminConnection] = [:]
 
     init(address: SocketAddress, group: EventLoopGroup, configuration: ProxyConfiguration, routes: AdminRoutes) throws {

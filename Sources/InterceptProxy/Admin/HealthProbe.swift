@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One HTTP/1.1 request over a blocking socket, bounded by a deadline: what `intercept-proxy
 /// healthcheck` sends to the control API or the proxy port (a container image has no curl).

@@ -1,5 +1,8 @@
 import CertForge
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
+import Glibc
+import Dispatch
 
 /// A flow event with its number: `flows(since:)` with the highest number seen returns only newer ones.
 public struct SequencedFlowEvent: Sendable, Equatable {
@@ -98,7 +101,7 @@ extension InterceptProxy {
         get {
             control.shutdownHandler ?? { [weak self] in
                 guard let proxy = self else { return }
-                Thread.detachNewThread { proxy.stopAndWait() }
+                detachThread { proxy.stopAndWait() }
             }
         }
         set { control.shutdownHandler = newValue }
@@ -121,7 +124,7 @@ extension InterceptProxy {
 
 /// True for the first caller only: a long poll answers once, whichever of a wake-up and its timeout comes first.
 private final class OnceFlag: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = PthreadMutex()
     private var claimed = false
 
     func claim() -> Bool {

@@ -1,9 +1,10 @@
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 
 /// The control API's part of a proxy: its server while running, and what a shutdown request does.
 /// (InterceptProxy holds one; its start and stop call `start` and `stop`.)
 final class ProxyControl: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = PthreadMutex()
     private var server: AdminServer?
     private var handler: (@Sendable () -> Void)?
 

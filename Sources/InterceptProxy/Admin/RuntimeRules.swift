@@ -1,11 +1,12 @@
 import CertForge
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 
 /// The failure-mode and map-remote rules in force, changeable while the proxy runs (the control
 /// API, `InterceptProxy.failureRules`). Starts with the configuration's; `reset` goes back to them.
 /// Thread-safe: every connection reads it when it forges or routes.
 final class RuntimeRules: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = PthreadMutex()
     private let initial: (failures: [FailureRule], mapRemote: [MapRemoteRule])
     private var failures: [FailureRule]
     private var mapRemote: [MapRemoteRule]

@@ -1,5 +1,5 @@
 import CertForge
-import Foundation
+import FoundationEssentials
 
 /// `http://intercept-proxy.test/ca.pem` (`.crt`, `.der`, `.p12`), answered by the proxy itself, the
 /// way mitm.it is: a container that can reach only the proxy fetches its trust anchor through it.
@@ -40,7 +40,7 @@ enum TrustAnchorSite {
     /// The path of an absolute URL (or an origin-form target), without its query.
     static func path(of url: String) -> String {
         var rest = Substring(url)
-        if let scheme = rest.range(of: "://") {
+        if let scheme = rest.firstRange(of: "://") {
             rest = rest[scheme.upperBound...]
             rest = rest[(rest.firstIndex(of: "/") ?? rest.endIndex)...]
         }

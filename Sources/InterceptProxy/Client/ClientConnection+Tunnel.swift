@@ -1,6 +1,6 @@
 import CertForge
 import Dispatch
-import Foundation
+import FoundationEssentials
 
 /// The tunnel: CONNECT answered, the client's TLS handshake with a forged certificate (or the
 /// bytes spliced to the origin untouched), then the client leg ALPN chose.

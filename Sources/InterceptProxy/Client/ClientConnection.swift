@@ -1,6 +1,6 @@
 import CertForge
 import Dispatch
-import Foundation
+import FoundationEssentials
 
 /// One client connection through its life (`State`): the proxy request (CONNECT or
 /// absolute-form); for a tunnel the TLS handshake with a forged certificate

@@ -1,6 +1,6 @@
 import CertForge
 import Dispatch
-import Foundation
+import FoundationEssentials
 
 extension ClientConnection {
     /// Where a client connection is in its life; each case carries what only it needs.

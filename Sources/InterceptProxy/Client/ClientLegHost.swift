@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What a client leg needs from its connection: the exchange context (flow events, where the
 /// tunnel leads), and the client's byte stream: writing (encrypted in a tunnel), how much waits,

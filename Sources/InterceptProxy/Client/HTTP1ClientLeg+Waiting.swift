@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 
 /// What an HTTP/1.1 connection is waiting for from its client, when the client is the one to act.
 enum ClientWait: Equatable {

@@ -1,5 +1,7 @@
 import CertForge
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
+import Dispatch
 
 /// The HTTP/1.1 client leg: plain proxy requests (CONNECT or absolute-form), or the requests inside
 /// a tunnel whose client chose HTTP/1.1. Requests parsed from the client become `HTTPExchange`s,
@@ -303,7 +305,7 @@ final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchec
         guard lowered.hasPrefix("https://") || lowered.hasPrefix("http://"), let target = host.target else { return }
         let rest = head.target.dropFirst(lowered.hasPrefix("https://") ? 8 : 7)
         let authority = String(rest[..<(rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex)])
-        let named = splitHostPort(authority) ?? (authority.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), target.port)
+        let named = splitHostPort(authority) ?? (authority.trimming(charactersIn: "[]"), target.port)
         guard named.0.lowercased() == target.host.lowercased(), named.1 == target.port else {
             throw RequestRefusal(status: 421, cause: .misdirectedRequest,
                                  reason: "this tunnel leads to \(HTTPWire.authority(host: target.host, port: target.port)), not to \(authority.prefix(200))")
@@ -329,7 +331,7 @@ final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchec
             parsed = (host, port)
         } else {
             guard !authority.isEmpty, !authority.contains(":") || authority.hasPrefix("[") else { return nil }
-            parsed = (authority.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), 80)
+            parsed = (authority.trimming(charactersIn: "[]"), 80)
         }
         // The host must be one a strict origin reads the same way: no userinfo, spaces or odd bytes.
         guard let name = try? ServerName(parsed.0) else { return nil }

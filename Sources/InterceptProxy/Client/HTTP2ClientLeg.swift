@@ -1,5 +1,6 @@
 import CNGHTTP2
-import Foundation
+import FoundationEssentials
+import Dispatch
 
 /// A tunnel whose client negotiated h2: each stream becomes one exchange (HTTP2ClientStream),
 /// answered locally (offline, catalogue) or forwarded over the tunnel's `UpstreamPool`.

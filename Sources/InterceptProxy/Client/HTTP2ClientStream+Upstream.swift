@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The stream's upstream side: the pool hands it an HTTP/1.1 connection (the request translated,
 /// the response decoded) or the tunnel's h2 connection (a stream of its own); a reset stream

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Dispatch
 
 /// One HTTP/2 stream of the client leg: its `HTTPExchange` (records, timer, local answers,
 /// 502/504) goes upstream as a stream of its own on an h2 connection, or as HTTP/1.1 on a pooled

@@ -1,5 +1,6 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 
 /// A serial queue that owns a set of connections: everything about a connection (its socket sources,
 /// its OpenSSL objects, its parser state) is touched only on its loop, so none of it needs a lock.
@@ -71,7 +72,7 @@ final class EventLoopGroup: Sendable {
 
 /// A counter shared across threads (accepts may race on several listeners).
 final class LockedCounter: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = PthreadMutex()
     private var value = 0
 
     func increment() -> Int {

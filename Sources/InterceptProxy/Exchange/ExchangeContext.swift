@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What an exchange needs from the client connection that carries it, and no more: where the
 /// tunnel leads, what every connection shares, and the connection's flow events. The client

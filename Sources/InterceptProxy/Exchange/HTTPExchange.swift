@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 
 /// The client leg's half of an exchange: writes the answers the exchange decides on in its
 /// protocol's framing (HTTP/1.1 bytes, h2 frames on the exchange's stream).

@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 
 /// Turns a burst of like occurrences (refused connections) into at most one report per interval,
 /// so a flood cannot flood the flow log: the first occurrence is reported at once, the others of

@@ -1,11 +1,12 @@
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 
 /// The queue behind one `InterceptProxy.events` stream. It is bounded like the history (an
 /// `EventHistory`): a consumer that falls behind, or never reads, loses its oldest events instead
 /// of growing the proxy without bound. The stream pulls from it (`AsyncStream(unfolding:)`), so the
 /// queue is the only buffer.
 final class EventSubscription: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = PthreadMutex()
     private var queue: EventHistory
     private var waiting: CheckedContinuation<FlowEvent?, Never>?
     private var finished = false

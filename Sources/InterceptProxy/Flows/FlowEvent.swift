@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One thing that happened on the proxy, as written to the flow log (one JSON object per line).
 /// Fields that do not apply to an event's kind are absent.

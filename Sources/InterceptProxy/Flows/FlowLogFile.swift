@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// The flow log's file descriptor, written with write(2) so that a failing write is an error to

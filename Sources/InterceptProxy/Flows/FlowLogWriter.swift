@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
+import Dispatch
 import Logging
 
 /// Where the flow log's writer puts its batches: the file (FlowLogFile), or a test's sink.
@@ -33,7 +35,7 @@ final class FlowLogWriter: @unchecked Sendable {
     private let logger: Logger?
     private let queue = DispatchQueue(label: "intercept-proxy.flow-log-writer")
     /// Guards everything below; the writer signals it whenever it has written a batch.
-    private let condition = NSCondition()
+    private let condition = PthreadCondition()
     private var pending: [UInt8] = []
     private var pendingLines = 0
     /// Bytes submitted and not yet written: `pending` plus the batch being written.

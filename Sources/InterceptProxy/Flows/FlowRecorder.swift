@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
+import Glibc
 import Logging
 
 /// Fans flow events out to the JSON-lines file, the in-process stream and, for failures, the log.
@@ -6,7 +8,7 @@ import Logging
 /// (FlowLogWriter: whole lines, a buffer bounded in bytes, what is recorded before `close` is in the
 /// file after it). A full disk or a removed file does not stop the proxy: see FlowLogFile.
 final class FlowRecorder: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = PthreadMutex()
     private let writer: FlowLogWriter?
     /// The `events` streams' queues, held weakly: a stream its consumer dropped unsubscribes itself.
     private var subscriptions: [ObjectIdentifier: WeakSubscription] = [:]

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
+import Glibc
 
 /// Builds a HAR 1.2 log (the format browser devtools import) from flow events: each response is
 /// paired with the oldest unanswered request of its connection, since HTTP/1.1 answers in order;
@@ -86,7 +88,7 @@ enum HARDocument {
 
     /// Writes the document atomically (temporary file, then rename).
     static func write(_ document: [String: Any], to path: String) throws {
-        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        let data = Data(JSONText.encode(document, indent: 2).utf8)
         let temporary = path + ".tmp"
         try data.write(to: URL(fileURLWithPath: temporary))
         guard rename(temporary, path) == 0 else { throw SocketError.last("renaming \(temporary) to \(path)") }

@@ -24,7 +24,7 @@ public struct HTTPRequestHead: Sendable, Equatable, HTTPHeaderFields {
     }
 }
 
-import Foundation
+import FoundationEssentials
 
 /// Why a request could not be parsed; each maps to the status the client gets. The response
 /// decoder throws these too, and the pipeline answers any of them from upstream with a 502.

@@ -12,7 +12,7 @@ struct HTTPResponseHead: Equatable, HTTPHeaderFields {
 
 }
 
-import Foundation
+import FoundationEssentials
 
 /// Finds response boundaries in an upstream byte stream so responses can be relayed verbatim:
 /// every event carries the raw bytes to forward. Knows RFC 9112's framing: no body for HEAD,

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Wire-level pieces both HTTP/1.1 decoders use.
 enum HTTPWire {

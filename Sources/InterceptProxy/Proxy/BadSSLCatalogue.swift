@@ -27,7 +27,7 @@ enum BadSSLCatalogue {
     /// The index page at http(s)://badssl.test/.
     static func indexPage(profile: String) -> String {
         let width = entries.map(\.host.count).max() ?? 0
-        let lines = entries.map { "  https://\($0.host.padding(toLength: width, withPad: " ", startingAt: 0))  \($0.summary)" }
+        let lines = entries.map { "  https://\($0.host.paddedRight(to: width))  \($0.summary)" }
         return """
             intercept-proxy badssl catalogue (profile \(profile)); trust the proxy's root CA, then try:
 

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
+import Glibc
 
 /// Which client addresses may use the proxy (`--allow-clients`): a list of IPv4 and IPv6 ranges,
 /// parsed once, checked at accept time. Every address is held as 128 bits with IPv4 mapped into
@@ -48,7 +50,7 @@ public struct ClientAllowList: Sendable, Equatable {
 
     private static func parse(_ entry: String) throws -> Range {
         let parts = entry.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-        let addressText = parts[0].trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let addressText = parts[0].trimming(charactersIn: "[]")
         guard let address = bits(of: addressText) else {
             throw ConfigurationError("--allow-clients takes CIDR ranges or addresses (10.0.0.0/8, fd00::/8, 192.0.2.7), got '\(entry)'")
         }

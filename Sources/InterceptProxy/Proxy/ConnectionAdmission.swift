@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 import Logging
 
 /// Counts the client connections being served and refuses new ones beyond the limit, with a `503`
@@ -11,7 +12,7 @@ final class ConnectionAdmission: @unchecked Sendable {
     /// Nil: every client that can connect is served.
     let allowList: ClientAllowList?
     private let forbidden: BurstReporter
-    private let lock = NSLock()
+    private let lock = PthreadMutex()
     private var open = 0
     private let refusals: BurstReporter
     private let farewell: [UInt8]

@@ -1,12 +1,13 @@
 import CertForge
 import Dispatch
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 
 /// Forges leaves off the event loops and coalesces concurrent requests for one name: the first
 /// asker starts the work, later askers only queue their completion.
 final class ForgeCoordinator: @unchecked Sendable {
     let forge: LeafForge
-    private let lock = NSLock()
+    private let lock = PthreadMutex()
     private var pending: [Key: [@Sendable (Result<ForgedChain, Error>) -> Void]] = [:]
     private let workers = DispatchQueue(label: "intercept-proxy.forge", qos: .userInitiated, attributes: .concurrent)
     /// Entered for each forge in flight, so that `waitUntilIdle` can wait for them.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 
 /// The user and password a client must send as `Proxy-Authorization: Basic` (`--proxy-auth`).
 /// Its description and mirror hide the password, so it can be printed, dumped or logged.
@@ -48,7 +49,7 @@ public struct ProxyCredentials: Sendable, Equatable, CustomStringConvertible, Cu
         guard fields.count == 1 else { return .wrong("\(fields.count) Proxy-Authorization fields") }
         let parts = field.value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "basic" else { return .wrong("not the Basic scheme") }
-        guard let decoded = Data(base64Encoded: parts[1].trimmingCharacters(in: .whitespaces)) else {
+        guard let decoded = Data(base64Encoded: parts[1].trimmingWhitespace()) else {
             return .wrong("the Basic credentials are not valid base64")
         }
         return Self.constantTimeEqual(Array(decoded), expected) ? .accepted : .wrong("wrong user or password")

@@ -1,5 +1,6 @@
 import CertForge
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 import Logging
 
 /// What every connection of one proxy instance shares: configuration, TLS context, forge, recorder.
@@ -17,9 +18,9 @@ final class ProxyCore: @unchecked Sendable {
     let admission: ConnectionAdmission
     /// Failure and map-remote rules, changeable at run time (control API hook, issue #15).
     let rules: RuntimeRules
-    private let ignorePatterns: [NSRegularExpression]
+    private let ignorePatterns: [Regex<AnyRegexOutput>]
 
-    private let lock = NSLock()
+    private let lock = PthreadMutex()
     private var nextID = 0
     private var live: [Int: ClientConnection] = [:]
 
@@ -36,7 +37,7 @@ final class ProxyCore: @unchecked Sendable {
             limit: configuration.maxConnections ?? ProxyConfiguration.defaultMaxConnections,
             allowList: try ClientAllowList.effective(configuration), recorder: recorder, logger: logger)
         self.ignorePatterns = try configuration.ignoreHosts.map { pattern in
-            do { return try NSRegularExpression(pattern: pattern) } catch {
+            do { return try icuCompatibleRegex(pattern) } catch {
                 throw ConfigurationError("--ignore-hosts '\(pattern)' is not a valid regular expression")
             }
         }
@@ -72,8 +73,7 @@ final class ProxyCore: @unchecked Sendable {
     /// Whether a CONNECT target is to be spliced rather than intercepted.
     func isIgnored(host: String, port: Int) -> Bool {
         let text = "\(host):\(port)"
-        let range = NSRange(text.startIndex..., in: text)
-        return ignorePatterns.contains { $0.firstMatch(in: text, range: range) != nil }
+        return ignorePatterns.contains { text.firstMatch(of: $0) != nil }
     }
 
     /// Where a request for host:port goes: a mapped address, through the upstream proxy, or direct.
@@ -149,7 +149,7 @@ final class ProxyCore: @unchecked Sendable {
                 logger.warning("\(event.detail!)")
             },
             recovered: { [logger] duration in
-                logger.notice("accepting connections again after \(String(format: "%.1f", duration)) s at the descriptor limit")
+                logger.notice("accepting connections again after \(duration.oneDecimal) s at the descriptor limit")
             })
     }
 

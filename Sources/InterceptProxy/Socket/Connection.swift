@@ -1,5 +1,6 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What a connection reports to whoever drives it. Called on the connection's loop.
 protocol ConnectionDelegate: AnyObject {

@@ -1,5 +1,6 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What a listener asks of its owner. Everything but `accepted` runs on the listener's accept queue.
 struct ListenerHandlers: Sendable {

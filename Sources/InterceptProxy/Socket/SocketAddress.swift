@@ -1,5 +1,6 @@
 import CertForge
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// An IPv4 or IPv6 socket address, convertible to and from sockaddr storage.
 public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {

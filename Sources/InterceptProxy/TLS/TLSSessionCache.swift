@@ -1,5 +1,6 @@
 import COpenSSL
-import Foundation
+import FoundationEssentials
+import EssentialsSupport
 
 /// The upstream leg's TLS sessions, one per (server name, ALPN offer), so that the next connection to
 /// the same origin resumes (a TLS 1.3 ticket or a TLS 1.2 session) instead of paying a full handshake
@@ -9,7 +10,7 @@ import Foundation
 final class TLSSessionCache: @unchecked Sendable {
     static let defaultCapacity = 256
 
-    private let lock = NSLock()
+    private let lock = PthreadMutex()
     private let capacity: Int
     private var sessions: [String: OpaquePointer] = [:]
     /// Keys in insertion order, for eviction; `head` skips the ones already evicted.

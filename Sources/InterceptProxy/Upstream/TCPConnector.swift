@@ -1,5 +1,6 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Opens a TCP connection without blocking a loop: names resolve on a worker thread, the connect
 /// itself is non-blocking, and every attempt is bounded by a timeout.

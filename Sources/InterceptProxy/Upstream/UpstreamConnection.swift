@@ -1,6 +1,6 @@
 import CertForge
 import COpenSSL
-import Foundation
+import FoundationEssentials
 
 /// What an upstream connection reports. Called on the loop.
 protocol UpstreamConnectionDelegate: AnyObject {
