@@ -43,11 +43,13 @@ private final class RunningProxy: @unchecked Sendable {
         defer { proxy.stop() }
         let refused = try proxy.curl(["https://refused.example/"])
         #expect(refused.status == 56 && refused.stderr.contains("CONNECT tunnel failed, response 403"), "\(refused)")
+        // The event and the log line are written by different threads: wait for both.
+        let line = "refused 1 connection with 403 from 127.0.0.1, outside --allow-clients"
         let deadline = Date() + 5
-        while try proxy.events(cause: "client_not_allowed").isEmpty && Date() < deadline { usleep(50_000) }
+        while try (proxy.events(cause: "client_not_allowed").isEmpty || !proxy.server.output.contains(line)) && Date() < deadline { usleep(50_000) }
         let events = try proxy.events(cause: "client_not_allowed")
         #expect(events.count == 1 && events.first?["status"] as? Int == 403, "\(events)")
-        #expect(proxy.server.output.contains("refused 1 connection with 403 from 127.0.0.1, outside --allow-clients"), "\(proxy.server.output)")
+        #expect(proxy.server.output.contains(line), "\(proxy.server.output)")
 
         let usage = try CLI.run(["run", "--allow-clients", "10.0.0.1/8"])
         #expect(usage.status == 64 || usage.status == 2, "\(usage)")
