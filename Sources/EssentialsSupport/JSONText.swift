@@ -66,9 +66,30 @@ package enum JSONText {
         out += "\""
     }
 
-    /// Any JSON value, decoded with JSONDecoder; objects and arrays as `[String: Any]` and `[Any]`.
+    /// Any JSON value (RFC 8259), decoded with JSONDecoder; objects and arrays as `[String: Any]` and
+    /// `[Any]`. A trailing comma, which Essentials' JSONDecoder lets through, is refused first.
     package static func decode(_ bytes: [UInt8]) -> Any? {
-        (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)))?.value
+        guard !hasTrailingComma(bytes) else { return nil }
+        return (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)))?.value
+    }
+
+    /// A `,` whose next non-blank byte closes an array or object, outside strings.
+    static func hasTrailingComma(_ bytes: [UInt8]) -> Bool {
+        var inString = false, escaped = false, pendingComma = false
+        for byte in bytes {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"): continue
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): if pendingComma { return true }
+            case UInt8(ascii: "\""): inString = true
+            default: break
+            }
+            pendingComma = byte == UInt8(ascii: ",")
+        }
+        return false
     }
 }
 
