@@ -105,7 +105,6 @@ final class Connection: @unchecked Sendable {
         } else {
             outbound.append(contentsOf: bytes)
         }
-        if !writeSuspended { return }  // the socket is backed up: its write source sends when it can
         if loop.isBatchingWrites && pendingOutbound <= Self.batchLimit {
             if !flushBatched { flushBatched = true; loop.flushAtEndOfEvent(self) }
             return
@@ -116,7 +115,7 @@ final class Connection: @unchecked Sendable {
     /// The end of the socket event: sends what it wrote (called by the loop).
     func flushBatchedWrites() {
         flushBatched = false
-        guard !isClosed, pendingOutbound > 0, writeSuspended else { return }
+        guard !isClosed, pendingOutbound > 0 else { return }
         flush()
     }
 
