@@ -13,9 +13,6 @@ public final class EventLoop: @unchecked Sendable {
     let readBuffer: UnsafeMutableRawBufferPointer
     /// Touched only on the loop (see `schedule`).
     private let timers: LoopTimers
-    /// Writes made during a socket event wait here and go out once, at its end (see `batchingWrites`).
-    /// Touched only on the loop.
-    private var writeBatch = WriteBatch()
 
     init(index: Int) {
         self.index = index
@@ -54,30 +51,6 @@ public final class EventLoop: @unchecked Sendable {
         return item
     }
 
-    /// Runs a socket event's handler; the writes it makes are coalesced into one send per socket
-    /// at its end (fewer syscalls and wake-ups). Nested events join the outer one.
-    func batchingWrites(_ body: () -> Void) {
-        writeBatch.depth += 1
-        body()
-        writeBatch.depth -= 1
-        guard writeBatch.depth == 0 else { return }
-        // Each flush may deliver "drained" and its handler may write again: those writes (depth 0)
-        // go out at once, as before batching, so nothing waits for an event that never comes.
-        while !writeBatch.connections.isEmpty {
-            let due = writeBatch.connections
-            writeBatch.connections = []
-            for connection in due { connection.flushBatchedWrites() }
-        }
-    }
-
-    /// Whether a write should wait for the end of the current socket event.
-    var isBatchingWrites: Bool { writeBatch.depth > 0 }
-
-    /// Flushes `connection` when the current socket event ends.
-    func flushAtEndOfEvent(_ connection: Connection) {
-        writeBatch.connections.append(connection)
-    }
-
     /// Timer items the loop holds (for tests: cancelled ones must not pile up).
     var heldTimers: Int { queue.sync { timers.count } }
 }
@@ -107,12 +80,6 @@ final class LockedCounter: @unchecked Sendable {
         value += 1
         return value
     }
-}
-
-/// The connections with writes waiting for the end of the socket event being handled.
-private struct WriteBatch {
-    var depth = 0
-    var connections: [Connection] = []
 }
 
 private struct UncheckedItem: @unchecked Sendable {

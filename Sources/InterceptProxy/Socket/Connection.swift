@@ -28,8 +28,6 @@ final class Connection: @unchecked Sendable {
     private var outboundOffset = 0
     private var shutdownAfterDrain = false
     private var closeAfterDrain = false
-    /// Whether this socket waits in the loop's write batch (at most once).
-    private var flushBatched = false
     private(set) var isClosed = false
     /// A connection keeps itself alive until it is closed: its owner may let go of it while bytes
     /// are still draining (`closeWhenDrained`), and the sources' handlers must never outlive it.
@@ -50,8 +48,6 @@ final class Connection: @unchecked Sendable {
 
     /// The largest read in one go (the size of each loop's read buffer).
     static let readChunk = 64 * 1024
-    /// The most a socket event may hold back for its end-of-event send; beyond it, writes go out at once.
-    static let batchLimit = 256 * 1024
 
     init(fd: Int32, loop: EventLoop, peer: SocketAddress?) {
         self.fd = fd
@@ -62,8 +58,8 @@ final class Connection: @unchecked Sendable {
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
         writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
-        readSource.setEventHandler { [unowned self] in loop.batchingWrites { self.readable() } }
-        writeSource.setEventHandler { [unowned self] in loop.batchingWrites { self.flush() } }
+        readSource.setEventHandler { [unowned self] in self.readable() }
+        writeSource.setEventHandler { [unowned self] in self.flush() }
         // The fd is closed once, after both sources are cancelled.
         let group = DispatchGroup()
         group.enter(); group.enter()
@@ -94,8 +90,6 @@ final class Connection: @unchecked Sendable {
     }
 
     /// Queues bytes; whatever the kernel does not take at once is sent when the socket is writable.
-    /// Inside a socket event the send waits for the event's end (one send for all its writes),
-    /// unless that would hold back more than `batchLimit`. Either way "drained" follows the send.
     func write(_ bytes: [UInt8]) {
         loop.assertInEventLoop()
         guard !isClosed, !bytes.isEmpty else { return }
@@ -105,17 +99,6 @@ final class Connection: @unchecked Sendable {
         } else {
             outbound.append(contentsOf: bytes)
         }
-        if loop.isBatchingWrites && pendingOutbound <= Self.batchLimit {
-            if !flushBatched { flushBatched = true; loop.flushAtEndOfEvent(self) }
-            return
-        }
-        flush()
-    }
-
-    /// The end of the socket event: sends what it wrote (called by the loop).
-    func flushBatchedWrites() {
-        flushBatched = false
-        guard !isClosed, pendingOutbound > 0 else { return }
         flush()
     }
 
