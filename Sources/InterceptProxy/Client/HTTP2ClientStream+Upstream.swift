@@ -39,7 +39,9 @@ extension HTTP2ClientStream: PooledExchange, UpstreamConnectionDelegate, HTTP2Up
         upstream.send(http1Head)
         bufferedBody.forEach(sendBody)
         bufferedBody = []
-        acknowledgeBody()
+        // The WINDOW_UPDATE for what waited must go out now: this runs from the upstream's event, and
+        // no later "drained" will find anything left to acknowledge (writes are sent at the event's end).
+        if acknowledgeBody() { leg.flush() }
         if requestComplete && chunkedRequest { upstream.send(HTTPWire.lastChunk()) }
     }
 
@@ -57,7 +59,7 @@ extension HTTP2ClientStream: PooledExchange, UpstreamConnectionDelegate, HTTP2Up
         bufferedBody.forEach { connection.send($0, stream: id) }
         bufferedBody = []
         if requestComplete && !endStream { connection.finish(stream: id) }
-        acknowledgeBody()
+        if acknowledgeBody() { leg.flush() }  // as in `sendRequest`
         exchange.armResponseTimer()
         connection.flush()
     }
