@@ -66,49 +66,97 @@ public func start(_ tool: String, _ arguments: [String], environment: [String: S
     try RunningProcess(tool, arguments, environment: environment, input: input, directory: directory)
 }
 
-/// A child process whose stdout and stderr go to files until it is waited for.
+/// A child process whose stdout and stderr go to files until it is waited for. Started with
+/// posix_spawn, not Foundation's `Process`: this toolchain's `Process.run()` can crash reading
+/// /proc/self/fd while other tests open and close descriptors (swift-corelibs-foundation#5472), and
+/// the child gets only stdin, stdout and stderr, none of the test process's other descriptors.
 public final class RunningProcess: @unchecked Sendable {
-    private let process = Process()
+    private let pid: pid_t
     private let scratch: TemporaryDirectory
     private let command: String
+    private var exitStatus: Int32?
 
     init(_ tool: String, _ arguments: [String], environment: [String: String]?, input: String?, directory: URL?) throws {
         let executable = tool.hasPrefix("/") ? tool : try requireTool(tool)
         command = ([tool] + arguments).joined(separator: " ")
         scratch = try TemporaryDirectory()
-        let outURL = scratch.url.appendingPathComponent("stdout")
-        let errURL = scratch.url.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment ?? cleanEnvironment()
-        if let directory { process.currentDirectoryURL = directory }
-        process.standardOutput = try FileHandle(forWritingTo: outURL)
-        process.standardError = try FileHandle(forWritingTo: errURL)
-        let stdin = Pipe()
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
+        let output = open(scratch.path("stdout"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let errors = open(scratch.path("stderr"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        var stdinPipe: [Int32] = [-1, -1]
+        defer { [output, errors, stdinPipe[0]].filter { $0 >= 0 }.forEach { close($0) } }
+        guard output >= 0, errors >= 0, pipe(&stdinPipe) == 0,
+              fcntl(stdinPipe[0], F_SETFD, FD_CLOEXEC) == 0, fcntl(stdinPipe[1], F_SETFD, FD_CLOEXEC) == 0 else {
+            if stdinPipe[1] >= 0 { close(stdinPipe[1]) }
+            throw SpawnFailed(command: command, reason: String(cString: strerror(errno)))
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], STDIN_FILENO)
+        posix_spawn_file_actions_adddup2(&actions, output, STDOUT_FILENO)
+        posix_spawn_file_actions_adddup2(&actions, errors, STDERR_FILENO)
+        // Nothing else of the test process reaches the child (Swift's Glibc does not import
+        // addclosefrom_np): the descriptors open now are closed in it; later ones are CLOEXEC here.
+        let openNow = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for descriptor in openNow.compactMap(Int32.init) where descriptor > 2 {
+            posix_spawn_file_actions_addclose(&actions, descriptor)
+        }
+        // No addchdir_np either: env -C changes the directory, then runs the tool.
+        let launch = directory.map { ["/usr/bin/env", "-C", $0.path, executable] } ?? [executable]
+        let argv = (launch + arguments).map { strdup($0) } + [nil]
+        let envp = (environment ?? cleanEnvironment()).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var child = pid_t()
+        let spawned = posix_spawn(&child, launch[0], &actions, nil, argv, envp)
+        guard spawned == 0 else {
+            close(stdinPipe[1])
+            throw SpawnFailed(command: command, reason: String(cString: strerror(spawned)))
+        }
+        pid = child
+        let writer = FileHandle(fileDescriptor: stdinPipe[1], closeOnDealloc: true)
+        if let input { writer.write(Data(input.utf8)) }
+        try writer.close()
     }
 
     /// Waits for the exit (killing the process after `timeout`) and returns what it printed.
     public func wait(timeout: TimeInterval = 120) throws -> ProcessResult {
         let deadline = Date() + timeout
-        while process.isRunning {
-            if Date() > deadline {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
+        while exitStatus == nil {
+            var status: Int32 = 0
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid {
+                // As Process.terminationStatus: the exit code, or the signal that ended it.
+                let signal = status & 0x7f
+                exitStatus = signal == 0 ? (status >> 8) & 0xff : signal
+            } else if reaped < 0 && errno != EINTR {
+                throw SpawnFailed(command: command, reason: "waitpid: \(String(cString: strerror(errno)))")
+            } else if Date() > deadline {
+                kill(pid, SIGKILL)
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                 throw TimedOut(command: command, seconds: timeout)
+            } else {
+                usleep(5_000)
             }
-            usleep(5_000)
         }
         return ProcessResult(
-            status: process.terminationStatus,
+            status: exitStatus!,
             stdout: String(decoding: try Data(contentsOf: scratch.url.appendingPathComponent("stdout")), as: UTF8.self),
             stderr: String(decoding: try Data(contentsOf: scratch.url.appendingPathComponent("stderr")), as: UTF8.self))
     }
+
+    deinit {
+        // A process never waited for is not left running or unreaped.
+        guard exitStatus == nil else { return }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
+}
+
+public struct SpawnFailed: Error, CustomStringConvertible {
+    public let command: String
+    public let reason: String
+    public var description: String { "cannot start \(command): \(reason)" }
 }
 
 public struct TimedOut: Error, CustomStringConvertible {
