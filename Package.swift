@@ -27,6 +27,8 @@ let package = Package(
             pkgConfig: "libnghttp2",
             providers: [.apt(["libnghttp2-dev"])]
         ),
+        // epoll and eventfd (not in Glibc's Swift module) for the event loops' socket poller.
+        .systemLibrary(name: "CLinuxEvents"),
         // A constructor that keeps OpenSSL from freeing its globals at exit under running threads.
         .target(name: "COpenSSLInit", dependencies: ["COpenSSL"]),
         // The few full-Foundation conveniences (locks, trimming) on the stdlib and Glibc, so the
@@ -45,6 +47,7 @@ let package = Package(
                 "EssentialsSupport",
                 "COpenSSL",
                 "CNGHTTP2",
+                "CLinuxEvents",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -2,7 +2,7 @@ import Dispatch
 import FoundationEssentials
 import EssentialsSupport
 
-/// A serial queue that owns a set of connections: everything about a connection (its socket sources,
+/// A serial queue that owns a set of connections: everything about a connection (its socket registration,
 /// its OpenSSL objects, its parser state) is touched only on its loop, so none of it needs a lock.
 /// (`@unchecked` because of `readBuffer`, which only code running on the loop touches.)
 public final class EventLoop: @unchecked Sendable {
@@ -14,6 +14,8 @@ public final class EventLoop: @unchecked Sendable {
     let readBuffer: UnsafeMutableRawBufferPointer
     /// Touched only on the loop (see `schedule`).
     private let timers: LoopTimers
+    /// Delivers the loop's socket events (see SocketPoller).
+    let poller: SocketPoller
 
     init(index: Int) {
         self.index = index
@@ -21,9 +23,13 @@ public final class EventLoop: @unchecked Sendable {
         queue.setSpecific(key: key, value: index)
         readBuffer = .allocate(byteCount: Connection.readChunk, alignment: 16)
         timers = LoopTimers(queue: queue)
+        poller = SocketPoller(queue: queue, name: "ip-loop-\(index)")
     }
 
-    deinit { readBuffer.deallocate() }
+    deinit {
+        poller.stop()
+        readBuffer.deallocate()
+    }
 
     /// Whether the caller runs on this loop.
     var inEventLoop: Bool { DispatchQueue.getSpecific(key: key) == index }

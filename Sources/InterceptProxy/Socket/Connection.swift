@@ -13,25 +13,29 @@ protocol ConnectionDelegate: AnyObject {
     func connectionClosed(_ connection: Connection, error: SocketError?)
 }
 
-/// A non-blocking TCP socket driven by dispatch sources on one event loop. Not thread-safe:
-/// every call happens on `loop` (the `@unchecked Sendable` only lets closures carry it there).
-final class Connection: @unchecked Sendable {
+/// A non-blocking TCP socket driven by its loop's poller (edge-triggered: registered once for input
+/// and output). Not thread-safe: every call happens on `loop` (the `@unchecked Sendable` only lets
+/// closures carry it there).
+final class Connection: PollTarget, @unchecked Sendable {
     let loop: EventLoop
     let peer: SocketAddress?
     weak var delegate: ConnectionDelegate?
 
     private let fd: Int32
-    private let readSource: DispatchSourceRead
-    private let writeSource: DispatchSourceWrite
-    private var readSuspended = true
-    private var writeSuspended = true
+    /// Nil once closed (or if epoll refused the descriptor, which then closes at `start`).
+    private var registration: SocketPoller.Token?
+    private var readPaused = true
+    /// The kernel may hold input we have not read: set by an input edge, cleared by a short read.
+    private var mayRead = true
+    /// The peer half-closed (or the socket failed): read until `read` returns 0 or an error.
+    private var peerClosed = false
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
     private var shutdownAfterDrain = false
     private var closeAfterDrain = false
     private(set) var isClosed = false
     /// A connection keeps itself alive until it is closed: its owner may let go of it while bytes
-    /// are still draining (`closeWhenDrained`), and the sources' handlers must never outlive it.
+    /// are still draining (`closeWhenDrained`), and the poller's events must never outlive it.
     private var selfWhileOpen: Connection?
 
     /// The address the peer reached this socket at (getsockname).
@@ -49,45 +53,43 @@ final class Connection: @unchecked Sendable {
 
     /// The largest read in one go (the size of each loop's read buffer).
     static let readChunk = 64 * 1024
+    /// Full reads in a row before other sockets of the loop get their turn.
+    private static let readsPerTurn = 4
 
+    /// Takes over `fd`. On the loop.
     init(fd: Int32, loop: EventLoop, peer: SocketAddress?) {
+        loop.assertInEventLoop()
         self.fd = fd
         self.loop = loop
         self.peer = peer
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
-        writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
-        readSource.setEventHandler { [unowned self] in self.readable() }
-        writeSource.setEventHandler { [unowned self] in self.flush() }
-        // The fd is closed once, after both sources are cancelled.
-        let group = DispatchGroup()
-        group.enter(); group.enter()
-        readSource.setCancelHandler { group.leave() }
-        writeSource.setCancelHandler { group.leave() }
-        group.notify(queue: loop.queue) { Glibc.close(fd) }
         selfWhileOpen = self
+        registration = loop.poller.register(fd, self)
     }
 
     /// Starts reading. Call once the delegate is set.
     func start() {
         loop.assertInEventLoop()
+        guard registration != nil || isClosed else {
+            close(error: SocketError(operation: "epoll_ctl", code: errno))
+            return
+        }
         resumeReading()
     }
 
     func pauseReading() {
         loop.assertInEventLoop()
-        guard !readSuspended, !isClosed else { return }
-        readSuspended = true
-        readSource.suspend()
+        readPaused = true
     }
 
+    /// Input that arrived while paused is read soon after (not from inside this call).
     func resumeReading() {
         loop.assertInEventLoop()
-        guard readSuspended, !isClosed else { return }
-        readSuspended = false
-        readSource.resume()
+        guard readPaused, !isClosed else { return }
+        readPaused = false
+        if mayRead { loop.poller.deferRead(self) }
     }
 
     /// Queues bytes; whatever the kernel does not take at once is sent when the socket is writable.
@@ -115,11 +117,9 @@ final class Connection: @unchecked Sendable {
         loop.assertInEventLoop()
         guard !isClosed else { return }
         isClosed = true
-        // A suspended source must be resumed before it is cancelled, or it never finishes cancelling.
-        if readSuspended { readSource.resume(); readSuspended = false }
-        if writeSuspended { writeSource.resume(); writeSuspended = false }
-        readSource.cancel()
-        writeSource.cancel()
+        if let registration { loop.poller.deregister(fd, registration) }
+        registration = nil
+        Glibc.close(fd)
         outbound = []
         outboundOffset = 0
         delegate?.connectionClosed(self, error: error)
@@ -132,18 +132,48 @@ final class Connection: @unchecked Sendable {
         if pendingOutbound == 0 { close() } else { closeAfterDrain = true }
     }
 
-    private func readable() {
-        let buffer = loop.readBuffer
-        let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
-        if count > 0 {
-            delegate?.connection(self, received: Array(buffer[..<count]))
-        } else if count == 0 {
-            pauseReading()
-            // Nobody is left to decide (the owner let go): the peer is done, so are we.
-            guard let delegate else { closeWhenDrained(); return }
-            delegate.connectionReadEOF(self)
-        } else if errno != EAGAIN && errno != EINTR {
-            close(error: .last("read"))
+    // MARK: PollTarget
+
+    func pollEvents(_ events: SocketReadiness) {
+        guard !isClosed else { return }
+        if events.readable { mayRead = true }
+        if events.peerClosed { peerClosed = true }
+        if events.writable && pendingOutbound > 0 { flush() }
+        readAvailable()
+    }
+
+    func deferredRead() { readAvailable() }
+
+    /// Reads while the kernel may hold input, up to a few full buffers; the rest is put off to the
+    /// end of the poller's batch, so one busy socket does not starve the loop's others.
+    private func readAvailable() {
+        var turns = Self.readsPerTurn
+        while mayRead && !readPaused && !isClosed {
+            guard turns > 0 else {
+                loop.poller.deferRead(self)
+                return
+            }
+            turns -= 1
+            let buffer = loop.readBuffer
+            let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if count > 0 {
+                // A short read of a stream socket took all there was: the next input is a new edge.
+                // Not after a half-close, whose EOF the next read must still find.
+                if count < buffer.count && !peerClosed { mayRead = false }
+                delegate?.connection(self, received: Array(buffer[..<count]))
+            } else if count == 0 {
+                mayRead = false
+                pauseReading()
+                // Nobody is left to decide (the owner let go): the peer is done, so are we.
+                guard let delegate else { closeWhenDrained(); return }
+                // A later resumeReading finds the EOF again, as a level-triggered source would.
+                mayRead = true
+                delegate.connectionReadEOF(self)
+            } else if errno == EAGAIN {
+                mayRead = false
+            } else if errno != EINTR {
+                close(error: .last("read"))
+            }
         }
     }
 
@@ -174,13 +204,10 @@ final class Connection: @unchecked Sendable {
                 return
             }
         }
-        if pendingOutbound > 0 {
-            if writeSuspended { writeSuspended = false; writeSource.resume() }
-            return
-        }
+        // Whatever is left goes out on the next output edge.
+        guard pendingOutbound == 0 else { return }
         outbound = []
         outboundOffset = 0
-        if !writeSuspended { writeSuspended = true; writeSource.suspend() }
         if closeAfterDrain { close(); return }
         if shutdownAfterDrain { Glibc.shutdown(fd, Int32(SHUT_WR)) }
         delegate?.connectionDrained(self)

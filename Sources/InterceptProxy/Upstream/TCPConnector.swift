@@ -91,36 +91,44 @@ enum TCPConnector {
     }
 }
 
-/// Waits for a non-blocking connect to finish, on the loop.
-private final class PendingConnect: @unchecked Sendable {
+/// Waits for a non-blocking connect to finish, on the loop: the socket's first output edge.
+private final class PendingConnect: PollTarget, @unchecked Sendable {
     enum Outcome { case connected, failed(Int32), timedOut }
     private let fd: Int32
     private let loop: EventLoop
-    private let source: DispatchSourceWrite
-    private var finished = false
+    private var registration: SocketPoller.Token?
+    private var timer: DispatchWorkItem?
+    private var done: (@Sendable (Outcome) -> Void)?
 
     init(fd: Int32, loop: EventLoop) {
         self.fd = fd
         self.loop = loop
-        source = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
     }
 
     func wait(timeout: TimeInterval, _ done: @escaping @Sendable (Outcome) -> Void) {
-        let timer = loop.schedule(after: timeout) { [self] in finish(.timedOut, done) }
-        source.setEventHandler { [self] in
-            timer.cancel()
-            var code: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length)
-            finish(code == 0 ? .connected : .failed(code), done)
-        }
-        source.resume()
+        self.done = done
+        timer = loop.schedule(after: timeout) { [self] in finish(.timedOut) }
+        registration = loop.poller.register(fd, self, events: SocketPoller.writeOnly)
+        if registration == nil { finish(.failed(errno)) }
     }
 
-    private func finish(_ outcome: Outcome, _ done: @Sendable (Outcome) -> Void) {
-        guard !finished else { return }
-        finished = true
-        source.cancel()  // the fd stays open: the Connection (or the failure path) owns it
+    func pollEvents(_ events: SocketReadiness) {
+        var code: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length)
+        finish(code == 0 ? .connected : .failed(code))
+    }
+
+    func deferredRead() {}
+
+    private func finish(_ outcome: Outcome) {
+        guard let done else { return }
+        self.done = nil
+        timer?.cancel()
+        timer = nil
+        // The fd stays open: the Connection (or the failure path) owns it.
+        if let registration { loop.poller.deregister(fd, registration) }
+        registration = nil
         done(outcome)
     }
 }
