@@ -43,4 +43,76 @@ import Testing
         }
         #expect(loop.heldTimers <= 2048, "held: \(loop.heldTimers)")
     }
+
+    // MARK: LoopTimer (re-armable)
+
+    @Test func aLoopTimerPushedBackFiresOnceAtItsLatestDeadline() throws {
+        let loop = EventLoop(index: 92)
+        let log = Log()
+        let started = DispatchTime.now().uptimeNanoseconds
+        let timer = loop.queue.sync {
+            LoopTimer(loop: loop) {
+                let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+                log.add(loop.inEventLoop ? String(format: "fired %.1f", elapsed) : "off the loop")
+            }
+        }
+        loop.queue.sync { timer.arm(after: 0.1) }
+        usleep(50_000)
+        loop.queue.sync { timer.arm(after: 0.3) }  // pushed back before the first deadline
+        let deadline = Date() + 5
+        while log.all.isEmpty && Date() < deadline { usleep(10_000) }
+        usleep(200_000)
+        #expect(log.all.count == 1)
+        let fired = try #require(log.all.first)
+        #expect(fired.hasPrefix("fired 0.3") || fired.hasPrefix("fired 0.4"), "\(fired)")
+        #expect(loop.queue.sync { !timer.isArmed })
+    }
+
+    @Test func aLoopTimerArmedEarlierFiresEarlierAndACancelledOneNever() {
+        let loop = EventLoop(index: 93)
+        let log = Log()
+        let (early, cancelled) = loop.queue.sync {
+            (LoopTimer(loop: loop) { log.add("early") }, LoopTimer(loop: loop) { log.add("cancelled") })
+        }
+        loop.queue.sync {
+            early.arm(after: 30)
+            early.arm(after: 0.05)  // earlier than its filed entry: a new entry
+            cancelled.arm(after: 0.05)
+            cancelled.cancel()
+        }
+        let deadline = Date() + 5
+        while log.all.isEmpty && Date() < deadline { usleep(10_000) }
+        usleep(150_000)
+        #expect(log.all == ["early"])
+        // Re-armed after firing, it fires again.
+        loop.queue.sync { early.arm(after: 0.05) }
+        let again = Date() + 5
+        while log.all.count < 2 && Date() < again { usleep(10_000) }
+        #expect(log.all == ["early", "early"])
+    }
+
+    @Test func reArmingALoopTimerOnEveryReadHoldsOneEntry() {
+        let loop = EventLoop(index: 94)
+        loop.queue.sync {
+            let timer = LoopTimer(loop: loop) {}
+            for _ in 0..<100_000 {
+                timer.arm(after: 60)
+                timer.cancel()
+                timer.arm(after: 60)
+            }
+        }
+        #expect(loop.heldTimers == 1, "held: \(loop.heldTimers)")
+    }
+
+    @Test func cancelledLoopTimersOfClosedConnectionsAreSweptBeforeTheirDeadline() {
+        let loop = EventLoop(index: 95)
+        loop.queue.sync {
+            for _ in 0..<100_000 {  // one per request, each cancelled when its response completes
+                let timer = LoopTimer(loop: loop) {}
+                timer.arm(after: 60)
+                timer.cancel()
+            }
+        }
+        #expect(loop.heldTimers <= 2048, "held: \(loop.heldTimers)")
+    }
 }

@@ -19,6 +19,8 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
     var clientTLS: TLSServerSession? { tunnel?.tls }
     /// The host and port of the tunnel (or of the current plain-HTTP request).
     var target: (host: String, port: Int)?
+    /// `clientAddress`, once formatted.
+    private var formattedPeer: String?
 
     /// Beyond this many bytes queued towards one side, the other side stops being read.
     static let backpressureLimit = 1 << 20
@@ -237,9 +239,16 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
     var isTunnel: Bool { clientTLS != nil }
     func requestArrived() { tunnel?.sawRequest = true }
 
+    /// The client's address as events show it, formatted once (every request's events carry it).
+    private var clientAddress: String? {
+        if let formattedPeer { return formattedPeer }
+        formattedPeer = connection.peer?.description
+        return formattedPeer
+    }
+
     func event(_ kind: FlowEvent.Kind) -> FlowEvent {
         var event = FlowEvent(type: kind, connection: id)
-        event.client = connection.peer?.description
+        event.client = clientAddress
         event.host = target?.host
         event.port = target?.port
         return event

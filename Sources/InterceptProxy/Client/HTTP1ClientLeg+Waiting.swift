@@ -31,17 +31,21 @@ extension HTTP1ClientLeg {
     /// back by further bytes of the same head: dribbling a byte a second must not keep it open.
     func updateClientWait() {
         let wanted = clientWait
-        guard wanted != waiting?.kind else { return }
-        waiting?.timer.cancel()
-        waiting = nil
+        guard wanted != waiting else { return }
+        waitTimer?.cancel()
+        waiting = wanted
         guard let wanted else { return }
-        let timeout = wanted == .head ? host.core.configuration.requestHeadTimeout : host.core.configuration.keepAliveTimeout
-        let timer = host.connection.loop.schedule(after: timeout) { [weak self] in
-            guard let self, self.waiting?.kind == wanted else { return }
+        let timer = waitTimer ?? LoopTimer(loop: host.connection.loop) { [weak self] in
+            guard let self, let expired = self.waiting else { return }
             self.waiting = nil
-            self.clientWaitExpired(wanted, after: timeout)
+            self.clientWaitExpired(expired, after: self.timeout(for: expired))
         }
-        waiting = (wanted, timer)
+        waitTimer = timer
+        timer.arm(after: timeout(for: wanted))
+    }
+
+    private func timeout(for wait: ClientWait) -> TimeInterval {
+        wait == .head ? host.core.configuration.requestHeadTimeout : host.core.configuration.keepAliveTimeout
     }
 
     private func clientWaitExpired(_ wait: ClientWait, after timeout: TimeInterval) {

@@ -25,7 +25,9 @@ final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchec
     /// Whether a request arrived on this leg.
     var sawRequest = false
     /// The one timer bounding how long the client keeps the proxy waiting (see HTTP1ClientLeg+Waiting.swift).
-    var waiting: (kind: ClientWait, timer: DispatchWorkItem)?
+    var waiting: ClientWait?
+    /// Armed for `waiting`'s timeout; made at the first wait.
+    var waitTimer: LoopTimer?
 
     init(host: ClientConnection) {
         self.host = host
@@ -38,7 +40,7 @@ final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchec
 
     /// The client connection is gone: so is the upstream, and no timer is left.
     func close() {
-        waiting?.timer.cancel()
+        waitTimer?.cancel()
         waiting = nil
         outstanding.forEach { $0.cancelResponseTimer() }
         outstanding = []  // each holds its context (the connection) strongly
@@ -101,7 +103,7 @@ final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchec
         upstream?.close()
         upstream = nil
         responses = HTTPResponseDecoder()
-        waiting?.timer.cancel()
+        waitTimer?.cancel()
         waiting = nil
         try host.openTunnel(head, early: requests.takeBuffered())
     }

@@ -58,6 +58,11 @@ public final class EventLoop: @unchecked Sendable {
         return item
     }
 
+    /// Files a LoopTimer's entry. On the loop.
+    func file(_ timer: LoopTimer, at deadline: UInt64) {
+        timers.file(timer, at: deadline)
+    }
+
     /// Timer items the loop holds (for tests: cancelled ones must not pile up).
     var heldTimers: Int { queue.sync { timers.count } }
 }

@@ -44,7 +44,8 @@ final class HTTPExchange: @unchecked Sendable {
     var upstreamVersion: String?
     /// Set once the response event is recorded.
     private(set) var isComplete = false
-    private var responseTimer: DispatchWorkItem?
+    /// Made at the first arming (a local answer never needs one).
+    private var responseTimer: LoopTimer?
 
     /// Starts the exchange: records the request event (`requestHeaders` as the client leg shows them).
     init(context: ExchangeContext, method: String, url: String, clientVersion: String, streamId: Int32? = nil,
@@ -79,7 +80,6 @@ final class HTTPExchange: @unchecked Sendable {
         guard !isComplete else { return }
         isComplete = true
         responseTimer?.cancel()
-        responseTimer = nil
         var responded = context.event(.response)
         responded.status = status
         responded.method = method
@@ -152,16 +152,16 @@ final class HTTPExchange: @unchecked Sendable {
     /// (Re-)arms the response timer: re-armed by every upstream read, so an upstream silent for
     /// `responseTimeout`, before the head or mid-body, ends the exchange with a 504 or an abort.
     func armResponseTimer() {
-        responseTimer?.cancel()
-        responseTimer = context.loop.schedule(after: context.core.configuration.responseTimeout) { [weak self] in
+        let timer = responseTimer ?? LoopTimer(loop: context.loop) { [weak self] in
             guard let self, !self.isComplete else { return }
             self.responder?.responseTimerFired(for: self)
         }
+        responseTimer = timer
+        timer.arm(after: context.core.configuration.responseTimeout)
     }
 
     func cancelResponseTimer() {
         responseTimer?.cancel()
-        responseTimer = nil
     }
 
     /// What a response timeout is reported as.

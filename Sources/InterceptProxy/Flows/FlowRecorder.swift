@@ -77,7 +77,8 @@ final class FlowRecorder: @unchecked Sendable {
             evictionWarning = nil
             warning()
         }
-        let subscribers = subscriptions.values.compactMap(\.subscription)
+        // (No array built when nobody subscribed: this runs for every request and response.)
+        let subscribers = subscriptions.isEmpty ? [] : subscriptions.values.compactMap(\.subscription)
         for subscriber in subscribers { subscriber.push(event) }
         let woken = waiters.isEmpty ? [] : takeWaiters { $0 < history.appended }
         lock.unlock()
