@@ -1,14 +1,14 @@
 import CertForge
 import COpenSSL
 
-/// An SSL object over two memory BIOs: ciphertext goes in with `receive`, comes out with
+/// An SSL object over Swift buffers (EngineBIO): ciphertext goes in with `receive`, comes out with
 /// `takeOutput`; the socket never meets OpenSSL. Shared by the client-facing and upstream legs.
 /// The SSL object stays inside: its settings are typed methods that check OpenSSL's answer and
 /// throw `TLSError.setting` naming the setting. Confined to one event loop.
 final class TLSEngine {
     private let ssl: OpaquePointer
-    private let incoming: OpaquePointer
-    private let outgoing: OpaquePointer
+    /// The ciphertext both ways; the SSL's BIO reads and writes it.
+    private let buffers = EngineBuffers()
     /// What the app data points at, when the engine owns it (`resumeSessions`).
     private var appDataOwner: AnyObject?
 
@@ -21,17 +21,13 @@ final class TLSEngine {
 
     init(context: OpaquePointer, server: Bool) throws {
         guard let ssl = SSL_new(context) else { throw TLSError.openSSL("SSL_new") }
-        guard let incoming = BIO_new(BIO_s_mem()), let outgoing = BIO_new(BIO_s_mem()) else {
+        guard let bio = EngineBIO.make(over: buffers) else {
             SSL_free(ssl)
             throw TLSError.openSSL("BIO_new")
         }
-        shim_BIO_set_mem_eof_return(incoming, -1)  // "no data yet", not EOF
-        shim_BIO_set_mem_eof_return(outgoing, -1)
-        SSL_set_bio(ssl, incoming, outgoing)  // the SSL owns both BIOs now
+        SSL_set_bio(ssl, bio, bio)  // the SSL owns the BIO now (one reference for both directions)
         if server { SSL_set_accept_state(ssl) } else { SSL_set_connect_state(ssl) }
         self.ssl = ssl
-        self.incoming = incoming
-        self.outgoing = outgoing
     }
 
     deinit { SSL_free(ssl) }
@@ -39,16 +35,12 @@ final class TLSEngine {
     /// Ciphertext from the peer.
     func receive(_ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
-        _ = bytes.withUnsafeBytes { BIO_write(incoming, $0.baseAddress, Int32($0.count)) }
+        buffers.receive(bytes)
     }
 
     /// Ciphertext for the peer, taken out of the engine.
     func takeOutput() -> [UInt8] {
-        let pending = Int(BIO_ctrl_pending(outgoing))
-        guard pending > 0 else { return [] }
-        return [UInt8](unsafeUninitializedCapacity: pending) { buffer, count in
-            count = max(0, Int(BIO_read(outgoing, buffer.baseAddress, Int32(pending))))
-        }
+        buffers.takeOutput()
     }
 
     /// One attempt at (the rest of) the handshake.
@@ -73,7 +65,7 @@ final class TLSEngine {
         while outcome == nil {
             // Plaintext never outgrows the ciphertext it came in, so one pass usually takes it all,
             // straight into the array that is handed on.
-            let capacity = max(Int(BIO_ctrl_pending(incoming)) + Int(SSL_pending(ssl)), 4096)
+            let capacity = max(buffers.pendingInput + Int(SSL_pending(ssl)), 4096)
             let chunk = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
                 count = 0
                 while count < buffer.count {
