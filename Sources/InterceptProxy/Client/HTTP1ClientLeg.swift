@@ -157,7 +157,7 @@ final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchec
         }
         // The request event shows what goes upstream, Host as rewritten.
         let exchange = HTTPExchange(context: host, method: head.method, url: url(for: head), clientVersion: head.version,
-                                    keepAlive: head.keepAlive, requestHeaders: head.headers.map { [$0.name, $0.value] })
+                                    keepAlive: head.keepAlive, requestHeaders: FlowHeaders(head.headers))
         exchange.responder = self
         outstanding.append(exchange)
         requestIsChunked = head.headerContains("Transfer-Encoding", token: "chunked")

@@ -61,8 +61,8 @@ final class HTTP2ClientStream: ExchangeResponder, @unchecked Sendable {
         exchange = HTTPExchange(context: context, method: head.method, url: "\(head.scheme)://\(origin)\(head.path)",
                                 clientVersion: "HTTP/2", streamId: stream, keepAlive: true,
                                 // Pseudo-headers first, as browsers' HAR exports show h2 requests.
-                                requestHeaders: [[":method", head.method], [":scheme", head.scheme], [":authority", head.authority], [":path", head.path]]
-                                    + head.headers.map { [$0.name, $0.value] })
+                                requestHeaders: FlowHeaders([(":method", head.method), (":scheme", head.scheme), (":authority", head.authority),
+                                                             (":path", head.path)] + head.headers))
         exchange.responder = self
     }
 

@@ -49,7 +49,7 @@ final class HTTPExchange: @unchecked Sendable {
 
     /// Starts the exchange: records the request event (`requestHeaders` as the client leg shows them).
     init(context: ExchangeContext, method: String, url: String, clientVersion: String, streamId: Int32? = nil,
-         keepAlive: Bool, requestHeaders: [[String]]) {
+         keepAlive: Bool, requestHeaders: FlowHeaders) {
         self.context = context
         self.method = method
         self.url = url
@@ -89,7 +89,7 @@ final class HTTPExchange: @unchecked Sendable {
         responded.httpVersion = clientVersion
         responded.streamId = streamId.map(Int.init)
         responded.upstreamHttpVersion = upstreamVersion
-        responded.headers = responseHeaders.map { [$0.name, $0.value] }
+        responded.headers = FlowHeaders(responseHeaders)
         responded.durationMs = Date().timeIntervalSince(started) * 1000
         context.core.recorder.record(responded)
     }

@@ -30,7 +30,7 @@ public struct FlowEvent: Codable, Sendable, Equatable {
     public var method: String?
     public var url: String?
     public var status: Int?
-    public var headers: [[String]]?
+    public var headers: FlowHeaders?
     /// Response payload bytes (for `response`), request payload bytes (for `request`, once known).
     public var bodyBytes: Int?
     /// On `response`: how many payload bytes the request carried.
@@ -63,10 +63,7 @@ extension FlowEvent {
         var bytes = 400 + size(client) + size(host) + size(sni) + size(cause?.rawValue) + size(detail)
         bytes += size(tlsVersion) + size(cipher) + size(alpn) + size(method) + size(url)
         bytes += size(httpVersion) + size(upstreamHttpVersion)
-        for header in headers ?? [] {
-            bytes += 80
-            for part in header { bytes += part.utf8.count }
-        }
+        if let headers { bytes += 80 * headers.count + headers.utf8Count }
         return bytes
     }
 }

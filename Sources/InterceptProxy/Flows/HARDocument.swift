@@ -77,7 +77,7 @@ enum HARDocument {
         ].merging(request.streamId.map { ["_streamId": $0] } ?? [:]) { first, _ in first }
     }
 
-    private static func headers(_ pairs: [[String]]?) -> [[String: String]] {
+    private static func headers(_ pairs: FlowHeaders?) -> [[String: String]] {
         (pairs ?? []).compactMap { $0.count == 2 ? ["name": $0[0], "value": $0[1]] : nil }
     }
 
