@@ -167,14 +167,14 @@ struct HTTPRequestDecoder {
     /// differently is refused: both framings, a Transfer-Encoding in HTTP/1.0, chunked not last or
     /// twice, Content-Lengths that differ. Other codings than chunked get 501, as from nginx.
     private static func bodyState(for head: HTTPRequestHead) throws -> State {
-        let (lengths, encodings) = head.framingFields
+        let encodings = head.values(of: "Transfer-Encoding")
         guard !encodings.isEmpty else {
-            guard let length = try HTTPWire.contentLength(lengths, source: "request with"), length > 0 else { return .head }
+            guard let length = try HTTPWire.contentLength(of: head, source: "request with"), length > 0 else { return .head }
             return .fixedBody(remaining: length)
         }
         let shown = HTTPWire.escaped(Array(encodings.joined(separator: ", ").utf8))
         // Both framings at once is how requests are smuggled; refuse rather than guess (RFC 9112 6.3).
-        guard lengths.isEmpty else { throw HTTPParseError.malformed("both Transfer-Encoding and Content-Length") }
+        guard head.header("Content-Length") == nil else { throw HTTPParseError.malformed("both Transfer-Encoding and Content-Length") }
         guard head.version == "HTTP/1.1" else {
             throw HTTPParseError.malformed("Transfer-Encoding in an HTTP/1.0 request: its framing cannot be trusted (RFC 9112 6.1)")
         }

@@ -170,9 +170,9 @@ struct HTTPResponseDecoder {
             events.append(.end)
             return
         }
-        let (lengths, encodings) = head.framingFields
+        let encodings = head.values(of: "Transfer-Encoding")
         if !encodings.isEmpty {
-            guard lengths.isEmpty else { throw HTTPParseError.malformed("upstream sent both Transfer-Encoding and Content-Length") }
+            guard head.header("Content-Length") == nil else { throw HTTPParseError.malformed("upstream sent both Transfer-Encoding and Content-Length") }
             guard head.version == "HTTP/1.1" else { throw HTTPParseError.malformed("upstream sent Transfer-Encoding in an HTTP/1.0 response") }
             let codings = HTTPWire.transferCodings(encodings)
             guard codings.filter({ $0 == "chunked" }).count <= 1 else {
@@ -180,7 +180,7 @@ struct HTTPResponseDecoder {
             }
             // Chunked last: chunked framing (other codings are content for the client); otherwise the body runs until close.
             state = codings.last == "chunked" ? .chunkSize : .untilClose
-        } else if let length = try HTTPWire.contentLength(lengths, source: "upstream sent") {
+        } else if let length = try HTTPWire.contentLength(of: head, source: "upstream sent") {
             if length == 0 { events.append(.end) } else { state = .fixed(remaining: length) }
         } else {
             state = .untilClose

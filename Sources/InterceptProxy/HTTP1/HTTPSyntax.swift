@@ -1,16 +1,13 @@
 /// Character classes (RFC 9110 5.6.2, 5.5) and the framing fields, read strictly: whatever a server
 /// behind the proxy could read differently from the proxy is an error here, never forwarded.
 extension HTTPWire {
-    /// tchar: the characters of methods, field names and transfer codings.
-    private static let tokenBytes: [Bool] = (0..<256).map { value in
-        let byte = UInt8(value)
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"): return true
-        default: return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-        }
+    /// tchar (the characters of methods, field names and transfer codings) as two bit masks, bit n
+    /// of the first for byte n, of the second for byte 64 + n: constants, where a table would be a
+    /// lazily initialised global checked for every byte of every field name.
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        if byte < 64 { return (0x03FF_6CFA_0000_0000 as UInt64) >> byte & 1 == 1 }
+        return byte < 128 && (0x57FF_FFFF_C7FF_FFFE as UInt64) >> (byte - 64) & 1 == 1
     }
-
-    static func isTokenByte(_ byte: UInt8) -> Bool { tokenBytes[Int(byte)] }
 
     static func isToken<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool {
         !bytes.isEmpty && bytes.allSatisfy(isTokenByte)
@@ -40,7 +37,7 @@ extension HTTPWire {
     /// request: the spaces are found in one pass and the line is escaped only for an error.
     static func requestLine(_ line: ArraySlice<UInt8>) throws -> (method: String, target: String, version: String) {
         func refuse(_ why: String = "") -> HTTPParseError { .malformed("malformed request line '\(escaped(line))'\(why)") }
-        if line.elementsEqual("PRI * HTTP/2.0".utf8) {
+        if equal(line, "PRI * HTTP/2.0") {
             throw HTTPParseError.versionNotSupported("the HTTP/2 connection preface arrived on the proxy port: HTTP/2 with prior knowledge is not supported; h2 works inside a CONNECT tunnel, negotiated by TLS ALPN")
         }
         guard let firstSpace = line.firstIndex(of: 32) else { throw refuse() }
@@ -54,7 +51,7 @@ extension HTTPWire {
         guard target.allSatisfy({ (0x21...0x7E).contains($0) }) else {
             throw refuse(": the request target must be visible ASCII (no spaces, control characters or bytes above 0x7E)")
         }
-        guard version.count == 8, version.starts(with: "HTTP/".utf8), version[version.startIndex + 6] == UInt8(ascii: "."),
+        guard version.count == 8, equal(version.prefix(5), "HTTP/"), version[version.startIndex + 6] == UInt8(ascii: "."),
               isDigit(version[version.startIndex + 5]), isDigit(version[version.startIndex + 7]) else {
             throw refuse(": no valid HTTP version")
         }
@@ -66,27 +63,32 @@ extension HTTPWire {
 
     /// "HTTP/1.1" or "HTTP/1.0" for those bytes (string constants: nothing to decode), else nil.
     static func knownVersion(_ bytes: ArraySlice<UInt8>) -> String? {
-        if bytes.elementsEqual("HTTP/1.1".utf8) { return "HTTP/1.1" }
-        if bytes.elementsEqual("HTTP/1.0".utf8) { return "HTTP/1.0" }
+        if equal(bytes, "HTTP/1.1") { return "HTTP/1.1" }
+        if equal(bytes, "HTTP/1.0") { return "HTTP/1.0" }
         return nil
+    }
+
+    /// Whether the bytes are exactly those of an ASCII literal: compared in place, no String.
+    static func equal(_ bytes: ArraySlice<UInt8>, _ literal: StaticString) -> Bool {
+        guard bytes.count == literal.utf8CodeUnitCount else { return false }
+        return zip(bytes, UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)).allSatisfy { $0 == $1 }
     }
 
     static func isDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
 
-    /// The Content-Length of a message with these field values, nil without any. A repeated
-    /// identical value (`5, 5` or two fields of 5) counts once, as RFC 9110 8.6 allows; different
-    /// values, signs, non-digits and numbers beyond 18 digits (which could overflow) are errors.
-    /// Read byte by byte, allocating nothing: every message with a body passes here.
-    static func contentLength(_ values: [String], source: String) throws -> Int? {
-        guard !values.isEmpty else { return nil }
+    /// The Content-Length of a message with these fields, nil without any. A repeated identical
+    /// value (`5, 5` or two fields of 5) counts once, as RFC 9110 8.6 allows; different values,
+    /// signs, non-digits and numbers beyond 18 digits (which could overflow) are errors. Read
+    /// byte by byte, allocating nothing: every message with a body passes here.
+    static func contentLength(of head: some HTTPHeaderFields, source: String) throws -> Int? {
         func invalid() -> HTTPParseError {
-            .malformed("\(source) an invalid Content-Length '\(escaped(Array(values.joined(separator: ", ").utf8)))'")
+            .malformed("\(source) an invalid Content-Length '\(escaped(Array(head.values(of: "Content-Length").joined(separator: ", ").utf8)))'")
         }
         // Equal digit strings are equal (value, digit count) pairs, and the reverse.
         var first: (value: Int, digits: Int)?
-        for value in values {
+        for field in head.headers where field.name.equalsIgnoringASCIICase("Content-Length") {
             var element = ListElementDigits()
-            for byte in value.utf8 {
+            for byte in field.value.utf8 {
                 if byte == UInt8(ascii: ",") {
                     guard let number = element.number, first.map({ $0 == number }) ?? true else { throw invalid() }
                     first = number

@@ -107,10 +107,10 @@ struct HeadLines: Sequence, IteratorProtocol {
 
     init(_ bytes: ArraySlice<UInt8>) {
         rest = bytes
-        var previous: UInt8 = 0
-        for byte in bytes {
-            if byte == 10 && previous == 13 { remainingCount += 1 }
-            previous = byte
+        var index = bytes.startIndex
+        while let lineFeed = HTTPWire.firstLineFeed(in: bytes[index...]) {
+            if lineFeed > bytes.startIndex, bytes[lineFeed - 1] == 13 { remainingCount += 1 }
+            index = lineFeed + 1
         }
     }
 
@@ -118,7 +118,7 @@ struct HeadLines: Sequence, IteratorProtocol {
         guard !done else { return nil }
         remainingCount -= 1
         var index = rest.startIndex
-        while let lineFeed = rest[index...].firstIndex(of: 10) {
+        while let lineFeed = HTTPWire.firstLineFeed(in: rest[index...]) {
             if lineFeed > rest.startIndex, rest[lineFeed - 1] == 13 {
                 defer { rest = rest[(lineFeed + 1)...] }
                 return rest[..<(lineFeed - 1)]
@@ -160,19 +160,6 @@ extension HTTPHeaderFields {
     /// The values of every field with this name, in order.
     func values(of name: String) -> [String] {
         headers.filter { $0.name.equalsIgnoringASCIICase(name) }.map(\.value)
-    }
-
-    /// The values of the Content-Length and of the Transfer-Encoding fields, found in one pass.
-    var framingFields: (lengths: [String], encodings: [String]) {
-        var lengths: [String] = [], encodings: [String] = []
-        for field in headers {
-            if field.name.equalsIgnoringASCIICase("Content-Length") {
-                lengths.append(field.value)
-            } else if field.name.equalsIgnoringASCIICase("Transfer-Encoding") {
-                encodings.append(field.value)
-            }
-        }
-        return (lengths, encodings)
     }
 
     /// How many fields have this name (no array of them).
