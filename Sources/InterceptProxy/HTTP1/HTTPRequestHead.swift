@@ -24,14 +24,14 @@ public struct HTTPRequestHead: Sendable, Equatable, HTTPHeaderFields {
         bytes += target.utf8
         bytes.append(32)
         bytes += version.utf8
-        bytes += [13, 10]
+        bytes.append(13); bytes.append(10)
         for (name, value) in headers where kept(name) {
             bytes += name.utf8
-            bytes += [58, 32]
+            bytes.append(58); bytes.append(32)
             bytes += value.utf8
-            bytes += [13, 10]
+            bytes.append(13); bytes.append(10)
         }
-        bytes += [13, 10]
+        bytes.append(13); bytes.append(10)
         return bytes
     }
 

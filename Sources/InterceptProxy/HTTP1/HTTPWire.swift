@@ -50,14 +50,16 @@ enum HTTPWire {
         if let first = line.first, isBlank(first) {
             throw refuse(": obsolete line folding (a line starting with a space or tab) is not accepted")
         }
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon != line.startIndex,
-              !line[..<colon].contains(where: isBlank) else { throw refuse("") }
-        guard isToken(line[..<colon]) else { throw refuse(": the field name is not a token") }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon != line.startIndex else { throw refuse("") }
+        let name = line[..<colon]
+        guard isToken(name) else {  // a token has no blank: look for one only to say what is wrong
+            throw name.contains(where: isBlank) ? refuse("") : refuse(": the field name is not a token")
+        }
         let value = trimmed(line[(colon + 1)...])
         guard value.allSatisfy(isFieldValueByte) else {
             throw refuse(": the field value contains a control character (a bare CR or LF, NUL, ...)")
         }
-        return (String(decoding: line[..<colon], as: UTF8.self), String(decoding: value, as: UTF8.self))
+        return (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
     }
 
     static func isBlank(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 }
