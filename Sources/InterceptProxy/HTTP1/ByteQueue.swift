@@ -72,12 +72,10 @@ struct ByteQueue {
         }
     }
 
-    /// The first `count` bytes, removed; taking everything moves the array instead of copying it
-    /// (after sliding the rest to the front in place: a body that came with its head).
+    /// The first `count` bytes, removed; taking everything moves the array instead of copying it.
     mutating func take(_ count: Int) -> [UInt8] {
-        if count == self.count {
-            if front > 0 { storage.removeFirst(front) }
-            defer { storage = []; front = 0; cursor = 0 }
+        if front == 0 && count == storage.count {
+            defer { storage = []; cursor = 0 }
             return storage
         }
         defer { consume(count) }

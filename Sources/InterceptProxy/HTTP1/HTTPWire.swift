@@ -47,19 +47,26 @@ enum HTTPWire {
 
     static func headerField(_ line: ArraySlice<UInt8>, source: String) throws -> (name: String, value: String) {
         func refuse(_ why: String) -> HTTPParseError { .malformed("\(source) '\(escaped(line))'\(why)") }
-        if let first = line.first, isBlank(first) {
-            throw refuse(": obsolete line folding (a line starting with a space or tab) is not accepted")
+        // On the raw bytes: slices of a buffer pointer cost no reference counting, and every field
+        // of every head passes here.
+        return try line.withUnsafeBufferPointer { bytes in
+            if let first = bytes.first, isBlank(first) {
+                throw refuse(": obsolete line folding (a line starting with a space or tab) is not accepted")
+            }
+            guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon != 0 else { throw refuse("") }
+            let name = UnsafeBufferPointer(rebasing: bytes[..<colon])
+            guard isToken(name) else {  // a token has no blank: look for one only to say what is wrong
+                throw name.contains(where: isBlank) ? refuse("") : refuse(": the field name is not a token")
+            }
+            var start = colon + 1, end = bytes.count
+            while start < end, isBlank(bytes[start]) { start += 1 }
+            while end > start, isBlank(bytes[end - 1]) { end -= 1 }
+            let value = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            guard value.allSatisfy(isFieldValueByte) else {
+                throw refuse(": the field value contains a control character (a bare CR or LF, NUL, ...)")
+            }
+            return (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
         }
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon != line.startIndex else { throw refuse("") }
-        let name = line[..<colon]
-        guard isToken(name) else {  // a token has no blank: look for one only to say what is wrong
-            throw name.contains(where: isBlank) ? refuse("") : refuse(": the field name is not a token")
-        }
-        let value = trimmed(line[(colon + 1)...])
-        guard value.allSatisfy(isFieldValueByte) else {
-            throw refuse(": the field value contains a control character (a bare CR or LF, NUL, ...)")
-        }
-        return (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
     }
 
     static func isBlank(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 }
