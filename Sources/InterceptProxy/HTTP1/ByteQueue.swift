@@ -1,3 +1,5 @@
+import Glibc
+
 /// Bytes received and not parsed yet, read from the front by moving an offset. Removing each
 /// parsed piece from the front of an array (and searching for line ends from the start again)
 /// made parsing quadratic: 1 MiB of 1-byte chunks cost seconds. Here the array is compacted only
@@ -33,7 +35,7 @@ struct ByteQueue {
     /// The offset of the next line feed after those returned before (since the last `consume`
     /// only past what it removed); each byte is searched once.
     mutating func nextLineFeed() -> Int? {
-        guard let index = storage[cursor...].firstIndex(of: 10) else {
+        guard let index = HTTPWire.firstLineFeed(in: storage[cursor...]) else {
             cursor = storage.count
             return nil
         }
@@ -92,4 +94,15 @@ struct ByteQueue {
 
     /// Everything not consumed yet, removed.
     mutating func takeAll() -> [UInt8] { take(count) }
+}
+
+extension HTTPWire {
+    /// The index of the first line feed in `bytes`, found by memchr: every byte of every head is
+    /// searched here.
+    static func firstLineFeed(in bytes: ArraySlice<UInt8>) -> Int? {
+        bytes.withUnsafeBufferPointer { buffer -> Int? in
+            guard let base = buffer.baseAddress, let hit = memchr(base, 10, buffer.count) else { return nil }
+            return bytes.startIndex + (UnsafeRawPointer(hit) - UnsafeRawPointer(base))
+        }
+    }
 }

@@ -41,6 +41,7 @@ struct HTTPRequestDecoder {
         pendingBody = []  // in case the last feed threw
         buffer.append(bytes)
         var events: [Event] = []
+        events.reserveCapacity(2)  // one allocation for the usual head and end
         while try step(&events) {}
         flushBody(into: &events)
         return events
@@ -152,13 +153,13 @@ struct HTTPRequestDecoder {
     }
 
     static func parseHead(_ bytes: ArraySlice<UInt8>) throws -> HTTPRequestHead {
-        let lines = HTTPWire.lines(bytes)
-        let (method, target, version) = try HTTPWire.requestLine(lines[0])
-        guard lines.count - 1 <= maximumFieldCount else { throw HTTPParseError.tooManyFields }
+        var lines = HeadLines(bytes)
+        let (method, target, version) = try HTTPWire.requestLine(lines.next() ?? [])
+        guard lines.remainingCount <= maximumFieldCount else { throw HTTPParseError.tooManyFields }
         let head = HTTPRequestHead(method: method, target: target, version: version,
-                                   headers: try HTTPWire.headerFields(lines.dropFirst(), source: "malformed header line"))
+                                   headers: try HTTPWire.headerFields(lines, source: "malformed header line"))
         // Which of two Host fields names the origin is a guess a server behind could make differently (RFC 9112 3.2).
-        guard head.values(of: "Host").count <= 1 else { throw HTTPParseError.malformed("more than one Host field") }
+        guard head.count(of: "Host") <= 1 else { throw HTTPParseError.malformed("more than one Host field") }
         return head
     }
 
@@ -166,15 +167,14 @@ struct HTTPRequestDecoder {
     /// differently is refused: both framings, a Transfer-Encoding in HTTP/1.0, chunked not last or
     /// twice, Content-Lengths that differ. Other codings than chunked get 501, as from nginx.
     private static func bodyState(for head: HTTPRequestHead) throws -> State {
-        let lengths = head.values(of: "Content-Length")
         let encodings = head.values(of: "Transfer-Encoding")
         guard !encodings.isEmpty else {
-            guard let length = try HTTPWire.contentLength(lengths, source: "request with"), length > 0 else { return .head }
+            guard let length = try HTTPWire.contentLength(of: head, source: "request with"), length > 0 else { return .head }
             return .fixedBody(remaining: length)
         }
         let shown = HTTPWire.escaped(Array(encodings.joined(separator: ", ").utf8))
         // Both framings at once is how requests are smuggled; refuse rather than guess (RFC 9112 6.3).
-        guard lengths.isEmpty else { throw HTTPParseError.malformed("both Transfer-Encoding and Content-Length") }
+        guard head.header("Content-Length") == nil else { throw HTTPParseError.malformed("both Transfer-Encoding and Content-Length") }
         guard head.version == "HTTP/1.1" else {
             throw HTTPParseError.malformed("Transfer-Encoding in an HTTP/1.0 request: its framing cannot be trusted (RFC 9112 6.1)")
         }

@@ -11,10 +11,28 @@ public struct HTTPRequestHead: Sendable, Equatable, HTTPHeaderFields {
     }
 
     /// The head as sent on the wire, with another request target if given (origin-form upstream).
+    /// `dropped` holds lowercased names. Written straight into one byte array of the right size.
     func serialized(target: String? = nil, droppingHeaders dropped: Set<String> = []) -> [UInt8] {
-        var text = "\(method) \(target ?? self.target) \(version)\r\n"
-        for (name, value) in headers where !dropped.contains(name.lowercased()) { text += "\(name): \(value)\r\n" }
-        return Array((text + "\r\n").utf8)
+        let target = target ?? self.target
+        let kept = { (name: String) in dropped.isEmpty || !dropped.contains { name.equalsIgnoringASCIICase($0) } }
+        var size = method.utf8.count + target.utf8.count + version.utf8.count + 6
+        for (name, value) in headers { size += name.utf8.count + value.utf8.count + 4 }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(size)
+        bytes += method.utf8
+        bytes.append(32)
+        bytes += target.utf8
+        bytes.append(32)
+        bytes += version.utf8
+        bytes.append(13); bytes.append(10)
+        for (name, value) in headers where kept(name) {
+            bytes += name.utf8
+            bytes.append(58); bytes.append(32)
+            bytes += value.utf8
+            bytes.append(13); bytes.append(10)
+        }
+        bytes.append(13); bytes.append(10)
+        return bytes
     }
 
     /// HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 only when asked to keep it.

@@ -71,7 +71,8 @@ struct HTTPResponseDecoder {
     mutating func feed(_ bytes: [UInt8]) throws -> [Event] {
         buffer.append(bytes)
         var events: [Event] = []
-        while let event = try next() { events.append(contentsOf: event) }
+        events.reserveCapacity(3)  // one allocation for the usual head, body and end
+        while try next(into: &events) {}
         return events
     }
 
@@ -88,8 +89,8 @@ struct HTTPResponseDecoder {
         }
     }
 
-    /// The events of one parsing step (possibly none), nil when more bytes are needed.
-    private mutating func next() throws -> [Event]? {
+    /// Appends the events of one parsing step (possibly none); false when more bytes are needed.
+    private mutating func next(into events: inout [Event]) throws -> Bool {
         switch state {
         case .head:
             let line = try headLines.next(in: &buffer, maximumSize: HTTPRequestDecoder.maximumHeadSize, maximumLines: Self.maximumFieldCount + 1,
@@ -98,77 +99,80 @@ struct HTTPResponseDecoder {
                                           bareLF: "upstream sent a head line ending in a bare LF (no CR before it)")
             switch line {
             case nil:
-                return nil
+                return false
             case .leadingBlankLine:
                 buffer.consume(2)
-                return []
             case .line:
-                return []
+                break
             case let .end(length, total):
                 let head = try Self.parseHead(buffer[0..<length])
-                return try begin(head, raw: buffer.take(total))
+                try begin(head, raw: buffer.take(total), into: &events)
             }
         case let .fixed(remaining):
-            guard !buffer.isEmpty else { return nil }
+            guard !buffer.isEmpty else { return false }
             let take = min(remaining, buffer.count)
-            let raw = buffer.take(take)
+            events.append(.body(buffer.take(take)))
             if take == remaining {
                 state = .head
-                return [.body(raw), .end]
+                events.append(.end)
+            } else {
+                state = .fixed(remaining: remaining - take)
             }
-            state = .fixed(remaining: remaining - take)
-            return [.body(raw)]
         case .untilClose:
-            guard !buffer.isEmpty else { return nil }
-            return [.body(buffer.takeAll())]
+            guard !buffer.isEmpty else { return false }
+            events.append(.body(buffer.takeAll()))
         case .chunkSize:
-            guard let end = try lineEnd(limit: HTTPRequestDecoder.maximumChunkLineSize, what: "chunk size line") else { return nil }
+            guard let end = try lineEnd(limit: HTTPRequestDecoder.maximumChunkLineSize, what: "chunk size line") else { return false }
             let size: Int
             do { size = try HTTPWire.chunkSize(buffer[0..<end]) } catch let HTTPParseError.malformed(detail) {
                 throw HTTPParseError.malformed("upstream sent an \(detail)")
             }
             state = size == 0 ? .trailers(size: 0, fields: 0) : .chunkData(remaining: size)
-            return [.framing(buffer.take(end + 2))]
+            events.append(.framing(buffer.take(end + 2)))
         case let .chunkData(remaining):
-            guard !buffer.isEmpty else { return nil }
+            guard !buffer.isEmpty else { return false }
             let take = min(remaining, buffer.count)
-            let raw = buffer.take(take)
+            events.append(.body(buffer.take(take)))
             state = take == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - take)
-            return [.body(raw)]
         case .chunkDataEnd:
-            guard buffer.count >= 2 else { return nil }
+            guard buffer.count >= 2 else { return false }
             guard buffer[0] == 13, buffer[1] == 10 else { throw HTTPParseError.malformed("upstream sent chunk data not followed by CRLF") }
             buffer.consume(2)
             state = .chunkSize
-            return [.framing([13, 10])]
+            events.append(.framing([13, 10]))
         case let .trailers(size, fields):
-            guard let end = try lineEnd(limit: HTTPRequestDecoder.maximumTrailerSize - size, what: "trailer line") else { return nil }
+            guard let end = try lineEnd(limit: HTTPRequestDecoder.maximumTrailerSize - size, what: "trailer line") else { return false }
             if end == 0 {
                 state = .head
-                return [.framing(buffer.take(2)), .end]
+                events.append(.framing(buffer.take(2)))
+                events.append(.end)
+                return true
             }
             guard fields < HTTPRequestDecoder.maximumFieldCount else { throw Self.trailersTooLarge }
             let field = try HTTPWire.headerField(buffer[0..<end], source: "upstream sent a malformed trailer line")
             state = .trailers(size: size + end + 2, fields: fields + 1)
-            return [.trailer(name: field.name, value: field.value, raw: buffer.take(end + 2))]
+            events.append(.trailer(name: field.name, value: field.value, raw: buffer.take(end + 2)))
         }
+        return true
     }
 
     private static let trailersTooLarge = HTTPParseError.malformed(
         "upstream sent a trailer section larger than \(HTTPRequestDecoder.maximumTrailerSize / 1024) KiB or with more than \(HTTPRequestDecoder.maximumFieldCount) fields")
 
     /// The events for a complete head, and the framing of the body that follows (RFC 9112 6.3).
-    private mutating func begin(_ head: HTTPResponseHead, raw: [UInt8]) throws -> [Event] {
+    private mutating func begin(_ head: HTTPResponseHead, raw: [UInt8], into events: inout [Event]) throws {
+        events.append(.head(head, raw: raw))
         if (100..<200).contains(head.status) && head.status != 101 {
-            return [.head(head, raw: raw)]  // interim: the final response follows
+            return  // interim: the final response follows
         }
         let method = pendingMethods.isEmpty ? "GET" : pendingMethods.removeFirst()
         if method == "HEAD" || head.status == 204 || head.status == 304 || head.status == 101 {
-            return [.head(head, raw: raw), .end]
+            events.append(.end)
+            return
         }
-        let lengths = head.values(of: "Content-Length"), encodings = head.values(of: "Transfer-Encoding")
+        let encodings = head.values(of: "Transfer-Encoding")
         if !encodings.isEmpty {
-            guard lengths.isEmpty else { throw HTTPParseError.malformed("upstream sent both Transfer-Encoding and Content-Length") }
+            guard head.header("Content-Length") == nil else { throw HTTPParseError.malformed("upstream sent both Transfer-Encoding and Content-Length") }
             guard head.version == "HTTP/1.1" else { throw HTTPParseError.malformed("upstream sent Transfer-Encoding in an HTTP/1.0 response") }
             let codings = HTTPWire.transferCodings(encodings)
             guard codings.filter({ $0 == "chunked" }).count <= 1 else {
@@ -176,13 +180,11 @@ struct HTTPResponseDecoder {
             }
             // Chunked last: chunked framing (other codings are content for the client); otherwise the body runs until close.
             state = codings.last == "chunked" ? .chunkSize : .untilClose
-        } else if let length = try HTTPWire.contentLength(lengths, source: "upstream sent") {
-            if length == 0 { return [.head(head, raw: raw), .end] }
-            state = .fixed(remaining: length)
+        } else if let length = try HTTPWire.contentLength(of: head, source: "upstream sent") {
+            if length == 0 { events.append(.end) } else { state = .fixed(remaining: length) }
         } else {
             state = .untilClose
         }
-        return [.head(head, raw: raw)]
     }
 
     /// Where the CRLF ending the line at the front starts, nil until it arrives; a bare LF or a
@@ -197,21 +199,27 @@ struct HTTPResponseDecoder {
 
     /// `HTTP/1.x SP 3DIGIT [SP reason]` (RFC 9112 4), then fields.
     static func parseHead(_ bytes: ArraySlice<UInt8>) throws -> HTTPResponseHead {
-        let lines = HTTPWire.lines(bytes)
-        let statusLine = lines[0]
-        let parts = statusLine.split(separator: 32, maxSplits: 2, omittingEmptySubsequences: false)
-        let version = String(decoding: parts[0], as: UTF8.self)
-        guard parts.count >= 2, version == "HTTP/1.1" || version == "HTTP/1.0", parts[1].count == 3,
-              let status = Int(String(decoding: parts[1], as: UTF8.self)), (100...999).contains(status),
+        var lines = HeadLines(bytes)
+        let statusLine = lines.next() ?? []
+        let space = statusLine.firstIndex(of: 32) ?? statusLine.endIndex
+        let afterSpace = space == statusLine.endIndex ? space : space + 1
+        let code = statusLine[afterSpace...].prefix { $0 != 32 }
+        guard space < statusLine.endIndex, let version = HTTPWire.knownVersion(statusLine[..<space]), let status = statusCode(code),
               statusLine.allSatisfy(HTTPWire.isFieldValueByte) else {
             throw HTTPParseError.malformed("upstream sent a malformed status line '\(HTTPWire.escaped(statusLine))'")
         }
-        guard lines.count - 1 <= maximumFieldCount else {
+        guard lines.remainingCount <= maximumFieldCount else {
             throw HTTPParseError.malformed("upstream sent more than \(maximumFieldCount) header fields")
         }
-        let headers = try HTTPWire.headerFields(lines.dropFirst(), source: "upstream sent a malformed header line")
-        return HTTPResponseHead(version: version, status: status,
-                                reason: parts.count > 2 ? String(decoding: parts[2], as: UTF8.self) : "", headers: headers)
+        let headers = try HTTPWire.headerFields(lines, source: "upstream sent a malformed header line")
+        let reason = code.endIndex < statusLine.endIndex ? String(decoding: statusLine[(code.endIndex + 1)...], as: UTF8.self) : ""
+        return HTTPResponseHead(version: version, status: status, reason: reason, headers: headers)
+    }
+
+    /// Three digits, 100 to 999.
+    private static func statusCode(_ digits: ArraySlice<UInt8>) -> Int? {
+        guard digits.count == 3, digits.allSatisfy(HTTPWire.isDigit), digits.first != UInt8(ascii: "0") else { return nil }
+        return digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
     }
 }
 

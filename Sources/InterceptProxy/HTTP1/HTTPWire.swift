@@ -33,50 +33,40 @@ enum HTTPWire {
         }
     }
 
-    /// Splits a head (without its closing blank line) at each CRLF. Works on bytes: the head of
-    /// every request and response passes through here.
-    static func lines(_ bytes: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
-        var lines: [ArraySlice<UInt8>] = []
-        var start = bytes.startIndex
-        var index = start
-        while index < bytes.endIndex {
-            if bytes[index] == 13, index + 1 < bytes.endIndex, bytes[index + 1] == 10 {
-                lines.append(bytes[start..<index])
-                index += 2
-                start = index
-            } else {
-                index += 1
-            }
-        }
-        lines.append(bytes[start..<bytes.endIndex])
-        return lines
-    }
-
     /// `Name: value` lines; `source` starts the error message ("malformed header line" or "upstream
     /// sent ..."). Strict (RFC 9110 5.1, 5.5; RFC 9112 5): the name is a token right before the colon,
     /// the value has no control character but HTAB (a bare CR, LF or NUL is read as a line break or
     /// the end of the field by some servers behind the proxy: header injection, request smuggling),
     /// and a line starting with whitespace (obs-fold) is refused, as RFC 9112 5.2 allows.
-    static func headerFields(_ lines: ArraySlice<ArraySlice<UInt8>>, source: String) throws -> [(name: String, value: String)] {
+    static func headerFields(_ lines: HeadLines, source: String) throws -> [(name: String, value: String)] {
         var fields: [(name: String, value: String)] = []
-        fields.reserveCapacity(lines.count)
+        fields.reserveCapacity(lines.remainingCount)
         for line in lines { fields.append(try headerField(line, source: source)) }
         return fields
     }
 
     static func headerField(_ line: ArraySlice<UInt8>, source: String) throws -> (name: String, value: String) {
         func refuse(_ why: String) -> HTTPParseError { .malformed("\(source) '\(escaped(line))'\(why)") }
-        if let first = line.first, isBlank(first) {
-            throw refuse(": obsolete line folding (a line starting with a space or tab) is not accepted")
+        // On the raw bytes: slices of a buffer pointer cost no reference counting, and every field
+        // of every head passes here.
+        return try line.withUnsafeBufferPointer { bytes in
+            if let first = bytes.first, isBlank(first) {
+                throw refuse(": obsolete line folding (a line starting with a space or tab) is not accepted")
+            }
+            guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon != 0 else { throw refuse("") }
+            let name = UnsafeBufferPointer(rebasing: bytes[..<colon])
+            guard isToken(name) else {  // a token has no blank: look for one only to say what is wrong
+                throw name.contains(where: isBlank) ? refuse("") : refuse(": the field name is not a token")
+            }
+            var start = colon + 1, end = bytes.count
+            while start < end, isBlank(bytes[start]) { start += 1 }
+            while end > start, isBlank(bytes[end - 1]) { end -= 1 }
+            let value = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            guard value.allSatisfy(isFieldValueByte) else {
+                throw refuse(": the field value contains a control character (a bare CR or LF, NUL, ...)")
+            }
+            return (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
         }
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon != line.startIndex,
-              !line[..<colon].contains(where: isBlank) else { throw refuse("") }
-        guard isToken(line[..<colon]) else { throw refuse(": the field name is not a token") }
-        let value = trimmed(line[(colon + 1)...])
-        guard value.allSatisfy(isFieldValueByte) else {
-            throw refuse(": the field value contains a control character (a bare CR or LF, NUL, ...)")
-        }
-        return (String(decoding: line[..<colon], as: UTF8.self), String(decoding: value, as: UTF8.self))
     }
 
     static func isBlank(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 }
@@ -116,11 +106,45 @@ enum HTTPWire {
     }
 }
 
+/// The lines of a head (without its closing blank line), split at each CRLF as they are iterated:
+/// no array of lines per head. The head of every request and response passes through here.
+struct HeadLines: Sequence, IteratorProtocol {
+    private var rest: ArraySlice<UInt8>
+    private var done = false
+    /// The lines not iterated yet (a CRLF ends every line but the last).
+    private(set) var remainingCount = 1
+
+    init(_ bytes: ArraySlice<UInt8>) {
+        rest = bytes
+        var index = bytes.startIndex
+        while let lineFeed = HTTPWire.firstLineFeed(in: bytes[index...]) {
+            if lineFeed > bytes.startIndex, bytes[lineFeed - 1] == 13 { remainingCount += 1 }
+            index = lineFeed + 1
+        }
+    }
+
+    mutating func next() -> ArraySlice<UInt8>? {
+        guard !done else { return nil }
+        remainingCount -= 1
+        var index = rest.startIndex
+        while let lineFeed = HTTPWire.firstLineFeed(in: rest[index...]) {
+            if lineFeed > rest.startIndex, rest[lineFeed - 1] == 13 {
+                defer { rest = rest[(lineFeed + 1)...] }
+                return rest[..<(lineFeed - 1)]
+            }
+            index = lineFeed + 1  // a bare LF stays inside the line (and the field check refuses it)
+        }
+        done = true
+        return rest
+    }
+}
+
 extension StringProtocol {
     /// Header names and tokens compare case-insensitively in ASCII only (RFC 9110 5.1); cheaper than
-    /// Foundation's locale-aware comparison on every header of every message.
+    /// Foundation's locale-aware comparison on every header of every message. Lengths first: most
+    /// names differ there.
     func equalsIgnoringASCIICase<Other: StringProtocol>(_ other: Other) -> Bool {
-        utf8.elementsEqual(other.utf8, by: HTTPWire.equalIgnoringASCIICase)
+        utf8.count == other.utf8.count && utf8.elementsEqual(other.utf8, by: HTTPWire.equalIgnoringASCIICase)
     }
 }
 
@@ -147,12 +171,32 @@ extension HTTPHeaderFields {
         headers.filter { $0.name.equalsIgnoringASCIICase(name) }.map(\.value)
     }
 
+    /// How many fields have this name (no array of them).
+    func count(of name: String) -> Int {
+        headers.reduce(0) { $1.name.equalsIgnoringASCIICase(name) ? $0 + 1 : $0 }
+    }
+
     /// Whether a comma-separated header (Connection, Transfer-Encoding) contains a token.
     func headerContains(_ name: String, token: String) -> Bool {
         headers.contains { field in
-            field.name.equalsIgnoringASCIICase(name) && field.value.utf8.split(separator: UInt8(ascii: ",")).contains {
-                HTTPWire.trimmed(ArraySlice($0)).elementsEqual(token.utf8, by: HTTPWire.equalIgnoringASCIICase)
-            }
+            field.name.equalsIgnoringASCIICase(name) && HTTPWire.listContains(field.value, token: token)
         }
+    }
+}
+
+extension HTTPWire {
+    /// Whether a comma-separated list holds this token (ASCII case ignored, blanks around elements
+    /// trimmed); walks the bytes instead of splitting them into arrays.
+    static func listContains(_ list: String, token: String) -> Bool {
+        var utf8 = list.utf8[...]
+        while !utf8.isEmpty {
+            let comma = utf8.firstIndex(of: UInt8(ascii: ",")) ?? utf8.endIndex
+            var element = utf8[..<comma]
+            while let first = element.first, isBlank(first) { element.removeFirst() }
+            while let last = element.last, isBlank(last) { element.removeLast() }
+            if element.elementsEqual(token.utf8, by: equalIgnoringASCIICase) { return true }
+            utf8 = comma == utf8.endIndex ? utf8[comma...] : utf8[utf8.index(after: comma)...]
+        }
+        return false
     }
 }
