@@ -10,6 +10,11 @@ protocol PollTarget: AnyObject {
     func deferredRead()
 }
 
+/// A socket whose writes wait for the end of the event being handled (`SocketPoller.holdWrites`).
+protocol HeldWrites: AnyObject {
+    func sendHeldWrites()
+}
+
 /// What epoll reported for a socket.
 struct SocketReadiness {
     let mask: UInt32
@@ -43,6 +48,8 @@ final class SocketPoller: @unchecked Sendable {
     private var freeSlots: [Int] = []
     private var deferred: [PollTarget] = []
     private var inBatch = false
+    /// Sockets written to while the current event was handled; sent when it has been.
+    private var held: [HeldWrites] = []
     private var drainScheduled = false
 
     /// The thread's stop flag; read by the thread after each wake-up, set once.
@@ -112,6 +119,24 @@ final class SocketPoller: @unchecked Sendable {
     static let readWrite = EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue
     static let writeOnly = EPOLLOUT.rawValue | EPOLLET.rawValue
 
+    /// Whether a write now may wait for the end of the event being handled: everything one read
+    /// produces for a socket (a response head and its body, h2 frames of several streams) then
+    /// leaves in one send. Outside an event (timers, hand-overs) writes go out at once.
+    var holdsWrites: Bool { inBatch }
+
+    /// `socket.sendHeldWrites()` runs once the event being handled is done. On the loop, while `holdsWrites`.
+    func holdWrites(_ socket: HeldWrites) {
+        held.append(socket)
+    }
+
+    private func sendHeld() {
+        while !held.isEmpty {
+            let due = held
+            held = []
+            for socket in due { socket.sendHeldWrites() }  // may hold more (a drained callback writes)
+        }
+    }
+
     /// Runs `target.deferredRead()` soon on the loop: after the current batch when called from one
     /// (the thread then polls without blocking), else as a block on the queue. On the loop.
     func deferRead(_ target: PollTarget) {
@@ -128,7 +153,10 @@ final class SocketPoller: @unchecked Sendable {
         guard !deferred.isEmpty else { return }
         let due = deferred
         deferred = []
-        for target in due { target.deferredRead() }
+        for target in due {
+            target.deferredRead()
+            sendHeld()
+        }
     }
 
     /// One batch of events, on the queue. Returns whether reads were put off for the next round.
@@ -141,6 +169,7 @@ final class SocketPoller: @unchecked Sendable {
             let slot = Int(token & 0xFFFF_FFFF)
             guard slot < targets.count, UInt64(generations[slot]) == token >> 32, let target = targets[slot] else { continue }
             target.pollEvents(SocketReadiness(mask: events[index].events))
+            sendHeld()
         }
         runDeferred()
         return !deferred.isEmpty

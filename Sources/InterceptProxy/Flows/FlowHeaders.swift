@@ -10,8 +10,11 @@ public struct FlowHeaders: RandomAccessCollection, Sendable, Equatable, Expressi
 
     public init() {}
 
-    /// Fields as the decoders produce them.
-    public init(_ fields: some Sequence<(name: String, value: String)>) {
+    /// Fields as the decoders produce them. Both buffers are sized once, exactly: the history keeps
+    /// up to 10,000 of these.
+    public init(_ fields: some Collection<(name: String, value: String)>) {
+        ends.reserveCapacity(2 * fields.count)
+        text.reserveCapacity(fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count })
         for field in fields { append(name: field.name, value: field.value) }
     }
 
@@ -25,7 +28,6 @@ public struct FlowHeaders: RandomAccessCollection, Sendable, Equatable, Expressi
     }
 
     public mutating func append(name: String, value: String) {
-        if ends.isEmpty { ends.reserveCapacity(16) }
         text += name
         ends.append(UInt32(text.utf8.count))
         text += value

@@ -16,7 +16,7 @@ protocol ConnectionDelegate: AnyObject {
 /// A non-blocking TCP socket driven by its loop's poller (edge-triggered: registered once for input
 /// and output). Not thread-safe: every call happens on `loop` (the `@unchecked Sendable` only lets
 /// closures carry it there).
-final class Connection: PollTarget, @unchecked Sendable {
+final class Connection: PollTarget, HeldWrites, @unchecked Sendable {
     let loop: EventLoop
     let peer: SocketAddress?
     weak var delegate: ConnectionDelegate?
@@ -31,6 +31,8 @@ final class Connection: PollTarget, @unchecked Sendable {
     private var peerClosed = false
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
+    /// Writes wait for the end of the event being handled (see SocketPoller.holdsWrites).
+    private var writesHeld = false
     private var shutdownAfterDrain = false
     private var closeAfterDrain = false
     private(set) var isClosed = false
@@ -53,6 +55,9 @@ final class Connection: PollTarget, @unchecked Sendable {
 
     /// The largest read in one go (the size of each loop's read buffer).
     static let readChunk = 64 * 1024
+    /// The most a socket holds back before sending anyway: holding merges small writes (a response
+    /// head and its body); a bulk transfer's bytes go out as they come, so the peer works meanwhile.
+    private static let holdLimit = 16 * 1024
     /// Full reads in a row before other sockets of the loop get their turn.
     private static let readsPerTurn = 4
 
@@ -102,7 +107,19 @@ final class Connection: PollTarget, @unchecked Sendable {
         } else {
             outbound.append(contentsOf: bytes)
         }
+        if loop.poller.holdsWrites && pendingOutbound < Self.holdLimit {
+            if !writesHeld {
+                writesHeld = true
+                loop.poller.holdWrites(self)
+            }
+            return
+        }
         flush()
+    }
+
+    func sendHeldWrites() {
+        writesHeld = false
+        if pendingOutbound > 0 && !isClosed { flush() }
     }
 
     /// Half-closes the sending side once everything queued is sent (the peer then reads EOF).
@@ -117,6 +134,10 @@ final class Connection: PollTarget, @unchecked Sendable {
         loop.assertInEventLoop()
         guard !isClosed else { return }
         isClosed = true
+        // Bytes held for the end of the event were never tried: try them once, as an immediate write would have.
+        if writesHeld && pendingOutbound > 0 {
+            _ = outbound.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + outboundOffset, pendingOutbound, Int32(MSG_NOSIGNAL)) }
+        }
         if let registration { loop.poller.deregister(fd, registration) }
         registration = nil
         Glibc.close(fd)
