@@ -45,8 +45,7 @@ import Testing
     }
 
     static func roundTrip(_ event: FlowEvent) -> FlowEvent {
-        var scratch: [UInt8] = []
-        return PackedFlowEvent(event, scratch: &scratch).event
+        PackedFlowEvent(event).event
     }
 
     @Test func theFullEventSetsEveryStoredProperty() {
@@ -110,8 +109,7 @@ import Testing
     @Test func everyKindAndCauseRoundTrip() {
         let kinds: [FlowEvent.Kind] = [.tunnelOpened, .tlsEstablished, .tlsFailed, .request, .response, .error, .tunnelClosed]
         for kind in kinds {
-            var scratch: [UInt8] = []
-            let packed = PackedFlowEvent(FlowEvent(type: kind, connection: 1), scratch: &scratch)
+            let packed = PackedFlowEvent(FlowEvent(type: kind, connection: 1))
             #expect(packed.type == kind && packed.event.type == kind)
         }
         for cause in FlowCause.allCases {
@@ -134,16 +132,16 @@ import Testing
 
     @Test func theHistoryHandsBackTheEventsItWasGiven() {
         var history = EventHistory(maxCount: 4, maxBytes: 1 << 20)
-        var scratchReused = [Self.everyField()]
+        var recorded = [Self.everyField()]
         for index in 0..<5 {
             var event = Self.everyField()
             event.connection = index
             event.url = index % 2 == 0 ? nil : "https://h.example/\(index)"
             event.headers = index == 3 ? nil : event.headers
             history.append(event)
-            scratchReused.append(event)
+            recorded.append(event)
         }
-        let kept = Array(scratchReused.suffix(4))
+        let kept = Array(recorded.suffix(4))
         #expect(history.all.count == 4)
         for (back, event) in zip(history.all, kept) { Self.expectIdentical(back, event) }
         let after = history.events(after: 3, maxCount: 10, maxBytes: 1 << 20)

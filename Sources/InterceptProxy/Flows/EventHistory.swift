@@ -16,8 +16,6 @@ struct EventHistory {
     private(set) var evictedResponses = 0
     /// Appended so far, ever: the sequence number of the newest event (the first is 1; `removeAll` keeps it).
     private(set) var appended = 0
-    /// Packing's reusable buffer.
-    private var scratch: [UInt8] = []
 
     init(maxCount: Int?, maxBytes: Int) {
         self.maxCount = maxCount
@@ -42,7 +40,7 @@ struct EventHistory {
     mutating func append(_ event: FlowEvent) -> Int {
         let size = event.estimatedBytes
         appended += 1
-        events.append(PackedFlowEvent(event, scratch: &scratch))
+        events.append(PackedFlowEvent(event))
         sizes.append(size)
         bytes += size
         var removed = 0

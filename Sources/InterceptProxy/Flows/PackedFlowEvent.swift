@@ -1,27 +1,31 @@
 import FoundationEssentials
 
 /// A flow event as the history keeps it: one byte array (one allocation) instead of a ~350-byte
-/// struct of optionals plus a heap object per long string and two for the headers. The history
-/// holds 10,000 events, so this is most of what the proxy's memory grows by under load.
+/// struct of optionals plus a heap object per long string. The history holds 10,000 events, so this
+/// is most of what the proxy's memory grows by under load. The headers are kept as they are: a
+/// `FlowHeaders` is already packed (two allocations, shared, not copied), and reading its fields out
+/// one by one through its public API would cost more than everything else here together.
 ///
-/// Layout: kind (1 byte), a presence bitmask of the optional fields (4 bytes, little-endian), time
-/// (the Double's bits, 8 bytes), connection, then each present optional field in declaration order.
-/// Integers are zigzag varints, strings a varint byte count and their UTF-8, `durationMs` its 8-byte
-/// bits, `cause` its raw value, headers a varint field count and each name and value as a string.
+/// Layout: kind (1 byte), time (the Double's bits, 8 bytes, little-endian), connection, each present
+/// optional field in declaration order (but `headers`), then the presence bitmask of the optional
+/// fields (4 bytes). Integers are zigzag varints, strings a varint byte count and their UTF-8,
+/// `durationMs` its 8-byte bits, `cause` its raw value.
 struct PackedFlowEvent: Sendable {
     private let bytes: [UInt8]
+    private let headers: FlowHeaders?
 
-    /// Packs `event`; `scratch` is a reusable buffer (its capacity is kept between calls) so that
-    /// packing allocates once, the exactly sized result.
-    init(_ event: FlowEvent, scratch: inout [UInt8]) {
-        scratch.removeAll(keepingCapacity: true)
-        var writer = PackWriter(buffer: scratch)
-        scratch = []  // the writer owns the buffer now: appending does not copy it
-        writer.write(event)
-        scratch = writer.buffer
-        bytes = [UInt8](unsafeUninitializedCapacity: scratch.count) { target, count in
-            count = scratch.withUnsafeBufferPointer { target.initialize(fromContentsOf: $0) }
+    /// Packs `event`: one pass measures it, a second writes it into the exactly sized array (the one
+    /// allocation; no scratch buffer, no copy).
+    init(_ event: FlowEvent) {
+        var counter = PackWriter(sink: ByteCounter())
+        counter.write(event)
+        bytes = [UInt8](unsafeUninitializedCapacity: counter.sink.count) { buffer, count in
+            var writer = PackWriter(sink: ByteWriter(start: buffer.baseAddress!))
+            writer.write(event)
+            assert(writer.sink.written == buffer.count, "the same walk over the same event")
+            count = writer.sink.written
         }
+        headers = event.headers
     }
 
     /// The kind alone, without unpacking the rest (eviction counts responses).
@@ -31,7 +35,9 @@ struct PackedFlowEvent: Sendable {
     var event: FlowEvent {
         bytes.withUnsafeBufferPointer { buffer in
             var reader = PackReader(bytes: buffer)
-            return reader.readEvent()
+            var event = reader.readEvent()
+            event.headers = headers
+            return event
         }
     }
 }
@@ -63,21 +69,52 @@ private enum PackedKind {
     }
 }
 
-private struct PackWriter {
-    var buffer: [UInt8]
+/// Where `PackWriter` puts bytes: counted first, then written.
+private protocol PackSink {
+    mutating func append(_ byte: UInt8)
+    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>)
+}
+
+private struct ByteCounter: PackSink {
+    var count = 0
+    mutating func append(_ byte: UInt8) { count += 1 }
+    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) { count += bytes.count }
+}
+
+/// Writes into memory `ByteCounter` measured (so it needs no bounds check of its own).
+private struct ByteWriter: PackSink {
+    let start: UnsafeMutablePointer<UInt8>
+    var written = 0
+    mutating func append(_ byte: UInt8) {
+        start[written] = byte
+        written += 1
+    }
+    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let source = bytes.baseAddress else { return }
+        (start + written).update(from: source, count: bytes.count)
+        written += bytes.count
+    }
+}
+
+private struct PackWriter<Sink: PackSink> {
+    var sink: Sink
     /// The bit of the next optional field in the presence mask.
     private var bit: UInt32 = 1
     private var mask: UInt32 = 0
 
-    init(buffer: [UInt8]) { self.buffer = buffer }
+    init(sink: Sink) { self.sink = sink }
 
-    /// The optional fields in the order `PackReader.readEvent` reads them.
+    /// The optional fields in the order `PackReader.readEvent` reads them; the mask is known once
+    /// they are written, so it comes last.
     mutating func write(_ event: FlowEvent) {
-        buffer.append(PackedKind.byte(event.type))
-        let maskOffset = buffer.count
-        for _ in 0..<4 { buffer.append(0) }  // the mask, filled in at the end
-        fixed(event.time.timeIntervalSinceReferenceDate.bitPattern)
+        sink.append(PackedKind.byte(event.type))
+        fixed(event.time.timeIntervalSinceReferenceDate.bitPattern, bytes: 8)
         integer(event.connection)
+        fields(event)
+        fixed(UInt64(mask), bytes: 4)
+    }
+
+    private mutating func fields(_ event: FlowEvent) {
         optional(event.client) { $0.string($1) }
         optional(event.host) { $0.string($1) }
         optional(event.port) { $0.integer($1) }
@@ -90,17 +127,16 @@ private struct PackWriter {
         optional(event.method) { $0.string($1) }
         optional(event.url) { $0.string($1) }
         optional(event.status) { $0.integer($1) }
-        optional(event.headers) { $0.headers($1) }
         optional(event.bodyBytes) { $0.integer($1) }
         optional(event.requestBodyBytes) { $0.integer($1) }
         optional(event.httpVersion) { $0.string($1) }
         optional(event.streamId) { $0.integer($1) }
         optional(event.upstreamHttpVersion) { $0.string($1) }
-        optional(event.durationMs) { $0.fixed($1.bitPattern) }
+        optional(event.durationMs) { $0.fixed($1.bitPattern, bytes: 8) }
         optional(event.count) { $0.integer($1) }
-        for index in 0..<4 { buffer[maskOffset + index] = UInt8(truncatingIfNeeded: mask >> (8 * index)) }
     }
 
+    @inline(__always)
     private mutating func optional<Value>(_ value: Value?, _ write: (inout PackWriter, Value) -> Void) {
         if let value {
             mask |= bit
@@ -112,10 +148,10 @@ private struct PackWriter {
     private mutating func varint(_ value: UInt64) {
         var rest = value
         while rest >= 0x80 {
-            buffer.append(UInt8(truncatingIfNeeded: rest) | 0x80)
+            sink.append(UInt8(truncatingIfNeeded: rest) | 0x80)
             rest >>= 7
         }
-        buffer.append(UInt8(rest))
+        sink.append(UInt8(rest))
     }
 
     /// Zigzag: small negative numbers stay short too.
@@ -124,23 +160,17 @@ private struct PackWriter {
         varint(UInt64(bitPattern: (wide << 1) ^ (wide >> 63)))
     }
 
-    mutating func fixed(_ value: UInt64) {
-        for index in 0..<8 { buffer.append(UInt8(truncatingIfNeeded: value >> (8 * index))) }
+    /// Little-endian, the low `bytes` bytes.
+    mutating func fixed(_ value: UInt64, bytes: Int) {
+        for index in 0..<bytes { sink.append(UInt8(truncatingIfNeeded: value >> (8 * index))) }
     }
 
     mutating func string(_ text: String) {
-        var text = text
-        text.withUTF8 { utf8 in
-            varint(UInt64(utf8.count))
-            buffer.append(contentsOf: utf8)
-        }
-    }
-
-    mutating func headers(_ headers: FlowHeaders) {
-        varint(UInt64(headers.count))
-        for field in headers {
-            string(field[0])
-            string(field[1])
+        let utf8 = text.utf8
+        varint(UInt64(utf8.count))
+        // Native strings (all the proxy makes) are contiguous UTF-8: one copy, no per-byte loop.
+        if utf8.withContiguousStorageIfAvailable({ sink.append($0) }) == nil {
+            for byte in utf8 { sink.append(byte) }
         }
     }
 }
@@ -155,9 +185,10 @@ private struct PackReader {
 
     mutating func readEvent() -> FlowEvent {
         let kind = PackedKind.kind(bytes[0])
+        offset = bytes.count - 4
+        mask = UInt32(fixed(bytes: 4))
         offset = 1
-        for index in 0..<4 { mask |= UInt32(next()) << (8 * index) }
-        let time = Date(timeIntervalSinceReferenceDate: Double(bitPattern: fixed()))
+        let time = Date(timeIntervalSinceReferenceDate: Double(bitPattern: fixed(bytes: 8)))
         var event = FlowEvent(type: kind, connection: integer(), time: time)
         event.client = optional { $0.string() }
         event.host = optional { $0.string() }
@@ -171,17 +202,17 @@ private struct PackReader {
         event.method = optional { $0.string() }
         event.url = optional { $0.string() }
         event.status = optional { $0.integer() }
-        event.headers = optional { $0.headers() }
         event.bodyBytes = optional { $0.integer() }
         event.requestBodyBytes = optional { $0.integer() }
         event.httpVersion = optional { $0.string() }
         event.streamId = optional { $0.integer() }
         event.upstreamHttpVersion = optional { $0.string() }
-        event.durationMs = optional { Double(bitPattern: $0.fixed()) }
+        event.durationMs = optional { Double(bitPattern: $0.fixed(bytes: 8)) }
         event.count = optional { $0.integer() }
         return event
     }
 
+    @inline(__always)
     private mutating func optional<Value>(_ read: (inout PackReader) -> Value) -> Value? {
         defer { bit <<= 1 }
         return mask & bit != 0 ? read(&self) : nil
@@ -208,9 +239,9 @@ private struct PackReader {
         return Int(Int64(bitPattern: (zigzag >> 1) ^ (0 &- (zigzag & 1))))
     }
 
-    mutating func fixed() -> UInt64 {
+    mutating func fixed(bytes: Int) -> UInt64 {
         var value: UInt64 = 0
-        for index in 0..<8 { value |= UInt64(next()) << (8 * UInt64(index)) }
+        for index in 0..<bytes { value |= UInt64(next()) << (8 * UInt64(index)) }
         return value
     }
 
@@ -218,14 +249,5 @@ private struct PackReader {
         let count = Int(varint())
         defer { offset += count }
         return String(decoding: UnsafeBufferPointer(rebasing: bytes[offset..<offset + count]), as: UTF8.self)
-    }
-
-    mutating func headers() -> FlowHeaders {
-        var headers = FlowHeaders()
-        for _ in 0..<varint() {
-            let name = string()
-            headers.append(name: name, value: string())
-        }
-        return headers
     }
 }
