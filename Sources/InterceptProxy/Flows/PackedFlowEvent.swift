@@ -64,7 +64,7 @@ private enum PackedKind {
         case 3: .request
         case 4: .response
         case 5: .error
-        default: .tunnelClosed
+        default: .tunnelClosed  // 6: only `byte(_:)` writes this byte
         }
     }
 }
