@@ -1,10 +1,11 @@
 /// The newest flow events, bounded by count and by estimated bytes (`FlowEvent.estimatedBytes`):
-/// appending evicts the oldest events until both bounds hold again. Not thread-safe.
+/// appending evicts the oldest events until both bounds hold again. Events are kept packed (see
+/// `PackedFlowEvent`) and unpacked when read. Not thread-safe.
 struct EventHistory {
     /// Nil: no bound on the count, only on bytes.
     let maxCount: Int?
     let maxBytes: Int
-    private var events: [FlowEvent?] = []
+    private var events: [PackedFlowEvent?] = []
     private var sizes: [Int] = []
     /// Index of the oldest kept event: evicting frees the event at once (nil) and advances it; the
     /// dead prefix is cut off once it is as long as the live part, so eviction costs O(1) amortised.
@@ -22,7 +23,7 @@ struct EventHistory {
     }
 
     var count: Int { events.count - start }
-    var all: [FlowEvent] { events[start...].compactMap { $0 } }
+    var all: [FlowEvent] { events[start...].compactMap { $0?.event } }
 
     /// Takes the oldest event out (a consumer read it; not counted as evicted).
     mutating func popFirst() -> FlowEvent? {
@@ -31,7 +32,7 @@ struct EventHistory {
         events[start] = nil
         start += 1
         compact()
-        return event
+        return event.event
     }
 
     /// Adds an event; returns how many older ones it evicted.
@@ -39,7 +40,7 @@ struct EventHistory {
     mutating func append(_ event: FlowEvent) -> Int {
         let size = event.estimatedBytes
         appended += 1
-        events.append(event)
+        events.append(PackedFlowEvent(event))
         sizes.append(size)
         bytes += size
         var removed = 0
@@ -73,7 +74,7 @@ struct EventHistory {
         while index < events.count, result.count < maxCount {
             total += sizes[index]
             if total > maxBytes && !result.isEmpty { break }
-            if let event = events[index] { result.append((firstSequence + index - start, event)) }
+            if let event = events[index] { result.append((firstSequence + index - start, event.event)) }
             index += 1
         }
         return result
