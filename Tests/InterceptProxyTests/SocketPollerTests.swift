@@ -1,0 +1,164 @@
+import Foundation
+import Glibc
+@testable import InterceptProxy
+import Testing
+
+/// The loop's poller delivers socket events edge-triggered: what a level-triggered source did for
+/// free (input that arrived while paused, an EOF behind data, a busy neighbour) must still happen.
+/// Driven over a socketpair, so every byte and FIN is the test's own.
+@Suite struct SocketPollerTests {
+    /// Records what a Connection reports, from the loop.
+    final class Recorder: ConnectionDelegate, @unchecked Sendable {
+        private let lock = NSLock()
+        private var bytes: [UInt8] = []
+        private var eofs = 0
+        private var closes = 0
+        var onReceive: ((Connection) -> Void)?
+
+        func connection(_ connection: Connection, received bytes: [UInt8]) {
+            lock.withLock { self.bytes += bytes }
+            onReceive?(connection)
+        }
+        func connectionReadEOF(_ connection: Connection) { lock.withLock { eofs += 1 } }
+        func connectionDrained(_ connection: Connection) {}
+        func connectionClosed(_ connection: Connection, error: SocketError?) { lock.withLock { closes += 1 } }
+
+        var received: [UInt8] { lock.withLock { bytes } }
+        var sawEOF: Bool { lock.withLock { eofs > 0 } }
+    }
+
+    /// A connected pair: `ours` becomes the Connection, the test speaks on `theirs`.
+    private static func pair() -> (ours: Int32, theirs: Int32) {
+        var fds: [Int32] = [0, 0]
+        precondition(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        return (fds[0], fds[1])
+    }
+
+    private static func waitFor(_ condition: () -> Bool) {
+        let deadline = Date() + 5
+        while !condition() && Date() < deadline { usleep(5_000) }
+    }
+
+    private static func send(_ fd: Int32, _ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            precondition(sent > 0)
+            offset += sent
+        }
+    }
+
+    @Test func dataAndTheFinArrivingTogetherAreBothDelivered() {
+        let loop = EventLoop(index: 80)
+        let (ours, theirs) = Self.pair()
+        let recorder = Recorder()
+        let connection = loop.queue.sync {
+            let connection = Connection(fd: ours, loop: loop, peer: nil)
+            connection.delegate = recorder
+            connection.start()
+            return connection
+        }
+        usleep(50_000)
+        // Data and FIN land while paused: their edges are spent, so the resumed read must go on
+        // past the short read of the data to find the EOF.
+        loop.queue.sync { connection.pauseReading() }
+        Self.send(theirs, Array("last words".utf8))
+        Glibc.shutdown(theirs, Int32(SHUT_WR))
+        usleep(50_000)
+        loop.queue.sync { connection.resumeReading() }
+        Self.waitFor { recorder.sawEOF }
+        #expect(recorder.received == Array("last words".utf8))
+        #expect(recorder.sawEOF)
+        loop.queue.sync { connection.close() }
+        Glibc.close(theirs)
+    }
+
+    @Test func inputThatArrivesWhilePausedIsReadOnResume() {
+        let loop = EventLoop(index: 81)
+        let (ours, theirs) = Self.pair()
+        let recorder = Recorder()
+        let connection = loop.queue.sync {
+            let connection = Connection(fd: ours, loop: loop, peer: nil)
+            connection.delegate = recorder
+            connection.start()
+            connection.pauseReading()
+            return connection
+        }
+        Self.send(theirs, Array("while paused".utf8))  // the only edge comes now, while paused
+        usleep(100_000)
+        #expect(recorder.received.isEmpty)
+        loop.queue.sync { connection.resumeReading() }
+        Self.waitFor { recorder.received.count == 12 }
+        #expect(recorder.received == Array("while paused".utf8))
+        loop.queue.sync { connection.close() }
+        Glibc.close(theirs)
+    }
+
+    @Test func aBusySocketDoesNotStarveItsNeighbourAndLosesNothing() {
+        let loop = EventLoop(index: 82)
+        let (busyOurs, busyTheirs) = Self.pair()
+        let (quietOurs, quietTheirs) = Self.pair()
+        var size = Int32(4 << 20)
+        setsockopt(busyTheirs, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        let busy = Recorder(), quiet = Recorder()
+        let bulk = (0..<(2 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let writer = Thread { Self.send(busyTheirs, bulk) }
+        writer.start()
+        Self.send(quietTheirs, [1, 2, 3])
+        let connections = loop.queue.sync {
+            [(busyOurs, busy), (quietOurs, quiet)].map { fd, recorder in
+                let connection = Connection(fd: fd, loop: loop, peer: nil)
+                connection.delegate = recorder
+                connection.start()
+                return connection
+            }
+        }
+        Self.waitFor { busy.received.count == bulk.count && quiet.received.count == 3 }
+        #expect(quiet.received == [1, 2, 3])
+        #expect(busy.received.count == bulk.count && busy.received == bulk)
+        loop.queue.sync { connections.forEach { $0.close() } }
+        Glibc.close(busyTheirs)
+        Glibc.close(quietTheirs)
+    }
+
+    @Test func aWriteHeldForTheEndOfTheEventStillLeavesWhenTheHandlerClosesAtOnce() {
+        let loop = EventLoop(index: 83)
+        let (ours, theirs) = Self.pair()
+        let recorder = Recorder()
+        // Inside the event: answer, then close at once (an error path does this).
+        recorder.onReceive = { connection in
+            connection.write(Array("bye".utf8))
+            connection.close()
+        }
+        let connection = loop.queue.sync {
+            let connection = Connection(fd: ours, loop: loop, peer: nil)
+            connection.delegate = recorder
+            connection.start()
+            return connection
+        }
+        Self.send(theirs, [0x21])
+        var answer = [UInt8](repeating: 0, count: 16)
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(theirs, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let count = Glibc.read(theirs, &answer, answer.count)
+        #expect(count == 3 && Array(answer[..<3]) == Array("bye".utf8))
+        #expect(loop.queue.sync { connection.isClosed })
+        Glibc.close(theirs)
+    }
+
+    @Test func theLoopsThreadEndsWithItsLoop() {
+        func pollerThreads() -> Int {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            return tasks.filter { task in
+                (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?.hasPrefix("ip-loop-84") == true
+            }.count
+        }
+        var loop: EventLoop? = EventLoop(index: 84)
+        Self.waitFor { pollerThreads() == 1 }
+        #expect(pollerThreads() == 1)
+        loop?.queue.sync {}
+        loop = nil
+        Self.waitFor { pollerThreads() == 0 }
+        #expect(pollerThreads() == 0)
+    }
+}
