@@ -166,7 +166,19 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
 
     /// Decrypted bytes from the client inside a tunnel, for the leg ALPN chose.
     func clientPlaintextArrived(from tls: TLSServerSession) {
-        let (plaintext, closed, _) = tls.engine.readPlaintext()
+        clientPlaintextArrived(tls.engine.readPlaintext(), from: tls)
+    }
+
+    /// Ciphertext from the client in the loop's read buffer (see ConnectionDelegate): inside a
+    /// tunnel it is decrypted before anything else may touch the buffer; otherwise it is copied.
+    func clientReceived(inPlace bytes: UnsafeRawBufferPointer) {
+        guard let tls = clientTLS, state.feedsALeg else { return clientReceived(Array(bytes)) }
+        clientPlaintextArrived(tls.engine.readPlaintext(receivedInPlace: bytes), from: tls)
+        state.http1Leg?.updateClientWait()
+    }
+
+    private func clientPlaintextArrived(_ read: (bytes: [UInt8], closed: Bool, error: String?), from tls: TLSServerSession) {
+        let (plaintext, closed, _) = read
         connection.write(tls.engine.takeOutput())
         if let http2 = state.http2Leg {
             if !plaintext.isEmpty { http2.receive(plaintext) }

@@ -28,6 +28,14 @@ extension ClientConnection {
         var isHandshaking: Bool { if case .handshaking = self { return true } else { return false } }
         var isRelaying: Bool { if case .relaying = self { return true } else { return false } }
 
+        /// Decrypted client bytes go to an HTTP/1.1 or h2 leg (not to a handshake or a relay).
+        var feedsALeg: Bool {
+            switch self {
+            case .awaitingRequest, .plainHTTP, .http1, .http2: return true
+            default: return false
+            }
+        }
+
         /// Closing or closed: nothing new is read or started.
         var isClosing: Bool {
             switch self {

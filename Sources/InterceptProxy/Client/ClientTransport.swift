@@ -26,6 +26,7 @@ extension Connection: ClientTransport {}
 /// The socket's events, passed to the transport-independent entry points.
 extension ClientConnection: ConnectionDelegate {
     func connection(_ connection: Connection, received bytes: [UInt8]) { clientReceived(bytes) }
+    func connection(_ connection: Connection, receivedInPlace bytes: UnsafeRawBufferPointer) { clientReceived(inPlace: bytes) }
     func connectionReadEOF(_ connection: Connection) { clientReadEOF() }
     func connectionDrained(_ connection: Connection) { clientDrained() }
     func connectionClosed(_ connection: Connection, error: SocketError?) { clientClosed(error: error) }

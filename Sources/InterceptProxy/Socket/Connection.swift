@@ -5,12 +5,21 @@ import Glibc
 /// What a connection reports to whoever drives it. Called on the connection's loop.
 protocol ConnectionDelegate: AnyObject {
     func connection(_ connection: Connection, received bytes: [UInt8])
+    /// The same, in the loop's read buffer: valid only during the call, and overwritten by the
+    /// loop's next read. The default copies it into `received`.
+    func connection(_ connection: Connection, receivedInPlace bytes: UnsafeRawBufferPointer)
     /// The peer will send nothing more (it may still read).
     func connectionReadEOF(_ connection: Connection)
     /// Everything queued has reached the kernel; a paused producer may go on.
     func connectionDrained(_ connection: Connection)
     /// The socket is gone; `error` is nil for an orderly close.
     func connectionClosed(_ connection: Connection, error: SocketError?)
+}
+
+extension ConnectionDelegate {
+    func connection(_ connection: Connection, receivedInPlace bytes: UnsafeRawBufferPointer) {
+        self.connection(connection, received: Array(bytes))
+    }
 }
 
 /// A non-blocking TCP socket driven by its loop's poller (edge-triggered: registered once for input
@@ -181,7 +190,7 @@ final class Connection: PollTarget, HeldWrites, @unchecked Sendable {
                 // A short read of a stream socket took all there was: the next input is a new edge.
                 // Not after a half-close, whose EOF the next read must still find.
                 if count < buffer.count && !peerClosed { mayRead = false }
-                delegate?.connection(self, received: Array(buffer[..<count]))
+                delegate?.connection(self, receivedInPlace: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
             } else if count == 0 {
                 mayRead = false
                 pauseReading()

@@ -12,7 +12,28 @@ final class EngineBuffers {
     /// Ciphertext for the peer, not taken yet.
     private(set) var output: [UInt8] = []
 
-    var pendingInput: Int { input.count - inputOffset }
+    /// Received bytes lent for the duration of `borrowing`, read after `input`.
+    private var borrowed = UnsafeRawBufferPointer(start: nil, count: 0)
+    private var borrowedOffset = 0
+
+    var pendingInput: Int { input.count - inputOffset + borrowed.count - borrowedOffset }
+
+    /// Lets OpenSSL read `bytes` (after what is buffered) during `body` without copying them first;
+    /// what it leaves unread (a partial record) is copied in afterwards.
+    func borrowing<Result>(_ bytes: UnsafeRawBufferPointer, _ body: () -> Result) -> Result {
+        borrowed = bytes
+        borrowedOffset = 0
+        defer {
+            let rest = UnsafeRawBufferPointer(rebasing: borrowed[borrowedOffset...])
+            borrowed = UnsafeRawBufferPointer(start: nil, count: 0)
+            borrowedOffset = 0
+            if !rest.isEmpty {
+                if inputOffset > 0 && inputOffset == input.count { input = []; inputOffset = 0 }
+                input.append(contentsOf: rest)
+            }
+        }
+        return body()
+    }
 
     func receive(_ bytes: [UInt8]) {
         if pendingInput == 0 {
@@ -34,7 +55,13 @@ final class EngineBuffers {
 
     /// OpenSSL reads: up to `count` bytes into `buffer`; 0 when none is buffered.
     fileprivate func read(into buffer: UnsafeMutableRawPointer, count: Int) -> Int {
-        let taken = min(count, pendingInput)
+        if input.count == inputOffset && borrowed.count > borrowedOffset {
+            let taken = min(count, borrowed.count - borrowedOffset)
+            buffer.copyMemory(from: borrowed.baseAddress! + borrowedOffset, byteCount: taken)
+            borrowedOffset += taken
+            return taken
+        }
+        let taken = min(count, input.count - inputOffset)
         guard taken > 0 else { return 0 }
         input.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + inputOffset, byteCount: taken) }
         inputOffset += taken

@@ -38,6 +38,12 @@ final class TLSEngine {
         buffers.receive(bytes)
     }
 
+    /// Ciphertext from the peer in the loop's read buffer: decrypted at once, without copying it
+    /// in first (only an unfinished record is kept). Collect output with `takeOutput()` as usual.
+    func readPlaintext(receivedInPlace bytes: UnsafeRawBufferPointer) -> (bytes: [UInt8], closed: Bool, error: String?) {
+        buffers.borrowing(bytes) { readPlaintext() }
+    }
+
     /// Ciphertext for the peer, taken out of the engine.
     func takeOutput() -> [UInt8] {
         buffers.takeOutput()

@@ -239,8 +239,20 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
         }
     }
 
+    /// Ciphertext in the loop's read buffer (see ConnectionDelegate): once the session is up it is
+    /// decrypted before anything else may touch the buffer; otherwise it is copied.
+    func connection(_ connection: Connection, receivedInPlace bytes: UnsafeRawBufferPointer) {
+        guard case let .ready(tls?) = state else { return self.connection(connection, received: Array(bytes)) }
+        loop.assertInEventLoop()
+        deliver(tls.engine.readPlaintext(receivedInPlace: bytes), from: tls)
+    }
+
     private func deliver(from tls: TLSClientSession) {
-        let (plaintext, closed, error) = tls.engine.readPlaintext()
+        deliver(tls.engine.readPlaintext(), from: tls)
+    }
+
+    private func deliver(_ read: (bytes: [UInt8], closed: Bool, error: String?), from tls: TLSClientSession) {
+        let (plaintext, closed, error) = read
         connection?.write(tls.engine.takeOutput())
         if !plaintext.isEmpty { delegate?.upstream(self, received: plaintext) }
         if let error, !isClosed {
