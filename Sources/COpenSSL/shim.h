@@ -122,9 +122,4 @@ static inline int shim_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
     return (int)SSL_set_tlsext_host_name(ssl, name);
 }
 
-/* A memory BIO reports "retry" rather than EOF when it runs dry. */
-static inline void shim_BIO_set_mem_eof_return(BIO *bio, int value) {
-    BIO_set_mem_eof_return(bio, value);
-}
-
 #endif

@@ -10,12 +10,38 @@ public struct FlowHeaders: RandomAccessCollection, Sendable, Equatable, Expressi
 
     public init() {}
 
-    /// Fields as the decoders produce them. Both buffers are sized once, exactly: the history keeps
-    /// up to 10,000 of these.
+    /// Fields as the decoders produce them, written into one exactly sized string in one pass
+    /// (appending field by field cost more than parsing them): the history keeps up to 10,000.
     public init(_ fields: some Collection<(name: String, value: String)>) {
+        let total = fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
+        var ends: [UInt32] = []
         ends.reserveCapacity(2 * fields.count)
-        text.reserveCapacity(fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count })
-        for field in fields { append(name: field.name, value: field.value) }
+        text = String(unsafeUninitializedCapacity: total) { buffer in
+            var offset = 0
+            func copy(_ part: String) {
+                let copied = part.utf8.withContiguousStorageIfAvailable { source in
+                    if let from = source.baseAddress, source.count > 0 {
+                        (buffer.baseAddress! + offset).update(from: from, count: source.count)
+                    }
+                    return source.count
+                }
+                if let copied {
+                    offset += copied
+                } else {  // a bridged or small string without contiguous UTF-8
+                    for byte in part.utf8 {
+                        buffer[offset] = byte
+                        offset += 1
+                    }
+                }
+                ends.append(UInt32(offset))
+            }
+            for field in fields {
+                copy(field.name)
+                copy(field.value)
+            }
+            return offset
+        }
+        self.ends = ends
     }
 
     /// `[name, value]` pairs; anything else is not a header field and is left out.

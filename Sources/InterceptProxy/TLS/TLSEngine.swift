@@ -91,7 +91,7 @@ final class TLSEngine {
         return (output, outcome!.closed, outcome!.error)
     }
 
-    /// Encrypts application data (collect it with `takeOutput()`). A memory BIO takes any amount,
+    /// Encrypts application data (collect it with `takeOutput()`). The engine's BIO takes any amount,
     /// so this fails only on a broken session (after a fatal alert); the caller must then close,
     /// since the bytes did not go out.
     func write(_ plaintext: [UInt8]) throws {

@@ -8,7 +8,7 @@ protocol TLSServerSessionDelegate: AnyObject {
     func tlsSession(_ session: TLSServerSession, certificateFor serverName: String?) -> ForgedChain?
 }
 
-/// Server-side TLS over two memory BIOs: ciphertext in and out is the owner's business, so socket
+/// Server-side TLS over the engine's buffers: ciphertext in and out is the owner's business, so socket
 /// I/O and the TLS state machine stay apart. Confined to one event loop (the `@unchecked Sendable`
 /// only lets completions carry it back there).
 final class TLSServerSession: @unchecked Sendable {
