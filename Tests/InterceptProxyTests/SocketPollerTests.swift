@@ -34,6 +34,16 @@ import Testing
         return (fds[0], fds[1])
     }
 
+    /// A started Connection over `fd`, on `loop`.
+    private static func open(_ fd: Int32, on loop: EventLoop, reportingTo recorder: Recorder) -> Connection {
+        loop.queue.sync {
+            let connection = Connection(fd: fd, loop: loop, peer: nil)
+            connection.delegate = recorder
+            connection.start()
+            return connection
+        }
+    }
+
     private static func waitFor(_ condition: () -> Bool) {
         let deadline = Date() + 5
         while !condition() && Date() < deadline { usleep(5_000) }
@@ -52,12 +62,7 @@ import Testing
         let loop = EventLoop(index: 80)
         let (ours, theirs) = Self.pair()
         let recorder = Recorder()
-        let connection = loop.queue.sync {
-            let connection = Connection(fd: ours, loop: loop, peer: nil)
-            connection.delegate = recorder
-            connection.start()
-            return connection
-        }
+        let connection = Self.open(ours, on: loop, reportingTo: recorder)
         usleep(50_000)
         // Data and FIN land while paused: their edges are spent, so the resumed read must go on
         // past the short read of the data to find the EOF.
@@ -77,13 +82,8 @@ import Testing
         let loop = EventLoop(index: 81)
         let (ours, theirs) = Self.pair()
         let recorder = Recorder()
-        let connection = loop.queue.sync {
-            let connection = Connection(fd: ours, loop: loop, peer: nil)
-            connection.delegate = recorder
-            connection.start()
-            connection.pauseReading()
-            return connection
-        }
+        let connection = Self.open(ours, on: loop, reportingTo: recorder)
+        loop.queue.sync { connection.pauseReading() }
         Self.send(theirs, Array("while paused".utf8))  // the only edge comes now, while paused
         usleep(100_000)
         #expect(recorder.received.isEmpty)
@@ -105,14 +105,7 @@ import Testing
         let writer = Thread { Self.send(busyTheirs, bulk) }
         writer.start()
         Self.send(quietTheirs, [1, 2, 3])
-        let connections = loop.queue.sync {
-            [(busyOurs, busy), (quietOurs, quiet)].map { fd, recorder in
-                let connection = Connection(fd: fd, loop: loop, peer: nil)
-                connection.delegate = recorder
-                connection.start()
-                return connection
-            }
-        }
+        let connections = [(busyOurs, busy), (quietOurs, quiet)].map { Self.open($0, on: loop, reportingTo: $1) }
         Self.waitFor { busy.received.count == bulk.count && quiet.received.count == 3 }
         #expect(quiet.received == [1, 2, 3])
         #expect(busy.received.count == bulk.count && busy.received == bulk)
@@ -130,12 +123,7 @@ import Testing
             connection.write(Array("bye".utf8))
             connection.close()
         }
-        let connection = loop.queue.sync {
-            let connection = Connection(fd: ours, loop: loop, peer: nil)
-            connection.delegate = recorder
-            connection.start()
-            return connection
-        }
+        let connection = Self.open(ours, on: loop, reportingTo: recorder)
         Self.send(theirs, [0x21])
         var answer = [UInt8](repeating: 0, count: 16)
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
