@@ -24,6 +24,8 @@ final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchec
     var deferredConnect: HTTPRequestHead?
     /// Whether a request arrived on this leg.
     var sawRequest = false
+    /// Response bytes not yet handed to the client (see `batchForClient`); empty between reads.
+    private var clientBatch: [UInt8] = []
     /// The one timer bounding how long the client keeps the proxy waiting (see HTTP1ClientLeg+Waiting.swift).
     var waiting: ClientWait?
     /// Armed for `waiting`'s timeout; made at the first wait.
@@ -194,13 +196,17 @@ final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchec
             return
         }
         outstanding.first?.armResponseTimer()
+        // What one read yields for the client (a head and a small body) leaves as one TLS record.
+        defer { flushClientBatch() }
         do {
             for event in try responses.feed(plaintext) { relay(event) }
         } catch let error as HTTPParseError {
+            flushClientBatch()
             upstream.close()
             self.upstream = nil
             upstreamFailed(.protocolError(error.reason))
         } catch {
+            flushClientBatch()
             upstreamFailed(.protocolError("\(error)"))
         }
     }
@@ -221,6 +227,7 @@ final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchec
             return
         }
         if let events = try? responses.finish() { events.forEach(relay) }
+        flushClientBatch()
         self.upstream = nil
         responses = HTTPResponseDecoder()
         guard !outstanding.isEmpty else { return }
@@ -236,19 +243,20 @@ final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchec
         guard let current = outstanding.first else { return }
         switch event {
         case let .head(head, raw):
-            host.sendToClient(raw)
+            batchForClient(raw)
             if (100..<200).contains(head.status) && head.status != 101 { return }
             current.responseStarted(status: head.status, headers: head.headers)
             current.upstreamVersion = upstream?.negotiatedProtocol == "h2" ? "HTTP/2" : head.version
             closesAfterResponse = !head.keepAliveResponse
         case let .body(bytes):
-            host.sendToClient(bytes)
+            batchForClient(bytes)
             current.responseBodyBytes += bytes.count
         case let .framing(bytes):
-            host.sendToClient(bytes)
+            batchForClient(bytes)
         case let .trailer(_, _, raw):
-            host.sendToClient(raw)
+            batchForClient(raw)
         case .end:
+            flushClientBatch()  // before anything else may write, close or change state
             let finished = outstanding.removeFirst()
             finished.complete()
             outstanding.first?.armResponseTimer()  // the next response is due now
@@ -266,6 +274,24 @@ final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchec
             if !finished.keepAlive { host.closeClient() } else { host.closeIfDrained() }
             openDeferredTunnel()
         }
+    }
+
+    /// Response bytes for the client, gathered while one upstream read is relayed (up to 4 KiB: a
+    /// head and a small body; a bulk body goes out as it comes, uncopied).
+    private func batchForClient(_ bytes: [UInt8]) {
+        if clientBatch.count + bytes.count <= 4 * 1024 {
+            clientBatch.append(contentsOf: bytes)
+        } else {
+            flushClientBatch()
+            host.sendToClient(bytes)
+        }
+    }
+
+    private func flushClientBatch() {
+        guard !clientBatch.isEmpty else { return }
+        let batch = clientBatch
+        clientBatch = []
+        host.sendToClient(batch)
     }
 
     // MARK: ExchangeResponder
