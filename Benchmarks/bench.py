@@ -108,6 +108,8 @@ def run_rounds(results, scenario, contenders, rounds, restart_each=False):
     row = row_for(results, scenario.id, scenario.title, scenario.unit, scenario.higher_is_better)
     row["workUnit"] = scenario.work_unit
     chosen = [c for c in contenders if scenario.runs(c)]
+    if hasattr(scenario, "warm_up") and chosen:
+        scenario.warm_up(chosen)  # unmeasured: what the first contender alone would otherwise pay
     for round_index in range(rounds):
         for contender in chosen:
             if restart_each:
