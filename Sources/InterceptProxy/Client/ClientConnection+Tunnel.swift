@@ -173,7 +173,7 @@ extension ClientConnection {
         failed.detail = detail
         failed.sni = clientTLS?.serverName
         core.recorder.record(failed)
-        let client = connection.peer?.description ?? "client"
+        let client = clientAddress ?? "client"
         let hint = core.forges.constraintViolation(for: clientServerName?.text ?? target?.host)
             .map { "the certificate is outside the CA's name constraints (\($0)), see ca init --name-constraints" } ?? failure.hint(rootFile: core.rootCertificateFile)
         core.logger.warning("\(client) rejected the certificate for \(target?.host ?? "?"): \(failure.cause); \(hint)")

@@ -19,8 +19,9 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
     var clientTLS: TLSServerSession? { tunnel?.tls }
     /// The host and port of the tunnel (or of the current plain-HTTP request).
     var target: (host: String, port: Int)?
-    /// `clientAddress`, once formatted.
-    private var formattedPeer: String?
+    /// The client's address as events and log lines show it, formatted once (every request's
+    /// events carry it).
+    let clientAddress: String?
 
     /// Beyond this many bytes queued towards one side, the other side stops being read.
     static let backpressureLimit = 1 << 20
@@ -29,6 +30,7 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
         self.id = id
         self.connection = connection
         self.core = core
+        clientAddress = connection.peer?.description
         state = .awaitingRequest(HTTP1ClientLeg(host: self))
     }
 
@@ -242,7 +244,7 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
         error.status = status
         error.url = url
         core.recorder.record(error)
-        core.logger.notice("\(connection.peer?.description ?? "client"): \(cause): \(detail)")
+        core.logger.notice("\(clientAddress ?? "client"): \(cause): \(detail)")
     }
 
     // MARK: ExchangeContext
@@ -250,13 +252,6 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
     var loop: EventLoop { connection.loop }
     var isTunnel: Bool { clientTLS != nil }
     func requestArrived() { tunnel?.sawRequest = true }
-
-    /// The client's address as events show it, formatted once (every request's events carry it).
-    private var clientAddress: String? {
-        if let formattedPeer { return formattedPeer }
-        formattedPeer = connection.peer?.description
-        return formattedPeer
-    }
 
     func event(_ kind: FlowEvent.Kind) -> FlowEvent {
         var event = FlowEvent(type: kind, connection: id)

@@ -144,9 +144,7 @@ final class Connection: PollTarget, HeldWrites, @unchecked Sendable {
         guard !isClosed else { return }
         isClosed = true
         // Bytes held for the end of the event were never tried: try them once, as an immediate write would have.
-        if writesHeld && pendingOutbound > 0 {
-            _ = outbound.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + outboundOffset, pendingOutbound, Int32(MSG_NOSIGNAL)) }
-        }
+        if writesHeld && pendingOutbound > 0 { _ = sendPending() }
         if let registration { loop.poller.deregister(fd, registration) }
         registration = nil
         Glibc.close(fd)
@@ -192,12 +190,11 @@ final class Connection: PollTarget, HeldWrites, @unchecked Sendable {
                 if count < buffer.count && !peerClosed { mayRead = false }
                 delegate?.connection(self, receivedInPlace: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
             } else if count == 0 {
-                mayRead = false
+                // `mayRead` stays set: a later resumeReading finds the EOF again, as a
+                // level-triggered source would.
                 pauseReading()
                 // Nobody is left to decide (the owner let go): the peer is done, so are we.
                 guard let delegate else { closeWhenDrained(); return }
-                // A later resumeReading finds the EOF again, as a level-triggered source would.
-                mayRead = true
                 delegate.connectionReadEOF(self)
             } else if errno == EAGAIN {
                 mayRead = false
@@ -219,9 +216,7 @@ final class Connection: PollTarget, HeldWrites, @unchecked Sendable {
 
     private func flush() {
         while pendingOutbound > 0 {
-            let count = outbound.withUnsafeBytes {
-                Glibc.send(fd, $0.baseAddress! + outboundOffset, pendingOutbound, Int32(MSG_NOSIGNAL))
-            }
+            let count = sendPending()
             if count > 0 {
                 outboundOffset += count
             } else if count < 0 && (errno == EAGAIN || errno == EINTR) {
@@ -241,5 +236,10 @@ final class Connection: PollTarget, HeldWrites, @unchecked Sendable {
         if closeAfterDrain { close(); return }
         if shutdownAfterDrain { Glibc.shutdown(fd, Int32(SHUT_WR)) }
         delegate?.connectionDrained(self)
+    }
+
+    /// One send of what is queued; what the kernel took or -1 (errno says why).
+    private func sendPending() -> Int {
+        outbound.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + outboundOffset, pendingOutbound, Int32(MSG_NOSIGNAL)) }
     }
 }

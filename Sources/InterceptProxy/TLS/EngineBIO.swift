@@ -27,10 +27,7 @@ final class EngineBuffers {
             let rest = UnsafeRawBufferPointer(rebasing: borrowed[borrowedOffset...])
             borrowed = UnsafeRawBufferPointer(start: nil, count: 0)
             borrowedOffset = 0
-            if !rest.isEmpty {
-                if inputOffset > 0 && inputOffset == input.count { input = []; inputOffset = 0 }
-                input.append(contentsOf: rest)
-            }
+            if !rest.isEmpty { appendInput(rest) }
         }
         return body()
     }
@@ -40,12 +37,18 @@ final class EngineBuffers {
             input = bytes
             inputOffset = 0
         } else {
-            if inputOffset > 0 {  // keep only the unread tail (a partial record, usually small)
-                input.removeFirst(inputOffset)
-                inputOffset = 0
-            }
-            input.append(contentsOf: bytes)
+            appendInput(bytes)
         }
+    }
+
+    /// Appends after the unread tail of `input` (a partial record, usually small), dropping what
+    /// OpenSSL has read. (`read` empties `input` once it is all read.)
+    private func appendInput(_ bytes: some Collection<UInt8>) {
+        if inputOffset > 0 {
+            input.removeFirst(inputOffset)
+            inputOffset = 0
+        }
+        input.append(contentsOf: bytes)
     }
 
     func takeOutput() -> [UInt8] {
