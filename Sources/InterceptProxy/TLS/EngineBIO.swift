@@ -51,6 +51,12 @@ final class EngineBuffers {
         input.append(contentsOf: bytes)
     }
 
+    /// Room for `count` more bytes of output, so the records of one large write are copied in once
+    /// rather than again at every doubling of the array.
+    func reserveOutput(_ count: Int) {
+        output.reserveCapacity(output.count + count)
+    }
+
     func takeOutput() -> [UInt8] {
         defer { output = [] }
         return output

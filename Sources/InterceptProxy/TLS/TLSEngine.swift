@@ -96,6 +96,8 @@ final class TLSEngine {
     /// since the bytes did not go out.
     func write(_ plaintext: [UInt8]) throws {
         guard !plaintext.isEmpty else { return }
+        // A record carries at most 16 KiB and adds under 64 bytes (header, type, tag, TLS 1.2 nonce).
+        if plaintext.count > 4096 { buffers.reserveOutput(plaintext.count + (plaintext.count / 16384 + 1) * 64) }
         ERR_clear_error()
         let written = plaintext.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
         guard written == plaintext.count else { throw TLSError.openSSL("SSL_write of \(plaintext.count) bytes") }
