@@ -38,8 +38,7 @@ final class Connection: PollTarget, HeldWrites, @unchecked Sendable {
     private var mayRead = true
     /// The peer half-closed (or the socket failed): read until `read` returns 0 or an error.
     private var peerClosed = false
-    private var outbound: [UInt8] = []
-    private var outboundOffset = 0
+    private var outbound = OutboundQueue()
     /// Writes wait for the end of the event being handled (see SocketPoller.holdsWrites).
     private var writesHeld = false
     private var shutdownAfterDrain = false
@@ -60,7 +59,7 @@ final class Connection: PollTarget, HeldWrites, @unchecked Sendable {
     }
 
     /// Bytes accepted by `write` but not yet taken by the kernel.
-    var pendingOutbound: Int { outbound.count - outboundOffset }
+    var pendingOutbound: Int { outbound.count }
 
     /// The largest read in one go (the size of each loop's read buffer).
     static let readChunk = 64 * 1024
@@ -110,12 +109,7 @@ final class Connection: PollTarget, HeldWrites, @unchecked Sendable {
     func write(_ bytes: [UInt8]) {
         loop.assertInEventLoop()
         guard !isClosed, !bytes.isEmpty else { return }
-        if pendingOutbound == 0 {
-            outbound = bytes
-            outboundOffset = 0
-        } else {
-            outbound.append(contentsOf: bytes)
-        }
+        outbound.append(bytes)
         if loop.poller.holdsWrites && pendingOutbound < Self.holdLimit {
             if !writesHeld {
                 writesHeld = true
@@ -148,8 +142,7 @@ final class Connection: PollTarget, HeldWrites, @unchecked Sendable {
         if let registration { loop.poller.deregister(fd, registration) }
         registration = nil
         Glibc.close(fd)
-        outbound = []
-        outboundOffset = 0
+        outbound.removeAll()
         delegate?.connectionClosed(self, error: error)
         selfWhileOpen = nil
     }
@@ -218,7 +211,7 @@ final class Connection: PollTarget, HeldWrites, @unchecked Sendable {
         while pendingOutbound > 0 {
             let count = sendPending()
             if count > 0 {
-                outboundOffset += count
+                outbound.consume(count)
             } else if count < 0 && (errno == EAGAIN || errno == EINTR) {
                 break
             } else {
@@ -231,8 +224,6 @@ final class Connection: PollTarget, HeldWrites, @unchecked Sendable {
         }
         // Whatever is left goes out on the next output edge.
         guard pendingOutbound == 0 else { return }
-        outbound = []
-        outboundOffset = 0
         if closeAfterDrain { close(); return }
         if shutdownAfterDrain { Glibc.shutdown(fd, Int32(SHUT_WR)) }
         delegate?.connectionDrained(self)
@@ -240,6 +231,6 @@ final class Connection: PollTarget, HeldWrites, @unchecked Sendable {
 
     /// One send of what is queued; what the kernel took or -1 (errno says why).
     private func sendPending() -> Int {
-        outbound.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + outboundOffset, pendingOutbound, Int32(MSG_NOSIGNAL)) }
+        outbound.send(to: fd, flags: Int32(MSG_NOSIGNAL))
     }
 }
