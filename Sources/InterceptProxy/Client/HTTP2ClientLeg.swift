@@ -56,6 +56,8 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
     private var idleTimer: DispatchWorkItem?
     /// A closing connection whose client does not read its last frames is closed after this.
     static let closeGracePeriod: TimeInterval = 5
+    /// Frames are encrypted and written in pieces of about this size (four full TLS records).
+    static let outputPiece = 64 * 1024
 
     /// Decrypted bytes from the client.
     func receive(_ bytes: [UInt8]) {
@@ -83,9 +85,12 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
     func flush() {
         host.loop.assertInEventLoop()
         guard !receiving, !closing, ending || host.clientPendingOutbound < ClientConnection.backpressureLimit else { return }
-        let output = session.takeOutput()
-        recordRefusals()
-        if !output.isEmpty { host.sendToClient(output) }
+        repeat {
+            let output = session.takeOutput(limit: Self.outputPiece)
+            recordRefusals()
+            guard !output.isEmpty else { break }
+            host.sendToClient(output)
+        } while !closing && (ending || host.clientPendingOutbound < ClientConnection.backpressureLimit)
         for exchange in streams.values { exchange.resumeIfDrained() }
         if ending || !session.isAlive { closeConnection() }
     }

@@ -156,17 +156,23 @@ class HTTP2Session {
         _ = nghttp2_session_terminate_session(session, errorCode)  // fails only when already terminating
     }
 
-    /// Frames ready to go to the peer.
-    func takeOutput() -> [UInt8] {
+    /// Frames ready to go to the peer, up to about `limit` bytes (the frame that crosses it is
+    /// included): a caller with a limit calls again until it gets nothing. Pieces of a bounded size
+    /// keep a bulk body from being copied again at every doubling of one growing array.
+    func takeOutput(limit: Int = .max) -> [UInt8] {
         var output: [UInt8] = []
-        while true {
+        while output.count < limit {
             var data: UnsafePointer<UInt8>?
             let length = nghttp2_session_mem_send(session, &data)
             guard length > 0, let data else { break }
+            if output.isEmpty && limit != .max { output.reserveCapacity(limit + Self.largestFrame) }
             output.append(contentsOf: UnsafeBufferPointer(start: data, count: length))
         }
         return output
     }
+
+    /// A DATA frame as nghttp2 writes it by default: 16 KiB of payload and the 9-byte header.
+    static let largestFrame = 16_384 + 9
 
     /// Whether the session still has work: false once GOAWAY is done both ways.
     var isAlive: Bool { nghttp2_session_want_read(session) != 0 || nghttp2_session_want_write(session) != 0 }
