@@ -41,11 +41,7 @@ struct OutboundQueue {
                 return
             }
             left -= available
-            chunks.removeFirst()
-            offset = 0
-        }
-        if count == 0 {
-            chunks.removeAll(keepingCapacity: true)
+            chunks.removeFirst()  // keeps the array's capacity for the next writes
             offset = 0
         }
     }
