@@ -12,6 +12,9 @@ final class TLSClientContext: @unchecked Sendable {
     /// Left once the system trust store is loaded (parsing it is ~40 ms of a proxy's start).
     private let systemStoreLoaded = DispatchGroup()
 
+    /// The TLS 1.3 suites offered to origins, in order (see init).
+    static let upstreamSuites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+
     init(extraCAFile: String?, insecure: Bool, clientCertificateFile: String?) throws {
         guard let context = SSL_CTX_new(TLS_client_method()) else { throw TLSError.openSSL("SSL_CTX_new") }
         pointer = context
@@ -20,6 +23,15 @@ final class TLSClientContext: @unchecked Sendable {
             throw TLSError.openSSL("SSL_CTX_set_min_proto_version")
         }
         _ = shim_SSL_CTX_set_mode(context, Int(SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))  // returns the new mode
+        // AES-128-GCM first, in TLS 1.3 and 1.2, as Chrome and Go offer it. An origin that follows the
+        // client's order (nginx's default) then spends ~10% less on AES for every byte it sends, and so
+        // does the proxy decrypting it; the cipher on this leg is invisible to the client.
+        guard SSL_CTX_set_ciphersuites(context, Self.upstreamSuites) == 1 else {
+            throw TLSError.openSSL("SSL_CTX_set_ciphersuites")
+        }
+        if let list = Self.aes128First(SSL_CTX_get_ciphers(context)), SSL_CTX_set_cipher_list(context, list) != 1 {
+            throw TLSError.openSSL("SSL_CTX_set_cipher_list")
+        }
         // Renegotiation only serves attacks on a test proxy (CPU exhaustion, CVE-2009-3555 style splicing).
         shim_SSL_CTX_disable_renegotiation(context)
         if let extraCAFile, SSL_CTX_load_verify_locations(context, extraCAFile, nil) != 1 {
@@ -59,6 +71,20 @@ final class TLSClientContext: @unchecked Sendable {
     }
 
     deinit { SSL_CTX_free(pointer) }
+
+    /// The TLS 1.2 ciphers of `stack` (the context's default, whatever the system's OpenSSL
+    /// configuration made it) with the ECDHE AES-128-GCM ones moved to the front; nil when it has none.
+    static func aes128First(_ stack: OpaquePointer?) -> String? {
+        var names: [String] = []
+        for index in 0..<max(OPENSSL_sk_num(stack), 0) {
+            guard let cipher = OPENSSL_sk_value(stack, index).map(OpaquePointer.init),
+                  String(cString: SSL_CIPHER_get_version(cipher)) != "TLSv1.3" else { continue }
+            names.append(String(cString: SSL_CIPHER_get_name(cipher)))
+        }
+        let first = names.filter { $0.hasPrefix("ECDHE-") && $0.contains("-AES128-GCM-") }
+        guard !first.isEmpty else { return nil }
+        return (first + names.filter { !first.contains($0) }).joined(separator: ":")
+    }
 }
 
 /// The upstream leg's TLS: SNI and host-name verification for the name the client asked for.

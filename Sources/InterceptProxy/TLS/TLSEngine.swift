@@ -68,6 +68,8 @@ final class TLSEngine {
     func readPlaintext() -> (bytes: [UInt8], closed: Bool, error: String?) {
         var output: [UInt8] = []
         var outcome: (closed: Bool, error: String?)?
+        // Once: a read that succeeds leaves the queue empty, and the first that fails ends the loop.
+        ERR_clear_error()
         while outcome == nil {
             // Plaintext never outgrows the ciphertext it came in, so one pass usually takes it all,
             // straight into the array that is handed on.
@@ -75,7 +77,6 @@ final class TLSEngine {
             let chunk = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
                 count = 0
                 while count < buffer.count {
-                    ERR_clear_error()
                     let read = SSL_read(ssl, buffer.baseAddress! + count, Int32(buffer.count - count))
                     if read > 0 { count += Int(read); continue }
                     switch SSL_get_error(ssl, read) {
