@@ -30,6 +30,9 @@ FULL = {"new_hosts": 2000, "repeat_hosts": 2000, "keepalive_requests": 20000, "h
 SMOKE = {"new_hosts": 24, "repeat_hosts": 24, "keepalive_requests": 200, "h2_requests": 200, "bulk_bytes": 8 << 20,
          "idle_tunnels": 40, "start_samples": 1, "forge_hosts": 20, "parallel": 8, "mitmproxy_divisor": 4}
 
+# Bulk rounds are cheap and noisy, so a full run takes more of them.
+BULK_ROUNDS = 7
+
 # "vs": intercept-proxy's rate over each named contender's, at least; "cpuAtMost": proxy CPU µs per work
 # unit; "rssGrowthAtMost": KiB the proxy's RSS may grow from before the first round to after the last.
 TARGETS = {
@@ -174,7 +177,12 @@ def traffic_scenarios(results, args, sizes, origin, workdir):
                     contenders += start_peers(results, args, origin, workdir)
             for scenario in scenarios:
                 print(f"{scenario.title} ...", flush=True)
-                run_rounds(results, scenario, contenders, args.rounds)
+                rounds = args.rounds
+                if isinstance(scenario, BulkDownload) and not args.smoke:
+                    # A round takes seconds, and direct alone moves 700-1,100 MiB/s between rounds.
+                    rounds = max(rounds, BULK_ROUNDS)
+                    results["bulkRounds"] = rounds
+                run_rounds(results, scenario, contenders, rounds)
         finally:
             for contender in contenders:
                 contender.stop()

@@ -176,7 +176,7 @@ def markdown(results):
     notes = "\n".join(f"- {note}" for note in results["notes"])
     return f"""# Benchmark results
 
-Run {results['date']} with `make bench` ({results['mode']} mode, {results['rounds']} rounds, contenders alternating
+Run {results['date']} with `make bench` ({results['mode']} mode, {results['rounds']} rounds{_bulk_rounds(results)}, contenders alternating
 each round; medians shown; ratios are intercept-proxy over the other, oriented so that above 1 is better).
 
 Machine: {m['cpu']}, {m['cores']} cores, {m['memoryGiB']} GiB, {m['os']}, Linux {m['kernel']}.
@@ -192,6 +192,11 @@ tree before the first and after the last round):
 
 {notes}
 {peer_settings(results)}{_why(results)}"""
+
+
+def _bulk_rounds(results):
+    rounds = results.get("bulkRounds")
+    return f" ({rounds} for bulk)" if rounds and rounds != results["rounds"] else ""
 
 
 def _why(results):
