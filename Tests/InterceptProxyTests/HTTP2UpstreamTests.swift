@@ -177,7 +177,7 @@ struct H2OriginFixture {
     @Test func anUpstreamGoAwayMidTransferResetsTheStreamsInFlightAndTheTunnelGoesOn() async throws {
         let h2 = try H2OriginFixture()
         defer { Task { await h2.stop() } }
-        let server = h2.server, fixture = h2.proxy
+        let fixture = h2.proxy
         // Two streams in flight when the origin sends GOAWAY (INTERNAL_ERROR) and hangs up; then a
         // third stream on the same client connection.
         let result = try h2ClientThroughTunnel(proxyPort: fixture.port, rootFile: fixture.rootFile, host: MappedOrigin.host, script: """
@@ -241,7 +241,7 @@ struct H2OriginFixture {
     @Test func trailersAndUploadsCrossAnH2Upstream() async throws {
         let h2 = try H2OriginFixture()
         defer { Task { await h2.stop() } }
-        let server = h2.server, fixture = h2.proxy
+        let fixture = h2.proxy
         let scratch = try TemporaryDirectory()
         let headers = scratch.path("headers.txt")
         let trailers = try fixture.curl(["--cacert", fixture.rootFile, "--http2", "-D", headers, "https://\(MappedOrigin.host)/trailers"])

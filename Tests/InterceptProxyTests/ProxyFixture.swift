@@ -49,3 +49,41 @@ final class ProxyFixture: @unchecked Sendable {
         return try start("curl", ["-sS", "--max-time", "60", "--suppress-connect-headers", "-x", proxyURL] + version + arguments)
     }
 }
+
+/// A Python HTTPS origin serving `origin.test` (a P-256 chain from its own CA) and a proxy, not
+/// offline, that sends origin.test:443 to it and trusts that CA upstream.
+final class PythonOriginFixture: @unchecked Sendable {
+    let origin: PythonServer
+    let proxy: ProxyFixture
+    private let scratch: TemporaryDirectory
+
+    init(script: String) throws {
+        let authority = try CertificateAuthority.generate(profile: .plain.with(keyAlgorithm: .ecdsaP256))
+        let chain = try LeafForge(authority: authority).chain(for: "origin.test")
+        origin = try PythonServer(script: script) { try $0.writeChain(chain) }
+        do {
+            scratch = try TemporaryDirectory()
+            let caFile = try scratch.write("origin-ca.pem", authority.rootCertificate.pemString)
+            let port = origin.port
+            proxy = try ProxyFixture(offline: false) {
+                $0.mapRemote = [MapRemoteRule(host: "origin.test", port: 443, address: "127.0.0.1", addressPort: port)]
+                $0.upstreamCAFile = caFile
+            }
+        } catch {
+            origin.stop()
+            throw error
+        }
+    }
+
+    /// `GET https://origin.test/` through the proxy, trusting the proxy's root.
+    func get() throws -> ProcessResult {
+        try proxy.curl(["--cacert", proxy.rootFile, "https://origin.test/"])
+    }
+
+    /// Stops the origin now and the proxy soon after (its stop is async).
+    func stop() {
+        origin.stop()
+        let proxy = proxy.proxy
+        Task { await proxy.stop() }
+    }
+}

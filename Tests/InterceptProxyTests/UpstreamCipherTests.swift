@@ -27,19 +27,10 @@ import TestSupport
 
     @Test(arguments: [("TLSv1_3", "TLSv1.3 TLS_AES_128_GCM_SHA256\n"), ("TLSv1_2", "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256\n")])
     func anOriginFollowingTheClientsOrderNegotiatesAES128(maximum: String, expected: String) async throws {
-        let authority = try CertificateAuthority.generate(profile: .plain.with(keyAlgorithm: .ecdsaP256))
-        let chain = try LeafForge(authority: authority).chain(for: "origin.test")
-        let origin = try PythonServer(script: Self.script(maximum: maximum)) { try $0.writeChain(chain) }
-        defer { origin.stop() }
-        let scratch = try TemporaryDirectory()
-        let caFile = try scratch.write("origin-ca.pem", authority.rootCertificate.pemString)
-        let fixture = try ProxyFixture(offline: false) {
-            $0.mapRemote = [MapRemoteRule(host: "origin.test", port: 443, address: "127.0.0.1", addressPort: origin.port)]
-            $0.upstreamCAFile = caFile
-        }
-        defer { Task { await fixture.proxy.stop() } }
+        let fixture = try PythonOriginFixture(script: Self.script(maximum: maximum))
+        defer { fixture.stop() }
 
-        let result = try fixture.curl(["--cacert", fixture.rootFile, "https://origin.test/"])
+        let result = try fixture.get()
         #expect(result.stdout == expected, "\(result.stdout) \(result.stderr)")
     }
 

@@ -21,23 +21,13 @@ import TestSupport
         """
 
     @Test func secondTunnelToAnOriginResumesTheUpstreamSession() async throws {
-        let authority = try CertificateAuthority.generate(profile: .plain.with(keyAlgorithm: .ecdsaP256))
-        let chain = try LeafForge(authority: authority).chain(for: "origin.test")
-        let origin = try PythonServer(script: Self.script) { try $0.writeChain(chain) }
-        defer { origin.stop() }
-        let scratch = try TemporaryDirectory()
-        let caFile = try scratch.write("origin-ca.pem", authority.rootCertificate.pemString)
-        let fixture = try ProxyFixture(offline: false) {
-            $0.mapRemote = [MapRemoteRule(host: "origin.test", port: 443, address: "127.0.0.1", addressPort: origin.port)]
-            $0.upstreamCAFile = caFile
-        }
-        defer { Task { await fixture.proxy.stop() } }
+        let fixture = try PythonOriginFixture(script: Self.script)
+        defer { fixture.stop() }
 
         // Two curl runs: the client leg cannot resume across them, so only the upstream leg can.
         var answers: [String] = []
         for _ in 0..<2 {
-            let result = try fixture.curl(["--cacert", fixture.rootFile, "https://origin.test/"])
-            answers.append(result.stdout)
+            answers.append(try fixture.get().stdout)
         }
         #expect(answers == ["reused=False\n", "reused=True\n"], "\(answers)")
     }
