@@ -50,6 +50,12 @@ struct RunCommand: ParsableCommand {
         valueName: "seconds"))
     var h2IdleTimeout: Double = 120
 
+    @Option(name: .customLong("event-loops"), help: ArgumentHelp(
+        "Event loops (threads serving connections), 1 to \(ProxyConfiguration.maximumEventLoopCount) "
+            + "(env INTERCEPT_PROXY_EVENT_LOOPS; default one per two cores, at least 1: here \(ProxyConfiguration.defaultEventLoopCount)).",
+        valueName: "count"))
+    var eventLoops: Int?
+
     @Option(help: ArgumentHelp("Append flow events as JSON lines to this file; - for stdout.", valueName: "file"))
     var flows: String?
 
@@ -117,6 +123,7 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         let port = try resolvedPort()
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535, got \(port)") }
+        _ = try resolvedEventLoops()
         guard h2IdleTimeout >= 0, h2IdleTimeout.isFinite else { throw ValidationError("--h2-idle-timeout must be 0 or more seconds, got \(h2IdleTimeout)") }
         _ = try parsedRules()
         _ = try parsedAccessRules()
@@ -155,6 +162,19 @@ struct RunCommand: ParsableCommand {
         }
     }
 
+    private func resolvedEventLoops() throws -> Int {
+        var count = ProxyConfiguration.defaultEventLoopCount
+        if let eventLoops {
+            count = eventLoops
+        } else if let text = Self.environment("INTERCEPT_PROXY_EVENT_LOOPS") {
+            guard let value = Int(text) else { throw ValidationError("INTERCEPT_PROXY_EVENT_LOOPS is not a number: '\(text)'") }
+            count = value
+        }
+        let maximum = ProxyConfiguration.maximumEventLoopCount
+        guard (1...maximum).contains(count) else { throw ValidationError("--event-loops must be 1 to \(maximum), got \(count)") }
+        return count
+    }
+
     private func resolvedPort() throws -> Int {
         if let port { return port }
         guard let text = Self.environment("INTERCEPT_PROXY_PORT") else { return 8080 }
@@ -176,6 +196,7 @@ struct RunCommand: ParsableCommand {
         configuration.offline = offline
         configuration.http2 = !noHTTP2
         configuration.http2IdleTimeout = h2IdleTimeout
+        configuration.eventLoopCount = try resolvedEventLoops()
         configuration.flowsPath = flows
         configuration.harPath = har
         (configuration.mapRemote, configuration.upstreamProxy, configuration.failureRules) = try parsedRules()

@@ -3,10 +3,11 @@ import Testing
 import TestSupport
 
 /// The binary with a ready file and a flow log, its output (stdout and stderr) kept.
-private final class RunningProxy: @unchecked Sendable {
+final class RunningProxy: @unchecked Sendable {
     let scratch: TemporaryDirectory
     let server: BackgroundProcess
     let port: Int
+    let pid: Int
     let rootFile: String
     var flowsPath: String { scratch.path("flows.jsonl") }
     var readyPath: String { scratch.path("ready.json") }
@@ -19,6 +20,7 @@ private final class RunningProxy: @unchecked Sendable {
         _ = try server.waitFor("intercept-proxy listening on")
         let info = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: scratch.path("ready.json")))) as! [String: Any]
         port = info["port"] as! Int
+        pid = info["pid"] as! Int
         rootFile = info["caCertificate"] as! String
     }
 

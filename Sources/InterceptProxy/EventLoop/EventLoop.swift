@@ -67,13 +67,15 @@ public final class EventLoop: @unchecked Sendable {
     var heldTimers: Int { queue.sync { timers.count } }
 }
 
-/// A fixed set of loops, one per core by default; connections are handed out round-robin.
+/// A fixed set of loops (`ProxyConfiguration.defaultEventLoopCount` by default); connections are
+/// handed out round-robin.
 final class EventLoopGroup: Sendable {
     let loops: [EventLoop]
     private let next = LockedCounter()
 
-    init(count: Int = ProcessInfo.processInfo.activeProcessorCount) {
-        loops = (0..<max(1, count)).map { EventLoop(index: $0) }
+    init(count: Int = ProxyConfiguration.defaultEventLoopCount) {
+        let count = min(max(1, count), ProxyConfiguration.maximumEventLoopCount)
+        loops = (0..<count).map { EventLoop(index: $0) }
     }
 
     func nextLoop() -> EventLoop {
