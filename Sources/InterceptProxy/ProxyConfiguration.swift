@@ -97,9 +97,9 @@ public struct ProxyConfiguration: Sendable {
     public var eventLoopCount = ProxyConfiguration.defaultEventLoopCount
 
     /// One loop per two cores, at least one. A test proxy shares its machine with the clients and
-    /// origins it serves; on 2 cores one loop cost 15% less CPU per keep-alive request and 20% less
-    /// per repeat-host tunnel than two (fewer wake-ups, no contention on OpenSSL 3.0's locks between
-    /// handshaking threads), and moved 30% more repeat-host tunnels, at the same bulk and new-host rates.
+    /// origins it serves: on 2 cores one loop cost 15% less CPU per keep-alive request and 10-20% less
+    /// per repeat-host tunnel than two (a third fewer context switches), left the other core to curl
+    /// and nginx, and moved 25-30% more repeat-host tunnels, at the same bulk and new-host rates.
     public static let defaultEventLoopCount = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
 
     /// Upper bound of `eventLoopCount` (each loop is a thread and a queue).
