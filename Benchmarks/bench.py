@@ -179,7 +179,7 @@ def traffic_scenarios(results, args, sizes, origin, workdir):
                 print(f"{scenario.title} ...", flush=True)
                 rounds = args.rounds
                 if isinstance(scenario, BulkDownload) and not args.smoke:
-                    # A round takes seconds, and direct alone moves 700-1,100 MiB/s between rounds.
+                    # A round takes seconds, and direct alone moves 580-1,100 MiB/s between rounds.
                     rounds = max(rounds, BULK_ROUNDS)
                     results["bulkRounds"] = rounds
                 run_rounds(results, scenario, contenders, rounds)

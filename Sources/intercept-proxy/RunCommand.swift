@@ -163,15 +163,15 @@ struct RunCommand: ParsableCommand {
     }
 
     private func resolvedEventLoops() throws -> Int {
-        var count = ProxyConfiguration.defaultEventLoopCount
+        var (count, source) = (ProxyConfiguration.defaultEventLoopCount, "--event-loops")
         if let eventLoops {
             count = eventLoops
         } else if let text = Self.environment("INTERCEPT_PROXY_EVENT_LOOPS") {
             guard let value = Int(text) else { throw ValidationError("INTERCEPT_PROXY_EVENT_LOOPS is not a number: '\(text)'") }
-            count = value
+            (count, source) = (value, "INTERCEPT_PROXY_EVENT_LOOPS")
         }
         let maximum = ProxyConfiguration.maximumEventLoopCount
-        guard (1...maximum).contains(count) else { throw ValidationError("--event-loops must be 1 to \(maximum), got \(count)") }
+        guard (1...maximum).contains(count) else { throw ValidationError("\(source) must be 1 to \(maximum), got \(count)") }
         return count
     }
 

@@ -41,6 +41,7 @@ import TestSupport
             (["--event-loops", "0"], [:], "--event-loops must be 1 to 64, got 0"),
             (["--event-loops", "65"], [:], "--event-loops must be 1 to 64, got 65"),
             ([], ["INTERCEPT_PROXY_EVENT_LOOPS": "many"], "INTERCEPT_PROXY_EVENT_LOOPS is not a number: 'many'"),
+            ([], ["INTERCEPT_PROXY_EVENT_LOOPS": "0"], "INTERCEPT_PROXY_EVENT_LOOPS must be 1 to 64, got 0"),
         ] as [([String], [String: String], String)] {
             let usage = try CLI.run(["run", "--port", "0"] + arguments, environment: environment)
             #expect(usage.status == 64 || usage.status == 2, "\(usage)")
