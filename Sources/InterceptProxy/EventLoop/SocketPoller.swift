@@ -193,25 +193,32 @@ final class SocketPoller: @unchecked Sendable {
         Glibc.close(epoll)
     }
 
+    /// Returns once the thread has named itself, so a loop's thread carries its name (top -H, perf,
+    /// /proc) from the moment the loop exists, even on a machine too busy to run it at once.
     private func startThread(name: String) {
-        let context = Unmanaged.passRetained(ThreadContext(poller: self, name: name)).toOpaque()
+        let named = DispatchSemaphore(value: 0)
+        let context = Unmanaged.passRetained(ThreadContext(poller: self, name: name, named: named)).toOpaque()
         var thread = pthread_t()
         let result = pthread_create(&thread, nil, { raw in
             let context = Unmanaged<ThreadContext>.fromOpaque(raw!).takeRetainedValue()
             _ = shim_name_this_thread(String(context.name.prefix(15)))
+            context.named.signal()
             context.poller.run()
             return nil
         }, context)
         precondition(result == 0, "pthread_create failed: \(result)")
         pthread_detach(thread)
+        named.wait()
     }
 }
 
 private final class ThreadContext {
     let poller: SocketPoller
     let name: String
-    init(poller: SocketPoller, name: String) {
+    let named: DispatchSemaphore
+    init(poller: SocketPoller, name: String, named: DispatchSemaphore) {
         self.poller = poller
         self.name = name
+        self.named = named
     }
 }
