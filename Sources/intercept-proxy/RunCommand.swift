@@ -162,12 +162,18 @@ struct RunCommand: ParsableCommand {
         }
     }
 
+    /// An integer variable's value; nil when unset or empty, an error naming it when not a number.
+    private static func environmentNumber(_ name: String) throws -> Int? {
+        guard let text = environment(name) else { return nil }
+        guard let value = Int(text) else { throw ValidationError("\(name) is not a number: '\(text)'") }
+        return value
+    }
+
     private func resolvedEventLoops() throws -> Int {
         var (count, source) = (ProxyConfiguration.defaultEventLoopCount, "--event-loops")
         if let eventLoops {
             count = eventLoops
-        } else if let text = Self.environment("INTERCEPT_PROXY_EVENT_LOOPS") {
-            guard let value = Int(text) else { throw ValidationError("INTERCEPT_PROXY_EVENT_LOOPS is not a number: '\(text)'") }
+        } else if let value = try Self.environmentNumber("INTERCEPT_PROXY_EVENT_LOOPS") {
             (count, source) = (value, "INTERCEPT_PROXY_EVENT_LOOPS")
         }
         let maximum = ProxyConfiguration.maximumEventLoopCount
@@ -176,10 +182,7 @@ struct RunCommand: ParsableCommand {
     }
 
     private func resolvedPort() throws -> Int {
-        if let port { return port }
-        guard let text = Self.environment("INTERCEPT_PROXY_PORT") else { return 8080 }
-        guard let value = Int(text) else { throw ValidationError("INTERCEPT_PROXY_PORT is not a number: '\(text)'") }
-        return value
+        try port ?? Self.environmentNumber("INTERCEPT_PROXY_PORT") ?? 8080
     }
 
     func run() throws {
@@ -250,8 +253,8 @@ struct RunCommand: ParsableCommand {
         dispatchMain()
     }
 
-    /// mallopt(M_ARENA_MAX, n), looked up at run time: Swift's Glibc module leaves out malloc.h.
-    /// glibc's allocator, set for a process that streams through buffers of up to a few MiB.
+    /// glibc's allocator, set for a process that streams through buffers of up to a few MiB (with
+    /// mallopt, looked up at run time: Swift's Glibc module leaves out malloc.h).
     /// - Arenas: glibc gives each new thread one, up to 8 per core; libdispatch's changing workers
     ///   then spread the heap over many and RSS creeps up in steps for a long while (soak: +17% over
     ///   a million requests; with 2 arenas it is flat once warm, at the same request rate).
