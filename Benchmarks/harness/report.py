@@ -176,7 +176,7 @@ def markdown(results):
     notes = "\n".join(f"- {note}" for note in results["notes"])
     return f"""# Benchmark results
 
-Run {results['date']} with `make bench` ({results['mode']} mode, {results['rounds']} rounds{_bulk_rounds(results)}, contenders alternating
+Run {results['date']} with `make bench` ({results['mode']} mode, {results['rounds']} rounds{_extra_rounds(results)}, contenders alternating
 each round; medians shown; ratios are intercept-proxy over the other, oriented so that above 1 is better).
 
 Machine: {m['cpu']}, {m['cores']} cores, {m['memoryGiB']} GiB, {m['os']}, Linux {m['kernel']}.
@@ -194,9 +194,14 @@ tree before the first and after the last round):
 {peer_settings(results)}{_why(results)}"""
 
 
-def _bulk_rounds(results):
-    rounds = results.get("bulkRounds")
-    return f" ({rounds} for bulk)" if rounds and rounds != results["rounds"] else ""
+def _extra_rounds(results):
+    extra = {id: rounds for id, rounds in results.get("extraRounds", {}).items() if rounds != results["rounds"]}
+    if not extra:
+        return ""
+    by_count = {}
+    for id, rounds in extra.items():
+        by_count.setdefault(rounds, []).append(id)
+    return " (" + "; ".join(f"{rounds} for {' and '.join(ids)}" for rounds, ids in by_count.items()) + ")"
 
 
 def _why(results):

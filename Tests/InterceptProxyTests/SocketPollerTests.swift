@@ -11,12 +11,16 @@ import Testing
     final class Recorder: ConnectionDelegate, @unchecked Sendable {
         private let lock = NSLock()
         private var bytes: [UInt8] = []
+        private var reads: [Int] = []
         private var eofs = 0
         private var closes = 0
         var onReceive: ((Connection) -> Void)?
 
         func connection(_ connection: Connection, received bytes: [UInt8]) {
-            lock.withLock { self.bytes += bytes }
+            lock.withLock {
+                self.bytes += bytes
+                reads.append(bytes.count)
+            }
             onReceive?(connection)
         }
         func connectionReadEOF(_ connection: Connection) { lock.withLock { eofs += 1 } }
@@ -24,6 +28,8 @@ import Testing
         func connectionClosed(_ connection: Connection, error: SocketError?) { lock.withLock { closes += 1 } }
 
         var received: [UInt8] { lock.withLock { bytes } }
+        /// The size of each delivery, in order.
+        var readSizes: [Int] { lock.withLock { reads } }
         var sawEOF: Bool { lock.withLock { eofs > 0 } }
     }
 
@@ -131,6 +137,31 @@ import Testing
         let count = Glibc.read(theirs, &answer, answer.count)
         #expect(count == 3 && Array(answer[..<3]) == Array("bye".utf8))
         #expect(loop.queue.sync { connection.isClosed })
+        Glibc.close(theirs)
+    }
+
+    /// Input the kernel already holds is taken in reads of up to `readChunk`: relaying a bulk
+    /// transfer then costs one read, one send and one wake-up of the far reader per half megabyte,
+    /// not per 64 KiB (issue #16's bulk profile).
+    @Test func heldInputIsReadInLargeReads() {
+        let loop = EventLoop(index: 85)
+        let (ours, theirs) = Self.pair()
+        var size = Int32(4 << 20)
+        setsockopt(theirs, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        _ = fcntl(theirs, F_SETFL, fcntl(theirs, F_GETFL) | O_NONBLOCK)
+        let recorder = Recorder()
+        let connection = Self.open(ours, on: loop, reportingTo: recorder)
+        loop.queue.sync { connection.pauseReading() }
+        let bulk = (0..<(2 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        let sent = bulk.withUnsafeBytes { Glibc.write(theirs, $0.baseAddress, $0.count) }
+        #expect(sent == bulk.count, "the socket pair holds all 2 MiB before the first read")
+        loop.queue.sync { connection.resumeReading() }
+        Self.waitFor { recorder.received.count == bulk.count }
+        #expect(recorder.received == bulk)
+        let sizes = recorder.readSizes
+        #expect(sizes.allSatisfy { $0 <= Connection.readChunk }, "\(sizes)")
+        #expect(sizes.count <= bulk.count / (256 << 10), "\(sizes.count) reads: \(sizes)")
+        loop.queue.sync { connection.close() }
         Glibc.close(theirs)
     }
 

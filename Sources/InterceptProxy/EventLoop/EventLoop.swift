@@ -10,7 +10,7 @@ public final class EventLoop: @unchecked Sendable {
     private let key = DispatchSpecificKey<Int>()
     let index: Int
     /// Scratch space every socket read on this loop lands in before its bytes are copied out:
-    /// one allocation per loop instead of a zeroed 64 KiB array per read.
+    /// one allocation per loop instead of a zeroed array per read.
     let readBuffer: UnsafeMutableRawBufferPointer
     /// Touched only on the loop (see `schedule`).
     private let timers: LoopTimers
