@@ -17,7 +17,8 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import report  # noqa: E402
-from harness.contenders import Direct, InterceptProxy, Mitmproxy, context_switches, cpu_seconds, tree_rss_kib  # noqa: E402
+from harness.contenders import (Direct, InterceptProxy, Mitmproxy, context_switches, cpu_seconds, switches_since,  # noqa: E402
+                                 tree_rss_kib)
 from harness.load import forge_bench, mitmproxy_forge  # noqa: E402
 from harness.origin import Origin  # noqa: E402
 from harness.peers import PEERS, PeerMissing  # noqa: E402
@@ -103,7 +104,7 @@ def measure_with_cost(scenario, contender):
     cpu, rss, switches = cpu_seconds(contender.pid), tree_rss_kib(contender.pid), context_switches(contender.pid)
     value = scenario.measure(contender)
     cost = {"cpuSeconds": cpu_seconds(contender.pid) - cpu, "work": scenario.work(contender),
-            "contextSwitches": context_switches(contender.pid) - switches,
+            "contextSwitches": switches_since(switches, contender.pid),
             "rssBeforeKiB": rss, "rssAfterKiB": tree_rss_kib(contender.pid)}
     return value, cost
 

@@ -57,9 +57,9 @@ def cpu_seconds(pid):
 
 
 def context_switches(pid):
-    """Voluntary + involuntary context switches of every thread of the process tree so far (threads
-    that ended are not counted: the proxies keep their worker threads)."""
-    total = 0
+    """Voluntary + involuntary context switches so far of every thread of the process tree, by
+    (process, thread): a count taken later is compared thread by thread (`switches_since`)."""
+    counts = {}
     for member in process_tree(pid):
         try:
             tasks = os.listdir(f"/proc/{member}/task")
@@ -68,10 +68,17 @@ def context_switches(pid):
         for task in tasks:
             try:
                 with open(f"/proc/{member}/task/{task}/status") as f:
-                    total += sum(int(line.split()[1]) for line in f if "ctxt_switches:" in line)
+                    counts[(member, task)] = sum(int(line.split()[1]) for line in f if "ctxt_switches:" in line)
             except (OSError, ValueError, IndexError):
                 continue
-    return total
+    return counts
+
+
+def switches_since(before, pid):
+    """Context switches of the process tree since `before` (a `context_switches` result). A thread
+    that ended in between takes its count with it, so this may count low, never below zero (a sum
+    over the threads alive at each end went negative when sslsplit ended a thread mid-round)."""
+    return sum(count - before.get(key, 0) for key, count in context_switches(pid).items())
 
 
 def tree_rss_kib(pid):

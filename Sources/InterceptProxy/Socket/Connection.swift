@@ -72,7 +72,7 @@ final class Connection: PollTarget, HeldWrites, @unchecked Sendable {
     private static let holdLimit = 16 * 1024
     /// Full reads in a row before other sockets of the loop get their turn (1 MiB, a few
     /// milliseconds of relaying at most).
-    static let readsPerTurn = 2
+    private static let readsPerTurn = 2
 
     /// Takes over `fd`. On the loop.
     init(fd: Int32, loop: EventLoop, peer: SocketAddress?) {
