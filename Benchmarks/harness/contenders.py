@@ -132,7 +132,8 @@ class LocalProxy:
 
     @property
     def pid(self):
-        return self.process.pid
+        """None while not running (e.g. `--only start`, whose scenario spawns its own processes)."""
+        return self.process.pid if self.process else None
 
     def stop(self):
         stop_process(self.process)
