@@ -34,6 +34,8 @@ public enum CertForgeError: Error, Equatable, CustomStringConvertible, Sendable 
     case openSSL(operation: String, detail: String)
     /// An unknown profile or failure mode name.
     case unknownName(kind: String, name: String, known: [String])
+    /// `public` names the test world's stand-in for the public web PKI, which never signs as a gateway.
+    case publicStandInIsNotAGateway
 
     public var description: String {
         switch self {
@@ -69,6 +71,8 @@ public enum CertForgeError: Error, Equatable, CustomStringConvertible, Sendable 
             return "OpenSSL \(operation) failed: \(detail)"
         case let .unknownName(kind, name, known):
             return "unknown \(kind) '\(name)'; choose one of: \(known.joined(separator: ", "))"
+        case .publicStandInIsNotAGateway:
+            return "'public' is the test world's stand-in for the public web PKI, not a gateway profile; choose one of: \(ChainProfile.presets.map(\.name).joined(separator: ", ")) (the stand-in signs bypassed hosts and the direct world on its own: see --bypass and --world)"
         }
     }
 

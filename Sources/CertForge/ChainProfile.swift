@@ -59,7 +59,7 @@ public struct ChainProfile: Hashable, Sendable {
 
     /// Sub-folder of the CA directory: the profile name, plus the algorithm when it is not the preset's.
     public var storageName: String {
-        let preset = Self.presets.first { $0.name == name }
+        let preset = (Self.presets + [.publicStandIn]).first { $0.name == name }
         if let preset, preset.keyAlgorithm == keyAlgorithm { return name }
         return "\(name)-\(keyAlgorithm.name)"
     }
@@ -140,12 +140,36 @@ public struct ChainProfile: Hashable, Sendable {
         sendsRoot: false
     )
 
+    /// The test world's stand-in for the public web PKI (the Mozilla and OS roots): what a host the
+    /// gateway does not inspect, or any host without a gateway, presents. As public CAs do, an
+    /// issuing intermediate under the root signs leaves, and the leaf travels with the intermediate.
+    /// It is not a gateway profile (`preset(named:)` refuses it): it never signs for one.
+    public static let publicStandIn = ChainProfile(
+        name: "public",
+        summary: "stand-in for the public web PKI: root -> issuing CA; sends leaf + issuing CA, as public CAs do",
+        clientError: "unable to get local issuer certificate (a store without the public stand-in root)",
+        keyAlgorithm: .ecdsaP256,
+        authorities: [
+            AuthoritySpec(subject: DistinguishedName([
+                "C": "US", "O": "intercept-proxy public test PKI, not a real CA",
+                "CN": "intercept-proxy Public Test Root \(testMark)",
+            ]), lifetime: 25 * year),
+            AuthoritySpec(subject: DistinguishedName([
+                "C": "US", "O": "intercept-proxy public test PKI, not a real CA",
+                "CN": "Public Test Issuing CA \(testMark)",
+            ]), lifetime: 5 * year),
+        ],
+        sendsRoot: false,
+        leafLifetime: 90 * day
+    )
+
     public static let presets: [ChainProfile] = [.zscaler, .netskope, .fortinet, .plain]
     public static let `default` = ChainProfile.zscaler
 
-    /// Looks a preset up by name.
+    /// Looks a gateway preset up by name.
     public static func preset(named name: String) throws -> ChainProfile {
         guard let profile = presets.first(where: { $0.name == name.lowercased() }) else {
+            if name.lowercased() == publicStandIn.name { throw CertForgeError.publicStandInIsNotAGateway }
             throw CertForgeError.unknownName(kind: "profile", name: name, known: presets.map(\.name))
         }
         return profile

@@ -37,7 +37,9 @@ public final class InterceptProxy: @unchecked Sendable {
             authority = try directory.loadOrCreate(configuration.profile).authority
             rootFile = directory.rootCertificateURL(for: configuration.profile).path
         }
+        let (publicAuthority, publicRootFile) = try Self.publicStandIn(configuration, logger: logger)
         core = try ProxyCore(configuration: configuration, authority: authority, rootCertificateFile: rootFile,
+                             publicAuthority: publicAuthority, publicRootCertificateFile: publicRootFile,
                              recorder: try Self.recorder(configuration, logger: logger), logger: logger)
         group = EventLoopGroup(count: configuration.eventLoopCount)
     }
@@ -95,6 +97,14 @@ public final class InterceptProxy: @unchecked Sendable {
 
     /// The chain profile in use.
     public var profile: ChainProfile { core.authority.profile }
+
+    /// The test world's stand-in for the public web roots, as PEM: what hosts the gateway does not
+    /// inspect (`bypassHosts`) and every host of the direct world present. Clients' default stores
+    /// must trust it as they trust the real public roots (`intercept-proxy verify --worlds` does that).
+    public var publicRootCertificatePEM: String { core.publicAuthority.rootCertificate.pemString }
+
+    /// The public stand-in root's file in the CA directory (nil when it lives only in memory).
+    public var publicRootCertificateFile: String? { core.publicRootCertificateFile }
 
     /// Flow events from now on; the stream finishes when the proxy stops. It buffers what its
     /// consumer has not read yet within `eventHistoryLimit` events and `eventHistoryBytes`: a
@@ -174,6 +184,22 @@ public final class InterceptProxy: @unchecked Sendable {
         let document = HARDocument.build(from: recordedEvents, creatorVersion: InterceptProxyVersion.current,
                                          droppedResponses: core.recorder.evicted.responses)
         try HARDocument.write(document, to: path)
+    }
+
+    /// The public stand-in PKI: the configuration's, else the CA directory's (created on first use),
+    /// else, for an authority passed in directly or a directory that cannot be written, one in memory.
+    private static func publicStandIn(_ configuration: ProxyConfiguration, logger: Logger) throws -> (CertificateAuthority, String?) {
+        if let given = configuration.publicAuthority { return (given, nil) }
+        if configuration.authority == nil {
+            let directory = CADirectory(path: configuration.caDirectory)
+            do {
+                let authority = try directory.loadOrCreate(.publicStandIn).authority
+                return (authority, directory.rootCertificateURL(for: .publicStandIn).path)
+            } catch {
+                logger.warning("the public stand-in root could not be kept in \(directory.folder(for: .publicStandIn).path) (\(error)): using one in memory for this run")
+            }
+        }
+        return (try CertificateAuthority.generate(profile: .publicStandIn), nil)
     }
 
     /// The recorder, with the history bounds that apply: count and bytes, or the HAR's bytes.

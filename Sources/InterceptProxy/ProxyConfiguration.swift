@@ -23,6 +23,16 @@ public struct ProxyConfiguration: Sendable {
     public var caDirectory = CADirectory.defaultPath
     /// A ready-made authority (e.g. a CA you bring); takes precedence over `caDirectory`.
     public var authority: CertificateAuthority?
+    /// The test world's stand-in for the public web PKI, which signs what hosts the gateway does
+    /// not inspect present (`bypassHosts`, the direct world). Nil: loaded from `caDirectory`'s
+    /// `public` folder (created on first use), or generated in memory when `authority` is given.
+    public var publicAuthority: CertificateAuthority?
+    /// The gateway world (hosts are intercepted but the bypassed ones) or the direct world (none is).
+    public var world: World = .gateway
+    /// Hosts the gateway does not inspect. Offline, or mapped by `mapRemote`, they present a leaf
+    /// from the public stand-in root, as the real site would; otherwise they are spliced to the real
+    /// upstream. Each tunnel's `tunnel_opened` event says `bypassed`.
+    public var bypassHosts: [BypassRule] = []
     /// Offer h2 by ALPN to clients and, when they offered it, to upstreams. Off: HTTP/1.1 on both legs.
     public var http2 = true
     /// Answer every intercepted request locally instead of contacting upstreams.

@@ -26,8 +26,12 @@ struct CACommand: ParsableCommand {
             valueName: "list"))
         var nameConstraints: String?
 
+        @Flag(name: .customLong("public"), help: "The public stand-in root (what bypassed hosts and the direct world present; created on first use) instead of the gateway's.")
+        var publicRoot = false
+
         func validate() throws {
             if ca.isBringYourOwn { throw ValidationError("ca init generates a CA; --ca-cert/--ca-key are used as they are") }
+            if publicRoot && nameConstraints != nil { throw ValidationError("--name-constraints shapes a gateway CA; the public stand-in has none") }
             _ = try parsedConstraints()
         }
 
@@ -40,7 +44,7 @@ struct CACommand: ParsableCommand {
         }
 
         func run() throws {
-            let profile = try ca.resolvedProfile()
+            let profile = publicRoot ? .publicStandIn : try ca.resolvedProfile()
             let directory = ca.directory
             let authority: CertificateAuthority
             let constraints = try parsedConstraints()
@@ -65,9 +69,12 @@ struct CACommand: ParsableCommand {
         @Flag(help: "Print JSON for machines.")
         var json = false
 
+        @Flag(name: .customLong("public"), help: "The public stand-in root (what bypassed hosts and the direct world present; created on first use) instead of the gateway's.")
+        var publicRoot = false
+
         func run() throws {
-            let authority = try ca.loadAuthority(createIfMissing: false)
-            let directory: CADirectory? = ca.isBringYourOwn ? nil : ca.directory
+            let authority = publicRoot ? try ca.loadPublicStandIn() : try ca.loadAuthority(createIfMissing: false)
+            let directory: CADirectory? = ca.isBringYourOwn && !publicRoot ? nil : ca.directory
             if json {
                 print(try Self.json(authority, directory: directory))
             } else {
@@ -95,7 +102,11 @@ struct CACommand: ParsableCommand {
                 rows.append(("root file", pem))
                 rows.append(("exports", TrustAnchorFormat.allCases.filter { $0 != .pem }
                     .map { directory.exportURL($0, for: profile, root: root).lastPathComponent }.joined(separator: " ")))
-                rows.append(("trust it", "curl --cacert \(pem) ...   or   intercept-proxy ca export --format crt"))
+                if profile.name == ChainProfile.publicStandIn.name {
+                    rows.append(("role", "the test world's public roots: bypassed hosts and the direct world present it; verify --worlds puts it in a sandbox's default stores"))
+                } else {
+                    rows.append(("trust it", "curl --cacert \(pem) ...   or   intercept-proxy ca export --format crt"))
+                }
             }
             return Terminal.table(rows)
         }
@@ -143,6 +154,9 @@ struct CACommand: ParsableCommand {
         @Option(help: ArgumentHelp("Write to this file (a directory for --format hashed) instead of stdout.", valueName: "path"))
         var out: String?
 
+        @Flag(name: .customLong("public"), help: "The public stand-in root (what bypassed hosts and the direct world present; created on first use) instead of the gateway's.")
+        var publicRoot = false
+
         func validate() throws {
             guard TrustAnchorFormat(rawValue: format) != nil else {
                 throw ValidationError("unknown format '\(format)'; choose one of: \(TrustAnchorFormat.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -151,7 +165,7 @@ struct CACommand: ParsableCommand {
 
         func run() throws {
             let format = TrustAnchorFormat(rawValue: format)!
-            let authority = try ca.loadAuthority(createIfMissing: false)
+            let authority = publicRoot ? try ca.loadPublicStandIn() : try ca.loadAuthority(createIfMissing: false)
             let root = authority.rootCertificate
             let bytes = try format.encode(root, friendlyName: root.subject.commonName ?? authority.profile.name)
             guard var destination = out else {

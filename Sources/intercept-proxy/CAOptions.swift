@@ -53,6 +53,13 @@ struct CAOptions: ParsableArguments {
 
     var isBringYourOwn: Bool { caCertificate != nil }
 
+    /// The public stand-in PKI of the CA directory, created on first use: it has no options to choose.
+    func loadPublicStandIn() throws -> CertificateAuthority {
+        let (authority, created) = try directory.loadOrCreate(.publicStandIn)
+        if created { Terminal.note("created the public stand-in root in \(directory.folder(for: .publicStandIn).path)") }
+        return authority
+    }
+
     /// Loads the CA; a generated one is created on first use when `create` is set.
     func loadAuthority(createIfMissing create: Bool) throws -> CertificateAuthority {
         let profile = try resolvedProfile()

@@ -88,6 +88,17 @@ struct RunCommand: ParsableCommand {
         valueName: "HOSTPATTERN=MODE"))
     var failureRules: [String] = []
 
+    @Option(name: .customLong("bypass"), help: ArgumentHelp(
+        "A host the gateway does not inspect (a glob like --failure: *.bank.test). It presents the site's own certificate: offline or "
+            + "mapped, a leaf from the public stand-in root; otherwise the real upstream's, spliced. Repeatable; also PUT /v1/bypass.",
+        valueName: "HOSTPATTERN"))
+    var bypass: [String] = []
+
+    @Option(name: .customLong("world"), help: ArgumentHelp(
+        "gateway (default): hosts are intercepted but the bypassed ones; direct: no gateway, no host is intercepted (CI without the proxy). Also PUT /v1/world.",
+        valueName: "world"))
+    var world: String = "gateway"
+
     @Option(name: .customLong("ignore-hosts"), help: ArgumentHelp(
         "Splice tunnels whose host:port matches this regular expression, without interception. Repeatable.", valueName: "regex"))
     var ignoreHosts: [String] = []
@@ -107,11 +118,11 @@ struct RunCommand: ParsableCommand {
     var keepAliveTimeout: Double?
 
     @Option(name: .customLong("ready-file"), help: ArgumentHelp(
-        "Once listening, write {pid, host, port, caCertificate, profile, admin} as JSON here.", valueName: "file"))
+        "Once listening, write {pid, host, port, caCertificate, publicCACertificate, profile, admin} as JSON here.", valueName: "file"))
     var readyFile: String?
 
     @Option(name: .customLong("admin"), help: ArgumentHelp(
-        "Serve the control API (HTTP + JSON under /v1: health, ready, ca.pem, flows, reset, failures, map-remote, shutdown) "
+        "Serve the control API (HTTP + JSON under /v1: health, ready, ca.pem, public-ca.pem, flows, reset, failures, map-remote, bypass, world, shutdown) "
             + "on this address; a bare PORT means loopback (env INTERCEPT_PROXY_ADMIN; default off).",
         valueName: "HOST:PORT"))
     var admin: String?
@@ -126,6 +137,7 @@ struct RunCommand: ParsableCommand {
         _ = try resolvedEventLoops()
         guard h2IdleTimeout >= 0, h2IdleTimeout.isFinite else { throw ValidationError("--h2-idle-timeout must be 0 or more seconds, got \(h2IdleTimeout)") }
         _ = try parsedRules()
+        _ = try parsedWorld()
         _ = try parsedAccessRules()
         if let admin = admin ?? Self.environment("INTERCEPT_PROXY_ADMIN") {
             do { _ = try InterceptProxy.parseAdminAddress(admin) } catch let error as ConfigurationError { throw ValidationError(error.description) }
@@ -147,6 +159,12 @@ struct RunCommand: ParsableCommand {
             return (try mapRemote.map(MapRemoteRule.init(parsing:)), try upstreamProxy.map(UpstreamProxy.init(parsing:)),
                     try failureRules.map(FailureRule.init(parsing:)))
         } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    private func parsedWorld() throws -> (world: World, bypass: [BypassRule]) {
+        do { return (try World(parsing: world), try bypass.map(BypassRule.init(parsing:))) } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
     }
@@ -207,6 +225,7 @@ struct RunCommand: ParsableCommand {
         configuration.upstreamInsecure = upstreamInsecure
         configuration.clientCertificateFile = clientCertificate
         configuration.ignoreHosts = ignoreHosts
+        (configuration.world, configuration.bypassHosts) = try parsedWorld()
         configuration.mimicUpstream = mimicUpstream
         configuration.maxConnections = maxConnections
         if let requestHeadTimeout { configuration.requestHeadTimeout = requestHeadTimeout }
@@ -220,8 +239,10 @@ struct RunCommand: ParsableCommand {
         let caFile = proxy.readyInfo.caCertificate
         let addresses = proxy.addresses.map(\.description).joined(separator: " ")
             + (proxy.adminAddress.map { " (control API on \($0))" } ?? "")
-        let mode = offline ? "offline" : "forwarding"
+        let mode = (offline ? "offline" : "forwarding") + (proxy.world == .direct ? ", direct world: nothing intercepted" : "")
+            + (configuration.bypassHosts.isEmpty ? "" : ", \(configuration.bypassHosts.count) bypass rule\(configuration.bypassHosts.count == 1 ? "" : "s")")
         let banner = "intercept-proxy listening on \(addresses) (profile \(proxy.profile.storageName), \(mode)); clients must trust \(caFile)"
+            + (proxy.publicRootCertificateFile.map { "; public stand-in root \($0)" } ?? "")
 
         // Signals are watched before anything announces readiness: ready means ready to be stopped.
         proxy.onShutdownRequest = {  // POST /v1/shutdown: as SIGTERM

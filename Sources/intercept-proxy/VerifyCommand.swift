@@ -15,8 +15,16 @@ struct VerifyCommand: ParsableCommand {
         outcome, its cause and the requests seen. Exit 0 when every host matched --expect, 1 when not
         (or when nothing was intercepted). CMD's own output goes to stderr, so stdout holds only the result.
 
+        --worlds gateway,direct runs CMD once per world: behind the gateway (hosts matching --bypass are
+        not inspected and present the site's own certificate) and with no gateway at all. Hosts that
+        present the site's own certificate must be trusted in every world: a fix that replaces a
+        client's store with the gateway root alone fails there. These runs happen in a sandbox (a
+        private mount namespace: root or user namespaces) whose default stores trust the public
+        stand-in root, as real stores trust the real public roots.
+
           intercept-proxy verify --expect rejected --offline -- curl -sS https://pypi.org/
           intercept-proxy verify --expect trusted --offline -- curl --cacert certs/zscaler/root-ca.pem https://pypi.org/
+          intercept-proxy verify --offline --worlds gateway,direct --bypass '*.bank.test' -- sh -c 'curl https://pypi.org/ && curl https://www.bank.test/'
         """)
 
     @OptionGroup var ca: CAOptions
@@ -29,6 +37,12 @@ struct VerifyCommand: ParsableCommand {
 
     @Option(name: .customLong("map-remote"), help: ArgumentHelp("As for run. Repeatable.", valueName: "HOST[:PORT]=ADDRESS:PORT"))
     var mapRemote: [String] = []
+
+    @Option(help: ArgumentHelp("Comma-separated: gateway (default), direct, or both: CMD runs once per world and must pass in each.", valueName: "list"))
+    var worlds: String = "gateway"
+
+    @Option(name: .customLong("bypass"), help: ArgumentHelp("A host the gateway does not inspect, as for run (glob). Repeatable.", valueName: "HOSTPATTERN"))
+    var bypass: [String] = []
 
     @Option(name: .customLong("upstream-ca"), help: ArgumentHelp("As for run.", valueName: "file"))
     var upstreamCA: String?
@@ -57,9 +71,23 @@ struct VerifyCommand: ParsableCommand {
     func validate() throws {
         guard HostVerdict.Outcome(rawValue: expect) != nil else { throw ValidationError("--expect is trusted or rejected") }
         guard !command.isEmpty else { throw ValidationError("name the command to run after --") }
-        do { _ = try mapRemote.map(MapRemoteRule.init(parsing:)) } catch let error as ConfigurationError {
+        do {
+            _ = try mapRemote.map(MapRemoteRule.init(parsing:))
+            _ = try parsedWorlds()
+            _ = try bypass.map(BypassRule.init(parsing:))
+        } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
+    }
+
+    /// The worlds in the order given, each once.
+    private func parsedWorlds() throws -> [World] {
+        var result: [World] = []
+        for name in worlds.split(separator: ",", omittingEmptySubsequences: false) {
+            let world = try World(parsing: name.trimmingWhitespace())
+            if !result.contains(world) { result.append(world) }
+        }
+        return result
     }
 
     func run() throws {
@@ -68,6 +96,56 @@ struct VerifyCommand: ParsableCommand {
             handler.logLevel = .error  // the verdict table says what the per-failure warnings would
             return handler
         }
+        let worlds = try parsedWorlds()
+        let bypassRules = try bypass.map(BypassRule.init(parsing:))
+        let expected = HostVerdict.Outcome(rawValue: expect)!
+        // Hosts present the site's own certificate only in the direct world or when bypassed: only
+        // then must the command's default stores hold the public stand-in root.
+        let sandboxed = worlds.contains(.direct) || !bypassRules.isEmpty
+        let publicAuthority = try ca.loadPublicStandIn()
+        let publicRoot = publicAuthority.rootCertificate
+        var sandbox: TrustSandbox?
+        if sandboxed {
+            do {
+                sandbox = try TrustSandbox(publicRoot: publicRoot, command: command, environment: ProcessInfo.processInfo.environment)
+            } catch let error as TrustSandbox.Unavailable {
+                Terminal.error(error.description)
+                throw ExitCode(2)
+            }
+        }
+        defer { sandbox?.remove() }
+        if let sandbox { Self.describe(sandbox) }
+
+        var results: [WorldResult] = []
+        var caFile: String?
+        for world in worlds {
+            let proxy = try startProxy(world: world, bypass: world == .gateway ? bypassRules : [], publicAuthority: publicAuthority)
+            caFile = proxy.rootCertificateFile
+            let status: Int32
+            do {
+                status = try runCommand(proxyURL: "http://\(proxyHost ?? "127.0.0.1"):\(proxy.port)", sandbox: sandbox)
+            } catch {
+                proxy.stopAndWait()  // exit must not race the proxy's background OpenSSL work
+                throw error
+            }
+            proxy.stopAndWait()
+            results.append(WorldResult(world: world, bypass: world == .gateway ? bypassRules.map(\.pattern) : [], commandStatus: status,
+                                       events: proxy.recordedEvents, expect: expected,
+                                       compiledIn: CompiledInStore.detect(command: command, environment: ProcessInfo.processInfo.environment)))
+        }
+        let report = VerifyReport(expect: expected, worlds: results)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            report.printTable(caFile: caFile)
+        }
+        if !report.matched { throw ExitCode.failure }
+    }
+
+    /// A fresh proxy for one world, on the port asked for (the previous world's has stopped).
+    private func startProxy(world: World, bypass: [BypassRule], publicAuthority: CertificateAuthority) throws -> InterceptProxy {
         var configuration = ProxyConfiguration()
         configuration.port = port
         if let listenHost { configuration.listenHost = listenHost }
@@ -78,66 +156,32 @@ struct VerifyCommand: ParsableCommand {
         configuration.upstreamCAFile = upstreamCA
         configuration.upstreamInsecure = upstreamInsecure
         configuration.shutdownGracePeriod = 2
+        configuration.world = world
+        configuration.bypassHosts = bypass
+        configuration.publicAuthority = publicAuthority
         if ca.isBringYourOwn { configuration.authority = try ca.loadAuthority(createIfMissing: false) }
         let proxy = try InterceptProxy(configuration: configuration)
         try proxy.start()
-
-        let status: Int32
-        do {
-            status = try runCommand(proxyURL: "http://\(proxyHost ?? "127.0.0.1"):\(proxy.port)")
-        } catch {
-            proxy.stopAndWait()  // exit must not race the proxy's background OpenSSL work
-            throw error
-        }
-        proxy.stopAndWait()
-
-        let expected = HostVerdict.Outcome(rawValue: expect)!
-        let verdicts = HostVerdict.summarise(proxy.recordedEvents)
-        let matched = !verdicts.isEmpty && verdicts.allSatisfy { $0.outcome == expected }
-        if json {
-            try printJSON(verdicts: verdicts, status: status, matched: matched)
-        } else {
-            printTable(verdicts: verdicts, status: status, matched: matched, expected: expected, caFile: proxy.rootCertificateFile)
-        }
-        if !matched { throw ExitCode.failure }
+        return proxy
     }
 
-    /// Runs the command with the proxy variables set; its stdout goes to our stderr.
-    private func runCommand(proxyURL: String) throws -> Int32 {
+    /// What the sandbox gave the public stand-in root, and what it could not (on stderr, with CMD's output).
+    private static func describe(_ sandbox: TrustSandbox) {
+        var lines = ["the test world's default stores trust the public stand-in root (\(sandbox.rootFile)):"]
+        lines += sandbox.stores.map { "  \($0.name): \($0.path)" }
+        lines += sandbox.replacingBundles.map { "  note: \($0)" }
+        lines += sandbox.limits.map { "  limit: \($0)" }
+        Terminal.note(lines.joined(separator: "\n"))
+    }
+
+    /// Runs the command with the proxy variables set (inside the sandbox when there is one); its
+    /// stdout goes to our stderr.
+    private func runCommand(proxyURL: String, sandbox: TrustSandbox?) throws -> Int32 {
         var environment = ProcessInfo.processInfo.environment
         for name in ["NO_PROXY", "no_proxy"] { environment[name] = nil }
         for name in ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"] { environment[name] = proxyURL }
-        return try runProcess(command, environment: environment)
-    }
-
-    private func printTable(verdicts: [HostVerdict], status: Int32, matched: Bool, expected: HostVerdict.Outcome, caFile: String?) {
-        var rows = [("HOST", "HANDSHAKE", "CAUSE", "REQUESTS")]
-        rows += verdicts.map { ($0.host, $0.outcome.rawValue, $0.cause ?? "-", String($0.requests)) }
-        let widths = (0..<3).map { column in rows.map { [$0.0, $0.1, $0.2][column].count }.max() ?? 0 }
-        for row in rows {
-            print([row.0.paddedRight(to: widths[0]),
-                   row.1.paddedRight(to: widths[1]),
-                   row.2.paddedRight(to: widths[2]), row.3].joined(separator: "  "))
-        }
-        print("command exited with status \(status)")
-        if verdicts.isEmpty {
-            print("FAIL: nothing was intercepted; does the command honour HTTPS_PROXY?")
-        } else {
-            print(matched ? "OK: every host was \(expected.rawValue)"
-                          : "FAIL: expected every host to be \(expected.rawValue) (root CA: \(caFile ?? "the proxy's"))")
-        }
-    }
-
-    private func printJSON(verdicts: [HostVerdict], status: Int32, matched: Bool) throws {
-        struct Report: Encodable {
-            let expect: String
-            let matched: Bool
-            let commandStatus: Int32
-            let hosts: [HostVerdict]
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(Report(expect: expect, matched: matched, commandStatus: status, hosts: verdicts))
-        print(String(decoding: data, as: UTF8.self))
+        guard let sandbox else { return try runProcess(command, environment: environment) }
+        environment.merge(sandbox.environment) { _, sandboxed in sandboxed }
+        return try runProcess(sandbox.wrap(command), environment: environment)
     }
 }

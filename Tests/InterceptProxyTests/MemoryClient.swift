@@ -35,6 +35,7 @@ final class MemoryTransport: ClientTransport, @unchecked Sendable {
 final class MemoryClient: @unchecked Sendable {
     /// One CA for every test: generating keys is the slow part.
     nonisolated(unsafe) private static var sharedAuthority: CertificateAuthority?
+    nonisolated(unsafe) private static var sharedPublicAuthority: CertificateAuthority?
     private static let lock = NSLock()
 
     let loop: EventLoop
@@ -46,15 +47,16 @@ final class MemoryClient: @unchecked Sendable {
         var configuration = ProxyConfiguration()
         configuration.offline = true
         configure(&configuration)
-        let authority = try Self.lock.withLock {
-            if let authority = Self.sharedAuthority { return authority }
-            let made = try CertificateAuthority.generate(profile: .plain)
-            Self.sharedAuthority = made
+        let (authority, publicAuthority) = try Self.lock.withLock {
+            if let authority = Self.sharedAuthority, let publicAuthority = Self.sharedPublicAuthority { return (authority, publicAuthority) }
+            let made = (try CertificateAuthority.generate(profile: .plain), try CertificateAuthority.generate(profile: .publicStandIn))
+            (Self.sharedAuthority, Self.sharedPublicAuthority) = made
             return made
         }
         var logger = Logger(label: "intercept-proxy-unit")
         logger.logLevel = .critical
         core = try ProxyCore(configuration: configuration, authority: authority, rootCertificateFile: nil,
+                             publicAuthority: publicAuthority, publicRootCertificateFile: nil,
                              recorder: try FlowRecorder(path: nil, logger: logger), logger: logger)
         loop = EventLoop(index: 200)
         transport = MemoryTransport(loop: loop)

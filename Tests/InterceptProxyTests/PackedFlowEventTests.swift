@@ -31,6 +31,8 @@ import Testing
         event.upstreamHttpVersion = "HTTP/1.1"
         event.durationMs = 12.345_678_901_234
         event.count = 3
+        event.interception = "bypassed"
+        event.world = "gateway"
         return event
     }
 
@@ -51,7 +53,7 @@ import Testing
     @Test func theFullEventSetsEveryStoredProperty() {
         let full = Mirror(reflecting: Self.everyField())
         let bare = Mirror(reflecting: FlowEvent(type: .tunnelOpened, connection: 0, time: Date(timeIntervalSinceReferenceDate: 0)))
-        #expect(full.children.count == 23, "FlowEvent has \(full.children.count) stored properties: set the new one in everyField()")
+        #expect(full.children.count == 25, "FlowEvent has \(full.children.count) stored properties: set the new one in everyField()")
         for (field, empty) in zip(full.children, bare.children) {
             #expect(String(reflecting: field.value) != String(reflecting: empty.value), "\(field.label!) is not set")
         }
@@ -67,7 +69,8 @@ import Testing
         Self.expectIdentical(Self.roundTrip(bare), bare)
         var empty = bare
         for path: WritableKeyPath<FlowEvent, String?> in [\.client, \.host, \.sni, \.detail, \.tlsVersion, \.cipher,
-                                                         \.alpn, \.method, \.url, \.httpVersion, \.upstreamHttpVersion] {
+                                                         \.alpn, \.method, \.url, \.httpVersion, \.upstreamHttpVersion,
+                                                         \.interception, \.world] {
             empty[keyPath: path] = ""
         }
         empty.headers = FlowHeaders()

@@ -31,9 +31,9 @@ final class AdminRoutes: @unchecked Sendable {
             return reply(error.reply, nil)
         } catch { return reply(AdminReply.error(400, field: "query", "\(error)"), nil) }
         let name = path.hasPrefix("/v1/") ? String(path.dropFirst(4)) : ""
-        let allowed = Self.methods[name] ?? Self.methods[Self.certificateFormats[name] == nil ? "" : "ca"]
+        let allowed = Self.methods[name] ?? Self.methods[Self.certificate(name) == nil ? "" : "ca"]
         guard let allowed else {
-            return reply(AdminReply.error(404, field: "path", "no endpoint \(path.prefix(200)); the control API's are under /v1: health, ready, ca.pem, ca.crt, ca.der, ca.p12, flows, reset, failures, map-remote, shutdown"), nil)
+            return reply(AdminReply.error(404, field: "path", "no endpoint \(path.prefix(200)); the control API's are under /v1: health, ready, ca.pem, ca.crt, ca.der, ca.p12, public-ca.pem (and .crt, .der, .p12), flows, reset, failures, map-remote, bypass, world, shutdown"), nil)
         }
         guard allowed.contains(head.method) else {
             var answer = AdminReply.error(405, field: "method", "\(path) takes \(allowed.joined(separator: ", ")), not \(head.method.prefix(20))")
@@ -47,9 +47,10 @@ final class AdminRoutes: @unchecked Sendable {
             switch (head.method, name) {
             case ("GET", "health"): reply(AdminReply.json(200, ["status": "ok"]), nil)
             case ("GET", "ready"): reply(AdminReply(status: 200, body: Array(proxy.readyJSON) + [10]), nil)
-            case ("GET", _) where Self.certificateFormats[name] != nil:
-                let (format, type) = Self.certificateFormats[name]!
-                reply(AdminReply(status: 200, contentType: type, body: try proxy.rootCertificate(format: format),
+            case ("GET", _) where Self.certificate(name) != nil:
+                let (format, type, isPublic) = Self.certificate(name)!
+                let body = try isPublic ? proxy.publicRootCertificate(format: format) : proxy.rootCertificate(format: format)
+                reply(AdminReply(status: 200, contentType: type, body: body,
                                  extraHeaders: [("Content-Disposition", "attachment; filename=\"intercept-proxy-\(name)\"")]), nil)
             case ("GET", "flows"): try flows(proxy, query: query, reply: reply)
             case ("POST", "reset"):
@@ -57,6 +58,8 @@ final class AdminRoutes: @unchecked Sendable {
                 reply(AdminReply.json(200, ["status": "reset", "next": proxy.lastFlowSequence]), nil)
             case (_, "failures"): reply(try failures(proxy, method: head.method, body: body), nil)
             case (_, "map-remote"): reply(try mapRemote(proxy, method: head.method, body: body), nil)
+            case (_, "bypass"): reply(try bypass(proxy, method: head.method, body: body), nil)
+            case (_, "world"): reply(try world(proxy, method: head.method, body: body), nil)
             case ("POST", "shutdown"):
                 let stop = proxy.onShutdownRequest
                 reply(AdminReply.json(202, ["status": "stopping"]), stop)
@@ -71,8 +74,16 @@ final class AdminRoutes: @unchecked Sendable {
 
     private static let methods: [String: [String]] = [
         "health": ["GET"], "ready": ["GET"], "ca": ["GET"], "flows": ["GET"], "reset": ["POST"],
-        "failures": ["GET", "PUT", "DELETE"], "map-remote": ["GET", "PUT", "DELETE"], "shutdown": ["POST"],
+        "failures": ["GET", "PUT", "DELETE"], "map-remote": ["GET", "PUT", "DELETE"], "bypass": ["GET", "PUT", "DELETE"],
+        "world": ["GET", "PUT"], "shutdown": ["POST"],
     ]
+
+    /// `ca.pem` (the gateway's root) or `public-ca.pem` (the public stand-in's), in each format.
+    private static func certificate(_ name: String) -> (TrustAnchorFormat, String, isPublic: Bool)? {
+        let isPublic = name.hasPrefix("public-")
+        guard let (format, type) = certificateFormats[isPublic ? String(name.dropFirst(7)) : name] else { return nil }
+        return (format, type, isPublic)
+    }
 
     /// `GET /v1/flows?since=N&wait=S&limit=L`: `{"events": [{"sequence": n, "event": {...}}], "next": n}`.
     private func flows(_ proxy: InterceptProxy, query: [(String, String)], reply: @escaping Completion) throws {
@@ -125,6 +136,29 @@ final class AdminRoutes: @unchecked Sendable {
         default: break
         }
         return AdminReply.json(200, ["rules": proxy.mapRemoteRules.map(\.text)])
+    }
+
+    /// As `failures`, in the `--bypass` syntax (a host glob: `*.bank.test`).
+    private func bypass(_ proxy: InterceptProxy, method: String, body: [UInt8]) throws -> AdminReply {
+        switch method {
+        case "PUT": proxy.bypassRules = try Self.rules(body) { try BypassRule(parsing: $0) }
+        case "DELETE": proxy.bypassRules = []
+        default: break
+        }
+        return AdminReply.json(200, ["rules": proxy.bypassRules.map(\.pattern)])
+    }
+
+    /// GET names the world; PUT `{"world": "direct"}` (or "gateway") changes it for new tunnels.
+    private func world(_ proxy: InterceptProxy, method: String, body: [UInt8]) throws -> AdminReply {
+        if method == "PUT" {
+            guard let object = JSONText.decode(body) as? [String: Any], object.count == 1, let text = object["world"] as? String else {
+                throw AdminInputError(field: "body", "the body must be {\"world\": \"gateway\"} or {\"world\": \"direct\"}")
+            }
+            do { proxy.world = try World(parsing: text) } catch let error as ConfigurationError {
+                throw AdminInputError(field: "world", error.description)
+            }
+        }
+        return AdminReply.json(200, ["world": proxy.world.rawValue])
     }
 
     /// The rules of a PUT body, each parsed by `parse`; an error names the body or the rule (`rules[2]`).

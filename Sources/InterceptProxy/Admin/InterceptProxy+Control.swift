@@ -23,6 +23,8 @@ public struct ReadyInfo: Codable, Sendable, Equatable {
     public var host: String
     public var port: Int
     public var caCertificate: String
+    /// The public stand-in root's file: what bypassed hosts and the direct world present.
+    public var publicCACertificate: String?
     public var profile: String
     /// The control API's `HOST:PORT`, when it listens.
     public var admin: String?
@@ -46,6 +48,18 @@ extension InterceptProxy {
     public var mapRemoteRules: [MapRemoteRule] {
         get { core.rules.mapRemoteRules }
         set { core.rules.mapRemoteRules = newValue }
+    }
+
+    /// Hosts the gateway does not inspect (`--bypass`); settable while running. New tunnels use them.
+    public var bypassRules: [BypassRule] {
+        get { core.rules.bypassRules }
+        set { core.rules.bypassRules = newValue }
+    }
+
+    /// The world the proxy plays (`--world`); settable while running. New tunnels use it.
+    public var world: World {
+        get { core.rules.world }
+        set { core.rules.world = newValue }
     }
 
     /// Per-test isolation without a restart: forgets the recorded events (`recordedEvents`, `flows`;
@@ -92,6 +106,11 @@ extension InterceptProxy {
         try format.encode(core.authority.rootCertificate, friendlyName: "intercept-proxy \(profile.storageName)")
     }
 
+    /// The public stand-in root in a form a client takes.
+    public func publicRootCertificate(format: TrustAnchorFormat) throws -> [UInt8] {
+        try format.encode(core.publicAuthority.rootCertificate, friendlyName: "intercept-proxy public stand-in")
+    }
+
     /// The control API's address once started with `ProxyConfiguration.adminAddress`; nil otherwise.
     public var adminAddress: SocketAddress? { control.address }
 
@@ -111,6 +130,7 @@ extension InterceptProxy {
     public var readyInfo: ReadyInfo {
         ReadyInfo(pid: Int(getpid()), host: addresses.first?.host ?? configuration.listenHost, port: port,
                   caCertificate: rootCertificateFile ?? configuration.caCertificateFile ?? "(in memory)",
+                  publicCACertificate: publicRootCertificateFile,
                   profile: profile.storageName, admin: adminAddress?.description)
     }
 

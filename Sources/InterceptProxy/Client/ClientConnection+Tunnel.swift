@@ -12,15 +12,21 @@ extension ClientConnection {
         }
         if !core.configuration.offline { try refuseLoop(core.route(host: host, port: port), what: "CONNECT \(head.target)") }
         target = (host, port)
-        tunnel = Tunnel()
-        let spliced = core.isIgnored(host: host, port: port) && !BadSSLCatalogue.contains(host)
+        let (treatment, world) = core.treatment(host: host, port: port)
+        tunnel = Tunnel(treatment: treatment, world: world)
         var opened = event(.tunnelOpened)
         opened.method = "CONNECT"
-        if spliced { opened.detail = "spliced (--ignore-hosts): not intercepted" }
+        opened.interception = treatment.word(in: world)
+        opened.world = world.rawValue
+        switch treatment {
+        case .intercepted: break
+        case let .publicSite(why): opened.detail = "not intercepted (\(why)): the site's own certificate, from the public stand-in root"
+        case let .spliced(why): opened.detail = "spliced (\(why)): not intercepted, the bytes are relayed to the upstream"
+        }
         core.recorder.record(opened)
         connection.write(Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8))
-        if spliced {
-            splice(early: early)
+        if case let .spliced(why) = treatment {
+            splice(early: early, why: why)
             return
         }
         do {
@@ -40,10 +46,10 @@ extension ClientConnection {
     }
 
     /// Relays the tunnel byte for byte to the origin: no TLS termination, no forged certificate.
-    func splice(early: [UInt8]) {
+    func splice(early: [UInt8], why: String) {
         guard let target else { return }
         guard !core.configuration.offline else {
-            recordError(.splicedOffline, "--ignore-hosts matched \(target.host), but --offline contacts no upstream")
+            recordError(.splicedOffline, "\(why) matched \(target.host), but --offline contacts no upstream")
             connection.close()
             return
         }
@@ -125,7 +131,8 @@ extension ClientConnection {
         connection.loop.assertInEventLoop()
         guard let name = clientServerName ?? target.flatMap({ try? ServerName($0.host) }) else { return nil }
         let failure = core.failureMode(for: name.text)
-        if core.configuration.mimicUpstream && !answersLocally, case var .handshaking(handshake) = state, handshake.dial == nil, let target {
+        let forges = self.forges
+        if forges === core.forges, core.configuration.mimicUpstream && !answersLocally, case var .handshaking(handshake) = state, handshake.dial == nil, let target {
             // Dial the upstream first; its certificate shapes the leaf (see upstreamReady). The
             // client leg ALPN picks takes the connection over once the handshake is done.
             let dialled = dial(target)
@@ -136,14 +143,19 @@ extension ClientConnection {
             dialled.start(timeout: core.configuration.connectTimeout)
             return nil
         }
-        if let cached = core.forges.cached(name, failure: failure) { return cached }
+        if let cached = forges.cached(name, failure: failure) { return cached }
         forgeAsync(name, failure: failure, mimicking: nil, for: session)
         return nil
     }
 
+    /// The gateway's forge, or for a host it does not inspect the public stand-in's.
+    var forges: ForgeCoordinator {
+        tunnel?.treatment.presentsPublicLeaf == true ? core.publicForges : core.forges
+    }
+
     func forgeAsync(_ name: ServerName, failure: FailureMode?, mimicking upstream: Certificate?, for session: TLSServerSession) {
         let loop = connection.loop
-        core.forges.chain(for: name, failure: failure, mimicking: upstream) { [weak self] result in
+        forges.chain(for: name, failure: failure, mimicking: upstream) { [weak self] result in
             guard let self else { return }
             loop.execute { self.certificateReady(result, for: session) }
         }
@@ -174,8 +186,13 @@ extension ClientConnection {
         failed.sni = clientTLS?.serverName
         core.recorder.record(failed)
         let client = clientAddress ?? "client"
-        let hint = core.forges.constraintViolation(for: clientServerName?.text ?? target?.host)
-            .map { "the certificate is outside the CA's name constraints (\($0)), see ca init --name-constraints" } ?? failure.hint(rootFile: core.rootCertificateFile)
+        let hint: String
+        if tunnel?.treatment.presentsPublicLeaf == true {
+            hint = failure.publicSiteHint(rootFile: core.publicRootCertificateFile)
+        } else {
+            hint = core.forges.constraintViolation(for: clientServerName?.text ?? target?.host)
+                .map { "the certificate is outside the CA's name constraints (\($0)), see ca init --name-constraints" } ?? failure.hint(rootFile: core.rootCertificateFile)
+        }
         core.logger.warning("\(client) rejected the certificate for \(target?.host ?? "?"): \(failure.cause); \(hint)")
         state = .closing(nil)
         if failure == .notTLS {

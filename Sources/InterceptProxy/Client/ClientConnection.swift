@@ -251,6 +251,7 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
 
     var loop: EventLoop { connection.loop }
     var isTunnel: Bool { clientTLS != nil }
+    var treatment: TunnelTreatment? { clientTLS == nil ? nil : tunnel?.treatment }
     func requestArrived() { tunnel?.sawRequest = true }
 
     func event(_ kind: FlowEvent.Kind) -> FlowEvent {

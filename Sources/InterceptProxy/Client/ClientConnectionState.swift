@@ -98,6 +98,10 @@ extension ClientConnection {
     /// A CONNECT tunnel, from its `200 Connection established` to its `tunnelClosed` event.
     struct Tunnel {
         let opened = Date()
+        /// Intercepted, shown the site's own (public stand-in) certificate, or spliced.
+        let treatment: TunnelTreatment
+        /// The world it was opened in (the control API may change it for later tunnels).
+        let world: World
         /// The TLS session with the client; nil for a spliced tunnel.
         var tls: TLSServerSession?
         var handshakeCompleted = false

@@ -10,6 +10,8 @@ protocol ExchangeContext: AnyObject {
     var target: (host: String, port: Int)? { get }
     /// Whether the client speaks inside a TLS tunnel (false: plain-HTTP proxy requests).
     var isTunnel: Bool { get }
+    /// How the tunnel is treated: intercepted, or shown the site's own certificate (nil: plain HTTP).
+    var treatment: TunnelTreatment? { get }
     /// Set once the proxy stopped without waiting for in-flight responses (grace period over).
     var isForcedClosed: Bool { get }
     /// A request arrived on the connection (even one that never starts): the client accepted the

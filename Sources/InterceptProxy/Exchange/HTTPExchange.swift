@@ -117,9 +117,14 @@ final class HTTPExchange: @unchecked Sendable {
         if let host, BadSSLCatalogue.contains(host) {
             return HTTPResponse.text(200, BadSSLCatalogue.answer(host: host, profile: profile), close: !keepAlive)
         }
-        let handshake = context.isTunnel
-            ? "the TLS handshake for \(host ?? "?") succeeded, so this client trusts the \(profile) root CA"
-            : "plain HTTP request for \(host ?? "?") (no TLS involved)"
+        let handshake: String
+        switch context.treatment {
+        case nil: handshake = "plain HTTP request for \(host ?? "?") (no TLS involved)"
+        case let .publicSite(why)?:
+            handshake = "\(host ?? "?") is not intercepted (\(why)); the TLS handshake with the site's own certificate "
+                + "(public stand-in root) succeeded, so this client still trusts the public roots"
+        case .intercepted?, .spliced?: handshake = "the TLS handshake for \(host ?? "?") succeeded, so this client trusts the \(profile) root CA"
+        }
         let text = """
             intercept-proxy offline: \(handshake).
             No upstream was contacted (--offline).

@@ -45,6 +45,12 @@ public struct FlowEvent: Codable, Sendable, Equatable {
     /// On a `connection_limit` error: how many connections it stands for (refusals are reported at
     /// most once a second).
     public var count: Int?
+    /// On `tunnel_opened`: `intercepted` (forged by the gateway's CA), `bypassed` (a `--bypass` host:
+    /// the site's own certificate, a public stand-in leaf), `direct` (the direct world: the same), or
+    /// `spliced` (bytes relayed to the real upstream, whose certificate the client sees).
+    public var interception: String?
+    /// On `tunnel_opened`: the world the tunnel was opened in, `gateway` or `direct`.
+    public var world: String?
 
     public init(type: Kind, connection: Int, time: Date = Date()) {
         self.type = type
@@ -62,7 +68,7 @@ extension FlowEvent {
         func size(_ text: String?) -> Int { text?.utf8.count ?? 0 }
         var bytes = 400 + size(client) + size(host) + size(sni) + size(cause?.rawValue) + size(detail)
         bytes += size(tlsVersion) + size(cipher) + size(alpn) + size(method) + size(url)
-        bytes += size(httpVersion) + size(upstreamHttpVersion)
+        bytes += size(httpVersion) + size(upstreamHttpVersion) + size(interception) + size(world)
         if let headers { bytes += 80 * headers.count + headers.utf8Count }
         return bytes
     }

@@ -8,6 +8,9 @@ public struct HostVerdict: Sendable, Equatable, Codable {
     }
 
     public let host: String
+    /// `intercepted` (the gateway's CA), `bypassed` (a `--bypass` host) or `direct` (the direct
+    /// world): the last two were shown the site's own certificate, from the public stand-in root.
+    public let interception: String
     public let outcome: Outcome
     /// Why a host was rejected: its `tls_failed` event's cause (`unknown_ca`, ...), or
     /// `closedAfterHandshake` when the client hung up after a handshake without a request.
@@ -18,15 +21,18 @@ public struct HostVerdict: Sendable, Equatable, Codable {
     /// (a wrong host name, say) and hung up without a request, so no event names a failure.
     public static let closedAfterHandshake = "closed_after_handshake"
 
-    /// Summarises intercepted tunnels per host (spliced tunnels are not intercepted and not judged).
+    /// Summarises the tunnels whose TLS the proxy terminated, per host (spliced tunnels are relayed
+    /// untouched, so their handshakes are not seen and not judged).
     public static func summarise(_ events: [FlowEvent]) -> [HostVerdict] {
-        var hosts: [String] = []
+        var hosts: [(host: String, interception: String)] = []
         var byConnection: [Int: [FlowEvent]] = [:]
         for event in events {
             byConnection[event.connection, default: []].append(event)
-            if event.type == .tunnelOpened, event.detail == nil, let host = event.host, !hosts.contains(host) { hosts.append(host) }
+            guard event.type == .tunnelOpened, let host = event.host, !hosts.contains(where: { $0.host == host }) else { continue }
+            let interception = event.interception ?? (event.detail == nil ? "intercepted" : "spliced")  // flow logs from before worlds
+            if interception != "spliced" { hosts.append((host, interception)) }
         }
-        return hosts.map { host in
+        return hosts.map { host, interception in
             var cause: String?
             var requests = 0
             var rejected = false
@@ -42,7 +48,20 @@ public struct HostVerdict: Sendable, Equatable, Codable {
                     cause = cause ?? closedAfterHandshake
                 }
             }
-            return HostVerdict(host: host, outcome: rejected ? .rejected : .trusted, cause: rejected ? cause : nil, requests: requests)
+            return HostVerdict(host: host, interception: interception, outcome: rejected ? .rejected : .trusted,
+                               cause: rejected ? cause : nil, requests: requests)
         }
+    }
+}
+
+extension HostVerdict {
+    /// Hosts whose tunnels were relayed untouched (`--ignore-hosts`, or not inspected with a real
+    /// upstream): the client met the upstream's own certificate, which the proxy does not see.
+    public static func splicedHosts(_ events: [FlowEvent]) -> [String] {
+        var hosts: [String] = []
+        for event in events where event.type == .tunnelOpened && event.interception == "spliced" {
+            if let host = event.host, !hosts.contains(host) { hosts.append(host) }
+        }
+        return hosts
     }
 }

@@ -8,8 +8,13 @@ final class ProxyCore: @unchecked Sendable {
     let configuration: ProxyConfiguration
     let authority: CertificateAuthority
     let rootCertificateFile: String?
+    /// The public stand-in PKI and its root's file (nil when it lives only in memory).
+    let publicAuthority: CertificateAuthority
+    let publicRootCertificateFile: String?
     let tlsContext: TLSServerContext
     let forges: ForgeCoordinator
+    /// Forges what hosts the gateway does not inspect present: leaves of the public stand-in.
+    let publicForges: ForgeCoordinator
     let recorder: FlowRecorder
     let logger: Logger
     /// Nil in offline mode, where nothing goes upstream.
@@ -25,10 +30,13 @@ final class ProxyCore: @unchecked Sendable {
     private var live: [Int: ClientConnection] = [:]
 
     init(configuration: ProxyConfiguration, authority: CertificateAuthority, rootCertificateFile: String?,
+         publicAuthority: CertificateAuthority, publicRootCertificateFile: String?,
          recorder: FlowRecorder, logger: Logger) throws {
         self.configuration = configuration
         self.authority = authority
         self.rootCertificateFile = rootCertificateFile
+        self.publicAuthority = publicAuthority
+        self.publicRootCertificateFile = publicRootCertificateFile
         self.tlsContext = try TLSServerContext(http2: configuration.http2)
         self.recorder = recorder
         self.logger = logger
@@ -44,14 +52,23 @@ final class ProxyCore: @unchecked Sendable {
         // Both of these start OpenSSL work on a background thread, so they come last, and a
         // failure of the second waits for the first's: the caller may exit right after a throw.
         let forge = try LeafForge(authority: authority)
+        let publicForge: LeafForge
+        do {
+            publicForge = try LeafForge(authority: publicAuthority)
+        } catch {
+            forge.waitForBackgroundWork()
+            throw error
+        }
         do {
             self.upstreamTLS = configuration.offline ? nil : try TLSClientContext(
                 extraCAFile: configuration.upstreamCAFile, insecure: configuration.upstreamInsecure,
                 clientCertificateFile: configuration.clientCertificateFile)
         } catch {
             forge.waitForBackgroundWork()
+            publicForge.waitForBackgroundWork()
             throw error
         }
+        self.publicForges = ForgeCoordinator(forge: publicForge)
         self.forges = ForgeCoordinator(forge: forge) { [logger] host, reason in
             logger.warning("the certificate forged for \(host) is outside the CA's name constraints (\(reason)): clients that enforce them will reject it")
         }
@@ -62,6 +79,7 @@ final class ProxyCore: @unchecked Sendable {
     func waitForBackgroundWork() {
         upstreamTLS?.awaitTrustStore()
         forges.waitUntilIdle()
+        publicForges.waitUntilIdle()
     }
 
     /// The failure mode the forge applies to a host: the catalogue's, else the first matching rule's.
@@ -74,6 +92,22 @@ final class ProxyCore: @unchecked Sendable {
     func isIgnored(host: String, port: Int) -> Bool {
         let text = "\(host):\(port)"
         return ignorePatterns.contains { text.firstMatch(of: $0) != nil }
+    }
+
+    /// What a tunnel to host:port gets, with the world it was decided in: intercepted by the gateway
+    /// CA; or, for a host the gateway does not inspect (a `--bypass` match, every host in the direct
+    /// world), the site's own certificate: a public stand-in leaf where the proxy answers or a local
+    /// origin stands in for the site, else the real upstream's, spliced.
+    func treatment(host: String, port: Int) -> (TunnelTreatment, World) {
+        let (world, bypass) = rules.interception(for: host)
+        if TrustAnchorSite.contains(host) { return (.intercepted, world) }  // the proxy's own site, in every world
+        if isIgnored(host: host, port: port) && !BadSSLCatalogue.contains(host) { return (.spliced(why: "--ignore-hosts"), world) }
+        guard world == .direct || bypass != nil else { return (.intercepted, world) }
+        let why = bypass.map { "--bypass \($0.pattern)" } ?? "the direct world"
+        if configuration.offline || BadSSLCatalogue.contains(host) || rules.mapRemoteRule(host: host, port: port) != nil {
+            return (.publicSite(why: why), world)
+        }
+        return (.spliced(why: why), world)
     }
 
     /// Where a request for host:port goes: a mapped address, through the upstream proxy, or direct.

@@ -52,6 +52,18 @@ public enum HandshakeFailure: Sendable, CaseIterable {
         }
     }
 
+    /// For a host the gateway does not inspect: the client rejected the site's own certificate, so
+    /// its store lost the public roots (a setting that replaces the store with the gateway root alone).
+    func publicSiteHint(rootFile: String?) -> String {
+        switch self {
+        case .unknownCA, .closedDuringHandshake, .certificateUnknown, .badCertificate:
+            return "the host is not intercepted, so the client saw the site's own certificate (public stand-in root \(rootFile ?? "in memory")) and rejected it: "
+                + "its store no longer holds the public roots; a setting that replaces the store (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, PIP_CERT, cafile ...) "
+                + "must point at a bundle of the OS roots plus the gateway root (intercept-proxy snippet --client NAME)"
+        default: return hint(rootFile: rootFile)
+        }
+    }
+
     /// What the user should do, for the log line.
     func hint(rootFile: String?) -> String {
         let root = rootFile ?? "the proxy's root CA"

@@ -1,0 +1,120 @@
+import FoundationEssentials
+import EssentialsSupport
+import InterceptProxy
+
+/// What one run of the command showed in one world, judged: intercepted hosts against `--expect`,
+/// hosts that presented the site's own certificate against `trusted` (a fix must not lose the public roots).
+struct WorldResult: Encodable {
+    let world: World
+    let bypass: [String]
+    let commandStatus: Int32
+    let hosts: [JudgedHost]
+    /// Hosts relayed untouched to a real upstream: their handshakes are not seen.
+    let spliced: [String]
+    let matched: Bool
+
+    struct JudgedHost: Encodable {
+        let host: String
+        let interception: String
+        let outcome: HostVerdict.Outcome
+        /// The client's alert (the `tls_failed` cause), or why the host counts as rejected.
+        let cause: String?
+        let requests: Int
+        let expected: HostVerdict.Outcome
+        /// False when the outcome could not be modelled (a client with compiled-in roots met the stand-in).
+        let judged: Bool
+        var matched: Bool { !judged || outcome == expected }
+    }
+
+    init(world: World, bypass: [String], commandStatus: Int32, events: [FlowEvent], expect: HostVerdict.Outcome,
+         compiledIn: [CompiledInStore]) {
+        self.world = world
+        self.bypass = bypass
+        self.commandStatus = commandStatus
+        spliced = HostVerdict.splicedHosts(events)
+        hosts = HostVerdict.summarise(events).map { verdict in
+            let intercepted = verdict.interception == "intercepted"
+            let expected = intercepted ? expect : .trusted
+            let judged = intercepted || verdict.outcome == .trusted || compiledIn.isEmpty
+            return JudgedHost(host: verdict.host, interception: verdict.interception, outcome: verdict.outcome, cause: verdict.cause,
+                              requests: verdict.requests, expected: expected, judged: judged)
+        }
+        matched = !hosts.isEmpty && hosts.allSatisfy(\.matched)
+    }
+
+    /// The lines that say why the world did not pass (none when it did).
+    var failures: [String] {
+        if hosts.isEmpty {
+            if !spliced.isEmpty {
+                return ["nothing was observed: \(spliced.joined(separator: ", ")) went to the real upstream untouched; use --offline or --map-remote to see those handshakes"]
+            }
+            return ["nothing was intercepted; does the command honour HTTPS_PROXY?"]
+        }
+        return hosts.filter { !$0.matched }.map { host in
+            if host.interception == "intercepted" {
+                return "\(host.host) was \(host.outcome.rawValue), expected \(host.expected.rawValue)"
+            }
+            let place = world == .direct ? "without a gateway" : "on a host the gateway does not inspect"
+            return "\(host.host) (\(host.interception)) was \(host.outcome.rawValue)\(host.cause.map { " (\($0))" } ?? ""): \(place) the client rejected the site's own certificate, "
+                + "so the fix replaced its store instead of adding to it"
+        }
+    }
+}
+
+/// The report of a `verify` run over one or more worlds, as a table or JSON.
+struct VerifyReport: Encodable {
+    let expect: HostVerdict.Outcome
+    let worlds: [WorldResult]
+    var matched: Bool { worlds.allSatisfy(\.matched) }
+
+    private enum CodingKeys: String, CodingKey { case expect, worlds, matched }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(expect, forKey: .expect)
+        try container.encode(worlds, forKey: .worlds)
+        try container.encode(matched, forKey: .matched)
+    }
+
+    /// One table per world; a plain gateway run without bypass rules prints as it always has
+    /// (host, handshake, cause, requests).
+    func printTable(caFile: String?) {
+        let plain = worlds.count == 1 && worlds[0].world == .gateway && worlds[0].bypass.isEmpty
+        for result in worlds {
+            if !plain {
+                let bypass = result.bypass.isEmpty ? "" : " (bypass: \(result.bypass.joined(separator: ", ")))"
+                print("world \(result.world.rawValue)\(bypass)")
+            }
+            var rows = [plain ? ["HOST", "HANDSHAKE", "CAUSE", "REQUESTS"] : ["HOST", "INTERCEPTION", "HANDSHAKE", "CAUSE", "REQUESTS"]]
+            for host in result.hosts {
+                let outcome = host.judged ? host.outcome.rawValue : "\(host.outcome.rawValue) (not judged)"
+                rows.append(plain ? [host.host, outcome, host.cause ?? "-", String(host.requests)]
+                                  : [host.host, host.interception, outcome, host.cause ?? "-", String(host.requests)])
+            }
+            if !plain { rows += result.spliced.map { [$0, "spliced", "not observed", "-", "-"] } }
+            print(Self.aligned(rows))
+            print("command exited with status \(result.commandStatus)")
+            if result.matched {
+                print(plain ? "OK: every host was \(expect.rawValue)"
+                            : "OK in the \(result.world.rawValue) world: intercepted hosts \(expect.rawValue), the others trusted")
+            } else if plain, !result.hosts.isEmpty {
+                print("FAIL: expected every host to be \(expect.rawValue) (root CA: \(caFile ?? "the proxy's"))")
+            } else {
+                for failure in result.failures { print("FAIL\(plain ? "" : " in the \(result.world.rawValue) world"): \(failure)") }
+            }
+        }
+        if !plain {
+            print(matched ? "OK: the command passed in every world (\(worlds.map(\.world.rawValue).joined(separator: ", ")))"
+                          : "FAIL: the command did not pass in every world")
+        }
+    }
+
+    /// Columns padded to their widest cell, two spaces apart (the last one unpadded).
+    private static func aligned(_ rows: [[String]]) -> String {
+        let columns = rows.map(\.count).max() ?? 0
+        let widths = (0..<columns).map { column in rows.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { index, cell in index == row.count - 1 ? cell : cell.paddedRight(to: widths[index]) }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}
