@@ -10,9 +10,13 @@ RELEASE_BIN := .build/release/intercept-proxy
 # or pymod/<module> for a module python3 must import.
 BUILD_PACKAGES := dpkg/libssl-dev:libssl-dev dpkg/libnghttp2-dev:libnghttp2-dev pkg-config:pkg-config
 # The real peers the tests drive.
-TEST_PACKAGES := openssl:openssl curl:curl python3:python3 pip3:python3-pip node:nodejs npm:npm git:git \
-                 keytool:openjdk-17-jre-headless unshare:util-linux ip:iproute2 debootstrap:debootstrap \
-                 pymod/requests:python3-requests go:golang-go
+TEST_PACKAGES := openssl:openssl curl:curl wget:wget python3:python3 pip3:python3-pip node:nodejs npm:npm git:git \
+                 keytool:openjdk-17-jre-headless javac:openjdk-17-jdk-headless unshare:util-linux ip:iproute2 debootstrap:debootstrap \
+                 pymod/requests:python3-requests pymod/ensurepip:python3-venv go:golang-go ruby:ruby
+# Clients the world tests drive that Debian does not package (uv) or packages too old (httpx), from PyPI.
+TOOLS_VENV := .build/tools-venv
+TOOLS_PINS := uv==0.13.9 httpx==0.29.0
+export INTERCEPT_PROXY_TOOLS_VENV := $(abspath $(TOOLS_VENV))
 
 # What `make bench` (and its smoke run in `make test`) needs: nginx as the HTTPS origin, curl as the
 # load, and a Python that can make a virtual environment for mitmproxy from PyPI.
@@ -67,6 +71,12 @@ bench-deps: deps
 bench-peer-deps: bench-deps
 	@$(call ensure_packages,$(BENCH_PEER_PACKAGES),benchmark peers)
 
+$(TOOLS_VENV)/bin/uv:
+	@echo "make: installing $(TOOLS_PINS) from PyPI into $(TOOLS_VENV) (clients the world tests drive)"
+	rm -rf $(TOOLS_VENV)
+	python3 -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check $(TOOLS_PINS)
+
 $(BENCH_VENV)/bin/mitmdump:
 	@echo "make: installing mitmproxy $(MITMPROXY_VERSION) from PyPI into $(BENCH_VENV) (the benchmark's baseline)"
 	rm -rf $(BENCH_VENV)
@@ -111,7 +121,7 @@ $(APPS_ROOTFS)/usr/bin/go: | $(ROOTFS)/usr/bin/curl
 container-prerequisites: container-deps $(APPS_ROOTFS)/usr/bin/go
 
 # Runs every test, then prints one closing line: "tests: N passed, N failed".
-test: test-deps $(ROOTFS)/usr/bin/curl container-prerequisites $(BENCH_VENV)/bin/mitmdump fuzz-smoke sanitize-ci image
+test: test-deps $(ROOTFS)/usr/bin/curl container-prerequisites $(BENCH_VENV)/bin/mitmdump $(TOOLS_VENV)/bin/uv fuzz-smoke sanitize-ci image
 	$(SWIFT) build --build-tests
 	@mkdir -p .build
 	@status=0; $(SWIFT) test 2>&1 | tee .build/test.log || status=$$?; \

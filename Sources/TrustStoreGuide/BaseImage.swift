@@ -1,3 +1,5 @@
+import FoundationEssentials
+
 /// What a base image's name says about where its trust store lives and which runtimes read their own.
 public struct BaseImage: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
@@ -11,9 +13,13 @@ public struct BaseImage: Sendable, Equatable {
         case unknown
     }
 
-    /// Runtimes that read a store of their own rather than the OS bundle.
-    public enum Runtime: String, Sendable, CaseIterable {
-        case python, node, java
+    /// Clients that read a store of their own (or a setting) rather than the OS bundle alone.
+    public enum Runtime: String, Sendable, CaseIterable, Comparable {
+        case python, uv, conda, node, deno, java, rust, dotnet, aws
+
+        public static func < (left: Runtime, right: Runtime) -> Bool {
+            allCases.firstIndex(of: left)! < allCases.firstIndex(of: right)!
+        }
     }
 
     public let reference: String
@@ -48,6 +54,7 @@ public struct BaseImage: Sendable, Equatable {
     /// Ubuntu underneath unless the tag says alpine or ubi.
     private static let debianBasedRuntimes: Set<String> = [
         "python", "node", "eclipse-temurin", "openjdk", "golang", "maven", "gradle", "ruby", "rust", "buildpack-deps",
+        "bun", "deno", "miniconda3", "miniforge3", "micromamba",
     ]
     private static let families: [(names: Set<String>, family: String)] = [
         (["debian", "ubuntu"], "debian"),
@@ -72,23 +79,52 @@ public struct BaseImage: Sendable, Equatable {
         return .unknown
     }
 
-    private static func runtimes(names: [String]) -> Set<Runtime> {
+    /// The runtime an image's name says it carries (`python`, `oven/bun`, `ghcr.io/astral-sh/uv`,
+    /// `mcr.microsoft.com/dotnet/sdk`): as a base, or as the source of a `COPY --from`.
+    static func runtimes(names: [String]) -> Set<Runtime> {
         guard let last = names.last else { return [] }
+        if names.contains("dotnet") { return [.dotnet] }
         switch last {
-        case "python": return [.python]
-        case "node": return [.node]
-        case "eclipse-temurin", "openjdk", "maven", "gradle": return [.java]
+        case "python", "pypy": return [.python]
+        case "uv": return [.uv]
+        case "miniconda3", "miniforge3", "micromamba", "anaconda3", "mambaforge": return [.conda]
+        case "node", "bun": return [.node]
+        case "deno": return [.deno]
+        case "eclipse-temurin", "openjdk", "maven", "gradle", "amazoncorretto", "sbt": return [.java]
+        case "rust": return [.rust]
+        case "aws-cli": return [.aws]
         default: return []
         }
     }
 
-    /// Runtimes a stage's commands use, whatever its base: `pip install`, `npm ci`, `mvn package` ...
+    /// The words of a command that name each client; a word is a run of letters, digits, `-` and `_`.
+    private static let commandWords: [(Runtime, Set<String>)] = [
+        (.python, ["pip", "pip3", "pipenv", "poetry", "requests", "pdm", "hatch"]),
+        (.uv, ["uv", "uvx"]),
+        (.conda, ["conda", "mamba", "micromamba"]),
+        (.node, ["npm", "npx", "yarn", "pnpm", "node", "bun", "bunx"]),
+        (.deno, ["deno"]),
+        (.java, ["mvn", "mvnw", "gradle", "gradlew", "java", "keytool", "sbt"]),
+        (.rust, ["cargo", "rustup"]),
+        (.dotnet, ["dotnet"]),
+        (.aws, ["aws"]),
+    ]
+
+    /// Runtimes a stage's commands use, whatever its base: `pip install`, `npm ci`, `uv sync`, `mvn package` ...
     public static func runtimes(inCommand command: String) -> Set<Runtime> {
         let words = Set(command.split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "-" && $0 != "_" }).map { $0.lowercased() })
-        var result: Set<Runtime> = []
-        if !words.isDisjoint(with: ["pip", "pip3", "pipenv", "poetry", "requests"]) { result.insert(.python) }
-        if !words.isDisjoint(with: ["npm", "npx", "yarn", "pnpm", "node"]) { result.insert(.node) }
-        if !words.isDisjoint(with: ["mvn", "mvnw", "gradle", "gradlew", "java", "keytool"]) { result.insert(.java) }
+        return Set(commandWords.filter { !words.isDisjoint(with: $0.1) }.map(\.0))
+    }
+
+    /// Runtimes a `COPY --from=IMAGE ...` brings into a stage (uv's binary from its image, say);
+    /// a `--from` naming an earlier stage brings what that stage had, which its own block covers.
+    public static func runtimes(inCopy arguments: String, stageNames: Set<String>) -> Set<Runtime> {
+        let words = arguments.split(separator: " ").map(String.init)
+        guard let from = words.first(where: { $0.hasPrefix("--from=") }).map({ String($0.dropFirst("--from=".count)) }),
+              !stageNames.contains(from.lowercased()), Int(from) == nil else { return [] }
+        let copied = words.filter { !$0.hasPrefix("--") }.dropLast().map { URL(fileURLWithPath: $0).lastPathComponent.lowercased() }
+        var result = BaseImage(from).runtimes
+        result.formUnion(runtimes(inCommand: copied.joined(separator: " ")))
         return result
     }
 }

@@ -52,11 +52,16 @@ public enum DockerfileRewriter {
             switch kind {
             case .distro(let family):
                 var runtimes = parent == nil ? BaseImage(stage.image).runtimes : []
-                for run in stage.instructions where run.keyword == "RUN" { runtimes.formUnion(BaseImage.runtimes(inCommand: run.arguments)) }
+                let stageNames = Set(dockerfile.stages.compactMap { $0.name?.lowercased() })
+                for instruction in stage.instructions {
+                    if instruction.keyword == "RUN" { runtimes.formUnion(BaseImage.runtimes(inCommand: instruction.arguments)) }
+                    if instruction.keyword == "COPY" { runtimes.formUnion(BaseImage.runtimes(inCopy: instruction.arguments, stageNames: stageNames)) }
+                }
                 let lines = block(family: family, runtimes: runtimes).map { crlf ? $0 + "\r" : $0 }
                 insertions.append(UnifiedDiff.Insertion(after: stage.from.lastLine, lines: lines))
                 trusted[stage.index] = true
-                let extra = runtimes.isEmpty ? "" : " and the variables for " + runtimes.map(\.rawValue).sorted().joined(separator: ", ")
+                let needing = runtimes.filter { $0 != .dotnet }  // .NET reads the OS store the block fills
+                let extra = needing.isEmpty ? "" : " and the variables for " + needing.map(\.rawValue).sorted().joined(separator: ", ")
                 notes.append("\(stage.label) FROM \(stage.image): \(family.names[0]) family, block inserted after line \(stage.from.lastLine + 1)\(extra)")
             case .distroless, .scratch:
                 unresolved = true
@@ -71,7 +76,9 @@ public enum DockerfileRewriter {
         return DockerfileRewrite(original: text, rewritten: rewritten, notes: notes, unresolved: unresolved, insertions: insertions)
     }
 
-    /// The `snippet --distro` block, then what the stage's runtimes need beyond the OS bundle.
+    /// The `snippet --distro` block, then what the stage's runtimes need beyond the OS bundle. Every
+    /// setting names the OS bundle, which the block has given the root (and which keeps the public
+    /// roots, with or without the build argument): they add to what the clients trust.
     static func block(family: DistroFamily, runtimes: Set<BaseImage.Runtime>) -> [String] {
         var text = DistroSnippet.render(distro: family.names[0], format: .dockerfile)!
         if runtimes.contains(.java) {
@@ -83,21 +90,31 @@ public enum DockerfileRewriter {
 
                 """
         }
-        if runtimes.contains(.python) {
-            text += """
-                # intercept-proxy: pip and requests may read certifi instead of the OS bundle: point them at it.
-                ENV PIP_CERT=\(family.bundle) REQUESTS_CA_BUNDLE=\(family.bundle)
-
-                """
-        }
-        if runtimes.contains(.node) {
-            text += """
-                # intercept-proxy: node and npm read their bundled roots, not the OS bundle: add it.
-                ENV NODE_EXTRA_CA_CERTS=\(family.bundle)
-
-                """
+        var set: Set<String> = []
+        for runtime in runtimes.sorted() {
+            guard let (why, assignments) = environment(for: runtime, family: family) else { continue }
+            let fresh = assignments.filter { set.insert($0.0).inserted }
+            guard !fresh.isEmpty else { continue }
+            text += "# intercept-proxy: \(why)\nENV " + fresh.map { "\($0.0)=\($0.1)" }.joined(separator: " ") + "\n\n"
         }
         return text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+    }
+
+    /// The variables a client needs to read the OS bundle, and why; nil when it reads it anyway.
+    private static func environment(for runtime: BaseImage.Runtime, family: DistroFamily) -> (String, [(String, String)])? {
+        let bundle = family.bundle
+        switch runtime {
+        case .python: return ("pip and requests may read certifi instead of the OS bundle: point them at it.",
+                              [("PIP_CERT", bundle), ("REQUESTS_CA_BUNDLE", bundle)])
+        case .uv: return ("uv reads its bundled roots, not the OS bundle: point it at the bundle.", [("SSL_CERT_FILE", bundle)])
+        case .conda: return ("conda reads certifi unless ssl_verify names a bundle.", [("CONDA_SSL_VERIFY", bundle), ("REQUESTS_CA_BUNDLE", bundle)])
+        case .node: return ("node, npm and bun read their bundled roots, not the OS bundle: add it.", [("NODE_EXTRA_CA_CERTS", bundle)])
+        case .deno: return ("deno reads its bundled roots: add the OS store.", [("DENO_TLS_CA_STORE", "system,mozilla")])
+        case .rust: return ("cargo's libcurl and rustup read their own roots: point them at the bundle.",
+                            [("CARGO_HTTP_CAINFO", bundle), ("SSL_CERT_FILE", bundle)])
+        case .aws: return ("the AWS CLI reads its own bundle: point it at the OS bundle.", [("AWS_CA_BUNDLE", bundle)])
+        case .java, .dotnet: return nil  // cacerts above; .NET reads the OS store
+        }
     }
 }
 

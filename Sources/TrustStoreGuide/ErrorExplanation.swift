@@ -47,6 +47,25 @@ public struct ErrorExplanation: Sendable, Equatable {
     /// The CA file the error says the client was told to use (curl's `CAfile:`), when it says.
     public let configuredCAFile: String?
 
+    /// An explanation made directly rather than read from a text (another tool that knows the
+    /// client, the cause and the place; tests that walk every combination).
+    public init(family: ClientFamily, cause: Cause, context: Context, host: String? = nil) {
+        self.init(client: family.id, cause: cause, context: context, errorLine: Line(0, in: ExplainText(""), around: nil),
+                  clientLine: nil, host: host, gatewayVendor: nil, configuredCAFile: nil)
+    }
+
+    private init(client: String, cause: Cause, context: Context, errorLine: Line, clientLine: Line?, host: String?,
+                 gatewayVendor: String?, configuredCAFile: String?) {
+        self.client = client
+        self.cause = cause
+        self.context = context
+        self.errorLine = errorLine
+        self.clientLine = clientLine
+        self.host = host
+        self.gatewayVendor = gatewayVendor
+        self.configuredCAFile = configuredCAFile
+    }
+
     public var family: ClientFamily { ClientFamily.named(client)! }
     /// The `snippet --client` name with more detail, when there is one.
     public var snippet: String? { family.snippet }

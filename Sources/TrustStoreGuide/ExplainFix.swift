@@ -22,7 +22,7 @@ extension ErrorExplanation {
             lines = trustFix
         }
         let ca = caFile ?? GatewayRoot.placeholder
-        return lines.map { $0.replacing("{CA}", with: ca) }
+        return lines.map { CombinedBundle.render($0, windows: context == .windows).replacing("{CA}", with: ca) }
     }
 
     /// The command that shows what the server (or the gateway in its place) presents.
@@ -83,8 +83,9 @@ extension ErrorExplanation {
         guard line.hasPrefix("export "), let equals = line.firstIndex(of: "=") else { return line }
         let name = line[line.index(line.startIndex, offsetBy: 7)..<equals]
         let rest = line[line.index(after: equals)...]
-        let value = rest.prefix { $0 != " " }
-        let note = rest.dropFirst(value.count).trimmingWhitespace()
+        let written = rest.prefix { $0 != " " }
+        let note = rest.dropFirst(written.count).trimmingWhitespace()
+        let value = written.count > 1 && written.hasPrefix("\"") && written.hasSuffix("\"") ? written.dropFirst().dropLast() : written
         return "$env:\(name) = \"\(value)\"   # this session; for good: setx \(name) \"\(value)\"" + (note.isEmpty ? "" : "; " + note.dropFirst(note.hasPrefix("#") ? 1 : 0).trimmingWhitespace())
     }
 
@@ -139,7 +140,7 @@ extension ErrorExplanation {
             "openssl verify -x509_strict -CAfile {CA} {CA}   # names the RFC 5280 rule the root breaks",
             "# the lasting fix: the root is reissued with critical basicConstraints, keyUsage keyCertSign and key identifiers (IT or the gateway vendor)",
             "# Python 3.13+ sets VERIFY_X509_STRICT by default; until the root is fixed, in code you own:",
-            "#   ctx = ssl.create_default_context(cafile=\"{CA}\"); ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT",
+            "#   ctx = ssl.create_default_context(); ctx.load_verify_locations(\"{CA}\"); ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT",
         ]
     }
 }

@@ -42,7 +42,10 @@ final class TrustSandbox {
 
     /// Copies the stores the command's clients read and gives each the root; throws `Unavailable`
     /// when no private mount namespace can be made here.
-    init(publicRoot: Certificate, command: [String], environment: [String: String]) throws {
+    /// - Parameter hashedDirectory: whether the root also goes into the hashed directory
+    ///   /etc/ssl/certs, as Debian's update-ca-certificates puts it there. Without it only the
+    ///   bundle file holds it, as on Fedora, RHEL and macOS, where OpenSSL clients read the file alone.
+    init(publicRoot: Certificate, command: [String], environment: [String: String], hashedDirectory: Bool = true) throws {
         namespace = try Self.probeNamespace(environment: environment)
         root = publicRoot
         var template = Array((ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp") + "/intercept-proxy-world.XXXXXX").map { CChar(bitPattern: $0.asciiValue ?? 0) } + [0]
@@ -54,7 +57,7 @@ final class TrustSandbox {
         do {
             try write(root.pemString, to: rootFile)
             let lookup = Lookup(environment: environment)
-            giveOSStore()
+            giveOSStore(hashedDirectory: hashedDirectory)
             giveDistroBundles()
             giveJava(lookup)
             giveCertifi(lookup, command: command)
@@ -87,7 +90,7 @@ final class TrustSandbox {
 
     /// Debian's (and Alpine's, SUSE's) /etc/ssl/certs: the bundle, the hashed links OpenSSL's
     /// directory lookup reads, and Java's cacerts under it, as update-ca-certificates leaves them.
-    private func giveOSStore() {
+    private func giveOSStore(hashedDirectory: Bool) {
         let original = "/etc/ssl/certs"
         guard FileStatus(path: original)?.isDirectory == true else { return }
         let copy = scratch + "/etc-ssl-certs"
@@ -97,13 +100,15 @@ final class TrustSandbox {
         }
         publicRoots = PEMBundle(file: original + "/ca-certificates.crt") ?? publicRoots
         if FileStatus(path: copy + "/ca-certificates.crt") != nil { append(to: copy + "/ca-certificates.crt") }
-        let name = "intercept-proxy-public-test-root.pem"
-        try? write(root.pemString, to: "\(copy)/\(name)")
-        var index = 0
-        while FileManager.default.fileExists(atPath: "\(copy)/\(root.subjectHash).\(index)") { index += 1 }
-        symlink(name, "\(copy)/\(root.subjectHash).\(index)")
+        if hashedDirectory {
+            let name = "intercept-proxy-public-test-root.pem"
+            try? write(root.pemString, to: "\(copy)/\(name)")
+            var index = 0
+            while FileManager.default.fileExists(atPath: "\(copy)/\(root.subjectHash).\(index)") { index += 1 }
+            symlink(name, "\(copy)/\(root.subjectHash).\(index)")
+        }
         mounts.append((copy, original))
-        stores.append(Store(name: "OS store (bundle and hashed directory)", path: original))
+        stores.append(Store(name: hashedDirectory ? "OS store (bundle and hashed directory)" : "OS store (the bundle only, as without a hashed directory)", path: original))
         if FileStatus(path: copy + "/java/cacerts") != nil, importIntoKeystore(copy + "/java/cacerts") {
             stores.append(Store(name: "Java cacerts", path: original + "/java/cacerts"))
         }
@@ -152,15 +157,36 @@ final class TrustSandbox {
         }
     }
 
-    /// node reads its compiled-in roots and NODE_EXTRA_CA_CERTS only: the root goes into that file.
+    /// node reads its compiled-in roots (and NODE_EXTRA_CA_CERTS) and no file the sandbox can
+    /// reach: a preload adds the root to every TLS context that does not name its own `ca`, as
+    /// the real public roots are in the compiled-in list (a `ca` option, npm's cafile, replaces
+    /// them, and the stand-in with them). Bun and others that read NODE_EXTRA_CA_CERTS get it there
+    /// when the command sets none.
     private func giveNode(_ environment: [String: String]) {
-        guard let named = environment["NODE_EXTRA_CA_CERTS"], !named.isEmpty else {
+        let preload = scratch + "/node-public-roots.js"
+        let script = """
+            // intercept-proxy's test world: the public stand-in root joins node's default roots.
+            // A context's own store starts from the compiled-in roots alone: NODE_EXTRA_CA_CERTS goes back in too.
+            'use strict';
+            const tls = require('tls'), fs = require('fs');
+            let added = fs.readFileSync(\(JSONText.encode(rootFile)), 'utf8');
+            try { if (process.env.NODE_EXTRA_CA_CERTS) added += '\\n' + fs.readFileSync(process.env.NODE_EXTRA_CA_CERTS, 'utf8'); } catch (e) {}
+            const createSecureContext = tls.createSecureContext;
+            tls.createSecureContext = function (options) {
+              const context = createSecureContext.apply(this, arguments);
+              if (!options || !options.ca) context.context.addCACert(added);
+              return context;
+            };
+
+            """
+        guard (try? write(script, to: preload)) != nil else { return }
+        let options = environment["NODE_OPTIONS"].map { $0 + " " } ?? ""
+        self.environment["NODE_OPTIONS"] = options + "--require \"\(preload)\""
+        stores.append(Store(name: "node (a preload adds it beside the compiled-in roots, where no ca option replaces them)", path: preload))
+        if environment["NODE_EXTRA_CA_CERTS"].map({ $0.isEmpty }) ?? true {
             self.environment["NODE_EXTRA_CA_CERTS"] = rootFile
-            stores.append(Store(name: "node (NODE_EXTRA_CA_CERTS, beside its compiled-in roots)", path: rootFile))
-            return
+            stores.append(Store(name: "NODE_EXTRA_CA_CERTS (bun and others that read it)", path: rootFile))
         }
-        guard let real = realPath(named), !isCovered(real) else { return }
-        give(real, as: "node (NODE_EXTRA_CA_CERTS)")
     }
 
     /// Bundles the command's variables name. One built from the public roots (the OS bundle plus
@@ -174,7 +200,7 @@ final class TrustSandbox {
             if !publicRoots.bodies.isEmpty, shared >= min(20, publicRoots.bodies.count / 2) {
                 give(real, as: "\(variable) (a bundle with the public roots)")
             } else {
-                replacingBundles.append("\(variable)=\(named) holds \(bundle.bodies.count) certificate\(bundle.bodies.count == 1 ? "" : "s") and no public roots: it replaces the client's store")
+                replacingBundles.append("\(variable)=\(named) holds \(bundle.bodies.count) certificate\(bundle.bodies.count == 1 ? "" : "s") and no public roots: a client that reads only this file loses them")
             }
         }
     }

@@ -44,6 +44,11 @@ struct VerifyCommand: ParsableCommand {
     @Option(name: .customLong("bypass"), help: ArgumentHelp("A host the gateway does not inspect, as for run (glob). Repeatable.", valueName: "HOSTPATTERN"))
     var bypass: [String] = []
 
+    @Flag(name: .customLong("without-hashed-dir"), help: """
+        In the sandbox, give the public stand-in root to the OS bundle file only, not to the hashed directory /etc/ssl/certs:         as on Fedora, RHEL and macOS, where OpenSSL clients read the bundle alone. A fix that holds only because Debian's         directory still serves the public roots (curl --cacert, SSL_CERT_FILE for Python or Ruby) then fails there.
+        """)
+    var withoutHashedDir = false
+
     @Option(name: .customLong("upstream-ca"), help: ArgumentHelp("As for run.", valueName: "file"))
     var upstreamCA: String?
 
@@ -102,12 +107,14 @@ struct VerifyCommand: ParsableCommand {
         // Hosts present the site's own certificate only in the direct world or when bypassed: only
         // then must the command's default stores hold the public stand-in root.
         let sandboxed = worlds.contains(.direct) || !bypassRules.isEmpty
+        if withoutHashedDir && !sandboxed { throw ValidationError("--without-hashed-dir shapes the sandbox of --worlds direct or --bypass; add one of them") }
         let publicAuthority = try ca.loadPublicStandIn()
         let publicRoot = publicAuthority.rootCertificate
         var sandbox: TrustSandbox?
         if sandboxed {
             do {
-                sandbox = try TrustSandbox(publicRoot: publicRoot, command: command, environment: ProcessInfo.processInfo.environment)
+                sandbox = try TrustSandbox(publicRoot: publicRoot, command: command, environment: ProcessInfo.processInfo.environment,
+                                           hashedDirectory: !withoutHashedDir)
             } catch let error as TrustSandbox.Unavailable {
                 Terminal.error(error.description)
                 throw ExitCode(2)

@@ -95,8 +95,9 @@ struct VerifyReport: Encodable {
             print(Self.aligned(rows))
             print("command exited with status \(result.commandStatus)")
             if result.matched {
-                print(plain ? "OK: every host was \(expect.rawValue)"
-                            : "OK in the \(result.world.rawValue) world: intercepted hosts \(expect.rawValue), the others trusted")
+                let summary = result.world == .direct ? "every host trusted the site's own certificate"
+                    : "intercepted hosts \(expect.rawValue)" + (result.hosts.contains { $0.interception == "bypassed" } ? ", bypassed hosts trusted" : "")
+                print(plain ? "OK: every host was \(expect.rawValue)" : "OK in the \(result.world.rawValue) world: \(summary)")
             } else if plain, !result.hosts.isEmpty {
                 print("FAIL: expected every host to be \(expect.rawValue) (root CA: \(caFile ?? "the proxy's"))")
             } else {

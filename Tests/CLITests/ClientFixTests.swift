@@ -67,36 +67,27 @@ import TestSupport
         }
     }
 
-    /// `export NAME=VALUE` lines of a snippet, as environment variables.
-    private func environment(fromSnippet text: String) -> [String: String] {
-        var result: [String: String] = [:]
-        for line in text.split(separator: "\n") where line.hasPrefix("export ") {
-            let assignment = line.dropFirst(7).split(separator: " ")[0]
-            let parts = assignment.split(separator: "=", maxSplits: 1)
-            if parts.count == 2 { result[String(parts[0])] = String(parts[1]) }
-        }
-        return result
-    }
-
     @Test(arguments: clients, ["zscaler", "netskope"])
     func rejectedWithoutTheCATrustedWithTheSnippet(client: Client, profile: String) throws {
         let upstream = try Self.upstream.get()
         let caDir = upstream.files.path("ca")
+        let home = try TemporaryDirectory()
         let verify = ["verify", "--ca-dir", caDir, "--profile", profile, "--upstream-insecure",
                       "--map-remote", "pypi.example=127.0.0.1:\(upstream.server.port)",
                       "--map-remote", "git.example=127.0.0.1:\(upstream.server.port)"]
-        let command = ["--"] + client.command(upstream.files.url.path)
+        let command = client.command(upstream.files.url.path)
 
-        let rejected = try CLI.run(verify + ["--expect", "rejected"] + command)
+        let rejected = try CLI.run(verify + ["--expect", "rejected", "--"] + command)
         #expect(rejected.status == 0, "\(client) \(profile): \(rejected)")
         let text = profile == "zscaler" ? client.rejected.0 : client.rejected.1
         #expect(rejected.stderr.contains(text), "\(client) \(profile) should print: \(text)\n\(rejected.stderr.suffix(1500))")
 
+        // The snippet as printed, pasted into a shell before the client (WorldFixTests runs it in both worlds).
         let snippet = try CLI.run(["snippet", "--client", client.snippet, "--ca-dir", caDir, "--profile", profile])
-        let fix = environment(fromSnippet: snippet.stdout)
-        #expect(!fix.isEmpty, "\(snippet)")
-        let trusted = try CLI.run(verify + ["--expect", "trusted"] + command, environment: fix)
-        #expect(trusted.status == 0, "\(client) \(profile) with \(fix): \(trusted)")
+        #expect(snippet.status == 0 && snippet.stdout.contains("\(caDir)/\(profile)/root-ca.pem"), "\(snippet)")
+        let script = snippet.stdout + "\nexec \"$@\"\n"
+        let trusted = try CLI.run(verify + ["--expect", "trusted", "--", "sh", "-c", script, "snippet"] + command, environment: ["HOME": home.url.path])
+        #expect(trusted.status == 0, "\(client) \(profile) with\n\(snippet.stdout)\n\(trusted)")
         #expect(trusted.stdout.contains("OK: every host was trusted"), "\(trusted)")
     }
 }
@@ -113,9 +104,9 @@ import TestSupport
         #expect(rejected.stderr.contains(text), "\(rejected.stderr.suffix(800))")
         let snippet = try CLI.run(["snippet", "--client", "npm", "--ca-dir", scratch.path("ca"), "--profile", profile]).stdout
         let caFile = "\(scratch.path("ca"))/\(profile)/root-ca.pem"
-        #expect(snippet.contains("export npm_config_cafile=\(caFile)"), "\(snippet)")
+        #expect(snippet.contains("export NODE_EXTRA_CA_CERTS=\(caFile)"), "\(snippet)")
         let trusted = try CLI.run(verify + ["--expect", "trusted"] + command,
-                                  environment: ["npm_config_cafile": caFile, "npm_config_cache": scratch.path("npm-cache")])
+                                  environment: ["NODE_EXTRA_CA_CERTS": caFile, "npm_config_cache": scratch.path("npm-cache")])
         #expect(trusted.status == 0, "\(trusted)")
         #expect(trusted.stderr.contains("npm notice PONG"), "\(trusted.stderr.suffix(800))")
     }

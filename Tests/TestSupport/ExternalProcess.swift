@@ -18,12 +18,17 @@ public let caEnvironmentVariables = [
     "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
 ]
 
-/// This process's environment without the CA variables and proxy settings.
+/// Machine-wide client configuration that names this machine's CA bundle (/etc/pip.conf's `cert`,
+/// npm's global `cafile`): a child reads none of it, or it would not act as it does at work.
+public let machineConfigurationOverrides = ["PIP_CONFIG_FILE": "/dev/null", "NPM_CONFIG_GLOBALCONFIG": "/dev/null"]
+
+/// This process's environment without the CA variables, proxy settings and machine-wide client configuration.
 public func cleanEnvironment(_ overrides: [String: String] = [:]) -> [String: String] {
     var environment = ProcessInfo.processInfo.environment
     for name in caEnvironmentVariables + ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
         environment[name] = nil
     }
+    environment.merge(machineConfigurationOverrides) { $1 }
     environment.merge(overrides) { $1 }
     return environment
 }

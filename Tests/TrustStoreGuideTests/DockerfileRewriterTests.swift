@@ -68,6 +68,37 @@ import Testing
         #expect(BaseImage.runtimes(inCommand: "python3 -m pip install -r req.txt && npm ci") == [.python, .node])
         #expect(BaseImage.runtimes(inCommand: "./mvnw -B package") == [.java])
         #expect(BaseImage.runtimes(inCommand: "apt-get install -y python3-pip").isEmpty)
+        #expect(BaseImage.runtimes(inCommand: "uv sync --frozen && conda install x && deno cache main.ts") == [.uv, .conda, .deno])
+        #expect(BaseImage.runtimes(inCommand: "cargo build --release; dotnet restore; aws s3 cp a b") == [.rust, .dotnet, .aws])
+        #expect(BaseImage.runtimes(inCommand: "bun install") == [.node])
+        #expect(BaseImage("oven/bun:1").runtimes == [.node] && BaseImage("denoland/deno:2.1").runtimes == [.deno])
+        #expect(BaseImage("mcr.microsoft.com/dotnet/sdk:8.0").runtimes == [.dotnet])
+        #expect(BaseImage("continuumio/miniconda3").runtimes == [.conda])
+    }
+
+    /// A tool copied in from its image (uv's binary, seed 000's "uv has its own store") is a client
+    /// of the stage even though no RUN line installs it; a copy from an earlier stage is not.
+    @Test func clientsCopiedFromTheirImagesGetTheirSettings() throws {
+        #expect(BaseImage.runtimes(inCopy: "--from=ghcr.io/astral-sh/uv:0.5 /uv /uvx /bin/", stageNames: []) == [.uv])
+        #expect(BaseImage.runtimes(inCopy: "--from=builder /app /app", stageNames: ["builder"]).isEmpty)
+        #expect(BaseImage.runtimes(inCopy: "--from=0 /app /app", stageNames: []).isEmpty)
+        let text = """
+            FROM python:3.12-slim
+            COPY --from=ghcr.io/astral-sh/uv:latest /uv /uvx /bin/
+            WORKDIR /app
+            COPY pyproject.toml uv.lock ./
+            RUN uv sync --frozen
+
+            """
+        let rewritten = try DockerfileRewriter.rewrite(text)
+        #expect(rewritten.rewritten.contains("ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"), "\(rewritten.rewritten)")
+        #expect(rewritten.rewritten.contains("ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt"))
+        #expect(rewritten.notes[0].hasSuffix("and the variables for python, uv"), "\(rewritten.notes)")
+        let many = try DockerfileRewriter.rewrite("FROM rust:1\nRUN cargo build && uv pip install x && conda info\n").rewritten
+        #expect(many.components(separatedBy: "SSL_CERT_FILE=").count == 2, "set once, by the first client that needs it:\n\(many)")
+        #expect(many.contains("CARGO_HTTP_CAINFO=/etc/ssl/certs/ca-certificates.crt") && many.contains("CONDA_SSL_VERIFY=/etc/ssl/certs/ca-certificates.crt"))
+        let deno = try DockerfileRewriter.rewrite("FROM denoland/deno:2.1\nRUN deno cache main.ts\n").rewritten
+        #expect(deno.contains("ENV DENO_TLS_CA_STORE=system,mozilla"))
     }
 
     @Test func blockGoesAfterFromInStagesThatRunCommandsAndCopyOnlyStagesAreLeftAlone() throws {

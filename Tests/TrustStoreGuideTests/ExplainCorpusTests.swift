@@ -73,6 +73,17 @@ import TrustStoreGuide
         #expect(mismatches.isEmpty, Comment(rawValue: "\(mismatches.count) of \(Self.entries.count) entries differ:\n" + mismatches.joined(separator: "\n")))
     }
 
+    /// No fix sets a store-replacing setting to the gateway root alone (AppendingFixTests walks
+    /// every family; this walks what real texts get, hosts and CA files from the text included).
+    @Test func everyFixAppendsTheRoot() {
+        for entry in Self.entries {
+            guard let explanation = ErrorExplanation.explain(entry.text) else { continue }
+            for line in explanation.fix(caFile: Self.caFile) {
+                #expect(ReplacingSetting.violations(in: line, caFile: Self.caFile).isEmpty, "\(entry.id): \(line)")
+            }
+        }
+    }
+
     /// No printed fix may point at this project's generated CA, with or without --ca-file.
     @Test func reportsNeverNameThisProjectsCA() {
         for entry in Self.entries {

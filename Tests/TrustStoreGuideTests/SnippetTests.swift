@@ -44,28 +44,40 @@ import TrustStoreGuide
         #expect(DistroSnippet.render(distro: "gentoo", format: .shell) == nil)
     }
 
+    static let bundle = "\"$HOME/.local/share/gateway-ca/ca-bundle.pem\""
+    static let fromOS = "cat /etc/ssl/certs/ca-certificates.crt /ca.pem > \(bundle)"
+    static let fromCertifi = "cat \"$(python3 -m certifi)\" /ca.pem > \(bundle)"
+
     static let clientFacts: [(client: String, mustContain: [String])] = [
-        ("pip", ["PIP_CERT=/ca.pem"]),
-        ("requests", ["REQUESTS_CA_BUNDLE=/ca.pem", "ignores SSL_CERT_FILE"]),
-        ("uv", ["SSL_CERT_FILE=/ca.pem", "--system-certs", "ignores REQUESTS_CA_BUNDLE"]),
+        ("pip", [fromOS, "PIP_CERT=\(bundle)", "replaces the client's roots", "pip >= 24.2"]),
+        ("requests", [fromCertifi, "REQUESTS_CA_BUNDLE=\(bundle)", "ignores SSL_CERT_FILE"]),
+        ("httpx", [fromCertifi, "SSL_CERT_FILE=\(bundle)", "ignores REQUESTS_CA_BUNDLE"]),
+        ("python", [fromOS, "SSL_CERT_FILE=\(bundle)", "ctx.load_verify_locations(\"/ca.pem\")", "hashed directory"]),
+        ("uv", [fromOS, "SSL_CERT_FILE=\(bundle)", "UV_SYSTEM_CERTS=1", "--system-certs", "ignores REQUESTS_CA_BUNDLE"]),
         ("node", ["NODE_EXTRA_CA_CERTS=/ca.pem", "read once at start"]),
-        ("npm", ["npm_config_cafile=/ca.pem", "npm config set cafile /ca.pem", "replaces the whole list", "NODE_EXTRA_CA_CERTS is ignored"]),
+        ("npm", ["NODE_EXTRA_CA_CERTS=/ca.pem", "npm config set cafile \(bundle)", "replaces the client's roots", "npm config delete cafile"]),
         ("yarn", ["NODE_EXTRA_CA_CERTS=/ca.pem"]),
-        ("java", ["keytool -importcert -noprompt -alias intercept-proxy -file /ca.pem", "ignores SSL_CERT_FILE"]),
-        ("git", ["GIT_SSL_CAINFO=/ca.pem", "http.sslCAInfo"]),
-        ("cargo", ["CARGO_HTTP_CAINFO=/ca.pem", "ignores CURL_CA_BUNDLE"]),
-        ("conda", ["ssl_verify /ca.pem"]),
-        ("curl", ["--cacert /ca.pem"]),
-        ("go", ["SSL_CERT_FILE=/ca.pem"]),
+        ("bun", ["NODE_EXTRA_CA_CERTS=/ca.pem"]),
+        ("deno", ["DENO_CERT=/ca.pem"]),
+        ("java", ["keytool -importcert -noprompt -alias intercept-proxy -file /ca.pem -cacerts", "cp \"$JAVA_HOME/lib/security/cacerts\"", "ignores SSL_CERT_FILE"]),
+        ("git", [fromOS, "http.sslCAInfo \(bundle)", "GIT_SSL_CAINFO=\(bundle)"]),
+        ("cargo", [fromOS, "CARGO_HTTP_CAINFO=\(bundle)", "ignores CURL_CA_BUNDLE"]),
+        ("conda", [fromCertifi, "ssl_verify \(bundle)", "truststore"]),
+        ("poetry", [fromCertifi, "REQUESTS_CA_BUNDLE=\(bundle)"]),
+        ("curl", [fromOS, "CURL_CA_BUNDLE=\(bundle)", "--cacert \(bundle)", "CApath"]),
+        ("wget", ["--ca-certificate=/ca.pem"]),
+        ("openssl", ["-CAfile \(bundle)"]),
+        ("go", [fromOS, "SSL_CERT_FILE=\(bundle)"]),
+        ("aws", ["AWS_CA_BUNDLE=\(bundle)"]),
         ("docker", ["/etc/docker/certs.d/", "restart"]),
-        ("dotnet", ["SSL_CERT_FILE=/ca.pem"]),
-        ("ruby", ["SSL_CERT_FILE=/ca.pem", "BUNDLE_SSL_CA_CERT"]),
+        ("dotnet", ["SSL_CERT_FILE=\(bundle)"]),
+        ("ruby", ["SSL_CERT_FILE=\(bundle)", "BUNDLE_SSL_CA_CERT=\(bundle)"]),
     ]
 
     @Test(arguments: clientFacts)
     func clientSnippetCarriesTheFixAndTheGotchas(client: String, mustContain: [String]) throws {
         let text = try #require(ClientSnippet.named(client)).render(caFile: "/ca.pem")
         for fact in mustContain { #expect(text.contains(fact), "\(client): \(fact)\n\(text)") }
-        #expect(!text.contains("{CA}"))
+        #expect(!text.contains("{CA}") && !text.contains("{COMBINED}"))
     }
 }
