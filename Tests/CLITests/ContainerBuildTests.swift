@@ -18,29 +18,36 @@ import TestSupport
         let rootPEM: String
         var https: StaticHTTPSServer { packages.server }
 
-        init() throws {
+        /// The CA directory is the engine's: its public stand-in root is the one the base image trusts.
+        init(engine: ContainerEngine) throws {
             packages = try PackageOrigin(host: "origin.example") { root in
                 try PackageRepositories.writePipIndex(root: root)
                 try PackageRepositories.writeNPMRegistry(root: root, base: "https://origin.example")
                 try PackageRepositories.writeAptRepository(root: root)
                 try PackageRepositories.writeGoModuleProxy(root: root)
             }
-            caDir = packages.files.path("ca")
-            let initialised = try CLI.run(["ca", "init", "--ca-dir", caDir, "--profile", "zscaler"])
-            guard initialised.status == 0 else { throw ContainerEngine.EngineError("ca init: \(initialised)") }
+            caDir = engine.caDir
             caBase64 = try CLI.run(["ca", "export", "--ca-dir", caDir, "--format", "base64"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             rootPEM = try String(contentsOfFile: "\(caDir)/zscaler/root-ca.pem", encoding: .utf8)
         }
 
-        /// `intercept-proxy verify` around a command, through the zscaler profile, origin.example mapped here.
-        func verify(_ expect: String, _ command: [String], mapping extra: [String] = []) throws -> ProcessResult {
+        /// `intercept-proxy verify` around a command, through the zscaler profile, origin.example mapped
+        /// here; `worlds: "direct"` runs it with no gateway (the origin presents a public stand-in leaf).
+        func verify(_ expect: String, _ command: [String], mapping extra: [String] = [], worlds: String = "gateway") throws -> ProcessResult {
             let maps = (["origin.example=127.0.0.1:\(https.port)"] + extra).flatMap { ["--map-remote", $0] }
-            return try CLI.run(["verify", "--ca-dir", caDir, "--profile", "zscaler", "--upstream-insecure"] + maps
+            return try CLI.run(["verify", "--ca-dir", caDir, "--profile", "zscaler", "--upstream-insecure", "--worlds", worlds] + maps
                                + ["--expect", expect, "--"] + command)
+        }
+
+        /// The finished image's clients, in the world without the gateway: they must trust the origin's own certificate.
+        func expectTrustedWithoutTheGateway(_ image: String, _ clients: String, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let direct = try verify("trusted", ContainerEngine.runThroughProxy(image, clients), worlds: "direct")
+            #expect(direct.status == 0, "\(what) without the gateway:\n\(direct.stdout)\n\(direct.stderr.suffix(1500))", sourceLocation: sourceLocation)
+            #expect(direct.stdout.contains("origin.example  direct        trusted"), "\(direct.stdout)", sourceLocation: sourceLocation)
         }
     }
 
-    static let origin = Result { try Origin() }
+    static let origin = Result { try Origin(engine: ContainerEngine.shared.get()) }
 
     /// RUN steps fetching over HTTPS, and what each client prints behind the gateway (reference file, section 1).
     static let curlStep = #"RUN curl -sS -o /dev/null "$ORIGIN/apt/Release""#
@@ -52,6 +59,9 @@ import TestSupport
         (aptStep, "Certificate verification failed: The certificate is NOT trusted. The certificate issuer is unknown."),
     ]
     static let bundle = "/etc/ssl/certs/ca-certificates.crt"
+    /// What a built image's clients fetch, in a world of the caller's choice.
+    static let imageClients = "curl -sS -o /dev/null https://origin.example/apt/Release && python3 -m pip download -q --no-deps --retries 0 "
+        + "--disable-pip-version-check --no-cache-dir --index-url https://origin.example/simple/ demo==1.0 -d /tmp/downloads"
     static let anchor = "/usr/local/share/ca-certificates/intercept-proxy.crt"
 
     /// A build context holding a Dockerfile (and any other files).
@@ -85,6 +95,15 @@ import TestSupport
         #expect(trusted.stdout.contains("origin.example  trusted"), "\(trusted.stdout)")
         #expect(try engine.file(Self.anchor, in: image) == Data(origin.rootPEM.utf8), "the proxy's root is in the image's anchors")
         #expect(try engine.file("/usr/share/ip-demo/hello", in: image) != nil, "apt installed the package")
+        // The image ships where there is no gateway: its clients still trust the public roots.
+        try origin.expectTrustedWithoutTheGateway(image, Self.imageClients, "pattern 1's image")
+
+        // The same Dockerfile in the world without the gateway: no argument, the block does nothing, it builds.
+        let directWorld = engine.name("pattern1-direct")
+        defer { engine.remove(directWorld) }
+        let withoutGateway = try origin.verify("trusted", ContainerEngine.bud(build.url.path, tag: directWorld), worlds: "direct")
+        #expect(withoutGateway.status == 0, "\(withoutGateway.stdout)\n\(withoutGateway.stderr.suffix(2000))")
+        #expect(try engine.file(Self.anchor, in: directWorld) == nil, "no proxy CA without the argument")
 
         // CI without the proxy: no argument, a direct local origin, and the image stays clean.
         let direct = try StaticHTTPSServer(directory: origin.packages.root, chain: nil)
@@ -111,6 +130,7 @@ import TestSupport
         let built = try origin.verify("trusted", ContainerEngine.bud(application.url.path, tag: app))
         #expect(built.status == 0, "\(built.stdout)\n\(built.stderr.suffix(2000))")
         #expect(built.stdout.contains("OK: every host was trusted"), "\(built.stdout)")
+        try origin.expectTrustedWithoutTheGateway(app, Self.imageClients, "the application on corp-base")
     }
 
     /// `snippet --dockerfile` on the shapes users have: before, the build fails with the client's
@@ -123,6 +143,9 @@ import TestSupport
         /// Stage notes the rewrite must print.
         let notes: @Sendable (ContainerEngine) -> [String]
         let builtFile: String
+        /// A client of the finished image, run in the world without the gateway; nil when the image
+        /// has none (the Go app's final stage only copies): the Dockerfile then builds in that world.
+        var imageClient: String?
     }
 
     static let apps: [App] = [
@@ -130,13 +153,31 @@ import TestSupport
             dockerfile: { "FROM \($0.python)\nWORKDIR /app\nRUN pip install --break-system-packages --root-user-action=ignore --no-cache-dir --retries 0 --disable-pip-version-check --index-url https://origin.example/simple/ demo==1.0\nCMD [\"python3\", \"-c\", \"import demo\"]\n" },
             files: [:], failure: "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate",
             notes: { _ in ["debian family, block inserted after line 1 and the variables for python"] },
-            builtFile: "/usr/local/lib/python3.11/dist-packages/demo/__init__.py"),
+            builtFile: "/usr/local/lib/python3.11/dist-packages/demo/__init__.py",
+            imageClient: "python3 -m pip download -q --no-deps --retries 0 --disable-pip-version-check --no-cache-dir --index-url https://origin.example/simple/ demo==1.0 -d /tmp/d"),
+        // Tried as a new user would: uv copied from its image reads neither certifi nor PIP_CERT.
+        App(description: "python app (uv copied from its image, uv sync)",
+            dockerfile: { """
+                FROM \($0.python)
+                COPY --from=\($0.uv) /uv /uvx /bin/
+                WORKDIR /app
+                COPY pyproject.toml .
+                ENV UV_PYTHON_DOWNLOADS=never UV_NO_CACHE=1 UV_LINK_MODE=copy
+                RUN uv sync --index-url https://origin.example/simple/
+
+                """ },
+            files: ["pyproject.toml": "[project]\nname = \"app\"\nversion = \"1.0\"\nrequires-python = \">=3.11\"\ndependencies = [\"demo==1.0\"]\n\n[tool.uv]\npackage = false\n"],
+            failure: "invalid peer certificate: UnknownIssuer",
+            notes: { _ in ["debian family, block inserted after line 1 and the variables for python, uv"] },
+            builtFile: "/app/.venv/lib/python3.11/site-packages/demo/__init__.py",
+            imageClient: "cd /app && uv pip install -q --python /app/.venv/bin/python --reinstall --index-url https://origin.example/simple/ demo==1.0"),
         App(description: "node app (npm)",
             dockerfile: { "FROM \($0.node)\nWORKDIR /app\nCOPY package.json .\nRUN npm install --no-audit --no-fund --fetch-retries=0 --registry https://origin.example/npm/\n" },
             files: ["package.json": #"{"name": "app", "version": "1.0.0", "dependencies": {"ip-demo": "1.0.0"}}"#],
             failure: "npm ERR! code UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
             notes: { _ in ["debian family, block inserted after line 1 and the variables for node"] },
-            builtFile: "/app/node_modules/ip-demo/index.js"),
+            builtFile: "/app/node_modules/ip-demo/index.js",
+            imageClient: "npm view ip-demo version --registry https://origin.example/npm/ --fetch-retries=0"),
         App(description: "multi-stage Go build, distroless-style final stage",
             dockerfile: { """
                 FROM \($0.golang) AS build
@@ -190,6 +231,14 @@ import TestSupport
         let after = try origin.verify("trusted", ContainerEngine.bud(build.url.path, tag: image, arguments: ["PROXY_CA_B64=\(origin.caBase64)"]))
         #expect(after.status == 0, "\(app): \(after.stdout)\n\(after.stderr.suffix(2000))")
         #expect(try engine.file(app.builtFile, in: image) != nil, "\(app) built \(app.builtFile)")
+        if let client = app.imageClient {
+            try origin.expectTrustedWithoutTheGateway(image, client, "\(app)'s image")
+        } else {
+            let directWorld = engine.name("rewritten-direct")
+            defer { engine.remove(directWorld) }
+            let built = try origin.verify("trusted", ContainerEngine.bud(build.url.path, tag: directWorld), worlds: "direct")
+            #expect(built.status == 0, "\(app) without the gateway and the argument: \(built.stdout)\n\(built.stderr.suffix(2000))")
+        }
 
         if app.description.hasPrefix("multi-stage") {
             // Hardening: the final stage only copies, so it ships the base's trust store and no trace of the argument.

@@ -13,10 +13,16 @@ final class ContainerEngine: Sendable {
 
     /// Where every name of this process starts.
     let prefix: String
-    /// The base image under the names Dockerfiles use.
+    /// The base image under the names Dockerfiles use. Its OS store holds the public stand-in root
+    /// of `caDir`, as a real base image's holds the real public roots: the test world's PKI.
     let debian: String, python: String, node: String, golang: String
     /// A `FROM scratch` image holding only the base's CA bundle, named like Google's distroless.
     let distroless: String
+    /// uv's binaries alone, as `ghcr.io/astral-sh/uv` ships them (from the tools venv's uv).
+    let uv: String
+    /// The CA directory every container test uses: the gateway's CA (zscaler) and the public stand-in.
+    let caDir: String
+    private let scratch: TemporaryDirectory
 
     /// `buildah bud` as the README shows it: chroot isolation and the host's network (the proxy is
     /// on 127.0.0.1), the build arguments, the tag, the context. A failed build leaves no container.
@@ -38,14 +44,50 @@ final class ContainerEngine: Sendable {
         node = "\(prefix)/node:18"
         golang = "\(prefix)/golang:1.19"
         distroless = "\(prefix)/distroless/static-debian12:nonroot"
+        uv = "\(prefix)/astral-sh/uv:0.13.9"
         atexit { ContainerEngine.removeAll(of: getpid()) }
 
-        try Self.check(run("sh", ["-c", "tar -C \"$1\" -c . | podman import - \"$2\"", "import", rootfs, debian], timeout: 300), "importing \(rootfs)")
+        scratch = try TemporaryDirectory()
+        caDir = scratch.path("ca")
+        for kind in [["--profile", "zscaler"], ["--public"]] {
+            try Self.check(CLI.run(["ca", "init", "--ca-dir", caDir] + kind), "ca init \(kind)")
+        }
+        let imported = "\(prefix)/debian-import:bookworm"
+        try Self.check(run("sh", ["-c", "tar -C \"$1\" -c . | podman import - \"$2\"", "import", rootfs, imported], timeout: 300), "importing \(rootfs)")
+        let base = try TemporaryDirectory()
+        try FileManager.default.copyItem(atPath: "\(caDir)/public/root-ca.pem", toPath: base.path("public-test-root.crt"))
+        try base.write("Dockerfile", """
+            FROM \(imported)
+            COPY public-test-root.crt /usr/local/share/ca-certificates/intercept-proxy-public-test-root.crt
+            RUN update-ca-certificates
+
+            """)
+        try Self.check(execute(Self.bud(base.url.path, tag: debian)), "giving the base the public stand-in root")
         try Self.check(run("buildah", ["tag", debian, python, node, golang]), "tagging the base")
         let context = try TemporaryDirectory()
-        try FileManager.default.copyItem(atPath: rootfs + "/etc/ssl/certs/ca-certificates.crt", toPath: context.path("ca-certificates.crt"))
+        guard let bundle = try file("/etc/ssl/certs/ca-certificates.crt", in: debian) else { throw EngineError("the base image has no CA bundle") }
+        try bundle.write(to: URL(fileURLWithPath: context.path("ca-certificates.crt")))
         try context.write("Dockerfile", "FROM scratch\nCOPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n")
         try Self.check(execute(Self.bud(context.url.path, tag: distroless)), "building the distroless-style base")
+        let tools = try WorldClients.toolsVenv()
+        let uvContext = try TemporaryDirectory()
+        for binary in ["uv", "uvx"] { try FileManager.default.copyItem(atPath: "\(tools)/bin/\(binary)", toPath: uvContext.path(binary)) }
+        try uvContext.write("Dockerfile", "FROM scratch\nCOPY uv uvx /\n")
+        try Self.check(execute(Self.bud(uvContext.url.path, tag: uv)), "building the uv image")
+    }
+
+    /// Runs `command` in a container of `image` through the proxy `verify` gives it (HTTPS_PROXY), for
+    /// `verify -- sh -c ...`: the finished image's clients, in a world of the caller's choice.
+    static func runThroughProxy(_ image: String, _ command: String) -> [String] {
+        let script = #"""
+            container=$(buildah from --pull-never --quiet "$1") || exit 1
+            shift
+            buildah run --isolation chroot --network host --env HTTPS_PROXY="$HTTPS_PROXY" --env https_proxy="$HTTPS_PROXY" "$container" -- sh -c "$1"
+            status=$?
+            buildah rm "$container" >/dev/null
+            exit $status
+            """#
+        return ["sh", "-c", script, "run-in-image", image, command]
     }
 
     /// `buildah ARGS` with the given environment on top of a clean one (no proxy, no CA variables).
