@@ -67,6 +67,9 @@ public struct ErrorExplanation: Sendable, Equatable {
     }
 
     public var family: ClientFamily { ClientFamily.named(client)! }
+    /// Whether the text names the tool: false when only a library's wording placed it (OpenSSL,
+    /// libcurl, rustls), which many tools share.
+    public var clientIsNamed: Bool { !family.markers.isEmpty }
     /// The `snippet --client` name with more detail, when there is one.
     public var snippet: String? { family.snippet }
 

@@ -12,6 +12,11 @@ extension ErrorExplanation {
         case dockerDaemon
         /// The container engine runs inside a VM the host shell's settings never reach.
         case virtualMachine(VirtualMachine)
+        /// A running container (docker run, compose, kubectl logs): the image's store, not the host's.
+        case container
+        /// The client trusts only the CA its own configuration pins for this server (a kubeconfig's
+        /// certificate-authority, a Terraform provider's cluster_ca_certificate): no store applies.
+        case pinnedCA
 
         public enum VirtualMachine: String, Sendable {
             case colima, podmanMachine = "podman-machine", dockerDesktop = "docker-desktop", dockerDesktopMac = "docker-desktop-mac"
@@ -27,6 +32,8 @@ extension ErrorExplanation {
             case .dockerBuild: return "docker-build"
             case .dockerDaemon: return "daemon"
             case let .virtualMachine(machine): return "vm:\(machine.rawValue)"
+            case .container: return "container"
+            case .pinnedCA: return "pinned"
             }
         }
 
@@ -40,6 +47,10 @@ extension ErrorExplanation {
             case .dockerDaemon: return "the Docker daemon (dockerd/BuildKit pulling or pushing): it reads the OS store and certs.d, only at start"
             case let .virtualMachine(machine):
                 return "\(machine.displayName): the engine runs in a VM, so the root goes inside the VM (or the host store it copies), not into your shell"
+            case .container:
+                return "a running container (docker run, compose, kubectl logs): the client reads the image's store; your shell's exports and the host's store never reach it"
+            case .pinnedCA:
+                return "a connection whose CA the tool's own configuration pins (a kubeconfig's certificate-authority, a provider's cluster CA): no store or variable applies, only that pin"
             }
         }
 
@@ -49,7 +60,34 @@ extension ErrorExplanation {
                 return client == "docker" ? .dockerDaemon : hostOS(text)
             }
             if isDockerBuild(text) { return .dockerBuild(distro: distro(in: text)) }
+            if isPinned(text, client: client) { return .pinnedCA }
+            if isContainerRun(text) { return .container }
             return hostOS(text)
+        }
+
+        /// kubectl's API server connection (kubeconfigs carry the cluster's CA), or a text that names the pin.
+        static func isPinned(_ text: ExplainText, client: String) -> Bool {
+            if client == "kubectl", text.contains("unable to connect to the server") { return true }
+            return ["certificate-authority", "certificate_authority", "cluster_ca_certificate", "kubernetes cluster unreachable"].contains { text.contains($0) }
+        }
+
+        /// `docker run`, compose's `service-1  |` lines, kubectl logs, and paths of an image's user.
+        static func isContainerRun(_ text: ExplainText) -> Bool {
+            if ["docker run ", "docker exec ", "podman run ", "podman exec ", "nerdctl run ", "docker compose ", "docker-compose ",
+                "kubectl logs", "kubectl exec", "docker logs ", "/root/.npm/", "/usr/src/app/", "/home/node/"].contains(where: { text.contains($0) }) {
+                return true
+            }
+            return text.lines.contains(where: isComposeLogLine)
+        }
+
+        /// `web-1  | ...` or `app_1  | ...`: a compose service's log prefix.
+        private static func isComposeLogLine(_ line: Substring) -> Bool {
+            let name = line.prefix { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }
+            guard let separator = name.lastIndex(where: { $0 == "-" || $0 == "_" }), name[name.index(after: separator)...].allSatisfy(\.isNumber),
+                  name.index(after: separator) < name.endIndex else { return false }
+            let rest = line.dropFirst(name.count)
+            let spaces = rest.prefix { $0 == " " }
+            return !spaces.isEmpty && rest.dropFirst(spaces.count).first == "|"
         }
 
         private static func hostOS(_ text: ExplainText) -> Context {

@@ -38,6 +38,8 @@ extension ErrorExplanation {
         case let .dockerBuild(distro): return dockerBuildFix(distro: distro)
         case .dockerDaemon: return daemonFix
         case let .virtualMachine(machine): return machine.fix(host: host)
+        case .container: return containerFix
+        case .pinnedCA: return pinnedFix
         case .windows: return family.windows ?? family.shell.map(Self.powerShell)
         case .macOS:
             if ["go", "terraform", "helm", "dotnet", "rustup"].contains(client) { return [Self.macKeychain] + family.shell }
@@ -66,6 +68,45 @@ extension ErrorExplanation {
         lines.append("# \(image.isEmpty ? 2 : 3). build with the root as a build argument (images built without it stay clean):")
         lines.append("docker build --build-arg \(DistroSnippet.argument)=\"$(base64 < {CA} | tr -d '\\n')\" .")
         return lines
+    }
+
+    /// A running container reads its image's store: the lasting fix goes into the image; for the
+    /// container as it is, the root is mounted and the client pointed at the image's bundle.
+    private var containerFix: [String] {
+        let family = DistroFamily.debian
+        var lines = [
+            "# the client ran inside a container: exports in your shell and the host's store never reach it",
+            "# lasting: the image trusts the root; fit its Dockerfile (intercept-proxy snippet --dockerfile Dockerfile --write), then build it with:",
+            "docker build --build-arg \(DistroSnippet.argument)=\"$(base64 < {CA} | tr -d '\\n')\" .",
+            "# now, for the image as it is (Debian or Ubuntu based, running as root): mount the root and let the image add it to its bundle at start:",
+            "docker run -v {CA}:\(family.anchorDirectory)/gateway-root.crt:ro IMAGE sh -c 'update-ca-certificates && exec COMMAND'   # compose: the same under volumes: and command:",
+        ]
+        let settings = self.family.image.compactMap { line -> String? in
+            guard line.hasPrefix("ENV ") else { return nil }
+            return "-e " + line.dropFirst(4).replacing("{BUNDLE}", with: family.bundle).replacing("{ANCHOR}", with: "\(family.anchorDirectory)/gateway-root.crt")
+        }
+        if !settings.isEmpty {
+            lines.append("# \(self.family.name) reads its own store, not only the image's bundle: also pass \(settings.joined(separator: " "))   # compose: environment:")
+        }
+        for run in self.family.image where run.hasPrefix("RUN ") {
+            lines.append("# \(self.family.name) in the image also needs, after the block: " + run.replacing("{BUNDLE}", with: family.bundle)
+                .replacing("{ANCHOR}", with: family.anchorPath))
+        }
+        return lines
+    }
+
+    /// The tool trusts only the CA pinned for this server: the pin gets the gateway root beside the
+    /// cluster's CA, or the gateway stops inspecting that server.
+    private var pinnedFix: [String] {
+        [
+            "# the tool trusts only the CA its own configuration pins for this server (a kubeconfig's certificate-authority(-data), a provider's cluster_ca_certificate): the OS store and SSL_CERT_FILE do not apply",
+            "# the usual fix: ask IT to exempt \(hostOrPlaceholder) (the API server) from TLS inspection; a pinned connection cannot work through re-signing otherwise",
+            "# or make the pin a bundle of the cluster's CA plus the gateway root (both: the direct path and the gateway's):",
+            "kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d > cluster-ca.pem",
+            "cat cluster-ca.pem {CA} > cluster-ca-and-gateway.pem",
+            "kubectl config set-cluster \"$(kubectl config view --minify -o jsonpath='{.clusters[0].name}')\" --certificate-authority=cluster-ca-and-gateway.pem --embed-certs",
+            "# Terraform's kubernetes and helm providers: cluster_ca_certificate = file(\"cluster-ca-and-gateway.pem\") (or the cluster data source's CA followed by the gateway root)",
+        ]
     }
 
     private var daemonFix: [String] {
@@ -117,6 +158,13 @@ extension ErrorExplanation {
 
     private var caFileFix: [String] {
         let path = configuredCAFile ?? "FILE"
+        if context == .container || context.id == "docker-build" {
+            return [
+                "# the image has no usable bundle at \(path): it lacks the ca-certificates package, or a setting names a file it does not hold",
+                "# in its Dockerfile, before the client runs: RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates   (Alpine: apk add --no-cache ca-certificates)",
+                "# then the gateway root as for any image: intercept-proxy snippet --dockerfile Dockerfile --write, and build with --build-arg \(DistroSnippet.argument)=\"$(base64 < {CA} | tr -d '\\n')\"",
+            ]
+        }
         return [
             "ls -l \(path)   # the bundle the client was told to use: missing, unreadable, or not PEM",
             "env | grep -iE 'CA_BUNDLE|CERT_FILE|CAINFO|CAFILE'   # a variable or config (.curlrc, php.ini, .npmrc, pip.conf) usually names it",

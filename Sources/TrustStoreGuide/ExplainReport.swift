@@ -9,6 +9,9 @@ public enum ExplainReport {
     public static func render(_ explanation: ErrorExplanation, caFile: String?, caSubject: String? = nil) -> String {
         var client = explanation.family.name
         if let line = explanation.clientLine { client += " (named on line \(line.number): \(line.excerpt))" }
+        if !explanation.clientIsNamed {
+            client = "could not tell: the text names no tool, only \(explanation.family.name)'s wording shows; the fix below is that library's usual one"
+        }
         var rows = [
             ("client", client),
             ("cause", explanation.cause.summary),
@@ -24,6 +27,9 @@ public enum ExplainReport {
         var text = table(rows) + "\n\nfix:\n" + explanation.fix(caFile: caFile).map { "  " + $0 }.joined(separator: "\n") + "\n"
         if let snippet = explanation.snippet, case .shell = explanation.context {
             text += "  # more for this client: intercept-proxy snippet --client \(snippet)\(caFile.map { " --ca-file \($0)" } ?? "")\n"
+        }
+        if !explanation.clientIsNamed {
+            text += "\nto name the client: paste the command you ran and the lines before the error (a whole log: intercept-proxy explain - < build.log)\n"
         }
         if caFile == nil {
             text += "\nhow to get your gateway's root certificate (PEM):\n"

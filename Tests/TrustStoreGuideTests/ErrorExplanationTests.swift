@@ -116,4 +116,51 @@ import TrustStoreGuide
         #expect(explanation.context == .windows)
         #expect(explanation.fix(caFile: "C:\\certs\\gw.pem").first?.hasPrefix("$env:NODE_EXTRA_CA_CERTS = \"C:\\certs\\gw.pem\"   # this session; for good: setx NODE_EXTRA_CA_CERTS") == true)
     }
+
+    /// A client in a running container (compose's `web-1  |`, `docker run`, an image user's path)
+    /// gets the image's fix and the container's, never host exports or the host store.
+    @Test(arguments: [
+        "web-1  | npm error code UNABLE_TO_GET_ISSUER_CERT_LOCALLY\nweb-1  | npm error errno UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+        "$ docker run --rm app:latest\nrequests.exceptions.SSLError: HTTPSConnectionPool(host='pypi.org', port=443): Max retries exceeded (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate in certificate chain')))",
+        "npm ERR! code SELF_SIGNED_CERT_IN_CHAIN\nnpm ERR! A complete log of this run can be found in:\nnpm ERR!     /root/.npm/_logs/2024-03-01T10_00_00_000Z-debug-0.log",
+    ])
+    func aClientInARunningContainerGetsTheImagesFix(text: String) throws {
+        let explanation = try #require(ErrorExplanation.explain(text))
+        #expect(explanation.context == .container, "\(text)")
+        let fix = explanation.fix(caFile: "/gw.pem").joined(separator: "\n")
+        #expect(fix.contains("snippet --dockerfile Dockerfile --write") && fix.contains("docker run -v /gw.pem:/usr/local/share/ca-certificates/gateway-root.crt:ro"), "\(fix)")
+        #expect(!fix.contains("\nexport ") && !fix.hasPrefix("export ") && !fix.contains("sudo "), "no host exports or host store:\n\(fix)")
+    }
+
+    /// kubectl's API server, and a provider's cluster CA: the pin, not a store.
+    @Test func aPinnedCAGetsThePinsFix() throws {
+        for text in ["$ kubectl get pods\nUnable to connect to the server: x509: certificate signed by unknown authority",
+                     "Error: Kubernetes cluster unreachable: Get \"https://10.0.0.1/version\": x509: certificate signed by unknown authority\n  with provider[\"registry.terraform.io/hashicorp/helm\"]"] {
+            let explanation = try #require(ErrorExplanation.explain(text))
+            #expect(explanation.context == .pinnedCA, "\(text)")
+            let fix = explanation.fix(caFile: "/gw.pem").joined(separator: "\n")
+            #expect(fix.contains("cat cluster-ca.pem /gw.pem > cluster-ca-and-gateway.pem") && fix.contains("cluster_ca_certificate"), "\(fix)")
+            #expect(!fix.contains("SSL_CERT_FILE="), "no store applies to a pinned connection:\n\(fix)")
+        }
+    }
+
+    /// A text that names no tool gets an honest "could not tell" and what to paste, not a guess.
+    @Test func aTextThatNamesNoToolSaysSo() throws {
+        let explanation = try #require(ErrorExplanation.explain("[ERROR] sync failed: certificate verify failed: unable to get local issuer certificate"))
+        #expect(!explanation.clientIsNamed)
+        let report = ExplainReport.render(explanation, caFile: nil)
+        #expect(report.contains("client    could not tell: the text names no tool"), "\(report)")
+        #expect(report.contains("to name the client: paste the command you ran"), "\(report)")
+        let named = try #require(ErrorExplanation.explain("curl: (60) SSL certificate problem: unable to get local issuer certificate"))
+        #expect(named.clientIsNamed && !ExplainReport.render(named, caFile: nil).contains("could not tell"))
+    }
+
+    /// A fix for a replacing setting says why it appends, in explain's own output.
+    @Test func aReplacedBundleFixSaysWhyItAppends() throws {
+        let explanation = try #require(ErrorExplanation.explain("requests.exceptions.SSLError: HTTPSConnectionPool(host='pypi.org', port=443): Max retries exceeded with url: / (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate (_ssl.c:1006)')))"))
+        let report = ExplainReport.render(explanation, caFile: "/gw.pem")
+        #expect(report.contains("# REQUESTS_CA_BUNDLE replaces the client's roots; with the gateway root alone, hosts the gateway does not inspect and CI without it fail"), "\(report)")
+        #expect(report.contains("cat \"$(python3 -m certifi)\" /gw.pem > \"$HOME/.local/share/gateway-ca/ca-bundle.pem\""), "\(report)")
+        #expect(report.contains("export REQUESTS_CA_BUNDLE=\"$HOME/.local/share/gateway-ca/ca-bundle.pem\""), "\(report)")
+    }
 }

@@ -46,7 +46,8 @@ import TrustStoreGuide
             "terraform", "maven", "gradle", "java", "dotnet", "git", "gem", "bundler", "openssl",
         ]
         #expect(families.subtracting(Self.entries.map(\.client)).isEmpty, "no entry for \(families.subtracting(Self.entries.map(\.client)).sorted())")
-        let contexts: Set<String> = ["shell", "macos", "windows", "docker-build", "daemon", "vm:colima", "vm:podman-machine", "vm:docker-desktop-windows"]
+        let contexts: Set<String> = ["shell", "macos", "windows", "docker-build", "daemon", "vm:colima", "vm:podman-machine", "vm:docker-desktop-windows",
+                                     "container", "pinned"]
         #expect(contexts.subtracting(Self.entries.map(\.context)).isEmpty)
         let causes = Set(ErrorExplanation.Cause.allCases.map(\.rawValue)).subtracting(["ca-as-leaf"])
         #expect(causes.subtracting(Self.entries.map(\.cause)).isEmpty, "no entry for \(causes.subtracting(Self.entries.map(\.cause)).sorted())")
