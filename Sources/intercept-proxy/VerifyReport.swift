@@ -56,7 +56,7 @@ struct WorldResult: Encodable {
             }
             let place = world == .direct ? "without a gateway" : "on a host the gateway does not inspect"
             return "\(host.host) (\(host.interception)) was \(host.outcome.rawValue)\(host.cause.map { " (\($0))" } ?? ""): \(place) the client rejected the site's own certificate, "
-                + "so the fix replaced its store instead of adding to it"
+                + "so its store lost the public roots (a setting that replaces it, given the gateway root alone?)"
         }
     }
 }
