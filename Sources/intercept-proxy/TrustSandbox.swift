@@ -271,8 +271,10 @@ final class TrustSandbox {
             ? [["unshare", "--mount", "--propagation", "private"]]
             : [["unshare", "--user", "--map-current-user", "--mount", "--propagation", "private"],
                ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private"]]
+        // Found on the command's PATH, as the command will be.
+        let probing = ["PATH": environment["PATH"] ?? plainEnvironment["PATH"]!]
         for candidate in candidates {
-            if (try? captureProcess(candidate + ["true"], environment: plainEnvironment, timeout: 10))?.status == 0 { return candidate }
+            if (try? captureProcess(candidate + ["true"], environment: probing, timeout: 10))?.status == 0 { return candidate }
         }
         throw Unavailable(description: """
             the test world needs a private mount namespace to give this machine's default stores the public stand-in root \

@@ -95,8 +95,10 @@ struct VerifyReport: Encodable {
             print(Self.aligned(rows))
             print("command exited with status \(result.commandStatus)")
             if result.matched {
-                let summary = result.world == .direct ? "every host trusted the site's own certificate"
+                let unjudged = result.hosts.filter { !$0.judged }.count
+                var summary = result.world == .direct ? "every host trusted the site's own certificate"
                     : "intercepted hosts \(expect.rawValue)" + (result.hosts.contains { $0.interception == "bypassed" } ? ", bypassed hosts trusted" : "")
+                if unjudged > 0 { summary += " (\(unjudged) not judged: a client with compiled-in roots, see the limit on stderr)" }
                 print(plain ? "OK: every host was \(expect.rawValue)" : "OK in the \(result.world.rawValue) world: \(summary)")
             } else if plain, !result.hosts.isEmpty {
                 print("FAIL: expected every host to be \(expect.rawValue) (root CA: \(caFile ?? "the proxy's"))")
