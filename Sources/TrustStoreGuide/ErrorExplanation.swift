@@ -46,16 +46,19 @@ public struct ErrorExplanation: Sendable, Equatable {
     public let gatewayVendor: String?
     /// The CA file the error says the client was told to use (curl's `CAfile:`), when it says.
     public let configuredCAFile: String?
+    /// Set when no marker of the family is in the text: the error's wording alone implied it.
+    let clientImplied: Bool
 
     /// An explanation made directly rather than read from a text (another tool that knows the
     /// client, the cause and the place; tests that walk every combination).
     public init(family: ClientFamily, cause: Cause, context: Context, host: String? = nil) {
         self.init(client: family.id, cause: cause, context: context, errorLine: Line(0, in: ExplainText(""), around: nil),
-                  clientLine: nil, host: host, gatewayVendor: nil, configuredCAFile: nil)
+                  clientLine: nil, host: host, gatewayVendor: nil, configuredCAFile: nil, clientImplied: false)
     }
 
     private init(client: String, cause: Cause, context: Context, errorLine: Line, clientLine: Line?, host: String?,
-                 gatewayVendor: String?, configuredCAFile: String?) {
+                 gatewayVendor: String?, configuredCAFile: String?, clientImplied: Bool) {
+        self.clientImplied = clientImplied
         self.client = client
         self.cause = cause
         self.context = context
@@ -68,8 +71,8 @@ public struct ErrorExplanation: Sendable, Equatable {
 
     public var family: ClientFamily { ClientFamily.named(client)! }
     /// Whether the text names the tool: false when only a library's wording placed it (OpenSSL,
-    /// libcurl, rustls), which many tools share.
-    public var clientIsNamed: Bool { !family.markers.isEmpty }
+    /// libcurl, rustls, Go's x509), which many tools share.
+    public var clientIsNamed: Bool { !family.markers.isEmpty && !clientImplied }
     /// The `snippet --client` name with more detail, when there is one.
     public var snippet: String? { family.snippet }
 
@@ -78,7 +81,8 @@ public struct ErrorExplanation: Sendable, Equatable {
         let folded = ExplainText(text)
         for signature in causeSignatures {
             guard let (needle, line) = folded.first(of: signature.needles) else { continue }
-            let cause = signature.cause(folded)
+            // A log whose clock reads before 2000 has no valid certificate at all: the clock is the cause.
+            let cause = signature.cause(folded) == .untrustedUnknownShape && clockIsFarOff(text) ? .expired : signature.cause(folded)
             let (family, clientLine) = client(in: folded, errorLine: line, implied: signature.impliedClient)
             return ErrorExplanation(
                 client: family.id, cause: cause,
@@ -88,9 +92,28 @@ public struct ErrorExplanation: Sendable, Equatable {
                     index == line ? nil : Line(index, in: folded, around: family.markers.first { folded.line(index, contains: $0) })
                 },
                 host: host(in: folded, line: line), gatewayVendor: GatewayRoot.vendor(in: folded),
-                configuredCAFile: configuredCAFile(in: text))
+                configuredCAFile: configuredCAFile(in: text), clientImplied: !family.markers.contains { folded.contains($0) })
         }
         return nil
+    }
+
+    /// Timestamps (`1931-02-09 00:12:53`) that put the machine's clock before 2000: every
+    /// certificate then looks not yet valid, whatever the client's words say.
+    static func clockIsFarOff(_ text: String) -> Bool {
+        let scalars = Array(text.unicodeScalars.prefix(200_000))
+        var index = 0
+        while index + 10 <= scalars.count {
+            let window = scalars[index..<index + 10]
+            let isDate = window.enumerated().allSatisfy { offset, scalar in
+                offset == 4 || offset == 7 ? scalar == "-" : ("0"..."9").contains(scalar)
+            }
+            if isDate, (index == 0 || !("0"..."9").contains(scalars[index - 1])),
+               let year = Int(String(String.UnicodeScalarView(window.prefix(4)))), year >= 1900, year < 2000 {
+                return true
+            }
+            index += 1
+        }
+        return false
     }
 
     /// A tool named on the error line itself wins (a curl line inside a rustup log is curl's; a
@@ -98,11 +121,13 @@ public struct ErrorExplanation: Sendable, Equatable {
     /// first family named anywhere; else the client the error's wording implies.
     private static func client(in text: ExplainText, errorLine: Int, implied: String?) -> (ClientFamily, Int?) {
         let errorText = ExplainText(text.lines.indices.contains(errorLine) ? String(text.lines[errorLine]) : "")
-        let tools = ClientFamily.all.filter { !ClientFamily.runtimeOrder.contains($0.id) }
+        // A command run by a wrapper (Terraform's local-exec) printed the error: the wrapper is not the client.
+        let wrapper = errorText.contains("(local-exec):") ? "terraform" : nil
+        let tools = ClientFamily.all.filter { !ClientFamily.runtimeOrder.contains($0.id) && $0.id != wrapper }
         if let family = tools.first(where: { $0.markers.contains { errorText.contains($0) } }) {
             return (family, nil)
         }
-        for family in ClientFamily.all {
+        for family in ClientFamily.all where family.id != wrapper {
             if let line = text.earliestLine(of: family.markers) { return (family, line) }
         }
         return (ClientFamily.named(implied ?? "openssl-client") ?? ClientFamily.named("openssl-client")!, nil)

@@ -67,14 +67,19 @@ extension ErrorExplanation {
 
         /// kubectl's API server connection (kubeconfigs carry the cluster's CA), or a text that names the pin.
         static func isPinned(_ text: ExplainText, client: String) -> Bool {
-            if client == "kubectl", text.contains("unable to connect to the server") { return true }
-            return ["certificate-authority", "certificate_authority", "cluster_ca_certificate", "kubernetes cluster unreachable"].contains { text.contains($0) }
+            if client == "kubectl", text.contains("unable to connect to the server") || text.contains(".kube/config") { return true }
+            if client == "kubernetes" { return true }
+            // The text names the pin, or the request went to a Kubernetes API server (whose CA a kubeconfig or provider pins).
+            return ["certificate-authority", "certificate_authority", "cluster_ca_certificate", "kubernetes cluster unreachable", "kubeconfig",
+                    "kubernetes.default.svc", "/api/v1/namespaces", ".eks.amazonaws.com/api", "resource \"kubernetes_", "resource \"helm_release"]
+                .contains { text.contains($0) }
         }
 
         /// `docker run`, compose's `service-1  |` lines, kubectl logs, and paths of an image's user.
         static func isContainerRun(_ text: ExplainText) -> Bool {
-            if ["docker run ", "docker exec ", "podman run ", "podman exec ", "nerdctl run ", "docker compose ", "docker-compose ",
-                "kubectl logs", "kubectl exec", "docker logs ", "/root/.npm/", "/usr/src/app/", "/home/node/"].contains(where: { text.contains($0) }) {
+            if ["docker run ", "docker exec ", "docker container run ", "docker container exec ", "podman run ", "podman exec ", "nerdctl run ",
+                "docker compose ", "docker-compose ", "kubectl logs", "kubectl exec", "docker logs ", "/root/.npm/", "/usr/src/app/", "/home/node/",
+                "{\"log\":\""].contains(where: { text.contains($0) }) {
                 return true
             }
             return text.lines.contains(where: isComposeLogLine)
@@ -105,7 +110,8 @@ extension ErrorExplanation {
 
         static func isMacOS(_ text: ExplainText) -> Bool {
             text.containsPathStart("/users/") || text.containsPathStart("/library/")
-                || ["darwin", "macos", "mac os", "homebrew", "apple silicon", "keychain", "osx", "python.framework"].contains { text.contains($0) }
+                || ["darwin", "macos", "mac os", "homebrew", "apple silicon", "keychain", "osx", "python.framework",
+                    "\u{201D} certificate is not trusted"].contains { text.contains($0) }  // Go on macOS: x509: “NAME” certificate is not trusted
         }
 
         /// BuildKit's plain progress (`#14 2.31 ...`, `> [stage 2/3] RUN ...`) or the legacy

@@ -10,7 +10,7 @@ public enum ExplainReport {
         var client = explanation.family.name
         if let line = explanation.clientLine { client += " (named on line \(line.number): \(line.excerpt))" }
         if !explanation.clientIsNamed {
-            client = "could not tell: the text names no tool, only \(explanation.family.name)'s wording shows; the fix below is that library's usual one"
+            client = "could not tell: the text names no tool this knows, only \(explanation.family.name)'s wording shows; the fix below is that library's usual one"
         }
         var rows = [
             ("client", client),

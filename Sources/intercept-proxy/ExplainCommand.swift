@@ -17,6 +17,9 @@ struct ExplainCommand: ParsableCommand {
 
     @OptionGroup var gatewayCA: GatewayCAFile
 
+    @Flag(help: "Print JSON for machines: client, cause, context (ids and sentences), the keyed line, store and fix.")
+    var json = false
+
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The error text (quoted), or - for stdin.", valueName: "text"))
     var text: [String] = []
 
@@ -41,7 +44,25 @@ struct ExplainCommand: ParsableCommand {
                 """)
             throw ExitCode.failure
         }
-        print(ExplainReport.render(explanation, caFile: root?.path, caSubject: root?.subject), terminator: "")
+        if json {
+            print(Self.json(explanation, caFile: root?.path))
+        } else {
+            print(ExplainReport.render(explanation, caFile: root?.path, caSubject: root?.subject), terminator: "")
+        }
+    }
+
+    /// The explanation's ids (stable words, as the corpus uses them) and its sentences.
+    static func json(_ explanation: ErrorExplanation, caFile: String?) -> String {
+        var object: [String: Any] = [
+            "client": explanation.client, "clientName": explanation.family.name, "clientNamed": explanation.clientIsNamed,
+            "cause": explanation.cause.rawValue, "causeSummary": explanation.cause.summary,
+            "context": explanation.context.id, "contextSummary": explanation.context.summary,
+            "keyedLine": ["number": explanation.errorLine.number, "text": explanation.errorLine.text] as [String: Any],
+            "store": explanation.family.store, "fix": explanation.fix(caFile: caFile),
+        ]
+        if let host = explanation.host { object["host"] = host }
+        if let vendor = explanation.gatewayVendor { object["gatewayVendor"] = vendor }
+        return JSONText.encode(object, indent: 2)
     }
 
     private static let tooLong = ExplainInputError(

@@ -142,4 +142,17 @@ import TestSupport
             }
         }
     }
+
+    /// For machines: the ids the corpus uses, the keyed line and the fix as lines.
+    @Test func jsonCarriesTheIdsTheKeyedLineAndTheFix() throws {
+        let text = "web-1  | npm error code UNABLE_TO_GET_ISSUER_CERT_LOCALLY"
+        let result = try CLI.run(["explain", "--json", text])
+        #expect(result.status == 0, "\(result)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["client"] as? String == "npm" && object["cause"] as? String == "root-not-sent" && object["context"] as? String == "container")
+        #expect(object["clientNamed"] as? Bool == true)
+        #expect((object["keyedLine"] as? [String: Any])?["number"] as? Int == 1)
+        let fix = try #require(object["fix"] as? [String])
+        #expect(fix.contains { $0.hasPrefix("docker run -v <your-gateway-root.pem>:/usr/local/share/ca-certificates/gateway-root.crt:ro") }, "\(fix)")
+    }
 }
