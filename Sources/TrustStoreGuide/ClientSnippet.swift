@@ -36,7 +36,7 @@ public struct ClientSnippet: Sendable {
         ClientSnippet(client: "pip", store: "certifi before pip 24.2; from 24.2 on Python >= 3.10 the system store (truststore) plus certifi",
                       lines: CombinedBundle.fix("PIP_CERT", export("PIP_CERT", "or: pip config set global.cert \"{COMBINED}\"")),
                       gotchas: ["pip >= 24.2 on Python >= 3.10 reads the OS store too: with the root installed there (snippet --distro), pip needs nothing",
-                                "older pip lets CURL_CA_BUNDLE silently override --cert"]),
+                                "older pip lets CURL_CA_BUNDLE silently override --cert; Debian's and Ubuntu's pip (requests unbundled) let REQUESTS_CA_BUNDLE override PIP_CERT: give both the same bundle"]),
         ClientSnippet(client: "requests", store: "certifi's bundle (SSL_CERT_FILE is ignored)",
                       lines: CombinedBundle.fix("REQUESTS_CA_BUNDLE", from: .certifi, export("REQUESTS_CA_BUNDLE")),
                       gotchas: ["requests ignores SSL_CERT_FILE", "the variable overrides Session.verify set in code"]),
