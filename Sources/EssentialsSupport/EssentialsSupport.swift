@@ -189,25 +189,6 @@ package enum StandardIO {
     }
 }
 
-/// Runs `arguments` (found on PATH) with `environment`, its stdout and stderr on our stderr, and
-/// returns its exit status (the signal number when killed), as Foundation's `Process.terminationStatus`.
-package func runProcess(_ arguments: [String], environment: [String: String]) throws -> Int32 {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO)
-    let argv = (["/usr/bin/env"] + arguments).map { strdup($0) } + [nil]
-    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { (argv + envp).forEach { free($0) } }
-    var pid = pid_t()
-    let spawned = posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, envp)
-    guard spawned == 0 else { throw SpawnError(message: "cannot run /usr/bin/env: \(String(cString: strerror(spawned)))") }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    let signal = status & 0x7f
-    return signal == 0 ? (status >> 8) & 0xff : signal
-}
-
 package struct SpawnError: Error, CustomStringConvertible {
     package let message: String
     package var description: String { message }
@@ -232,63 +213,6 @@ package struct FileStatus {
 /// word), and matching by Unicode scalar rather than by grapheme cluster.
 package func icuCompatibleRegex(_ pattern: String) throws -> Regex<AnyRegexOutput> {
     try Regex(pattern).wordBoundaryKind(.simple).matchingSemantics(.unicodeScalar)
-}
-
-/// What `captureProcess` saw: the exit status (the signal number when killed) and standard output.
-package struct CapturedProcess: Sendable {
-    package let status: Int32
-    package let output: String
-    package let timedOut: Bool
-}
-
-/// Runs `arguments` (found on PATH) with `environment`, its stderr dropped and its stdout collected
-/// (at most `limit` bytes are kept); killed after `timeout` seconds. For short helper commands
-/// (probing an interpreter, importing into a keystore) whose answer the caller reads.
-package func captureProcess(_ arguments: [String], environment: [String: String], timeout: Double = 30,
-                            limit: Int = 1 << 20) throws -> CapturedProcess {
-    var pipeEnds: [Int32] = [0, 0]
-    guard pipe(&pipeEnds) == 0 else { throw SpawnError(message: "pipe: \(String(cString: strerror(errno)))") }
-    let (readEnd, writeEnd) = (pipeEnds[0], pipeEnds[1])
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_adddup2(&actions, writeEnd, STDOUT_FILENO)
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addclose(&actions, readEnd)
-    let argv = (["/usr/bin/env"] + arguments).map { strdup($0) } + [nil]
-    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { (argv + envp).forEach { free($0) } }
-    var pid = pid_t()
-    let spawned = posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, envp)
-    close(writeEnd)
-    guard spawned == 0 else {
-        close(readEnd)
-        throw SpawnError(message: "cannot run /usr/bin/env: \(String(cString: strerror(spawned)))")
-    }
-    var output: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-    let deadline = monotonicSeconds() + timeout
-    var timedOut = false
-    while true {
-        let remaining = deadline - monotonicSeconds()
-        if remaining <= 0 { timedOut = true; break }
-        var poller = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&poller, 1, Int32(min(remaining, 1) * 1000))
-        if ready < 0 && errno == EINTR { continue }
-        guard ready > 0 else { continue }
-        let count = chunk.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
-        if count < 0 && errno == EINTR { continue }
-        guard count > 0 else { break }
-        if output.count < limit { output += chunk[..<min(count, limit - output.count)] }
-    }
-    close(readEnd)
-    if timedOut { kill(pid, SIGKILL) }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    let signal = status & 0x7f
-    return CapturedProcess(status: signal == 0 ? (status >> 8) & 0xff : signal,
-                           output: String(decoding: output, as: UTF8.self), timedOut: timedOut)
 }
 
 /// Seconds on the monotonic clock, for deadlines a changed wall clock does not move.

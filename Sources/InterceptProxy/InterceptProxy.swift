@@ -189,7 +189,7 @@ public final class InterceptProxy: @unchecked Sendable {
     /// The public stand-in PKI: the configuration's, else the CA directory's (created on first use),
     /// else, for an authority passed in directly or a directory that cannot be written, one in memory.
     private static func publicStandIn(_ configuration: ProxyConfiguration, logger: Logger) throws -> (CertificateAuthority, String?) {
-        if let given = configuration.publicAuthority { return (given, nil) }
+        if let given = configuration.publicAuthority { return (given, configuration.publicCACertificateFile) }
         if configuration.authority == nil {
             let directory = CADirectory(path: configuration.caDirectory)
             do {

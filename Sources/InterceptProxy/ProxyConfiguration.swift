@@ -27,6 +27,9 @@ public struct ProxyConfiguration: Sendable {
     /// not inspect present (`bypassHosts`, the direct world). Nil: loaded from `caDirectory`'s
     /// `public` folder (created on first use), or generated in memory when `authority` is given.
     public var publicAuthority: CertificateAuthority?
+    /// The file of `publicAuthority`'s root, to name in the ready file and in hints (the proxy knows
+    /// its own when it loads the stand-in from `caDirectory`).
+    public var publicCACertificateFile: String?
     /// The gateway world (hosts are intercepted but the bypassed ones) or the direct world (none is).
     public var world: World = .gateway
     /// Hosts the gateway does not inspect. Offline, or mapped by `mapRemote`, they present a leaf

@@ -151,7 +151,7 @@ public struct ClientFamily: Sendable {
                      shell: ["wget --ca-certificate={CA} URL   # for every call: echo 'ca_certificate = {CA}' >> ~/.wgetrc"]),
         ClientFamily("apt", "apt", markers: ["could not handshake", "inrelease", "apt-get", "apt update", "apt install", "release file"],
                      store: "GnuTLS and the OS bundle (/etc/ssl/certs/ca-certificates.crt)",
-                     shell: ["sudo cp {CA} /usr/local/share/ca-certificates/gateway-root.crt && sudo update-ca-certificates   # apt alone: apt-get -o Acquire::https::CaInfo={CA} update"]),
+                     shell: ["sudo cp {CA} /usr/local/share/ca-certificates/gateway-root.crt && sudo update-ca-certificates   # apt reads the OS bundle, which then holds the root (Acquire::https::CaInfo would replace it)"]),
         ClientFamily("apk", "apk (Alpine)", markers: ["apkindex", "apk add", "apk update", "alpinelinux"],
                      store: "/etc/ssl/certs/ca-certificates.crt of the Alpine image",
                      shell: ["# apk runs in an Alpine image or container: build it with the gated block (intercept-proxy snippet --distro alpine)",

@@ -45,7 +45,7 @@ public struct ClientSnippet: Sendable {
                       gotchas: ["httpx ignores REQUESTS_CA_BUNDLE", "httpx.Client(verify=PATH) replaces certifi too: give it the bundle"]),
         ClientSnippet(client: "poetry", store: "certifi through requests",
                       lines: CombinedBundle.fix("REQUESTS_CA_BUNDLE", from: .certifi, export("REQUESTS_CA_BUNDLE", "poetry downloads with requests")),
-                      gotchas: ["a private source: poetry config certificates.<source>.cert \"$HOME/.local/share/gateway-ca/ca-bundle.pem\""]),
+                      gotchas: ["a private source: poetry config certificates.<source>.cert \"\(CombinedBundle.path)\""]),
         ClientSnippet(client: "conda", store: "certifi through requests, unless ssl_verify names a bundle",
                       lines: CombinedBundle.fix("ssl_verify", from: .certifi, "conda config --set ssl_verify \"{COMBINED}\"   # or: export REQUESTS_CA_BUNDLE=\"{COMBINED}\""),
                       gotchas: ["conda >= 23.9: conda config --set ssl_verify truststore reads the OS store, once the root is there"]),
@@ -131,8 +131,8 @@ public struct ClientSnippet: Sendable {
         ClientSnippet(client: "java", store: "$JAVA_HOME/lib/security/cacerts (Debian: /etc/ssl/certs/java/cacerts)",
                       lines: ["keytool -importcert -noprompt -alias intercept-proxy -file {CA} -cacerts -storepass changeit   # adds to the JDK's roots",
                               "# or without touching the JDK: a copy of its cacerts with the root added, as the trustStore (a trustStore replaces the JDK's roots):",
-                              "mkdir -p \"$HOME/.local/share/gateway-ca\" && cp \"$JAVA_HOME/lib/security/cacerts\" \"$HOME/.local/share/gateway-ca/cacerts\" && keytool -importcert -noprompt -alias intercept-proxy -file {CA} -keystore \"$HOME/.local/share/gateway-ca/cacerts\" -storepass changeit",
-                              "# export JAVA_TOOL_OPTIONS=\"-Djavax.net.ssl.trustStore=$HOME/.local/share/gateway-ca/cacerts -Djavax.net.ssl.trustStorePassword=changeit\""],
+                              "mkdir -p \"\(CombinedBundle.directory)\" && cp \"$JAVA_HOME/lib/security/cacerts\" \"\(javaStore)\" && keytool -importcert -noprompt -alias intercept-proxy -file {CA} -keystore \"\(javaStore)\" -storepass changeit",
+                              "# export JAVA_TOOL_OPTIONS=\"-Djavax.net.ssl.trustStore=\(javaStore) -Djavax.net.ssl.trustStorePassword=changeit\""],
                       gotchas: ["Java ignores SSL_CERT_FILE", "Temurin images: mount the CA in /certificates and set USE_SYSTEM_CA_CERTS=1",
                                 "a trustStore of the proxy's root alone (ca export --format p12) replaces the JDK's roots: every other host then fails"]),
         ClientSnippet(client: "dotnet", store: "OpenSSL's default paths",
@@ -143,6 +143,9 @@ public struct ClientSnippet: Sendable {
                       lines: CombinedBundle.fix("SSL_CERT_FILE (for Ruby)", export("SSL_CERT_FILE", "bundler: export BUNDLE_SSL_CA_CERT=\"{COMBINED}\"")),
                       gotchas: ["gem's ~/.gemrc :ssl_ca_cert: adds to OpenSSL's default paths"]),
     ]
+
+    /// A copy of the JDK's cacerts with the root added, for a trustStore that keeps the JDK's roots.
+    private static let javaStore = CombinedBundle.directory + "/cacerts"
 
     public static var names: [String] { all.map(\.client) }
 

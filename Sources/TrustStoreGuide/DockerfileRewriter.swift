@@ -27,6 +27,7 @@ public enum DockerfileRewriter {
         var unresolved = false
         var trusted: [Int: Bool] = [:]
         var kinds: [Int: BaseImage.Kind] = [:]
+        let stageNames = Set(dockerfile.stages.compactMap { $0.name?.lowercased() })
         let overrideKind: BaseImage.Kind? = override.map {
             $0.lowercased() == "distroless" ? .distroless : DistroFamily.named($0).map(BaseImage.Kind.distro) ?? .unknown
         }
@@ -52,7 +53,6 @@ public enum DockerfileRewriter {
             switch kind {
             case .distro(let family):
                 var runtimes = parent == nil ? BaseImage(stage.image).runtimes : []
-                let stageNames = Set(dockerfile.stages.compactMap { $0.name?.lowercased() })
                 for instruction in stage.instructions {
                     if instruction.keyword == "RUN" { runtimes.formUnion(BaseImage.runtimes(inCommand: instruction.arguments)) }
                     if instruction.keyword == "COPY" { runtimes.formUnion(BaseImage.runtimes(inCopy: instruction.arguments, stageNames: stageNames)) }

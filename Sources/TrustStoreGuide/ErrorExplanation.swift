@@ -82,7 +82,8 @@ public struct ErrorExplanation: Sendable, Equatable {
         for signature in causeSignatures {
             guard let (needle, line) = folded.first(of: signature.needles) else { continue }
             // A log whose clock reads before 2000 has no valid certificate at all: the clock is the cause.
-            let cause = signature.cause(folded) == .untrustedUnknownShape && clockIsFarOff(text) ? .expired : signature.cause(folded)
+            let worded = signature.cause(folded)
+            let cause = worded == .untrustedUnknownShape && clockIsFarOff(text) ? .expired : worded
             let (family, clientLine) = client(in: folded, errorLine: line, implied: signature.impliedClient)
             return ErrorExplanation(
                 client: family.id, cause: cause,

@@ -26,12 +26,11 @@ struct CACommand: ParsableCommand {
             valueName: "list"))
         var nameConstraints: String?
 
-        @Flag(name: .customLong("public"), help: "The public stand-in root (what bypassed hosts and the direct world present; created on first use) instead of the gateway's.")
-        var publicRoot = false
+        @OptionGroup var publicStandIn: PublicStandInOption
 
         func validate() throws {
             if ca.isBringYourOwn { throw ValidationError("ca init generates a CA; --ca-cert/--ca-key are used as they are") }
-            if publicRoot && nameConstraints != nil { throw ValidationError("--name-constraints shapes a gateway CA; the public stand-in has none") }
+            if publicStandIn.selected && nameConstraints != nil { throw ValidationError("--name-constraints shapes a gateway CA; the public stand-in has none") }
             _ = try parsedConstraints()
         }
 
@@ -44,7 +43,7 @@ struct CACommand: ParsableCommand {
         }
 
         func run() throws {
-            let profile = publicRoot ? .publicStandIn : try ca.resolvedProfile()
+            let profile = publicStandIn.selected ? .publicStandIn : try ca.resolvedProfile()
             let directory = ca.directory
             let authority: CertificateAuthority
             let constraints = try parsedConstraints()
@@ -69,12 +68,11 @@ struct CACommand: ParsableCommand {
         @Flag(help: "Print JSON for machines.")
         var json = false
 
-        @Flag(name: .customLong("public"), help: "The public stand-in root (what bypassed hosts and the direct world present; created on first use) instead of the gateway's.")
-        var publicRoot = false
+        @OptionGroup var publicStandIn: PublicStandInOption
 
         func run() throws {
-            let authority = publicRoot ? try ca.loadPublicStandIn() : try ca.loadAuthority(createIfMissing: false)
-            let directory: CADirectory? = ca.isBringYourOwn && !publicRoot ? nil : ca.directory
+            let authority = publicStandIn.selected ? try ca.loadPublicStandIn() : try ca.loadAuthority(createIfMissing: false)
+            let directory: CADirectory? = ca.isBringYourOwn && !publicStandIn.selected ? nil : ca.directory
             if json {
                 print(try Self.json(authority, directory: directory))
             } else {
@@ -154,8 +152,7 @@ struct CACommand: ParsableCommand {
         @Option(help: ArgumentHelp("Write to this file (a directory for --format hashed) instead of stdout.", valueName: "path"))
         var out: String?
 
-        @Flag(name: .customLong("public"), help: "The public stand-in root (what bypassed hosts and the direct world present; created on first use) instead of the gateway's.")
-        var publicRoot = false
+        @OptionGroup var publicStandIn: PublicStandInOption
 
         func validate() throws {
             guard TrustAnchorFormat(rawValue: format) != nil else {
@@ -165,7 +162,7 @@ struct CACommand: ParsableCommand {
 
         func run() throws {
             let format = TrustAnchorFormat(rawValue: format)!
-            let authority = publicRoot ? try ca.loadPublicStandIn() : try ca.loadAuthority(createIfMissing: false)
+            let authority = publicStandIn.selected ? try ca.loadPublicStandIn() : try ca.loadAuthority(createIfMissing: false)
             let root = authority.rootCertificate
             let bytes = try format.encode(root, friendlyName: root.subject.commonName ?? authority.profile.name)
             guard var destination = out else {
@@ -186,4 +183,10 @@ struct CACommand: ParsableCommand {
             Terminal.note("wrote \(destination)")
         }
     }
+}
+
+/// `--public`: the public stand-in root instead of the gateway's, for ca init, show and export.
+struct PublicStandInOption: ParsableArguments {
+    @Flag(name: .customLong("public"), help: "The public stand-in root (what bypassed hosts and the direct world present; created on first use) instead of the gateway's.")
+    var selected = false
 }

@@ -230,7 +230,12 @@ struct RunCommand: ParsableCommand {
         configuration.maxConnections = maxConnections
         if let requestHeadTimeout { configuration.requestHeadTimeout = requestHeadTimeout }
         if let keepAliveTimeout { configuration.keepAliveTimeout = keepAliveTimeout }
-        if ca.isBringYourOwn { configuration.authority = try ca.loadAuthority(createIfMissing: false) }
+        if ca.isBringYourOwn {
+            configuration.authority = try ca.loadAuthority(createIfMissing: false)
+            // The public stand-in still lives in the CA directory, so that it stays the same from run to run.
+            configuration.publicAuthority = try ca.loadPublicStandIn()
+            configuration.publicCACertificateFile = ca.directory.rootCertificateURL(for: .publicStandIn).path
+        }
         configuration.adminAddress = admin ?? Self.environment("INTERCEPT_PROXY_ADMIN")
         configuration.caCertificateFile = ca.caCertificate
 

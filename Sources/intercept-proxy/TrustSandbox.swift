@@ -2,11 +2,13 @@ import CertForge
 import FoundationEssentials
 import EssentialsSupport
 import Glibc
+import TrustStoreGuide
 
 /// The test world's default trust stores, for one command: a private mount namespace in which the
 /// stores this machine's clients read by default also hold the public stand-in root, as the real
 /// stores hold the real public roots. Copies of the stores, with the root added the way each
-/// store's own tool adds one, are bind-mounted over the originals; nothing on the machine changes.
+/// store's own tool adds one, are bind-mounted over the originals. Every write goes to a regular
+/// file under `scratch`: stores that are symbolic links are copied through them, never written.
 ///
 /// So a fix that appends the gateway root to a client's store keeps trusting hosts the gateway
 /// does not inspect, and one that replaces the store with the gateway root alone does not.
@@ -17,7 +19,7 @@ final class TrustSandbox {
         let path: String
     }
 
-    /// `unshare` and its options: a private mount namespace (and a user namespace when not root).
+    /// `unshare` and its options: a private mount namespace (and a user namespace when needed).
     let namespace: [String]
     /// Holds the stores' copies; removed by `remove()`.
     let scratch: String
@@ -26,10 +28,11 @@ final class TrustSandbox {
     private(set) var stores: [Store] = []
     /// Bundles a variable names that hold no public roots: they replace the client's store.
     private(set) var replacingBundles: [String] = []
-    /// What the sandbox cannot give the root (compiled-in stores, a missing tool).
+    /// What the sandbox cannot give the root (compiled-in stores, a missing tool, a failed copy).
     private(set) var limits: [String] = []
     /// Variables the command gets on top of its own.
     private(set) var environment: [String: String] = [:]
+    /// Copies and the resolved paths they are mounted over.
     private var mounts: [(source: String, target: String)] = []
     private let root: Certificate
     /// The public roots this machine's stores hold (the OS bundle and certifi's), to tell a bundle
@@ -41,18 +44,14 @@ final class TrustSandbox {
     }
 
     /// Copies the stores the command's clients read and gives each the root; throws `Unavailable`
-    /// when no private mount namespace can be made here.
+    /// when no private mount namespace or scratch directory can be made here.
     /// - Parameter hashedDirectory: whether the root also goes into the hashed directory
     ///   /etc/ssl/certs, as Debian's update-ca-certificates puts it there. Without it only the
     ///   bundle file holds it, as on Fedora, RHEL and macOS, where OpenSSL clients read the file alone.
     init(publicRoot: Certificate, command: [String], environment: [String: String], hashedDirectory: Bool = true) throws {
-        namespace = try Self.probeNamespace(environment: environment)
+        namespace = try NamespaceProbe.command(environment: environment)
         root = publicRoot
-        var template = Array((ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp") + "/intercept-proxy-world.XXXXXX").map { CChar(bitPattern: $0.asciiValue ?? 0) } + [0]
-        guard let made = mkdtemp(&template) else {
-            throw Unavailable(description: "cannot make a scratch directory for the test world's stores: \(String(cString: strerror(errno)))")
-        }
-        scratch = String(cString: made)
+        scratch = try Self.makeScratch(environment)
         rootFile = scratch + "/public-stand-in-root.pem"
         do {
             try write(root.pemString, to: rootFile)
@@ -61,7 +60,12 @@ final class TrustSandbox {
             giveDistroBundles()
             giveJava(lookup)
             giveCertifi(lookup, command: command)
-            giveNode(environment)
+            if let preload = NodePreload(rootFile: rootFile, scratch: scratch, environment: environment) {
+                self.environment.merge(preload.environment) { $1 }
+                stores += preload.stores.map { Store(name: $0.name, path: $0.path) }
+            } else {
+                limits.append("node: the preload could not be written in \(scratch); node clients are not given the root")
+            }
             giveNamedBundles(environment)
             limits += CompiledInStore.detect(command: command, environment: environment).map(\.limit)
         } catch {
@@ -70,11 +74,14 @@ final class TrustSandbox {
         }
     }
 
-    /// The command run inside the namespace, after the stores' copies are mounted.
+    /// The command run inside the namespace, after the stores' copies are mounted; a mount that
+    /// fails stops it with status 125 and says which.
     func wrap(_ command: [String]) -> [String] {
         let script = """
-            set -e
-            while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do mount --bind "$1" "$2"; shift 2; done
+            while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
+              mount --bind "$1" "$2" || { echo "intercept-proxy: the test world's sandbox could not mount $1 over $2" >&2; exit 125; }
+              shift 2
+            done
             shift
             exec "$@"
             """
@@ -91,15 +98,17 @@ final class TrustSandbox {
     /// Debian's (and Alpine's, SUSE's) /etc/ssl/certs: the bundle, the hashed links OpenSSL's
     /// directory lookup reads, and Java's cacerts under it, as update-ca-certificates leaves them.
     private func giveOSStore(hashedDirectory: Bool) {
-        let original = "/etc/ssl/certs"
-        guard FileStatus(path: original)?.isDirectory == true else { return }
+        guard let original = realPath("/etc/ssl/certs"), FileStatus(path: original)?.isDirectory == true else { return }
+        publicRoots = PEMBundle(file: original + "/ca-certificates.crt") ?? publicRoots
         let copy = scratch + "/etc-ssl-certs"
-        guard (try? captureProcess(["cp", "-a", original, copy], environment: Self.plainEnvironment))?.status == 0 else {
+        // Every link followed: the copy holds regular files only, wherever the originals point.
+        _ = try? captureProcess(["cp", "-RL", original, copy], environment: Self.plainEnvironment, timeout: 60)
+        guard FileStatus(path: copy)?.isDirectory == true,
+              FileStatus(path: original + "/ca-certificates.crt") == nil || isWritableCopy(copy + "/ca-certificates.crt") else {
             limits.append("\(original) could not be copied: the OS store is left as it is")
             return
         }
-        publicRoots = PEMBundle(file: original + "/ca-certificates.crt") ?? publicRoots
-        if FileStatus(path: copy + "/ca-certificates.crt") != nil { append(to: copy + "/ca-certificates.crt") }
+        if isWritableCopy(copy + "/ca-certificates.crt") { append(to: copy + "/ca-certificates.crt") }
         if hashedDirectory {
             let name = "intercept-proxy-public-test-root.pem"
             try? write(root.pemString, to: "\(copy)/\(name)")
@@ -108,8 +117,9 @@ final class TrustSandbox {
             symlink(name, "\(copy)/\(root.subjectHash).\(index)")
         }
         mounts.append((copy, original))
-        stores.append(Store(name: hashedDirectory ? "OS store (bundle and hashed directory)" : "OS store (the bundle only, as without a hashed directory)", path: original))
-        if FileStatus(path: copy + "/java/cacerts") != nil, importIntoKeystore(copy + "/java/cacerts") {
+        stores.append(Store(name: hashedDirectory ? "OS store (bundle and hashed directory)" : "OS store (the bundle only, as without a hashed directory)",
+                            path: original))
+        if isWritableCopy(copy + "/java/cacerts"), importIntoKeystore(copy + "/java/cacerts") {
             stores.append(Store(name: "Java cacerts", path: original + "/java/cacerts"))
         }
     }
@@ -128,8 +138,7 @@ final class TrustSandbox {
     private func giveJava(_ lookup: Lookup) {
         guard let java = lookup.find("java").flatMap(realPath) else { return }
         let home = URL(fileURLWithPath: java).deletingLastPathComponent().deletingLastPathComponent().path
-        guard let cacerts = realPath(home + "/lib/security/cacerts"), !isCovered(cacerts) else { return }
-        let copy = copyOf(cacerts)
+        guard let cacerts = realPath(home + "/lib/security/cacerts"), !isCovered(cacerts), let copy = copyOf(cacerts) else { return }
         if importIntoKeystore(copy) {
             mounts.append((copy, cacerts))
             stores.append(Store(name: "Java cacerts", path: cacerts))
@@ -157,47 +166,15 @@ final class TrustSandbox {
         }
     }
 
-    /// node reads its compiled-in roots (and NODE_EXTRA_CA_CERTS) and no file the sandbox can
-    /// reach: a preload adds the root to every TLS context that does not name its own `ca`, as
-    /// the real public roots are in the compiled-in list (a `ca` option, npm's cafile, replaces
-    /// them, and the stand-in with them). Bun and others that read NODE_EXTRA_CA_CERTS get it there
-    /// when the command sets none.
-    private func giveNode(_ environment: [String: String]) {
-        let preload = scratch + "/node-public-roots.js"
-        let script = """
-            // intercept-proxy's test world: the public stand-in root joins node's default roots.
-            // A context's own store starts from the compiled-in roots alone: NODE_EXTRA_CA_CERTS goes back in too.
-            'use strict';
-            const tls = require('tls'), fs = require('fs');
-            let added = fs.readFileSync(\(JSONText.encode(rootFile)), 'utf8');
-            try { if (process.env.NODE_EXTRA_CA_CERTS) added += '\\n' + fs.readFileSync(process.env.NODE_EXTRA_CA_CERTS, 'utf8'); } catch (e) {}
-            const createSecureContext = tls.createSecureContext;
-            tls.createSecureContext = function (options) {
-              const context = createSecureContext.apply(this, arguments);
-              if (!options || !options.ca) context.context.addCACert(added);
-              return context;
-            };
-
-            """
-        guard (try? write(script, to: preload)) != nil else { return }
-        let options = environment["NODE_OPTIONS"].map { $0 + " " } ?? ""
-        self.environment["NODE_OPTIONS"] = options + "--require \"\(preload)\""
-        stores.append(Store(name: "node (a preload adds it beside the compiled-in roots, where no ca option replaces them)", path: preload))
-        if environment["NODE_EXTRA_CA_CERTS"].map({ $0.isEmpty }) ?? true {
-            self.environment["NODE_EXTRA_CA_CERTS"] = rootFile
-            stores.append(Store(name: "NODE_EXTRA_CA_CERTS (bun and others that read it)", path: rootFile))
-        }
-    }
-
     /// Bundles the command's variables name. One built from the public roots (the OS bundle plus
     /// the gateway root, say) models a bundle holding the real public roots and gets the stand-in;
     /// one without them replaces the client's store, as it would anywhere.
     private func giveNamedBundles(_ environment: [String: String]) {
-        for variable in Self.bundleVariables {
+        for variable in CAVariable.replacing {
             guard let named = environment[variable], !named.isEmpty, let real = realPath(named), !isCovered(real),
                   let bundle = PEMBundle(file: real) else { continue }
             let shared = bundle.sharedCount(with: publicRoots)
-            if !publicRoots.bodies.isEmpty, shared >= min(20, publicRoots.bodies.count / 2) {
+            if !publicRoots.bodies.isEmpty, shared >= max(1, min(20, publicRoots.bodies.count / 2)) {
                 give(real, as: "\(variable) (a bundle with the public roots)")
             } else {
                 replacingBundles.append("\(variable)=\(named) holds \(bundle.bodies.count) certificate\(bundle.bodies.count == 1 ? "" : "s") and no public roots: a client that reads only this file loses them")
@@ -205,38 +182,44 @@ final class TrustSandbox {
         }
     }
 
-    /// The variables that name a CA bundle for some client (they replace its store, or add to it).
-    static let bundleVariables = [
-        "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT", "GIT_SSL_CAINFO", "AWS_CA_BUNDLE",
-        "CARGO_HTTP_CAINFO", "npm_config_cafile", "NPM_CONFIG_CAFILE", "BUNDLE_SSL_CA_CERT", "HTTPLIB2_CA_CERTS",
-        "DENO_CERT", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "NIX_SSL_CERT_FILE", "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE",
-    ]
-
     // MARK: Helpers
 
-    /// A copy of a PEM file with the root appended, mounted over the original.
+    /// A copy of a PEM file with the root appended, mounted over the original's resolved path.
     private func give(_ path: String, as name: String) {
-        let copy = copyOf(path)
+        guard let copy = copyOf(path) else { return }
         append(to: copy)
         mounts.append((copy, path))
         stores.append(Store(name: name, path: path))
     }
 
-    private func copyOf(_ path: String) -> String {
+    /// A regular-file copy of `path` (links followed) in the scratch directory, or nil (and a limit) when it fails.
+    private func copyOf(_ path: String) -> String? {
         let copy = "\(scratch)/\(mounts.count)-\(URL(fileURLWithPath: path).lastPathComponent)"
-        _ = try? captureProcess(["cp", "-p", path, copy], environment: Self.plainEnvironment)
+        let copied = try? captureProcess(["cp", "-L", "-p", path, copy], environment: Self.plainEnvironment)
+        guard copied?.status == 0, isWritableCopy(copy) else {
+            limits.append("\(path) could not be copied: it is left as it is")
+            return nil
+        }
         return copy
     }
 
+    /// Whether `path` is a regular file of the scratch directory: the only files this ever writes.
+    private func isWritableCopy(_ path: String) -> Bool {
+        var info = stat()
+        return path.hasPrefix(scratch + "/") && lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
+    }
+
     private func append(to path: String) {
-        let fd = open(path, O_WRONLY | O_APPEND)
+        guard isWritableCopy(path) else { return }
+        let fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW)
         guard fd >= 0 else { return }
         defer { close(fd) }
         StandardIO.write(Array(("\n" + root.pemString).utf8), to: fd)
     }
 
-    /// keytool, as a JDK store's own tool adds a trusted certificate.
+    /// keytool, as a JDK store's own tool adds a trusted certificate; only ever on a copy.
     private func importIntoKeystore(_ keystore: String) -> Bool {
+        guard isWritableCopy(keystore) else { return false }
         let imported = try? captureProcess(["keytool", "-importcert", "-noprompt", "-alias", "intercept-proxy-public-test-root",
                                             "-file", rootFile, "-keystore", keystore, "-storepass", "changeit"],
                                            environment: Self.plainEnvironment, timeout: 60)
@@ -247,6 +230,7 @@ final class TrustSandbox {
         return true
     }
 
+    /// Whether a resolved path is already a mount target or inside one.
     private func isCovered(_ path: String) -> Bool {
         mounts.contains { path == $0.target || path.hasPrefix($0.target + "/") }
     }
@@ -265,22 +249,19 @@ final class TrustSandbox {
 
     static let plainEnvironment = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
 
-    /// `unshare --mount` as root, else with a user namespace; throws with what is missing.
-    private static func probeNamespace(environment: [String: String]) throws -> [String] {
-        let candidates: [[String]] = getuid() == 0
-            ? [["unshare", "--mount", "--propagation", "private"]]
-            : [["unshare", "--user", "--map-current-user", "--mount", "--propagation", "private"],
-               ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private"]]
-        // Found on the command's PATH, as the command will be.
-        let probing = ["PATH": environment["PATH"] ?? plainEnvironment["PATH"]!]
-        for candidate in candidates {
-            if (try? captureProcess(candidate + ["true"], environment: probing, timeout: 10))?.status == 0 { return candidate }
+    /// A fresh directory under TMPDIR (resolved: its path goes into NODE_OPTIONS and mount arguments),
+    /// or under /tmp when TMPDIR's path holds a character those cannot carry.
+    private static func makeScratch(_ environment: [String: String]) throws -> String {
+        var base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        if let resolved = realpath(base, nil) {
+            base = String(cString: resolved)
+            free(resolved)
         }
-        throw Unavailable(description: """
-            the test world needs a private mount namespace to give this machine's default stores the public stand-in root \
-            (as the real stores hold the real public roots), and none can be made here: run as root, or allow unprivileged \
-            user namespaces (sysctl kernel.unprivileged_userns_clone=1, or kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu); \
-            util-linux's unshare is needed too. Without --worlds direct and --bypass, verify needs no sandbox.
-            """)
+        if base.contains(where: { $0 == "\"" || $0 == "\\" || $0 == "\n" || !$0.isASCII }) || !base.hasPrefix("/") { base = "/tmp" }
+        var template = Array((base + "/intercept-proxy-world.XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw Unavailable(description: "cannot make a scratch directory for the test world's stores in \(base): \(String(cString: strerror(errno)))")
+        }
+        return String(cString: made)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CertForge
 import FoundationEssentials
+import Glibc
 import EssentialsSupport
 import InterceptProxy
 import Logging
@@ -44,9 +45,10 @@ struct VerifyCommand: ParsableCommand {
     @Option(name: .customLong("bypass"), help: ArgumentHelp("A host the gateway does not inspect, as for run (glob). Repeatable.", valueName: "HOSTPATTERN"))
     var bypass: [String] = []
 
-    @Flag(name: .customLong("without-hashed-dir"), help: """
-        In the sandbox, give the public stand-in root to the OS bundle file only, not to the hashed directory /etc/ssl/certs:         as on Fedora, RHEL and macOS, where OpenSSL clients read the bundle alone. A fix that holds only because Debian's         directory still serves the public roots (curl --cacert, SSL_CERT_FILE for Python or Ruby) then fails there.
-        """)
+    @Flag(name: .customLong("without-hashed-dir"), help: ArgumentHelp(
+        "In the sandbox, give the public stand-in root to the OS bundle file only, not to the hashed directory /etc/ssl/certs: "
+            + "as on Fedora, RHEL and macOS, where OpenSSL clients read the bundle alone. A fix that holds only because Debian's "
+            + "directory still serves the public roots (curl --cacert, SSL_CERT_FILE for Python or Ruby) then fails there."))
     var withoutHashedDir = false
 
     @Option(name: .customLong("upstream-ca"), help: ArgumentHelp("As for run.", valueName: "file"))
@@ -78,8 +80,11 @@ struct VerifyCommand: ParsableCommand {
         guard !command.isEmpty else { throw ValidationError("name the command to run after --") }
         do {
             _ = try mapRemote.map(MapRemoteRule.init(parsing:))
-            _ = try parsedWorlds()
+            let worlds = try parsedWorlds()
             _ = try bypass.map(BypassRule.init(parsing:))
+            if withoutHashedDir && !worlds.contains(.direct) && bypass.isEmpty {
+                throw ValidationError("--without-hashed-dir shapes the sandbox of --worlds direct or --bypass; add one of them")
+            }
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
@@ -96,6 +101,12 @@ struct VerifyCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Blocked before any thread exists, so every thread inherits it: while CMD runs, these are
+        // passed on to it (runProcess), and the proxy and the sandbox are then cleaned up.
+        var stopping = sigset_t()
+        sigemptyset(&stopping)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&stopping, signal) }
+        pthread_sigmask(SIG_BLOCK, &stopping, nil)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .error  // the verdict table says what the per-failure warnings would
@@ -107,7 +118,6 @@ struct VerifyCommand: ParsableCommand {
         // Hosts present the site's own certificate only in the direct world or when bypassed: only
         // then must the command's default stores hold the public stand-in root.
         let sandboxed = worlds.contains(.direct) || !bypassRules.isEmpty
-        if withoutHashedDir && !sandboxed { throw ValidationError("--without-hashed-dir shapes the sandbox of --worlds direct or --bypass; add one of them") }
         let publicAuthority = try ca.loadPublicStandIn()
         let publicRoot = publicAuthority.rootCertificate
         var sandbox: TrustSandbox?
@@ -128,14 +138,23 @@ struct VerifyCommand: ParsableCommand {
         for world in worlds {
             let proxy = try startProxy(world: world, bypass: world == .gateway ? bypassRules : [], publicAuthority: publicAuthority)
             caFile = proxy.rootCertificateFile
-            let status: Int32
+            let outcome: ProcessOutcome
             do {
-                status = try runCommand(proxyURL: "http://\(proxyHost ?? "127.0.0.1"):\(proxy.port)", sandbox: sandbox)
+                outcome = try runCommand(proxyURL: "http://\(proxyHost ?? "127.0.0.1"):\(proxy.port)", sandbox: sandbox)
             } catch {
                 proxy.stopAndWait()  // exit must not race the proxy's background OpenSSL work
                 throw error
             }
+            // The command's connections close with it: let the proxy read how each ended (a client's
+            // alert arrives as the command exits) before stopping it, so no handshake is left undecided.
+            let settled = monotonicSeconds() + 3
+            while proxy.openConnections > 0 && monotonicSeconds() < settled { usleep(10_000) }
             proxy.stopAndWait()
+            if let signal = outcome.forwarded {
+                Terminal.note("stopped by signal \(signal): the command was stopped too; no verdict")
+                throw ExitCode(128 + signal)  // the sandbox is removed on the way out
+            }
+            let status = outcome.status
             results.append(WorldResult(world: world, bypass: world == .gateway ? bypassRules.map(\.pattern) : [], commandStatus: status,
                                        events: proxy.recordedEvents, expect: expected,
                                        compiledIn: CompiledInStore.detect(command: command, environment: ProcessInfo.processInfo.environment)))
@@ -166,6 +185,7 @@ struct VerifyCommand: ParsableCommand {
         configuration.world = world
         configuration.bypassHosts = bypass
         configuration.publicAuthority = publicAuthority
+        configuration.publicCACertificateFile = ca.directory.rootCertificateURL(for: .publicStandIn).path
         if ca.isBringYourOwn { configuration.authority = try ca.loadAuthority(createIfMissing: false) }
         let proxy = try InterceptProxy(configuration: configuration)
         try proxy.start()
@@ -183,7 +203,7 @@ struct VerifyCommand: ParsableCommand {
 
     /// Runs the command with the proxy variables set (inside the sandbox when there is one); its
     /// stdout goes to our stderr.
-    private func runCommand(proxyURL: String, sandbox: TrustSandbox?) throws -> Int32 {
+    private func runCommand(proxyURL: String, sandbox: TrustSandbox?) throws -> ProcessOutcome {
         var environment = ProcessInfo.processInfo.environment
         for name in ["NO_PROXY", "no_proxy"] { environment[name] = nil }
         for name in ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"] { environment[name] = proxyURL }

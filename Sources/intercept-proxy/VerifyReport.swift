@@ -15,7 +15,7 @@ struct WorldResult: Encodable {
 
     struct JudgedHost: Encodable {
         let host: String
-        let interception: String
+        let interception: Interception
         let outcome: HostVerdict.Outcome
         /// The client's alert (the `tls_failed` cause), or why the host counts as rejected.
         let cause: String?
@@ -33,13 +33,14 @@ struct WorldResult: Encodable {
         self.commandStatus = commandStatus
         spliced = HostVerdict.splicedHosts(events)
         hosts = HostVerdict.summarise(events).map { verdict in
-            let intercepted = verdict.interception == "intercepted"
+            let intercepted = verdict.interception == .intercepted
             let expected = intercepted ? expect : .trusted
             let judged = intercepted || verdict.outcome == .trusted || compiledIn.isEmpty
             return JudgedHost(host: verdict.host, interception: verdict.interception, outcome: verdict.outcome, cause: verdict.cause,
                               requests: verdict.requests, expected: expected, judged: judged)
         }
-        matched = !hosts.isEmpty && hosts.allSatisfy(\.matched)
+        // Something must have been judged: a world whose every host met a client with compiled-in roots proves nothing.
+        matched = hosts.contains(where: \.judged) && hosts.allSatisfy(\.matched)
     }
 
     /// The lines that say why the world did not pass (none when it did).
@@ -50,8 +51,11 @@ struct WorldResult: Encodable {
             }
             return ["nothing was intercepted; does the command honour HTTPS_PROXY?"]
         }
+        if !hosts.contains(where: \.judged) {
+            return ["nothing could be judged: every host met a client whose compiled-in roots cannot hold the stand-in root (see the limit on stderr)"]
+        }
         return hosts.filter { !$0.matched }.map { host in
-            if host.interception == "intercepted" {
+            if host.interception == .intercepted {
                 return "\(host.host) was \(host.outcome.rawValue), expected \(host.expected.rawValue)"
             }
             let place = world == .direct ? "without a gateway" : "on a host the gateway does not inspect"
@@ -67,13 +71,19 @@ struct VerifyReport: Encodable {
     let worlds: [WorldResult]
     var matched: Bool { worlds.allSatisfy(\.matched) }
 
-    private enum CodingKeys: String, CodingKey { case expect, worlds, matched }
+    private enum CodingKeys: String, CodingKey { case expect, worlds, matched, commandStatus, hosts }
 
+    /// `worlds` for every run; a run in one world also keeps the keys of the report before worlds
+    /// (`commandStatus`, `hosts`), which scripts read.
     func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(expect, forKey: .expect)
         try container.encode(worlds, forKey: .worlds)
         try container.encode(matched, forKey: .matched)
+        if worlds.count == 1 {
+            try container.encode(worlds[0].commandStatus, forKey: .commandStatus)
+            try container.encode(worlds[0].hosts, forKey: .hosts)
+        }
     }
 
     /// One table per world; a plain gateway run without bypass rules prints as it always has
@@ -89,7 +99,7 @@ struct VerifyReport: Encodable {
             for host in result.hosts {
                 let outcome = host.judged ? host.outcome.rawValue : "\(host.outcome.rawValue) (not judged)"
                 rows.append(plain ? [host.host, outcome, host.cause ?? "-", String(host.requests)]
-                                  : [host.host, host.interception, outcome, host.cause ?? "-", String(host.requests)])
+                                  : [host.host, host.interception.rawValue, outcome, host.cause ?? "-", String(host.requests)])
             }
             if !plain { rows += result.spliced.map { [$0, "spliced", "not observed", "-", "-"] } }
             print(Self.aligned(rows))
@@ -97,7 +107,7 @@ struct VerifyReport: Encodable {
             if result.matched {
                 let unjudged = result.hosts.filter { !$0.judged }.count
                 var summary = result.world == .direct ? "every host trusted the site's own certificate"
-                    : "intercepted hosts \(expect.rawValue)" + (result.hosts.contains { $0.interception == "bypassed" } ? ", bypassed hosts trusted" : "")
+                    : "intercepted hosts \(expect.rawValue)" + (result.hosts.contains { $0.interception == .bypassed } ? ", bypassed hosts trusted" : "")
                 if unjudged > 0 { summary += " (\(unjudged) not judged: a client with compiled-in roots, see the limit on stderr)" }
                 print(plain ? "OK: every host was \(expect.rawValue)" : "OK in the \(result.world.rawValue) world: \(summary)")
             } else if plain, !result.hosts.isEmpty {

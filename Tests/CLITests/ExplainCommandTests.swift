@@ -114,7 +114,7 @@ import TestSupport
         let result = try CLI.run(["explain", "--ca-file", issuing, "curl: (60) SSL certificate problem: unable to get local issuer certificate"])
         #expect(result.status == 0, "\(result)")
         #expect(result.stderr.contains("note: --ca-file \(issuing) is an intermediate (issued by CN=Acme Gateway Root); Python and node need the root itself"), "\(result)")
-        #expect(result.stdout.contains("cat /etc/ssl/certs/ca-certificates.crt \(issuing) > \"$HOME/.local/share/gateway-ca/ca-bundle.pem\""), "\(result)")
+        #expect(result.stdout.contains("cat \"$base\" \(issuing) > \"$HOME/.local/share/gateway-ca/ca-bundle.pem\""), "\(result)")
         #expect(result.stdout.contains("export CURL_CA_BUNDLE=\"$HOME/.local/share/gateway-ca/ca-bundle.pem\""), "\(result)")
     }
 

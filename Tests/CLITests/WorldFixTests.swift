@@ -221,6 +221,12 @@ enum WorldClients {
 
         """
 
+    /// A shell command that fetches `url` with node through HTTPS_PROXY (fetchJS, inline).
+    static func nodeFetch(_ url: String) -> String {
+        let script = fetchJS.replacingOccurrences(of: "process.argv[2]", with: "'\(url)'")
+        return "node -e '\(script.replacingOccurrences(of: "'", with: "'\\''"))'"
+    }
+
     /// node's https does not read HTTPS_PROXY: a CONNECT tunnel by hand. FETCH_CA, when set, is
     /// passed as tls.connect's `ca`, which replaces node's roots (code that does this is common).
     static let fetchJS = """

@@ -87,8 +87,33 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: file) }
         #expect(FileStatus(path: file)?.size == 1234)
         #expect(FileStatus(path: file)?.isDirectory == false)
-        #expect(try runProcess(["sh", "-c", "exit 3"], environment: ["PATH": "/usr/bin:/bin"]) == 3)
-        #expect(try runProcess(["sh", "-c", "kill -KILL $$"], environment: ["PATH": "/usr/bin:/bin"]) == SIGKILL)
+        #expect(try runProcess(["sh", "-c", "exit 3"], environment: ["PATH": "/usr/bin:/bin"]).status == 3)
+        #expect(try runProcess(["sh", "-c", "kill -KILL $$"], environment: ["PATH": "/usr/bin:/bin"]).status == SIGKILL)
+    }
+
+    /// Output, status, a child that closes its output and goes on (waited for, not hung on), and a
+    /// timeout that takes the child's own children with it.
+    @Test func captureProcessReadsOutputAndBoundsTheWait() throws {
+        let path = ["PATH": "/usr/bin:/bin"]
+        let echoed = try captureProcess(["sh", "-c", "echo out; echo err >&2; exit 5"], environment: path)
+        #expect(echoed.status == 5 && echoed.output == "out\n" && !echoed.timedOut)
+        let closedEarly = try captureProcess(["sh", "-c", "exec >&-; sleep 1; exit 4"], environment: path, timeout: 20)
+        #expect(closedEarly.status == 4 && !closedEarly.timedOut)
+        let started = monotonicSeconds()
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("capture-\(UUID())").path
+        let slow = try captureProcess(["sh", "-c", "sleep 60 & echo $! > \(scratch); echo started; wait"], environment: path, timeout: 1)
+        #expect(slow.timedOut && slow.output == "started\n")
+        #expect(monotonicSeconds() - started < 10)
+        let grandchild = Int32((try String(contentsOfFile: scratch, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        try? FileManager.default.removeItem(atPath: scratch)
+        // Killed (a zombie until whoever adopted it reaps it: its state reads Z), or gone.
+        let deadline = monotonicSeconds() + 5
+        func alive() -> Bool {
+            guard let stat = try? String(contentsOfFile: "/proc/\(grandchild)/stat", encoding: .utf8) else { return false }
+            return stat.split(separator: ")").last?.split(separator: " ").first != "Z"
+        }
+        while alive() && monotonicSeconds() < deadline { usleep(20_000) }
+        #expect(grandchild > 0 && !alive(), "the group was killed, the grandchild too")
     }
 
     @Test func detachedThreadRunsAndConditionTimesOut() {

@@ -31,8 +31,8 @@ import Testing
         event.upstreamHttpVersion = "HTTP/1.1"
         event.durationMs = 12.345_678_901_234
         event.count = 3
-        event.interception = "bypassed"
-        event.world = "gateway"
+        event.interception = .bypassed
+        event.world = .direct
         return event
     }
 
@@ -69,8 +69,7 @@ import Testing
         Self.expectIdentical(Self.roundTrip(bare), bare)
         var empty = bare
         for path: WritableKeyPath<FlowEvent, String?> in [\.client, \.host, \.sni, \.detail, \.tlsVersion, \.cipher,
-                                                         \.alpn, \.method, \.url, \.httpVersion, \.upstreamHttpVersion,
-                                                         \.interception, \.world] {
+                                                         \.alpn, \.method, \.url, \.httpVersion, \.upstreamHttpVersion] {
             empty[keyPath: path] = ""
         }
         empty.headers = FlowHeaders()

@@ -28,12 +28,12 @@ import TestSupport
         #expect(try status(fixture, trusting: publicRoot, "https://pypi.test/").status == 60)
 
         let opened = fixture.proxy.recordedEvents.filter { $0.type == .tunnelOpened }
-        #expect(opened.first { $0.host == "www.bank.test" }?.interception == "bypassed")
+        #expect(opened.first { $0.host == "www.bank.test" }?.interception == .bypassed)
         #expect(opened.first { $0.host == "www.bank.test" }?.detail?.contains("--bypass *.bank.test") == true)
-        #expect(opened.first { $0.host == "pypi.test" }?.interception == "intercepted")
-        #expect(opened.allSatisfy { $0.world == "gateway" })
+        #expect(opened.first { $0.host == "pypi.test" }?.interception == .intercepted)
+        #expect(opened.allSatisfy { $0.world == .gateway })
         let verdicts = HostVerdict.summarise(fixture.proxy.recordedEvents)
-        #expect(verdicts.map(\.interception).sorted() == ["bypassed", "intercepted"], "\(verdicts)")
+        #expect(verdicts.map(\.interception.rawValue).sorted() == ["bypassed", "intercepted"], "\(verdicts)")
     }
 
     @Test func thePublicStandInIsShapedLikeAPublicSiteChain() async throws {
@@ -53,7 +53,7 @@ import TestSupport
         #expect(try status(fixture, trusting: try publicRoot(fixture), "https://pypi.test/").status == 0)
         #expect(try status(fixture, trusting: fixture.rootFile, "https://pypi.test/").status == 60)
         let opened = try #require(fixture.proxy.recordedEvents.first { $0.type == .tunnelOpened })
-        #expect(opened.interception == "direct" && opened.world == "direct", "\(opened)")
+        #expect(opened.interception == .direct && opened.world == .direct, "\(opened)")
         let rejected = try #require(fixture.proxy.recordedEvents.first { $0.type == .tlsFailed })
         #expect(rejected.cause == .unknownCA)
     }
@@ -107,7 +107,7 @@ import TestSupport
         let mapped = try fixture.curl(["--cacert", try publicRoot(fixture), "https://mapped.bank.test/"])
         #expect(mapped.status == 0, "\(mapped)")
         let opened = fixture.proxy.recordedEvents.filter { $0.type == .tunnelOpened }
-        #expect(opened.map { $0.interception ?? "-" } == ["spliced", "bypassed"], "\(opened)")
+        #expect(opened.map { $0.interception?.rawValue ?? "-" } == ["spliced", "bypassed"], "\(opened)")
         #expect(HostVerdict.splicedHosts(fixture.proxy.recordedEvents) == ["127.0.0.1"])
     }
 

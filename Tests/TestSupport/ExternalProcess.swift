@@ -76,7 +76,7 @@ public func start(_ tool: String, _ arguments: [String], environment: [String: S
 /// /proc/self/fd while other tests open and close descriptors (swift-corelibs-foundation#5472), and
 /// the child gets only stdin, stdout and stderr, none of the test process's other descriptors.
 public final class RunningProcess: @unchecked Sendable {
-    private let pid: pid_t
+    public let pid: pid_t
     private let scratch: TemporaryDirectory
     private let command: String
     private var exitStatus: Int32?

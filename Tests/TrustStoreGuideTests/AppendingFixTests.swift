@@ -23,7 +23,8 @@ import TrustStoreGuide
         for line in ["export SSL_CERT_FILE=/gw/root.pem", "export REQUESTS_CA_BUNDLE=/gw/root.pem   # note", "$env:REQUESTS_CA_BUNDLE = \"/gw/root.pem\"",
                      "git config --global http.sslCAInfo /gw/root.pem", "conda config --set ssl_verify /gw/root.pem", "npm config set cafile /gw/root.pem",
                      "curl --cacert /gw/root.pem https://x", "ENV PIP_CERT=/gw/root.pem", "# or: pip config set global.cert /gw/root.pem",
-                     "# php.ini: curl.cainfo = \"/gw/root.pem\"", "helm repo add --ca-file /gw/root.pem a b", "uv pip install --cert /gw/root.pem x"] {
+                     "# php.ini: curl.cainfo = \"/gw/root.pem\"", "helm repo add --ca-file /gw/root.pem a b", "uv pip install --cert /gw/root.pem x",
+                     "apt-get -o Acquire::https::CaInfo=/gw/root.pem update"] {
             #expect(!ReplacingSetting.violations(in: line, caFile: Self.caFile).isEmpty, "\(line)")
         }
         for line in ["export NODE_EXTRA_CA_CERTS=/gw/root.pem", "wget --ca-certificate=/gw/root.pem URL", "keytool -importcert -file /gw/root.pem -cacerts",
@@ -48,6 +49,28 @@ import TrustStoreGuide
                 let explanation = ErrorExplanation(family: family, cause: cause, context: context)
                 expectAppending(explanation.fix(caFile: Self.caFile), "explain \(family.id) \(cause.rawValue) \(context.id)")
             }
+        }
+    }
+
+    /// The line that builds the bundle writes nothing when its base is missing (a bundle of the
+    /// gateway root alone is what it exists to avoid): the setting then names a missing file.
+    @Test func theBundleIsNotBuiltWithoutItsBase() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bundle-\(UUID())")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        try "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".write(to: scratch.appendingPathComponent("root.pem"), atomically: true, encoding: .utf8)
+        let snippet = try #require(ClientSnippet.named("requests")).render(caFile: scratch.appendingPathComponent("root.pem").path)
+        let build = try #require(snippet.split(separator: "\n").first { $0.hasPrefix("mkdir -p") })
+        for (path, built) in [("/usr/bin:/bin", false), (ProcessInfo.processInfo.environment["PATH"] ?? "", true)] {
+            let shell = Process()
+            shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+            shell.arguments = ["-c", String(build)]
+            shell.environment = ["HOME": scratch.path, "PATH": path]  // /usr/bin:/bin: python3 -m certifi fails (no certifi there)
+            try shell.run()
+            shell.waitUntilExit()
+            let bundle = scratch.appendingPathComponent(".local/share/gateway-ca/ca-bundle.pem").path
+            #expect(FileManager.default.fileExists(atPath: bundle) == built, "PATH \(path): \(build)")
+            try? FileManager.default.removeItem(atPath: bundle)
         }
     }
 }

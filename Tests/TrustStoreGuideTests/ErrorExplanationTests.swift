@@ -160,7 +160,7 @@ import TrustStoreGuide
         let explanation = try #require(ErrorExplanation.explain("requests.exceptions.SSLError: HTTPSConnectionPool(host='pypi.org', port=443): Max retries exceeded with url: / (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate (_ssl.c:1006)')))"))
         let report = ExplainReport.render(explanation, caFile: "/gw.pem")
         #expect(report.contains("# REQUESTS_CA_BUNDLE replaces the client's roots; with the gateway root alone, hosts the gateway does not inspect and CI without it fail"), "\(report)")
-        #expect(report.contains("cat \"$(python3 -m certifi)\" /gw.pem > \"$HOME/.local/share/gateway-ca/ca-bundle.pem\""), "\(report)")
+        #expect(report.contains("base=\"$(python3 -m certifi)\" && [ -s \"$base\" ] && cat \"$base\" /gw.pem > \"$HOME/.local/share/gateway-ca/ca-bundle.pem\""), "\(report)")
         #expect(report.contains("export REQUESTS_CA_BUNDLE=\"$HOME/.local/share/gateway-ca/ca-bundle.pem\""), "\(report)")
     }
 }

@@ -45,8 +45,8 @@ import TrustStoreGuide
     }
 
     static let bundle = "\"$HOME/.local/share/gateway-ca/ca-bundle.pem\""
-    static let fromOS = "cat /etc/ssl/certs/ca-certificates.crt /ca.pem > \(bundle)"
-    static let fromCertifi = "cat \"$(python3 -m certifi)\" /ca.pem > \(bundle)"
+    static let fromOS = "for base in /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/cert.pem; do [ -s \"$base\" ] && break; done && [ -s \"$base\" ] && cat \"$base\" /ca.pem > \(bundle)"
+    static let fromCertifi = "base=\"$(python3 -m certifi)\" && [ -s \"$base\" ] && cat \"$base\" /ca.pem > \(bundle)"
 
     static let clientFacts: [(client: String, mustContain: [String])] = [
         ("pip", [fromOS, "PIP_CERT=\(bundle)", "replaces the client's roots", "pip >= 24.2"]),

@@ -16,8 +16,8 @@ extension ClientConnection {
         tunnel = Tunnel(treatment: treatment, world: world)
         var opened = event(.tunnelOpened)
         opened.method = "CONNECT"
-        opened.interception = treatment.word(in: world)
-        opened.world = world.rawValue
+        opened.interception = treatment.interception(in: world)
+        opened.world = world
         switch treatment {
         case .intercepted: break
         case let .publicSite(why): opened.detail = "not intercepted (\(why)): the site's own certificate, from the public stand-in root"
@@ -131,8 +131,8 @@ extension ClientConnection {
         connection.loop.assertInEventLoop()
         guard let name = clientServerName ?? target.flatMap({ try? ServerName($0.host) }) else { return nil }
         let failure = core.failureMode(for: name.text)
-        let forges = self.forges
-        if forges === core.forges, core.configuration.mimicUpstream && !answersLocally, case var .handshaking(handshake) = state, handshake.dial == nil, let target {
+        let forges = leafForges
+        if tunnel?.treatment == .intercepted, core.configuration.mimicUpstream && !answersLocally, case var .handshaking(handshake) = state, handshake.dial == nil, let target {
             // Dial the upstream first; its certificate shapes the leaf (see upstreamReady). The
             // client leg ALPN picks takes the connection over once the handshake is done.
             let dialled = dial(target)
@@ -149,13 +149,13 @@ extension ClientConnection {
     }
 
     /// The gateway's forge, or for a host it does not inspect the public stand-in's.
-    var forges: ForgeCoordinator {
+    var leafForges: ForgeCoordinator {
         tunnel?.treatment.presentsPublicLeaf == true ? core.publicForges : core.forges
     }
 
     func forgeAsync(_ name: ServerName, failure: FailureMode?, mimicking upstream: Certificate?, for session: TLSServerSession) {
         let loop = connection.loop
-        forges.chain(for: name, failure: failure, mimicking: upstream) { [weak self] result in
+        leafForges.chain(for: name, failure: failure, mimicking: upstream) { [weak self] result in
             guard let self else { return }
             loop.execute { self.certificateReady(result, for: session) }
         }

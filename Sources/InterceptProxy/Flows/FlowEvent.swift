@@ -48,9 +48,9 @@ public struct FlowEvent: Codable, Sendable, Equatable {
     /// On `tunnel_opened`: `intercepted` (forged by the gateway's CA), `bypassed` (a `--bypass` host:
     /// the site's own certificate, a public stand-in leaf), `direct` (the direct world: the same), or
     /// `spliced` (bytes relayed to the real upstream, whose certificate the client sees).
-    public var interception: String?
+    public var interception: Interception?
     /// On `tunnel_opened`: the world the tunnel was opened in, `gateway` or `direct`.
-    public var world: String?
+    public var world: World?
 
     public init(type: Kind, connection: Int, time: Date = Date()) {
         self.type = type
@@ -68,7 +68,7 @@ extension FlowEvent {
         func size(_ text: String?) -> Int { text?.utf8.count ?? 0 }
         var bytes = 400 + size(client) + size(host) + size(sni) + size(cause?.rawValue) + size(detail)
         bytes += size(tlsVersion) + size(cipher) + size(alpn) + size(method) + size(url)
-        bytes += size(httpVersion) + size(upstreamHttpVersion) + size(interception) + size(world)
+        bytes += size(httpVersion) + size(upstreamHttpVersion) + size(interception?.rawValue) + size(world?.rawValue)
         if let headers { bytes += 80 * headers.count + headers.utf8Count }
         return bytes
     }

@@ -134,8 +134,8 @@ private struct PackWriter<Sink: PackSink> {
         optional(event.upstreamHttpVersion) { $0.string($1) }
         optional(event.durationMs) { $0.fixed($1.bitPattern, bytes: 8) }
         optional(event.count) { $0.integer($1) }
-        optional(event.interception) { $0.string($1) }
-        optional(event.world) { $0.string($1) }
+        optional(event.interception) { $0.string($1.rawValue) }
+        optional(event.world) { $0.string($1.rawValue) }
     }
 
     @inline(__always)
@@ -211,8 +211,8 @@ private struct PackReader {
         event.upstreamHttpVersion = optional { $0.string() }
         event.durationMs = optional { Double(bitPattern: $0.fixed(bytes: 8)) }
         event.count = optional { $0.integer() }
-        event.interception = optional { $0.string() }
-        event.world = optional { $0.string() }
+        event.interception = optional { Interception(rawValue: $0.string()) } ?? nil
+        event.world = optional { World(rawValue: $0.string()) } ?? nil
         return event
     }
 

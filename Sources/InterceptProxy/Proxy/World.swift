@@ -17,6 +17,18 @@ public enum World: String, Sendable, CaseIterable, Codable {
     }
 }
 
+/// How a tunnel met its client, in the flow log's words (`tunnel_opened`'s `interception`).
+public enum Interception: String, Sendable, Codable {
+    /// Forged by the gateway's CA.
+    case intercepted
+    /// A `--bypass` host in the gateway world: the site's own certificate (a public stand-in leaf).
+    case bypassed
+    /// The direct world: the site's own certificate.
+    case direct
+    /// Relayed untouched to the real upstream, whose certificate the proxy does not see.
+    case spliced
+}
+
 /// `--bypass PATTERN`: a host the gateway does not inspect (Zscaler SSL-inspection exemptions,
 /// Netskope "do not decrypt" lists, Palo Alto no-decrypt rules). A glob over host names, as `--failure`.
 public struct BypassRule: Sendable, Equatable {
@@ -50,12 +62,12 @@ enum TunnelTreatment: Equatable, Sendable {
     /// Relayed byte for byte to the real upstream, whose certificate the client sees.
     case spliced(why: String)
 
-    /// The flow event's `interception` word.
-    func word(in world: World) -> String {
+    /// What the flow event calls it.
+    func interception(in world: World) -> Interception {
         switch self {
-        case .intercepted: return "intercepted"
-        case .publicSite: return world == .direct ? "direct" : "bypassed"
-        case .spliced: return "spliced"
+        case .intercepted: return .intercepted
+        case .publicSite: return world == .direct ? .direct : .bypassed
+        case .spliced: return .spliced
         }
     }
 
