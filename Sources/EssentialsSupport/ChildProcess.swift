@@ -1,14 +1,16 @@
 import Glibc
 
 /// A child started with posix_spawn (Foundation's `Process` crashes on this toolchain,
-/// swift-corelibs-foundation#5472), found on PATH through /usr/bin/env, in a process group of its
-/// own so that a timeout or a forwarded signal reaches what it starts too.
+/// swift-corelibs-foundation#5472), found on PATH through /usr/bin/env; in a process group of its
+/// own when `ownGroup` (a helper, so that a timeout reaches what it starts too), else in ours (a
+/// command the user runs, which may read the terminal).
 private struct ChildProcess {
     let pid: pid_t
+    let ownGroup: Bool
 
     /// `stdout`: where the child's stdout goes (`nil`: our stderr); stderr goes to our stderr, or
     /// to /dev/null when `quiet`.
-    init(_ arguments: [String], environment: [String: String], stdout: Int32?, quiet: Bool, closing: [Int32] = []) throws {
+    init(_ arguments: [String], environment: [String: String], stdout: Int32?, quiet: Bool, ownGroup: Bool, closing: [Int32] = []) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -21,14 +23,18 @@ private struct ChildProcess {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        // Its own group; the signals we block while we wait are unblocked and default in the child.
+        // The signals we block while we wait are unblocked and default in the child.
         var none = sigset_t(), all = sigset_t()
         sigemptyset(&none)
         sigfillset(&all)
-        posix_spawnattr_setpgroup(&attributes, 0)
         posix_spawnattr_setsigmask(&attributes, &none)
         posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if ownGroup {
+            posix_spawnattr_setpgroup(&attributes, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
         let argv = (["/usr/bin/env"] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
@@ -36,6 +42,7 @@ private struct ChildProcess {
         let spawned = posix_spawn(&pid, "/usr/bin/env", &actions, &attributes, argv, envp)
         guard spawned == 0 else { throw SpawnError(message: "cannot run /usr/bin/env: \(String(cString: strerror(spawned)))") }
         self.pid = pid
+        self.ownGroup = ownGroup
     }
 
     /// The status once it has exited (the signal number when killed), or nil when it has not.
@@ -56,9 +63,9 @@ private struct ChildProcess {
         return signal == 0 ? (status >> 8) & 0xff : signal
     }
 
-    /// Its whole group.
+    /// Its whole group when it has one of its own, else itself.
     func kill(_ signal: Int32) {
-        _ = Glibc.kill(-pid, signal)
+        _ = Glibc.kill(ownGroup ? -pid : pid, signal)
     }
 }
 
@@ -71,15 +78,16 @@ package struct ProcessOutcome: Sendable, Equatable {
 }
 
 /// Runs `arguments` (found on PATH) with `environment`, its stdout and stderr on our stderr, until it
-/// exits. SIGINT, SIGTERM and SIGHUP sent to us meanwhile are passed on to it (and its group), so a
-/// caller that is stopped still cleans up after it; the outcome says which came.
+/// exits. SIGINT, SIGTERM and SIGHUP sent to us meanwhile are passed on to it, so a caller that is
+/// stopped still cleans up after it; the outcome says which came. (It stays in our process group:
+/// a Ctrl-C reaches it from the terminal too, and it may read the terminal.)
 package func runProcess(_ arguments: [String], environment: [String: String]) throws -> ProcessOutcome {
     var forwarded = sigset_t(), previous = sigset_t()
     sigemptyset(&forwarded)
     for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&forwarded, signal) }
     pthread_sigmask(SIG_BLOCK, &forwarded, &previous)
     defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-    let child = try ChildProcess(arguments, environment: environment, stdout: nil, quiet: false)
+    let child = try ChildProcess(arguments, environment: environment, stdout: nil, quiet: false, ownGroup: false)
     var received: Int32?
     while true {
         if let status = child.poll() { return ProcessOutcome(status: status, forwarded: received) }
@@ -111,7 +119,7 @@ package func captureProcess(_ arguments: [String], environment: [String: String]
     let (readEnd, writeEnd) = (ends[0], ends[1])
     let child: ChildProcess
     do {
-        child = try ChildProcess(arguments, environment: environment, stdout: writeEnd, quiet: true, closing: [readEnd])
+        child = try ChildProcess(arguments, environment: environment, stdout: writeEnd, quiet: true, ownGroup: true, closing: [readEnd])
     } catch {
         close(readEnd)
         close(writeEnd)
