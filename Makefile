@@ -122,6 +122,8 @@ container-prerequisites: container-deps $(APPS_ROOTFS)/usr/bin/go
 
 # Runs every test, then prints one closing line: "tests: N passed, N failed".
 test: test-deps $(ROOTFS)/usr/bin/curl container-prerequisites $(BENCH_VENV)/bin/mitmdump $(TOOLS_VENV)/bin/uv fuzz-smoke sanitize-ci image
+	@echo "make: building every product in release, as a Swift user's swift build -c release does"
+	$(SWIFT) build -c release
 	$(SWIFT) build --build-tests
 	@mkdir -p .build
 	@status=0; $(SWIFT) test 2>&1 | tee .build/test.log || status=$$?; \

@@ -1,3 +1,5 @@
+// The targets reach internal parsers (@testable): a debug or fuzzing build only (see FuzzEntry.swift).
+#if DEBUG || FUZZING
 import CertForge
 @testable import InterceptProxy
 
@@ -24,3 +26,4 @@ enum AuthorityTarget {
         }
     }
 }
+#endif

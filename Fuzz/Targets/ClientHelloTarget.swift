@@ -1,3 +1,5 @@
+// The targets reach internal parsers (@testable): a debug or fuzzing build only (see FuzzEntry.swift).
+#if DEBUG || FUZZING
 import CertForge
 import COpenSSL
 @testable import InterceptProxy
@@ -76,3 +78,4 @@ enum ClientHelloTarget {
         }
     }
 }
+#endif

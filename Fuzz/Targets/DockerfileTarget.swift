@@ -1,3 +1,5 @@
+// The targets reach internal parsers (@testable): a debug or fuzzing build only (see FuzzEntry.swift).
+#if DEBUG || FUZZING
 @testable import TrustStoreGuide
 
 /// `snippet --dockerfile`: any text as a Dockerfile (first byte: which --distro override, if any).
@@ -27,3 +29,4 @@ enum DockerfileTarget {
         precondition(!again.changed, "the rewrite is not idempotent")
     }
 }
+#endif

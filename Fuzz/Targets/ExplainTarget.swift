@@ -1,3 +1,5 @@
+// The targets reach internal parsers (@testable): a debug or fuzzing build only (see FuzzEntry.swift).
+#if DEBUG || FUZZING
 import TrustStoreGuide
 
 /// `explain`: any pasted text, any size; the classification ignores ASCII case, and every
@@ -21,3 +23,4 @@ enum ExplainTarget {
         "\(explanation.client) \(explanation.cause.rawValue) \(explanation.context.id) \(explanation.errorLine.number) \(explanation.clientLine?.number ?? 0)"
     }
 }
+#endif

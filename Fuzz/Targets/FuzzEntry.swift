@@ -7,6 +7,7 @@ struct FuzzTarget: Sendable {
     let run: @Sendable ([UInt8]) -> Void
 }
 
+#if DEBUG || FUZZING
 let fuzzTargets: [FuzzTarget] = [
     FuzzTarget(name: "http1-request", run: HTTP1RequestTarget.run),
     FuzzTarget(name: "http1-response", run: HTTP1ResponseTarget.run),
@@ -17,13 +18,19 @@ let fuzzTargets: [FuzzTarget] = [
     FuzzTarget(name: "explain", run: ExplainTarget.run),
     FuzzTarget(name: "dockerfile", run: DockerfileTarget.run),
 ]
+#else
+/// A release build (`swift build -c release` builds every product) cannot reach the internal
+/// parsers, which need a module compiled for testing: it has no target, and says how to get them.
+let fuzzTargets: [FuzzTarget] = []
+#endif
 
 /// The one binary holds every target; FUZZ_TARGET names the one libFuzzer drives.
 nonisolated(unsafe) private var selected: FuzzTarget?
 
 private func target(named name: String?) -> FuzzTarget {
     if let name, let found = fuzzTargets.first(where: { $0.name == name }) { return found }
-    FileHandle.standardError.write(Data("intercept-proxy-fuzz: set FUZZ_TARGET to one of: \(fuzzTargets.map(\.name).joined(separator: " "))\n".utf8))
+    let known = fuzzTargets.isEmpty ? "none in a release build; make fuzz (or swift build) builds them" : fuzzTargets.map(\.name).joined(separator: " ")
+    FileHandle.standardError.write(Data("intercept-proxy-fuzz: set FUZZ_TARGET to one of: \(known)\n".utf8))
     exit(2)
 }
 

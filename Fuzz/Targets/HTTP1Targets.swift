@@ -1,3 +1,5 @@
+// The targets reach internal parsers (@testable): a debug or fuzzing build only (see FuzzEntry.swift).
+#if DEBUG || FUZZING
 @testable import InterceptProxy
 
 /// The ways the decoders get their bytes: all at once, one byte at a time, and cut at a few
@@ -159,3 +161,4 @@ enum HTTP1ResponseTarget {
         }
     }
 }
+#endif

@@ -1,3 +1,5 @@
+// The targets reach internal parsers (@testable): a debug or fuzzing build only (see FuzzEntry.swift).
+#if DEBUG || FUZZING
 import CNGHTTP2
 @testable import InterceptProxy
 
@@ -60,3 +62,4 @@ enum HTTP2ServerTarget {
         _ = session.takeOutput()
     }
 }
+#endif

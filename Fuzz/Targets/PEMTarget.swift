@@ -1,3 +1,5 @@
+// The targets reach internal parsers (@testable): a debug or fuzzing build only (see FuzzEntry.swift).
+#if DEBUG || FUZZING
 import CertForge
 import Foundation
 
@@ -44,3 +46,4 @@ enum PEMTarget {
         }
     }
 }
+#endif
