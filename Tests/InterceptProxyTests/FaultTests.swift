@@ -65,6 +65,23 @@ import TestSupport
         Self.waitUntilNoConnection(proxy)
     }
 
+    /// A client that gives up mid-download (curl --max-time): its request gets its end on record,
+    /// `client_closed` with the URL, over HTTP/1.1 as over h2; no response event.
+    @Test(arguments: ["--http1.1", "--http2"])
+    func aClientThatLeavesMidResponseIsRecorded(clientFlag: String) async throws {
+        let origin = try FaultOrigin()
+        let proxy = try Self.mappedProxy(port: origin.port, caFile: origin.caFile)
+        defer { Task { await proxy.proxy.stop() } }
+        let result = try proxy.curl(["--cacert", proxy.rootFile, clientFlag, "--max-time", "2", "-o", "/dev/null", "https://origin.test/partial-length"])
+        #expect(result.status == 28, "curl timed out mid-body: \(result)")
+        let end = try proxy.waitForEvent { $0.type == .error }
+        #expect(end.cause == .clientClosed && end.url == "https://origin.test/partial-length", "\(end)")
+        #expect(end.detail?.contains("the client closed the connection before the response to GET https://origin.test/partial-length ended") == true, "\(end)")
+        #expect(!proxy.proxy.recordedEvents.contains { $0.type == .response })
+        Self.waitUntilNoConnection(proxy)
+        #expect(proxy.proxy.recordedEvents.filter { $0.type == .error }.count == 1, "one end, no more: \(proxy.proxy.recordedEvents.map(\.type))")
+    }
+
     /// (An h2 client: curl --http1.1 offers no h2, which this origin requires.)
     @Test(arguments: ["--http2"])
     func anH2OriginKilledMidStreamCutsTheTransfer(clientFlag: String) async throws {

@@ -67,11 +67,7 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
     func forceClose() {
         connection.loop.execute { [self] in
             isForcedClosed = true
-            for cut in outstanding {
-                cut.cancelResponseTimer()
-                recordError(.shutdown, "the proxy stopped before the response to \(cut.method) \(cut.url) ended (grace period over)",
-                            url: cut.url)
-            }
+            for cut in outstanding { cut.connectionEnded(cut.cutShort.cause, cut.cutShort.detail) }
             state.http1Leg?.outstanding = []
             connection.close()  // h2 streams still open are recorded by their exchanges (abandon)
         }
@@ -121,8 +117,17 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
             reject(RequestRefusal(status: 400, cause: .badRequest, reason: cut))  // never a half request taken as whole
         } else if outstanding.isEmpty || state.isRelaying {
             connection.closeWhenDrained()
+        } else if clientTLS != nil {
+            leftMidResponse()
         }
-        // Otherwise the client half-closed after sending its requests: answer them first.
+        // Otherwise a plain-HTTP client half-closed after sending its requests: answer them first.
+    }
+
+    /// A client inside a tunnel closed (close_notify or FIN) while responses were due: HTTP clients
+    /// do not half-close TLS, so it is gone (curl --max-time, a browser tab closed), as nginx takes
+    /// it; its exchanges are recorded as cut (`client_closed`) and their upstreams closed.
+    private func leftMidResponse() {
+        connection.close()
     }
 
     /// What was cut off when the client leaves now: a request head, body or trailers half received.
@@ -193,7 +198,12 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
         } else {
             leg.receive(plaintext)
         }
-        if closed && leg.outstanding.isEmpty { closeClient() }
+        guard closed, !state.isClosing else { return }
+        if leg.outstanding.isEmpty || state.isRelaying {
+            closeClient()
+        } else if truncatedRequest == nil {
+            leftMidResponse()
+        }  // a request cut short: the FIN that follows gets its 400 (clientReadEOF)
     }
 
     // MARK: Writing to the client
@@ -230,8 +240,16 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
     // MARK: Answers and events
 
     /// Answers with an error and closes.
+    /// Set by `reject`: exchanges the close then cuts short say so (`HTTPExchange.cutShort`).
+    var refusal: RequestRefusal?
+
     func reject(_ refusal: RequestRefusal) {
-        recordError(refusal.cause, refusal.reason, status: refusal.status)
+        self.refusal = refusal
+        if let receiving = state.http1Leg?.receiving {
+            receiving.connectionEnded(refusal.cause, refusal.reason, status: refusal.status)  // the request refused is this one
+        } else {
+            recordError(refusal.cause, refusal.reason, status: refusal.status)
+        }
         sendToClient(HTTPResponse.text(refusal.status, "intercept-proxy: \(refusal.reason)", close: true).serialized())
         closeClient()
     }

@@ -40,11 +40,20 @@ final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchec
         feedRequests(bytes)
     }
 
-    /// The client connection is gone: so is the upstream, and no timer is left.
+    /// The exchange whose request is being received (its head in, its body or trailers not yet):
+    /// an error that refuses it is its end.
+    var receiving: HTTPExchange? {
+        guard requests.isInMessage, let last = outstanding.last, !last.hasEnded else { return nil }
+        return last
+    }
+
+    /// The client connection is gone: so is the upstream, and no timer is left. Every request whose
+    /// response had not ended gets its end on record (the client left, the proxy stopped, or it
+    /// refused another request here).
     func close() {
         waitTimer?.cancel()
         waiting = nil
-        outstanding.forEach { $0.cancelResponseTimer() }
+        outstanding.forEach { $0.connectionEnded($0.cutShort.cause, $0.cutShort.detail) }
         outstanding = []  // each holds its context (the connection) strongly
         upstream?.close()
         upstream = nil

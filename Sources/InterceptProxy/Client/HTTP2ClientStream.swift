@@ -19,6 +19,8 @@ final class HTTP2ClientStream: ExchangeResponder, @unchecked Sendable {
 
     let stream: Int32
     let head: HTTP2RequestHead
+    /// Why the request is refused before anything goes upstream (two authorities), if it is.
+    private let refusal: String?
     /// Strong: a stream's work can end its connection (and the owner's last reference to the leg)
     /// while the stream is still unwinding. The leg drops its streams when they close.
     let leg: HTTP2ClientLeg
@@ -52,7 +54,9 @@ final class HTTP2ClientStream: ExchangeResponder, @unchecked Sendable {
     var http1Head: [UInt8] = []
 
     /// Records the request (the exchange's request event).
-    init(stream: Int32, head: HTTP2RequestHead, leg: HTTP2ClientLeg, context: ExchangeContext) {
+    init(stream: Int32, head received: HTTP2RequestHead, leg: HTTP2ClientLeg, context: ExchangeContext) {
+        var head = received
+        refusal = head.resolveAuthority()
         self.stream = stream
         self.head = head
         self.leg = leg
@@ -74,6 +78,11 @@ final class HTTP2ClientStream: ExchangeResponder, @unchecked Sendable {
         context.requestArrived()
         requestComplete = endStream
 
+        if let refusal {
+            exchange.recordError(.badRequest, refusal, status: 400)
+            exchange.answer(HTTPResponse.text(400, "intercept-proxy: \(refusal)"))
+            return
+        }
         if head.method == "CONNECT" {
             exchange.answer(HTTPResponse.text(501, "intercept-proxy: CONNECT inside an HTTP/2 tunnel (RFC 8441 WebSockets over h2) is not supported; use HTTP/1.1 for WebSockets"))
             return
@@ -181,11 +190,8 @@ final class HTTP2ClientStream: ExchangeResponder, @unchecked Sendable {
         exchange.cancelResponseTimer()
         drainTimer?.cancel()
         if !finished && !quietly {
-            if context.isForcedClosed {
-                context.recordError(.shutdown, "the proxy stopped before the response on stream \(stream) ended (grace period over)", status: nil, url: url, streamId: stream)
-            } else {
-                context.recordError(.clientClosed, "the client closed the connection before the response on stream \(stream) ended", status: nil, url: url, streamId: stream)
-            }
+            let cut = exchange.cutShort
+            exchange.connectionEnded(cut.cause, cut.detail)
         }
         switch upstream {
         case let .http1(connection): connection.close()

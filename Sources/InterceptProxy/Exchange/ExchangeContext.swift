@@ -14,6 +14,8 @@ protocol ExchangeContext: AnyObject {
     var treatment: TunnelTreatment? { get }
     /// Set once the proxy stopped without waiting for in-flight responses (grace period over).
     var isForcedClosed: Bool { get }
+    /// Set when the proxy refused a request on the connection and is closing it (400, 431 ...).
+    var refusal: RequestRefusal? { get }
     /// A request arrived on the connection (even one that never starts): the client accepted the
     /// tunnel's certificate.
     func requestArrived()

@@ -44,6 +44,10 @@ final class HTTPExchange: @unchecked Sendable {
     var upstreamVersion: String?
     /// Set once the response event is recorded.
     private(set) var isComplete = false
+    /// Set once the exchange has its end on record: the response event, or an error event.
+    private(set) var hasEnded = false
+    /// Set when the connection's end cut it (`connectionEnded`): nothing more is recorded for it.
+    private var wasCut = false
     /// Made at the first arming (a local answer never needs one).
     private var responseTimer: LoopTimer?
 
@@ -77,8 +81,9 @@ final class HTTPExchange: @unchecked Sendable {
 
     /// The response ended: its event is recorded, the timer stops.
     func complete() {
-        guard !isComplete else { return }
+        guard !isComplete, !wasCut else { return }
         isComplete = true
+        hasEnded = true
         responseTimer?.cancel()
         var responded = context.event(.response)
         responded.status = status
@@ -137,14 +142,37 @@ final class HTTPExchange: @unchecked Sendable {
     /// (RFC 9110 15.6.3, 15.6.5); after, the responder aborts the transfer (a truncated HTTP/1.1
     /// body, RST_STREAM on h2), so the client never takes a partial response for a whole one.
     func fail(_ failure: UpstreamFailure) {
-        guard !isComplete else { return }
+        guard !isComplete, !hasEnded else { return }
         recordError(failure.cause, failure.message, status: status == nil ? failure.status : nil)
         if status == nil {
-            answer(HTTPResponse.text(failure.status, "intercept-proxy: \(failure.message)", close: true))
+            answer(HTTPResponse.text(failure.status, "intercept-proxy: \(failure.message)", close: true))  // ends it
         } else {
+            hasEnded = true
             responseTimer?.cancel()
             responder?.abortResponse(of: self, failure: failure)
         }
+    }
+
+    /// The connection is going before the response ended: the client left (`client_closed`), the
+    /// proxy stopped (`shutdown`), or the proxy refused another request on the connection. The
+    /// request's end goes on record, once, whichever client leg carried it.
+    func connectionEnded(_ cause: FlowCause, _ detail: String, status: Int? = nil) {
+        guard !hasEnded else { return }
+        hasEnded = true
+        wasCut = true
+        responseTimer?.cancel()
+        recordError(cause, detail, status: status)
+    }
+
+    /// Why the connection's end cut this exchange, as `connectionEnded` records it.
+    var cutShort: (cause: FlowCause, detail: String) {
+        if context.isForcedClosed {
+            return (.shutdown, "the proxy stopped before the response to \(method) \(url) ended (grace period over)")
+        }
+        if let refusal = context.refusal {
+            return (refusal.cause, "the connection closed before the response to \(method) \(url) ended: \(refusal.reason)")
+        }
+        return (.clientClosed, "the client closed the connection before the response to \(method) \(url) ended")
     }
 
     /// An error event about this exchange (its URL and stream; on h2 the detail names the stream).

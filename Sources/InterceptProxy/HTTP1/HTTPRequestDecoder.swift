@@ -56,6 +56,12 @@ struct HTTPRequestDecoder {
         return false
     }
 
+    /// Whether a request's body or trailer section is being received (its head is in).
+    var isInMessage: Bool {
+        if case .head = state { return false }
+        return true
+    }
+
     /// What would be cut short if the client closed the connection now; nil between requests.
     var truncation: String? {
         let closed = "the client closed the connection in the middle of"

@@ -130,6 +130,16 @@ extension HTTP2RequestHead {
         }
     }
 
+    /// RFC 9113 8.3.1: the target's authority is `:authority`, else the Host field (which a client
+    /// may send instead). Returns why the request is refused when both name different authorities:
+    /// an origin reading Host would serve another host than the one the proxy saw.
+    mutating func resolveAuthority() -> String? {
+        let hosts = headers.filter { $0.name == "host" }.map(\.value)
+        if authority.isEmpty, let first = hosts.first { authority = first }
+        guard let conflict = hosts.first(where: { $0.lowercased() != authority.lowercased() }) else { return nil }
+        return "the request names two authorities, :authority '\(authority.prefix(200))' and host '\(conflict.prefix(200))' (RFC 9113 8.3.1)"
+    }
+
     /// The HTTP/1.1 request head for an upstream that speaks only HTTP/1.1 (RFC 9113 8.3.1):
     /// `:authority` becomes `Host`, cookies are joined again, and a body of unknown length is chunked.
     func http1(hasBody: Bool) -> (bytes: [UInt8], chunked: Bool) {
