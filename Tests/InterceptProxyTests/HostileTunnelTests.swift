@@ -326,6 +326,21 @@ import TestSupport
         try recovered(fixture)
     }
 
+    /// RFC 6066 forbids an IP literal in SNI: it is ignored, so the leaf names the CONNECT host,
+    /// the host the request then goes to (no leaf for one address and a request to another).
+    @Test func anIPLiteralSNIIsIgnoredForTheConnectHost() throws {
+        let fixture = try quickProxy()
+        defer { Task { await fixture.proxy.stop() } }
+        let result = try run("openssl", ["s_client", "-proxy", "127.0.0.1:\(fixture.port)", "-connect", "named.example:443",
+                                          "-servername", "10.9.8.7", "-CAfile", fixture.rootFile, "-verify_hostname", "named.example",
+                                          "-verify_return_error", "-brief", "-ign_eof"],
+                             input: "GET / HTTP/1.1\r\nHost: named.example\r\nConnection: close\r\n\r\n")
+        #expect(result.output.contains("Verification: OK") && result.output.contains("Verified peername: named.example"), "\(result)")
+        let established = try fixture.waitForEvent { $0.type == .tlsEstablished && $0.host == "named.example" }
+        #expect(established.sni == "10.9.8.7", "the flow log still shows what the client sent")
+        try recovered(fixture)
+    }
+
     @Test func anSNILongerThan255BytesFailsTheHandshakeCleanly() throws {
         let fixture = try quickProxy()
         defer { Task { await fixture.proxy.stop() } }

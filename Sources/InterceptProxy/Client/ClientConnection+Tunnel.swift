@@ -124,8 +124,14 @@ extension ClientConnection {
         }
     }
 
-    /// The client's SNI when it is a valid name: the leaf is forged for it, and the upstream is verified for it.
-    var clientServerName: ServerName? { clientTLS?.serverName.flatMap { try? ServerName($0) } }
+    /// The client's SNI when it is a valid DNS name: the leaf is forged for it, and the upstream is
+    /// verified for it. An IP literal is not a host name (RFC 6066 3 forbids it in SNI) and is
+    /// ignored: the CONNECT target names the leaf, so a client cannot get a leaf for one address
+    /// while its request goes to another.
+    var clientServerName: ServerName? {
+        guard let name = clientTLS?.serverName.flatMap({ try? ServerName($0) }), case .dns = name else { return nil }
+        return name
+    }
 
     func tlsSession(_ session: TLSServerSession, certificateFor serverName: String?) -> ForgedChain? {
         connection.loop.assertInEventLoop()
