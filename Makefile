@@ -134,13 +134,13 @@ test: test-deps $(ROOTFS)/usr/bin/curl container-prerequisites $(BENCH_VENV)/bin
 	exit $$status
 
 # intercept-proxy beside mitmproxy, squid ssl-bump, sslsplit, goproxy and a direct connection (see
-# Benchmarks/README.md); writes Benchmarks/results/latest.{md,json} and the README's performance table.
+# Benchmarks/README.md); writes Benchmarks/results/latest.{md,json} and the performance table in docs/benchmarks.md.
 # ARGS: e.g. --only keep-alive, --peers sslsplit, --baseline-binary /path/to/an/older/intercept-proxy.
 bench: bench-peer-deps $(BENCH_VENV)/bin/mitmdump
 	$(SWIFT) build -c release --product intercept-proxy
 	$(SWIFT) build -c release --product forge-bench
 	python3 Benchmarks/bench.py --proxy-binary $(RELEASE_BIN) --forge-bench .build/release/forge-bench \
-		--venv $(BENCH_VENV) --readme README.md $(ARGS)
+		--venv $(BENCH_VENV) --readme docs/benchmarks.md $(ARGS)
 
 # The few-second run of the same harness that `make test` also does (results in .build/bench-smoke).
 bench-smoke: bench-deps $(BENCH_VENV)/bin/mitmdump
@@ -211,7 +211,7 @@ TEST_PACKAGES += pymod/pytest:python3-pytest pymod/yaml:python3-yaml
 
 # The CI fixture image (image/Containerfile): the release binary with the Swift standard library
 # linked statically (built apart, in .build-image), staged with only the libraries it loads, built
-# offline with buildah (as root, chroot isolation: see the Containers section), saved as an OCI
+# offline with buildah (as root, chroot isolation: see docs/containers.md), saved as an OCI
 # archive (and a docker-archive, whose config keeps the HEALTHCHECK) under .build/. `make test`
 # builds it once, for ContainerImageTests and the recipes' checks.
 IMAGE_NAME ?= localhost/intercept-proxy:dev

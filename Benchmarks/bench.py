@@ -235,7 +235,8 @@ def main():
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     parser.add_argument("--only", action="append", help="run only scenarios whose id starts with this (repeatable; for profiling)")
-    parser.add_argument("--readme", help="rewrite the performance table between the bench markers of this README")
+    parser.add_argument("--readme", help="rewrite the performance table between the bench markers of this Markdown file "
+                        "(make bench passes docs/benchmarks.md)")
     parser.add_argument("--baseline-binary", help="a second intercept-proxy build, measured as 'intercept-proxy@baseline' "
                         "in the same run (before/after comparisons)")
     parser.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated peers to run (default: {','.join(PEERS)}; "

@@ -1,4 +1,4 @@
-"""Turns the measurements into latest.json and latest.md, and the README's performance table."""
+"""Turns the measurements into latest.json and latest.md, and the performance table of docs/benchmarks.md."""
 import datetime
 import json
 import os

@@ -100,8 +100,8 @@ public struct ProxyConfiguration: Sendable {
     /// How long `stop()` waits for open connections to finish before closing them.
     public var shutdownGracePeriod: TimeInterval = 5
     /// The control API's `HOST:PORT` (or a bare PORT, on loopback; port 0 picks one): plain HTTP + JSON
-    /// under /v1 (README "Control API"). Nil: off. Beyond loopback it serves `allowClients`, or by
-    /// default loopback and the private networks, as the proxy's port does.
+    /// under /v1 (docs/ci-fixture.md, "Control API"). Nil: off. Beyond loopback it serves
+    /// `allowClients`, or by default loopback and the private networks, as the proxy's port does.
     public var adminAddress: String?
     /// The root certificate's file to name in the ready file when `authority` is given directly
     /// (a CA you bring); with `caDirectory` the proxy knows its own.

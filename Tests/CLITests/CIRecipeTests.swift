@@ -20,11 +20,10 @@ import TestSupport
     @Test func aRecipeThatDriftsIsReported() throws {
         let scratch = try TemporaryDirectory()
         let copy = scratch.url.appendingPathComponent("repo")
-        for part in ["image", "examples", "Sources/intercept-proxy"] {
+        for part in ["image", "examples", "Sources/intercept-proxy", "docs"] {
             try FileManager.default.createDirectory(at: copy.appendingPathComponent(part).deletingLastPathComponent(), withIntermediateDirectories: true)
             try FileManager.default.copyItem(at: Self.root.appendingPathComponent(part), to: copy.appendingPathComponent(part))
         }
-        try FileManager.default.copyItem(at: Self.root.appendingPathComponent("README.md"), to: copy.appendingPathComponent("README.md"))
         let compose = copy.appendingPathComponent("examples/ci/compose.yaml")
         let text = try String(contentsOf: compose, encoding: .utf8)
         try text.replacingOccurrences(of: "\"127.0.0.1:8081:8081\"", with: "\"127.0.0.1:9091:9091\"").write(to: compose, atomically: true, encoding: .utf8)

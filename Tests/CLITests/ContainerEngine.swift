@@ -24,7 +24,7 @@ final class ContainerEngine: Sendable {
     let caDir: String
     private let scratch: TemporaryDirectory
 
-    /// `buildah bud` as the README shows it: chroot isolation and the host's network (the proxy is
+    /// `buildah bud` as docs/containers.md shows it: chroot isolation and the host's network (the proxy is
     /// on 127.0.0.1), the build arguments, the tag, the context. A failed build leaves no container.
     static func bud(_ context: String, tag: String, arguments: [String] = []) -> [String] {
         ["buildah", "bud", "--isolation", "chroot", "--network", "host"] + arguments.flatMap { ["--build-arg", $0] } + ["-t", tag, context]

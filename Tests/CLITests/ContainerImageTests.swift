@@ -4,7 +4,7 @@ import TestSupport
 
 /// The image `make image` builds (make test builds it first), run the way the engines here can:
 /// `buildah from` its archive, then its own entrypoint from its own filesystem as UID 65532 with
-/// `buildah run --isolation chroot` (podman run does not work on these machines, see Containers).
+/// `buildah run --isolation chroot` (podman run does not work on these machines, see docs/containers.md).
 @Suite struct ContainerImageTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let archive = ProcessInfo.processInfo.environment["INTERCEPT_PROXY_IMAGE_ARCHIVE"]

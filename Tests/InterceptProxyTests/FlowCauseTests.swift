@@ -2,23 +2,23 @@ import Foundation
 @testable import InterceptProxy
 import Testing
 
-/// Flow causes are one enum whose raw values are the flow log's words; the README's table of
-/// causes lists exactly them, and a cause is written as its raw value.
+/// Flow causes are one enum whose raw values are the flow log's words; the table of causes in
+/// docs/proxy.md lists exactly them, and a cause is written as its raw value.
 @Suite struct FlowCauseTests {
-    /// The README's cause table: (cause, event) per row, in order.
-    private static func readmeRows() throws -> [(cause: String, event: String)] {
-        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("README.md")
-        let lines = try String(contentsOf: readme, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
-        let header = try #require(lines.firstIndex(of: "| `cause` | event | when |"), "the README has a table of causes")
+    /// The cause table of docs/proxy.md: (cause, event) per row, in order.
+    private static func documentedRows() throws -> [(cause: String, event: String)] {
+        let document = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/proxy.md")
+        let lines = try String(contentsOf: document, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let header = try #require(lines.firstIndex(of: "| `cause` | event | when |"), "docs/proxy.md has a table of causes")
         return lines[(header + 2)...].prefix { $0.hasPrefix("| `") }.map { row in
             let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
             return (String(cells[0].dropFirst().dropLast()), cells[1])
         }
     }
 
-    @Test func theReadmeTableListsEveryCauseInOrder() throws {
-        let rows = try Self.readmeRows()
+    @Test func theDocumentedTableListsEveryCauseInOrder() throws {
+        let rows = try Self.documentedRows()
         #expect(rows.map(\.cause) == FlowCause.allCases.map(\.rawValue))
         let handshake = Set(HandshakeFailure.allCases.map(\.cause.rawValue))
         #expect(handshake.count == HandshakeFailure.allCases.count, "one cause per handshake failure")

@@ -96,10 +96,10 @@ check("testcontainers python: ports", "with_exposed_ports(%d, %d)" % (proxy_port
 banner = re.search(r'wait_for_logs\(proxy, "([^"]+)"', python).group(1)
 check("testcontainers python: the ready log line is the banner's", ('"%s ' % banner) in (root / "Sources" / "intercept-proxy" / "RunCommand.swift").read_text(), banner)
 
-# The README points at every recipe.
-readme = (root / "README.md").read_text()
+# docs/ci-fixture.md points at every recipe.
+guide = (root / "docs" / "ci-fixture.md").read_text()
 for name in sorted(p.name for p in ci.iterdir() if p.name != "check_recipes.py"):
-    check("README names examples/ci/" + name, "examples/ci/" + name in readme, "")
+    check("docs/ci-fixture.md names examples/ci/" + name, "examples/ci/" + name in guide, "")
 
 for problem in problems:
     print("PROBLEM " + problem)

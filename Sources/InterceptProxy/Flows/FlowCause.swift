@@ -1,6 +1,6 @@
 /// Why a `tls_failed` or `error` flow event happened: its `cause` field, written as the raw value.
 /// The raw values are the flow log's vocabulary (scripts match on them), so they never change; the
-/// README's table of causes lists the same set.
+/// table of causes in docs/proxy.md lists the same set.
 public enum FlowCause: String, Codable, Sendable, CaseIterable, CustomStringConvertible {
     // MARK: The client's TLS handshake with the proxy (`tls_failed`, see HandshakeFailure)
 
