@@ -155,6 +155,9 @@ public final class InterceptProxy: @unchecked Sendable {
         while !core.liveConnections.isEmpty && Date() < closeDeadline {
             try? await Task.sleep(nanoseconds: 10_000_000)
         }
+        // What is still armed (a closing connection's grace timer, a connect under way) would
+        // outlive the proxy, held by its loop with whatever its closure holds.
+        //for loop in group.loops { loop.queue.sync { loop.cancelTimers() } }
         if configuration.harPath != nil { try? writeHAR() }
         // A stopped proxy may be followed by exit(): let the flow log's writer and the background
         // OpenSSL work finish first (both block, up to their timeouts, so not on the caller's thread).

@@ -4,8 +4,8 @@ import Foundation
 import Testing
 
 /// The event loop's timers (LoopTimers): they fire in deadline order on the loop, a cancelled one
-/// never fires, and cancelled ones do not pile up (they did with asyncAfter: the soak's RSS grew
-/// by ~2 KB a request until the longest timeout).
+/// never fires and is released when cancelled (with asyncAfter the soak's RSS grew by ~2 KB a
+/// request until the longest timeout, and timers pending at a stop leaked).
 @Suite struct LoopTimerTests {
     final class Log: @unchecked Sendable {
         private let lock = NSLock()
@@ -17,12 +17,12 @@ import Testing
     @Test func timersFireInDeadlineOrderOnTheLoopAndCancelledOnesNever() throws {
         let loop = EventLoop(index: 90)
         let log = Log()
-        for (name, delay) in [("c", 0.3), ("a", 0.1), ("b", 0.2)] {
-            loop.schedule(after: delay) { log.add(name + (loop.inEventLoop ? "" : " off the loop")) }
-        }
-        let cancelled = loop.schedule(after: 0.15) { log.add("cancelled") }
-        cancelled.cancel()
-        loop.queue.sync {  // scheduled from the loop itself, and earlier than the rest
+        loop.queue.sync {
+            for (name, delay) in [("c", 0.3), ("a", 0.1), ("b", 0.2)] {
+                loop.schedule(after: delay) { log.add(name + (loop.inEventLoop ? "" : " off the loop")) }
+            }
+            let cancelled = loop.schedule(after: 0.15) { log.add("cancelled") }
+            cancelled.cancel()
             loop.schedule(after: 0.05) { log.add("first") }
         }
         let deadline = Date() + 5
@@ -31,17 +31,61 @@ import Testing
         #expect(log.all == ["first", "a", "b", "c"])
     }
 
-    @Test func cancelledTimersAreReleasedLongBeforeTheirDeadline() {
+    @Test func cancelledOneShotsAreReleasedWhenCancelled() {
         let loop = EventLoop(index: 91)
-        // What a busy connection does: re-arm a 60 s timer on every read.
+        // What a busy connection does: a new 60 s timer on every read, the last one cancelled.
         loop.queue.sync {
-            var timer: DispatchWorkItem?
+            var timer: LoopTimer?
             for _ in 0..<100_000 {
                 timer?.cancel()
                 timer = loop.schedule(after: 60) {}
             }
         }
-        #expect(loop.heldTimers <= 2048, "held: \(loop.heldTimers)")
+        #expect(loop.heldTimers == 1, "held: \(loop.heldTimers)")
+    }
+
+    /// What a cancelled timer's closure holds is let go at the cancel, not at the deadline.
+    @Test func aCancelledTimerReleasesWhatItsClosureHoldsAtOnce() {
+        final class Owner {}
+        let loop = EventLoop(index: 96)
+        weak var released: Owner?
+        loop.queue.sync {
+            let owner = Owner()
+            released = owner
+            let timer = loop.schedule(after: 120) { _ = owner }
+            let rearmable = LoopTimer(loop: loop) { _ = owner }
+            rearmable.arm(after: 120)
+            timer.cancel()
+            rearmable.cancel()
+            #expect(!timer.isFiled && !rearmable.isFiled)
+        }
+        #expect(released == nil, "a cancelled timer kept its closure's captures")
+        #expect(loop.heldTimers == 0)
+    }
+
+    /// A stopped proxy disarms its loops' timers: their closures are released, none runs, and the
+    /// loop itself is freed (an armed timer does not hold it).
+    @Test func cancellingEveryTimerOfALoopReleasesThemAndTheLoop() {
+        final class Owner {}
+        weak var released: Owner?
+        weak var freedLoop: EventLoop?
+        let log = Log()
+        do {
+            let loop = EventLoop(index: 97)
+            freedLoop = loop
+            loop.queue.sync {
+                let owner = Owner()
+                released = owner
+                loop.schedule(after: 0.05) { _ = owner; log.add("ran") }
+                LoopTimer(loop: loop) { log.add("ran") }.arm(after: 0.05)
+                loop.cancelTimers()
+            }
+            #expect(loop.heldTimers == 0)
+        }
+        usleep(150_000)
+        #expect(released == nil)
+        #expect(log.all.isEmpty)
+        #expect(freedLoop == nil, "the loop outlived its last reference")
     }
 
     // MARK: LoopTimer (re-armable)
@@ -104,7 +148,7 @@ import Testing
         #expect(loop.heldTimers == 1, "held: \(loop.heldTimers)")
     }
 
-    @Test func cancelledLoopTimersOfClosedConnectionsAreSweptBeforeTheirDeadline() {
+    @Test func cancelledLoopTimersOfClosedConnectionsLeaveTheHeapAtOnce() {
         let loop = EventLoop(index: 95)
         loop.queue.sync {
             for _ in 0..<100_000 {  // one per request, each cancelled when its response completes
@@ -113,6 +157,33 @@ import Testing
                 timer.cancel()
             }
         }
-        #expect(loop.heldTimers <= 2048, "held: \(loop.heldTimers)")
+        #expect(loop.heldTimers == 0, "held: \(loop.heldTimers)")
+    }
+
+    /// Timers armed, pushed back, brought forward and cancelled in a random order fire exactly
+    /// when due and in deadline order (the indexed heap keeps its order through removals).
+    @Test func manyTimersCancelledAtRandomFireInDeadlineOrder() throws {
+        let loop = EventLoop(index: 98)
+        let log = Log()
+        var generator = SystemRandomNumberGenerator()
+        let expected: [String] = loop.queue.sync {
+            var timers: [(LoopTimer, Double)] = []
+            for index in 0..<300 {
+                let delay = 0.05 + Double(Int.random(in: 0..<40, using: &generator)) * 5 / 1000  // 5 ms apart: arming takes less
+                let timer = LoopTimer(loop: loop) { log.add(String(index)) }
+                timer.arm(after: delay + 1)  // filed late first, then brought forward
+                timer.arm(after: delay)
+                timers.append((timer, delay))
+            }
+            var kept: [(Int, Double)] = []
+            for (index, (timer, delay)) in timers.enumerated() {
+                if index % 3 == 0 { timer.cancel() } else { kept.append((index, delay)) }
+            }
+            return kept.sorted { $0.1 == $1.1 ? $0.0 < $1.0 : $0.1 < $1.1 }.map { String($0.0) }
+        }
+        let deadline = Date() + 5
+        while log.all.count < expected.count && Date() < deadline { usleep(10_000) }
+        #expect(log.all == expected)
+        #expect(loop.heldTimers == 0)
     }
 }

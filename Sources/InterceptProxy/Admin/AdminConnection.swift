@@ -16,7 +16,7 @@ final class AdminConnection: ConnectionDelegate, @unchecked Sendable {
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var busy = false
-    private var timer: DispatchWorkItem?
+    private var timer: LoopTimer?
     /// Run once the connection is gone (after a shutdown request's answer is sent).
     private var afterClose: (@Sendable () -> Void)?
 

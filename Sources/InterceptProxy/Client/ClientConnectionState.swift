@@ -83,7 +83,7 @@ extension ClientConnection {
 
     /// The client's TLS handshake in a tunnel, bounded by `timer`.
     struct Handshake {
-        let timer: DispatchWorkItem
+        let timer: LoopTimer
         /// Whether the first bytes were a TLS record (anything else is plaintext in a tunnel).
         var sawTLSRecord = false
         /// Set while the handshake waits for the upstream whose certificate the leaf will copy

@@ -53,7 +53,7 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
     private var recordedRefusals: Set<String> = []
     private var refusals: [(cause: FlowCause, detail: String, stream: Int32)] = []
     private var idle: IdleDeadline
-    private var idleTimer: DispatchWorkItem?
+    private var idleTimer: LoopTimer?
     /// A closing connection whose client does not read its last frames is closed after this.
     static let closeGracePeriod: TimeInterval = 5
     /// Frames are encrypted and written in pieces of about this size (four full TLS records).
@@ -164,7 +164,9 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
 
     private func armIdleTimer(after delay: TimeInterval) {
         guard idle.timeout > 0 else { return }
-        idleTimer = host.loop.schedule(after: max(delay, 0.05)) { [weak self] in self?.idleTimerFired() }
+        let timer = idleTimer ?? LoopTimer(loop: host.loop) { [weak self] in self?.idleTimerFired() }
+        idleTimer = timer
+        timer.arm(after: max(delay, 0.05))
     }
 
     /// With no stream open and nothing received for the whole period: GOAWAY NO_ERROR and close.

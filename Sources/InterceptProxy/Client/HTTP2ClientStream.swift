@@ -49,7 +49,7 @@ final class HTTP2ClientStream: ExchangeResponder, @unchecked Sendable {
     /// Reading and dropping the rest of a reset stream's response (see `startDraining`).
     var draining = false
     var drainedBytes = 0
-    var drainTimer: DispatchWorkItem?
+    var drainTimer: LoopTimer?
     /// The request as an HTTP/1.1 head, for whichever connection the stream gets.
     var http1Head: [UInt8] = []
 

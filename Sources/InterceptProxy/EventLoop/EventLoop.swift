@@ -12,8 +12,8 @@ public final class EventLoop: @unchecked Sendable {
     /// Scratch space every socket read on this loop lands in before its bytes are copied out:
     /// one allocation per loop instead of a zeroed array per read.
     let readBuffer: UnsafeMutableRawBufferPointer
-    /// Touched only on the loop (see `schedule`).
-    private let timers: LoopTimers
+    /// Touched only on the loop.
+    let timers: LoopTimers
     /// Delivers the loop's socket events (see SocketPoller).
     let poller: SocketPoller
 
@@ -34,8 +34,11 @@ public final class EventLoop: @unchecked Sendable {
     /// Whether the caller runs on this loop.
     var inEventLoop: Bool { DispatchQueue.getSpecific(key: key) == index }
 
-    func assertInEventLoop(file: StaticString = #fileID, line: UInt = #line) {
-        assert(inEventLoop, "must run on event loop \(index)", file: file, line: line)
+    /// Traps unless the caller runs on this loop, in release builds too: the loop's state has no
+    /// locks, so a call from another thread would be a data race. Cheap (libdispatch compares the
+    /// current queue), so every entry point another thread could reach checks it.
+    func assertInEventLoop() {
+        dispatchPrecondition(condition: .onQueue(queue))
     }
 
     /// Runs `work` on the loop, later.
@@ -43,27 +46,22 @@ public final class EventLoop: @unchecked Sendable {
         queue.async(execute: work)
     }
 
-    /// Runs `work` on the loop after `delay`; cancel the returned item to drop it (it is then
-    /// released within a bounded time, see LoopTimers, not held until its deadline).
+    /// Runs `work` once on the loop after `delay`; cancel the returned timer to drop it (and its
+    /// closure) at once. On the loop.
     @discardableResult
-    func schedule(after delay: TimeInterval, _ work: @escaping @Sendable () -> Void) -> DispatchWorkItem {
-        let item = DispatchWorkItem(block: work)
-        let deadline = DispatchTime.now() + delay
-        if inEventLoop {
-            timers.add(item, at: deadline)
-        } else {
-            let handOver = UncheckedItem(item: item)  // the caller lets go of it; only the loop uses it from here
-            queue.async { [timers] in timers.add(handOver.item, at: deadline) }
-        }
-        return item
+    func schedule(after delay: TimeInterval, _ work: @escaping () -> Void) -> LoopTimer {
+        let timer = LoopTimer(timers: timers, oneShot: true, work)
+        timer.arm(after: delay)
+        return timer
     }
 
-    /// Files a LoopTimer's entry. On the loop.
-    func file(_ timer: LoopTimer, at deadline: UInt64) {
-        timers.file(timer, at: deadline)
+    /// Disarms every timer of the loop: its proxy stopped. On the loop.
+    func cancelTimers() {
+        assertInEventLoop()
+        timers.cancelAll()
     }
 
-    /// Timer items the loop holds (for tests: cancelled ones must not pile up).
+    /// Timers armed on the loop (for tests: cancelled ones must not stay).
     var heldTimers: Int { queue.sync { timers.count } }
 }
 
@@ -94,8 +92,4 @@ final class LockedCounter: @unchecked Sendable {
         value += 1
         return value
     }
-}
-
-private struct UncheckedItem: @unchecked Sendable {
-    let item: DispatchWorkItem
 }

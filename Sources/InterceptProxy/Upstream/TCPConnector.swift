@@ -97,7 +97,7 @@ private final class PendingConnect: PollTarget, @unchecked Sendable {
     private let fd: Int32
     private let loop: EventLoop
     private var registration: SocketPoller.Token?
-    private var timer: DispatchWorkItem?
+    private var timer: LoopTimer?
     private var done: (@Sendable (Outcome) -> Void)?
 
     init(fd: Int32, loop: EventLoop) {
