@@ -4,7 +4,7 @@ import FoundationEssentials
 /// and the root exported in every format clients need.
 ///
 ///     certs/zscaler/root-ca.pem  root-ca.crt  root-ca.cer  root-ca.pem.b64  root-ca.p12  <hash>.0
-///                   root-ca.key  intermediate-ca.{pem,key}  issuing-ca.{pem,key}
+///                   root-ca.key  intermediate-ca.{pem,key}  issuing-ca.{pem,key}  leaf.key
 public struct CADirectory: Sendable {
     public let url: URL
 
@@ -92,6 +92,21 @@ public struct CADirectory: Sendable {
         }
         return try CertificateAuthority(
             profile: profile, root: identities[0], intermediates: Array(identities.dropFirst()), source: folder.path, now: now)
+    }
+
+    /// The key every leaf forged under this profile's CA shares (`LeafKeyPolicy.shared`), kept
+    /// beside the CA (`leaf.key`, 0600) so that a proxy start costs no key generation once the CA
+    /// exists. Made on first use, or again when the profile's key algorithm changed. When the
+    /// folder cannot be written, the key made is still returned (and made again next time).
+    public func leafKey(for profile: ChainProfile) throws -> PrivateKey {
+        let file = folder(for: profile).appendingPathComponent("leaf.key")
+        if FileManager.default.fileExists(atPath: file.path) {
+            let key = try PrivateKey(pem: SecureFile.read(file), source: file.path)
+            if key.algorithm == profile.keyAlgorithm { return key }
+        }
+        let key = try PrivateKey.generate(profile.keyAlgorithm)
+        try? SecureFile.write(key.pemString, to: file, mode: 0o600)
+        return key
     }
 
     /// Loads the profile's hierarchy, generating it first when it does not exist yet.

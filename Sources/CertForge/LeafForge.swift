@@ -12,9 +12,11 @@ public enum LeafKeyPolicy: String, Sendable, CaseIterable {
 public final class LeafForge: Sendable {
     public let authority: CertificateAuthority
     public let keyPolicy: LeafKeyPolicy
-    /// The key all leaves share under `.shared`; distinct from every CA key. Generated in the
-    /// background from `init` on (an RSA key takes 50-300 ms, which a proxy's start should not wait
-    /// for); the first forge that needs it waits.
+    /// The key all leaves share under `.shared`; distinct from every CA key. The one given to
+    /// `init` (a CA directory keeps one beside the CA, see `CADirectory.leafKey`), else one per
+    /// process and algorithm, shared by every forge in the process and generated in the background
+    /// (an RSA key takes 50-300 ms, which a proxy's start should not wait for, nor pay per start);
+    /// the first forge that needs it waits.
     public var sharedKey: PrivateKey { get throws { try pendingSharedKey.value } }
     private let pendingSharedKey: BackgroundKey
     private let cache: LeafCache<CacheKey>
@@ -27,10 +29,11 @@ public final class LeafForge: Sendable {
         let mimicked: [UInt8]?
     }
 
-    public init(authority: CertificateAuthority, keyPolicy: LeafKeyPolicy = .shared, cacheCapacity: Int = 10_000) throws {
+    public init(authority: CertificateAuthority, keyPolicy: LeafKeyPolicy = .shared, sharedKey: PrivateKey? = nil,
+                cacheCapacity: Int = 10_000) throws {
         self.authority = authority
         self.keyPolicy = keyPolicy
-        self.pendingSharedKey = BackgroundKey(authority.profile.keyAlgorithm)
+        self.pendingSharedKey = sharedKey.map(BackgroundKey.init(ready:)) ?? BackgroundKey.processWide(authority.profile.keyAlgorithm)
         self.cache = LeafCache(capacity: cacheCapacity)
         self.variants = FailureVariants(authority: authority)
     }
@@ -271,6 +274,22 @@ private final class FailureVariants: Sendable {
 private final class BackgroundKey: Sendable {
     private let outcome = Locked<Result<PrivateKey, any Error>?>(nil)
     private let ready = DispatchGroup()
+
+    /// One per algorithm for the whole process: every forge without a key of its own shares it.
+    private static let shared = Locked<[KeyAlgorithm: BackgroundKey]>([:])
+
+    static func processWide(_ algorithm: KeyAlgorithm) -> BackgroundKey {
+        shared.withLock { keys in
+            if let key = keys[algorithm] { return key }
+            let made = BackgroundKey(algorithm)
+            keys[algorithm] = made
+            return made
+        }
+    }
+
+    init(ready key: PrivateKey) {
+        outcome.withLock { $0 = .success(key) }
+    }
 
     init(_ algorithm: KeyAlgorithm) {
         ready.enter()

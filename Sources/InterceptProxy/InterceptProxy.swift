@@ -30,16 +30,19 @@ public final class InterceptProxy: @unchecked Sendable {
         self.configuration = configuration
         let authority: CertificateAuthority
         var rootFile: String?
+        var leafKey: PrivateKey?
         if let given = configuration.authority {
             authority = given
         } else {
             let directory = CADirectory(path: configuration.caDirectory)
             authority = try directory.loadOrCreate(configuration.profile).authority
             rootFile = directory.rootCertificateURL(for: configuration.profile).path
+            leafKey = Self.keptLeafKey(directory, configuration.profile, logger: logger)
         }
-        let (publicAuthority, publicRootFile) = try Self.publicStandIn(configuration, logger: logger)
+        let (publicAuthority, publicRootFile, publicLeafKey) = try Self.publicStandIn(configuration, logger: logger)
         core = try ProxyCore(configuration: configuration, authority: authority, rootCertificateFile: rootFile,
                              publicAuthority: publicAuthority, publicRootCertificateFile: publicRootFile,
+                             leafKeys: (leafKey, publicLeafKey),
                              recorder: try Self.recorder(configuration, logger: logger), logger: logger)
         group = EventLoopGroup(count: configuration.eventLoopCount)
     }
@@ -191,18 +194,29 @@ public final class InterceptProxy: @unchecked Sendable {
 
     /// The public stand-in PKI: the configuration's, else the CA directory's (created on first use),
     /// else, for an authority passed in directly or a directory that cannot be written, one in memory.
-    private static func publicStandIn(_ configuration: ProxyConfiguration, logger: Logger) throws -> (CertificateAuthority, String?) {
-        if let given = configuration.publicAuthority { return (given, configuration.publicCACertificateFile) }
+    private static func publicStandIn(_ configuration: ProxyConfiguration, logger: Logger) throws -> (CertificateAuthority, String?, PrivateKey?) {
+        if let given = configuration.publicAuthority { return (given, configuration.publicCACertificateFile, nil) }
         if configuration.authority == nil {
             let directory = CADirectory(path: configuration.caDirectory)
             do {
                 let authority = try directory.loadOrCreate(.publicStandIn).authority
-                return (authority, directory.rootCertificateURL(for: .publicStandIn).path)
+                return (authority, directory.rootCertificateURL(for: .publicStandIn).path, keptLeafKey(directory, .publicStandIn, logger: logger))
             } catch {
                 logger.warning("the public stand-in root could not be kept in \(directory.folder(for: .publicStandIn).path) (\(error)): using one in memory for this run")
             }
         }
-        return (try CertificateAuthority.generate(profile: .publicStandIn), nil)
+        return (try CertificateAuthority.generate(profile: .publicStandIn), nil, nil)
+    }
+
+    /// The leaf key kept beside the CA (a start then generates none); nil, with a warning, when it
+    /// cannot be read: the process-wide key serves instead.
+    private static func keptLeafKey(_ directory: CADirectory, _ profile: ChainProfile, logger: Logger) -> PrivateKey? {
+        do {
+            return try directory.leafKey(for: profile)
+        } catch {
+            logger.warning("the leaf key in \(directory.folder(for: profile).path) cannot be used (\(error)): leaves get a key made for this run")
+            return nil
+        }
     }
 
     /// The recorder, with the history bounds that apply: count and bytes, or the HAR's bytes.

@@ -31,6 +31,7 @@ final class ProxyCore: @unchecked Sendable {
 
     init(configuration: ProxyConfiguration, authority: CertificateAuthority, rootCertificateFile: String?,
          publicAuthority: CertificateAuthority, publicRootCertificateFile: String?,
+         leafKeys: (gateway: PrivateKey?, publicStandIn: PrivateKey?) = (nil, nil),
          recorder: FlowRecorder, logger: Logger) throws {
         self.configuration = configuration
         self.authority = authority
@@ -51,10 +52,10 @@ final class ProxyCore: @unchecked Sendable {
         }
         // Both of these start OpenSSL work on a background thread, so they come last, and a
         // failure of the second waits for the first's: the caller may exit right after a throw.
-        let forge = try LeafForge(authority: authority)
+        let forge = try LeafForge(authority: authority, sharedKey: leafKeys.gateway)
         let publicForge: LeafForge
         do {
-            publicForge = try LeafForge(authority: publicAuthority)
+            publicForge = try LeafForge(authority: publicAuthority, sharedKey: leafKeys.publicStandIn)
         } catch {
             forge.waitForBackgroundWork()
             throw error
