@@ -30,8 +30,10 @@ final class MemoryTransport: ClientTransport, @unchecked Sendable {
     }
 }
 
-/// A `ClientConnection` of an offline proxy core, driven in memory on its own loop: no socket,
-/// no upstream, so its state machine can be stepped and inspected between reads.
+/// A `ClientConnection` of a proxy core, driven in memory on its own loop: no socket, so its
+/// state machine can be stepped and inspected between reads. Offline by default; with
+/// `origins: true` its upstreams are `MemoryUpstream`s (`dialer`) and its exchanges' timers run on
+/// a clock the test advances (`clock`).
 final class MemoryClient: @unchecked Sendable {
     /// One CA for every test: generating keys is the slow part.
     nonisolated(unsafe) private static var sharedAuthority: CertificateAuthority?
@@ -42,10 +44,12 @@ final class MemoryClient: @unchecked Sendable {
     let core: ProxyCore
     let transport: MemoryTransport
     let client: ClientConnection
+    let dialer: MemoryDialer
+    let clock = ManualClock()
 
-    init(configure: (inout ProxyConfiguration) -> Void = { _ in }) throws {
+    init(origins: Bool = false, configure: (inout ProxyConfiguration) -> Void = { _ in }) throws {
         var configuration = ProxyConfiguration()
-        configuration.offline = true
+        configuration.offline = !origins
         configure(&configuration)
         let (authority, publicAuthority) = try Self.lock.withLock {
             if let authority = Self.sharedAuthority, let publicAuthority = Self.sharedPublicAuthority { return (authority, publicAuthority) }
@@ -59,6 +63,12 @@ final class MemoryClient: @unchecked Sendable {
                              publicAuthority: publicAuthority, publicRootCertificateFile: nil,
                              recorder: try FlowRecorder(path: nil, logger: logger), logger: logger)
         loop = EventLoop(index: 200)
+        dialer = MemoryDialer(loop: loop)
+        if origins {
+            let dialer = dialer, clock = clock
+            core.dialer = { _, _, _ in dialer }
+            core.exchangeTimers = { _, handler in clock.timer(handler) }
+        }
         transport = MemoryTransport(loop: loop)
         client = ClientConnection(id: 1, connection: transport, core: core)
         transport.client = client
@@ -70,8 +80,13 @@ final class MemoryClient: @unchecked Sendable {
         loop.queue.sync { client.clientReceived(Array(text.utf8)) }
     }
 
+    /// The origin's side of the n-th upstream connection dialled (on the loop).
+    func origin(_ index: Int) -> MemoryUpstream? {
+        onLoop { index < dialer.dialled.count ? dialer.dialled[index] : nil }
+    }
+
     /// Runs `body` on the loop (the connection's state is confined there).
-    func onLoop<T>(_ body: () -> T) -> T { loop.queue.sync(execute: body) }
+    func onLoop<T>(_ body: () throws -> T) rethrows -> T { try loop.queue.sync(execute: body) }
 
     var events: [FlowEvent] { core.recorder.events }
 

@@ -1,56 +1,71 @@
 @testable import InterceptProxy
 import Foundation
-import TestSupport
 import Testing
 
-/// The per-tunnel upstream policy, over a real origin: the probe decides, HTTP/1.1 connections are
-/// capped and shared in order, a released connection goes to the oldest waiter, a failed probe
-/// fails every waiter.
+/// The per-tunnel upstream policy, over origins in memory: the probe decides, HTTP/1.1 connections
+/// are capped and shared in order, a released connection goes to the oldest waiter, one that
+/// cannot serve again is closed, a failed probe fails every waiter.
 @Suite struct UpstreamPoolTests {
     /// Records what the pool hands it.
     final class Exchange: PooledExchange, @unchecked Sendable {
-        var attached: [UpstreamConnection] = []
+        var attached: [HTTP1UpstreamLeg] = []
         var unavailable: [UpstreamFailure] = []
-        func attach(_ upstream: UpstreamConnection) { attached.append(upstream) }
-        func attach(_ connection: HTTP2UpstreamConnection) { Issue.record("no h2 without TLS") }
+        func attach(_ leg: HTTP1UpstreamLeg) { attached.append(leg) }
+        func attach(_ connection: HTTP2UpstreamConnection) { Issue.record("the origin chose HTTP/1.1") }
         func upstreamUnavailable(_ failure: UpstreamFailure) { unavailable.append(failure) }
     }
 
-    private func pool(_ loop: EventLoop, port: Int) -> UpstreamPool {
-        UpstreamPool(route: UpstreamRoute(target: ("127.0.0.1", port), dial: ("127.0.0.1", port), viaProxy: false),
-                     tls: nil, loop: loop, connectTimeout: 5, probeProtocols: nil)
+    /// Takes the responses served in these tests (an upstream leg closes on bytes no one awaits).
+    final class Sink: HTTP1UpstreamUser {
+        var parts = 0
+        func upstream(_ leg: HTTP1UpstreamLeg, received part: ResponsePart) { parts += 1 }
+        func upstreamReadProcessed(_ leg: HTTP1UpstreamLeg) {}
+        func upstreamTookRequest(_ leg: HTTP1UpstreamLeg) {}
+        func upstream(_ leg: HTTP1UpstreamLeg, failed failure: UpstreamFailure) { Issue.record("\(failure)") }
+    }
+    private let sink = Sink()
+
+    private static let get = UpstreamRequest(method: "GET", scheme: "https", authority: "a.test", target: "/", fields: [], body: .none)
+
+    /// A request and its complete response on `leg`, as an exchange would have it.
+    private func serve(_ leg: HTTP1UpstreamLeg, keepAlive: Bool = true) {
+        leg.user = sink
+        leg.send(.head(Self.get))
+        leg.send(.end)
+        (leg.transport as! MemoryUpstream).respond("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + (keepAlive ? "" : "Connection: close\r\n") + "\r\nok")
     }
 
-    private func waitUntil(_ loop: EventLoop, _ condition: () -> Bool) {
-        let deadline = Date() + 10
-        while !loop.queue.sync(execute: condition) && Date() < deadline { usleep(5_000) }
-    }
-
-    @Test func anHTTP1OriginGetsAtMostMaxUpstreamsSharedInOrder() throws {
-        let origin = try OriginServer()  // plain HTTP: no TLS, so no ALPN, so the HTTP/1.1 pool
-        defer { origin.stop() }
+    @Test func anHTTP1OriginGetsAtMostMaxUpstreamsSharedInOrder() {
         let loop = EventLoop(index: 210)
-        let pool = pool(loop, port: origin.port)
+        let dialer = MemoryDialer(loop: loop)
+        let pool = UpstreamPool(dialer: dialer, loop: loop, probeProtocols: ["h2", "http/1.1"])
         let exchanges = (0..<10).map { _ in Exchange() }
-        loop.queue.sync { exchanges.forEach(pool.acquire) }
-        // Nothing before the probe's answer; then the probe serves the first, new dials the next seven.
-        waitUntil(loop) { exchanges[0].attached.count == 1 }
         loop.queue.sync {
+            exchanges.forEach { pool.acquire(for: $0) }
+            // Nothing before the probe's answer; it offered the client's protocols.
+            #expect(dialer.dialled.count == 1 && dialer.dialled[0].offered == ["h2", "http/1.1"])
+            #expect(exchanges.allSatisfy { $0.attached.isEmpty })
+            dialer.dialled[0].connect(alpn: "http/1.1")
+            // The probe serves the first, new dials (offering http/1.1 only) the next seven.
             #expect(exchanges.map(\.attached.count) == [1, 1, 1, 1, 1, 1, 1, 1, 0, 0])
-            #expect(Set(exchanges.prefix(8).map { ObjectIdentifier($0.attached[0]) }).count == UpstreamPool.maxUpstreams)
-            // A reusable connection goes to the oldest waiter, as it is.
+            #expect(dialer.dialled.count == UpstreamPool.maxUpstreams && dialer.dialled.dropFirst().allSatisfy { $0.offered == ["http/1.1"] })
+            #expect(pool.waitingCount == 2)
+            // A connection whose response completed goes to the oldest waiter, as it is.
             let first = exchanges[0].attached[0]
-            pool.release(first, reusable: true)
+            serve(first)
+            pool.release(first)
             #expect(exchanges[8].attached.first === first)
-            // One that is not is closed, and the next waiter gets a new connection.
+            // One that cannot serve again (Connection: close) is closed; the next waiter gets a new one.
             let second = exchanges[1].attached[0]
-            pool.release(second, reusable: false)
-            #expect(second.isClosed)
-            let fresh = try? #require(exchanges[9].attached.first)
-            #expect(fresh !== second && !exchanges.prefix(9).contains { $0.attached.contains { $0 === fresh } })
+            serve(second, keepAlive: false)
+            pool.release(second)
+            #expect(second.transport.isClosed)
+            #expect(dialer.dialled.count == UpstreamPool.maxUpstreams + 1)
+            #expect(exchanges[9].attached.first?.transport === dialer.dialled.last)
             // With no waiter, a reusable connection idles and serves the next exchange.
             let third = exchanges[2].attached[0]
-            pool.release(third, reusable: true)
+            serve(third)
+            pool.release(third)
             let next = Exchange()
             pool.acquire(for: next)
             #expect(next.attached.first === third)
@@ -59,21 +74,53 @@ import Testing
             pool.acquire(for: gone)
             #expect(gone.attached.isEmpty)
             pool.stopWaiting(gone)
-            pool.release(exchanges[3].attached[0], reusable: true)
+            let fourth = exchanges[3].attached[0]
+            serve(fourth)
+            pool.release(fourth)
             #expect(gone.attached.isEmpty)
+            // A connection released mid-response is not reused.
+            let fifth = exchanges[4].attached[0]
+            fifth.send(.head(Self.get))
+            pool.release(fifth)
+            #expect(fifth.transport.isClosed)
             pool.closeAll()
-            // Other suites count this process's descriptors: nothing stays open.
-            (exchanges + [next]).flatMap(\.attached).forEach { $0.close() }
+            #expect(fourth.transport.isClosed, "idle connections close with the pool")
+            #expect(!exchanges[5].attached[0].transport.isClosed, "a busy one is its exchange's to give back")
         }
     }
 
-    @Test func aProbeThatCannotConnectFailsEveryWaiter() throws {
-        let loop = EventLoop(index: 211)
-        let pool = pool(loop, port: try freeLoopbackPort())
-        let exchanges = (0..<3).map { _ in Exchange() }
-        loop.queue.sync { exchanges.forEach(pool.acquire) }
-        waitUntil(loop) { exchanges.allSatisfy { !$0.unavailable.isEmpty } }
+    @Test func aResetStreamsResponseIsDrainedAndTheConnectionServesAgain() {
+        let loop = EventLoop(index: 212)
+        let dialer = MemoryDialer(loop: loop)
+        let pool = UpstreamPool(dialer: dialer, loop: loop, probeProtocols: nil)
+        let (first, second) = (Exchange(), Exchange())
         loop.queue.sync {
+            pool.acquire(for: first)
+            dialer.dialled[0].connect()
+            let leg = first.attached[0]
+            leg.send(.head(Self.get))
+            leg.send(.end)
+            pool.abandon(leg)  // the client gave up before the response came
+            (leg.transport as! MemoryUpstream).respond("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel")
+            pool.acquire(for: second)
+            #expect(second.attached.first?.transport === dialer.dialled.last && dialer.dialled.count == 2, "still draining: a new connection")
+            (leg.transport as! MemoryUpstream).respond("lo")
+            #expect(!leg.transport.isClosed && leg.isReusable, "drained to the end: reusable")
+            let third = Exchange()
+            pool.acquire(for: third)
+            #expect(third.attached.first === leg)
+            pool.closeAll()
+        }
+    }
+
+    @Test func aProbeThatCannotConnectFailsEveryWaiter() {
+        let loop = EventLoop(index: 211)
+        let dialer = MemoryDialer(loop: loop)
+        let pool = UpstreamPool(dialer: dialer, loop: loop, probeProtocols: nil)
+        let exchanges = (0..<3).map { _ in Exchange() }
+        loop.queue.sync {
+            exchanges.forEach { pool.acquire(for: $0) }
+            dialer.dialled[0].closeFromOrigin(failure: .refused(address: "127.0.0.1:1", detail: "Connection refused"))
             #expect(exchanges.map { $0.unavailable.map(\.cause) } == Array(repeating: [FlowCause.upstreamRefused], count: 3))
             #expect(exchanges.allSatisfy { $0.attached.isEmpty })
             pool.closeAll()

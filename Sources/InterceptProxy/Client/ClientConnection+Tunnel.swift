@@ -53,13 +53,12 @@ extension ClientConnection {
             connection.close()
             return
         }
-        let transport = UpstreamConnection(route: core.route(host: target.host, port: target.port), tls: nil, loop: connection.loop)
+        // No TLS, no ALPN: the bytes pass as they are.
+        let transport = RouteDialer(route: core.route(host: target.host, port: target.port), tls: nil, loop: connection.loop,
+                                    connectTimeout: core.configuration.connectTimeout).dial(alpn: nil)
         let leg = HTTP1ClientLeg(host: self)
-        let upstream = HTTP1UpstreamLeg(transport: transport, delegate: leg)  // no TLS, no ALPN: the bytes pass as they are
-        leg.upstream = upstream
         state = .relaying(leg)
-        transport.start(timeout: core.configuration.connectTimeout)
-        if !early.isEmpty { upstream.send(early) }
+        leg.splice(to: transport, early: early)
     }
 
     /// `host:port` with a DNS name, IPv4 or bracketed IPv6 host; the host validated as CertForge would.
@@ -93,32 +92,33 @@ extension ClientConnection {
             guard case let .handshaking(handshake) = state, let target else { return }
             handshake.timer.cancel()
             tunnel?.handshakeCompleted = true
-            state = .http1(HTTP1ClientLeg(host: self))  // unless ALPN chose h2 (below)
             var established = event(.tlsEstablished)
             established.sni = tls.serverName
             established.tlsVersion = tls.engine.protocolVersion
             established.cipher = tls.engine.cipher
             established.alpn = tls.engine.alpn
             core.recorder.record(established)
+            // The tunnel's upstream connections, for whichever leg ALPN chose.
+            let pool = core.upstreamTLS.map { tls in
+                UpstreamPool(dialer: core.dialer(upstreamRoute(for: target), tls, connection.loop), loop: connection.loop,
+                             probeProtocols: upstreamProtocols)
+            }
+            upstreams = pool
             if tls.engine.alpn == "h2" {
                 do {
-                    let pool = UpstreamPool(route: upstreamRoute(for: target), tls: core.upstreamTLS, loop: connection.loop,
-                                            connectTimeout: core.configuration.connectTimeout, probeProtocols: upstreamProtocols)
                     let leg = try HTTP2ClientLeg(host: self, pool: pool)
                     state = .http2(leg)
-                    if let dialled = handshake.dial {  // --mimic-upstream's connection serves the streams
-                        leg.pool.adopt(dialled, received: handshake.heldInput)
-                    }
                     leg.flush()  // our SETTINGS go first
                 } catch {
                     recordError(.h2Setup, "\(error)")
                     closeClient()
                     return
                 }
-            } else if let dialled = handshake.dial, let leg = state.http1Leg {  // --mimic-upstream's connection serves this HTTP/1.1 leg
-                let upstream = HTTP1UpstreamLeg(transport: dialled, delegate: leg)
-                leg.upstream = upstream
-                upstream.deliver(handshake.heldInput)
+            } else {
+                state = .http1(HTTP1ClientLeg(host: self))
+            }
+            if let dialled = handshake.dial {  // --mimic-upstream's connection serves the tunnel's exchanges
+                if let pool { pool.adopt(dialled, received: handshake.heldInput) } else { dialled.close() }
             }
             clientPlaintextArrived(from: tls)  // application data may have come with the client's Finished
         }
@@ -233,16 +233,16 @@ extension ClientConnection {
 /// The connection `--mimic-upstream` dials during the handshake: its certificate shapes the
 /// leaf; what it sends before a client leg takes it over is kept (an h2 origin speaks first).
 extension ClientConnection: UpstreamConnectionDelegate {
-    func upstreamReady(_ upstream: UpstreamConnection) {
+    func upstreamReady(_ upstream: UpstreamTransport) {
         connection.loop.assertInEventLoop()
-        guard case var .handshaking(handshake) = state, handshake.dial === upstream,
+        guard case var .handshaking(handshake) = state, let dial = handshake.dial, dial === upstream,
               let (name, failure) = handshake.mimicking, let session = clientTLS else { return }
         handshake.mimicking = nil
         state = .handshaking(handshake)
-        forgeAsync(name, failure: failure, mimicking: upstream.peerCertificate, for: session)
+        forgeAsync(name, failure: failure, mimicking: dial.peerCertificate, for: session)
     }
 
-    func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8]) {
+    func upstream(_ upstream: UpstreamTransport, received plaintext: [UInt8]) {
         connection.loop.assertInEventLoop()
         guard case var .handshaking(handshake) = state, handshake.dial === upstream else { return }
         // Bounded: the origin's first flight (h2 SETTINGS) before the client's handshake ends.
@@ -253,9 +253,9 @@ extension ClientConnection: UpstreamConnectionDelegate {
         state = .handshaking(handshake)
     }
 
-    func upstreamDrained(_ upstream: UpstreamConnection) {}
+    func upstreamDrained(_ upstream: UpstreamTransport) {}
 
-    func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
+    func upstreamClosed(_ upstream: UpstreamTransport, failure: UpstreamFailure?) {
         connection.loop.assertInEventLoop()
         guard case var .handshaking(handshake) = state, handshake.dial === upstream else { return }
         handshake.dial = nil

@@ -19,6 +19,9 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
     var clientTLS: TLSServerSession? { tunnel?.tls }
     /// The host and port of the tunnel (or of the current plain-HTTP request).
     var target: (host: String, port: Int)?
+    /// The upstream connections of the tunnel, or of the current plain-HTTP origin: shared by the
+    /// exchanges of either client leg, closed with the connection.
+    var upstreams: UpstreamPool?
     /// The client's address as events and log lines show it, formatted once (every request's
     /// events carry it).
     let clientAddress: String?
@@ -67,9 +70,7 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
     func forceClose() {
         connection.loop.execute { [self] in
             isForcedClosed = true
-            for cut in outstanding { cut.connectionEnded(cut.cutShort.cause, cut.cutShort.detail) }
-            state.http1Leg?.outstanding = []
-            connection.close()  // h2 streams still open are recorded by their exchanges (abandon)
+            connection.close()  // the legs record what they cut (HTTP1ClientLeg.close, HTTP2ClientStream.abandon)
         }
     }
 
@@ -96,10 +97,10 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
             if let tls = clientTLS {
                 tls.engine.receive(bytes)
                 let (plaintext, closed, _) = tls.engine.readPlaintext()
-                leg.upstream?.send(plaintext)
+                leg.receive(plaintext)
                 if closed { closeClient() }
             } else {
-                leg.upstream?.send(bytes)
+                leg.receive(bytes)
             }
         case .closing, .closed:
             break
@@ -140,7 +141,7 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
 
     func clientDrained() {
         connection.loop.assertInEventLoop()
-        state.http1Leg?.upstream?.resumeReading()
+        state.http1Leg?.clientDrained()
         state.http2Leg?.flush()
         if state.isClosing { connection.close() }
     }
@@ -155,6 +156,8 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
         }
         state.http1Leg?.close()
         state.http2Leg?.closeAll()
+        upstreams?.closeAll()
+        upstreams = nil
         if let tunnel {
             var event = event(.tunnelClosed)
             event.detail = error?.description
@@ -193,11 +196,7 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
             return
         }
         guard let leg = state.http1Leg else { return }
-        if state.isRelaying {
-            leg.upstream?.send(plaintext)
-        } else {
-            leg.receive(plaintext)
-        }
+        leg.receive(plaintext)
         guard closed, !state.isClosing else { return }
         if leg.outstanding.isEmpty || state.isRelaying {
             closeClient()
@@ -223,7 +222,7 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
         } else {
             connection.write(bytes)
         }
-        if connection.pendingOutbound > Self.backpressureLimit { state.http1Leg?.upstream?.pauseReading() }
+        if connection.pendingOutbound > Self.backpressureLimit { state.http1Leg?.clientBackedUp() }
     }
 
     /// Ends the client connection after what is queued (close_notify first inside a tunnel).
@@ -270,7 +269,45 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
     var loop: EventLoop { connection.loop }
     var isTunnel: Bool { clientTLS != nil }
     var treatment: TunnelTreatment? { clientTLS == nil ? nil : tunnel?.treatment }
+    var responseTimeout: TimeInterval { core.configuration.responseTimeout }
     func requestArrived() { tunnel?.sawRequest = true }
+    func record(_ event: FlowEvent) { core.recorder.record(event) }
+    func makeTimer(_ handler: @escaping () -> Void) -> ExchangeTimer { core.exchangeTimers(loop, handler) }
+
+    /// Offline mode, the badssl catalogue and the CA's own site are answered by the proxy itself.
+    var answersLocally: Bool {
+        target.map { answersLocally(host: $0.host) } ?? core.configuration.offline
+    }
+
+    func answersLocally(host: String) -> Bool {
+        core.configuration.offline || BadSSLCatalogue.contains(host) || TrustAnchorSite.contains(host)
+    }
+
+    /// What the proxy answers itself (offline mode, the badssl catalogue, http://intercept-proxy.test/ca.pem).
+    func localAnswer(method: String, url: String, keepAlive: Bool) -> HTTPResponse {
+        let profile = core.authority.profile.storageName
+        let host = target?.host
+        if let host, TrustAnchorSite.contains(host) {
+            return TrustAnchorSite.response(method: method, url: url, authority: core.authority, keepAlive: keepAlive)
+        }
+        if let host, BadSSLCatalogue.contains(host) {
+            return HTTPResponse.text(200, BadSSLCatalogue.answer(host: host, profile: profile), close: !keepAlive)
+        }
+        let handshake: String
+        switch treatment {
+        case nil: handshake = "plain HTTP request for \(host ?? "?") (no TLS involved)"
+        case let .publicSite(why)?:
+            handshake = "\(host ?? "?") is not intercepted (\(why)); the TLS handshake with the site's own certificate "
+                + "(public stand-in root) succeeded, so this client still trusts the public roots"
+        case .intercepted?, .spliced?: handshake = "the TLS handshake for \(host ?? "?") succeeded, so this client trusts the \(profile) root CA"
+        }
+        let text = """
+            intercept-proxy offline: \(handshake).
+            No upstream was contacted (--offline).
+            request: \(method) \(url)
+            """
+        return HTTPResponse.text(200, text, close: !keepAlive)
+    }
 
     func event(_ kind: FlowEvent.Kind) -> FlowEvent {
         var event = FlowEvent(type: kind, connection: id)

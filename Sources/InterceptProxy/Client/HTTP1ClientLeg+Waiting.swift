@@ -20,11 +20,8 @@ extension HTTP1ClientLeg {
     /// What the client owes the proxy now, if anything: nothing while a response is due, while the
     /// TLS handshake runs (its own timeout) or for h2 (its leg has its own idle timeout).
     var clientWait: ClientWait? {
-        guard outstanding.isEmpty, deferredConnect == nil, host.state.http1Leg === self else { return nil }
-        switch host.state {
-        case .awaitingRequest, .plainHTTP, .http1: return requests.bufferedCount > 0 || !sawRequest ? .head : .idle
-        case .handshaking, .http2, .relaying, .closing, .closed: return nil
-        }
+        guard current == nil, relay == nil, host.isServing(self) else { return nil }
+        return requests.bufferedCount > 0 || !sawRequest ? .head : .idle
     }
 
     /// Re-arms the one wait timer when the kind of wait changes. A head's deadline is not pushed
@@ -35,7 +32,7 @@ extension HTTP1ClientLeg {
         waitTimer?.cancel()
         waiting = wanted
         guard let wanted else { return }
-        let timer = waitTimer ?? LoopTimer(loop: host.connection.loop) { [weak self] in
+        let timer = waitTimer ?? LoopTimer(loop: host.loop) { [weak self] in
             guard let self, let expired = self.waiting else { return }
             self.waiting = nil
             self.clientWaitExpired(expired, after: self.timeout(for: expired))
@@ -45,20 +42,20 @@ extension HTTP1ClientLeg {
     }
 
     private func timeout(for wait: ClientWait) -> TimeInterval {
-        wait == .head ? host.core.configuration.requestHeadTimeout : host.core.configuration.keepAliveTimeout
+        wait == .head ? host.requestHeadTimeout : host.keepAliveTimeout
     }
 
     private func clientWaitExpired(_ wait: ClientWait, after timeout: TimeInterval) {
         let seconds = Int(timeout)
         switch wait {
         case .head where requests.bufferedCount == 0:
-            host.recordError(.requestHeadTimeout, "no request within \(seconds) s")
+            host.recordError(.requestHeadTimeout, "no request within \(seconds) s", status: nil, url: nil, streamId: nil)
             host.closeClient()
         case .head:
             host.reject(RequestRefusal(status: 408, cause: .requestHeadTimeout,
                                   reason: "the request head was not complete within \(seconds) s (\(requests.bufferedCount) bytes received)"))
         case .idle:
-            host.recordError(.idleTimeout, "keep-alive connection idle for \(seconds) s")
+            host.recordError(.idleTimeout, "keep-alive connection idle for \(seconds) s", status: nil, url: nil, streamId: nil)
             host.closeClient()
         }
     }

@@ -4,69 +4,90 @@ import EssentialsSupport
 import Dispatch
 
 /// The HTTP/1.1 client leg: plain proxy requests (CONNECT or absolute-form), or the requests inside
-/// a tunnel whose client chose HTTP/1.1. Requests parsed from the client become `HTTPExchange`s,
-/// answered offline or forwarded over one `HTTP1UpstreamLeg`; responses are relayed verbatim as
-/// they stream in, in request order. After `101 Switching Protocols` (and for a spliced tunnel)
-/// it relays bytes both ways untouched. Held by its connection's state; confined to its loop.
-final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchecked Sendable {
-    /// The connection: its client stream, its tunnel, and the transitions between legs. Strong,
-    /// like the connection's state holding the leg: the cycle ends when the state moves on.
-    let host: ClientConnection
-    var requests = HTTPRequestDecoder()
-    var responses = HTTPResponseDecoder()
-    var upstream: HTTP1UpstreamLeg?
-    /// Exchanges sent upstream (or being answered) whose responses have not ended, oldest first:
-    /// HTTP/1.1 answers in request order, so only the first one's response is ever on the wire.
-    var outstanding: [HTTPExchange] = []
-    var requestIsChunked = false
-    var closesAfterResponse = false
-    /// A CONNECT that came pipelined behind plain requests: the tunnel opens once they are answered.
-    var deferredConnect: HTTPRequestHead?
+/// a tunnel whose client chose HTTP/1.1. Its job is framing: the wire becomes one `HTTPExchange`
+/// at a time (forwarded over the connection's `UpstreamPool`, or answered locally), and what the
+/// exchange writes becomes HTTP/1.1 bytes (`HTTP1ResponseWriter`). Pipelined requests wait in the
+/// decoder, unread, until the response before them has ended (as nginx serves them), so responses
+/// leave in request order and what waits is bounded. After `101 Switching Protocols` (and for a
+/// spliced tunnel) it relays bytes both ways untouched. Held by its connection's state; confined
+/// to its loop.
+final class HTTP1ClientLeg: ExchangeResponder, UpstreamPoolOwner, UpstreamConnectionDelegate, @unchecked Sendable {
+    /// The connection, through what a leg may ask of it. Strong, like the connection's state
+    /// holding the leg: the cycle ends when the state moves on.
+    let host: HTTP1LegHost
+    private(set) var requests = HTTPRequestDecoder()
+    /// The exchange whose request or response is under way; the next request waits for its end.
+    private(set) var current: HTTPExchange?
+    private var writer = HTTP1ResponseWriter()
     /// Whether a request arrived on this leg.
-    var sawRequest = false
+    private(set) var sawRequest = false
+    /// The upstream bytes are relayed to and from, after a 101 or in a spliced tunnel.
+    private(set) var relay: UpstreamTransport?
     /// Response bytes not yet handed to the client (see `batchForClient`); empty between reads.
     private var clientBatch: [UInt8] = []
     /// The one timer bounding how long the client keeps the proxy waiting (see HTTP1ClientLeg+Waiting.swift).
     var waiting: ClientWait?
     /// Armed for `waiting`'s timeout; made at the first wait.
     var waitTimer: LoopTimer?
+    /// Set while client reading is paused because a pipelined request waits unread.
+    private var heldBack = false
 
-    init(host: ClientConnection) {
+    /// Beyond this much of a pipelined request buffered, the client is not read until the
+    /// response before it has ended.
+    static let pipelineBuffer = 64 * 1024
+
+    init(host: HTTP1LegHost) {
         self.host = host
     }
 
     /// Plaintext from the client (decrypted inside a tunnel).
     func receive(_ bytes: [UInt8]) {
-        feedRequests(bytes)
+        if let relay { return relay.send(bytes) }
+        parseRequests(bytes)
     }
 
     /// The exchange whose request is being received (its head in, its body or trailers not yet):
     /// an error that refuses it is its end.
     var receiving: HTTPExchange? {
-        guard requests.isInMessage, let last = outstanding.last, !last.hasEnded else { return nil }
-        return last
+        guard requests.isInMessage, let current, !current.hasEnded else { return nil }
+        return current
     }
 
-    /// The client connection is gone: so is the upstream, and no timer is left. Every request whose
+    /// The exchanges in flight (at most one), for the connection's shutdown and drain checks.
+    var outstanding: [HTTPExchange] { current.map { [$0] } ?? [] }
+
+    /// The client connection is gone: so is the upstream, and no timer is left. A request whose
     /// response had not ended gets its end on record (the client left, the proxy stopped, or it
     /// refused another request here).
     func close() {
         waitTimer?.cancel()
         waiting = nil
-        outstanding.forEach { $0.connectionEnded($0.cutShort.cause, $0.cutShort.detail) }
-        outstanding = []  // each holds its context (the connection) strongly
-        upstream?.close()
-        upstream = nil
+        current?.connectionEnded()
+        current = nil  // it holds its context (the connection) strongly
+        relay?.delegate = nil
+        relay?.close()
+        relay = nil
     }
 
-    private func feedRequests(_ bytes: [UInt8]) {
+    // MARK: Requests
+
+    private func parseRequests(_ bytes: [UInt8]) {
+        var input = bytes
         do {
-            for event in try requests.feed(bytes) {
-                guard !host.state.isClosing else { return }
-                try handle(event)
-                // The rest belongs to the tunnel (this leg is done), or waits for it to open.
-                if host.state.http1Leg !== self || deferredConnect != nil { return }
-            }
+            var ended = false
+            repeat {
+                // One request at a time: what follows its end waits, buffered, for its response.
+                let events = try requests.feed(input, oneMessage: true)
+                input = []
+                ended = false
+                for event in events {
+                    guard host.isServing(self), !host.isClosing else { return }
+                    try handle(event)
+                    if relay != nil || !host.isServing(self) { return }  // the rest belongs to the tunnel
+                    if case .end = event { ended = true }
+                }
+                // A request answered at once (offline): the next one buffered may start now.
+            } while ended && current == nil && requests.bufferedCount > 0 && host.isServing(self) && !host.isClosing
         } catch let refusal as RequestRefusal {
             host.reject(refusal)
         } catch let error as HTTPParseError {
@@ -74,219 +95,191 @@ final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchec
         } catch {
             host.reject(RequestRefusal(status: 400, cause: .badRequest, reason: "\(error)"))
         }
+        holdBackPipelinedRequests()
+    }
+
+    /// A pipelined request beyond `pipelineBuffer` waits in the socket, not in memory.
+    private func holdBackPipelinedRequests() {
+        let hold = current != nil && !requests.isInMessage && requests.bufferedCount > Self.pipelineBuffer
+        guard hold != heldBack else { return }
+        heldBack = hold
+        if hold { host.pauseClientReading() } else { host.resumeClientReading() }
     }
 
     private func handle(_ event: HTTPRequestDecoder.Event) throws {
         switch event {
         case let .head(head):
-            if host.clientTLS == nil, !host.authorizesProxyRequest(head) { return }  // --proxy-auth
-            if host.clientTLS == nil && head.method == "CONNECT" {
-                if outstanding.isEmpty {
-                    try switchToTunnel(head)
-                } else {
-                    // Pipelined behind plain requests: answer those first, reading nothing more meanwhile.
-                    deferredConnect = head
-                    host.connection.pauseReading()
-                }
-                return
+            if !host.isTunnel, !host.authorizesProxyRequest(head) { return }  // --proxy-auth
+            if !host.isTunnel && head.method == "CONNECT" {
+                // Earlier requests have been answered: the decoder stops after each one.
+                waitTimer?.cancel()
+                waiting = nil
+                return try host.openTunnel(head, early: requests.takeBuffered())
             }
             try begin(head)
         case let .body(bytes):
-            guard let current = outstanding.last else { return }
-            current.requestBodyBytes += bytes.count
-            guard !host.answersLocally, let upstream else { return }
-            upstream.send(requestIsChunked ? HTTPWire.chunk(bytes) : bytes)
-            if upstream.pendingOutbound > ClientConnection.backpressureLimit { host.connection.pauseReading() }
+            guard let current, !current.hasEnded else { return }
+            current.requestBody(bytes)
+            if current.requestBacklog > ClientConnection.backpressureLimit { host.pauseClientReading() }
         case .end:
-            guard let current = outstanding.last else { return }
+            guard let current else { return }
             if host.answersLocally {
-                current.answer(current.localAnswer)
-            } else if requestIsChunked {
-                upstream?.send(HTTPWire.lastChunk())
+                if !current.hasEnded { current.answer(current.localAnswer) }
+            } else {
+                current.requestEnded()
             }
         }
     }
 
-    /// Opens a tunnel on a connection that may have carried plain requests before: this leg ends
-    /// (its upstream and wait timer with it), and what the client sent after the CONNECT belongs
-    /// to the tunnel.
-    private func switchToTunnel(_ head: HTTPRequestHead) throws {
-        upstream?.close()
-        upstream = nil
-        responses = HTTPResponseDecoder()
-        waitTimer?.cancel()
-        waiting = nil
-        try host.openTunnel(head, early: requests.takeBuffered())
-    }
-
-    /// After a response: a CONNECT that waited behind it opens its tunnel now.
-    private func openDeferredTunnel() {
-        guard outstanding.isEmpty, let head = deferredConnect, !host.state.isClosing else { return }
-        deferredConnect = nil
-        host.connection.resumeReading()
-        do {
-            try switchToTunnel(head)
-        } catch let refusal as RequestRefusal {
-            host.reject(refusal)
-        } catch {
-            host.reject(RequestRefusal(status: 400, cause: .badRequest, reason: "\(error)"))
-        }
-    }
-
-    /// Starts a request: records it and, when forwarding, sends its head upstream.
+    /// Starts a request: records it and, when forwarding, sends it upstream.
     private func begin(_ received: HTTPRequestHead) throws {
         sawRequest = true
         host.requestArrived()
         var head = received
-        var upstreamTarget = head.target
-        if host.clientTLS == nil {
+        var target = head.target
+        var pool: UpstreamPool?
+        if !host.isTunnel {
             // A plain proxy request must name its origin: http://host[:port]/path.
             guard let (name, port, path) = Self.absoluteHTTP(head.target) else {
                 throw RequestRefusal(status: 400, cause: .badRequest,
                                      reason: "this is a proxy: send CONNECT host:port or an absolute http:// URL, not '\(head.method) \(head.target.prefix(200))'")
             }
-            if !host.answersLocally(host: name) { try host.refuseLoop(host.core.route(host: name, port: port), what: "\(head.method) \(head.target.prefix(200))") }
-            if host.target.map({ $0.host != name || $0.port != port }) ?? true, upstream != nil {
-                guard outstanding.isEmpty else {
-                    throw RequestRefusal(status: 400, cause: .badRequest, reason: "pipelined requests to different hosts on one connection are not supported")
-                }
-                upstream?.close()
-                upstream = nil
-                responses = HTTPResponseDecoder()
-            }
-            host.target = (name, port)
-            upstreamTarget = path
-            host.state = .plainHTTP(self)
+            pool = try host.plainRequest(to: name, port: port, what: "\(head.method) \(head.target.prefix(200))")
+            target = path
             // Meant for this proxy: neither the origin nor the flow events see it (credentials).
-            head.headers.removeAll { $0.name.equalsIgnoringASCIICase("Proxy-Authorization") }
+            head.headers.removeAll { $0.name.equalsIgnoringASCIICase("Proxy-Authorization") || $0.name.equalsIgnoringASCIICase("Proxy-Connection") }
             // The URL names the origin; a proxy replaces Host with its authority (RFC 9112 3.2.2), so
             // the origin reads the same host as the proxy did, and a request without Host gets one.
             head.headers.removeAll { $0.name.equalsIgnoringASCIICase("Host") }
             head.headers.insert((name: "Host", value: HTTPWire.authority(host: name, port: port, defaultPort: 80)), at: 0)
         } else {
             try checkTunnelRequest(head)
+            pool = host.tunnelPool
         }
         // The request event shows what goes upstream, Host as rewritten.
         let exchange = HTTPExchange(context: host, method: head.method, url: url(for: head), clientVersion: head.version,
                                     keepAlive: head.keepAlive, requestHeaders: FlowHeaders(head.headers))
         exchange.responder = self
-        outstanding.append(exchange)
-        requestIsChunked = head.headerContains("Transfer-Encoding", token: "chunked")
-
+        current = exchange
+        writer = HTTP1ResponseWriter()
         if host.answersLocally {
             if head.headerContains("Expect", token: "100-continue") { host.sendToClient(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) }
             return
         }
-        guard let origin = host.target else { return }  // set above, or by the tunnel
-        let upstream = upstreamConnection(to: origin)
-        responses.expectResponse(toMethod: head.method)
-        upstream.send(head.serialized(target: upstreamTarget, droppingHeaders: host.clientTLS == nil ? ["proxy-connection", "proxy-authorization"] : []))
-        outstanding[0].armResponseTimer()  // the response due first
+        guard let pool else { return exchange.answer(exchange.localAnswer) }
+        pool.owner = self
+        exchange.forward(upstreamRequest(head, target: target), pool: pool)
     }
 
-    /// The upstream connection for the current target, opened on first use (after the client's handshake).
-    func upstreamConnection(to target: (host: String, port: Int)) -> HTTP1UpstreamLeg {
-        if let upstream { return upstream }
-        let transport = host.dial(target)
-        let made = HTTP1UpstreamLeg(transport: transport, delegate: self)
-        upstream = made
-        transport.start(timeout: host.core.configuration.connectTimeout)
-        return made
-    }
-
-    // MARK: HTTP1UpstreamLegDelegate
-
-    func upstream(_ upstream: HTTP1UpstreamLeg, received plaintext: [UInt8]) {
-        host.connection.loop.assertInEventLoop()
-        guard upstream === self.upstream else { return }
-        defer { updateClientWait() }  // a finished response starts the keep-alive wait
-        if host.state.isRelaying {
-            host.sendToClient(plaintext)
-            return
+    /// The request as it goes upstream: Host is the authority, the body as the client framed it.
+    private func upstreamRequest(_ head: HTTPRequestHead, target: String) -> UpstreamRequest {
+        let authority = head.header("Host") ?? host.target.map { HTTPWire.authority(host: $0.host, port: $0.port, defaultPort: host.isTunnel ? 443 : 80) } ?? ""
+        let body: UpstreamRequest.Body
+        if head.headerContains("Transfer-Encoding", token: "chunked") {
+            body = .unknown
+        } else if let length = head.header("Content-Length").flatMap(Int.init), length > 0 {
+            body = .length(length)
+        } else {
+            body = .none
         }
-        outstanding.first?.armResponseTimer()
-        // What one read yields for the client (a head and a small body) leaves as one TLS record.
-        defer { flushClientBatch() }
-        do {
-            for event in try responses.feed(plaintext) { relay(event) }
-        } catch let error as HTTPParseError {
+        return UpstreamRequest(method: head.method, scheme: host.isTunnel ? "https" : "http", authority: authority, target: target,
+                               version: head.version, fields: head.headers.filter { !$0.name.equalsIgnoringASCIICase("Host") }, body: body)
+    }
+
+    // MARK: ExchangeResponder
+
+    func write(_ write: ExchangeWrite, for exchange: HTTPExchange) {
+        switch write {
+        case let .local(response):
             flushClientBatch()
-            upstream.close()
-            self.upstream = nil
-            upstreamFailed(.protocolError(error.reason))
-        } catch {
+            host.sendToClient(response.serialized(forHEAD: exchange.isHEAD))
+        case .abort:
             flushClientBatch()
-            upstreamFailed(.protocolError("\(error)"))
+            host.abortClient()  // a truncated transfer: the client must not take it for whole
+        case .flush:
+            flushClientBatch()
+        default:
+            if let bytes = writer.bytes(for: write), !bytes.isEmpty { batchForClient(bytes) }
+            if case .end = write { flushClientBatch() }  // before anything else may write, close or change state
         }
     }
 
-    func upstreamDrained(_ upstream: HTTP1UpstreamLeg) {
-        host.connection.loop.assertInEventLoop()
-        if deferredConnect == nil { host.connection.resumeReading() }  // a deferred CONNECT keeps the client paused
-    }
-
-    func upstreamClosed(_ upstream: HTTP1UpstreamLeg, failure: UpstreamFailure?) {
-        host.connection.loop.assertInEventLoop()
-        guard upstream === self.upstream else { return }
-        defer { updateClientWait() }
-        if host.state.isRelaying {
-            if let failure { host.recordError(failure.cause, failure.message, url: host.target.map { "\($0.host):\($0.port)" }) }
-            self.upstream = nil
-            host.closeClient()
-            return
-        }
-        if let events = try? responses.finish() { events.forEach(relay) }
+    func exchangeEnded(_ exchange: HTTPExchange, closeConnection: Bool) {
+        guard exchange === current else { return }
+        current = nil
         flushClientBatch()
-        self.upstream = nil
-        responses = HTTPResponseDecoder()
-        guard !outstanding.isEmpty else { return }
-        upstreamFailed(failure ?? .closedEarly("the connection closed before the response to \(outstanding[0].method) \(outstanding[0].url) was complete"))
+        if closeConnection || writer.closesConnection { return host.closeClient() }
+        host.closeIfDrained()
+        guard !host.isClosing else { return }
+        holdBackPipelinedRequests()
+        if requests.bufferedCount > 0 { parseRequests([]) }  // the next pipelined request
+        updateClientWait()
     }
 
-    /// The oldest outstanding exchange, whose response was due, fails (502/504, or an abort).
-    private func upstreamFailed(_ failure: UpstreamFailure) {
-        outstanding.first?.fail(failure)
-    }
-
-    private func relay(_ event: HTTPResponseDecoder.Event) {
-        guard let current = outstanding.first else { return }
-        switch event {
-        case let .head(head, raw):
-            batchForClient(raw)
-            if (100..<200).contains(head.status) && head.status != 101 { return }
-            current.responseStarted(status: head.status, headers: head.headers)
-            current.upstreamVersion = upstream?.negotiatedProtocol == "h2" ? "HTTP/2" : head.version
-            closesAfterResponse = !head.keepAliveResponse
-        case let .body(bytes):
-            batchForClient(bytes)
-            current.responseBodyBytes += bytes.count
-        case let .framing(bytes):
-            batchForClient(bytes)
-        case let .trailer(_, _, raw):
-            batchForClient(raw)
-        case .end:
-            flushClientBatch()  // before anything else may write, close or change state
-            let finished = outstanding.removeFirst()
-            finished.complete()
-            outstanding.first?.armResponseTimer()  // the next response is due now
-            if finished.status == 101 {
-                host.state = .relaying(self)
-                let early = requests.takeBuffered()
-                if !early.isEmpty { upstream?.send(early) }
-                return
-            }
-            if closesAfterResponse || responses.readsUntilClose {
-                upstream?.close()
-                upstream = nil
-                responses = HTTPResponseDecoder()
-            }
-            if !finished.keepAlive { host.closeClient() } else { host.closeIfDrained() }
-            openDeferredTunnel()
+    func switchProtocols(_ exchange: HTTPExchange, upstream: UpstreamTransport, early: [UInt8]) {
+        current = nil
+        flushClientBatch()
+        relay = upstream
+        upstream.delegate = self
+        host.beginRelaying(self)
+        if !early.isEmpty { host.sendToClient(early) }
+        let pending = requests.takeBuffered()
+        if !pending.isEmpty { upstream.send(pending) }
+        if heldBack {
+            heldBack = false
+            host.resumeClientReading()
         }
     }
+
+    /// Starts relaying a spliced tunnel's bytes to `upstream`, with what the client sent already.
+    func splice(to upstream: UpstreamTransport, early: [UInt8]) {
+        relay = upstream
+        upstream.delegate = self
+        if !early.isEmpty { upstream.send(early) }
+    }
+
+    var clientBacklogged: Bool { host.clientPendingOutbound > 0 }
+
+    func requestBodyDrained(_ exchange: HTTPExchange) {
+        if !heldBack { host.resumeClientReading() }
+    }
+
+    /// The client took what was queued: the upstream may be read again.
+    func clientDrained() {
+        current?.clientTakesResponse(true)
+        relay?.resumeReading()
+    }
+
+    /// The client's queue is full: the upstream is not read until it drains.
+    func clientBackedUp() {
+        current?.clientTakesResponse(false)
+        relay?.pauseReading()
+    }
+
+    func upstreamPoolInputProcessed() {
+        flushClientBatch()
+    }
+
+    // MARK: The relay's UpstreamConnectionDelegate
+
+    func upstream(_ upstream: UpstreamTransport, received plaintext: [UInt8]) {
+        host.sendToClient(plaintext)
+    }
+
+    func upstreamDrained(_ upstream: UpstreamTransport) {
+        host.resumeClientReading()
+    }
+
+    func upstreamClosed(_ upstream: UpstreamTransport, failure: UpstreamFailure?) {
+        if let failure { host.recordError(failure.cause, failure.message, status: nil, url: host.target.map { "\($0.host):\($0.port)" }, streamId: nil) }
+        relay = nil
+        host.closeClient()
+    }
+
+    // MARK: Writing
 
     /// Response bytes for the client, gathered while one upstream read is relayed (up to 4 KiB: a
-    /// head and a small body; a bulk body goes out as it comes, uncopied).
+    /// head and a small body leave as one TLS record; a bulk body goes out as it comes, uncopied).
     private func batchForClient(_ bytes: [UInt8]) {
         if clientBatch.count + bytes.count <= 4 * 1024 {
             clientBatch.append(contentsOf: bytes)
@@ -303,34 +296,7 @@ final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchec
         host.sendToClient(batch)
     }
 
-    // MARK: ExchangeResponder
-
-    /// A response without an upstream (offline mode, errors), as HTTP/1.1 bytes.
-    func writeLocal(_ response: HTTPResponse, for exchange: HTTPExchange) -> (headers: [(name: String, value: String)], bodyBytes: Int) {
-        if let index = outstanding.lastIndex(where: { $0 === exchange }) { outstanding.remove(at: index) }
-        host.sendToClient(response.serialized(forHEAD: exchange.isHEAD))
-        return (response.headers.map { (name: $0.0, value: $0.1) } + [("Content-Length", String(response.body.count))], response.body.count)
-    }
-
-    func localAnswerEnded(_ exchange: HTTPExchange, closeConnection: Bool) {
-        if closeConnection { host.closeClient() } else { host.closeIfDrained() }
-        openDeferredTunnel()
-    }
-
-    /// Part of the response is out: the client must see a truncated transfer.
-    func abortResponse(of exchange: HTTPExchange, failure: UpstreamFailure) {
-        host.connection.close()
-    }
-
-    /// Re-armed by every upstream read: after the head too, an upstream silent this long cuts the
-    /// transfer (a stall mid-body), unless the wait is on the client (bytes it has not taken yet).
-    func responseTimerFired(for exchange: HTTPExchange) {
-        guard exchange === outstanding.first, host.state.exchangesHTTP1 else { return }
-        guard host.connection.pendingOutbound == 0 else { return exchange.armResponseTimer() }
-        upstream?.close()
-        upstream = nil
-        exchange.fail(exchange.timeoutFailure)
-    }
+    // MARK: What a request may name
 
     /// A request inside a tunnel goes to the tunnel's origin, whatever it names: one naming another
     /// origin in absolute form would be logged under a host it never reached, so it is refused (421).
@@ -348,7 +314,6 @@ final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchec
                                  reason: "this tunnel leads to \(HTTPWire.authority(host: target.host, port: target.port)), not to \(authority.prefix(200))")
         }
     }
-
 
     private func url(for head: HTTPRequestHead) -> String {
         if head.target.hasPrefix("https://") || head.target.hasPrefix("http://") { return head.target }
@@ -373,13 +338,5 @@ final class HTTP1ClientLeg: HTTP1UpstreamLegDelegate, ExchangeResponder, @unchec
         // The host must be one a strict origin reads the same way: no userinfo, spaces or odd bytes.
         guard let name = try? ServerName(parsed.0) else { return nil }
         return (name.text, parsed.1, path)
-    }
-}
-
-extension HTTPResponseHead {
-    /// Whether the upstream connection may carry another request after this response.
-    var keepAliveResponse: Bool {
-        if headerContains("Connection", token: "close") { return false }
-        return version == "HTTP/1.1" || headerContains("Connection", token: "keep-alive")
     }
 }

@@ -15,18 +15,16 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
     let host: ClientLegHost
     let session: HTTP2ClientLegSession
     private(set) var streams: [Int32: HTTP2ClientStream] = [:]
-    /// The tunnel's upstream connections, shared by its streams.
-    let pool: UpstreamPool
-    /// Reset streams whose HTTP/1.1 connection finishes their response before serving the next.
-    private var draining: [ObjectIdentifier: HTTP2ClientStream] = [:]
+    /// The tunnel's upstream connections, shared by its streams (owned by the connection; nil offline).
+    let pool: UpstreamPool?
 
-    init(host: ClientLegHost, pool: UpstreamPool) throws {
+    init(host: ClientLegHost, pool: UpstreamPool?) throws {
         self.host = host
         self.pool = pool
         session = try HTTP2ClientLegSession()
-        idle = IdleDeadline(timeout: host.core.configuration.http2IdleTimeout)
+        idle = IdleDeadline(timeout: host.http2IdleTimeout)
         session.delegate = self
-        pool.owner = self
+        pool?.owner = self
         armIdleTimer(after: idle.timeout)
     }
 
@@ -198,18 +196,10 @@ final class HTTP2ClientLeg: HTTP2ClientLegSessionDelegate, UpstreamPoolOwner, @u
     func closeAll() {
         host.loop.assertInEventLoop()
         idleTimer?.cancel()
-        pool.cancelWaiting()
+        pool?.cancelWaiting()
         for exchange in streams.values { exchange.abandon(quietly: ending) }
         streams = [:]
-        for exchange in draining.values { exchange.abandon(quietly: true) }
-        draining = [:]
-        pool.closeAll()
     }
-
-    /// A reset stream reading the rest of its response off a pooled connection (kept alive here
-    /// until it gives the connection back, see `HTTP2ClientStream.startDraining`).
-    func keepDraining(_ exchange: HTTP2ClientStream) { draining[ObjectIdentifier(exchange)] = exchange }
-    func stopDraining(_ exchange: HTTP2ClientStream) { draining[ObjectIdentifier(exchange)] = nil }
 
     // MARK: UpstreamPoolOwner
 

@@ -1,26 +1,44 @@
 import Dispatch
 import FoundationEssentials
 
-/// The client leg's half of an exchange: writes the answers the exchange decides on in its
-/// protocol's framing (HTTP/1.1 bytes, h2 frames on the exchange's stream).
+/// What a client leg writes for an exchange, in its protocol's framing (HTTP/1.1 bytes, h2
+/// frames on the exchange's stream). The leg frames; the exchange decides (`ExchangeMachine`).
+enum ExchangeWrite {
+    case interim(HTTPResponseHead, raw: [UInt8]?)
+    case head(HTTPResponseHead, raw: [UInt8]?, bodyless: Bool)
+    case body([UInt8])
+    case framing([UInt8])
+    case trailer(name: String, value: String, raw: [UInt8]?)
+    case end
+    /// A response the proxy gives itself (its headers get a content length; a HEAD's body is dropped).
+    case local(HTTPResponse)
+    /// The upstream failed after the response started: a truncated HTTP/1.1 body, RST_STREAM on h2.
+    case abort(UpstreamFailure)
+    /// One upstream read is relayed: what was written may leave now, together.
+    case flush
+}
+
+/// The client leg's half of an exchange.
 protocol ExchangeResponder: AnyObject {
-    /// Writes a response the proxy gives itself; returns its fields and body bytes as sent, for
-    /// the flow event.
-    func writeLocal(_ response: HTTPResponse, for exchange: HTTPExchange) -> (headers: [(name: String, value: String)], bodyBytes: Int)
-    /// After a local answer's response event: what the connection does next (close, flush ...).
-    func localAnswerEnded(_ exchange: HTTPExchange, closeConnection: Bool)
-    /// The upstream failed after the response had started: the client must see a broken transfer.
-    func abortResponse(of exchange: HTTPExchange, failure: UpstreamFailure)
-    /// Nothing came from upstream for `responseTimeout` (see `armResponseTimer`).
-    func responseTimerFired(for exchange: HTTPExchange)
+    func write(_ write: ExchangeWrite, for exchange: HTTPExchange)
+    /// The exchange has its end (response, answer, failure, abort or cut); `closeConnection`: the
+    /// client connection must not carry another request.
+    func exchangeEnded(_ exchange: HTTPExchange, closeConnection: Bool)
+    /// `101 Switching Protocols` went to the client: bytes are relayed both ways from now on.
+    func switchProtocols(_ exchange: HTTPExchange, upstream: UpstreamTransport, early: [UInt8])
+    /// Whether the client has response bytes it has not taken yet (a silent upstream is not the
+    /// one keeping the exchange waiting then).
+    var clientBacklogged: Bool { get }
+    /// The upstream took the request body queued for it: the client may send more.
+    func requestBodyDrained(_ exchange: HTTPExchange)
 }
 
 /// One request and its response, whichever HTTP version either leg speaks: the flow record
-/// (request and response events), the response timer, and the answers the proxy gives itself
-/// (offline and catalogue answers, 502/504 before a response started, aborts after). The client
-/// leg turns the wire into calls here and writes what this decides (`ExchangeResponder`).
-/// Confined to the connection's loop.
-final class HTTPExchange: @unchecked Sendable {
+/// (request, response and error events), the response timer, its upstream (`ExchangeUpstream`:
+/// a pooled HTTP/1.1 connection or an h2 stream) and the answers the proxy gives itself. Its
+/// decisions are `ExchangeMachine`'s; this carries them out. The client leg turns the wire into
+/// calls here and frames what it is told to write. Confined to the connection's loop.
+final class HTTPExchange: ExchangeUpstreamDelegate, @unchecked Sendable {
     /// Strong: the client leg drops its exchanges when the connection closes.
     let context: ExchangeContext
     weak var responder: ExchangeResponder?
@@ -31,25 +49,11 @@ final class HTTPExchange: @unchecked Sendable {
     let clientVersion: String
     /// The client's h2 stream, nil on HTTP/1.
     let streamId: Int32?
-    /// Whether the client connection may carry another request after this one (always on h2).
-    let keepAlive: Bool
     private let started = Date()
-    var requestBodyBytes = 0
-    /// Set once the final response head is out (from upstream or local): from then on a failure
-    /// aborts the transfer instead of answering 502/504.
-    private(set) var status: Int?
-    private var responseHeaders: [(name: String, value: String)] = []
-    var responseBodyBytes = 0
-    /// The upstream leg's protocol, for the flow log; nil when answered locally.
-    var upstreamVersion: String?
-    /// Set once the response event is recorded.
-    private(set) var isComplete = false
-    /// Set once the exchange has its end on record: the response event, or an error event.
-    private(set) var hasEnded = false
-    /// Set when the connection's end cut it (`connectionEnded`): nothing more is recorded for it.
-    private var wasCut = false
+    private var machine: ExchangeMachine
+    private var upstream: ExchangeUpstream?
     /// Made at the first arming (a local answer never needs one).
-    private var responseTimer: LoopTimer?
+    private var responseTimer: ExchangeTimer?
 
     /// Starts the exchange: records the request event (`requestHeaders` as the client leg shows them).
     init(context: ExchangeContext, method: String, url: String, clientVersion: String, streamId: Int32? = nil,
@@ -59,112 +63,80 @@ final class HTTPExchange: @unchecked Sendable {
         self.url = url
         self.clientVersion = clientVersion
         self.streamId = streamId
-        self.keepAlive = keepAlive
+        machine = ExchangeMachine(method: method, clientSpeaksHTTP1: streamId == nil, keepAlive: keepAlive,
+                                  responseTimeout: context.responseTimeout, upstreamName: context.target?.host ?? "upstream")
         var request = context.event(.request)
         request.method = method
         request.url = url
         request.headers = requestHeaders
         request.httpVersion = clientVersion
         request.streamId = streamId.map(Int.init)
-        context.core.recorder.record(request)
+        context.record(request)
     }
 
     var isHEAD: Bool { method == "HEAD" }
+    var keepAlive: Bool { machine.keepAlive }
+    /// Set once the final response head is out (from upstream or local).
+    var status: Int? { machine.status }
+    var state: ExchangeMachine.State { machine.state }
+    /// Set once the exchange has its end on record: the response event, or an error event.
+    var hasEnded: Bool { machine.hasEnded }
+    var requestBodyBytes: Int { machine.requestBodyBytes }
 
-    // MARK: The response
+    // MARK: The request (from the client leg)
 
-    /// The final response head arrived from upstream.
-    func responseStarted(status: Int, headers: [(name: String, value: String)]) {
-        self.status = status
-        responseHeaders = headers
+    /// Sends the request upstream over a connection from `pool` (an h2 stream or an HTTP/1.1
+    /// connection); the response timer starts.
+    func forward(_ request: UpstreamRequest, pool: UpstreamPool) {
+        guard !hasEnded else { return }
+        let made = ExchangeUpstream(pool: pool, request: request, delegate: self)
+        upstream = made
+        handle(.forwarded)
+        made.start()
     }
 
-    /// The response ended: its event is recorded, the timer stops.
-    func complete() {
-        guard !isComplete, !wasCut else { return }
-        isComplete = true
-        hasEnded = true
-        responseTimer?.cancel()
-        var responded = context.event(.response)
-        responded.status = status
-        responded.method = method
-        responded.url = url
-        responded.bodyBytes = responseBodyBytes
-        responded.requestBodyBytes = requestBodyBytes
-        responded.httpVersion = clientVersion
-        responded.streamId = streamId.map(Int.init)
-        responded.upstreamHttpVersion = upstreamVersion
-        responded.headers = FlowHeaders(responseHeaders)
-        responded.durationMs = Date().timeIntervalSince(started) * 1000
-        context.core.recorder.record(responded)
+    func requestBody(_ bytes: [UInt8]) {
+        handle(.requestBody(bytes: bytes.count))
+        upstream?.sendBody(bytes)
     }
 
-    // MARK: Local answers
-
-    /// Answers without an upstream: written by the responder, then recorded.
-    func answer(_ response: HTTPResponse) {
-        guard let responder else { return }
-        status = response.status
-        let sent = responder.writeLocal(response, for: self)
-        responseHeaders = sent.headers
-        responseBodyBytes = sent.bodyBytes
-        complete()
-        responder.localAnswerEnded(self, closeConnection: response.closeConnection || !keepAlive)
+    func requestEnded() {
+        upstream?.endRequest()
     }
 
-    /// What the proxy answers itself (offline mode, the badssl catalogue, http://intercept-proxy.test/ca.pem).
-    var localAnswer: HTTPResponse {
-        let profile = context.core.authority.profile.storageName
-        let host = context.target?.host
-        if let host, TrustAnchorSite.contains(host) {
-            return TrustAnchorSite.response(method: method, url: url, authority: context.core.authority, keepAlive: keepAlive)
-        }
-        if let host, BadSSLCatalogue.contains(host) {
-            return HTTPResponse.text(200, BadSSLCatalogue.answer(host: host, profile: profile), close: !keepAlive)
-        }
-        let handshake: String
-        switch context.treatment {
-        case nil: handshake = "plain HTTP request for \(host ?? "?") (no TLS involved)"
-        case let .publicSite(why)?:
-            handshake = "\(host ?? "?") is not intercepted (\(why)); the TLS handshake with the site's own certificate "
-                + "(public stand-in root) succeeded, so this client still trusts the public roots"
-        case .intercepted?, .spliced?: handshake = "the TLS handshake for \(host ?? "?") succeeded, so this client trusts the \(profile) root CA"
-        }
-        let text = """
-            intercept-proxy offline: \(handshake).
-            No upstream was contacted (--offline).
-            request: \(method) \(url)
-            """
-        return HTTPResponse.text(200, text, close: !keepAlive)
+    /// Request bytes waiting to go upstream (the client leg stops reading beyond a bound).
+    var requestBacklog: Int { upstream?.pendingOutbound ?? 0 }
+
+    /// The client stopped or resumed taking response bytes: the upstream is read accordingly.
+    func clientTakesResponse(_ takes: Bool) {
+        if takes { upstream?.resumeResponse() } else { upstream?.pauseResponse() }
     }
 
-    /// No response can come from upstream: before the response started, a 502/504 saying why
-    /// (RFC 9110 15.6.3, 15.6.5); after, the responder aborts the transfer (a truncated HTTP/1.1
-    /// body, RST_STREAM on h2), so the client never takes a partial response for a whole one.
-    func fail(_ failure: UpstreamFailure) {
-        guard !isComplete, !hasEnded else { return }
-        recordError(failure.cause, failure.message, status: status == nil ? failure.status : nil)
-        if status == nil {
-            answer(HTTPResponse.text(failure.status, "intercept-proxy: \(failure.message)", close: true))  // ends it
-        } else {
-            hasEnded = true
-            responseTimer?.cancel()
-            responder?.abortResponse(of: self, failure: failure)
-        }
-    }
+    // MARK: Decisions from outside the upstream
+
+    /// Answers without an upstream.
+    func answer(_ response: HTTPResponse) { handle(.answer(response)) }
+
+    /// No response can come from upstream (see `ExchangeMachine`: 502/504 or an abort).
+    func fail(_ failure: UpstreamFailure) { handle(.upstreamFailed(failure)) }
+
+    /// The client reset its h2 stream.
+    func clientReset(errorName: String) { handle(.clientReset(errorName: errorName)) }
 
     /// The connection is going before the response ended: the client left (`client_closed`), the
-    /// proxy stopped (`shutdown`), or the proxy refused another request on the connection. The
-    /// request's end goes on record, once, whichever client leg carried it.
-    func connectionEnded(_ cause: FlowCause, _ detail: String, status: Int? = nil) {
-        guard !hasEnded else { return }
-        hasEnded = true
-        wasCut = true
-        responseTimer?.cancel()
-        recordError(cause, detail, status: status)
+    /// proxy stopped (`shutdown`), or it refused another request on the connection. The end goes
+    /// on record once (unless `recorded` is false: the connection's one event said why).
+    func connectionEnded(_ cause: FlowCause, _ detail: String, status: Int? = nil, recorded: Bool = true) {
+        handle(.connectionEnded(cause, detail, status: status, recorded: recorded))
     }
 
-    /// Why the connection's end cut this exchange, as `connectionEnded` records it.
+    /// `connectionEnded` with the reason the connection gives.
+    func connectionEnded(recorded: Bool = true) {
+        let cut = cutShort
+        connectionEnded(cut.cause, cut.detail, recorded: recorded)
+    }
+
+    /// Why the connection's end cut this exchange.
     var cutShort: (cause: FlowCause, detail: String) {
         if context.isForcedClosed {
             return (.shutdown, "the proxy stopped before the response to \(method) \(url) ended (grace period over)")
@@ -180,25 +152,84 @@ final class HTTPExchange: @unchecked Sendable {
         context.recordError(cause, streamId.map { "stream \($0): \(detail)" } ?? detail, status: status, url: url, streamId: streamId)
     }
 
-    // MARK: The response timer
+    // MARK: ExchangeUpstreamDelegate
 
-    /// (Re-)arms the response timer: re-armed by every upstream read, so an upstream silent for
-    /// `responseTimeout`, before the head or mid-body, ends the exchange with a 504 or an abort.
-    func armResponseTimer() {
-        let timer = responseTimer ?? LoopTimer(loop: context.loop) { [weak self] in
-            guard let self, !self.isComplete else { return }
-            self.responder?.responseTimerFired(for: self)
+    func upstreamAttached(version: String) { handle(.upstreamAttached(version: version)) }
+    func upstreamReceived(_ part: ResponsePart) { handle(.response(part)) }
+    func upstreamFailed(_ failure: UpstreamFailure) { handle(.upstreamFailed(failure)) }
+    func upstreamReadProcessed() { responder?.write(.flush, for: self) }
+    func upstreamTookRequestBody() { responder?.requestBodyDrained(self) }
+
+    // MARK: Carrying out the machine's actions
+
+    private func handle(_ event: ExchangeMachine.Event) {
+        for action in machine.receive(event) { perform(action) }
+    }
+
+    private func perform(_ action: ExchangeMachine.Action) {
+        switch action {
+        case let .writeInterim(head, raw): responder?.write(.interim(head, raw: raw), for: self)
+        case let .writeHead(head, raw, bodyless): responder?.write(.head(head, raw: raw, bodyless: bodyless), for: self)
+        case let .writeBody(bytes): responder?.write(.body(bytes), for: self)
+        case let .writeFraming(bytes): responder?.write(.framing(bytes), for: self)
+        case let .writeTrailer(name, value, raw): responder?.write(.trailer(name: name, value: value, raw: raw), for: self)
+        case .endResponse: responder?.write(.end, for: self)
+        case .switchProtocols:
+            guard let (transport, early) = upstream?.takeTransport() else {
+                responder?.exchangeEnded(self, closeConnection: true)
+                return
+            }
+            upstream = nil
+            responder?.switchProtocols(self, upstream: transport, early: early)
+        case let .writeLocal(response, _):
+            responder?.write(.local(response), for: self)
+        case let .abortResponse(failure):
+            responder?.write(.abort(failure), for: self)
+        case .releaseUpstream:
+            upstream?.release()
+            upstream = nil
+        case let .finished(close):
+            responder?.exchangeEnded(self, closeConnection: close)
+        case .abandonUpstream:
+            upstream?.abandon()
+            upstream = nil
+        case let .armResponseTimer(seconds):
+            let timer = responseTimer ?? context.makeTimer { [weak self] in
+                guard let self else { return }
+                self.handle(.responseTimerFired(clientBacklogged: self.responder?.clientBacklogged ?? false))
+            }
+            responseTimer = timer
+            timer.arm(after: seconds)
+        case .cancelResponseTimer:
+            responseTimer?.cancel()
+        case .recordResponse:
+            recordResponse()
+        case let .recordError(cause, detail, status):
+            recordError(cause, detail, status: status)
         }
-        responseTimer = timer
-        timer.arm(after: context.core.configuration.responseTimeout)
     }
 
-    func cancelResponseTimer() {
-        responseTimer?.cancel()
-    }
-
-    /// What a response timeout is reported as.
-    var timeoutFailure: UpstreamFailure {
-        .timeout("waiting \(Int(context.core.configuration.responseTimeout)) s for a response from \(context.target?.host ?? "upstream")")
+    private func recordResponse() {
+        var responded = context.event(.response)
+        responded.status = machine.status
+        responded.method = method
+        responded.url = url
+        responded.bodyBytes = machine.responseBodyBytes
+        responded.requestBodyBytes = machine.requestBodyBytes
+        responded.httpVersion = clientVersion
+        responded.streamId = streamId.map(Int.init)
+        responded.upstreamHttpVersion = machine.upstreamVersion
+        responded.headers = FlowHeaders(machine.responseHeaders)
+        responded.durationMs = Date().timeIntervalSince(started) * 1000
+        context.record(responded)
     }
 }
+
+/// A timer an exchange arms and cancels: a `LoopTimer` on the connection's loop, or in unit tests
+/// one whose clock the test advances.
+protocol ExchangeTimer: AnyObject {
+    func arm(after seconds: TimeInterval)
+    func cancel()
+}
+
+extension LoopTimer: ExchangeTimer {}

@@ -36,13 +36,17 @@ struct HTTPRequestDecoder {
     /// Bytes received but not yet turned into events.
     var bufferedCount: Int { buffer.count }
 
-    /// Parses as much as possible. Throws on the first malformed or oversized request.
-    mutating func feed(_ bytes: [UInt8]) throws -> [Event] {
+    /// Parses as much as possible; with `oneMessage`, stops at the end of a request and leaves
+    /// what follows (a pipelined request) buffered for the next call. Throws on the first
+    /// malformed or oversized request.
+    mutating func feed(_ bytes: [UInt8], oneMessage: Bool = false) throws -> [Event] {
         pendingBody = []  // in case the last feed threw
         buffer.append(bytes)
         var events: [Event] = []
         events.reserveCapacity(2)  // one allocation for the usual head and end
-        while try step(&events) {}
+        while try step(&events) {
+            if oneMessage, case .end = events.last { break }
+        }
         flushBody(into: &events)
         return events
     }

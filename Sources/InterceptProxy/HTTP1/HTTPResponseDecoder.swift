@@ -46,6 +46,8 @@ struct HTTPResponseDecoder {
         case chunkDataEnd
         case trailers(size: Int, fields: Int)
         case untilClose
+        /// After `101 Switching Protocols`: what follows is the new protocol's, not parsed.
+        case switched
     }
 
     private var state = State.head
@@ -62,10 +64,16 @@ struct HTTPResponseDecoder {
     /// True when a response body runs until the upstream closes the connection.
     var readsUntilClose: Bool { if case .untilClose = state { return true } else { return false } }
 
+    /// After a 101: the bytes that came after its head (the new protocol's), handed over once.
+    mutating func takeBuffered() -> [UInt8] { buffer.takeAll() }
+
     /// Whether a response is partly received.
     var isMidResponse: Bool {
-        if case .head = state { return !buffer.isEmpty }
-        return true
+        switch state {
+        case .head: return !buffer.isEmpty
+        case .switched: return false
+        default: return true
+        }
     }
 
     mutating func feed(_ bytes: [UInt8]) throws -> [Event] {
@@ -82,7 +90,7 @@ struct HTTPResponseDecoder {
         case .untilClose:
             state = .head
             return [.end]
-        case .head where buffer.isEmpty:
+        case .head where buffer.isEmpty, .switched:
             return []
         default:
             throw HTTPParseError.malformed("upstream closed the connection in the middle of a response")
@@ -121,6 +129,8 @@ struct HTTPResponseDecoder {
         case .untilClose:
             guard !buffer.isEmpty else { return false }
             events.append(.body(buffer.takeAll()))
+        case .switched:
+            return false
         case .chunkSize:
             guard let end = try lineEnd(limit: HTTPRequestDecoder.maximumChunkLineSize, what: "chunk size line") else { return false }
             let size: Int
@@ -166,7 +176,13 @@ struct HTTPResponseDecoder {
             return  // interim: the final response follows
         }
         let method = pendingMethods.isEmpty ? "GET" : pendingMethods.removeFirst()
-        if method == "HEAD" || head.status == 204 || head.status == 304 || head.status == 101 {
+        // After 101, and after a 2xx to CONNECT (RFC 9112 6.3), the connection carries another protocol.
+        if head.status == 101 || (method == "CONNECT" && (200..<300).contains(head.status)) {
+            state = .switched
+            events.append(.end)
+            return
+        }
+        if method == "HEAD" || head.status == 204 || head.status == 304 {
             events.append(.end)
             return
         }
@@ -220,18 +236,5 @@ struct HTTPResponseDecoder {
     private static func statusCode(_ digits: ArraySlice<UInt8>) -> Int? {
         guard digits.count == 3, digits.allSatisfy(HTTPWire.isDigit), digits.first != UInt8(ascii: "0") else { return nil }
         return digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-    }
-}
-
-extension HTTPResponseDecoder.Event {
-    /// What the event means to an exchange, whatever the framing: nil for framing bytes.
-    var part: ResponsePart? {
-        switch self {
-        case let .head(head, _): return .head(head)
-        case let .body(bytes): return .body(bytes)
-        case .framing: return nil
-        case let .trailer(name, value, _): return .trailer(name: name, value: value)
-        case .end: return .end
-        }
     }
 }

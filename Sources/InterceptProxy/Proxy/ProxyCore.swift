@@ -24,6 +24,11 @@ final class ProxyCore: @unchecked Sendable {
     /// Failure and map-remote rules, changeable at run time (control API hook, issue #15).
     let rules: RuntimeRules
     private let ignorePatterns: [Regex<AnyRegexOutput>]
+    /// How a tunnel's pool reaches its origin: `RouteDialer`, or in unit tests origins in memory.
+    /// Set before the first connection; read on the loops.
+    var dialer: (UpstreamRoute, TLSClientContext?, EventLoop) -> UpstreamDialer
+    /// The exchanges' timers: `LoopTimer`s, or in unit tests timers on a clock the test advances.
+    var exchangeTimers: (EventLoop, @escaping () -> Void) -> ExchangeTimer = { LoopTimer(loop: $0, $1) }
 
     private let lock = PthreadMutex()
     private var nextID = 0
@@ -69,6 +74,8 @@ final class ProxyCore: @unchecked Sendable {
             publicForge.waitForBackgroundWork()
             throw error
         }
+        let connectTimeout = configuration.connectTimeout
+        self.dialer = { RouteDialer(route: $0, tls: $1, loop: $2, connectTimeout: connectTimeout) }
         self.publicForges = ForgeCoordinator(forge: publicForge)
         self.forges = ForgeCoordinator(forge: forge) { [logger] host, reason in
             logger.warning("the certificate forged for \(host) is outside the CA's name constraints (\(reason)): clients that enforce them will reject it")

@@ -22,7 +22,7 @@ protocol HTTP2UpstreamConnectionOwner: AnyObject {
 /// One upstream connection that negotiated h2: requests become streams on it, one to one with
 /// the client's, and each stream's events go to its own delegate. Confined to its loop.
 final class HTTP2UpstreamConnection: UpstreamConnectionDelegate, HTTP2UpstreamSessionDelegate {
-    let transport: UpstreamConnection
+    let transport: UpstreamTransport
     private let session: HTTP2UpstreamSession
     weak var owner: HTTP2UpstreamConnectionOwner?
     /// Strong until the stream ends or its delegate lets go (`release`, `cancel`).
@@ -40,7 +40,7 @@ final class HTTP2UpstreamConnection: UpstreamConnectionDelegate, HTTP2UpstreamSe
     var madeProgress: Bool { completedStreams > 0 || (goAway?.lastStream ?? 0) > 0 }
 
     /// Takes over a ready connection whose ALPN said h2.
-    init(adopting transport: UpstreamConnection) throws {
+    init(adopting transport: UpstreamTransport) throws {
         self.transport = transport
         session = try HTTP2UpstreamSession()
         session.delegate = self
@@ -99,7 +99,7 @@ final class HTTP2UpstreamConnection: UpstreamConnectionDelegate, HTTP2UpstreamSe
 
     // MARK: UpstreamConnectionDelegate
 
-    func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8]) {
+    func upstream(_ upstream: UpstreamTransport, received plaintext: [UInt8]) {
         // Callbacks may end the connection and its owner's reference while nghttp2 still parses.
         withExtendedLifetime(self) { receive(plaintext) }
     }
@@ -121,12 +121,12 @@ final class HTTP2UpstreamConnection: UpstreamConnectionDelegate, HTTP2UpstreamSe
         owner?.multiplexedInputProcessed(self)
     }
 
-    func upstreamDrained(_ upstream: UpstreamConnection) {
+    func upstreamDrained(_ upstream: UpstreamTransport) {
         for (stream, delegate) in streams { delegate.upstreamStreamWritable(stream) }
         flush()
     }
 
-    func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?) {
+    func upstreamClosed(_ upstream: UpstreamTransport, failure: UpstreamFailure?) {
         let reason = failure ?? goAway.map { .goAway(code: $0.code, lastStream: $0.lastStream) }
             ?? .closedEarly("the upstream closed its HTTP/2 connection")
         end(reason)
@@ -135,7 +135,7 @@ final class HTTP2UpstreamConnection: UpstreamConnectionDelegate, HTTP2UpstreamSe
     // MARK: HTTP2UpstreamSessionDelegate
 
     func http2Response(_ head: HTTPResponseHead, stream: Int32) {
-        streams[stream]?.upstreamStream(stream, received: .head(head))
+        streams[stream]?.upstreamStream(stream, received: .head(head, raw: nil))
     }
 
     func http2ResponseData(_ bytes: [UInt8], stream: Int32) {
@@ -147,7 +147,7 @@ final class HTTP2UpstreamConnection: UpstreamConnectionDelegate, HTTP2UpstreamSe
     }
 
     func http2ResponseTrailers(_ fields: [(name: String, value: String)], stream: Int32) {
-        for field in fields { streams[stream]?.upstreamStream(stream, received: .trailer(name: field.name, value: field.value)) }
+        for field in fields { streams[stream]?.upstreamStream(stream, received: .trailer(name: field.name, value: field.value, raw: nil)) }
     }
 
     func http2ResponseEnded(stream: Int32) {

@@ -2,21 +2,6 @@ import CertForge
 import COpenSSL
 import FoundationEssentials
 
-/// What an upstream connection reports. Called on the loop.
-protocol UpstreamConnectionDelegate: AnyObject {
-    func upstream(_ upstream: UpstreamConnection, received plaintext: [UInt8])
-    func upstreamDrained(_ upstream: UpstreamConnection)
-    /// The upstream closed (or failed). `failure` is set when no usable connection was ever made
-    /// or the transport broke.
-    func upstreamClosed(_ upstream: UpstreamConnection, failure: UpstreamFailure?)
-    /// The connection (and its TLS, if any) is established.
-    func upstreamReady(_ upstream: UpstreamConnection)
-}
-
-extension UpstreamConnectionDelegate {
-    func upstreamReady(_ upstream: UpstreamConnection) {}
-}
-
 /// Where to connect for a target, after --map-remote and --upstream-proxy are applied.
 struct UpstreamRoute: Equatable {
     /// The host and port the client asked for (SNI and Host stay these).
@@ -42,14 +27,14 @@ struct UpstreamRoute: Equatable {
     }
 }
 
-/// One connection to an origin (or through an upstream proxy to it), with TLS when the tunnel was
-/// HTTPS: the transport under every upstream leg, knowing nothing of HTTP (HTTP1UpstreamLeg and
-/// HTTP2UpstreamConnection frame what goes over it). Bytes sent before it is ready are queued.
-/// Confined to its loop.
-final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
+/// One connection to an origin, with TLS when the tunnel was HTTPS: TCP, then (with
+/// `--upstream-proxy`) the CONNECT step (`UpstreamProxyTunnel`), then TLS. The transport under
+/// every upstream leg, bytes only (HTTP1UpstreamLeg and HTTP2UpstreamConnection frame HTTP over
+/// it). Bytes sent before it is ready are queued. Confined to its loop.
+final class UpstreamConnection: UpstreamTransport, ConnectionDelegate, @unchecked Sendable {
     private enum State {
         case connecting
-        case proxyHandshake(buffer: [UInt8])
+        case proxyHandshake(UpstreamProxyTunnel)
         case tlsHandshake(TLSClientSession)
         case ready(TLSClientSession?)
         case closed
@@ -57,7 +42,7 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
 
     weak var delegate: UpstreamConnectionDelegate?
     let route: UpstreamRoute
-    private let loop: EventLoop
+    let loop: EventLoop
     private let tlsContext: TLSClientContext?
     private var state = State.connecting
     private var connection: Connection?
@@ -149,9 +134,9 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
         connection.delegate = self
         connection.start()
         if route.viaProxy {
-            state = .proxyHandshake(buffer: [])
-            let authority = HTTPWire.authority(host: route.target.host, port: route.target.port, defaultPort: nil)
-            connection.write(Array("CONNECT \(authority) HTTP/1.1\r\nHost: \(authority)\r\n\r\n".utf8))
+            let tunnel = UpstreamProxyTunnel(target: route.target)
+            state = .proxyHandshake(tunnel)
+            connection.write(tunnel.request)
         } else {
             beginTLSOrReady()
         }
@@ -211,18 +196,16 @@ final class UpstreamConnection: ConnectionDelegate, @unchecked Sendable {
     func connection(_ connection: Connection, received bytes: [UInt8]) {
         loop.assertInEventLoop()
         switch state {
-        case let .proxyHandshake(buffer):
-            let all = buffer + bytes
-            guard let end = all.firstRange(of: [13, 10, 13, 10]) else {
-                if all.count > 16 * 1024 { fail(.proxy("oversized response to CONNECT")) } else { state = .proxyHandshake(buffer: all) }
-                return
+        case var .proxyHandshake(tunnel):
+            let step = tunnel.receive(bytes)
+            state = .proxyHandshake(tunnel)
+            switch step {
+            case .needsMore: return
+            case let .refused(why): fail(.proxy(why))
+            case let .established(rest):
+                beginTLSOrReady()
+                if !rest.isEmpty { self.connection(connection, received: rest) }
             }
-            let statusLine = String(decoding: all[..<end.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")[0]
-            let parts = statusLine.split(separator: " ")
-            guard parts.count >= 2, parts[1] == "200" else { fail(.proxy(statusLine)); return }
-            let rest = Array(all[end.upperBound...])
-            beginTLSOrReady()
-            if !rest.isEmpty { self.connection(connection, received: rest) }
         case let .tlsHandshake(session):
             session.engine.receive(bytes)
             advanceTLS(session)
