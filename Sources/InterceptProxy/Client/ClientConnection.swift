@@ -114,14 +114,23 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
             failHandshake(.closedDuringHandshake, detail: "the client closed the connection before finishing the handshake")
         } else if state.http2Leg != nil {
             connection.closeWhenDrained()  // h2 has no half-close: the client is gone, and so are its streams
-        } else if let cut = truncatedRequest {
+        } else if !awaitingResponse, let cut = truncatedRequest {
             reject(RequestRefusal(status: 400, cause: .badRequest, reason: cut))  // never a half request taken as whole
         } else if outstanding.isEmpty || state.isRelaying {
             connection.closeWhenDrained()
         } else if clientTLS != nil {
             leftMidResponse()
+        } else {
+            // A plain-HTTP client half-closed after sending its requests: they are answered first.
+            state.http1Leg?.clientFinishedSending()
         }
-        // Otherwise a plain-HTTP client half-closed after sending its requests: answer them first.
+    }
+
+    /// Whether the HTTP/1.1 exchange under way has its whole request and awaits its response: what
+    /// the decoder still holds is pipelined requests, not a request cut short.
+    private var awaitingResponse: Bool {
+        guard let leg = state.http1Leg, leg.current != nil else { return false }
+        return !leg.requests.isInMessage
     }
 
     /// A client inside a tunnel closed (close_notify or FIN) while responses were due: HTTP clients

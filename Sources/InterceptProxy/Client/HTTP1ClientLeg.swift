@@ -31,6 +31,8 @@ final class HTTP1ClientLeg: ExchangeResponder, UpstreamPoolOwner, UpstreamConnec
     var waitTimer: LoopTimer?
     /// Set while client reading is paused because a pipelined request waits unread.
     private var heldBack = false
+    /// Set once a plain-HTTP client half-closed: what it sent is answered, then the connection ends.
+    private var clientDone = false
 
     /// Beyond this much of a pipelined request buffered, the client is not read until the
     /// response before it has ended.
@@ -213,7 +215,23 @@ final class HTTP1ClientLeg: ExchangeResponder, UpstreamPoolOwner, UpstreamConnec
         guard !host.isClosing else { return }
         holdBackPipelinedRequests()
         if requests.bufferedCount > 0 { parseRequests([]) }  // the next pipelined request
+        if clientDone && current == nil { return finishAfterHalfClose() }
         updateClientWait()
+    }
+
+    /// The client half-closed after sending its requests (plain HTTP): they are answered first.
+    func clientFinishedSending() {
+        clientDone = true
+        if current == nil { finishAfterHalfClose() }
+    }
+
+    private func finishAfterHalfClose() {
+        guard !host.isClosing else { return }
+        if let cut = requests.truncation {
+            host.reject(RequestRefusal(status: 400, cause: .badRequest, reason: cut))  // never a half request taken as whole
+        } else {
+            host.closeClient()
+        }
     }
 
     func switchProtocols(_ exchange: HTTPExchange, upstream: UpstreamTransport, early: [UInt8]) {
