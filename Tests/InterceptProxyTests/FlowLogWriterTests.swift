@@ -188,7 +188,9 @@ import TestSupport
                 let count = read(reader, &chunk, chunk.count)
                 if count > 0 { bytes += chunk[..<count]; continue }
                 if count == 0 { break }  // every writer closed: the stop is over
-                usleep(5_000)  // EAGAIN: nothing yet
+                // EAGAIN: nothing yet; wait until there is (or the writer closes).
+                var readable = pollfd(fd: reader, events: Int16(POLLIN), revents: 0)
+                _ = poll(&readable, 1, Int32(max(1, deadline.timeIntervalSinceNow * 1000)))
             }
             return bytes
         }

@@ -24,19 +24,19 @@ import TestSupport
     }
 
     @Test func historyKeepsTheNewestEventsWithinItsBytes() async throws {
-        let fixture = try ProxyFixture { $0.eventHistoryBytes = Self.bound }
-        defer { Task { await fixture.proxy.stop() } }
-        try sendTwelve(fixture, host: "many.example")
-        try fixture.waitForEvent { $0.type == .response && $0.url == "https://many.example/12" }
+        try await withProxy(configure: { $0.eventHistoryBytes = Self.bound }) { fixture in
+            try sendTwelve(fixture, host: "many.example")
+            try fixture.waitForEvent { $0.type == .response && $0.url == "https://many.example/12" }
 
-        let events = fixture.proxy.recordedEvents
-        let bytes = events.map(\.estimatedBytes).reduce(0, +)
-        #expect(bytes <= Self.bound, "\(bytes) bytes kept")
-        #expect(events.first { $0.type == .request }.map(\.estimatedBytes).map { $0 > 30_000 } == true)
-        let urls = requestURLs(events)
-        #expect(urls.last == "https://many.example/12" && !urls.contains("https://many.example/1"), "\(urls)")
-        #expect(urls.count >= 3 && urls.count < 12, "\(urls)")
-        #expect(fixture.proxy.maxConnections == ProxyConfiguration.defaultMaxConnections)
+            let events = fixture.proxy.recordedEvents
+            let bytes = events.map(\.estimatedBytes).reduce(0, +)
+            #expect(bytes <= Self.bound, "\(bytes) bytes kept")
+            #expect(events.first { $0.type == .request }.map(\.estimatedBytes).map { $0 > 30_000 } == true)
+            let urls = requestURLs(events)
+            #expect(urls.last == "https://many.example/12" && !urls.contains("https://many.example/1"), "\(urls)")
+            #expect(urls.count >= 3 && urls.count < 12, "\(urls)")
+            #expect(fixture.proxy.maxConnections == ProxyConfiguration.defaultMaxConnections)
+        }
     }
 
     @Test func anEventsStreamNobodyReadsKeepsOnlyTheNewest() async throws {
@@ -73,35 +73,35 @@ import TestSupport
     }
 
     @Test func countBoundStillApplies() async throws {
-        let fixture = try ProxyFixture { $0.eventHistoryLimit = 5 }
-        defer { Task { await fixture.proxy.stop() } }
-        let result = try fixture.curl(["--cacert", fixture.rootFile] + (1...4).map { "https://count.example/\($0)" })
-        #expect(result.status == 0, "\(result)")
-        try fixture.waitForEvent { $0.type == .response && $0.url == "https://count.example/4" }
-        let events = fixture.proxy.recordedEvents
-        #expect(events.count == 5, "\(events.map(\.type))")
-        #expect(requestURLs(events) == ["https://count.example/3", "https://count.example/4"], "\(events.map(\.type))")
+        try await withProxy(configure: { $0.eventHistoryLimit = 5 }) { fixture in
+            let result = try fixture.curl(["--cacert", fixture.rootFile] + (1...4).map { "https://count.example/\($0)" })
+            #expect(result.status == 0, "\(result)")
+            try fixture.waitForEvent { $0.type == .response && $0.url == "https://count.example/4" }
+            let events = fixture.proxy.recordedEvents
+            #expect(events.count == 5, "\(events.map(\.type))")
+            #expect(requestURLs(events) == ["https://count.example/3", "https://count.example/4"], "\(events.map(\.type))")
+        }
     }
 
     @Test func harHistoryIsBoundedAndTheHARSaysWhatIsMissing() async throws {
         let files = try TemporaryDirectory()
         let har = files.path("flows.har")
-        let fixture = try ProxyFixture { $0.harPath = har; $0.harHistoryBytes = Self.bound; $0.eventHistoryBytes = 1_000 }
-        defer { Task { await fixture.proxy.stop() } }
-        try sendTwelve(fixture, host: "har.example")
-        try fixture.waitForEvent { $0.type == .response && $0.url == "https://har.example/12" }
+        try await withProxy(configure: { $0.harPath = har; $0.harHistoryBytes = Self.bound; $0.eventHistoryBytes = 1_000 }) { fixture in
+            try sendTwelve(fixture, host: "har.example")
+            try fixture.waitForEvent { $0.type == .response && $0.url == "https://har.example/12" }
 
-        let bytes = fixture.proxy.recordedEvents.map(\.estimatedBytes).reduce(0, +)
-        #expect(bytes <= Self.bound && bytes > 100_000, "\(bytes) bytes kept")  // the HAR bound, not eventHistoryBytes
-        try fixture.proxy.writeHAR()
-        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: har))) as! [String: Any]
-        let log = document["log"] as! [String: Any]
-        let entries = log["entries"] as! [[String: Any]]
-        let urls = entries.compactMap { ($0["request"] as? [String: Any])?["url"] as? String }
-        #expect(urls.last == "https://har.example/12" && !urls.contains("https://har.example/1"), "\(urls)")
-        let missing = 12 - entries.count
-        #expect(missing > 0)
-        #expect(log["comment"] as? String == "\(missing) older entries were dropped: the events kept for the HAR are bounded (harHistoryBytes)", "\(log["comment"] ?? "none")")
+            let bytes = fixture.proxy.recordedEvents.map(\.estimatedBytes).reduce(0, +)
+            #expect(bytes <= Self.bound && bytes > 100_000, "\(bytes) bytes kept")  // the HAR bound, not eventHistoryBytes
+            try fixture.proxy.writeHAR()
+            let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: har))) as! [String: Any]
+            let log = document["log"] as! [String: Any]
+            let entries = log["entries"] as! [[String: Any]]
+            let urls = entries.compactMap { ($0["request"] as? [String: Any])?["url"] as? String }
+            #expect(urls.last == "https://har.example/12" && !urls.contains("https://har.example/1"), "\(urls)")
+            let missing = 12 - entries.count
+            #expect(missing > 0)
+            #expect(log["comment"] as? String == "\(missing) older entries were dropped: the events kept for the HAR are bounded (harHistoryBytes)", "\(log["comment"] ?? "none")")
+        }
     }
 
     @Test func harBoundWarnsOnce() async throws {
