@@ -72,11 +72,15 @@ final class ProxyProcess: @unchecked Sendable {
         process = try start(launch[0], Array(launch.dropFirst()), environment: cleanEnvironment(environment), stdout: stdout)
         // The ready file is written (whole: write then rename) before the banner.
         try process.waitFor("intercept-proxy listening on", timeout: timeout)
-        info = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: readyPath))) as! [String: Any]
-        port = info["port"] as! Int
-        pid = Int32(info["pid"] as! Int)
-        root = info["caCertificate"] as! String
+        let ready = try Data(contentsOf: URL(fileURLWithPath: readyPath))
+        guard let info = try JSONSerialization.jsonObject(with: ready) as? [String: Any], let port = info["port"] as? Int,
+              let pid = info["pid"] as? Int, let root = info["caCertificate"] as? String else {
+            throw MalformedReadyFile(text: String(decoding: ready, as: UTF8.self))
+        }
+        (self.info, self.port, self.pid, self.root) = (info, port, Int32(pid), root)
     }
+
+    struct MalformedReadyFile: Error { let text: String }
 
     deinit { process.stop() }
 

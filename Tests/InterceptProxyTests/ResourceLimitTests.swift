@@ -40,18 +40,19 @@ import TestSupport
     }
 
     @Test func anEventsStreamNobodyReadsKeepsOnlyTheNewest() async throws {
-        let fixture = try ProxyFixture { $0.eventHistoryBytes = Self.bound }
-        let events = fixture.proxy.events  // not read until the proxy has stopped
-        try sendTwelve(fixture, host: "stream.example")
-        try fixture.waitForEvent { $0.type == .response && $0.url == "https://stream.example/12" }
-        await fixture.proxy.stop()
-        var received: [FlowEvent] = []
-        for await event in events { received.append(event) }  // ends: the proxy stopped
-        let bytes = received.map(\.estimatedBytes).reduce(0, +)
-        #expect(bytes <= Self.bound, "\(bytes) bytes buffered")
-        let urls = requestURLs(received)
-        #expect(urls.last == "https://stream.example/12" && !urls.contains("https://stream.example/1"), "\(urls)")
-        #expect(received.last?.type == .tunnelClosed)
+        try await withProxy(configure: { $0.eventHistoryBytes = Self.bound }) { fixture in
+            let events = fixture.proxy.events  // not read until the proxy has stopped
+            try sendTwelve(fixture, host: "stream.example")
+            try fixture.waitForEvent { $0.type == .response && $0.url == "https://stream.example/12" }
+            await fixture.proxy.stop()
+            var received: [FlowEvent] = []
+            for await event in events { received.append(event) }  // ends: the proxy stopped
+            let bytes = received.map(\.estimatedBytes).reduce(0, +)
+            #expect(bytes <= Self.bound, "\(bytes) bytes buffered")
+            let urls = requestURLs(received)
+            #expect(urls.last == "https://stream.example/12" && !urls.contains("https://stream.example/1"), "\(urls)")
+            #expect(received.last?.type == .tunnelClosed)
+        }
     }
 
     @Test func historyEvictsOldestFirstAndKeepsItsByteCount() {
@@ -115,12 +116,14 @@ import TestSupport
         configuration.harHistoryBytes = Self.bound
         let proxy = try InterceptProxy(configuration: configuration, logger: Logger(label: "test") { _ in CapturingLogHandler(messages: messages) })
         try proxy.start()
-        let urls = (1...12).map { "https://warn.example/\($0)" }
-        let result = try run("curl", ["-sS", "--http1.1", "-x", "http://127.0.0.1:\(proxy.port)", "--cacert", proxy.rootCertificateFile!] + Self.manyHeaders + urls)
-        #expect(result.status == 0, "\(result)")
-        await proxy.stop()
-        let warnings = messages.all.filter { $0.contains("harHistoryBytes") }
-        #expect(warnings == ["the flow events kept for the HAR reached 200000 bytes (harHistoryBytes): the oldest are dropped from now on, and the HAR's comment says how many entries are missing"], "\(messages.all)")
+        try await stopping({ await proxy.stop() }) {
+            let urls = (1...12).map { "https://warn.example/\($0)" }
+            let result = try run("curl", ["-sS", "--http1.1", "-x", "http://127.0.0.1:\(proxy.port)", "--cacert", proxy.rootCertificateFile!] + Self.manyHeaders + urls)
+            #expect(result.status == 0, "\(result)")
+            await proxy.stop()
+            let warnings = messages.all.filter { $0.contains("harHistoryBytes") }
+            #expect(warnings == ["the flow events kept for the HAR reached 200000 bytes (harHistoryBytes): the oldest are dropped from now on, and the HAR's comment says how many entries are missing"], "\(messages.all)")
+        }
     }
 }
 
