@@ -90,7 +90,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TrustStoreGuideTests",
-            dependencies: ["TrustStoreGuide"],
+            dependencies: ["TrustStoreGuide", "TestSupport"],
             exclude: ["Resources"]  // explain-corpus.json, read through #filePath
         ),
         .testTarget(

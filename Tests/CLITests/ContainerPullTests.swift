@@ -19,7 +19,7 @@ extension ContainerBuildTests {
             storage: {filesystem: {rootdirectory: \(scratch.path("data"))}}
             http: {addr: "127.0.0.1:0", tls: {certificate: \(files[0]), key: \(files[1])}}
             """)
-        let registry = try BackgroundProcess("docker-registry", ["serve", config])
+        let registry = try startServer("docker-registry", ["serve", config])
         defer { registry.stop() }
         let port = try registry.waitFor(#"listening on 127\.0\.0\.1:(\d+)"#)
 
@@ -60,11 +60,9 @@ extension ContainerBuildTests {
     @Test func aptThroughAnAcquireProxyFailsThenTrustsTheSnippet() throws {
         let engine = try ContainerEngine.shared.get(), origin = try Self.origin.get()
         let scratch = try TemporaryDirectory()
-        let ready = scratch.path("ready.json")
-        let proxy = try BackgroundProcess(CLI.binary, ["run", "--port", "0", "--ca-dir", origin.caDir, "--profile", "zscaler", "--upstream-insecure",
-                                                       "--map-remote", "origin.example=127.0.0.1:\(origin.https.port)", "--ready-file", ready])
-        defer { proxy.stop() }
-        let port = try proxy.waitFor(#"listening on 127\.0\.0\.1:(\d+)"#)
+        let proxy = try ProxyProcess(["--profile", "zscaler", "--upstream-insecure", "--map-remote", "origin.example=127.0.0.1:\(origin.https.port)"],
+                                     caDirectory: .at(origin.caDir))
+        let port = proxy.port
 
         let container = try ContainerEngine.check(engine.buildah(["from", "--pull-never", "--quiet", engine.debian]), "buildah from")
             .stdout.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -5,25 +5,13 @@ import TestSupport
 /// `run --admin` and `healthcheck`, end to end: a proxy process driven by python3's standard
 /// library the way a harness in another language would, and the healthcheck's exit statuses.
 @Suite struct ControlAPICLITests {
-    /// Starts `run --admin 127.0.0.1:0` with a ready file; returns the process and the ready file's path.
-    private func startProxy(_ scratch: TemporaryDirectory, _ extra: [String] = []) throws -> (Process, String) {
-        let ready = scratch.path("ready.json")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLI.binary)
-        process.arguments = ["run", "--port", "0", "--admin", "127.0.0.1:0", "--ca-dir", scratch.path("ca"), "--ready-file", ready] + extra
-        process.environment = cleanEnvironment()
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date() + 20
-        while !FileManager.default.fileExists(atPath: ready) && Date() < deadline && process.isRunning { usleep(10_000) }
-        return (process, ready)
+    /// Starts `run --admin 127.0.0.1:0` with a ready file.
+    private func startProxy(_ extra: [String] = []) throws -> ProxyProcess {
+        try ProxyProcess(["--admin", "127.0.0.1:0"] + extra, caDirectory: .fresh)
     }
 
     @Test func aPythonHarnessDrivesTheControlAPIAndShutsTheProxyDown() throws {
-        let scratch = try TemporaryDirectory()
-        let (process, ready) = try startProxy(scratch, ["--offline"])
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let proxy = try startProxy(["--offline"])
         let script = #"""
             import json, ssl, sys, urllib.request
             info = json.load(open(sys.argv[1]))
@@ -57,22 +45,17 @@ import TestSupport
             assert call("POST", "/v1/shutdown") == (202, b'{"status":"stopping"}\n')
             print("harness ok")
             """#
-        let result = try run("python3", ["-c", script, ready])
+        let result = try run("python3", ["-c", script, proxy.readyPath])
         #expect(result.status == 0 && result.stdout == "harness ok\n", "\(result)")
-        let deadline = Date() + 15
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        #expect(!process.isRunning, "still running 15 s after POST /v1/shutdown")
-        process.waitUntilExit()
-        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "exit \(process.terminationStatus)")
+        let ended = proxy.process.waitForExit(timeout: 15)
+        #expect(ended != nil, "still running 15 s after POST /v1/shutdown")
+        #expect(ended == .exited(0), "\(ended.map(\.description) ?? "running")")
     }
 
     @Test func healthcheckExitsZeroWhenTheProxyAnswersAndOneOtherwise() throws {
-        let scratch = try TemporaryDirectory()
-        let (process, ready) = try startProxy(scratch)
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        let info = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ready))) as! [String: Any]
-        let admin = try #require(info["admin"] as? String)
-        let port = try #require(info["port"] as? Int)
+        let proxy = try startProxy()
+        let admin = try #require(proxy.info["admin"] as? String)
+        let port = try #require(proxy.info["port"] as? Int)
 
         let viaAdmin = try CLI.run(["healthcheck", "--admin", admin])
         #expect(viaAdmin.status == 0 && viaAdmin.stdout == "healthy: \(admin) answered 200\n", "\(viaAdmin)")
@@ -84,7 +67,7 @@ import TestSupport
         // A port where nothing listens, and a listener that never answers: 1, within the timeout.
         let closed = try CLI.run(["healthcheck", "--admin", "127.0.0.1:1"])
         #expect(closed.status == 1 && closed.stderr == "intercept-proxy: error: unhealthy: connect to 127.0.0.1:1: Connection refused\n", "\(closed)")
-        let silent = try BackgroundProcess("python3", ["-c", """
+        let silent = try startServer("python3", ["-c", """
             import socket, time
             s = socket.socket()
             s.bind(("127.0.0.1", 0))
@@ -107,8 +90,7 @@ import TestSupport
 
         let both = try CLI.run(["healthcheck", "--admin", admin, "--proxy", "127.0.0.1:\(port)"])
         #expect(both.status == 2 && both.stderr.contains("give --admin or --proxy, not both"), "\(both)")
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        #expect(proxy.terminate() == .exited(0))
         let afterStop = try CLI.run(["healthcheck", "--admin", admin])
         #expect(afterStop.status == 1, "\(afterStop)")
     }
@@ -116,15 +98,12 @@ import TestSupport
     /// The control API holds at most 64 connections: more are answered 503 naming the field, and once
     /// the clients go, the proxy's descriptors are back where they were and it answers again.
     @Test func connectionsBeyondTheBoundGet503AndDescriptorsReturnToBaseline() throws {
-        let scratch = try TemporaryDirectory()
-        let (process, ready) = try startProxy(scratch, ["--offline"])
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        let info = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ready))) as! [String: Any]
-        let admin = try #require(info["admin"] as? String)
-        let descriptors = { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/fd").count) ?? -1 }
+        let proxy = try startProxy(["--offline"])
+        let admin = try #require(proxy.info["admin"] as? String)
+        let descriptors = { proxy.status.openDescriptors }
         #expect(try CLI.run(["healthcheck", "--admin", admin]).status == 0)
-        usleep(200_000)
-        let baseline = descriptors()
+        // The healthcheck's connection is closed by the proxy (nothing announces it): its descriptor goes.
+        let baseline = settled(descriptors)
         let script = """
             import socket, sys, time
             port = int(sys.argv[1])
@@ -138,8 +117,7 @@ import TestSupport
             """
         let result = try run("python3", ["-c", script, admin.split(separator: ":").last.map(String.init) ?? ""])
         #expect(result.stdout == "HTTP/1.1 503 Service Unavailable\n{\"error\":\"the control API serves at most 64 connections at once\",\"field\":\"connections\"}\n", "\(result)")
-        let deadline = Date() + 10
-        while descriptors() > baseline && Date() < deadline { usleep(50_000) }
+        eventually(timeout: 10, interval: 0.05) { descriptors() <= baseline }
         #expect(descriptors() == baseline, "descriptors: \(descriptors()) after, \(baseline) before")
         let again = try CLI.run(["healthcheck", "--admin", admin])
         #expect(again.status == 0, "\(again)")

@@ -20,11 +20,9 @@ import TestSupport
         let copied = try run("cp", ["-a", cached, root])  // the snippet changes the trust store: work on a copy
         #expect(copied.status == 0, "\(copied)")
 
-        let caDir = scratch.path("ca"), ready = scratch.path("ready.json")
-        let proxy = try BackgroundProcess(CLI.binary, ["--port", "0", "--offline", "--ca-dir", caDir, "--ready-file", ready])
-        defer { proxy.stop() }
-        _ = try proxy.waitFor("listening on 127\\.0\\.0\\.1:(\\d+)")
-        let port = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ready))) as! [String: Any])["port"] as! Int
+        let caDir = scratch.path("ca")
+        let proxy = try ProxyProcess(["--offline"], command: [], caDirectory: .at(caDir))
+        let port = proxy.port
 
         let snippet = try CLI.run(["snippet", "--distro", "debian", "--format", "shell"]).stdout
         try Data(snippet.utf8).write(to: URL(fileURLWithPath: root + "/tmp/trust-proxy.sh"))

@@ -6,7 +6,7 @@ import TestSupport
 /// (default one per two cores, at least one), checked in /proc by the threads' names.
 @Suite struct EventLoopOptionTests {
     /// The names of the proxy's loop threads (ip-loop-N), sorted.
-    private func loopThreads(_ pid: Int) throws -> [String] {
+    private func loopThreads(_ pid: Int32) throws -> [String] {
         let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")
         return tasks.compactMap { try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/comm", encoding: .utf8) }
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
@@ -15,8 +15,7 @@ import TestSupport
     }
 
     @Test func theOptionSetsTheLoopsAndEveryLoopServes() throws {
-        let proxy = try RunningProxy(["--event-loops", "3"])
-        defer { proxy.stop() }
+        let proxy = try ProxyProcess(["--offline", "--event-loops", "3"])
         #expect(try loopThreads(proxy.pid) == ["ip-loop-0", "ip-loop-1", "ip-loop-2"])
         // Tunnels go to the loops in turn: six in a row visit each loop twice.
         for index in 0..<6 {
@@ -26,12 +25,10 @@ import TestSupport
     }
 
     @Test func theVariableAndTheDefault() throws {
-        let fromVariable = try RunningProxy([], environment: ["INTERCEPT_PROXY_EVENT_LOOPS": "2"])
-        defer { fromVariable.stop() }
+        let fromVariable = try ProxyProcess(["--offline"], environment: ["INTERCEPT_PROXY_EVENT_LOOPS": "2"])
         #expect(try loopThreads(fromVariable.pid) == ["ip-loop-0", "ip-loop-1"])
 
-        let byDefault = try RunningProxy([])
-        defer { byDefault.stop() }
+        let byDefault = try ProxyProcess(["--offline"])
         let expected = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
         #expect(try loopThreads(byDefault.pid) == (0..<expected).map { "ip-loop-\($0)" })
     }

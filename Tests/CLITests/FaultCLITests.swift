@@ -3,91 +3,25 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The proxy binary with a flow log the test chooses, its stdout and stderr kept (interleaved), its
-/// exit status known. `wrapper` runs it under another command (e.g. `unshare`).
-private final class FlowLogProxy: @unchecked Sendable {
-    let scratch: TemporaryDirectory
-    let process = Process()
-    let port: Int
-    let pid: Int32
-    let root: String
-    private let outputPath: String
+/// The proxy binary with a flow log file the test chooses, optionally under `wrapper` (e.g. `unshare`).
+private func flowLogProxy(flows: String, arguments: [String] = ["--offline"], wrapper: [String] = []) throws -> ProxyProcess {
+    try ProxyProcess(arguments, flows: .file(flows), wrapper: wrapper)
+}
 
-    init(flows: String, arguments: [String] = ["--offline"], wrapper: [String] = []) throws {
-        scratch = try TemporaryDirectory()
-        outputPath = scratch.path("output")
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        let ready = scratch.path("ready.json")
-        let caDirectory = scratch.path("ca")
-        try FileManager.default.copyItem(atPath: try ProxySubprocess.sharedCA(), toPath: caDirectory)
-        let command = [CLI.binary, "run", "--port", "0", "--ready-file", ready, "--ca-dir", caDirectory, "--flows", flows] + arguments
-        process.executableURL = URL(fileURLWithPath: wrapper.isEmpty ? CLI.binary : try requireTool(wrapper[0]))
-        process.arguments = Array((wrapper + command).dropFirst())
-        process.environment = cleanEnvironment()
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let deadline = Date() + 30
-        while !FileManager.default.fileExists(atPath: ready) && Date() < deadline && process.isRunning { usleep(20_000) }
-        guard FileManager.default.fileExists(atPath: ready) else {
-            throw TimedOut(command: "intercept-proxy run --flows \(flows):\n\(output)", seconds: 30)
-        }
-        let info = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ready))) as! [String: Any]
-        port = info["port"] as! Int
-        pid = Int32(info["pid"] as! Int)
-        root = info["caCertificate"] as! String
-    }
-
-    var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
-
+extension ProxyProcess {
     /// How many lines of the output contain `text`.
     func lines(containing text: String) -> Int { output.split(separator: "\n").filter { $0.contains(text) }.count }
 
     /// A plain request the proxy answers itself (offline): the proxy serves.
-    func expectServes(_ host: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectServesPlainHTTP(_ host: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let result = try run("curl", ["-sS", "--max-time", "10", "-x", "http://127.0.0.1:\(port)", "http://\(host)/"])
         #expect(result.status == 0 && result.stdout.contains("request: GET http://\(host)/"), "\(result)", sourceLocation: sourceLocation)
-    }
-
-    /// SIGTERM, then the exit status (nil if it did not exit within `timeout`; it is killed then).
-    func terminate(timeout: TimeInterval = 20) -> Int32? {
-        kill(process.processIdentifier, SIGTERM)
-        let deadline = Date() + timeout
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        guard !process.isRunning else {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            return nil
-        }
-        return process.terminationStatus
-    }
-
-    deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
     }
 }
 
 /// The flow log's JSON lines (a torn line, after a full disk, is skipped and counted).
 private func flowEvents(_ path: String) throws -> (events: [[String: Any]], unreadable: Int) {
-    let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-    var events: [[String: Any]] = [], unreadable = 0
-    for line in text.split(separator: "\n") {
-        if let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] { events.append(event) } else { unreadable += 1 }
-    }
-    return (events, unreadable)
-}
-
-private func waitUntil(_ timeout: TimeInterval = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date() + timeout
-    while Date() < deadline {
-        if try condition() { return true }
-        usleep(20_000)
-    }
-    return try condition()
+    ProxyProcess.parse((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
 }
 
 /// The flow log when writing it fails or its file goes away, and SIGTERM in the middle of traffic.
@@ -97,18 +31,18 @@ private func waitUntil(_ timeout: TimeInterval = 10, _ condition: () throws -> B
     /// Before: FileHandle.write trapped on ENOSPC and the first request killed the proxy.
     @Test func aFullDiskIsReportedOnceAndTheProxyGoesOn() throws {
         let scratch = try TemporaryDirectory(), har = scratch.path("flows.har")
-        let proxy = try FlowLogProxy(flows: "/dev/full", arguments: ["--offline", "--har", har])
-        for index in 0..<20 { try proxy.expectServes("host\(index).example") }
+        let proxy = try flowLogProxy(flows: "/dev/full", arguments: ["--offline", "--har", har])
+        for index in 0..<20 { try proxy.expectServesPlainHTTP("host\(index).example") }
         #expect(proxy.process.isRunning)
         #expect(proxy.lines(containing: Self.fullDiskLine) == 1, "one line, not one per event:\n\(proxy.output)")
         #expect(proxy.lines(containing: "flow log") == 1, "\(proxy.output)")
         // The events in memory are whole: the HAR (SIGUSR1) has every exchange.
-        kill(proxy.pid, SIGUSR1)
-        #expect(waitUntil { FileManager.default.fileExists(atPath: har) })
+        proxy.process.signal(SIGUSR1)
+        #expect(eventually { FileManager.default.fileExists(atPath: har) })
         let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: har))) as? [String: Any]
         let entries = (document?["log"] as? [String: Any])?["entries"] as? [[String: Any]] ?? []
         #expect(entries.count == 20, "\(entries.count) HAR entries")
-        #expect(proxy.terminate() == 0, "\(proxy.output)")
+        #expect(proxy.terminate() == .exited(0), "\(proxy.output)")
     }
 
     /// A tmpfs of 64 KiB in a mount namespace of the proxy's own (`unshare`), filled by the test
@@ -119,73 +53,62 @@ private func waitUntil(_ timeout: TimeInterval = 10, _ condition: () throws -> B
         let flows = mountPoint.path("flows.jsonl")
         let unshare = getuid() == 0 ? ["unshare", "--mount", "--propagation", "private"] : ["unshare", "--map-root-user", "--mount", "--propagation", "private"]
         let script = "mount -t tmpfs -o size=64k tmpfs \"$0\" && exec \"$@\""
-        let proxy = try FlowLogProxy(flows: flows, wrapper: unshare + ["sh", "-c", script, mountPoint.url.path])
+        let proxy = try flowLogProxy(flows: flows, wrapper: unshare + ["sh", "-c", script, mountPoint.url.path])
         let inside = "/proc/\(proxy.pid)/root\(flows)"
         let filler = "/proc/\(proxy.pid)/root\(mountPoint.path("filler"))"
-        try proxy.expectServes("before.example")
-        #expect(waitUntil { (try? flowEvents(inside).events.count) ?? 0 >= 2 }, "the flow log is on the tmpfs")
+        try proxy.expectServesPlainHTTP("before.example")
+        #expect(eventually { (try? flowEvents(inside).events.count) ?? 0 >= 2 }, "the flow log is on the tmpfs")
 
         let fill = try run("sh", ["-c", "dd if=/dev/zero of=\"$0\" bs=4k 2>&1; test -s \"$0\"", filler])
         #expect(fill.output.contains("No space left on device"), "\(fill)")
-        for index in 0..<10 { try proxy.expectServes("full\(index).example") }
+        for index in 0..<10 { try proxy.expectServesPlainHTTP("full\(index).example") }
         #expect(proxy.lines(containing: "failed: No space left on device") == 1, "\(proxy.output)")
 
         try FileManager.default.removeItem(atPath: filler)
-        try proxy.expectServes("after.example")
-        #expect(waitUntil { proxy.lines(containing: "is written again") == 1 }, "\(proxy.output)")
+        try proxy.expectServesPlainHTTP("after.example")
+        // The log says so as it happens: waited for on the proxy's output.
+        #expect((try? proxy.process.waitForOutput(timeout: 10, "the resumed line") { stdout, stderr in
+            (stdout + stderr).split(separator: "\n").filter { $0.contains("is written again") }.count == 1
+        }) != nil, "\(proxy.output)")
         #expect(proxy.output.contains("the flow log \(flows) is written again (it had failed: No space left on device); "), "\(proxy.output)")
         let (events, unreadable) = try flowEvents(inside)
         #expect(unreadable <= 1, "at most the one line torn by the full disk")
         #expect(events.contains { ($0["url"] as? String) == "http://after.example/" && $0["type"] as? String == "response" }, "\(events.count) events")
-        #expect(proxy.terminate() == 0, "\(proxy.output)")
+        #expect(proxy.terminate() == .exited(0), "\(proxy.output)")
     }
 
     /// `--flows -` into a pipe nobody reads any more: EPIPE is reported once, and the SIGPIPE it
     /// raises does not kill the proxy (before: exit by SIGPIPE on the first event).
     @Test func flowsToAClosedStdoutPipeAreReportedOnceAndTheProxyGoesOn() throws {
-        let scratch = try TemporaryDirectory(), ready = scratch.path("ready.json"), stderrPath = scratch.path("stderr")
-        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        try FileManager.default.copyItem(atPath: try ProxySubprocess.sharedCA(), toPath: scratch.path("ca"))
-        let process = Process(), stdout = Pipe()
-        process.executableURL = URL(fileURLWithPath: CLI.binary)
-        process.arguments = ["run", "--port", "0", "--offline", "--flows", "-", "--ready-file", ready, "--ca-dir", scratch.path("ca")]
-        process.environment = cleanEnvironment()
-        process.standardOutput = stdout
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-        try process.run()
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
-        try stdout.fileHandleForReading.close()  // the reader is gone
-        #expect(waitUntil(30) { FileManager.default.fileExists(atPath: ready) })
-        usleep(50_000)
-        let port = try #require((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ready))) as? [String: Any])?["port"] as? Int)
+        // stdout is a pipe whose reader is gone before the proxy starts; the banner and log go to stderr.
+        let proxy = try ProxyProcess(["--offline"], flows: .stdout, stdout: .closedPipe)
         for index in 0..<5 {
-            let result = try run("curl", ["-sS", "--max-time", "10", "-x", "http://127.0.0.1:\(port)", "http://pipe\(index).example/"])
+            let result = try run("curl", ["-sS", "--max-time", "10", "-x", "http://127.0.0.1:\(proxy.port)", "http://pipe\(index).example/"])
             #expect(result.status == 0 && result.stdout.contains("request: GET http://pipe\(index).example/"), "\(result)")
         }
-        #expect(process.isRunning, "not killed by SIGPIPE")
-        let log = try String(contentsOfFile: stderrPath, encoding: .utf8)
+        #expect(proxy.process.isRunning, "not killed by SIGPIPE")
+        let log = proxy.process.stderr
         #expect(log.split(separator: "\n").filter { $0.contains("writing the flow log (stdout) failed: Broken pipe") }.count == 1, "\(log)")
-        kill(process.processIdentifier, SIGTERM)
-        #expect(waitUntil(20) { !process.isRunning })
-        #expect(!process.isRunning && process.terminationStatus == 0 && process.terminationReason == .exit)
+        let ended = proxy.terminate()
+        #expect(ended == .exited(0), "\(ended.map(\.description) ?? "running")")
     }
 
     @Test func aRemovedFlowFileIsCreatedAgain() throws {
         let scratch = try TemporaryDirectory(), flows = scratch.path("flows.jsonl")
-        let proxy = try FlowLogProxy(flows: flows)
-        try proxy.expectServes("first.example")
-        #expect(waitUntil { (try? flowEvents(flows).events.count) ?? 0 >= 2 })
+        let proxy = try flowLogProxy(flows: flows)
+        try proxy.expectServesPlainHTTP("first.example")
+        #expect(eventually { (try? flowEvents(flows).events.count) ?? 0 >= 2 })
         try FileManager.default.removeItem(atPath: flows)
-        try proxy.expectServes("second.example")
-        #expect(waitUntil { FileManager.default.fileExists(atPath: flows) }, "created again")
-        #expect(waitUntil { (try? flowEvents(flows).events.contains { $0["type"] as? String == "response" }) == true })
+        try proxy.expectServesPlainHTTP("second.example")
+        #expect(eventually { FileManager.default.fileExists(atPath: flows) }, "created again")
+        #expect(eventually { (try? flowEvents(flows).events.contains { $0["type"] as? String == "response" }) == true })
         let urls = try flowEvents(flows).events.compactMap { $0["url"] as? String }
         #expect(urls.allSatisfy { $0 == "http://second.example/" } && !urls.isEmpty, "only what came after the removal: \(urls)")
         #expect(proxy.lines(containing: "the flow log \(flows) was removed while the proxy ran; it is created again and events go on there") == 1, "\(proxy.output)")
-        try proxy.expectServes("third.example")
-        #expect(waitUntil { (try? flowEvents(flows).events.compactMap { $0["url"] as? String }.contains("http://third.example/")) == true })
+        try proxy.expectServesPlainHTTP("third.example")
+        #expect(eventually { (try? flowEvents(flows).events.compactMap { $0["url"] as? String }.contains("http://third.example/")) == true })
         #expect(proxy.lines(containing: "was removed") == 1, "one line for one removal")
-        #expect(proxy.terminate() == 0)
+        #expect(proxy.terminate() == .exited(0))
     }
 }
 
@@ -206,7 +129,7 @@ private func waitUntil(_ timeout: TimeInterval = 10, _ condition: () throws -> B
                                      files: ["small": Array("small response\n".utf8)], sparse: ["big": 64 << 20, "mid": 2 << 20])
         defer { origin.stop() }
         let flows = scratch.path("flows.jsonl"), har = scratch.path("flows.har")
-        let proxy = try FlowLogProxy(flows: flows, arguments: ["--har", har, "--map-remote", "origin.test:443=127.0.0.1:\(origin.port)", "--upstream-ca", caFile])
+        let proxy = try flowLogProxy(flows: flows, arguments: ["--har", har, "--map-remote", "origin.test:443=127.0.0.1:\(origin.port)", "--upstream-ca", caFile])
         let common = ["-sS", "--max-time", "60", "--suppress-connect-headers", "-x", "http://127.0.0.1:\(proxy.port)", "--cacert", proxy.root]
         let keepAlive = try start("curl", common + ["--http1.1", "--parallel", "--parallel-max", "4",
                                                     "--config", try Self.curlConfig(scratch, "ka.curlrc", url: "https://origin.test/small", count: 4000)])
@@ -216,13 +139,13 @@ private func waitUntil(_ timeout: TimeInterval = 10, _ condition: () throws -> B
             try start("curl", common + [flag, "--limit-rate", "1M", "-o", "/dev/null", "-w", "%{size_download}", "https://origin.test/big"])
         }
         let finishing = try start("curl", common + ["--http2", "--limit-rate", "1M", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "https://origin.test/mid"])
-        let busy = try waitUntil(30) {
+        let busy = try eventually(timeout: 30) {
             let events = try flowEvents(flows).events.filter { $0["type"] as? String == "request" }
             return events.count >= 300 && events.filter { ($0["url"] as? String)?.hasSuffix("/big") == true }.count == 2
                 && events.contains { ($0["url"] as? String)?.hasSuffix("/mid") == true }
         }
         #expect(busy, "load under way before the SIGTERM")
-        #expect(proxy.terminate() == 0, "\(proxy.output.suffix(2000))")
+        #expect(proxy.terminate() == .exited(0), "\(proxy.output.suffix(2000))")
         for client in [keepAlive, streams] { _ = try client.wait(timeout: 60) }
 
         // What the clients saw: the 64 MiB downloads (more than the socket buffers hold) cut at the grace period; the one

@@ -7,17 +7,9 @@ import TestSupport
 /// return to their baseline and its memory stays where it was after the first round.
 @Suite struct HostileInputMemoryTests {
     @Test func repeatedHostileInputLeavesNoDescriptorsOrMemoryBehind() throws {
-        let scratch = try TemporaryDirectory()
-        let ready = scratch.path("ready.json")
-        let server = try BackgroundProcess(CLI.binary, ["run", "--port", "0", "--offline", "--ready-file", ready, "--ca-dir", scratch.path("ca"),
-                                                        "--request-head-timeout", "1", "--keep-alive-timeout", "1"],
-                                           environment: cleanEnvironment())
-        defer { server.stop() }
-        let deadline = Date() + 20
-        while !FileManager.default.fileExists(atPath: ready) && Date() < deadline { usleep(20_000) }
-        let info = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ready))) as! [String: Any]
-        let port = info["port"] as! Int, root = info["caCertificate"] as! String
-        let status = ProcessStatus(pid: Int32(info["pid"] as! Int))
+        let proxy = try ProxyProcess(["--offline", "--request-head-timeout", "1", "--keep-alive-timeout", "1"], caDirectory: .fresh)
+        let port = proxy.port, root = proxy.root
+        let status = proxy.status
 
         let pipelined = (0..<200).map { "GET http://pipe.example/\($0) HTTP/1.1\r\nHost: pipe.example\r\n\r\n" }.joined()
         let battery: [(name: String, steps: [RawClient.Step], expect: String)] = [
@@ -43,14 +35,7 @@ import TestSupport
         }
         func settledDescriptors() -> Int {
             // Closing is asynchronous: wait until the count stops changing.
-            var last = status.openDescriptors
-            for _ in 0..<50 {
-                usleep(100_000)
-                let now = status.openDescriptors
-                if now == last { return now }
-                last = now
-            }
-            return last
+            settled { status.openDescriptors }
         }
 
         try runBattery()  // the first round fills caches (leaves, the shared key) and the allocator's pools

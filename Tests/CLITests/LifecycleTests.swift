@@ -5,37 +5,25 @@ import TestSupport
 /// A fixture is started and stopped thousands of times a day: every stop must exit as documented,
 /// however early it comes (the shared key and the trust store may still be loading).
 @Suite struct LifecycleTests {
-    /// Starts `run` with a ready file, waits for it, and sends SIGTERM at once; returns the exit status.
-    private func startAndStop(_ scratch: TemporaryDirectory, cycle: Int, signals: Int) throws -> (reason: Process.TerminationReason, status: Int32) {
-        let ready = scratch.path("ready-\(cycle).json")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLI.binary)
+    /// Starts `run` with a ready file, waits for it (the banner after it), and sends SIGTERM at
+    /// once; returns how it ended.
+    private func startAndStop(_ scratch: TemporaryDirectory, cycle: Int, signals: Int) throws -> Termination? {
         // A fresh CA directory now and then, so some stops land while an RSA CA and key are being made.
-        let caDirectory = scratch.path(cycle % 10 == 0 ? "ca-\(cycle)" : "ca")
-        process.arguments = ["run", "--port", "0", "--ca-dir", caDirectory, "--ready-file", ready]
-        process.environment = cleanEnvironment()
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        let deadline = Date() + 20
-        while !FileManager.default.fileExists(atPath: ready) && Date() < deadline && process.isRunning { usleep(2_000) }
-        #expect(FileManager.default.fileExists(atPath: ready), "cycle \(cycle): no ready file")
+        let proxy = try ProxyProcess(caDirectory: .at(scratch.path(cycle % 10 == 0 ? "ca-\(cycle)" : "ca")), timeout: 20)
+        #expect(FileManager.default.fileExists(atPath: proxy.readyPath), "cycle \(cycle): no ready file")
         // `timeout` and process supervisors send the signal to the process and again to its group.
-        for _ in 0..<signals { kill(process.processIdentifier, SIGTERM) }
-        let exitDeadline = Date() + 20
-        while process.isRunning && Date() < exitDeadline { usleep(5_000) }
-        #expect(!process.isRunning, "cycle \(cycle): still running 20 s after SIGTERM")
-        process.waitUntilExit()
-        return (process.terminationReason, process.terminationStatus)
+        for _ in 0..<signals { proxy.process.signal(SIGTERM) }
+        let ended = proxy.process.waitForExit(timeout: 20)
+        #expect(ended != nil, "cycle \(cycle): still running 20 s after SIGTERM")
+        return ended
     }
 
     @Test func aHundredStopsRightAfterTheReadyFileAllExitZero() throws {
         let scratch = try TemporaryDirectory()
         var outcomes: [String: Int] = [:]
         for cycle in 0..<100 {
-            let (reason, status) = try startAndStop(scratch, cycle: cycle, signals: cycle % 2 + 1)
-            outcomes["\(reason == .exit ? "exit" : "signal") \(status)", default: 0] += 1
+            let ended = try startAndStop(scratch, cycle: cycle, signals: cycle % 2 + 1)
+            outcomes[ended.map(\.description) ?? "running", default: 0] += 1
         }
         #expect(outcomes == ["exit 0": 100], "exit statuses over 100 start/stop cycles: \(outcomes)")
     }

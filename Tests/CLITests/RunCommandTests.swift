@@ -15,23 +15,12 @@ func harEntries(_ path: String) throws -> [[String: Any]] {
 @Suite struct RunCommandTests {
     @Test func readyFileFlowLogAndGracefulStop() throws {
         let scratch = try TemporaryDirectory()
-        let ready = scratch.path("ready.json"), flows = scratch.path("flows.jsonl")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLI.binary)
-        let har = scratch.path("flows.har")
-        process.arguments = ["--port", "0", "--offline", "--ca-dir", scratch.path("ca"), "--flows", flows, "--ready-file", ready, "--har", har]
-        process.environment = cleanEnvironment()
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-
-        let deadline = Date() + 20
-        while !FileManager.default.fileExists(atPath: ready) && Date() < deadline { usleep(20_000) }
-        let info = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ready))) as! [String: Any]
+        let flows = scratch.path("flows.jsonl"), har = scratch.path("flows.har")
+        // The default subcommand (no `run`), as CI scripts often start it.
+        let proxy = try ProxyProcess(["--offline", "--har", har], command: [], caDirectory: .at(scratch.path("ca")), flows: .file(flows))
+        let info = proxy.info
         let port = info["port"] as! Int
-        #expect(info["pid"] as? Int == Int(process.processIdentifier))
+        #expect(info["pid"] as? Int == Int(proxy.process.pid))
         #expect(info["host"] as? String == "127.0.0.1")
         #expect(info["profile"] as? String == "zscaler")
         let root = info["caCertificate"] as! String
@@ -42,18 +31,16 @@ func harEntries(_ path: String) throws -> [[String: Any]] {
         let trusted = try run("curl", ["-sS", "-x", "http://127.0.0.1:\(port)", "--cacert", root, "https://ci.example/"])
         #expect(trusted.status == 0 && trusted.stdout.contains("ci.example"), "\(trusted)")
 
-        // SIGUSR1 writes the HAR while running.
-        kill(process.processIdentifier, SIGUSR1)
-        let harDeadline = Date() + 10
-        while !FileManager.default.fileExists(atPath: har) && Date() < harDeadline { usleep(20_000) }
+        // SIGUSR1 writes the HAR while running (and says nothing: the file is looked for).
+        proxy.process.signal(SIGUSR1)
+        eventually(timeout: 10) { FileManager.default.fileExists(atPath: har) }
         #expect(try harEntries(har).count == 1)
         let second = try run("curl", ["-sS", "--http1.1", "-x", "http://127.0.0.1:\(port)", "--cacert", root, "https://ci.example/second?x=1"])
         #expect(second.status == 0)
 
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "exit \(process.terminationStatus)")
-        let banner = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let ended = proxy.terminate()
+        #expect(ended == .exited(0), "\(ended.map(\.description) ?? "running")")
+        let banner = proxy.process.stdout
         #expect(banner.hasPrefix("intercept-proxy listening on 127.0.0.1:\(port) (profile zscaler, offline); clients must trust \(root)"), "\(banner)")
 
         let lines = try String(contentsOfFile: flows, encoding: .utf8).split(separator: "\n")

@@ -40,15 +40,13 @@ import TestSupport
         let scratch = try TemporaryDirectory()
         let tmp = scratch.path("tmp")
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        let pidFile = scratch.path("command.pid")
+        // The command says its pid on its output, which verify passes on.
         let verify = try start(CLI.binary, ["verify", "--ca-dir", scratch.path("ca"), "--offline", "--worlds", "direct", "--",
-                                            "sh", "-c", "echo $$ > \(pidFile); exec sleep 60"],
+                                            "sh", "-c", "echo \"command pid $$\"; exec sleep 60"],
                                environment: cleanEnvironment(["TMPDIR": tmp]))
-        let deadline = Date() + 30
-        while Date() < deadline, (try? String(contentsOfFile: pidFile, encoding: .utf8))?.isEmpty ?? true { usleep(50_000) }
-        let commandPid = try #require(Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let commandPid = try #require(Int32(try verify.waitFor(#"command pid (\d+)"#, timeout: 30)))
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp).contains { $0.hasPrefix("intercept-proxy-world.") })
-        kill(verify.pid, SIGTERM)
+        verify.signal(SIGTERM)
         let result = try verify.wait(timeout: 30)
         #expect(result.status == 143, "128 + SIGTERM: \(result)")
         #expect(result.stderr.contains("stopped by signal 15"), "\(result.stderr.suffix(500))")

@@ -91,119 +91,118 @@ import TestSupport
 @Suite struct AccessControlTests {
     @Test func aClientOutsideTheAllowListGets403AndAnEvent() async throws {
         // Listening on 127.0.0.1 and ::1; only ::1 (and 10/8) allowed: 127.0.0.1 stands for a foreign network.
-        let fixture = try ProxyFixture { $0.listenHost = "localhost"; $0.allowClients = ["10.0.0.0/8", "::1"] }
-        defer { Task { await fixture.proxy.stop() } }
-        let tunnel = try fixture.curl(["--cacert", fixture.rootFile, "https://refused.example/"])
-        #expect(tunnel.status == 56 && tunnel.stderr.contains("CONNECT tunnel failed, response 403"), "\(tunnel)")
-        let event = try fixture.waitForEvent { $0.cause == .clientNotAllowed }
-        #expect(event.type == .error && event.status == 403 && event.count == 1 && event.client?.hasPrefix("127.0.0.1:") == true, "\(event)")
-        #expect(event.detail == "refused 1 connection with 403 from 127.0.0.1, outside --allow-clients", "\(event)")
+        try await withProxy(configure: { $0.listenHost = "localhost"; $0.allowClients = ["10.0.0.0/8", "::1"] }) { fixture in
+            let tunnel = try fixture.curl(["--cacert", fixture.rootFile, "https://refused.example/"])
+            #expect(tunnel.status == 56 && tunnel.stderr.contains("CONNECT tunnel failed, response 403"), "\(tunnel)")
+            let event = try fixture.waitForEvent { $0.cause == .clientNotAllowed }
+            #expect(event.type == .error && event.status == 403 && event.count == 1 && event.client?.hasPrefix("127.0.0.1:") == true, "\(event)")
+            #expect(event.detail == "refused 1 connection with 403 from 127.0.0.1, outside --allow-clients", "\(event)")
 
-        let plain = try fixture.curl(["-i", "http://refused.example/"])
-        #expect(plain.stdout.hasPrefix("HTTP/1.1 403 Forbidden\r\n"), "\(plain)")
-        #expect(plain.stdout.hasSuffix("\r\n\r\nintercept-proxy: clients from 127.0.0.1 may not use this proxy; allowed: 10.0.0.0/8, ::1. Allow them with --allow-clients CIDR (repeatable).\n"), "\(plain)")
-        #expect(!fixture.proxy.recordedEvents.contains { $0.type == .tunnelOpened || $0.type == .request })
+            let plain = try fixture.curl(["-i", "http://refused.example/"])
+            #expect(plain.stdout.hasPrefix("HTTP/1.1 403 Forbidden\r\n"), "\(plain)")
+            #expect(plain.stdout.hasSuffix("\r\n\r\nintercept-proxy: clients from 127.0.0.1 may not use this proxy; allowed: 10.0.0.0/8, ::1. Allow them with --allow-clients CIDR (repeatable).\n"), "\(plain)")
+            #expect(!fixture.proxy.recordedEvents.contains { $0.type == .tunnelOpened || $0.type == .request })
 
-        // The allowed address is served, and nothing of the refused ones is left open.
-        let served = try run("curl", ["-sS", "--http1.1", "--max-time", "20", "-x", "http://[::1]:\(fixture.port)", "--cacert", fixture.rootFile, "https://allowed.example/"])
-        #expect(served.status == 0 && served.stdout.contains("request: GET https://allowed.example/"), "\(served)")
-        let deadline = Date() + 5
-        while fixture.proxy.openConnections > 0 && Date() < deadline { usleep(20_000) }
-        #expect(fixture.proxy.openConnections == 0)
+            // The allowed address is served, and nothing of the refused ones is left open.
+            let served = try run("curl", ["-sS", "--http1.1", "--max-time", "20", "-x", "http://[::1]:\(fixture.port)", "--cacert", fixture.rootFile, "https://allowed.example/"])
+            #expect(served.status == 0 && served.stdout.contains("request: GET https://allowed.example/"), "\(served)")
+            fixture.waitUntilNoConnection(timeout: 5)
+            #expect(fixture.proxy.openConnections == 0)
+        }
     }
 
     @Test func listeningOnAllAddressesStillServesLoopbackByDefault() async throws {
-        let fixture = try ProxyFixture { $0.listenHost = "0.0.0.0" }
-        defer { Task { await fixture.proxy.stop() } }
-        let result = try fixture.curl(["--cacert", fixture.rootFile, "https://private.example/"])
-        #expect(result.status == 0 && result.stdout.contains("request: GET https://private.example/"), "\(result)")
-        #expect(!fixture.proxy.recordedEvents.contains { $0.cause == .clientNotAllowed })
+        try await withProxy(configure: { $0.listenHost = "0.0.0.0" }) { fixture in
+            let result = try fixture.curl(["--cacert", fixture.rootFile, "https://private.example/"])
+            #expect(result.status == 0 && result.stdout.contains("request: GET https://private.example/"), "\(result)")
+            #expect(!fixture.proxy.recordedEvents.contains { $0.cause == .clientNotAllowed })
+        }
     }
 
     private static let user = "ci-user"
     private static let password = "pa:ss-w0rd-7Qx"
 
     @Test func proxyAuthChallengesRefusesAndAccepts() async throws {
-        let fixture = try ProxyFixture { $0.proxyAuth = try! ProxyCredentials(user: Self.user, password: Self.password) }
-        defer { Task { await fixture.proxy.stop() } }
+        try await withProxy(configure: { $0.proxyAuth = try! ProxyCredentials(user: Self.user, password: Self.password) }) { fixture in
 
-        let missing = try fixture.curl(["--cacert", fixture.rootFile, "https://auth.example/"])
-        #expect(missing.status == 56 && missing.stderr.contains("CONNECT tunnel failed, response 407"), "\(missing)")
-        let required = try fixture.waitForEvent { $0.cause == .proxyAuthRequired }
-        #expect(required.status == 407 && required.url == "auth.example:443" && required.detail == "CONNECT without Proxy-Authorization; this proxy requires --proxy-auth credentials", "\(required)")
+            let missing = try fixture.curl(["--cacert", fixture.rootFile, "https://auth.example/"])
+            #expect(missing.status == 56 && missing.stderr.contains("CONNECT tunnel failed, response 407"), "\(missing)")
+            let required = try fixture.waitForEvent { $0.cause == .proxyAuthRequired }
+            #expect(required.status == 407 && required.url == "auth.example:443" && required.detail == "CONNECT without Proxy-Authorization; this proxy requires --proxy-auth credentials", "\(required)")
 
-        let wrong = try fixture.curl(["--cacert", fixture.rootFile, "--proxy-user", "\(Self.user):guess", "https://auth.example/"])
-        #expect(wrong.status == 56 && wrong.stderr.contains("CONNECT tunnel failed, response 407"), "\(wrong)")
-        let failed = try fixture.waitForEvent { $0.cause == .proxyAuthFailed }
-        #expect(failed.status == 407 && failed.detail == "CONNECT with Proxy-Authorization refused: wrong user or password", "\(failed)")
+            let wrong = try fixture.curl(["--cacert", fixture.rootFile, "--proxy-user", "\(Self.user):guess", "https://auth.example/"])
+            #expect(wrong.status == 56 && wrong.stderr.contains("CONNECT tunnel failed, response 407"), "\(wrong)")
+            let failed = try fixture.waitForEvent { $0.cause == .proxyAuthFailed }
+            #expect(failed.status == 407 && failed.detail == "CONNECT with Proxy-Authorization refused: wrong user or password", "\(failed)")
 
-        // The challenge, as a client reads it (plain request, absolute form).
-        let challenge = try fixture.curl(["-i", "http://auth.example/"])
-        #expect(challenge.stdout.hasPrefix("HTTP/1.1 407 Proxy Authentication Required\r\n"), "\(challenge)")
-        #expect(challenge.stdout.contains("\r\nProxy-Authenticate: Basic realm=\"intercept-proxy\"\r\n"), "\(challenge)")
-        #expect(challenge.stdout.contains("\r\nConnection: close\r\n"), "\(challenge)")
+            // The challenge, as a client reads it (plain request, absolute form).
+            let challenge = try fixture.curl(["-i", "http://auth.example/"])
+            #expect(challenge.stdout.hasPrefix("HTTP/1.1 407 Proxy Authentication Required\r\n"), "\(challenge)")
+            #expect(challenge.stdout.contains("\r\nProxy-Authenticate: Basic realm=\"intercept-proxy\"\r\n"), "\(challenge)")
+            #expect(challenge.stdout.contains("\r\nConnection: close\r\n"), "\(challenge)")
 
-        let good = try fixture.curl(["--cacert", fixture.rootFile, "--proxy-user", "\(Self.user):\(Self.password)", "https://auth.example/"])
-        #expect(good.status == 0 && good.stdout.contains("request: GET https://auth.example/"), "\(good)")
-        let anyAuth = try fixture.curl(["--cacert", fixture.rootFile, "--proxy-anyauth", "--proxy-user", "\(Self.user):\(Self.password)", "https://anyauth.example/"])
-        #expect(anyAuth.status == 0 && anyAuth.stdout.contains("request: GET https://anyauth.example/"), "\(anyAuth)")
-        // --proxy-anyauth asks without credentials first and answers the challenge: a fourth 407.
-        #expect(fixture.proxy.recordedEvents.filter { $0.status == 407 }.count == 4)
-        try expectNoCredentials(in: fixture.proxy.recordedEvents)
+            let good = try fixture.curl(["--cacert", fixture.rootFile, "--proxy-user", "\(Self.user):\(Self.password)", "https://auth.example/"])
+            #expect(good.status == 0 && good.stdout.contains("request: GET https://auth.example/"), "\(good)")
+            let anyAuth = try fixture.curl(["--cacert", fixture.rootFile, "--proxy-anyauth", "--proxy-user", "\(Self.user):\(Self.password)", "https://anyauth.example/"])
+            #expect(anyAuth.status == 0 && anyAuth.stdout.contains("request: GET https://anyauth.example/"), "\(anyAuth)")
+            // --proxy-anyauth asks without credentials first and answers the challenge: a fourth 407.
+            #expect(fixture.proxy.recordedEvents.filter { $0.status == 407 }.count == 4)
+            try expectNoCredentials(in: fixture.proxy.recordedEvents)
+        }
     }
 
     @Test func pythonClientsWithCredentialsInTheProxyURL() async throws {
-        let fixture = try ProxyFixture { $0.proxyAuth = try! ProxyCredentials(user: Self.user, password: Self.password) }
-        defer { Task { await fixture.proxy.stop() } }
-        let script = """
-            import os, ssl, sys, urllib.error, urllib.parse, urllib.request, requests
-            port, ca, password = sys.argv[1], sys.argv[2], urllib.parse.quote(sys.argv[3], safe="")
-            def urllib_get(proxy, url):
-                opener = urllib.request.build_opener(urllib.request.ProxyHandler({"https": proxy, "http": proxy}),
-                                                     urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=ca)))
+        try await withProxy(configure: { $0.proxyAuth = try! ProxyCredentials(user: Self.user, password: Self.password) }) { fixture in
+            let script = """
+                import os, ssl, sys, urllib.error, urllib.parse, urllib.request, requests
+                port, ca, password = sys.argv[1], sys.argv[2], urllib.parse.quote(sys.argv[3], safe="")
+                def urllib_get(proxy, url):
+                    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"https": proxy, "http": proxy}),
+                                                         urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=ca)))
+                    try:
+                        return opener.open(url, timeout=20).read().decode().splitlines()[-1]
+                    except urllib.error.HTTPError as error:
+                        return "HTTPError %d %s" % (error.code, error.headers.get("Proxy-Authenticate"))
+                    except OSError as error:
+                        return "OSError %s" % error
+                good = "http://ci-user:%s@127.0.0.1:%s" % (password, port)
+                print(urllib_get(good, "https://urllib.example/"))
+                print(urllib_get(good, "http://urllib.example/plain"))
+                print(urllib_get("http://127.0.0.1:%s" % port, "http://urllib.example/none"))
+                print(requests.get("https://requests.example/", proxies={"https": good}, verify=ca, timeout=20).text.splitlines()[-1])
                 try:
-                    return opener.open(url, timeout=20).read().decode().splitlines()[-1]
-                except urllib.error.HTTPError as error:
-                    return "HTTPError %d %s" % (error.code, error.headers.get("Proxy-Authenticate"))
-                except OSError as error:
-                    return "OSError %s" % error
-            good = "http://ci-user:%s@127.0.0.1:%s" % (password, port)
-            print(urllib_get(good, "https://urllib.example/"))
-            print(urllib_get(good, "http://urllib.example/plain"))
-            print(urllib_get("http://127.0.0.1:%s" % port, "http://urllib.example/none"))
-            print(requests.get("https://requests.example/", proxies={"https": good}, verify=ca, timeout=20).text.splitlines()[-1])
-            try:
-                requests.get("https://requests.example/", proxies={"https": "http://ci-user:nope@127.0.0.1:%s" % port}, verify=ca, timeout=20)
-            except requests.exceptions.ProxyError as error:
-                print("ProxyError", "407" in str(error))
-            """
-        let result = try run("python3", ["-c", script, String(fixture.port), fixture.rootFile, Self.password], environment: cleanEnvironment())
-        #expect(result.stdout.split(separator: "\n") == [
-            "request: GET https://urllib.example/",
-            "request: GET http://urllib.example/plain",
-            "HTTPError 407 Basic realm=\"intercept-proxy\"",
-            "request: GET https://requests.example/",
-            "ProxyError True",
-        ], "\(result)")
-        try expectNoCredentials(in: fixture.proxy.recordedEvents)
+                    requests.get("https://requests.example/", proxies={"https": "http://ci-user:nope@127.0.0.1:%s" % port}, verify=ca, timeout=20)
+                except requests.exceptions.ProxyError as error:
+                    print("ProxyError", "407" in str(error))
+                """
+            let result = try run("python3", ["-c", script, String(fixture.port), fixture.rootFile, Self.password], environment: cleanEnvironment())
+            #expect(result.stdout.split(separator: "\n") == [
+                "request: GET https://urllib.example/",
+                "request: GET http://urllib.example/plain",
+                "HTTPError 407 Basic realm=\"intercept-proxy\"",
+                "request: GET https://requests.example/",
+                "ProxyError True",
+            ], "\(result)")
+            try expectNoCredentials(in: fixture.proxy.recordedEvents)
+        }
     }
 
     @Test func theOriginNeverSeesProxyAuthorization() async throws {
         let origin = try OriginServer()
         defer { origin.stop() }
-        let fixture = try ProxyFixture(offline: false) {
+        try await withProxy(offline: false, configure: {
             $0.mapRemote = [MapRemoteRule(host: "plain.test", port: nil, address: "127.0.0.1", addressPort: origin.port)]
             $0.proxyAuth = try! ProxyCredentials(user: Self.user, password: Self.password)
+        }) { fixture in
+            let result = try fixture.curl(["--proxy-user", "\(Self.user):\(Self.password)", "-H", "X-Probe: 1", "http://plain.test/headers"])
+            #expect(result.status == 0 && result.stdout.contains("request-line: GET /headers HTTP/1.1\n"), "\(result)")
+            let names = result.stdout.split(separator: "\n").first { $0.hasPrefix("field-names: ") }.map(String.init)
+            #expect(names == "field-names: host,user-agent,accept,x-probe", "\(result)")
+            let request = try fixture.waitForEvent { $0.type == .request }
+            let recorded = request.headers?.map { $0[0].lowercased() } ?? []
+            #expect(recorded.contains("x-probe") && !recorded.contains("proxy-authorization"), "\(request)")
+            try expectNoCredentials(in: fixture.proxy.recordedEvents)
         }
-        defer { Task { await fixture.proxy.stop() } }
-        let result = try fixture.curl(["--proxy-user", "\(Self.user):\(Self.password)", "-H", "X-Probe: 1", "http://plain.test/headers"])
-        #expect(result.status == 0 && result.stdout.contains("request-line: GET /headers HTTP/1.1\n"), "\(result)")
-        let names = result.stdout.split(separator: "\n").first { $0.hasPrefix("field-names: ") }.map(String.init)
-        #expect(names == "field-names: host,user-agent,accept,x-probe", "\(result)")
-        let request = try fixture.waitForEvent { $0.type == .request }
-        let recorded = request.headers?.map { $0[0].lowercased() } ?? []
-        #expect(recorded.contains("x-probe") && !recorded.contains("proxy-authorization"), "\(request)")
-        try expectNoCredentials(in: fixture.proxy.recordedEvents)
     }
 
     /// Neither the header field nor the password (plain or in base64) appears in any event.

@@ -90,13 +90,13 @@ import TestSupport
     }
 
     @Test func failureRulesApplyToAnyHost() async throws {
-        let proxy = try ProxyFixture { $0.failureRules = [try! FailureRule(parsing: "*.pypi.example=expired")] }
-        defer { Task { await proxy.proxy.stop() } }
-        let broken = try proxy.curl(["--cacert", proxy.rootFile, "https://files.pypi.example/"])
-        #expect(broken.stderr.contains("certificate has expired"), "\(broken)")
-        let fine = try proxy.curl(["--cacert", proxy.rootFile, "https://npm.example/"])
-        #expect(fine.status == 0, "\(fine)")
-        #expect(throws: ConfigurationError.self) { try FailureRule(parsing: "*.x=melted") }
-        #expect(throws: ConfigurationError.self) { try FailureRule(parsing: "expired") }
+        try await withProxy(configure: { $0.failureRules = [try! FailureRule(parsing: "*.pypi.example=expired")] }) { proxy in
+            let broken = try proxy.curl(["--cacert", proxy.rootFile, "https://files.pypi.example/"])
+            #expect(broken.stderr.contains("certificate has expired"), "\(broken)")
+            let fine = try proxy.curl(["--cacert", proxy.rootFile, "https://npm.example/"])
+            #expect(fine.status == 0, "\(fine)")
+            #expect(throws: ConfigurationError.self) { try FailureRule(parsing: "*.x=melted") }
+            #expect(throws: ConfigurationError.self) { try FailureRule(parsing: "expired") }
+        }
     }
 }

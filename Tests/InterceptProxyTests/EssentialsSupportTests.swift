@@ -1,6 +1,7 @@
 import EssentialsSupport
 import Foundation
 import Testing
+import TestSupport
 
 /// The stdlib/Glibc stand-ins for the full-Foundation APIs the binary no longer links (issue #15:
 /// no ICU in the image), checked against Foundation itself, which the tests may still import.
@@ -79,7 +80,7 @@ import Testing
         #expect(throws: (any Error).self) { try icuCompatibleRegex("(unclosed") }
     }
 
-    @Test func fileStatusAndProcess() throws {
+    @Test func fileStatusAndRunProcessStatuses() throws {
         #expect(FileStatus(path: "/")?.isDirectory == true)
         #expect(FileStatus(path: "/nonexistent-\(UUID())") == nil)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("essentials-\(UUID())").path
@@ -107,12 +108,11 @@ import Testing
         let grandchild = Int32((try String(contentsOfFile: scratch, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         try? FileManager.default.removeItem(atPath: scratch)
         // Killed (a zombie until whoever adopted it reaps it: its state reads Z), or gone.
-        let deadline = monotonicSeconds() + 5
         func alive() -> Bool {
             guard let stat = try? String(contentsOfFile: "/proc/\(grandchild)/stat", encoding: .utf8) else { return false }
             return stat.split(separator: ")").last?.split(separator: " ").first != "Z"
         }
-        while alive() && monotonicSeconds() < deadline { usleep(20_000) }
+        eventually(timeout: 5) { !alive() }  // (a process that is not our child announces nothing: /proc is polled)
         #expect(grandchild > 0 && !alive(), "the group was killed, the grandchild too")
     }
 

@@ -135,20 +135,21 @@ import TestSupport
     /// the events the proxy recorded, each line byte for byte what the recorder encodes.
     @Test func theFlowFileHoldsEveryEventAfterStop() async throws {
         let scratch = try TemporaryDirectory(), path = scratch.path("flows.jsonl")
-        let fixture = try ProxyFixture { $0.flowsPath = path }
-        let clients = try (0..<4).map { client in
-            try fixture.startCurl((0..<25).map { "http://client\(client).example/\($0)" })
+        try await withProxy(configure: { $0.flowsPath = path }) { fixture in
+            let clients = try (0..<4).map { client in
+                try fixture.startCurl((0..<25).map { "http://client\(client).example/\($0)" })
+            }
+            for client in clients { #expect(try client.wait().status == 0) }
+            await fixture.proxy.stop()
+            let recorded = fixture.proxy.recordedEvents
+            #expect(recorded.filter { $0.type == .response }.count == 100)
+            let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+            #expect(lines.count == recorded.count, "\(lines.count) lines, \(recorded.count) events")
+            let encoder = try FlowRecorder(path: nil)
+            let encoded = Set(recorded.compactMap { encoder.line(for: $0).map { String(decoding: $0, as: UTF8.self) } })
+            #expect(Set(lines.map { $0 + "\n" }) == encoded)
+            #expect(fixture.proxy.droppedFlowLogEvents == 0)
         }
-        for client in clients { #expect(try client.wait().status == 0) }
-        await fixture.proxy.stop()
-        let recorded = fixture.proxy.recordedEvents
-        #expect(recorded.filter { $0.type == .response }.count == 100)
-        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
-        #expect(lines.count == recorded.count, "\(lines.count) lines, \(recorded.count) events")
-        let encoder = try FlowRecorder(path: nil)
-        let encoded = Set(recorded.compactMap { encoder.line(for: $0).map { String(decoding: $0, as: UTF8.self) } })
-        #expect(Set(lines.map { $0 + "\n" }) == encoded)
-        #expect(fixture.proxy.droppedFlowLogEvents == 0)
     }
 
     /// A flow log whose reader stopped reading (a FIFO; `--flows -` into a pipe works the same):
@@ -170,34 +171,37 @@ import TestSupport
         configuration.flowLogBufferBytes = 32 << 10
         let proxy = try InterceptProxy(configuration: configuration, logger: Self.logger(messages))
         try proxy.start()
+        try await stopping({ await proxy.stop() }) {
+            let started = Date()
+            let urls = (0..<400).map { "http://stuck.example/\($0)" }
+            let result = try run("curl", ["-sS", "--max-time", "60", "-x", "http://127.0.0.1:\(proxy.port)"] + urls)
+            #expect(result.status == 0 && result.stdout.contains("GET http://stuck.example/399"), "\(result.stderr)")
+            #expect(Date().timeIntervalSince(started) < 30, "served while the flow log was stuck")
+            let dropped = proxy.droppedFlowLogEvents
+            #expect(dropped > 100, "\(dropped) dropped")
+            #expect(messages.all.filter { $0.contains("falls behind") }.count == 1, "\(messages.all)")
 
-        let started = Date()
-        let urls = (0..<400).map { "http://stuck.example/\($0)" }
-        let result = try run("curl", ["-sS", "--max-time", "60", "-x", "http://127.0.0.1:\(proxy.port)"] + urls)
-        #expect(result.status == 0 && result.stdout.contains("GET http://stuck.example/399"), "\(result.stderr)")
-        #expect(Date().timeIntervalSince(started) < 30, "served while the flow log was stuck")
-        let dropped = proxy.droppedFlowLogEvents
-        #expect(dropped > 100, "\(dropped) dropped")
-        #expect(messages.all.filter { $0.contains("falls behind") }.count == 1, "\(messages.all)")
-
-        // The reader reads again; the stop waits for the writer, which then closes its end (EOF).
-        let received = Task.detached { () -> [UInt8] in
-            var bytes: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 65_536)
-            let deadline = Date() + 30
-            while Date() < deadline {
-                let count = read(reader, &chunk, chunk.count)
-                if count > 0 { bytes += chunk[..<count]; continue }
-                if count == 0 { break }  // every writer closed: the stop is over
-                usleep(5_000)  // EAGAIN: nothing yet
+            // The reader reads again; the stop waits for the writer, which then closes its end (EOF).
+            let received = Task.detached { () -> [UInt8] in
+                var bytes: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 65_536)
+                let deadline = Date() + 30
+                while Date() < deadline {
+                    let count = read(reader, &chunk, chunk.count)
+                    if count > 0 { bytes += chunk[..<count]; continue }
+                    if count == 0 { break }  // every writer closed: the stop is over
+                    // EAGAIN: nothing yet; wait until there is (or the writer closes).
+                    var readable = pollfd(fd: reader, events: Int16(POLLIN), revents: 0)
+                    _ = poll(&readable, 1, Int32(max(1, deadline.timeIntervalSinceNow * 1000)))
+                }
+                return bytes
             }
-            return bytes
+            await proxy.stop()
+            let lines = String(decoding: await received.value, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            #expect(lines.last == "", "ends with a whole line")
+            let objects = lines.dropLast().compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(objects.count == lines.count - 1, "every line whole")
+            #expect(objects.count == proxy.recordedEvents.count - dropped, "\(objects.count) lines, \(proxy.recordedEvents.count) events, \(dropped) dropped")
+            #expect(messages.all.contains("\(dropped) flow events were not written to the flow log \(path): its writer fell behind (they were recorded in memory)"), "\(messages.all)")
         }
-        await proxy.stop()
-        let lines = String(decoding: await received.value, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-        #expect(lines.last == "", "ends with a whole line")
-        let objects = lines.dropLast().compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        #expect(objects.count == lines.count - 1, "every line whole")
-        #expect(objects.count == proxy.recordedEvents.count - dropped, "\(objects.count) lines, \(proxy.recordedEvents.count) events, \(dropped) dropped")
-        #expect(messages.all.contains("\(dropped) flow events were not written to the flow log \(path): its writer fell behind (they were recorded in memory)"), "\(messages.all)")
     }
 }

@@ -24,34 +24,35 @@ import TestSupport
     }
 
     @Test func historyKeepsTheNewestEventsWithinItsBytes() async throws {
-        let fixture = try ProxyFixture { $0.eventHistoryBytes = Self.bound }
-        defer { Task { await fixture.proxy.stop() } }
-        try sendTwelve(fixture, host: "many.example")
-        try fixture.waitForEvent { $0.type == .response && $0.url == "https://many.example/12" }
+        try await withProxy(configure: { $0.eventHistoryBytes = Self.bound }) { fixture in
+            try sendTwelve(fixture, host: "many.example")
+            try fixture.waitForEvent { $0.type == .response && $0.url == "https://many.example/12" }
 
-        let events = fixture.proxy.recordedEvents
-        let bytes = events.map(\.estimatedBytes).reduce(0, +)
-        #expect(bytes <= Self.bound, "\(bytes) bytes kept")
-        #expect(events.first { $0.type == .request }.map(\.estimatedBytes).map { $0 > 30_000 } == true)
-        let urls = requestURLs(events)
-        #expect(urls.last == "https://many.example/12" && !urls.contains("https://many.example/1"), "\(urls)")
-        #expect(urls.count >= 3 && urls.count < 12, "\(urls)")
-        #expect(fixture.proxy.maxConnections == ProxyConfiguration.defaultMaxConnections)
+            let events = fixture.proxy.recordedEvents
+            let bytes = events.map(\.estimatedBytes).reduce(0, +)
+            #expect(bytes <= Self.bound, "\(bytes) bytes kept")
+            #expect(events.first { $0.type == .request }.map(\.estimatedBytes).map { $0 > 30_000 } == true)
+            let urls = requestURLs(events)
+            #expect(urls.last == "https://many.example/12" && !urls.contains("https://many.example/1"), "\(urls)")
+            #expect(urls.count >= 3 && urls.count < 12, "\(urls)")
+            #expect(fixture.proxy.maxConnections == ProxyConfiguration.defaultMaxConnections)
+        }
     }
 
     @Test func anEventsStreamNobodyReadsKeepsOnlyTheNewest() async throws {
-        let fixture = try ProxyFixture { $0.eventHistoryBytes = Self.bound }
-        let events = fixture.proxy.events  // not read until the proxy has stopped
-        try sendTwelve(fixture, host: "stream.example")
-        try fixture.waitForEvent { $0.type == .response && $0.url == "https://stream.example/12" }
-        await fixture.proxy.stop()
-        var received: [FlowEvent] = []
-        for await event in events { received.append(event) }  // ends: the proxy stopped
-        let bytes = received.map(\.estimatedBytes).reduce(0, +)
-        #expect(bytes <= Self.bound, "\(bytes) bytes buffered")
-        let urls = requestURLs(received)
-        #expect(urls.last == "https://stream.example/12" && !urls.contains("https://stream.example/1"), "\(urls)")
-        #expect(received.last?.type == .tunnelClosed)
+        try await withProxy(configure: { $0.eventHistoryBytes = Self.bound }) { fixture in
+            let events = fixture.proxy.events  // not read until the proxy has stopped
+            try sendTwelve(fixture, host: "stream.example")
+            try fixture.waitForEvent { $0.type == .response && $0.url == "https://stream.example/12" }
+            await fixture.proxy.stop()
+            var received: [FlowEvent] = []
+            for await event in events { received.append(event) }  // ends: the proxy stopped
+            let bytes = received.map(\.estimatedBytes).reduce(0, +)
+            #expect(bytes <= Self.bound, "\(bytes) bytes buffered")
+            let urls = requestURLs(received)
+            #expect(urls.last == "https://stream.example/12" && !urls.contains("https://stream.example/1"), "\(urls)")
+            #expect(received.last?.type == .tunnelClosed)
+        }
     }
 
     @Test func historyEvictsOldestFirstAndKeepsItsByteCount() {
@@ -73,35 +74,35 @@ import TestSupport
     }
 
     @Test func countBoundStillApplies() async throws {
-        let fixture = try ProxyFixture { $0.eventHistoryLimit = 5 }
-        defer { Task { await fixture.proxy.stop() } }
-        let result = try fixture.curl(["--cacert", fixture.rootFile] + (1...4).map { "https://count.example/\($0)" })
-        #expect(result.status == 0, "\(result)")
-        try fixture.waitForEvent { $0.type == .response && $0.url == "https://count.example/4" }
-        let events = fixture.proxy.recordedEvents
-        #expect(events.count == 5, "\(events.map(\.type))")
-        #expect(requestURLs(events) == ["https://count.example/3", "https://count.example/4"], "\(events.map(\.type))")
+        try await withProxy(configure: { $0.eventHistoryLimit = 5 }) { fixture in
+            let result = try fixture.curl(["--cacert", fixture.rootFile] + (1...4).map { "https://count.example/\($0)" })
+            #expect(result.status == 0, "\(result)")
+            try fixture.waitForEvent { $0.type == .response && $0.url == "https://count.example/4" }
+            let events = fixture.proxy.recordedEvents
+            #expect(events.count == 5, "\(events.map(\.type))")
+            #expect(requestURLs(events) == ["https://count.example/3", "https://count.example/4"], "\(events.map(\.type))")
+        }
     }
 
     @Test func harHistoryIsBoundedAndTheHARSaysWhatIsMissing() async throws {
         let files = try TemporaryDirectory()
         let har = files.path("flows.har")
-        let fixture = try ProxyFixture { $0.harPath = har; $0.harHistoryBytes = Self.bound; $0.eventHistoryBytes = 1_000 }
-        defer { Task { await fixture.proxy.stop() } }
-        try sendTwelve(fixture, host: "har.example")
-        try fixture.waitForEvent { $0.type == .response && $0.url == "https://har.example/12" }
+        try await withProxy(configure: { $0.harPath = har; $0.harHistoryBytes = Self.bound; $0.eventHistoryBytes = 1_000 }) { fixture in
+            try sendTwelve(fixture, host: "har.example")
+            try fixture.waitForEvent { $0.type == .response && $0.url == "https://har.example/12" }
 
-        let bytes = fixture.proxy.recordedEvents.map(\.estimatedBytes).reduce(0, +)
-        #expect(bytes <= Self.bound && bytes > 100_000, "\(bytes) bytes kept")  // the HAR bound, not eventHistoryBytes
-        try fixture.proxy.writeHAR()
-        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: har))) as! [String: Any]
-        let log = document["log"] as! [String: Any]
-        let entries = log["entries"] as! [[String: Any]]
-        let urls = entries.compactMap { ($0["request"] as? [String: Any])?["url"] as? String }
-        #expect(urls.last == "https://har.example/12" && !urls.contains("https://har.example/1"), "\(urls)")
-        let missing = 12 - entries.count
-        #expect(missing > 0)
-        #expect(log["comment"] as? String == "\(missing) older entries were dropped: the events kept for the HAR are bounded (harHistoryBytes)", "\(log["comment"] ?? "none")")
+            let bytes = fixture.proxy.recordedEvents.map(\.estimatedBytes).reduce(0, +)
+            #expect(bytes <= Self.bound && bytes > 100_000, "\(bytes) bytes kept")  // the HAR bound, not eventHistoryBytes
+            try fixture.proxy.writeHAR()
+            let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: har))) as! [String: Any]
+            let log = document["log"] as! [String: Any]
+            let entries = log["entries"] as! [[String: Any]]
+            let urls = entries.compactMap { ($0["request"] as? [String: Any])?["url"] as? String }
+            #expect(urls.last == "https://har.example/12" && !urls.contains("https://har.example/1"), "\(urls)")
+            let missing = 12 - entries.count
+            #expect(missing > 0)
+            #expect(log["comment"] as? String == "\(missing) older entries were dropped: the events kept for the HAR are bounded (harHistoryBytes)", "\(log["comment"] ?? "none")")
+        }
     }
 
     @Test func harBoundWarnsOnce() async throws {
@@ -115,12 +116,14 @@ import TestSupport
         configuration.harHistoryBytes = Self.bound
         let proxy = try InterceptProxy(configuration: configuration, logger: Logger(label: "test") { _ in CapturingLogHandler(messages: messages) })
         try proxy.start()
-        let urls = (1...12).map { "https://warn.example/\($0)" }
-        let result = try run("curl", ["-sS", "--http1.1", "-x", "http://127.0.0.1:\(proxy.port)", "--cacert", proxy.rootCertificateFile!] + Self.manyHeaders + urls)
-        #expect(result.status == 0, "\(result)")
-        await proxy.stop()
-        let warnings = messages.all.filter { $0.contains("harHistoryBytes") }
-        #expect(warnings == ["the flow events kept for the HAR reached 200000 bytes (harHistoryBytes): the oldest are dropped from now on, and the HAR's comment says how many entries are missing"], "\(messages.all)")
+        try await stopping({ await proxy.stop() }) {
+            let urls = (1...12).map { "https://warn.example/\($0)" }
+            let result = try run("curl", ["-sS", "--http1.1", "-x", "http://127.0.0.1:\(proxy.port)", "--cacert", proxy.rootCertificateFile!] + Self.manyHeaders + urls)
+            #expect(result.status == 0, "\(result)")
+            await proxy.stop()
+            let warnings = messages.all.filter { $0.contains("harHistoryBytes") }
+            #expect(warnings == ["the flow events kept for the HAR reached 200000 bytes (harHistoryBytes): the oldest are dropped from now on, and the HAR's comment says how many entries are missing"], "\(messages.all)")
+        }
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 @testable import InterceptProxy
 import Testing
+import TestSupport
 
 /// The loop's poller delivers socket events edge-triggered: what a level-triggered source did for
 /// free (input that arrived while paused, an EOF behind data, a busy neighbour) must still happen.
@@ -9,7 +10,8 @@ import Testing
 @Suite struct SocketPollerTests {
     /// Records what a Connection reports, from the loop.
     final class Recorder: ConnectionDelegate, @unchecked Sendable {
-        private let lock = NSLock()
+        /// Guards the record; broadcast on every report, for `waitUntil`.
+        private let changed = NSCondition()
         private var bytes: [UInt8] = []
         private var reads: [Int] = []
         private var eofs = 0
@@ -17,20 +19,36 @@ import Testing
         var onReceive: ((Connection) -> Void)?
 
         func connection(_ connection: Connection, received bytes: [UInt8]) {
-            lock.withLock {
+            record {
                 self.bytes += bytes
                 reads.append(bytes.count)
             }
             onReceive?(connection)
         }
-        func connectionReadEOF(_ connection: Connection) { lock.withLock { eofs += 1 } }
+        func connectionReadEOF(_ connection: Connection) { record { eofs += 1 } }
         func connectionDrained(_ connection: Connection) {}
-        func connectionClosed(_ connection: Connection, error: SocketError?) { lock.withLock { closes += 1 } }
+        func connectionClosed(_ connection: Connection, error: SocketError?) { record { closes += 1 } }
 
-        var received: [UInt8] { lock.withLock { bytes } }
+        private func record(_ change: () -> Void) {
+            changed.withLock {
+                change()
+                changed.broadcast()
+            }
+        }
+
+        var received: [UInt8] { changed.withLock { bytes } }
         /// The size of each delivery, in order.
-        var readSizes: [Int] { lock.withLock { reads } }
-        var sawEOF: Bool { lock.withLock { eofs > 0 } }
+        var readSizes: [Int] { changed.withLock { reads } }
+        var sawEOF: Bool { changed.withLock { eofs > 0 } }
+
+        /// Waits until `condition` holds for what was received and whether the EOF came, checked
+        /// each time the connection reports; at most 5 s.
+        func waitUntil(_ condition: (_ received: [UInt8], _ sawEOF: Bool) -> Bool) {
+            let deadline = Date() + 5
+            changed.lock()
+            defer { changed.unlock() }
+            while !condition(bytes, eofs > 0) && changed.wait(until: deadline) {}
+        }
     }
 
     /// A connected pair: `ours` becomes the Connection, the test speaks on `theirs`.
@@ -50,11 +68,6 @@ import Testing
         }
     }
 
-    private static func waitFor(_ condition: () -> Bool) {
-        let deadline = Date() + 5
-        while !condition() && Date() < deadline { usleep(5_000) }
-    }
-
     private static func send(_ fd: Int32, _ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
@@ -69,15 +82,15 @@ import Testing
         let (ours, theirs) = Self.pair()
         let recorder = Recorder()
         let connection = Self.open(ours, on: loop, reportingTo: recorder)
-        usleep(50_000)
+        usleep(50_000)  // a time gap: the loop polls the new socket (nothing to wait for: no event comes)
         // Data and FIN land while paused: their edges are spent, so the resumed read must go on
         // past the short read of the data to find the EOF.
         loop.queue.sync { connection.pauseReading() }
         Self.send(theirs, Array("last words".utf8))
         Glibc.shutdown(theirs, Int32(SHUT_WR))
-        usleep(50_000)
+        usleep(50_000)  // a time gap: both edges fire, and are spent, while reading is paused
         loop.queue.sync { connection.resumeReading() }
-        Self.waitFor { recorder.sawEOF }
+        recorder.waitUntil { _, sawEOF in sawEOF }
         #expect(recorder.received == Array("last words".utf8))
         #expect(recorder.sawEOF)
         loop.queue.sync { connection.close() }
@@ -91,10 +104,10 @@ import Testing
         let connection = Self.open(ours, on: loop, reportingTo: recorder)
         loop.queue.sync { connection.pauseReading() }
         Self.send(theirs, Array("while paused".utf8))  // the only edge comes now, while paused
-        usleep(100_000)
+        usleep(100_000)  // a time gap in which nothing may be delivered (it is paused)
         #expect(recorder.received.isEmpty)
         loop.queue.sync { connection.resumeReading() }
-        Self.waitFor { recorder.received.count == 12 }
+        recorder.waitUntil { received, _ in received.count == 12 }
         #expect(recorder.received == Array("while paused".utf8))
         loop.queue.sync { connection.close() }
         Glibc.close(theirs)
@@ -112,7 +125,8 @@ import Testing
         writer.start()
         Self.send(quietTheirs, [1, 2, 3])
         let connections = [(busyOurs, busy), (quietOurs, quiet)].map { Self.open($0, on: loop, reportingTo: $1) }
-        Self.waitFor { busy.received.count == bulk.count && quiet.received.count == 3 }
+        busy.waitUntil { received, _ in received.count == bulk.count }
+        quiet.waitUntil { received, _ in received.count == 3 }
         #expect(quiet.received == [1, 2, 3])
         #expect(busy.received.count == bulk.count && busy.received == bulk)
         loop.queue.sync { connections.forEach { $0.close() } }
@@ -162,7 +176,7 @@ import Testing
         }
         #expect(held > 2 * 64 * 1024, "the socket pair holds only \(held) bytes")
         loop.queue.sync { connection.resumeReading() }
-        Self.waitFor { recorder.received.count == held }
+        recorder.waitUntil { received, _ in received.count == held }
         #expect(recorder.received == Array(bulk[..<held]))
         let sizes = recorder.readSizes
         #expect(sizes.allSatisfy { $0 <= Connection.readChunk }, "\(sizes)")
@@ -180,11 +194,11 @@ import Testing
             }.count
         }
         var loop: EventLoop? = EventLoop(index: 84)
-        Self.waitFor { pollerThreads() == 1 }
+        eventually(timeout: 5) { pollerThreads() == 1 }  // nothing announces a thread's start or end
         #expect(pollerThreads() == 1)
         loop?.queue.sync {}
         loop = nil
-        Self.waitFor { pollerThreads() == 0 }
+        eventually(timeout: 5) { pollerThreads() == 0 }
         #expect(pollerThreads() == 0)
     }
 }

@@ -27,11 +27,10 @@ import TestSupport
 
     @Test(arguments: [("TLSv1_3", "TLSv1.3 TLS_AES_128_GCM_SHA256\n"), ("TLSv1_2", "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256\n")])
     func anOriginFollowingTheClientsOrderNegotiatesAES128(maximum: String, expected: String) async throws {
-        let fixture = try PythonOriginFixture(script: Self.script(maximum: maximum))
-        defer { fixture.stop() }
-
-        let result = try fixture.get()
-        #expect(result.stdout == expected, "\(result.stdout) \(result.stderr)")
+        try await withPythonOrigin(script: Self.script(maximum: maximum)) { fixture in
+            let result = try fixture.get()
+            #expect(result.stdout == expected, "\(result.stdout) \(result.stderr)")
+        }
     }
 
     /// Only the order changed: every suite and cipher OpenSSL offers by default is still offered.

@@ -21,15 +21,14 @@ import TestSupport
         """
 
     @Test func secondTunnelToAnOriginResumesTheUpstreamSession() async throws {
-        let fixture = try PythonOriginFixture(script: Self.script)
-        defer { fixture.stop() }
-
-        // Two curl runs: the client leg cannot resume across them, so only the upstream leg can.
-        var answers: [String] = []
-        for _ in 0..<2 {
-            answers.append(try fixture.get().stdout)
+        try await withPythonOrigin(script: Self.script) { fixture in
+            // Two curl runs: the client leg cannot resume across them, so only the upstream leg can.
+            var answers: [String] = []
+            for _ in 0..<2 {
+                answers.append(try fixture.get().stdout)
+            }
+            #expect(answers == ["reused=False\n", "reused=True\n"], "\(answers)")
         }
-        #expect(answers == ["reused=False\n", "reused=True\n"], "\(answers)")
     }
 
     @Test func sessionCacheKeepsAtMostItsCapacityAndOneSessionPerKey() {

@@ -7,17 +7,19 @@ import TestSupport
 /// Upstream trust, mTLS, chaining through another proxy, and every upstream failure's answer.
 @Suite struct UpstreamTests {
     @Test func untrustedOriginGets502UntilTrustedOrInsecure() async throws {
-        let strict = try ForwardingFixture(trustOrigin: false)
-        let rejected = try strict.curl(["/hello"], ["-i"])
-        await strict.stop()
-        #expect(rejected.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(rejected)")
-        #expect(rejected.stdout.contains("upstream TLS verification failed for origin.test: unable to get local issuer certificate"), "\(rejected)")
-        #expect(strict.proxy.proxy.recordedEvents.contains { $0.type == .error && $0.cause == .upstreamTLS && $0.status == 502 })
+        try await withForwardingOrigin(trustOrigin: false) { strict in
+            let rejected = try strict.curl(["/hello"], ["-i"])
+            await strict.stop()
+            #expect(rejected.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(rejected)")
+            #expect(rejected.stdout.contains("upstream TLS verification failed for origin.test: unable to get local issuer certificate"), "\(rejected)")
+            #expect(strict.proxy.proxy.recordedEvents.contains { $0.type == .error && $0.cause == .upstreamTLS && $0.status == 502 })
+        }
 
-        let insecure = try ForwardingFixture(trustOrigin: false) { $0.upstreamInsecure = true }
-        let accepted = try insecure.curl(["/hello"])
-        await insecure.stop()
-        #expect(accepted.stdout == "hello from origin\n", "\(accepted)")
+        try await withForwardingOrigin(trustOrigin: false, configure: { $0.upstreamInsecure = true }) { insecure in
+            let accepted = try insecure.curl(["/hello"])
+            await insecure.stop()
+            #expect(accepted.stdout == "hello from origin\n", "\(accepted)")
+        }
     }
 
     @Test func clientCertificateForAnOriginThatRequiresOne() async throws {
@@ -31,87 +33,89 @@ import TestSupport
         let clientCertificate = try Certificate.parsePEM(String(contentsOfFile: cert, encoding: .utf8))[0]
         let pem = try scratch.write("client.pem", String(contentsOfFile: cert, encoding: .utf8) + String(contentsOfFile: key, encoding: .utf8))
 
-        let without = try ForwardingFixture(clientCA: clientCertificate)
-        let refused = try without.curl(["/hello"], ["-i"])
-        await without.stop()
-        #expect(refused.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(refused)")
-        #expect(refused.stdout.contains("origin.test rejected the proxy's TLS connection"), "\(refused)")
-        #expect(refused.stdout.contains("certificate required"), "\(refused)")
+        try await withForwardingOrigin(clientCA: clientCertificate) { without in
+            let refused = try without.curl(["/hello"], ["-i"])
+            await without.stop()
+            #expect(refused.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(refused)")
+            #expect(refused.stdout.contains("origin.test rejected the proxy's TLS connection"), "\(refused)")
+            #expect(refused.stdout.contains("certificate required"), "\(refused)")
+        }
 
-        let with = try ForwardingFixture(clientCA: clientCertificate) { $0.clientCertificateFile = pem }
-        let accepted = try with.curl(["/hello"])
-        await with.stop()
-        #expect(accepted.stdout == "hello from origin\n", "\(accepted)")
+        try await withForwardingOrigin(clientCA: clientCertificate, configure: { $0.clientCertificateFile = pem }) { with in
+            let accepted = try with.curl(["/hello"])
+            await with.stop()
+            #expect(accepted.stdout == "hello from origin\n", "\(accepted)")
+        }
     }
 
     @Test func chainsThroughASecondInstanceAsUpstreamProxy() async throws {
         // curl -> first proxy -> CONNECT -> second proxy (intercepts again, maps origin.test) -> origin.
-        let origin = try ForwardingFixture()
-        defer { Task { await origin.stop() } }
-        let second = origin.proxy
-        let first = try ProxyFixture(offline: false) {
-            $0.upstreamProxy = UpstreamProxy(host: "127.0.0.1", port: second.port)
-            $0.upstreamCAFile = second.rootFile
+        try await withForwardingOrigin { origin in
+            let second = origin.proxy
+            try await withProxy(offline: false, configure: {
+                $0.upstreamProxy = UpstreamProxy(host: "127.0.0.1", port: second.port)
+                $0.upstreamCAFile = second.rootFile
+            }) { first in
+                let result = try first.curl(["--cacert", first.rootFile, "https://origin.test/hello"])
+                #expect(result.stdout == "hello from origin\n", "\(result)")
+                try second.waitForEvent { $0.type == .tunnelOpened && $0.host == "origin.test" }
+            }
         }
-        defer { Task { await first.proxy.stop() } }
-        let result = try first.curl(["--cacert", first.rootFile, "https://origin.test/hello"])
-        #expect(result.stdout == "hello from origin\n", "\(result)")
-        try second.waitForEvent { $0.type == .tunnelOpened && $0.host == "origin.test" }
     }
 
     @Test func refusedConnectionGets502() async throws {
         let closedPort = try freeLoopbackPort()
-        let proxy = try ProxyFixture(offline: false) {
+        try await withProxy(offline: false, configure: {
             $0.mapRemote = [try! MapRemoteRule(parsing: "gone.test=127.0.0.1:\(closedPort)")]
+        }) { proxy in
+            let result = try proxy.curl(["-i", "--cacert", proxy.rootFile, "https://gone.test/"])
+            #expect(result.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(result)")
+            #expect(result.stdout.contains("connecting to 127.0.0.1:\(closedPort) failed: Connection refused"), "\(result)")
+            #expect(try proxy.waitForEvent { $0.type == .error }.cause == .upstreamRefused)
         }
-        defer { Task { await proxy.proxy.stop() } }
-        let result = try proxy.curl(["-i", "--cacert", proxy.rootFile, "https://gone.test/"])
-        #expect(result.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(result)")
-        #expect(result.stdout.contains("connecting to 127.0.0.1:\(closedPort) failed: Connection refused"), "\(result)")
-        #expect(try proxy.waitForEvent { $0.type == .error }.cause == .upstreamRefused)
     }
 
     @Test func silentOriginGets504() async throws {
-        let fixture = try ForwardingFixture { $0.responseTimeout = 1 }
-        defer { Task { await fixture.stop() } }
-        let result = try fixture.curl(["/slow"], ["-i"])
-        #expect(result.stdout.hasPrefix("HTTP/1.1 504 Gateway Timeout"), "\(result)")
-        #expect(result.stdout.contains("timed out waiting 1 s for a response from origin.test"))
-        #expect(try fixture.proxy.waitForEvent { $0.type == .error }.cause == .upstreamTimeout)
+        try await withForwardingOrigin(configure: { $0.responseTimeout = 1 }) { fixture in
+            let result = try fixture.curl(["/slow"], ["-i"])
+            #expect(result.stdout.hasPrefix("HTTP/1.1 504 Gateway Timeout"), "\(result)")
+            #expect(result.stdout.contains("timed out waiting 1 s for a response from origin.test"))
+            #expect(try fixture.proxy.waitForEvent { $0.type == .error }.cause == .upstreamTimeout)
+        }
     }
 
     @Test func unansweredConnectGets504() async throws {
         let blackhole = try SaturatedListener()
-        let proxy = try ProxyFixture(offline: false) {
+        try await withProxy(offline: false, configure: {
             $0.mapRemote = [try! MapRemoteRule(parsing: "blackhole.test=127.0.0.1:\(blackhole.port)")]
             $0.connectTimeout = 1
+        }) { proxy in
+            let result = try proxy.curl(["-i", "--cacert", proxy.rootFile, "https://blackhole.test/"])
+            #expect(result.stdout.hasPrefix("HTTP/1.1 504 Gateway Timeout"), "\(result)")
+            #expect(result.stdout.contains("timed out connecting to 127.0.0.1:\(blackhole.port) after 1 s"), "\(result)")
+            #expect(try proxy.waitForEvent { $0.type == .error }.cause == .upstreamTimeout)
         }
-        defer { Task { await proxy.proxy.stop() } }
-        let result = try proxy.curl(["-i", "--cacert", proxy.rootFile, "https://blackhole.test/"])
-        #expect(result.stdout.hasPrefix("HTTP/1.1 504 Gateway Timeout"), "\(result)")
-        #expect(result.stdout.contains("timed out connecting to 127.0.0.1:\(blackhole.port) after 1 s"), "\(result)")
-        #expect(try proxy.waitForEvent { $0.type == .error }.cause == .upstreamTimeout)
     }
 
     @Test func originThatClosesEarlyGets502() async throws {
-        let fixture = try ForwardingFixture()
-        defer { Task { await fixture.stop() } }
-        let result = try fixture.curl(["/close-early"], ["-i"])
-        #expect(result.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(result)")
-        #expect(result.stdout.contains("upstream closed early"), "\(result)")
-        #expect(try fixture.proxy.waitForEvent { $0.type == .error }.cause == .upstreamClosed)
-        let after = try fixture.curl(["/hello"])
-        #expect(after.stdout == "hello from origin\n", "the proxy keeps serving: \(after)")
+        try await withForwardingOrigin { fixture in
+            let result = try fixture.curl(["/close-early"], ["-i"])
+            #expect(result.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(result)")
+            #expect(result.stdout.contains("upstream closed early"), "\(result)")
+            #expect(try fixture.proxy.waitForEvent { $0.type == .error }.cause == .upstreamClosed)
+            let after = try fixture.curl(["/hello"])
+            #expect(after.stdout == "hello from origin\n", "the proxy keeps serving: \(after)")
+        }
     }
 
     @Test func upstreamIsContactedOnlyAfterTheClientHandshake() async throws {
         // No origin at all: the trust failure still reproduces, and nothing is dialled for it.
-        let proxy = try ProxyFixture(offline: false)
-        defer { Task { await proxy.proxy.stop() } }
-        let result = try proxy.curl(["https://unreachable.test/"])
-        #expect(result.stderr.contains("unable to get local issuer certificate"), "\(result)")
-        #expect(try proxy.waitForEvent { $0.type == .tlsFailed }.cause == .unknownCA)
-        #expect(!proxy.proxy.recordedEvents.contains { $0.type == .error })
+        try await withProxy(offline: false) { proxy in
+            let result = try proxy.curl(["https://unreachable.test/"])
+            #expect(result.stderr.contains("unable to get local issuer certificate"), "\(result)")
+            #expect(try proxy.waitForEvent { $0.type == .tlsFailed }.cause == .unknownCA)
+            #expect(!proxy.proxy.recordedEvents.contains { $0.type == .error })
+        }
     }
 
     @Test func mapRemoteRulesParse() throws {
@@ -156,7 +160,9 @@ final class SaturatedListener {
             descriptors.append(filler)
             _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, length) } }
         }
-        usleep(100_000)
+        // The first filler's handshake completes (it takes the one place in the queue); the second's never does.
+        var connected = pollfd(fd: descriptors[1], events: Int16(POLLOUT), revents: 0)
+        _ = poll(&connected, 1, 5_000)
     }
 
     deinit { descriptors.forEach { close($0) } }
@@ -164,26 +170,26 @@ final class SaturatedListener {
 
 @Suite struct ListenAndSpliceTests {
     @Test func ignoredHostsAreSplicedAndShowTheOriginsOwnCertificate() async throws {
-        let fixture = try ForwardingFixture { $0.ignoreHosts = [#"^origin\.test:443$"#] }
-        defer { Task { await fixture.stop() } }
-        let origin = try fixture.proxy.curl(["--cacert", fixture.originCAFile, "https://origin.test/hello"])
-        #expect(origin.stdout == "hello from origin\n", "the origin's CA verifies: \(origin)")
-        let proxied = try fixture.proxy.curl(["--cacert", fixture.proxy.rootFile, "https://origin.test/hello"])
-        #expect(proxied.status == 60, "the proxy's root does not: \(proxied)")
-        let opened = try fixture.proxy.waitForEvent { $0.type == .tunnelOpened }
-        #expect(opened.detail?.contains("spliced") == true)
-        #expect(!fixture.proxy.proxy.recordedEvents.contains { $0.type == .tlsEstablished })
+        try await withForwardingOrigin(configure: { $0.ignoreHosts = [#"^origin\.test:443$"#] }) { fixture in
+            let origin = try fixture.proxy.curl(["--cacert", fixture.originCAFile, "https://origin.test/hello"])
+            #expect(origin.stdout == "hello from origin\n", "the origin's CA verifies: \(origin)")
+            let proxied = try fixture.proxy.curl(["--cacert", fixture.proxy.rootFile, "https://origin.test/hello"])
+            #expect(proxied.status == 60, "the proxy's root does not: \(proxied)")
+            let opened = try fixture.proxy.waitForEvent { $0.type == .tunnelOpened }
+            #expect(opened.detail?.contains("spliced") == true)
+            #expect(!fixture.proxy.proxy.recordedEvents.contains { $0.type == .tlsEstablished })
+        }
     }
 
     @Test func listensOnIPv4AndIPv6AndInterceptsIPLiterals() async throws {
-        let fixture = try ProxyFixture { $0.listenHost = "localhost" }
-        defer { Task { await fixture.proxy.stop() } }
-        #expect(Set(fixture.proxy.addresses.map(\.host)) == ["127.0.0.1", "::1"])
-        #expect(Set(fixture.proxy.addresses.map(\.port)).count == 1)
-        let viaV6 = try run("curl", ["-sS", "--max-time", "20", "-x", "http://[::1]:\(fixture.port)", "--cacert", fixture.rootFile, "https://[::1]/v6"])
-        #expect(viaV6.stdout.contains("the TLS handshake for ::1 succeeded"), "\(viaV6)")
-        let viaV4 = try fixture.curl(["--cacert", fixture.rootFile, "https://127.0.0.1:8443/v4"])
-        #expect(viaV4.stdout.contains("request: GET https://127.0.0.1:8443/v4"), "\(viaV4)")
+        try await withProxy(configure: { $0.listenHost = "localhost" }) { fixture in
+            #expect(Set(fixture.proxy.addresses.map(\.host)) == ["127.0.0.1", "::1"])
+            #expect(Set(fixture.proxy.addresses.map(\.port)).count == 1)
+            let viaV6 = try run("curl", ["-sS", "--max-time", "20", "-x", "http://[::1]:\(fixture.port)", "--cacert", fixture.rootFile, "https://[::1]/v6"])
+            #expect(viaV6.stdout.contains("the TLS handshake for ::1 succeeded"), "\(viaV6)")
+            let viaV4 = try fixture.curl(["--cacert", fixture.rootFile, "https://127.0.0.1:8443/v4"])
+            #expect(viaV4.stdout.contains("request: GET https://127.0.0.1:8443/v4"), "\(viaV4)")
+        }
     }
 }
 
@@ -204,29 +210,29 @@ final class SaturatedListener {
                                       chain: [], trustAnchor: originCA.rootCertificate)
         let origin = try OriginServer(chain: originChain)
         defer { origin.stop() }
-        let proxy = try ProxyFixture(offline: false) {
+        try await withProxy(offline: false, configure: {
             $0.mimicUpstream = true
             $0.upstreamInsecure = true
             $0.mapRemote = [MapRemoteRule(host: "origin.test", port: 443, address: "127.0.0.1", addressPort: origin.port)]
+        }) { proxy in
+
+            // What the client is shown, read with s_client through the proxy.
+            let shown = try run("openssl", ["s_client", "-proxy", "127.0.0.1:\(proxy.port)", "-connect", "origin.test:443",
+                                            "-servername", "origin.test", "-showcerts"])
+            let leaf = try #require(try Certificate.parsePEM(shown.stdout).first, "\(shown)")
+            #expect(leaf.subject == originLeaf.subject)
+            #expect(leaf.subjectAlternativeNames == originLeaf.subjectAlternativeNames)
+            #expect(leaf.notBefore == originLeaf.notBefore && leaf.notAfter == originLeaf.notAfter)
+            #expect(leaf.issuer == (try Fixtures.issuer(of: proxy)))
+            #expect(leaf.publicKeyAlgorithm == KeyAlgorithm.rsa2048, "the proxy's own key, not the origin's")
+
+            // And the tunnel still carries requests to that origin, over HTTP/1.1 and h2 alike (the h2
+            // leg takes over the connection dialled for the certificate).
+            let result = try proxy.curl(["--cacert", proxy.rootFile, "https://origin.test/hello"])
+            #expect(result.stdout == "hello from origin\n", "\(result)")
+            let overH2 = try proxy.curl(["--http2", "--cacert", proxy.rootFile, "-w", "|%{http_version}", "https://origin.test/hello", "https://origin.test/hello"])
+            #expect(overH2.stdout == "hello from origin\n|2hello from origin\n|2", "\(overH2)")
         }
-        defer { Task { await proxy.proxy.stop() } }
-
-        // What the client is shown, read with s_client through the proxy.
-        let shown = try run("openssl", ["s_client", "-proxy", "127.0.0.1:\(proxy.port)", "-connect", "origin.test:443",
-                                        "-servername", "origin.test", "-showcerts"])
-        let leaf = try #require(try Certificate.parsePEM(shown.stdout).first, "\(shown)")
-        #expect(leaf.subject == originLeaf.subject)
-        #expect(leaf.subjectAlternativeNames == originLeaf.subjectAlternativeNames)
-        #expect(leaf.notBefore == originLeaf.notBefore && leaf.notAfter == originLeaf.notAfter)
-        #expect(leaf.issuer == (try Fixtures.issuer(of: proxy)))
-        #expect(leaf.publicKeyAlgorithm == KeyAlgorithm.rsa2048, "the proxy's own key, not the origin's")
-
-        // And the tunnel still carries requests to that origin, over HTTP/1.1 and h2 alike (the h2
-        // leg takes over the connection dialled for the certificate).
-        let result = try proxy.curl(["--cacert", proxy.rootFile, "https://origin.test/hello"])
-        #expect(result.stdout == "hello from origin\n", "\(result)")
-        let overH2 = try proxy.curl(["--http2", "--cacert", proxy.rootFile, "-w", "|%{http_version}", "https://origin.test/hello", "https://origin.test/hello"])
-        #expect(overH2.stdout == "hello from origin\n|2hello from origin\n|2", "\(overH2)")
     }
 }
 

@@ -10,6 +10,27 @@ public struct ProcessResult: Sendable, CustomStringConvertible {
     public var description: String { "exit \(status)\n--- stdout\n\(stdout)\n--- stderr\n\(stderr)" }
 }
 
+/// How a child process ended.
+public enum Termination: Equatable, Sendable, CustomStringConvertible {
+    case exited(Int32)
+    case signalled(Int32)
+
+    /// As Process.terminationStatus: the exit code, or the number of the signal that ended it.
+    public var status: Int32 {
+        switch self {
+        case let .exited(code): return code
+        case let .signalled(signal): return signal
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .exited(code): return "exit \(code)"
+        case let .signalled(signal): return "signal \(signal)"
+        }
+    }
+}
+
 /// Environment variables through which this machine points clients at its CA bundle. Tests that
 /// reproduce a client's default behaviour remove them, or the client would not act as it does at work.
 public let caEnvironmentVariables = [
@@ -57,104 +78,207 @@ public func requireTool(_ tool: String) throws -> String {
     return path
 }
 
-/// Runs a tool to completion with output captured through files (no pipe deadlocks).
+/// Runs a tool to completion and returns what it printed (read as it runs, so no pipe fills up).
 @discardableResult
 public func run(_ tool: String, _ arguments: [String], environment: [String: String]? = nil,
                 input: String? = nil, directory: URL? = nil, timeout: TimeInterval = 120) throws -> ProcessResult {
     try start(tool, arguments, environment: environment, input: input, directory: directory).wait(timeout: timeout)
 }
 
-/// Starts a tool and returns at once; `wait` collects the result. For a client that must be in
-/// flight while the test does something else, without holding a thread.
+/// Starts a tool and returns at once: for a client that must be in flight while the test does
+/// something else, and for a long-running child (a server, the proxy binary) the test talks to.
+/// - Parameters:
+///   - environment: the child's whole environment; nil: `cleanEnvironment()`.
+///   - input: written to the child's stdin, which is then closed unless `keepingInputOpen`.
+///   - keepingInputOpen: stdin stays open (and silent) until `writeInput`/`closeInput`, or the end.
+///   - stdout, stderr: where each goes (see `ChildOutput`); both are read while the child runs.
 public func start(_ tool: String, _ arguments: [String], environment: [String: String]? = nil,
-                  input: String? = nil, directory: URL? = nil) throws -> RunningProcess {
-    try RunningProcess(tool, arguments, environment: environment, input: input, directory: directory)
+                  input: String? = nil, keepingInputOpen: Bool = false, directory: URL? = nil,
+                  stdout: ChildOutput = .captured, stderr: ChildOutput = .captured) throws -> RunningProcess {
+    try RunningProcess(tool, arguments, environment: environment, input: input, keepingInputOpen: keepingInputOpen,
+                       directory: directory, stdout: stdout, stderr: stderr)
 }
 
-/// A child process whose stdout and stderr go to files until it is waited for. Started with
-/// posix_spawn, not Foundation's `Process`: this toolchain's `Process.run()` can crash reading
-/// /proc/self/fd while other tests open and close descriptors (swift-corelibs-foundation#5472), and
-/// the child gets only stdin, stdout and stderr, none of the test process's other descriptors.
+/// A long-running server: stdin kept open and silent (openssl s_server reads commands from it),
+/// stdout and stderr interleaved in `output`, as a terminal would show them.
+public func startServer(_ tool: String, _ arguments: [String], environment: [String: String]? = nil) throws -> RunningProcess {
+    try start(tool, arguments, environment: environment, keepingInputOpen: true, stderr: .intoStdout)
+}
+
+/// Where a child's stdout or stderr goes.
+public enum ChildOutput: Sendable {
+    /// A pipe the test reads as the child writes: `stdout`, `stderr`, `waitFor`.
+    case captured
+    /// (stderr only) The same pipe as stdout: both interleaved in `stdout` and `output`.
+    case intoStdout
+    /// A pipe whose reading end is closed before the child starts: a reader that went away
+    /// (its writes fail with EPIPE and raise SIGPIPE).
+    case closedPipe
+}
+
+/// A child process started with posix_spawn, not Foundation's `Process`: this toolchain's
+/// `Process.run()` can crash reading /proc/self/fd while other tests open and close descriptors
+/// (swift-corelibs-foundation#5472). The child gets only stdin, stdout and stderr (none of the
+/// test process's other descriptors), no blocked signals and every signal at its default (not
+/// the test runner's dispositions). Its output is read by threads of its own as it comes, and its
+/// exit is noticed as it happens: waits on either wake at once, never by polling.
+///
+/// Released without being waited for, the child is killed (SIGKILL) and reaped.
 public final class RunningProcess: @unchecked Sendable {
     public let pid: pid_t
-    private let scratch: TemporaryDirectory
-    private let command: String
-    private var exitStatus: Int32?
+    public let command: String
+    private let state: ChildState
+    /// Our end of the child's stdin while it is open (-1 after), guarded by `state.condition`.
+    private var input: Int32
 
-    init(_ tool: String, _ arguments: [String], environment: [String: String]?, input: String?, directory: URL?) throws {
+    init(_ tool: String, _ arguments: [String], environment: [String: String]?, input text: String?, keepingInputOpen: Bool,
+         directory: URL?, stdout: ChildOutput, stderr: ChildOutput) throws {
         let executable = tool.hasPrefix("/") ? tool : try requireTool(tool)
         command = ([tool] + arguments).joined(separator: " ")
-        scratch = try TemporaryDirectory()
-        let output = open(scratch.path("stdout"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        let errors = open(scratch.path("stderr"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        var stdinPipe: [Int32] = [-1, -1]
-        defer { [output, errors, stdinPipe[0]].filter { $0 >= 0 }.forEach { close($0) } }
-        guard output >= 0, errors >= 0, pipe(&stdinPipe) == 0,
-              fcntl(stdinPipe[0], F_SETFD, FD_CLOEXEC) == 0, fcntl(stdinPipe[1], F_SETFD, FD_CLOEXEC) == 0 else {
-            if stdinPipe[1] >= 0 { close(stdinPipe[1]) }
-            throw SpawnFailed(command: command, reason: String(cString: strerror(errno)))
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], STDIN_FILENO)
-        posix_spawn_file_actions_adddup2(&actions, output, STDOUT_FILENO)
-        posix_spawn_file_actions_adddup2(&actions, errors, STDERR_FILENO)
-        // Nothing else of the test process reaches the child (Swift's Glibc does not import
-        // addclosefrom_np): the descriptors open now are closed in it; later ones are CLOEXEC here.
-        let openNow = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        for descriptor in openNow.compactMap(Int32.init) where descriptor > 2 {
-            posix_spawn_file_actions_addclose(&actions, descriptor)
-        }
-        // No addchdir_np either: env -C changes the directory, then runs the tool.
+        // No addchdir_np in Swift's Glibc: env -C changes the directory, then runs the tool.
         let launch = directory.map { ["/usr/bin/env", "-C", $0.path, executable] } ?? [executable]
-        let argv = (launch + arguments).map { strdup($0) } + [nil]
-        let envp = (environment ?? cleanEnvironment()).map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var child = pid_t()
-        let spawned = posix_spawn(&child, launch[0], &actions, nil, argv, envp)
-        guard spawned == 0 else {
-            close(stdinPipe[1])
-            throw SpawnFailed(command: command, reason: String(cString: strerror(spawned)))
+        let spawned = try Spawner.spawn(command: command, argv: launch + arguments,
+                                        environment: environment ?? cleanEnvironment(), stdout: stdout, stderr: stderr)
+        pid = spawned.pid
+        input = spawned.input
+        state = ChildState(pid: spawned.pid, streams: spawned.readers.count)
+        for (index, descriptor) in spawned.readers.enumerated() {
+            let stream = spawned.streams[index]
+            Thread.detachNewThread { [state] in state.drain(descriptor, into: stream) }
         }
-        pid = child
-        let writer = FileHandle(fileDescriptor: stdinPipe[1], closeOnDealloc: true)
-        if let input { writer.write(Data(input.utf8)) }
-        try writer.close()
+        Thread.detachNewThread { [state] in state.reapWhenExited() }
+        if let text, !keepingInputOpen {
+            // Written by a thread of its own: a child that reads its input late cannot block the test.
+            let descriptor = input
+            self.input = -1
+            Thread.detachNewThread {
+                _ = writeIgnoringSIGPIPE(descriptor, Array(text.utf8))
+                close(descriptor)
+            }
+        } else if let text {
+            try writeInput(text)
+        } else if !keepingInputOpen {
+            closeInput()
+        }
     }
 
-    /// Waits for the exit (killing the process after `timeout`) and returns what it printed.
-    public func wait(timeout: TimeInterval = 120) throws -> ProcessResult {
+    /// Whether the child is still running (its watcher thread reaps it as soon as it ends).
+    public var isRunning: Bool { state.termination == nil }
+
+    /// How the child ended; nil while it runs.
+    public var termination: Termination? { state.termination }
+
+    /// What the child wrote to stdout so far (with stderr, for `stderr: .intoStdout`).
+    public var stdout: String { state.text(.stdout) }
+
+    /// What the child wrote to stderr so far.
+    public var stderr: String { state.text(.stderr) }
+
+    /// stdout then stderr, so far.
+    public var output: String { stdout + stderr }
+
+    /// Writes to the child's stdin (`keepingInputOpen`). A child that has closed its stdin makes this
+    /// throw (EPIPE), never raise SIGPIPE in the test process.
+    public func writeInput(_ text: String) throws {
+        let descriptor = state.condition.withLock { input }
+        guard descriptor >= 0 else { throw SpawnFailed(command: command, reason: "stdin is closed") }
+        let error = writeIgnoringSIGPIPE(descriptor, Array(text.utf8))
+        if error != 0 { throw SpawnFailed(command: command, reason: "writing to stdin: \(String(cString: strerror(error)))") }
+    }
+
+    /// Closes the child's stdin: it reads end of file.
+    public func closeInput() {
+        state.condition.withLock {
+            if input >= 0 { close(input) }
+            input = -1
+        }
+    }
+
+    /// Sends `signal` to the child, if it has not ended (a reaped pid may belong to another process by now).
+    public func signal(_ signal: Int32) {
+        state.signalIfRunning(signal)
+    }
+
+    /// Waits until the child ends, at most `timeout` seconds; nil if it is still running then.
+    @discardableResult
+    public func waitForExit(timeout: TimeInterval) -> Termination? {
+        state.waitUntil(timeout.isFinite ? Date() + timeout : .distantFuture) { $0.ended }
+        return state.termination
+    }
+
+    /// Waits until `pattern` (a regular expression) matches what the child wrote to stdout or to
+    /// stderr, and returns its first capture group (the whole match without one). Fails at once
+    /// when the child ends without having written it, and after `timeout`.
+    @discardableResult
+    public func waitFor(_ pattern: String, timeout: TimeInterval = 20) throws -> String {
+        let regex = try NSRegularExpression(pattern: pattern)
+        func match(_ text: String) -> String? {
+            guard let found = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) else { return nil }
+            let range = found.numberOfRanges > 1 ? found.range(at: 1) : found.range
+            return Range(range, in: text).map { String(text[$0]) } ?? ""
+        }
+        var found: String?
+        try waitForOutput(timeout: timeout, "/\(pattern)/") { stdout, stderr in
+            found = match(stdout) ?? match(stderr)
+            return found != nil
+        }
+        return found!
+    }
+
+    /// Waits until `condition` holds for what the child wrote so far (stdout, stderr), checking
+    /// again each time it writes. Fails when the child ends (and all it wrote is read) without
+    /// the condition holding, and after `timeout`.
+    public func waitForOutput(timeout: TimeInterval = 20, _ what: String = "a condition on the output",
+                              _ condition: (_ stdout: String, _ stderr: String) throws -> Bool) throws {
         let deadline = Date() + timeout
-        while exitStatus == nil {
-            var status: Int32 = 0
-            let reaped = waitpid(pid, &status, WNOHANG)
-            if reaped == pid {
-                // As Process.terminationStatus: the exit code, or the signal that ended it.
-                let signal = status & 0x7f
-                exitStatus = signal == 0 ? (status >> 8) & 0xff : signal
-            } else if reaped < 0 && errno != EINTR {
-                throw SpawnFailed(command: command, reason: "waitpid: \(String(cString: strerror(errno)))")
-            } else if Date() > deadline {
-                kill(pid, SIGKILL)
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                throw TimedOut(command: command, seconds: timeout)
-            } else {
-                usleep(5_000)
+        var seen = -1
+        while true {
+            // Checked again only when the child wrote something more, or ended.
+            let now = state.waitUntil(deadline) { $0.version != seen || $0.ended }
+            seen = now.version
+            if try condition(stdout, stderr) { return }
+            if now.ended {
+                // What it wrote before it ended is in the pipes: read to their end (see `wait`).
+                state.waitUntil(Date() + 2) { $0.openStreams == 0 }
+                if try condition(stdout, stderr) { return }
+                throw OutputNotSeen(command: command, expected: what, termination: termination, output: output)
+            }
+            if Date() >= deadline {
+                throw TimedOut(command: "\(command): waiting for \(what); output so far:\n\(output)", seconds: timeout)
             }
         }
-        return ProcessResult(
-            status: exitStatus!,
-            stdout: String(decoding: try Data(contentsOf: scratch.url.appendingPathComponent("stdout")), as: UTF8.self),
-            stderr: String(decoding: try Data(contentsOf: scratch.url.appendingPathComponent("stderr")), as: UTF8.self))
+    }
+
+    /// Waits for the exit (killing the child after `timeout`) and returns what it printed.
+    public func wait(timeout: TimeInterval = 120) throws -> ProcessResult {
+        guard let ended = waitForExit(timeout: timeout) else {
+            signal(SIGKILL)
+            waitForExit(timeout: .infinity)
+            throw TimedOut(command: command, seconds: timeout)
+        }
+        // The child's output is all in the pipes by now; a grandchild that inherited them and
+        // lives on (a daemon the child started) does not hold the wait up for long.
+        state.waitUntil(Date() + 2) { $0.openStreams == 0 }
+        return ProcessResult(status: ended.status, stdout: stdout, stderr: stderr)
+    }
+
+    /// Ends the child: `signal`, then SIGKILL if it is still there after `grace` seconds (a
+    /// server that must take its own children down, like nginx's master its workers, gets SIGTERM).
+    /// Returns how it ended.
+    @discardableResult
+    public func stop(signal: Int32 = SIGKILL, grace: TimeInterval = 5) -> Termination {
+        self.signal(signal)
+        if signal != SIGKILL, waitForExit(timeout: grace) == nil { self.signal(SIGKILL) }
+        waitForExit(timeout: .infinity)
+        closeInput()
+        return termination!
     }
 
     deinit {
-        // A process never waited for is not left running or unreaped.
-        guard exitStatus == nil else { return }
-        kill(pid, SIGKILL)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // A child never waited for is not left running or unreaped.
+        state.signalIfRunning(SIGKILL)
+        state.waitUntil(.distantFuture) { $0.ended }
+        if input >= 0 { close(input) }
     }
 }
 
@@ -174,24 +298,13 @@ public struct TimedOut: Error, CustomStringConvertible {
     public var description: String { "timed out after \(Int(seconds)) s: \(command)" }
 }
 
-/// A directory removed when the value is released.
-public final class TemporaryDirectory: @unchecked Sendable {
-    public let url: URL
-
-    public init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("intercept-proxy-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+/// The child ended without writing what a test waited for.
+public struct OutputNotSeen: Error, CustomStringConvertible {
+    public let command: String
+    public let expected: String
+    public let termination: Termination?
+    public let output: String
+    public var description: String {
+        "\(command) ended (\(termination.map(\.description) ?? "its output closed")) without writing \(expected); it wrote:\n\(output)"
     }
-
-    public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-
-    /// Writes a text file and returns its path.
-    @discardableResult
-    public func write(_ name: String, _ text: String) throws -> String {
-        let path = path(name)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-        return path
-    }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
 }

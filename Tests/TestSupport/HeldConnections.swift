@@ -3,10 +3,7 @@ import Foundation
 /// Idle TCP connections to a local port, opened and closed on command by a python3 child, which
 /// raises its own descriptor limit (RLIMIT_NOFILE, up to its hard limit) to hold thousands of them.
 public final class HeldConnections: @unchecked Sendable {
-    private let process = Process()
-    private let commands = Pipe()
-    private let scratch: TemporaryDirectory
-    private let outputURL: URL
+    private let process: RunningProcess
     private var repliesRead = 0
 
     private static let script = """
@@ -45,17 +42,7 @@ public final class HeldConnections: @unchecked Sendable {
 
     /// - Parameter most: the most connections it will be asked to hold at once.
     public init(port: Int, most: Int) throws {
-        scratch = try TemporaryDirectory()
-        outputURL = scratch.url.appendingPathComponent("output")
-        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        process.executableURL = URL(fileURLWithPath: try requireTool("python3"))
-        process.arguments = ["-c", Self.script, String(port), String(most)]
-        process.environment = cleanEnvironment()
-        let handle = try FileHandle(forWritingTo: outputURL)
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = commands
-        try process.run()
+        process = try start("python3", ["-c", Self.script, String(port), String(most)], keepingInputOpen: true, stderr: .intoStdout)
     }
 
     /// Opens `count` more connections (each one completes its TCP handshake); returns how many are held.
@@ -70,34 +57,30 @@ public final class HeldConnections: @unchecked Sendable {
         try send("close \(count)", timeout: timeout)
     }
 
+    /// Sends a command and waits for its one-line reply.
     private func send(_ command: String, timeout: TimeInterval) throws -> Int {
-        commands.fileHandleForWriting.write(Data((command + "\n").utf8))
-        let deadline = Date() + timeout
-        while Date() < deadline {
-            let lines = String(decoding: (try? Data(contentsOf: outputURL)) ?? Data(), as: UTF8.self)
-                .split(separator: "\n").map(String.init)
-            if lines.count > repliesRead {
-                let reply = lines[repliesRead]
-                repliesRead += 1
-                guard reply.hasPrefix("held "), let held = Int(reply.dropFirst(5)) else {
-                    throw HeldConnectionsFailed(reply: lines[(repliesRead - 1)...].joined(separator: "\n"))
-                }
-                return held
+        try process.writeInput(command + "\n")
+        var lines: [String] = []
+        do {
+            try process.waitForOutput(timeout: timeout, "the reply to \(command)") { output, _ in
+                lines = output.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+                return lines.count > repliesRead
             }
-            if !process.isRunning { break }
-            usleep(10_000)
+        } catch let error as TimedOut {
+            throw TimedOut(command: "python3 holding connections: \(command)", seconds: error.seconds)
         }
-        throw TimedOut(command: "python3 holding connections: \(command)", seconds: timeout)
+        let reply = lines[repliesRead]
+        repliesRead += 1
+        guard reply.hasPrefix("held "), let held = Int(reply.dropFirst(5)) else {
+            throw HeldConnectionsFailed(reply: lines[(repliesRead - 1)...].joined(separator: "\n"))
+        }
+        return held
     }
 
-    /// Closes every connection and ends the child.
+    /// Closes every connection and ends the child: end of input, then SIGKILL if it is still there 10 s later.
     public func stop() {
-        guard process.isRunning else { return }
-        try? commands.fileHandleForWriting.close()
-        let deadline = Date() + 10
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        process.closeInput()
+        if process.waitForExit(timeout: 10) == nil { process.stop() }
     }
 
     deinit { stop() }

@@ -6,12 +6,19 @@ import Foundation
 /// then sends GOAWAY (NO_ERROR) and refuses streams beyond the last one it takes.
 public final class NginxOrigin: @unchecked Sendable {
     public let port: Int
-    private let server: BackgroundProcess
+    private let server: RunningProcess
     private let directory: TemporaryDirectory
 
     /// One line per finished request: "<uri> <status> <bytes sent>" (nginx writes it when the
     /// request ends, a reset stream included).
-    public var accessLog: String { (try? String(contentsOfFile: directory.path("access.log"), encoding: .utf8)) ?? "" }
+    public var accessLog: String {
+        server.output.split(separator: "\n").filter { $0.hasPrefix("ACCESS ") }.map { $0.dropFirst(7) + "\n" }.joined()
+    }
+
+    /// Waits until the access log has a line starting with `prefix` (nginx writes it to its stderr, read as it comes).
+    public func waitForAccessLog(_ prefix: String, timeout: TimeInterval = 10) throws {
+        try server.waitFor("(?m)^ACCESS " + NSRegularExpression.escapedPattern(for: prefix), timeout: timeout)
+    }
 
     /// `sparse` files are that many zero bytes, without taking the memory or the disk.
     public init(chain: ForgedChain, files: [String: [UInt8]], sparse: [String: Int] = [:], http2: Bool = true, keepaliveRequests: Int = 1000) throws {
@@ -37,11 +44,12 @@ public final class NginxOrigin: @unchecked Sendable {
             \(getuid() == 0 ? "user root;" : "")
             worker_processes 1;
             daemon off;
+            error_log stderr notice;
             pid \(scratch.path("nginx.pid"));
             events { worker_connections 1024; }
             http {
-                log_format sent '$request_uri $status $bytes_sent';
-                access_log \(scratch.path("access.log")) sent;
+                log_format sent 'ACCESS $request_uri $status $bytes_sent';
+                access_log /dev/stderr sent;
                 client_body_temp_path \(scratch.path("tmp-body"));
                 proxy_temp_path \(scratch.path("tmp-proxy"));
                 fastcgi_temp_path \(scratch.path("tmp-fastcgi"));
@@ -59,12 +67,16 @@ public final class NginxOrigin: @unchecked Sendable {
             }
             """
         let configFile = try scratch.write("nginx.conf", config)
-        server = try BackgroundProcess("nginx", ["-c", configFile, "-p", scratch.url.path, "-e", scratch.path("error.log")])
-        try waitForListener(port: port)
+        server = try startServer("nginx", ["-c", configFile, "-p", scratch.url.path, "-e", scratch.path("error.log")])
+        // The master listens before it starts its worker, and says so (error_log at notice, above).
+        try server.waitFor("start worker process")
     }
 
     /// SIGTERM: nginx's master takes its workers down too (SIGKILL would orphan them).
     public func stop() { server.stop(signal: SIGTERM) }
+
+    /// What nginx wrote (its error log, from the configuration on).
+    public var output: String { server.output }
 
     deinit { stop() }
 }
@@ -82,23 +94,4 @@ public func freeLoopbackPort() throws -> Int {
     }
     guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
     return Int(UInt16(bigEndian: address.sin_port))
-}
-
-/// Waits until something accepts connections on 127.0.0.1:`port`.
-public func waitForListener(port: Int, timeout: TimeInterval = 20) throws {
-    let deadline = Date() + timeout
-    while Date() < deadline {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        close(fd)
-        if connected { return }
-        usleep(10_000)
-    }
-    throw TimedOut(command: "waiting for a listener on 127.0.0.1:\(port)", seconds: timeout)
 }

@@ -6,17 +6,18 @@ import Foundation
 /// exits without stopping servers held by statics, and children do not see its end otherwise).
 public final class PythonServer: @unchecked Sendable {
     public let port: Int
-    private let process: BackgroundProcess
+    private let process: RunningProcess
     /// Files the script reads (certificates, keys); kept as long as the server runs.
     public let scratch: TemporaryDirectory
 
     /// `arguments` builds the script's arguments, writing any files they name into `scratch`.
     public init(python: String = "python3", script: String, arguments: (TemporaryDirectory) throws -> [String] = { _ in [] }) throws {
         scratch = try TemporaryDirectory()
-        process = try BackgroundProcess(python, ["-u", "-c", Self.exitWithParent + script] + arguments(scratch))
+        process = try startServer(python, ["-u", "-c", Self.exitWithParent + script] + arguments(scratch))
         port = Int(try process.waitFor(#"READY (\d+)"#))!
     }
 
+    /// What the script printed so far (stdout and stderr interleaved).
     public var output: String { process.output }
 
     /// Waits until the output matches `pattern` and returns its first capture group.
@@ -25,6 +26,7 @@ public final class PythonServer: @unchecked Sendable {
         try process.waitFor(pattern, timeout: timeout)
     }
 
+    /// SIGKILL.
     public func stop() { process.stop() }
 
     /// The shape the raw HTTPS/1.1 test origins share: `context` (the chain from argv[1] and

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import TrustStoreGuide
 
 /// Every fix the project prints adds the gateway root to what the client trusts: a setting that
@@ -62,12 +63,8 @@ import TrustStoreGuide
         let snippet = try #require(ClientSnippet.named("requests")).render(caFile: scratch.appendingPathComponent("root.pem").path)
         let build = try #require(snippet.split(separator: "\n").first { $0.hasPrefix("mkdir -p") })
         for (path, built) in [("/usr/bin:/bin", false), (ProcessInfo.processInfo.environment["PATH"] ?? "", true)] {
-            let shell = Process()
-            shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-            shell.arguments = ["-c", String(build)]
-            shell.environment = ["HOME": scratch.path, "PATH": path]  // /usr/bin:/bin: python3 -m certifi fails (no certifi there)
-            try shell.run()
-            shell.waitUntilExit()
+            // /usr/bin:/bin: python3 -m certifi fails (no certifi there).
+            try run("/bin/sh", ["-c", String(build)], environment: ["HOME": scratch.path, "PATH": path])
             let bundle = scratch.appendingPathComponent(".local/share/gateway-ca/ca-bundle.pem").path
             #expect(FileManager.default.fileExists(atPath: bundle) == built, "PATH \(path): \(build)")
             try? FileManager.default.removeItem(atPath: bundle)
