@@ -23,46 +23,46 @@ import TestSupport
 
     /// Waits until curl has written `bytes` to `path`: the response had started when the fault came.
     static func waitForDownload(_ path: String, bytes: Int) throws {
-        let deadline = Date() + 20
-        while fileSize(path) < bytes && Date() < deadline { usleep(10_000) }
-        guard fileSize(path) >= bytes else { throw TimedOut(command: "waiting for \(bytes) bytes in \(path), got \(fileSize(path))", seconds: 20) }
+        // curl's output file: nothing announces its growth, so it is polled.
+        guard eventually(timeout: 20, { fileSize(path) >= bytes }) else { throw TimedOut(command: "waiting for \(bytes) bytes in \(path), got \(fileSize(path))", seconds: 20) }
     }
 
     static func waitUntilNoConnection(_ proxy: ProxyFixture, sourceLocation: SourceLocation = #_sourceLocation) {
-        let deadline = Date() + 10
-        while proxy.proxy.openConnections > 0 && Date() < deadline { usleep(20_000) }
-        #expect(proxy.proxy.openConnections == 0, "connections left open", sourceLocation: sourceLocation)
+        #expect(eventually { proxy.proxy.openConnections == 0 }, "connections left open", sourceLocation: sourceLocation)
     }
 
-    static func mappedProxy(port: Int, caFile: String, responseTimeout: TimeInterval = 60) throws -> ProxyFixture {
-        try ProxyFixture(offline: false) {
+    /// `body` with a proxy that sends origin.test to `port` and trusts `caFile` upstream; the
+    /// proxy's stop is awaited.
+    static func withMappedProxy<Result>(port: Int, caFile: String, responseTimeout: TimeInterval = 60,
+                                        _ body: (ProxyFixture) async throws -> Result) async throws -> Result {
+        try await withProxy(offline: false, configure: {
             $0.mapRemote = [MapRemoteRule(host: FaultOrigin.host, port: 443, address: "127.0.0.1", addressPort: port)]
             $0.upstreamCAFile = caFile
             $0.responseTimeout = responseTimeout
-        }
+        }, body)
     }
 
     @Test(arguments: [("/partial-length", "--http1.1"), ("/partial-chunked", "--http1.1"),
                       ("/partial-length", "--http2"), ("/partial-chunked", "--http2")])
     func anHTTP1OriginKilledMidBodyCutsTheTransfer(path: String, clientFlag: String) async throws {
         let origin = try FaultOrigin()
-        let proxy = try Self.mappedProxy(port: origin.port, caFile: origin.caFile)
-        defer { Task { await proxy.proxy.stop() } }
-        let scratch = try TemporaryDirectory(), output = scratch.path("body")
-        let client = try proxy.startCurl(["--cacert", proxy.rootFile, clientFlag, "--no-buffer", "-o", output, "https://origin.test\(path)"])
-        try origin.waitUntilSent(path)
-        try Self.waitForDownload(output, bytes: FaultOrigin.partialBytes)
-        origin.kill()
-        let result = try client.wait(timeout: 30)
-        Self.expectCut(result, clientFlag: clientFlag)
-        #expect(Self.fileSize(output) == FaultOrigin.partialBytes, "only what the origin sent")
-        let error = try proxy.waitForEvent { $0.type == .error }
-        #expect(error.cause == .upstreamClosed && error.status == nil && error.url == "https://origin.test\(path)", "\(error)")
-        #expect(!proxy.proxy.recordedEvents.contains { $0.type == .response }, "a cut transfer is no response")
-        // The origin is gone: the next request gets the proxy's own answer, promptly.
-        let after = try proxy.curl(["-i", "--cacert", proxy.rootFile, "https://origin.test/after"])
-        #expect(after.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway") && after.stdout.contains("Connection refused"), "\(after)")
-        Self.waitUntilNoConnection(proxy)
+        try await Self.withMappedProxy(port: origin.port, caFile: origin.caFile) { proxy in
+            let scratch = try TemporaryDirectory(), output = scratch.path("body")
+            let client = try proxy.startCurl(["--cacert", proxy.rootFile, clientFlag, "--no-buffer", "-o", output, "https://origin.test\(path)"])
+            try origin.waitUntilSent(path)
+            try Self.waitForDownload(output, bytes: FaultOrigin.partialBytes)
+            origin.kill()
+            let result = try client.wait(timeout: 30)
+            Self.expectCut(result, clientFlag: clientFlag)
+            #expect(Self.fileSize(output) == FaultOrigin.partialBytes, "only what the origin sent")
+            let error = try proxy.waitForEvent { $0.type == .error }
+            #expect(error.cause == .upstreamClosed && error.status == nil && error.url == "https://origin.test\(path)", "\(error)")
+            #expect(!proxy.proxy.recordedEvents.contains { $0.type == .response }, "a cut transfer is no response")
+            // The origin is gone: the next request gets the proxy's own answer, promptly.
+            let after = try proxy.curl(["-i", "--cacert", proxy.rootFile, "https://origin.test/after"])
+            #expect(after.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway") && after.stdout.contains("Connection refused"), "\(after)")
+            Self.waitUntilNoConnection(proxy)
+        }
     }
 
     /// A client that gives up mid-download (curl --max-time): its request gets its end on record,
@@ -70,37 +70,37 @@ import TestSupport
     @Test(arguments: ["--http1.1", "--http2"])
     func aClientThatLeavesMidResponseIsRecorded(clientFlag: String) async throws {
         let origin = try FaultOrigin()
-        let proxy = try Self.mappedProxy(port: origin.port, caFile: origin.caFile)
-        defer { Task { await proxy.proxy.stop() } }
-        let result = try proxy.curl(["--cacert", proxy.rootFile, clientFlag, "--max-time", "2", "-o", "/dev/null", "https://origin.test/partial-length"])
-        #expect(result.status == 28, "curl timed out mid-body: \(result)")
-        let end = try proxy.waitForEvent { $0.type == .error }
-        #expect(end.cause == .clientClosed && end.url == "https://origin.test/partial-length", "\(end)")
-        #expect(end.detail?.contains("the client closed the connection before the response to GET https://origin.test/partial-length ended") == true, "\(end)")
-        #expect(!proxy.proxy.recordedEvents.contains { $0.type == .response })
-        Self.waitUntilNoConnection(proxy)
-        #expect(proxy.proxy.recordedEvents.filter { $0.type == .error }.count == 1, "one end, no more: \(proxy.proxy.recordedEvents.map(\.type))")
+        try await Self.withMappedProxy(port: origin.port, caFile: origin.caFile) { proxy in
+            let result = try proxy.curl(["--cacert", proxy.rootFile, clientFlag, "--max-time", "2", "-o", "/dev/null", "https://origin.test/partial-length"])
+            #expect(result.status == 28, "curl timed out mid-body: \(result)")
+            let end = try proxy.waitForEvent { $0.type == .error }
+            #expect(end.cause == .clientClosed && end.url == "https://origin.test/partial-length", "\(end)")
+            #expect(end.detail?.contains("the client closed the connection before the response to GET https://origin.test/partial-length ended") == true, "\(end)")
+            #expect(!proxy.proxy.recordedEvents.contains { $0.type == .response })
+            Self.waitUntilNoConnection(proxy)
+            #expect(proxy.proxy.recordedEvents.filter { $0.type == .error }.count == 1, "one end, no more: \(proxy.proxy.recordedEvents.map(\.type))")
+        }
     }
 
     /// (An h2 client: curl --http1.1 offers no h2, which this origin requires.)
     @Test(arguments: ["--http2"])
     func anH2OriginKilledMidStreamCutsTheTransfer(clientFlag: String) async throws {
-        let h2 = try H2OriginFixture()
-        defer { Task { await h2.stop() } }
-        let proxy = h2.proxy
-        let scratch = try TemporaryDirectory(), output = scratch.path("body")
-        let client = try proxy.startCurl(["--cacert", proxy.rootFile, clientFlag, "--no-buffer", "-o", output, "https://origin.test/hold/3000"])
-        try Self.waitForDownload(output, bytes: 3000)
-        h2.server.stop()  // SIGKILL
-        let result = try client.wait(timeout: 30)
-        Self.expectCut(result, clientFlag: clientFlag)
-        #expect(Self.fileSize(output) == 3000)
-        let error = try proxy.waitForEvent { $0.type == .error }
-        #expect(error.cause == .upstreamClosed && error.status == nil && error.url == "https://origin.test/hold/3000", "\(error)")
-        #expect(!proxy.proxy.recordedEvents.contains { $0.type == .response })
-        let after = try proxy.curl(["-i", "--cacert", proxy.rootFile, clientFlag, "https://origin.test/after"])
-        #expect(after.stdout.contains("502") && after.stdout.contains("Connection refused"), "\(after)")
-        Self.waitUntilNoConnection(proxy)
+        try await withH2Origin { h2 in
+            let proxy = h2.proxy
+            let scratch = try TemporaryDirectory(), output = scratch.path("body")
+            let client = try proxy.startCurl(["--cacert", proxy.rootFile, clientFlag, "--no-buffer", "-o", output, "https://origin.test/hold/3000"])
+            try Self.waitForDownload(output, bytes: 3000)
+            h2.server.stop()  // SIGKILL
+            let result = try client.wait(timeout: 30)
+            Self.expectCut(result, clientFlag: clientFlag)
+            #expect(Self.fileSize(output) == 3000)
+            let error = try proxy.waitForEvent { $0.type == .error }
+            #expect(error.cause == .upstreamClosed && error.status == nil && error.url == "https://origin.test/hold/3000", "\(error)")
+            #expect(!proxy.proxy.recordedEvents.contains { $0.type == .response })
+            let after = try proxy.curl(["-i", "--cacert", proxy.rootFile, clientFlag, "https://origin.test/after"])
+            #expect(after.stdout.contains("502") && after.stdout.contains("Connection refused"), "\(after)")
+            Self.waitUntilNoConnection(proxy)
+        }
     }
 
     /// An origin that answers nothing gets a 504 once the response timeout is over; one that stops
@@ -110,24 +110,24 @@ import TestSupport
     func aStalledHTTP1OriginTimesOut(path: String, clientFlag: String) async throws {
         let origin = try FaultOrigin()
         defer { origin.kill() }
-        let proxy = try Self.mappedProxy(port: origin.port, caFile: origin.caFile, responseTimeout: 1)
-        defer { Task { await proxy.proxy.stop() } }
-        let started = Date()
-        let result = try proxy.curl(["-i", "--cacert", proxy.rootFile, clientFlag, "https://origin.test\(path)"])
-        let elapsed = Date().timeIntervalSince(started)
-        #expect(elapsed >= 1 && elapsed < 10, "cut by the 1 s response timeout, not by curl: \(elapsed) s")
-        let error = try proxy.waitForEvent { $0.type == .error }
-        #expect(error.cause == .upstreamTimeout && error.url == "https://origin.test\(path)", "\(error)")
-        if path == "/silent" {
-            #expect(result.status == 0 && result.stdout.contains(" 504") && result.stdout.hasSuffix("intercept-proxy: timed out waiting 1 s for a response from origin.test\n"), "\(result)")
-            #expect(error.status == 504)
-        } else {
-            Self.expectCut(result, clientFlag: clientFlag)
-            #expect(error.status == nil && error.detail?.hasSuffix("timed out waiting 1 s for a response from origin.test") == true, "\(error)")
+        try await Self.withMappedProxy(port: origin.port, caFile: origin.caFile, responseTimeout: 1) { proxy in
+            let started = Date()
+            let result = try proxy.curl(["-i", "--cacert", proxy.rootFile, clientFlag, "https://origin.test\(path)"])
+            let elapsed = Date().timeIntervalSince(started)
+            #expect(elapsed >= 1 && elapsed < 10, "cut by the 1 s response timeout, not by curl: \(elapsed) s")
+            let error = try proxy.waitForEvent { $0.type == .error }
+            #expect(error.cause == .upstreamTimeout && error.url == "https://origin.test\(path)", "\(error)")
+            if path == "/silent" {
+                #expect(result.status == 0 && result.stdout.contains(" 504") && result.stdout.hasSuffix("intercept-proxy: timed out waiting 1 s for a response from origin.test\n"), "\(result)")
+                #expect(error.status == 504)
+            } else {
+                Self.expectCut(result, clientFlag: clientFlag)
+                #expect(error.status == nil && error.detail?.hasSuffix("timed out waiting 1 s for a response from origin.test") == true, "\(error)")
+            }
+            let after = try proxy.curl(["--cacert", proxy.rootFile, clientFlag, "https://origin.test/after"])
+            #expect(after.stdout == "origin saw /after\n", "the proxy keeps serving: \(after)")
+            Self.waitUntilNoConnection(proxy)
         }
-        let after = try proxy.curl(["--cacert", proxy.rootFile, clientFlag, "https://origin.test/after"])
-        #expect(after.stdout == "origin saw /after\n", "the proxy keeps serving: \(after)")
-        Self.waitUntilNoConnection(proxy)
     }
 
     @Test(arguments: ["--http2"])
@@ -135,16 +135,16 @@ import TestSupport
         let origin = try MappedOrigin()
         let server = try H2OriginServer(chain: origin.chain)
         defer { server.stop() }
-        let proxy = try Self.mappedProxy(port: server.port, caFile: origin.caFile, responseTimeout: 1)
-        defer { Task { await proxy.proxy.stop() } }
-        let scratch = try TemporaryDirectory(), output = scratch.path("body")
-        let result = try proxy.curl(["--cacert", proxy.rootFile, clientFlag, "--no-buffer", "-o", output, "https://origin.test/hold/3000"])
-        Self.expectCut(result, clientFlag: clientFlag)
-        #expect(Self.fileSize(output) == 3000)
-        let error = try proxy.waitForEvent { $0.type == .error }
-        #expect(error.cause == .upstreamTimeout && error.status == nil && error.url == "https://origin.test/hold/3000", "\(error)")
-        let after = try proxy.curl(["--cacert", proxy.rootFile, clientFlag, "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "https://origin.test/bytes/5000"])
-        #expect(after.stdout == "200 5000", "the proxy keeps serving: \(after)")
-        Self.waitUntilNoConnection(proxy)
+        try await Self.withMappedProxy(port: server.port, caFile: origin.caFile, responseTimeout: 1) { proxy in
+            let scratch = try TemporaryDirectory(), output = scratch.path("body")
+            let result = try proxy.curl(["--cacert", proxy.rootFile, clientFlag, "--no-buffer", "-o", output, "https://origin.test/hold/3000"])
+            Self.expectCut(result, clientFlag: clientFlag)
+            #expect(Self.fileSize(output) == 3000)
+            let error = try proxy.waitForEvent { $0.type == .error }
+            #expect(error.cause == .upstreamTimeout && error.status == nil && error.url == "https://origin.test/hold/3000", "\(error)")
+            let after = try proxy.curl(["--cacert", proxy.rootFile, clientFlag, "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "https://origin.test/bytes/5000"])
+            #expect(after.stdout == "200 5000", "the proxy keeps serving: \(after)")
+            Self.waitUntilNoConnection(proxy)
+        }
     }
 }

@@ -31,37 +31,37 @@ def serve(raw):
 serve_forever(serve)
 """#
 
-    @Test func hostWithoutAuthorityReachesAnHTTP1OriginAsItsHost() throws {
-        let fixture = try PythonOriginFixture(script: Self.hostEcho)
-        defer { fixture.stop() }
-        let result = try hostileH2Client(fixture.proxy, host: "origin.test", script: """
-            send(frame(1, 0x5, 1, encoder.encode([(":method", "GET"), (":scheme", "https"), (":path", "/echo"), ("host", "origin.test")])))
-            bodies = {}
-            def collect(f):
-                if f[0] == 0:
-                    bodies[f[2]] = bodies.get(f[2], b"") + f[3]
-                return False
-            read_all(10, stop=collect, until=lambda: 1 in summary["ended"])
-            report()
-            print("body", bodies.get(1, b"").decode())
-            """)
-        #expect(result.stdout.contains("status 1 200") && result.stdout.contains("body hosts=origin.test"), "\(result)")
-        let request = try fixture.proxy.waitForEvent { $0.type == .request }
-        #expect(request.url == "https://origin.test/echo", "\(request)")
+    @Test func hostWithoutAuthorityReachesAnHTTP1OriginAsItsHost() async throws {
+        try await withPythonOrigin(script: Self.hostEcho) { fixture in
+            let result = try hostileH2Client(fixture.proxy, host: "origin.test", script: """
+                send(frame(1, 0x5, 1, encoder.encode([(":method", "GET"), (":scheme", "https"), (":path", "/echo"), ("host", "origin.test")])))
+                bodies = {}
+                def collect(f):
+                    if f[0] == 0:
+                        bodies[f[2]] = bodies.get(f[2], b"") + f[3]
+                    return False
+                read_all(10, stop=collect, until=lambda: 1 in summary["ended"])
+                report()
+                print("body", bodies.get(1, b"").decode())
+                """)
+            #expect(result.stdout.contains("status 1 200") && result.stdout.contains("body hosts=origin.test"), "\(result)")
+            let request = try fixture.proxy.waitForEvent { $0.type == .request }
+            #expect(request.url == "https://origin.test/echo", "\(request)")
+        }
     }
 
     @Test func twoDifferentAuthoritiesAreRefused() async throws {
-        let fixture = try ProxyFixture()
-        defer { Task { await fixture.proxy.stop() } }
-        let result = try hostileH2Client(fixture, script: """
-            send(headers(1, "/two", extra=[("host", "other.example")]))
-            send(headers(3, "/same", extra=[("host", host)]))
-            read_all(10, until=lambda: all(s in summary["ended"] for s in (1, 3)))
-            report()
-            """)
-        #expect(result.stdout.contains("status 1 400") && result.stdout.contains("status 3 200") && result.stdout.contains("goaway None"), "\(result)")
-        let refused = try fixture.waitForEvent { $0.type == .error }
-        #expect(refused.cause == .badRequest && refused.status == 400 && refused.streamId == 1, "\(refused)")
-        #expect(refused.detail?.contains("two authorities, :authority 'h2.example' and host 'other.example'") == true, "\(refused)")
+        try await withProxy { fixture in
+            let result = try hostileH2Client(fixture, script: """
+                send(headers(1, "/two", extra=[("host", "other.example")]))
+                send(headers(3, "/same", extra=[("host", host)]))
+                read_all(10, until=lambda: all(s in summary["ended"] for s in (1, 3)))
+                report()
+                """)
+            #expect(result.stdout.contains("status 1 400") && result.stdout.contains("status 3 200") && result.stdout.contains("goaway None"), "\(result)")
+            let refused = try fixture.waitForEvent { $0.type == .error }
+            #expect(refused.cause == .badRequest && refused.status == 400 && refused.streamId == 1, "\(refused)")
+            #expect(refused.detail?.contains("two authorities, :authority 'h2.example' and host 'other.example'") == true, "\(refused)")
+        }
     }
 }

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 @testable import InterceptProxy
 import Testing
+import TestSupport
 
 /// The event loop's timers (LoopTimers): they fire in deadline order on the loop, a cancelled one
 /// never fires and is released when cancelled (with asyncAfter the soak's RSS grew by ~2 KB a
@@ -25,9 +26,8 @@ import Testing
             cancelled.cancel()
             loop.schedule(after: 0.05) { log.add("first") }
         }
-        let deadline = Date() + 5
-        while log.all.count < 4 && Date() < deadline { usleep(10_000) }
-        usleep(100_000)
+        _ = eventually(timeout: 5) { log.all.count >= 4 }
+        usleep(100_000)  // a deliberate gap: time for a cancelled timer to fire, were it still armed
         #expect(log.all == ["first", "a", "b", "c"])
     }
 
@@ -82,7 +82,7 @@ import Testing
             }
             #expect(loop.heldTimers == 0)
         }
-        usleep(150_000)
+        usleep(150_000)  // a deliberate gap: time for a cancelled timer to fire, were it still armed
         #expect(released == nil)
         #expect(log.all.isEmpty)
         #expect(freedLoop == nil, "the loop outlived its last reference")
@@ -101,11 +101,10 @@ import Testing
             }
         }
         loop.queue.sync { timer.arm(after: 0.1) }
-        usleep(50_000)
+        usleep(50_000)  // a deliberate gap: the first deadline is half gone when it is pushed back
         loop.queue.sync { timer.arm(after: 0.3) }  // pushed back before the first deadline
-        let deadline = Date() + 5
-        while log.all.isEmpty && Date() < deadline { usleep(10_000) }
-        usleep(200_000)
+        _ = eventually(timeout: 5) { !log.all.isEmpty }
+        usleep(200_000)  // a deliberate gap: time for a second firing, were there one
         #expect(log.all.count == 1)
         let fired = try #require(log.all.first)
         #expect(fired.hasPrefix("fired 0.3") || fired.hasPrefix("fired 0.4"), "\(fired)")
@@ -124,14 +123,12 @@ import Testing
             cancelled.arm(after: 0.05)
             cancelled.cancel()
         }
-        let deadline = Date() + 5
-        while log.all.isEmpty && Date() < deadline { usleep(10_000) }
-        usleep(150_000)
+        _ = eventually(timeout: 5) { !log.all.isEmpty }
+        usleep(150_000)  // a deliberate gap: time for a cancelled timer to fire, were it still armed
         #expect(log.all == ["early"])
         // Re-armed after firing, it fires again.
         loop.queue.sync { early.arm(after: 0.05) }
-        let again = Date() + 5
-        while log.all.count < 2 && Date() < again { usleep(10_000) }
+        _ = eventually(timeout: 5) { log.all.count >= 2 }
         #expect(log.all == ["early", "early"])
     }
 
@@ -181,8 +178,7 @@ import Testing
             }
             return kept.sorted { $0.1 == $1.1 ? $0.0 < $1.0 : $0.1 < $1.1 }.map { String($0.0) }
         }
-        let deadline = Date() + 5
-        while log.all.count < expected.count && Date() < deadline { usleep(10_000) }
+        _ = eventually(timeout: 5) { log.all.count >= expected.count }
         #expect(log.all == expected)
         #expect(loop.heldTimers == 0)
     }

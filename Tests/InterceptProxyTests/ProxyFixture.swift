@@ -210,9 +210,6 @@ func withH2Origin<Result>(configure: (inout ProxyConfiguration) -> Void = { _ in
 typealias H2OriginFixture = MappedOriginFixture<H2OriginServer>
 
 extension MappedOriginFixture where Origin == H2OriginServer {
-    /// (For tests not yet on `withH2Origin`, which must stop it themselves.)
-    convenience init() throws { try self.init(origin: H2OriginServer.init(chain:)) }
-
     var server: H2OriginServer { origin }
 }
 
@@ -220,28 +217,6 @@ extension MappedOriginFixture where Origin == H2OriginServer {
 /// arguments, see `PythonServer`) behind the proxy.
 func withPythonOrigin<Result>(script: String, _ body: (MappedOriginFixture<PythonServer>) async throws -> Result) async throws -> Result {
     try await withMappedOrigin(origin: { chain in try PythonServer(script: script) { try $0.writeChain(chain) } }, body)
-}
-
-/// A mapped-origin fixture around a Python script, for the synchronous tests that still stop it
-/// themselves (HTTP2AuthorityTests); everything else uses `withPythonOrigin`.
-final class PythonOriginFixture: @unchecked Sendable {
-    private let fixture: MappedOriginFixture<PythonServer>
-    var origin: PythonServer { fixture.origin }
-    var proxy: ProxyFixture { fixture.proxy }
-
-    init(script: String) throws {
-        fixture = try MappedOriginFixture { chain in try PythonServer(script: script) { try $0.writeChain(chain) } }
-    }
-
-    /// `GET https://origin.test/` through the proxy, trusting the proxy's root.
-    func get() throws -> ProcessResult { try fixture.curl(["/"]) }
-
-    /// Stops the origin now and the proxy soon after (its stop is async: `withPythonOrigin` awaits it).
-    func stop() {
-        origin.stop()
-        let proxy = proxy
-        Task { await proxy.stop() }
-    }
 }
 
 extension MappedOriginFixture where Origin == PythonServer {
