@@ -111,6 +111,8 @@ enum HTTP1ResponseTarget {
             for piece in pieces {
                 input += piece
                 record(try decoder.feed(piece), into: &outcome)
+                // After a 101 the bytes are the new protocol's: handed over raw, not parsed.
+                if decoder.hasSwitched { outcome.raw += decoder.takeBuffered() }
             }
             outcome.closeDelimited = decoder.readsUntilClose
             record(try decoder.finish(), into: &outcome)

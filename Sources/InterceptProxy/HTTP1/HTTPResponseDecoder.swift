@@ -64,6 +64,9 @@ struct HTTPResponseDecoder {
     /// True when a response body runs until the upstream closes the connection.
     var readsUntilClose: Bool { if case .untilClose = state { return true } else { return false } }
 
+    /// True after a 101 (or a 2xx to CONNECT): the rest is the new protocol's, for `takeBuffered()`.
+    var hasSwitched: Bool { if case .switched = state { return true } else { return false } }
+
     /// After a 101: the bytes that came after its head (the new protocol's), handed over once.
     mutating func takeBuffered() -> [UInt8] { buffer.takeAll() }
 
