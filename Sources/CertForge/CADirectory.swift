@@ -85,7 +85,8 @@ public struct CADirectory: Sendable {
                 throw CertForgeError.authorityMissing(directory: folder.path, file: file.lastPathComponent)
             }
             identities.append(try CertificateAuthority.loadIdentity(
-                certificateFile: certificateURL.path, keyFile: keyURL.path, passphrase: nil, now: now))
+                certificateFile: certificateURL.path, keyFile: keyURL.path, passphrase: nil, now: now,
+                checkingCAness: !(role == "root-ca" && profile.rootMayLackCAMarks)))
         }
         guard identities[0].certificate.isSigned(by: identities[0].certificate) else {
             throw CertForgeError.inconsistentAuthority(directory: folder.path, detail: "root-ca.pem is not self-signed")
@@ -119,14 +120,14 @@ public struct CADirectory: Sendable {
 extension CertificateAuthority {
     /// Loads a CA certificate and its key from PEM files and checks they make a usable signing CA.
     public static func loadIdentity(certificateFile: String, keyFile: String, passphrase: String?,
-                                    now: Date = Date()) throws -> SigningIdentity {
+                                    now: Date = Date(), checkingCAness: Bool = true) throws -> SigningIdentity {
         let certificate = try Certificate.parsePEM(SecureFile.read(URL(fileURLWithPath: certificateFile)), source: certificateFile)[0]
         let key = try PrivateKey(pem: SecureFile.read(URL(fileURLWithPath: keyFile)), passphrase: passphrase, source: keyFile)
         guard key.matches(certificate) else {
             throw CertForgeError.keyDoesNotMatchCertificate(certificate: certificateFile, key: keyFile)
         }
         let identity = SigningIdentity(certificate: certificate, key: key)
-        try validate(identity, source: certificateFile, now: now)
+        try validate(identity, source: certificateFile, now: now, checkingCAness: checkingCAness)
         return identity
     }
 

@@ -36,6 +36,8 @@ public enum CertForgeError: Error, Equatable, CustomStringConvertible, Sendable 
     case unknownName(kind: String, name: String, known: [String])
     /// `public` names the test world's stand-in for the public web PKI, which never signs as a gateway.
     case publicStandInIsNotAGateway
+    /// A quirk changes a certificate the profile's chain does not have (an intermediate in a one-CA shape).
+    case quirkNeedsIntermediate(quirk: String, profile: String)
 
     public var description: String {
         switch self {
@@ -71,6 +73,8 @@ public enum CertForgeError: Error, Equatable, CustomStringConvertible, Sendable 
             return "OpenSSL \(operation) failed: \(detail)"
         case let .unknownName(kind, name, known):
             return "unknown \(kind) '\(name)'; choose one of: \(known.joined(separator: ", "))"
+        case let .quirkNeedsIntermediate(quirk, profile):
+            return "quirk \(quirk) changes the intermediates, and profile \(profile) has none; choose zscaler or netskope"
         case .publicStandInIsNotAGateway:
             return "'public' is the test world's stand-in for the public web PKI, not a gateway profile; choose one of: \(ChainProfile.presets.map(\.name).joined(separator: ", ")) (the stand-in signs bypassed hosts and the direct world on its own: see --bypass and --world)"
         }

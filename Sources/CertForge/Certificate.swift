@@ -80,6 +80,15 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
     /// Whether basicConstraints says CA:TRUE.
     public var isCertificateAuthority: Bool { X509_get_extension_flags(pointer) & UInt32(EXFLAG_CA) != 0 }
 
+    /// Whether its signature uses SHA-1 (what security level 1 and above refuse).
+    public var isSignedWithSHA1: Bool {
+        let nid = X509_get_signature_nid(pointer)
+        return nid == NID_sha1WithRSAEncryption || nid == NID_ecdsa_with_SHA1
+    }
+
+    /// Whether it carries a subject key identifier (children can then name it by key id).
+    var hasKeyIdentifier: Bool { isCritical(NID_subject_key_identifier) != nil }
+
     /// Whether the extension with this NID is present and marked critical; nil when absent.
     func isCritical(_ nid: Int32) -> Bool? {
         let index = X509_get_ext_by_NID(pointer, nid, -1)

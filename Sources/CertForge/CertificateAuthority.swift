@@ -31,7 +31,7 @@ public final class CertificateAuthority: Sendable {
     public init(profile: ChainProfile, root: SigningIdentity, intermediates: [SigningIdentity],
                 source: String, now: Date = Date()) throws {
         var parent = root
-        try Self.validate(root, source: source, now: now)
+        try Self.validate(root, source: source, now: now, checkingCAness: !profile.rootMayLackCAMarks)
         for intermediate in intermediates {
             try Self.validate(intermediate, source: source, now: now)
             guard intermediate.certificate.isSigned(by: parent.certificate) else {
@@ -54,6 +54,7 @@ public final class CertificateAuthority: Sendable {
         let rootKey = try PrivateKey.generate(profile.keyAlgorithm)
         var rootBuilder = caBuilder(rootSpec, pathLength: nil, isRoot: true, now: now)
         if let nameConstraints { rootBuilder.extensions.append(.nameConstraints(nameConstraints)) }
+        rootBuilder.apply(profile.quirks, role: .root(depth: profile.depth))
         let rootCertificate = try rootBuilder.sign(publicKey: rootKey, signer: .selfSigned(rootKey))
         let root = SigningIdentity(certificate: rootCertificate, key: rootKey)
         let intermediates = try makeIntermediates(profile: profile, under: root, nameConstraints: nameConstraints, now: now)
@@ -70,14 +71,14 @@ public final class CertificateAuthority: Sendable {
     }
 
     /// Checks what makes a certificate usable as a signing CA, with a message that names the problem.
-    static func validate(_ identity: SigningIdentity, source: String, now: Date) throws {
+    static func validate(_ identity: SigningIdentity, source: String, now: Date, checkingCAness: Bool = true) throws {
         let certificate = identity.certificate
         let subject = certificate.subject.description
         guard identity.key.matches(certificate) else {
             throw CertForgeError.keyDoesNotMatchCertificate(certificate: source, key: source)
         }
         let usage = certificate.keyUsage
-        guard certificate.isCertificateAuthority, usage == nil || usage!.contains(.keyCertSign) else {
+        guard !checkingCAness || certificate.isCertificateAuthority && (usage == nil || usage!.contains(.keyCertSign)) else {
             throw CertForgeError.notACertificateAuthority(subject: subject, source: source)
         }
         guard certificate.notAfter > now else {
@@ -110,6 +111,7 @@ public final class CertificateAuthority: Sendable {
             let below = specs.count - index - 1
             var builder = caBuilder(spec, pathLength: below, isRoot: false, now: now)
             if let nameConstraints { builder.extensions.append(.nameConstraints(nameConstraints)) }
+            builder.apply(profile.quirks, role: .intermediate(isIssuing: below == 0, parentHasKeyIdentifier: parent.certificate.hasKeyIdentifier))
             // An intermediate must not outlive its parent.
             builder.notAfter = min(builder.notAfter, parent.certificate.notAfter)
             let certificate = try builder.sign(publicKey: key, signer: parent.signer)

@@ -42,6 +42,10 @@ public enum CertificateExtension: Hashable, Sendable {
     case subjectKeyIdentifier
     /// The issuer's subject key identifier.
     case authorityKeyIdentifier
+    /// The issuer's name and serial number instead (for an issuer without a subject key identifier).
+    case authorityKeyIdentifierByIssuerName
+    /// anyPolicy; critical only in gateway quirks (RFC 5280 lets CAs mark it, some verifiers refuse).
+    case certificatePolicies(critical: Bool)
     /// Critical: the names this CA (and every CA below it) may sign for.
     case nameConstraints(NameConstraints)
 
@@ -52,7 +56,8 @@ public enum CertificateExtension: Hashable, Sendable {
         case .serverAuthExtendedKeyUsage: return NID_ext_key_usage
         case .subjectAlternativeNames: return NID_subject_alt_name
         case .subjectKeyIdentifier: return NID_subject_key_identifier
-        case .authorityKeyIdentifier: return NID_authority_key_identifier
+        case .authorityKeyIdentifier, .authorityKeyIdentifierByIssuerName: return NID_authority_key_identifier
+        case .certificatePolicies: return NID_certificate_policies
         case .nameConstraints: return NID_name_constraints
         }
     }
@@ -74,6 +79,10 @@ public enum CertificateExtension: Hashable, Sendable {
             return "hash"
         case .authorityKeyIdentifier:
             return "keyid:always"
+        case .authorityKeyIdentifierByIssuerName:
+            return "issuer:always"
+        case let .certificatePolicies(critical):
+            return (critical ? "critical," : "") + "2.5.29.32.0"
         case let .nameConstraints(constraints):
             return constraints.configValue
         }
@@ -108,6 +117,13 @@ public struct CertificateBuilder: Sendable {
     public var notAfter: Date
     public var extensions: [CertificateExtension]
     public var digest: SignatureDigest = .sha256
+    /// X.509 v1 carries no extensions: set only to reproduce old roots (`extensions` must be empty).
+    public var isVersion1 = false
+    /// A negative serial (RFC 5280 forbids it; Go 1.23+ refuses it), to reproduce gateways that emit one.
+    public var negativeSerial = false
+    /// The issuer name written as PrintableString, while the issuer's own subject is UTF8String:
+    /// the same name, encoded differently, which byte-comparing verifiers fail to chain.
+    public var issuerAsPrintableString = false
 
     public init(subject: DistinguishedName, notBefore: Date, notAfter: Date, extensions: [CertificateExtension]) {
         self.subject = subject
@@ -121,8 +137,9 @@ public struct CertificateBuilder: Sendable {
         guard let x509 = X509_new() else { throw openSSLFailure("X509_new") }
         let certificate = Certificate(taking: x509)  // frees x509 on any throw below
 
-        guard X509_set_version(x509, Int(X509_VERSION_3)) == 1 else { throw openSSLFailure("X509_set_version") }
-        try Self.setRandomSerial(x509)
+        precondition(!isVersion1 || extensions.isEmpty, "a v1 certificate has no extensions")
+        guard X509_set_version(x509, Int(isVersion1 ? X509_VERSION_1 : X509_VERSION_3)) == 1 else { throw openSSLFailure("X509_set_version") }
+        try Self.setRandomSerial(x509, negative: negativeSerial)
 
         let subjectName = try subject.makeX509Name()
         defer { X509_NAME_free(subjectName) }
@@ -133,8 +150,14 @@ public struct CertificateBuilder: Sendable {
         case let .selfSigned(key): (issuerCertificate, signingKey) = (x509, key)
         case let .issuer(certificate, key): (issuerCertificate, signingKey) = (certificate.pointer, key)
         }
-        guard X509_set_issuer_name(x509, X509_get_subject_name(issuerCertificate)) == 1 else {
-            throw openSSLFailure("X509_set_issuer_name")
+        if issuerAsPrintableString, case let .issuer(certificate, _) = signer {
+            let issuerName = try certificate.subject.makeX509Name(stringType: .printable)
+            defer { X509_NAME_free(issuerName) }
+            guard X509_set_issuer_name(x509, issuerName) == 1 else { throw openSSLFailure("X509_set_issuer_name") }
+        } else {
+            guard X509_set_issuer_name(x509, X509_get_subject_name(issuerCertificate)) == 1 else {
+                throw openSSLFailure("X509_set_issuer_name")
+            }
         }
         guard ASN1_TIME_set(X509_getm_notBefore(x509), time_t(notBefore.timeIntervalSince1970)) != nil,
               ASN1_TIME_set(X509_getm_notAfter(x509), time_t(notAfter.timeIntervalSince1970)) != nil else {
@@ -145,6 +168,10 @@ public struct CertificateBuilder: Sendable {
         var context = X509V3_CTX()
         X509V3_set_ctx(&context, issuerCertificate, x509, nil, nil, 0)
         for ext in extensions {
+            if case let .certificatePolicies(critical) = ext {
+                try Self.addAnyPolicy(to: x509, critical: critical)
+                continue
+            }
             guard let encoded = X509V3_EXT_nconf_nid(nil, &context, ext.nid, ext.configValue) else {
                 throw CertForgeError.openSSL(
                     operation: "encoding extension \(String(cString: OBJ_nid2sn(ext.nid))) = \(ext.configValue)",
@@ -160,12 +187,27 @@ public struct CertificateBuilder: Sendable {
         return certificate
     }
 
+    /// certificatePolicies { anyPolicy }, written as DER: OpenSSL's text form of this extension
+    /// wants a configuration database.
+    private static func addAnyPolicy(to x509: OpaquePointer, critical: Bool) throws {
+        let der: [UInt8] = [0x30, 0x08, 0x30, 0x06, 0x06, 0x04, 0x55, 0x1D, 0x20, 0x00]
+        guard let value = ASN1_OCTET_STRING_new() else { throw openSSLFailure("ASN1_OCTET_STRING_new") }
+        defer { ASN1_OCTET_STRING_free(value) }
+        guard ASN1_OCTET_STRING_set(value, der, Int32(der.count)) == 1,
+              let encoded = X509_EXTENSION_create_by_NID(nil, NID_certificate_policies, critical ? 1 : 0, value) else {
+            throw openSSLFailure("encoding certificatePolicies")
+        }
+        defer { X509_EXTENSION_free(encoded) }
+        guard X509_add_ext(x509, encoded, -1) == 1 else { throw openSSLFailure("X509_add_ext") }
+    }
+
     /// 127 random bits with the top bit set: positive, non-zero and always 16 DER bytes.
-    private static func setRandomSerial(_ x509: OpaquePointer) throws {
+    private static func setRandomSerial(_ x509: OpaquePointer, negative: Bool) throws {
         guard let bn = BN_new() else { throw openSSLFailure("BN_new") }
         defer { BN_free(bn) }
-        guard BN_rand(bn, 127, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY) == 1,
-              let serial = BN_to_ASN1_INTEGER(bn, nil) else { throw openSSLFailure("generating a serial number") }
+        guard BN_rand(bn, 127, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY) == 1 else { throw openSSLFailure("generating a serial number") }
+        if negative { BN_set_negative(bn, 1) }
+        guard let serial = BN_to_ASN1_INTEGER(bn, nil) else { throw openSSLFailure("encoding the serial number") }
         defer { ASN1_INTEGER_free(serial) }
         guard X509_set_serialNumber(x509, serial) == 1 else { throw openSSLFailure("X509_set_serialNumber") }
     }

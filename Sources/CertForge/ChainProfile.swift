@@ -29,6 +29,8 @@ public struct ChainProfile: Hashable, Sendable {
     public var leafBackdate: TimeInterval
     /// Extra subject attributes for leaves, placed before the CN (gateways often add their O).
     public var leafSubjectPrefix: [DistinguishedName.Attribute]
+    /// Defects the CAs and leaves carry, sorted (see `Quirk`); none in the presets.
+    public private(set) var quirks: [Quirk] = []
 
     public init(
         name: String, summary: String, clientError: String, keyAlgorithm: KeyAlgorithm = .rsa2048,
@@ -57,12 +59,30 @@ public struct ChainProfile: Hashable, Sendable {
         return copy
     }
 
-    /// Sub-folder of the CA directory: the profile name, plus the algorithm when it is not the preset's.
+    /// The same profile whose CAs and leaves carry these quirks; a quirk on intermediates needs a
+    /// profile that has one.
+    public func with(quirks: [Quirk]) throws -> ChainProfile {
+        if let missing = quirks.first(where: { !$0.applies(toDepth: depth) }) {
+            throw CertForgeError.quirkNeedsIntermediate(quirk: missing.rawValue, profile: name)
+        }
+        var copy = self
+        copy.quirks = quirks.normalized
+        return copy
+    }
+
+    /// Sub-folder of the CA directory: the profile name, plus the algorithm when it is not the
+    /// preset's, plus the quirks (a quirky CA never replaces the textbook one).
     public var storageName: String {
         let preset = (Self.presets + [.publicStandIn]).first { $0.name == name }
-        if let preset, preset.keyAlgorithm == keyAlgorithm { return name }
-        return "\(name)-\(keyAlgorithm.name)"
+        var stem = name
+        if preset == nil || preset!.keyAlgorithm != keyAlgorithm { stem += "-\(keyAlgorithm.name)" }
+        return ([stem] + quirks.map(\.rawValue)).joined(separator: "+")
     }
+
+    func has(_ quirk: Quirk) -> Bool { quirks.contains(quirk) }
+
+    /// A quirky root may not look like a CA to OpenSSL (v1, or no keyCertSign), and still signs.
+    var rootMayLackCAMarks: Bool { has(.version1Root) || has(.pathLengthWithoutKeyCertSign) }
 
     public static let day: TimeInterval = 86_400
     public static let year: TimeInterval = 365 * day

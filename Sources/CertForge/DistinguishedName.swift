@@ -42,8 +42,14 @@ public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
     /// X.520 upper bounds (RFC 5280 appendix A) for the attributes profiles use.
     private static let upperBounds: [String: Int] = ["C": 2, "ST": 128, "L": 128, "O": 64, "OU": 64, "CN": 64, "emailAddress": 255]
 
+    /// How attribute values are encoded: UTF8String (RFC 5280's choice), or PrintableString where the
+    /// characters allow it (older CAs; a gateway quirk when the issuer's own subject is UTF8String).
+    enum StringType {
+        case utf8, printable
+    }
+
     /// A new OpenSSL X509_NAME owned by the caller.
-    func makeX509Name() throws -> OpaquePointer {
+    func makeX509Name(stringType: StringType = .utf8) throws -> OpaquePointer {
         for attribute in attributes {
             // Mimicked subjects carry any attribute a real CA wrote; OpenSSL must at least know the type.
             guard Self.upperBounds[attribute.type] != nil || OBJ_txt2nid(attribute.type) != NID_undef else {
@@ -59,7 +65,11 @@ public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
         }
         guard let name = X509_NAME_new() else { throw openSSLFailure("X509_NAME_new") }
         for attribute in attributes {
-            let added = X509_NAME_add_entry_by_txt(name, attribute.type, MBSTRING_UTF8, attribute.value, -1, -1, 0)
+            let added: Int32
+            switch stringType {
+            case .utf8: added = X509_NAME_add_entry_by_txt(name, attribute.type, MBSTRING_UTF8, attribute.value, -1, -1, 0)
+            case .printable: added = Self.addPrintable(attribute, to: name)
+            }
             if added != 1 {
                 X509_NAME_free(name)
                 throw CertForgeError.openSSL(
@@ -68,6 +78,18 @@ public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
             }
         }
         return name
+    }
+
+    /// Adds the attribute as a PrintableString, or UTF8String when its characters are outside that set.
+    private static func addPrintable(_ attribute: Attribute, to name: OpaquePointer) -> Int32 {
+        let nid = OBJ_txt2nid(attribute.type)
+        let bytes = Array(attribute.value.utf8)
+        let printable = bytes.allSatisfy { byte in
+            (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39)
+                || Array(" '()+,-./:=?".utf8).contains(byte)
+        }
+        let type = printable ? V_ASN1_PRINTABLESTRING : V_ASN1_UTF8STRING
+        return X509_NAME_add_entry_by_NID(name, nid, type, bytes, Int32(bytes.count), -1, 0)
     }
 
     /// Reads an OpenSSL X509_NAME without taking ownership.

@@ -25,6 +25,12 @@ public struct ForgedChain: Sendable {
     /// Every certificate on the wire, leaf first.
     public var sentCertificates: [Certificate] { [leaf] + chain }
 
+    /// Whether OpenSSL at the distribution's security level would refuse to present it (a SHA-1
+    /// signature, an RSA-1024 key): a server must lower its level, the client is the one to judge.
+    public var isWeak: Bool {
+        failure == .rsa1024 || sentCertificates.contains { $0.isSignedWithSHA1 }
+    }
+
     /// The sent certificates as one PEM text, leaf first (what a server's certificate file holds).
     public var pem: String { sentCertificates.map(\.pemString).joined() }
 }

@@ -16,6 +16,11 @@ struct CAOptions: ParsableArguments {
         "Key algorithm for the whole hierarchy and the leaves: rsa2048, rsa3072, rsa4096, p256, p384.", valueName: "alg"))
     var keyAlgorithm: String?
 
+    @Option(name: .customLong("quirk"), help: ArgumentHelp(
+        "Give the CAs and leaves a real gateway's defect (repeatable, comma-separated; `intercept-proxy profiles` lists them). The quirky CA lives beside the textbook one, e.g. certs/zscaler+leaf-no-aki.",
+        valueName: "name"))
+    var quirks: [String] = []
+
     @Option(name: .customLong("ca-cert"), help: ArgumentHelp("Use your own root CA certificate (PEM) instead of a generated one.", valueName: "file"))
     var caCertificate: String?
 
@@ -45,6 +50,7 @@ struct CAOptions: ParsableArguments {
         do {
             var chosen = try ChainProfile.preset(named: profile ?? Self.environment("INTERCEPT_PROXY_PROFILE") ?? ChainProfile.default.name)
             if let keyAlgorithm { chosen = chosen.with(keyAlgorithm: try KeyAlgorithm(name: keyAlgorithm)) }
+            if !quirks.isEmpty { chosen = try chosen.with(quirks: quirks.flatMap { try Quirk.parse($0) }) }
             return chosen
         } catch let error as CertForgeError {
             throw ValidationError(error.description)  // an unknown name is a usage error

@@ -55,7 +55,7 @@ struct ForgeCommand: ParsableCommand {
 
 struct ProfilesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "profiles", abstract: "List the chain profiles and failure modes, one line each.")
+        commandName: "profiles", abstract: "List the chain profiles, failure modes and gateway quirks, one line each.")
 
     func run() throws {
         print("profiles (what a client without the root reports):")
@@ -65,6 +65,8 @@ struct ProfilesCommand: ParsableCommand {
         }))
         print("\nfailure modes (--failure MODE):")
         print(Terminal.table(FailureMode.allCases.map { ("  \($0.rawValue)", $0.summary) }))
+        print("\ngateway quirks (--quirk NAME[,NAME...] with ca init, run, forge): defects of the CA itself, met with the root trusted")
+        print(Terminal.table(Quirk.allCases.map { ("  \($0.rawValue)", "\($0.place.rawValue): \($0.summary)") }))
         print("\nkey algorithms (--key-algorithm): \(KeyAlgorithm.named.map(\.name).joined(separator: ", "))")
     }
 }

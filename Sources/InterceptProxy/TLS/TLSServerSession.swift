@@ -79,7 +79,7 @@ final class TLSServerSession: @unchecked Sendable {
     private var installFailure: String?
 
     private func install(_ chain: ForgedChain) {
-        if chain.failure == .sha1 || chain.failure == .rsa1024 { engine.allowWeakCertificates() }
+        if chain.isWeak { engine.allowWeakCertificates() }
         do {
             try engine.useCertificate(chain.leaf, key: chain.leafKey, chain: chain.chain, for: chain.serverName.text)
         } catch {

@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `--quirk` end to end: the quirky CA beside the textbook one, clear errors, and a proxy whose chain
+/// a strict client refuses with the root trusted while curl accepts it (the failure users meet after
+/// installing their gateway's root the right way).
+@Suite struct QuirkCLITests {
+    @Test func caInitKeepsAQuirkyCABesideTheTextbookOne() throws {
+        let scratch = try TemporaryDirectory()
+        let directory = scratch.path("ca")
+        let plain = try CLI.run(["ca", "init", "--ca-dir", directory])
+        #expect(plain.status == 0, "\(plain)")
+        let quirky = try CLI.run(["ca", "init", "--ca-dir", directory, "--quirk", "leaf-no-aki", "--quirk", "bc-not-critical"])
+        #expect(quirky.status == 0, "\(quirky)")
+        let folder = "\(directory)/zscaler+bc-not-critical+leaf-no-aki"
+        #expect(FileManager.default.fileExists(atPath: "\(folder)/root-ca.pem"), "\(quirky)")
+        #expect(try String(contentsOfFile: "\(directory)/zscaler/root-ca.pem", encoding: .utf8) !=
+                String(contentsOfFile: "\(folder)/root-ca.pem", encoding: .utf8))
+        let text = try run("openssl", ["x509", "-noout", "-text", "-in", "\(folder)/root-ca.pem"]).stdout
+        #expect(text.contains("X509v3 Basic Constraints: \n"), "\(text)")
+    }
+
+    @Test func unknownAndMisplacedQuirksAreUsageErrors() throws {
+        let scratch = try TemporaryDirectory()
+        let unknown = try CLI.run(["ca", "init", "--ca-dir", scratch.path("ca"), "--quirk", "no-such-quirk"])
+        #expect(unknown.status == 2, "\(unknown)")
+        #expect(unknown.stderr.contains("unknown quirk 'no-such-quirk'; choose one of: bc-not-critical, intermediate-no-aki"), "\(unknown)")
+        let misplaced = try CLI.run(["ca", "init", "--ca-dir", scratch.path("ca"), "--profile", "plain", "--quirk", "sha1-intermediate"])
+        #expect(misplaced.status == 2, "\(misplaced)")
+        #expect(misplaced.stderr.contains("quirk sha1-intermediate changes the intermediates, and profile plain has none"), "\(misplaced)")
+        let listed = try CLI.run(["profiles"])
+        for name in ["bc-not-critical", "leaf-no-aki", "v1-root", "issuer-string-type", "cn-trailing-space"] {
+            #expect(listed.stdout.contains("  \(name) "), "\(listed)")
+        }
+    }
+
+    @Test func aStrictClientRefusesWhatCurlAcceptsWithTheRootTrusted() throws {
+        let proxy = try ProxyProcess(["--offline", "--quirk", "bc-not-critical"], caDirectory: .fresh)
+        defer { proxy.stop() }
+        #expect(proxy.root.hasSuffix("/zscaler+bc-not-critical/root-ca.pem"), "\(proxy.root)")
+        let curl = try proxy.curl(["https://pypi.org/simple/"])
+        #expect(curl.status == 0 && curl.stdout.contains("so this client trusts"), "\(curl)")
+        let script = """
+            import ssl, sys, urllib.request
+            context = ssl.create_default_context(cafile=sys.argv[2])
+            context.verify_flags |= ssl.VERIFY_X509_STRICT  # Python 3.13's default
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({"https": sys.argv[1]}), urllib.request.HTTPSHandler(context=context))
+            try:
+                opener.open("https://pypi.org/simple/", timeout=20)
+                print("trusted")
+            except Exception as error:
+                print(error)
+            """
+        let python = try run("python3", ["-c", script, "http://127.0.0.1:\(proxy.port)", proxy.root], environment: cleanEnvironment())
+        #expect(python.stdout.contains("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Basic Constraints of CA cert not marked critical"), "\(python)")
+    }
+
+    @Test func aSHA1LeafIsRefusedByCurlAtDebiansSecurityLevel() throws {
+        let proxy = try ProxyProcess(["--offline", "--quirk", "sha1-leaf"], caDirectory: .fresh)
+        defer { proxy.stop() }
+        let curl = try proxy.curl(["https://pypi.org/simple/"])
+        #expect(curl.status == 60 && curl.stderr.contains("curl: (60) SSL certificate problem: CA signature digest algorithm too weak"), "\(curl)")
+    }
+}
