@@ -8,7 +8,7 @@ struct CACommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ca",
         abstract: "Create, inspect and export the certificate authority clients must trust.",
-        subcommands: [Init.self, Show.self, Export.self]
+        subcommands: [Init.self, Show.self, Export.self, Lint.self]
     )
 
     struct Init: ParsableCommand {

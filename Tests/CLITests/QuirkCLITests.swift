@@ -63,3 +63,39 @@ import TestSupport
         #expect(curl.status == 60 && curl.stderr.contains("curl: (60) SSL certificate problem: CA signature digest algorithm too weak"), "\(curl)")
     }
 }
+
+/// `ca lint` on what users have: a chain captured with `openssl s_client -showcerts`, a root file, a directory.
+@Suite struct CALintCLITests {
+    @Test func aCapturedChainNamesTheVerifiersThatRefuseIt() throws {
+        let proxy = try ProxyProcess(["--offline", "--quirk", "issuer-string-type"], caDirectory: .fresh)
+        defer { proxy.stop() }
+        let captured = try run("openssl", ["s_client", "-showcerts", "-proxy", "127.0.0.1:\(proxy.port)", "-connect", "pypi.org:443",
+                                           "-servername", "pypi.org"], input: "")
+        #expect(captured.stdout.contains("-----BEGIN CERTIFICATE-----"), "\(captured)")
+        let files = try TemporaryDirectory()
+        let file = try files.write("captured.txt", captured.stdout)
+        let lint = try CLI.run(["ca", "lint", file])
+        #expect(lint.status == 1, "\(lint)")
+        #expect(lint.stdout.contains("REFUSES  Go "), "\(lint)")
+        #expect(lint.stdout.contains("REFUSES  rustls/webpki"), "\(lint)")
+        #expect(lint.stdout.contains("accepts  OpenSSL 3"), "\(lint)")
+        #expect(lint.stdout.contains("the issuer name is encoded differently from its CA's subject"), "\(lint)")
+        #expect(lint.stdout.contains("ask IT to reissue with: issuer names copied byte for byte"), "\(lint)")
+    }
+
+    @Test func theProjectsOwnCAIsAcceptedByAllAndJSONSaysWhy() throws {
+        let scratch = try TemporaryDirectory()
+        let own = try CLI.run(["ca", "lint", "--ca-dir", scratch.path("ca"), "--profile", "netskope"])
+        #expect(own.status == 0 && own.stdout.contains("accepted by all"), "\(own)")
+        let quirky = try CLI.run(["ca", "lint", "--ca-dir", scratch.path("ca"), "--quirk", "bc-not-critical", "--json"])
+        #expect(quirky.status == 1, "\(quirky)")
+        let report = try JSONSerialization.jsonObject(with: Data(quirky.stdout.utf8)) as? [String: Any]
+        #expect(report?["refusedBy"] as? [String] == ["python-strict"], "\(quirky)")
+        let root = try CLI.run(["ca", "lint", "\(scratch.path("ca"))/zscaler+bc-not-critical/root-ca.pem"])
+        #expect(root.status == 1 && root.stdout.contains("basicConstraints is not marked critical"), "\(root)")
+        let directory = try CLI.run(["ca", "lint", "\(scratch.path("ca"))/netskope"])
+        #expect(directory.status == 0 && directory.stdout.contains("accepted by all"), "\(directory)")
+        let missing = try CLI.run(["ca", "lint", scratch.path("nothing.pem")])
+        #expect(missing.status == 2 && missing.stderr.contains("no such file or directory"), "\(missing)")
+    }
+}
