@@ -54,6 +54,11 @@ import TestSupport
             """
         let python = try run("python3", ["-c", script, "http://127.0.0.1:\(proxy.port)", proxy.root], environment: cleanEnvironment())
         #expect(python.stdout.contains("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Basic Constraints of CA cert not marked critical"), "\(python)")
+        // explain sends the user to ca lint, which names the defect and every verifier it trips.
+        let explained = try CLI.run(["explain", "--ca-file", proxy.root, "-"], input: python.stdout)
+        #expect(explained.stdout.contains("intercept-proxy ca lint \(proxy.root)"), "\(explained)")
+        let lint = try CLI.run(["ca", "lint", proxy.root])
+        #expect(lint.status == 1 && lint.stdout.contains("REFUSES  Python 3.13+") && lint.stdout.contains("accepts  Go"), "\(lint)")
     }
 
     @Test func aSHA1LeafIsRefusedByCurlAtDebiansSecurityLevel() throws {
