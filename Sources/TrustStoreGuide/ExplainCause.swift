@@ -33,7 +33,7 @@ extension ErrorExplanation {
             case .caUsedAsLeaf:
                 return "the server presented a CA certificate as its own certificate"
             case .nonStrictCA:
-                return "a CA certificate in the chain (usually the gateway's root) breaks RFC 5280 rules that strict verifiers enforce (Python 3.13+ VERIFY_X509_STRICT, openssl -x509_strict)"
+                return "a certificate of the gateway's CA carries a defect this verifier refuses even with the root trusted (RFC 5280 rules that strict verifiers enforce, Python 3.13+ VERIFY_X509_STRICT and openssl -x509_strict; a SHA-1 signature, a critical extension rustls does not implement, a negative serial for Go 1.23+): installing the root again does not fix it"
             case .expired:
                 return "a certificate in the chain has expired, or this machine's clock is wrong"
             case .hostnameMismatch:
@@ -72,8 +72,15 @@ extension ErrorExplanation {
                         "ca cert does not include key usage extension", "path length given without key usage",
                         "missing subject key identifier", "authority and subject key identifier mismatch"],
                        .nonStrictCA, client: "python"),
+        // The same kind of defect as other verifiers word it (the gateway quirks' rejections).
+        CauseSignature(["unsupportedcriticalextension", "unsupportedsignaturealgorithm", "unsupportedcertversion"], .nonStrictCA, client: "rustls"),
+        CauseSignature(["insecure algorithm sha1", "x509: negative serial number", "parent certificate cannot sign this kind of certificate"],
+                       .nonStrictCA, client: "go"),
+        CauseSignature(["does not have keycertsign bit set"], .nonStrictCA, client: "java"),
+        CauseSignature(["key usage does not include certificate signing", "ca signature digest algorithm too weak", "ca_md_too_weak",
+                        "invalid ca certificate"], .nonStrictCA),
         CauseSignature(["error setting certificate verify locations", "problem with the ssl ca cert",
-                        "invalid ca file", "invalid ca certificate", "cadata does not contain a certificate",
+                        "invalid ca file", "cadata does not contain a certificate",
                         "no system certificates available", "calling stat(/etc/ssl/certs)", "calling stat(/etc/ssl/cert.pem)"], .caFileUnusable),
         CauseSignature(["crypt_e_no_revocation_check", "0x80092012", "0x80092013", "revocation function was unable to check revocation",
                         "cert_trust_revocation_status_unknown", "revocationstatusunknown", "offlinerevocation"], .revocationUnchecked),

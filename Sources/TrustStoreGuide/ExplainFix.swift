@@ -186,6 +186,7 @@ extension ErrorExplanation {
     private var nonStrictFix: [String] {
         [
             "intercept-proxy ca lint {CA}   # which verifiers refuse this root (Python 3.13, Go, rustls, Java, Apple ...), why, and what to ask IT for",
+            "openssl s_client -showcerts -connect HOST:443 < /dev/null > chain.txt; intercept-proxy ca lint chain.txt   # the same for the intermediates the gateway sends",
             "openssl verify -x509_strict -CAfile {CA} {CA}   # names the RFC 5280 rule the root breaks",
             "# the lasting fix: the root is reissued with critical basicConstraints, keyUsage keyCertSign and key identifiers (IT or the gateway vendor)",
             "# Python 3.13+ sets VERIFY_X509_STRICT by default; until the root is fixed, in code you own:",

@@ -104,3 +104,29 @@ import TestSupport
         #expect(missing.status == 2 && missing.stderr.contains("no such file or directory"), "\(missing)")
     }
 }
+
+/// explain on what the real verifiers said about the quirks (the README table's notes, written by
+/// QuirkVerifierTests from their output): each is a defect of the gateway's CA, not a missing root.
+@Suite struct QuirkExplainTests {
+    @Test func everyQuirkRefusalIsExplainedAsACADefect() throws {
+        let readme = try String(contentsOfFile: "README.md", encoding: .utf8)
+        guard let start = readme.range(of: "<!-- quirk-table:start"), let end = readme.range(of: "<!-- quirk-table:end -->") else {
+            Issue.record("README.md has no quirk table")
+            return
+        }
+        let notes = readme[start.upperBound..<end.lowerBound].split(separator: "\n").compactMap { line -> String? in
+            guard let tick = line.firstIndex(of: "`"), line.first?.isNumber == true, line.hasSuffix("`") else { return nil }
+            return String(line[line.index(after: tick)..<line.index(before: line.endIndex)])
+        }
+        #expect(notes.count >= 15, "\(notes)")
+        // A byte-different issuer name reads as an unknown issuer to Go and rustls: their words are
+        // those of a missing root, and only `ca lint` on the chain can tell the two apart.
+        let indistinguishable = ["x509: certificate signed by unknown authority", "invalid peer certificate: UnknownIssuer"]
+        for note in notes where !indistinguishable.contains(note) {
+            let explained = try CLI.run(["explain", "--json", note])
+            let report = try JSONSerialization.jsonObject(with: Data(explained.stdout.utf8)) as? [String: Any]
+            #expect(report?["cause"] as? String == "non-strict-ca", "\(note): \(explained)")
+            #expect((report?["fix"] as? [String])?.first?.hasPrefix("intercept-proxy ca lint") == true, "\(note): \(explained)")
+        }
+    }
+}
