@@ -47,6 +47,9 @@ public struct ProxyConfiguration: Sendable {
     /// Deliberate certificate defects for matching hosts (`*.example.com=expired`); the first match wins.
     /// Hosts under `badssl.test` carry their own (`expired.badssl.test`, ...) without a rule.
     public var failureRules: [FailureRule] = []
+    /// Hosts the gateway's policy blocks: their requests get a vendor-shaped HTML block page with a
+    /// 403 after the TLS handshake (the first match wins). Nothing is sent upstream for them.
+    public var blockRules: [BlockRule] = []
     /// Regular expressions matched against `host:port` of each CONNECT; a match is spliced byte for
     /// byte, without TLS interception (the client sees the origin's own certificate).
     public var ignoreHosts: [String] = []

@@ -96,6 +96,12 @@ final class ProxyCore: @unchecked Sendable {
         return rules.failureMode(for: host)
     }
 
+    /// The block page a request to `host` gets, when a --block rule matches it.
+    func blockPage(for host: String) -> BlockPageVendor? {
+        guard let rule = configuration.blockRules.first(where: { $0.matches(host) }) else { return nil }
+        return rule.vendor ?? BlockPageVendor.forProfile(authority.profile.name)
+    }
+
     /// Whether a CONNECT target is to be spliced rather than intercepted.
     func isIgnored(host: String, port: Int) -> Bool {
         let text = "\(host):\(port)"
