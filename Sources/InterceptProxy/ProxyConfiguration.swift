@@ -38,6 +38,8 @@ public struct ProxyConfiguration: Sendable {
     public var bypassHosts: [BypassRule] = []
     /// Offer h2 by ALPN to clients and, when they offered it, to upstreams. Off: HTTP/1.1 on both legs.
     public var http2 = true
+    /// What the TLS server selects from the client's ALPN offer (see `ALPNPolicy`).
+    public var alpn = ALPNPolicy.offer
     /// Answer every intercepted request locally instead of contacting upstreams.
     public var offline = false
     /// Connect upstream before answering the client's handshake and copy the real certificate's

@@ -88,6 +88,12 @@ struct RunCommand: ParsableCommand {
         valueName: "HOSTPATTERN=MODE"))
     var failureRules: [String] = []
 
+    @Option(name: .customLong("alpn"), help: ArgumentHelp(
+        "What the TLS server selects from the client's ALPN offer: offer (h2 or http/1.1, the client's preference), http1 (downgrade, "
+            + "as some gateways do), none (no protocol selected: what gRPC clients report as 'missing selected ALPN property').",
+        valueName: "offer|http1|none"))
+    var alpn: String = "offer"
+
     @Option(name: .customLong("block"), help: ArgumentHelp(
         "A host the gateway's policy blocks (a glob like --failure): after the TLS handshake its requests get the vendor's HTML block page "
             + "with 403 (zscaler, netskope, fortinet, umbrella; default the profile's vendor), as JSON clients meet at work. Repeatable.",
@@ -232,6 +238,10 @@ struct RunCommand: ParsableCommand {
         configuration.clientCertificateFile = clientCertificate
         configuration.ignoreHosts = ignoreHosts
         (configuration.world, configuration.bypassHosts) = try parsedWorld()
+        guard let alpnPolicy = ALPNPolicy(rawValue: alpn.lowercased()) else {
+            throw ValidationError("--alpn takes offer, http1 or none, got '\(alpn)'")
+        }
+        configuration.alpn = alpnPolicy
         do { configuration.blockRules = try block.map(BlockRule.init(parsing:)) } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }

@@ -43,7 +43,7 @@ final class ProxyCore: @unchecked Sendable {
         self.rootCertificateFile = rootCertificateFile
         self.publicAuthority = publicAuthority
         self.publicRootCertificateFile = publicRootCertificateFile
-        self.tlsContext = try TLSServerContext(http2: configuration.http2)
+        self.tlsContext = try TLSServerContext(http2: configuration.http2, alpn: configuration.alpn)
         self.recorder = recorder
         self.logger = logger
         self.rules = RuntimeRules(configuration)
