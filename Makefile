@@ -16,6 +16,7 @@ TEST_PACKAGES := openssl:openssl curl:curl wget:wget python3:python3 pip3:python
 # Clients the world tests drive that Debian does not package (uv) or packages too old (httpx), from PyPI.
 TOOLS_VENV := .build/tools-venv
 TOOLS_PINS := uv==0.13.9 httpx==0.29.0
+GRPC_VERSION := 1.68.1
 export INTERCEPT_PROXY_TOOLS_VENV := $(abspath $(TOOLS_VENV))
 
 # What `make bench` (and its smoke run in `make test`) needs: nginx as the HTTPS origin, curl as the
@@ -77,6 +78,12 @@ $(TOOLS_VENV)/bin/uv:
 	python3 -m venv $(TOOLS_VENV)
 	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check $(TOOLS_PINS)
 
+# gRPC's Python client for the ALPN policy test (a gateway that selects no ALPN breaks it).
+$(TOOLS_VENV)/.grpcio-$(GRPC_VERSION): $(TOOLS_VENV)/bin/uv
+	@echo "make: installing grpcio $(GRPC_VERSION) from PyPI into $(TOOLS_VENV) (the gRPC client the ALPN test drives)"
+	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check grpcio==$(GRPC_VERSION)
+	touch $@
+
 $(BENCH_VENV)/bin/mitmdump:
 	@echo "make: installing mitmproxy $(MITMPROXY_VERSION) from PyPI into $(BENCH_VENV) (the benchmark's baseline)"
 	rm -rf $(BENCH_VENV)
@@ -121,7 +128,7 @@ $(APPS_ROOTFS)/usr/bin/go: | $(ROOTFS)/usr/bin/curl
 container-prerequisites: container-deps $(APPS_ROOTFS)/usr/bin/go
 
 # Runs every test, then prints one closing line: "tests: N passed, N failed".
-test: test-deps $(ROOTFS)/usr/bin/curl container-prerequisites $(BENCH_VENV)/bin/mitmdump $(TOOLS_VENV)/bin/uv fuzz-smoke sanitize-ci leak-check image
+test: test-deps $(ROOTFS)/usr/bin/curl container-prerequisites $(BENCH_VENV)/bin/mitmdump $(TOOLS_VENV)/bin/uv $(TOOLS_VENV)/.grpcio-$(GRPC_VERSION) fuzz-smoke sanitize-ci leak-check image
 	@echo "make: building every product in release, as a Swift user's swift build -c release does"
 	$(SWIFT) build -c release
 	$(SWIFT) build --build-tests

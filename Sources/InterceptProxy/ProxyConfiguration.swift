@@ -38,6 +38,8 @@ public struct ProxyConfiguration: Sendable {
     public var bypassHosts: [BypassRule] = []
     /// Offer h2 by ALPN to clients and, when they offered it, to upstreams. Off: HTTP/1.1 on both legs.
     public var http2 = true
+    /// What the TLS server selects from the client's ALPN offer (see `ALPNPolicy`).
+    public var alpn = ALPNPolicy.offer
     /// Answer every intercepted request locally instead of contacting upstreams.
     public var offline = false
     /// Connect upstream before answering the client's handshake and copy the real certificate's
@@ -47,6 +49,9 @@ public struct ProxyConfiguration: Sendable {
     /// Deliberate certificate defects for matching hosts (`*.example.com=expired`); the first match wins.
     /// Hosts under `badssl.test` carry their own (`expired.badssl.test`, ...) without a rule.
     public var failureRules: [FailureRule] = []
+    /// Hosts the gateway's policy blocks: their requests get a vendor-shaped HTML block page with a
+    /// 403 after the TLS handshake (the first match wins). Nothing is sent upstream for them.
+    public var blockRules: [BlockRule] = []
     /// Regular expressions matched against `host:port` of each CONNECT; a match is spliced byte for
     /// byte, without TLS interception (the client sees the origin's own certificate).
     public var ignoreHosts: [String] = []

@@ -88,6 +88,18 @@ struct RunCommand: ParsableCommand {
         valueName: "HOSTPATTERN=MODE"))
     var failureRules: [String] = []
 
+    @Option(name: .customLong("alpn"), help: ArgumentHelp(
+        "What the TLS server selects from the client's ALPN offer: offer (h2 or http/1.1, the client's preference), http1 (downgrade, "
+            + "as some gateways do), none (no protocol selected: what gRPC clients report as 'missing selected ALPN property').",
+        valueName: "offer|http1|none"))
+    var alpn: String = "offer"
+
+    @Option(name: .customLong("block"), help: ArgumentHelp(
+        "A host the gateway's policy blocks (a glob like --failure): after the TLS handshake its requests get the vendor's HTML block page "
+            + "with 403 (zscaler, netskope, fortinet, umbrella; default the profile's vendor), as JSON clients meet at work. Repeatable.",
+        valueName: "HOSTPATTERN[=VENDOR]"))
+    var block: [String] = []
+
     @Option(name: .customLong("bypass"), help: ArgumentHelp(
         "A host the gateway does not inspect (a glob like --failure: *.bank.test). It presents the site's own certificate: offline or "
             + "mapped, a leaf from the public stand-in root; otherwise the real upstream's, spliced. Repeatable; also PUT /v1/bypass.",
@@ -226,6 +238,13 @@ struct RunCommand: ParsableCommand {
         configuration.clientCertificateFile = clientCertificate
         configuration.ignoreHosts = ignoreHosts
         (configuration.world, configuration.bypassHosts) = try parsedWorld()
+        guard let alpnPolicy = ALPNPolicy(rawValue: alpn.lowercased()) else {
+            throw ValidationError("--alpn takes offer, http1 or none, got '\(alpn)'")
+        }
+        configuration.alpn = alpnPolicy
+        do { configuration.blockRules = try block.map(BlockRule.init(parsing:)) } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
         configuration.mimicUpstream = mimicUpstream
         configuration.maxConnections = maxConnections
         if let requestHeadTimeout { configuration.requestHeadTimeout = requestHeadTimeout }

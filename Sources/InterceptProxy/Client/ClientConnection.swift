@@ -283,13 +283,13 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
     func record(_ event: FlowEvent) { core.recorder.record(event) }
     func makeTimer(_ handler: @escaping () -> Void) -> ExchangeTimer { core.exchangeTimers(loop, handler) }
 
-    /// Offline mode, the badssl catalogue and the CA's own site are answered by the proxy itself.
+    /// Offline mode, the badssl catalogue, the CA's own site and blocked hosts are answered by the proxy itself.
     var answersLocally: Bool {
         target.map { answersLocally(host: $0.host) } ?? core.configuration.offline
     }
 
     func answersLocally(host: String) -> Bool {
-        core.configuration.offline || BadSSLCatalogue.contains(host) || TrustAnchorSite.contains(host)
+        core.configuration.offline || BadSSLCatalogue.contains(host) || TrustAnchorSite.contains(host) || core.blockPage(for: host) != nil
     }
 
     /// What the proxy answers itself (offline mode, the badssl catalogue, http://intercept-proxy.test/ca.pem).
@@ -298,6 +298,9 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
         let host = target?.host
         if let host, TrustAnchorSite.contains(host) {
             return TrustAnchorSite.response(method: method, url: url, authority: core.authority, keepAlive: keepAlive)
+        }
+        if let host, let vendor = core.blockPage(for: host) {
+            return BlockRule.page(vendor, host: host, url: url, keepAlive: keepAlive)
         }
         if let host, BadSSLCatalogue.contains(host) {
             return HTTPResponse.text(200, BadSSLCatalogue.answer(host: host, profile: profile), close: !keepAlive)

@@ -43,7 +43,7 @@ final class ProxyCore: @unchecked Sendable {
         self.rootCertificateFile = rootCertificateFile
         self.publicAuthority = publicAuthority
         self.publicRootCertificateFile = publicRootCertificateFile
-        self.tlsContext = try TLSServerContext(http2: configuration.http2)
+        self.tlsContext = try TLSServerContext(http2: configuration.http2, alpn: configuration.alpn)
         self.recorder = recorder
         self.logger = logger
         self.rules = RuntimeRules(configuration)
@@ -94,6 +94,12 @@ final class ProxyCore: @unchecked Sendable {
     func failureMode(for host: String) -> FailureMode? {
         if let mode = BadSSLCatalogue.failureMode(for: host) { return mode }
         return rules.failureMode(for: host)
+    }
+
+    /// The block page a request to `host` gets, when a --block rule matches it.
+    func blockPage(for host: String) -> BlockPageVendor? {
+        guard let rule = configuration.blockRules.first(where: { $0.matches(host) }) else { return nil }
+        return rule.vendor ?? BlockPageVendor.forProfile(authority.profile.name)
     }
 
     /// Whether a CONNECT target is to be spliced rather than intercepted.

@@ -6,7 +6,7 @@ import COpenSSL
 final class TLSServerContext: @unchecked Sendable {
     let pointer: OpaquePointer
 
-    init(http2: Bool = true) throws {
+    init(http2: Bool = true, alpn policy: ALPNPolicy = .offer) throws {
         guard let context = SSL_CTX_new(TLS_server_method()) else { throw TLSError.openSSL("SSL_CTX_new") }
         pointer = context
         guard shim_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION) == 1 else {
@@ -19,12 +19,16 @@ final class TLSServerContext: @unchecked Sendable {
             guard let ssl, let session = TLSServerSession.from(ssl) else { return SSL_CLIENT_HELLO_ERROR }
             return session.clientHello(alert: alert)
         }, nil)
-        // The callback cannot capture: whether h2 is on travels in its argument (non-nil = on).
-        SSL_CTX_set_alpn_select_cb(context, { _, out, outLength, offered, offeredLength, h2Enabled in
+        // The callback cannot capture: what it may select travels in its argument (never nil):
+        // 1 nothing (no ALPN at all), 2 http/1.1 only, 3 h2 or http/1.1.
+        let selectable = policy == .none ? 1 : (policy == .http1 || !http2) ? 2 : 3
+        SSL_CTX_set_alpn_select_cb(context, { _, out, outLength, offered, offeredLength, argument in
             guard let out, let outLength, let offered else { return SSL_TLSEXT_ERR_NOACK }
+            let selectable = Int(bitPattern: argument)
+            guard selectable > 1 else { return SSL_TLSEXT_ERR_NOACK }
             // The client's preference, since the upstream leg offers the same list and the origin
-            // decides on it: the first of h2 (when enabled) and http/1.1 that the client names.
-            let supported = (h2Enabled != nil ? [Array("h2".utf8)] : []) + [Array("http/1.1".utf8)]
+            // decides on it: the first of h2 (when selectable) and http/1.1 that the client names.
+            let supported = (selectable == 3 ? [Array("h2".utf8)] : []) + [Array("http/1.1".utf8)]
             let list = UnsafeBufferPointer(start: offered, count: Int(offeredLength))
             guard let chosen = ALPNList.nameRanges(list).first(where: { supported.contains(Array(list[$0])) }) else {
                 return SSL_TLSEXT_ERR_NOACK
@@ -32,7 +36,7 @@ final class TLSServerContext: @unchecked Sendable {
             out.pointee = UnsafePointer(offered + chosen.lowerBound)
             outLength.pointee = UInt8(chosen.count)
             return SSL_TLSEXT_ERR_OK
-        }, UnsafeMutableRawPointer(bitPattern: http2 ? 1 : 0))
+        }, UnsafeMutableRawPointer(bitPattern: selectable))
     }
 
     deinit { SSL_CTX_free(pointer) }
