@@ -149,8 +149,10 @@ public struct Dockerfile: Sendable {
 
     /// `ARG NAME[=default] ...` as names with their defaults (nil without one).
     private static func argumentDeclarations(_ text: String) -> [(String, String?)] {
-        text.split(separator: " ").map { word in
-            let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
+        text.split(separator: " ").compactMap { word in
+            // A word that starts with "=" names nothing (`ARG = x`): no declaration.
+            let parts = word.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard !parts[0].isEmpty else { return nil }
             let value = parts.count == 2 ? parts[1].trimming(characters: "\"'") : nil
             return (parts[0], value)
         }

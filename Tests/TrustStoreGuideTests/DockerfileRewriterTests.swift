@@ -4,6 +4,12 @@ import Testing
 /// Reading a user's Dockerfile (stages, ARG-substituted bases, continuations, heredocs) and fitting
 /// it with the gated block: where the block goes, what is left alone and why, and idempotence.
 @Suite struct DockerfileRewriterTests {
+    /// Found by the fuzzer: an ARG word that starts with "=" declared an empty name and crashed.
+    @Test func anARGWordWithoutANameDeclaresNothing() throws {
+        let dockerfile = try Dockerfile(text: "ARG = BASE=python:3.12\nFROM $BASE\nRUN pip install x\n")
+        #expect(dockerfile.stages.first?.image == "python:3.12", "\(dockerfile.stages)")
+    }
+
     @Test func stagesCarryTheirSubstitutedBaseNameAndPlatform() throws {
         let dockerfile = try Dockerfile(text: """
             # syntax=docker/dockerfile:1
