@@ -1,6 +1,7 @@
 import ArgumentParser
 import CertForge
-import Foundation
+import EssentialsSupport
+import FoundationEssentials
 
 extension CACommand {
     /// `ca lint`: predicts, from a gateway root or a captured chain, which verifiers will refuse it.
@@ -41,18 +42,18 @@ extension CACommand {
                 return (chain.sentCertificates + (chain.chain.contains { $0 === chain.trustAnchor } ? [] : [chain.trustAnchor]),
                         "profile \(authority.profile.storageName) (a leaf forged for lint.intercept-proxy.test, its chain and root)")
             }
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            guard let status = FileStatus(path: path) else {
                 throw ValidationError("\(path): no such file or directory")
             }
-            let files = isDirectory.boolValue
+            let isDirectory = status.isDirectory
+            let files = isDirectory
                 ? try FileManager.default.contentsOfDirectory(atPath: path).sorted().map { "\(path)/\($0)" }
                     .filter { file in [".pem", ".crt", ".cer"].contains { file.hasSuffix($0) } }
                 : [path]
             var certificates: [Certificate] = []
             for file in files {
                 guard let text = try? String(contentsOfFile: file, encoding: .utf8), text.contains("-----BEGIN CERTIFICATE-----") else {
-                    if isDirectory.boolValue { continue }
+                    if isDirectory { continue }
                     throw ValidationError("\(file): no PEM certificate in it (a DER file: openssl x509 -inform der -in \(file) -out root.pem)")
                 }
                 do {
