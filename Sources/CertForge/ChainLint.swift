@@ -45,10 +45,8 @@ public struct ChainLint: Sendable {
         self.certificates = certificates
     }
 
-    /// Whether a certificate is a root here: self-issued, or the last CA nothing above it names.
-    private func isRoot(_ certificate: Certificate) -> Bool {
-        certificate.isSelfIssued
-    }
+    /// A root here is a self-issued certificate; a v1 root counts as a CA though it carries no basicConstraints.
+    private func isRoot(_ certificate: Certificate) -> Bool { certificate.isSelfIssued }
 
     private func isCA(_ certificate: Certificate) -> Bool {
         certificate.isCertificateAuthority || (certificate.version == 1 && isRoot(certificate))

@@ -141,7 +141,9 @@ public final class LeafForge: Sendable {
             anchor = expired
         }
 
-        builder.apply(profile.quirks, role: .leaf(parentHasKeyIdentifier: issuer.certificate.hasKeyIdentifier))
+        if !profile.quirks.isEmpty {  // keeps the issuer lookup off the textbook forge path
+            builder.apply(profile.quirks, role: .leaf(parentHasKeyIdentifier: issuer.certificate.hasKeyIdentifier))
+        }
         let leaf = try builder.sign(publicKey: key, signer: issuer.signer)
         return ForgedChain(serverName: name, failure: failure, leaf: leaf, leafKey: key, chain: chain, trustAnchor: anchor)
     }

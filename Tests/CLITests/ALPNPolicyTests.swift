@@ -18,7 +18,7 @@ import TestSupport
     }
 
     @Test func aGRPCClientFailsWhenNoProtocolIsSelected() throws {
-        let venv = ProcessInfo.processInfo.environment["INTERCEPT_PROXY_TOOLS_VENV"] ?? FileManager.default.currentDirectoryPath + "/.build/tools-venv"
+        let venv = try toolsVenv(requiring: ["python3"])
         let script = """
             import sys, grpc
             credentials = grpc.ssl_channel_credentials(root_certificates=open(sys.argv[2], "rb").read())

@@ -69,7 +69,7 @@ final class ContainerEngine: Sendable {
         try bundle.write(to: URL(fileURLWithPath: context.path("ca-certificates.crt")))
         try context.write("Dockerfile", "FROM scratch\nCOPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n")
         try Self.check(execute(Self.bud(context.url.path, tag: distroless)), "building the distroless-style base")
-        let tools = try WorldClients.toolsVenv()
+        let tools = try toolsVenv()
         let uvContext = try TemporaryDirectory()
         for binary in ["uv", "uvx"] { try FileManager.default.copyItem(atPath: "\(tools)/bin/\(binary)", toPath: uvContext.path(binary)) }
         try uvContext.write("Dockerfile", "FROM scratch\nCOPY uv uvx /\n")

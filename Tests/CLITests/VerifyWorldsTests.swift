@@ -52,7 +52,7 @@ import TestSupport
     /// site's own certificate are not judged (a false failure otherwise), and the report says so.
     @Test func aClientWithCompiledInRootsIsNotJudged() throws {
         let scratch = try TemporaryDirectory()
-        let tools = try WorldClients.toolsVenv()
+        let tools = try toolsVenv()
         let uv = "uv pip install -q --no-cache --python python3 --target \(scratch.path("target")) --index-url https://pypi.example/simple/ demo==1.0"
         let result = try CLI.run(["verify", "--ca-dir", scratch.path("ca"), "--offline", "--worlds", "direct", "--", "sh", "-c", uv],
                                  environment: ["PATH": "\(tools)/bin:" + (ProcessInfo.processInfo.environment["PATH"] ?? "")])

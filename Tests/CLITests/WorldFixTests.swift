@@ -85,7 +85,7 @@ import TestSupport
             root = "\(caDir)/zscaler/root-ca.pem"
             _ = try CLI.run(["ca", "export", "--ca-dir", caDir, "--format", "p12", "--out", "\(caDir)/root.p12"])
             clients = try WorldClients.build(in: upstream.files.path("clients"))
-            tools = try WorldClients.toolsVenv()
+            tools = try toolsVenv()
         }
 
         /// `verify` with both hosts mapped to the origin, around a shell script.
@@ -151,15 +151,6 @@ enum WorldClients {
     struct Failure: Error, CustomStringConvertible {
         let description: String
         init(_ description: String) { self.description = description }
-    }
-
-    static func toolsVenv() throws -> String {
-        let venv = ProcessInfo.processInfo.environment["INTERCEPT_PROXY_TOOLS_VENV"]
-            ?? FileManager.default.currentDirectoryPath + "/.build/tools-venv"
-        for tool in ["uv", "python3"] where !FileManager.default.isExecutableFile(atPath: "\(venv)/bin/\(tool)") {
-            throw Failure("\(venv)/bin/\(tool) is missing: `make test` installs uv and httpx there (make .build/tools-venv/bin/uv)")
-        }
-        return venv
     }
 
     static func build(in directory: String) throws -> String {

@@ -198,11 +198,7 @@ public enum ChainVerifier: String, CaseIterable, Sendable {
             // curl's first line names the problem; the rest points at its web page.
             return result.status == 0 ? nil : result.output.split(separator: "\n").first.map(String.init) ?? result.output
         }
-        let venv = ProcessInfo.processInfo.environment["INTERCEPT_PROXY_TOOLS_VENV"]
-            ?? FileManager.default.currentDirectoryPath + "/.build/tools-venv"
-        guard FileManager.default.isExecutableFile(atPath: "\(venv)/bin/uv") else {
-            throw VerifierFailure("\(venv)/bin/uv is missing: `make test` installs it (make .build/tools-venv/bin/uv)")
-        }
+        let venv = try toolsVenv()
         // An empty index: a working handshake ends in "not found in the package registry".
         let result = try run("\(venv)/bin/uv", ["pip", "install", "--no-cache", "--dry-run", "--python", "\(venv)/bin/python",
                                                 "--index-url", url + "simple/", "nothing-here"],

@@ -308,3 +308,18 @@ public struct OutputNotSeen: Error, CustomStringConvertible {
         "\(command) ended (\(termination.map(\.description) ?? "its output closed")) without writing \(expected); it wrote:\n\(output)"
     }
 }
+
+/// The virtual environment `make test` fills from PyPI with the clients the tests drive (uv, httpx,
+/// grpcio): INTERCEPT_PROXY_TOOLS_VENV, else .build/tools-venv. Throws when one of `tools` is missing.
+public func toolsVenv(requiring tools: [String] = ["uv", "python3"]) throws -> String {
+    let venv = ProcessInfo.processInfo.environment["INTERCEPT_PROXY_TOOLS_VENV"]
+        ?? FileManager.default.currentDirectoryPath + "/.build/tools-venv"
+    for tool in tools where !FileManager.default.isExecutableFile(atPath: "\(venv)/bin/\(tool)") {
+        throw ToolsVenvMissing(description: "\(venv)/bin/\(tool) is missing: `make test` installs uv, httpx and grpcio there (make .build/tools-venv/bin/uv)")
+    }
+    return venv
+}
+
+public struct ToolsVenvMissing: Error, CustomStringConvertible {
+    public let description: String
+}

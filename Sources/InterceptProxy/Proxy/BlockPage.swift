@@ -7,9 +7,9 @@ import Glibc
 public enum BlockPageVendor: String, CaseIterable, Sendable {
     case zscaler, netskope, fortinet, umbrella
 
-    /// The vendor whose gateway a chain profile models; `plain` blocks as Zscaler does.
+    /// The vendor whose gateway a chain profile (by name) models; `plain` blocks as Zscaler does.
     public static func forProfile(_ name: String) -> BlockPageVendor {
-        BlockPageVendor(rawValue: name.split(separator: "+").first.map(String.init) ?? name) ?? .zscaler
+        BlockPageVendor(rawValue: name) ?? .zscaler
     }
 
     var title: String {
