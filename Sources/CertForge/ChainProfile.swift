@@ -183,6 +183,28 @@ public struct ChainProfile: Hashable, Sendable {
         leafLifetime: 90 * day
     )
 
+    /// The CA a gateway re-signs with when the real site's own certificate is bad (Palo Alto
+    /// "Forward Untrust", FortiGate's `Fortinet_CA_Untrusted`, squid's untrusted signer): one
+    /// self-signed CA, sent with the leaf, that no client is ever told to trust, so a client with
+    /// a good fix still meets an error there. Not a gateway profile; `--untrusted-upstream resign-untrusted`.
+    public static func untrustedUpstream(of gateway: ChainProfile) -> ChainProfile {
+        let commonName = gateway.name == fortinet.name ? "Fortinet_CA_Untrusted" : "\(gateway.name) untrusted-upstream CA"
+        return ChainProfile(
+            name: "untrusted",
+            summary: "what the gateway signs with for a site whose own certificate is bad; trusted by nobody",
+            clientError: "self-signed certificate in certificate chain",
+            keyAlgorithm: .ecdsaP256,  // never trusted, so its key only needs to be quick to make at start
+            authorities: [
+                AuthoritySpec(subject: DistinguishedName([
+                    "O": "intercept-proxy", "OU": "untrusted upstream, never trust this CA",
+                    "CN": "\(commonName) \(testMark)",
+                ]), lifetime: 10 * year),
+            ],
+            sendsRoot: true,
+            leafLifetime: gateway.leafLifetime
+        )
+    }
+
     public static let presets: [ChainProfile] = [.zscaler, .netskope, .fortinet, .plain]
     public static let `default` = ChainProfile.zscaler
 

@@ -61,6 +61,9 @@ public struct ProxyConfiguration: Sendable {
     public var mapRemote: [MapRemoteRule] = []
     /// Reach every upstream through this HTTP proxy (with CONNECT).
     public var upstreamProxy: UpstreamProxy?
+    /// What happens when an upstream's certificate fails verification (see `UntrustedUpstreamPolicy`).
+    /// Nil: what the profile's vendor does (`UntrustedUpstreamPolicy.vendorDefault`).
+    public var untrustedUpstream: UntrustedUpstreamPolicy?
     /// Trust this CA file for upstream certificates, in addition to the system store.
     public var upstreamCAFile: String?
     /// Do not verify upstream certificates at all.

@@ -100,6 +100,13 @@ struct RunCommand: ParsableCommand {
         valueName: "HOSTPATTERN[=VENDOR]"))
     var block: [String] = []
 
+    @Option(name: .customLong("untrusted-upstream"), help: ArgumentHelp(
+        "When the real site's own certificate fails verification: resign-untrusted (a leaf from a CA nobody trusts; verification off "
+            + "gets the site), block[=VENDOR] (the vendor's certificate-error page, 403), pass (the client sees the site's certificate), "
+            + "reject (502). Default: what the profile's vendor does (zscaler, netskope: block; fortinet: resign-untrusted; plain: reject).",
+        valueName: "POLICY"))
+    var untrustedUpstream: String?
+
     @Option(name: .customLong("bypass"), help: ArgumentHelp(
         "A host the gateway does not inspect (a glob like --failure: *.bank.test). It presents the site's own certificate: offline or "
             + "mapped, a leaf from the public stand-in root; otherwise the real upstream's, spliced. Repeatable; also PUT /v1/bypass.",
@@ -244,6 +251,11 @@ struct RunCommand: ParsableCommand {
         configuration.alpn = alpnPolicy
         do { configuration.blockRules = try block.map(BlockRule.init(parsing:)) } catch let error as ConfigurationError {
             throw ValidationError(error.description)
+        }
+        if let untrustedUpstream {
+            do { configuration.untrustedUpstream = try UntrustedUpstreamPolicy(parsing: untrustedUpstream) } catch let error as ConfigurationError {
+                throw ValidationError(error.description)
+            }
         }
         configuration.mimicUpstream = mimicUpstream
         configuration.maxConnections = maxConnections

@@ -209,7 +209,7 @@ import TestSupport
     // MARK: Upstream names
 
     @Test func theUpstreamIsVerifiedForTheClientsSNINotTheConnectHost() async throws {
-        try await withForwardingOrigin { forwarding in
+        try await withForwardingOrigin(configure: { $0.untrustedUpstream = .reject }) { forwarding in
             let fixture = forwarding.proxy
             // The client is shown a leaf for bank.test; the origin behind origin.test must then prove bank.test.
             let outcome = try RawClient.run(port: fixture.port, [

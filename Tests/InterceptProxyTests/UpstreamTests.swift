@@ -7,7 +7,7 @@ import TestSupport
 /// Upstream trust, mTLS, chaining through another proxy, and every upstream failure's answer.
 @Suite struct UpstreamTests {
     @Test func untrustedOriginGets502UntilTrustedOrInsecure() async throws {
-        try await withForwardingOrigin(trustOrigin: false) { strict in
+        try await withForwardingOrigin(trustOrigin: false, configure: { $0.untrustedUpstream = .reject }) { strict in
             let rejected = try strict.curl(["/hello"], ["-i"])
             await strict.stop()
             #expect(rejected.stdout.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(rejected)")

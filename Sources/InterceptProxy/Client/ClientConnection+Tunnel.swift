@@ -37,7 +37,9 @@ extension ClientConnection {
                 guard let self, self.state.isHandshaking else { return }
                 self.failHandshake(.timeout, detail: "no complete handshake within \(Int(self.core.configuration.handshakeTimeout)) s")
             }
-            state = .handshaking(Handshake(timer: timer))
+            var handshake = Handshake(timer: timer)
+            if keepsClientHello(treatment) { handshake.clientBytes = [] }
+            state = .handshaking(handshake)
             if !early.isEmpty { handshakeBytes(early) }
         } catch {
             recordError(.tlsSetup, "\(error)")
@@ -75,6 +77,9 @@ extension ClientConnection {
             return
         }
         handshake.sawTLSRecord = true
+        if let kept = handshake.clientBytes {  // for `pass`, until the upstream's verdict
+            handshake.clientBytes = kept.count + bytes.count <= Self.backpressureLimit ? kept + bytes : nil
+        }
         state = .handshaking(handshake)
         tls.engine.receive(bytes)
         advanceHandshake(tls)
@@ -82,7 +87,12 @@ extension ClientConnection {
 
     func advanceHandshake(_ tls: TLSServerSession) {
         let progress = tls.advanceHandshake()
-        connection.write(tls.engine.takeOutput())
+        let output = tls.engine.takeOutput()
+        if !output.isEmpty, case var .handshaking(handshake) = state, !handshake.answered {
+            handshake.answered = true
+            state = .handshaking(handshake)
+        }
+        connection.write(output)
         switch progress {
         case .needsInput, .awaitingCertificate:
             return
@@ -99,7 +109,7 @@ extension ClientConnection {
             established.alpn = tls.engine.alpn
             core.recorder.record(established)
             // The tunnel's upstream connections, for whichever leg ALPN chose.
-            let pool = core.upstreamTLS.map { tls in
+            let pool = upstreamTLS.map { tls in
                 UpstreamPool(dialer: core.dialer(upstreamRoute(for: target), tls, connection.loop), loop: connection.loop,
                              probeProtocols: upstreamProtocols)
             }
@@ -138,12 +148,13 @@ extension ClientConnection {
         guard let name = clientServerName ?? target.flatMap({ try? ServerName($0.host) }) else { return nil }
         let failure = core.failureMode(for: name.text)
         let forges = leafForges
-        if tunnel?.treatment == .intercepted, core.configuration.mimicUpstream && !answersLocally, case var .handshaking(handshake) = state, handshake.dial == nil, let target {
-            // Dial the upstream first; its certificate shapes the leaf (see upstreamReady). The
-            // client leg ALPN picks takes the connection over once the handshake is done.
+        if dialsUpstreamFirst, case var .handshaking(handshake) = state, handshake.dial == nil, let target {
+            // Dial the upstream first; its certificate shapes the leaf, or its verdict decides
+            // who signs it (see upstreamReady). The client leg ALPN picks takes the connection
+            // over once the handshake is done.
             let dialled = dial(target)
             dialled.delegate = self
-            handshake.mimicking = (name, failure)
+            handshake.upstreamFirst = UpstreamFirst(name: name, failure: failure, copiesCertificate: core.configuration.mimicUpstream)
             handshake.dial = dialled
             state = .handshaking(handshake)
             dialled.start(timeout: core.configuration.connectTimeout)
@@ -159,9 +170,10 @@ extension ClientConnection {
         tunnel?.treatment.presentsPublicLeaf == true ? core.publicForges : core.forges
     }
 
-    func forgeAsync(_ name: ServerName, failure: FailureMode?, mimicking upstream: Certificate?, for session: TLSServerSession) {
+    func forgeAsync(_ name: ServerName, failure: FailureMode?, mimicking upstream: Certificate?, for session: TLSServerSession,
+                    forges: ForgeCoordinator? = nil) {
         let loop = connection.loop
-        leafForges.chain(for: name, failure: failure, mimicking: upstream) { [weak self] result in
+        (forges ?? leafForges).chain(for: name, failure: failure, mimicking: upstream) { [weak self] result in
             guard let self else { return }
             loop.execute { self.certificateReady(result, for: session) }
         }
@@ -213,8 +225,27 @@ extension ClientConnection {
 extension ClientConnection {
     /// A new transport to `target` (TLS inside a tunnel, offering the client's ALPN protocols), not started.
     func dial(_ target: (host: String, port: Int)) -> UpstreamConnection {
-        UpstreamConnection(route: upstreamRoute(for: target), tls: clientTLS == nil ? nil : core.upstreamTLS,
+        UpstreamConnection(route: upstreamRoute(for: target), tls: clientTLS == nil ? nil : upstreamTLS,
                            loop: connection.loop, alpn: upstreamProtocols)
+    }
+
+    /// How the tunnel's upstreams are reached: verified, unless the gateway re-signed a bad
+    /// certificate with its untrusted CA (then the site is reached as it is, as the gateway does).
+    var upstreamTLS: TLSClientContext? {
+        tunnel?.upstreamUnverified == true ? core.unverifiedUpstreamTLS : core.upstreamTLS
+    }
+
+    /// Whether the upstream is dialled during the client's handshake, before the leaf is chosen:
+    /// --mimic-upstream copies its certificate; resign-untrusted and pass act on its verdict.
+    var dialsUpstreamFirst: Bool {
+        guard tunnel?.treatment == .intercepted, !answersLocally else { return false }
+        return core.configuration.mimicUpstream || (core.untrustedUpstream.decidesBeforeHandshake && core.upstreamTLS?.verifies == true)
+    }
+
+    /// Whether the client's bytes are kept during the handshake: `pass` relays them to the site
+    /// when its certificate fails verification.
+    func keepsClientHello(_ treatment: TunnelTreatment) -> Bool {
+        core.untrustedUpstream == .pass && core.upstreamTLS?.verifies == true && treatment == .intercepted && !answersLocally
     }
 
     /// The route to the tunnel's target, verified for the name the client's TLS asked for.
@@ -236,10 +267,11 @@ extension ClientConnection: UpstreamConnectionDelegate {
     func upstreamReady(_ upstream: UpstreamTransport) {
         connection.loop.assertInEventLoop()
         guard case var .handshaking(handshake) = state, let dial = handshake.dial, dial === upstream,
-              let (name, failure) = handshake.mimicking, let session = clientTLS else { return }
-        handshake.mimicking = nil
+              let first = handshake.upstreamFirst, let session = clientTLS else { return }
+        handshake.upstreamFirst = nil
+        handshake.clientBytes = nil  // verified: intercepted as usual
         state = .handshaking(handshake)
-        forgeAsync(name, failure: failure, mimicking: dial.peerCertificate, for: session)
+        forgeAsync(first.name, failure: first.failure, mimicking: first.copiesCertificate ? dial.peerCertificate : nil, for: session)
     }
 
     func upstream(_ upstream: UpstreamTransport, received plaintext: [UInt8]) {
@@ -260,12 +292,51 @@ extension ClientConnection: UpstreamConnectionDelegate {
         guard case var .handshaking(handshake) = state, handshake.dial === upstream else { return }
         handshake.dial = nil
         handshake.heldInput = []
-        let mimicking = handshake.mimicking
-        handshake.mimicking = nil
+        let first = handshake.upstreamFirst
+        handshake.upstreamFirst = nil
+        let clientBytes = handshake.clientBytes
+        handshake.clientBytes = nil
         state = .handshaking(handshake)
-        guard let (name, mode) = mimicking, let session = clientTLS else { return }
-        // Nothing to copy: forge as usual so the client still meets the CA; requests then get the 502.
-        recordError(.mimicFailed, failure?.message ?? "the upstream closed before its certificate was seen")
-        forgeAsync(name, failure: mode, mimicking: nil, for: session)
+        guard let first, let session = clientTLS else { return }
+        if case let .tls(_, detail) = failure, actOnUntrustedUpstream(first, session: session, reason: detail,
+                                                                      clientBytes: handshake.answered ? nil : clientBytes) {
+            return
+        }
+        // Nothing to copy or judge: forge as usual so the client still meets the CA; requests then get the 502.
+        if first.copiesCertificate {
+            recordError(.mimicFailed, failure?.message ?? "the upstream closed before its certificate was seen")
+        }
+        forgeAsync(first.name, failure: first.failure, mimicking: nil, for: session)
+    }
+
+    /// The upstream's certificate failed verification during the client's handshake: re-sign with
+    /// the untrusted CA, or relay the client's handshake to the site (`clientBytes`: what it sent,
+    /// nil when the proxy's TLS already answered). False: the tunnel is intercepted as usual.
+    private func actOnUntrustedUpstream(_ first: UpstreamFirst, session: TLSServerSession, reason: String, clientBytes: [UInt8]?) -> Bool {
+        let host = target?.host ?? first.name.text
+        switch core.untrustedUpstream {
+        case .resignUntrusted:
+            guard let untrusted = core.untrustedForges else { return false }
+            tunnel?.upstreamUnverified = true
+            recordError(.upstreamUntrusted, "the certificate of \(host) failed verification (\(reason)): re-signed with the untrusted CA "
+                        + "(--untrusted-upstream resign-untrusted), which no client trusts")
+            forgeAsync(first.name, failure: first.failure, mimicking: nil, for: session, forges: untrusted)
+            return true
+        case .pass:
+            guard let clientBytes, case let .handshaking(handshake) = state else {
+                recordError(.upstreamUntrusted, "the certificate of \(host) failed verification (\(reason)), but the client's handshake "
+                            + "was past relaying (over \(Self.backpressureLimit) bytes, or answered): intercepted instead")
+                return false
+            }
+            handshake.timer.cancel()
+            recordError(.upstreamUntrusted, "the certificate of \(host) failed verification (\(reason)): passed through "
+                        + "(--untrusted-upstream pass), the client sees the site's own certificate")
+            tunnel?.tls = nil
+            tunnel?.treatment = .spliced(why: "--untrusted-upstream pass")
+            splice(early: clientBytes, why: "--untrusted-upstream pass")
+            return true
+        case .block, .reject:
+            return false
+        }
     }
 }

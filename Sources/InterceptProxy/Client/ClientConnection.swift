@@ -292,6 +292,12 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
         core.configuration.offline || BadSSLCatalogue.contains(host) || TrustAnchorSite.contains(host) || core.blockPage(for: host) != nil
     }
 
+    func untrustedUpstreamAnswer(_ failure: UpstreamFailure, url: String, keepAlive: Bool) -> HTTPResponse? {
+        guard case let .tls(host, detail) = failure, case let .block(vendor) = core.untrustedUpstream else { return nil }
+        return (vendor ?? BlockPageVendor.forProfile(core.authority.profile.name))
+            .certificateErrorPage(host: host, url: url, reason: detail, keepAlive: keepAlive)
+    }
+
     /// What the proxy answers itself (offline mode, the badssl catalogue, http://intercept-proxy.test/ca.pem).
     func localAnswer(method: String, url: String, keepAlive: Bool) -> HTTPResponse {
         let profile = core.authority.profile.storageName

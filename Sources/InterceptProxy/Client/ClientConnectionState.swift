@@ -86,20 +86,34 @@ extension ClientConnection {
         let timer: LoopTimer
         /// Whether the first bytes were a TLS record (anything else is plaintext in a tunnel).
         var sawTLSRecord = false
-        /// Set while the handshake waits for the upstream whose certificate the leaf will copy
-        /// (--mimic-upstream).
-        var mimicking: (name: ServerName, failure: FailureMode?)?
+        /// Set while the handshake waits for the upstream dialled first: its certificate shapes
+        /// the leaf (--mimic-upstream), or its verdict decides who signs it, if anyone
+        /// (--untrusted-upstream resign-untrusted or pass).
+        var upstreamFirst: UpstreamFirst?
         /// That upstream connection, handed to the client leg once ALPN has chosen it.
         var dial: UpstreamConnection?
         /// What the dialled upstream sent meanwhile, for the client leg that takes it over.
         var heldInput: [UInt8] = []
+        /// The client's bytes as they came, kept while `pass` may still relay them to the site
+        /// (nil otherwise, or once beyond `ClientConnection.backpressureLimit`).
+        var clientBytes: [UInt8]?
+        /// Whether the proxy's TLS already answered (then the client's handshake cannot be relayed).
+        var answered = false
+    }
+
+    /// What the handshake waits for from the upstream dialled first.
+    struct UpstreamFirst {
+        let name: ServerName
+        let failure: FailureMode?
+        /// Copy the upstream's certificate into the leaf (--mimic-upstream).
+        let copiesCertificate: Bool
     }
 
     /// A CONNECT tunnel, from its `200 Connection established` to its `tunnelClosed` event.
     struct Tunnel {
         let opened = Date()
         /// Intercepted, shown the site's own (public stand-in) certificate, or spliced.
-        let treatment: TunnelTreatment
+        var treatment: TunnelTreatment
         /// The world it was opened in (the control API may change it for later tunnels).
         let world: World
         /// The TLS session with the client; nil for a spliced tunnel.
@@ -107,5 +121,8 @@ extension ClientConnection {
         var handshakeCompleted = false
         /// Whether a request arrived inside the tunnel (if not, the client may have rejected the certificate).
         var sawRequest = false
+        /// The upstream's certificate failed verification and the leaf came from the untrusted CA
+        /// (resign-untrusted): its connections are not verified again.
+        var upstreamUnverified = false
     }
 }

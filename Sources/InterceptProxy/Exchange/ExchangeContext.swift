@@ -21,6 +21,9 @@ protocol ExchangeContext: AnyObject {
     /// A request arrived on the connection (even one that never starts): the client accepted the
     /// tunnel's certificate.
     func requestArrived()
+    /// What the gateway answers instead of the 502 when the upstream's certificate failed
+    /// verification (`--untrusted-upstream block`: the vendor's certificate-error page); nil: the 502.
+    func untrustedUpstreamAnswer(_ failure: UpstreamFailure, url: String, keepAlive: Bool) -> HTTPResponse?
     /// What the proxy answers itself for this request (see `answersLocally`).
     func localAnswer(method: String, url: String, keepAlive: Bool) -> HTTPResponse
     /// A flow event of this connection, its client and target filled in.

@@ -35,6 +35,9 @@ struct ExchangeMachine {
         case response(ResponsePart)
         case requestBody(bytes: Int)
         case upstreamFailed(UpstreamFailure)
+        /// The upstream's certificate failed verification and the gateway answers with this page
+        /// instead of a 502 (`--untrusted-upstream block`).
+        case upstreamBlocked(UpstreamFailure, HTTPResponse)
         /// The response timer expired; `clientBacklogged`: the client has response bytes it has
         /// not taken, so the wait is on it, not on the upstream.
         case responseTimerFired(clientBacklogged: Bool)
@@ -121,6 +124,12 @@ struct ExchangeMachine {
         case .response(let part):
             return respond(part)
         case .upstreamFailed(let failure):
+            return fail(failure)
+        case let .upstreamBlocked(failure, page):
+            guard case .responding = state else {
+                return [.recordError(failure.cause, "\(failure.message); answered with the certificate-error page (--untrusted-upstream block)",
+                                     status: page.status), .abandonUpstream] + answer(page, end: .failed)
+            }
             return fail(failure)
         case .responseTimerFired(let clientBacklogged):
             if clientBacklogged, case .responding = state { return [.armResponseTimer(responseTimeout)] }

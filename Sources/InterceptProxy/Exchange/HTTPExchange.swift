@@ -118,7 +118,7 @@ final class HTTPExchange: ExchangeUpstreamDelegate, @unchecked Sendable {
     func answer(_ response: HTTPResponse) { handle(.answer(response)) }
 
     /// No response can come from upstream (see `ExchangeMachine`: 502/504 or an abort).
-    func fail(_ failure: UpstreamFailure) { handle(.upstreamFailed(failure)) }
+    func fail(_ failure: UpstreamFailure) { upstreamFailed(failure) }
 
     /// The client reset its h2 stream.
     func clientReset(errorName: String) { handle(.clientReset(errorName: errorName)) }
@@ -156,7 +156,13 @@ final class HTTPExchange: ExchangeUpstreamDelegate, @unchecked Sendable {
 
     func upstreamAttached(version: String) { handle(.upstreamAttached(version: version)) }
     func upstreamReceived(_ part: ResponsePart) { handle(.response(part)) }
-    func upstreamFailed(_ failure: UpstreamFailure) { handle(.upstreamFailed(failure)) }
+    func upstreamFailed(_ failure: UpstreamFailure) {
+        if let page = context.untrustedUpstreamAnswer(failure, url: url, keepAlive: keepAlive) {
+            handle(.upstreamBlocked(failure, page))
+        } else {
+            handle(.upstreamFailed(failure))
+        }
+    }
     func upstreamReadProcessed() { responder?.write(.flush, for: self) }
     func upstreamTookRequestBody() { responder?.requestBodyDrained(self) }
 

@@ -73,6 +73,9 @@ public enum FlowCause: String, Codable, Sendable, CaseIterable, CustomStringConv
     case mimicFailed = "mimic_failed"
     /// `--ignore-hosts` matched a host, but `--offline` contacts no upstream to splice to.
     case splicedOffline = "spliced_offline"
+    /// The upstream's certificate failed verification and `--untrusted-upstream` re-signed the
+    /// tunnel with the untrusted CA (`resign-untrusted`) or relayed it untouched (`pass`).
+    case upstreamUntrusted = "upstream_untrusted"
 
     // MARK: HTTP/2 clients (`error`)
 

@@ -78,7 +78,7 @@ public struct BlockRule: Sendable, Equatable {
                             body: Array((html + "\n").utf8), closeConnection: !keepAlive)
     }
 
-    private static func escaped(_ text: String) -> String {
+    static func escaped(_ text: String) -> String {
         var out = ""
         for character in text {
             switch character {

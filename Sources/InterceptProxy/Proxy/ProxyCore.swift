@@ -19,6 +19,12 @@ final class ProxyCore: @unchecked Sendable {
     let logger: Logger
     /// Nil in offline mode, where nothing goes upstream.
     let upstreamTLS: TLSClientContext?
+    /// What a tunnel whose upstream fails verification gets (`--untrusted-upstream`, or the vendor's).
+    let untrustedUpstream: UntrustedUpstreamPolicy
+    /// For `resign-untrusted`: the CA nobody trusts, and the unverified context its tunnels reach
+    /// their upstream with (the gateway has let the bad certificate through by then).
+    let untrustedForges: ForgeCoordinator?
+    let unverifiedUpstreamTLS: TLSClientContext?
     /// How many clients are served at once (`maxConnections`).
     let admission: ConnectionAdmission
     /// Failure and map-remote rules, changeable at run time (control API hook, issue #15).
@@ -74,6 +80,23 @@ final class ProxyCore: @unchecked Sendable {
             publicForge.waitForBackgroundWork()
             throw error
         }
+        untrustedUpstream = configuration.untrustedUpstream ?? .vendorDefault(forProfile: authority.profile.name)
+        if untrustedUpstream == .resignUntrusted, let verified = upstreamTLS, verified.verifies {
+            do {
+                let untrusted = try CertificateAuthority.generate(profile: .untrustedUpstream(of: authority.profile))
+                untrustedForges = ForgeCoordinator(forge: try LeafForge(authority: untrusted))
+                unverifiedUpstreamTLS = try TLSClientContext(extraCAFile: nil, insecure: true,
+                                                             clientCertificateFile: configuration.clientCertificateFile)
+            } catch {
+                forge.waitForBackgroundWork()
+                publicForge.waitForBackgroundWork()
+                verified.awaitTrustStore()
+                throw error
+            }
+        } else {
+            untrustedForges = nil
+            unverifiedUpstreamTLS = nil
+        }
         let connectTimeout = configuration.connectTimeout
         self.dialer = { RouteDialer(route: $0, tls: $1, loop: $2, connectTimeout: connectTimeout) }
         self.publicForges = ForgeCoordinator(forge: publicForge)
@@ -86,8 +109,10 @@ final class ProxyCore: @unchecked Sendable {
     /// forges in flight). `exit` runs OpenSSL's cleanup, which must not race such a thread.
     func waitForBackgroundWork() {
         upstreamTLS?.awaitTrustStore()
+        unverifiedUpstreamTLS?.awaitTrustStore()
         forges.waitUntilIdle()
         publicForges.waitUntilIdle()
+        untrustedForges?.waitUntilIdle()
     }
 
     /// The failure mode the forge applies to a host: the catalogue's, else the first matching rule's.
