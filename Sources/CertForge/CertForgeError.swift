@@ -38,6 +38,8 @@ public enum CertForgeError: Error, Equatable, CustomStringConvertible, Sendable 
     case publicStandInIsNotAGateway
     /// A quirk changes a certificate the profile's chain does not have (an intermediate in a one-CA shape).
     case quirkNeedsIntermediate(quirk: String, profile: String)
+    /// A quirk asked for some hosts only changes a certificate every host shares (the root).
+    case quirkNotPerHost(quirk: String, reason: String)
 
     public var description: String {
         switch self {
@@ -75,6 +77,8 @@ public enum CertForgeError: Error, Equatable, CustomStringConvertible, Sendable 
             return "unknown \(kind) '\(name)'; choose one of: \(known.joined(separator: ", "))"
         case let .quirkNeedsIntermediate(quirk, profile):
             return "quirk \(quirk) changes the intermediates, and profile \(profile) has none; choose zscaler or netskope"
+        case let .quirkNotPerHost(quirk, reason):
+            return "quirk \(quirk) cannot be given per host: \(reason)"
         case .publicStandInIsNotAGateway:
             return "'public' is the test world's stand-in for the public web PKI, not a gateway profile; choose one of: \(ChainProfile.presets.map(\.name).joined(separator: ", ")) (the stand-in signs bypassed hosts and the direct world on its own: see --bypass and --world)"
         }

@@ -101,13 +101,21 @@ public final class CertificateAuthority: Sendable {
             subject: spec.subject, notBefore: now - ChainProfile.day, notAfter: now + spec.lifetime, extensions: extensions)
     }
 
-    private static func makeIntermediates(profile: ChainProfile, under root: SigningIdentity,
+    /// The intermediates re-signed under the same root with the same names and keys, carrying
+    /// `quirks` besides the profile's own: a CA quirk for some hosts only (`--host-quirk`). Name
+    /// constraints stay on the root alone.
+    func intermediates(carrying quirks: [Quirk], now: Date = Date()) throws -> [SigningIdentity] {
+        try Self.makeIntermediates(profile: profile.with(quirks: profile.quirks + quirks), under: root,
+                                   keys: intermediates.map(\.key), now: now)
+    }
+
+    private static func makeIntermediates(profile: ChainProfile, under root: SigningIdentity, keys: [PrivateKey]? = nil,
                                           nameConstraints: NameConstraints? = nil, now: Date) throws -> [SigningIdentity] {
         var parent = root
         var result: [SigningIdentity] = []
         let specs = profile.authorities.dropFirst()
         for (index, spec) in specs.enumerated() {
-            let key = try PrivateKey.generate(profile.keyAlgorithm)
+            let key = try keys?[index] ?? PrivateKey.generate(profile.keyAlgorithm)
             let below = specs.count - index - 1
             var builder = caBuilder(spec, pathLength: below, isRoot: false, now: now)
             if let nameConstraints { builder.extensions.append(.nameConstraints(nameConstraints)) }

@@ -25,6 +25,7 @@ public final class LeafForge: Sendable {
     private struct CacheKey: Hashable, Sendable {
         let name: ServerName
         let failure: FailureMode?
+        let quirks: [Quirk]
         /// The SHA-256 of the mimicked upstream certificate, when there is one.
         let mimicked: [UInt8]?
     }
@@ -55,18 +56,20 @@ public final class LeafForge: Sendable {
 
     /// The chain for an already validated name; forges (blocking) on a miss. With `mimicking`, the
     /// leaf copies that (upstream) certificate's subject, SANs and validity, as Zscaler and squid do.
-    public func chain(for name: ServerName, failure: FailureMode? = nil, mimicking upstream: Certificate? = nil) throws -> ForgedChain {
+    public func chain(for name: ServerName, failure: FailureMode? = nil, quirks: [Quirk] = [],
+                      mimicking upstream: Certificate? = nil) throws -> ForgedChain {
         let now = Date()
         return try cache.value(
-            for: CacheKey(name: name, failure: failure, mimicked: upstream?.sha256Fingerprint),
+            for: CacheKey(name: name, failure: failure, quirks: quirks, mimicked: upstream?.sha256Fingerprint),
             isFresh: { Self.isFresh($0, failure: failure, mimicking: upstream != nil, now: now) },
-            make: { try forge(name, failure: failure, template: upstream.map(LeafTemplate.init(copying:)), now: now) })
+            make: { try forge(name, failure: failure, quirks: quirks, template: upstream.map(LeafTemplate.init(copying:)), now: now) })
     }
 
     /// The cached chain, or nil when forging is needed: never blocks, so event loops may call it.
-    public func cachedChain(for name: ServerName, failure: FailureMode? = nil, mimicking upstream: Certificate? = nil) -> ForgedChain? {
+    public func cachedChain(for name: ServerName, failure: FailureMode? = nil, quirks: [Quirk] = [],
+                            mimicking upstream: Certificate? = nil) -> ForgedChain? {
         let now = Date()
-        return cache.peek(CacheKey(name: name, failure: failure, mimicked: upstream?.sha256Fingerprint)) {
+        return cache.peek(CacheKey(name: name, failure: failure, quirks: quirks, mimicked: upstream?.sha256Fingerprint)) {
             Self.isFresh($0, failure: failure, mimicking: upstream != nil, now: now)
         }
     }
@@ -76,8 +79,8 @@ public final class LeafForge: Sendable {
         failure != nil || mimicking || chain.leaf.notAfter > now + ChainProfile.day
     }
 
-    /// Forges without the cache.
-    public func forge(_ name: ServerName, failure: FailureMode? = nil, template: LeafTemplate? = nil,
+    /// Forges without the cache. `quirks`: for this host only, besides the profile's (`--host-quirk`).
+    public func forge(_ name: ServerName, failure: FailureMode? = nil, quirks: [Quirk] = [], template: LeafTemplate? = nil,
                       now: Date = Date()) throws -> ForgedChain {
         let profile = authority.profile
         var key = keyPolicy == .shared ? try sharedKey : try PrivateKey.generate(profile.keyAlgorithm)
@@ -141,8 +144,15 @@ public final class LeafForge: Sendable {
             anchor = expired
         }
 
-        if !profile.quirks.isEmpty {  // keeps the issuer lookup off the textbook forge path
-            builder.apply(profile.quirks, role: .leaf(parentHasKeyIdentifier: issuer.certificate.hasKeyIdentifier))
+        if quirks.contains(where: { $0.place != .leaf }) {
+            // This host's CA quirks: the intermediates re-signed with them, under the same root.
+            let originals = authority.intermediates.map(\.certificate)
+            let resigned = try variants.intermediates(carrying: quirks)
+            chain = chain.map { sent in originals.firstIndex { $0 === sent }.map { resigned[$0].certificate } ?? sent }
+            if let index = originals.firstIndex(where: { $0 === issuer.certificate }) { issuer = resigned[index] }
+        }
+        if !profile.quirks.isEmpty || !quirks.isEmpty {  // keeps the issuer lookup off the textbook forge path
+            builder.apply((profile.quirks + quirks).normalized, role: .leaf(parentHasKeyIdentifier: issuer.certificate.hasKeyIdentifier))
         }
         let leaf = try builder.sign(publicKey: key, signer: issuer.signer)
         return ForgedChain(serverName: name, failure: failure, leaf: leaf, leafKey: key, chain: chain, trustAnchor: anchor)
@@ -205,6 +215,7 @@ private final class FailureVariants: Sendable {
     private let authority: CertificateAuthority
     private let identities = Locked<[String: SigningIdentity]>([:])
     private let weakKeyStore = Locked<PrivateKey?>(nil)
+    private let resigned = Locked<[[Quirk]: [SigningIdentity]]>([:])
 
     init(authority: CertificateAuthority) {
         self.authority = authority
@@ -216,6 +227,17 @@ private final class FailureVariants: Sendable {
             let identity = try make()
             store[name] = identity
             return identity
+        }
+    }
+
+    /// The intermediates carrying a host's CA quirks, made once per set.
+    func intermediates(carrying quirks: [Quirk]) throws -> [SigningIdentity] {
+        let set = quirks.normalized
+        return try resigned.withLock { made in
+            if let existing = made[set] { return existing }
+            let intermediates = try authority.intermediates(carrying: set)
+            if made.count < 64 { made[set] = intermediates }  // a bound: sets come from the command line
+            return intermediates
         }
     }
 

@@ -78,6 +78,24 @@ public enum Quirk: String, CaseIterable, Hashable, Sendable, Comparable {
     }
 }
 
+extension Quirk {
+    /// Checks that `quirks` can be carried by some hosts' chains only (`--host-quirk`): leaf quirks,
+    /// and CA quirks the intermediates carry, re-signed for those hosts under the same root. The root
+    /// is shared by every host, so its quirks belong to the whole CA (`ca init --quirk`).
+    public static func checkPerHost(_ quirks: [Quirk], profile: ChainProfile) throws {
+        for quirk in quirks where quirk.place != .leaf {
+            if quirk.place == .root {
+                throw CertForgeError.quirkNotPerHost(quirk: quirk.rawValue, reason: "it changes the root, which every host shares; "
+                                                     + "give it to the whole CA with --quirk \(quirk.rawValue)")
+            }
+            if profile.depth < 2 {
+                throw CertForgeError.quirkNotPerHost(quirk: quirk.rawValue, reason: "it changes a CA, and profile \(profile.name) has only "
+                                                     + "its root, which every host shares; choose zscaler or netskope, or give it to the whole CA with --quirk")
+            }
+        }
+    }
+}
+
 extension Array where Element == Quirk {
     /// Sorted and without repeats: the form profiles keep, so that one set has one storage name.
     var normalized: [Quirk] { Array(Set(self)).sorted() }

@@ -49,6 +49,9 @@ public struct ProxyConfiguration: Sendable {
     /// Deliberate certificate defects for matching hosts (`*.example.com=expired`); the first match wins.
     /// Hosts under `badssl.test` carry their own (`expired.badssl.test`, ...) without a rule.
     public var failureRules: [FailureRule] = []
+    /// Quirks (`Quirk`) only matching hosts' chains carry, besides the CA's own (`*.pypi.org=leaf-no-aki`):
+    /// leaf quirks, and the intermediates' re-signed for those hosts; every matching rule adds its quirks.
+    public var hostQuirks: [HostQuirkRule] = []
     /// Hosts the gateway's policy blocks: their requests get a vendor-shaped HTML block page with a
     /// 403 after the TLS handshake (the first match wins). Nothing is sent upstream for them.
     public var blockRules: [BlockRule] = []
@@ -210,6 +213,33 @@ func splitHostPort(_ text: String) -> (String, Int)? {
 }
 
 /// `HOSTPATTERN=MODE`: a glob over host names (`*` matches any run of characters) and a failure mode.
+/// `HOSTPATTERN=QUIRK[,QUIRK...]`: matching hosts' chains carry these quirks (`--host-quirk`).
+public struct HostQuirkRule: Sendable, Equatable {
+    public var pattern: String
+    public var quirks: [Quirk]
+
+    public init(pattern: String, quirks: [Quirk]) {
+        self.pattern = pattern.lowercased()
+        self.quirks = quirks
+    }
+
+    public init(parsing text: String) throws {
+        let sides = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard sides.count == 2, !sides[0].isEmpty, !sides[1].isEmpty else {
+            throw ConfigurationError("--host-quirk takes HOSTPATTERN=QUIRK[,QUIRK...], got '\(text)'")
+        }
+        do {
+            self.init(pattern: sides[0], quirks: try Quirk.parse(sides[1]))
+        } catch let error as CertForgeError {
+            throw ConfigurationError("--host-quirk \(text): \(error.description)")
+        }
+    }
+
+    func matches(_ host: String) -> Bool {
+        fnmatch(pattern, host.lowercased(), 0) == 0
+    }
+}
+
 public struct FailureRule: Sendable, Equatable {
     public var pattern: String
     public var mode: FailureMode

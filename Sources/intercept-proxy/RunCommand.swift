@@ -88,6 +88,12 @@ struct RunCommand: ParsableCommand {
         valueName: "HOSTPATTERN=MODE"))
     var failureRules: [String] = []
 
+    @Option(name: .customLong("host-quirk"), help: ArgumentHelp(
+        "Matching hosts' chains carry these quirks besides the CA's (a glob like --failure; see `profiles`): leaf quirks, and the "
+            + "intermediates' (re-signed for those hosts under the same root). Root quirks belong to the whole CA (--quirk). Repeatable.",
+        valueName: "HOSTPATTERN=QUIRK[,QUIRK...]"))
+    var hostQuirks: [String] = []
+
     @Option(name: .customLong("alpn"), help: ArgumentHelp(
         "What the TLS server selects from the client's ALPN offer: offer (h2 or http/1.1, the client's preference), http1 (downgrade, "
             + "as some gateways do), none (no protocol selected: what gRPC clients report as 'missing selected ALPN property').",
@@ -250,6 +256,9 @@ struct RunCommand: ParsableCommand {
         }
         configuration.alpn = alpnPolicy
         do { configuration.blockRules = try block.map(BlockRule.init(parsing:)) } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
+        do { configuration.hostQuirks = try hostQuirks.map(HostQuirkRule.init(parsing:)) } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
         if let untrustedUpstream {

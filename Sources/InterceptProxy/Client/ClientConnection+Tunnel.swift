@@ -160,9 +160,14 @@ extension ClientConnection {
             dialled.start(timeout: core.configuration.connectTimeout)
             return nil
         }
-        if let cached = forges.cached(name, failure: failure) { return cached }
+        if let cached = forges.cached(name, failure: failure, quirks: hostQuirks(for: name)) { return cached }
         forgeAsync(name, failure: failure, mimicking: nil, for: session)
         return nil
+    }
+
+    /// The `--host-quirk` quirks of the gateway's leaf for `name` (none for the public stand-in's).
+    func hostQuirks(for name: ServerName) -> [Quirk] {
+        tunnel?.treatment.presentsPublicLeaf == true ? [] : core.hostQuirks(for: name.text)
     }
 
     /// The gateway's forge, or for a host it does not inspect the public stand-in's.
@@ -173,7 +178,8 @@ extension ClientConnection {
     func forgeAsync(_ name: ServerName, failure: FailureMode?, mimicking upstream: Certificate?, for session: TLSServerSession,
                     forges: ForgeCoordinator? = nil) {
         let loop = connection.loop
-        (forges ?? leafForges).chain(for: name, failure: failure, mimicking: upstream) { [weak self] result in
+        let quirks = forges == nil ? hostQuirks(for: name) : []  // the untrusted CA's leaves are textbook
+        (forges ?? leafForges).chain(for: name, failure: failure, quirks: quirks, mimicking: upstream) { [weak self] result in
             guard let self else { return }
             loop.execute { self.certificateReady(result, for: session) }
         }

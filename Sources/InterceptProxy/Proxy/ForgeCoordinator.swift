@@ -16,6 +16,7 @@ final class ForgeCoordinator: @unchecked Sendable {
     private struct Key: Hashable {
         let name: ServerName
         let failure: FailureMode?
+        let quirks: [Quirk]
         let mimicked: [UInt8]?
     }
 
@@ -52,14 +53,14 @@ final class ForgeCoordinator: @unchecked Sendable {
     }
 
     /// The chain if it is cached (never blocks), else nil.
-    func cached(_ name: ServerName, failure: FailureMode?, mimicking upstream: Certificate? = nil) -> ForgedChain? {
-        forge.cachedChain(for: name, failure: failure, mimicking: upstream)
+    func cached(_ name: ServerName, failure: FailureMode?, quirks: [Quirk] = [], mimicking upstream: Certificate? = nil) -> ForgedChain? {
+        forge.cachedChain(for: name, failure: failure, quirks: quirks, mimicking: upstream)
     }
 
     /// Calls `completion` on a worker thread once the chain exists.
-    func chain(for name: ServerName, failure: FailureMode?, mimicking upstream: Certificate? = nil,
+    func chain(for name: ServerName, failure: FailureMode?, quirks: [Quirk] = [], mimicking upstream: Certificate? = nil,
                completion: @escaping @Sendable (Result<ForgedChain, Error>) -> Void) {
-        let key = Key(name: name, failure: failure, mimicked: upstream?.sha256Fingerprint)
+        let key = Key(name: name, failure: failure, quirks: quirks, mimicked: upstream?.sha256Fingerprint)
         lock.lock()
         if pending[key] != nil {
             pending[key]!.append(completion)
@@ -69,7 +70,7 @@ final class ForgeCoordinator: @unchecked Sendable {
         pending[key] = [completion]
         lock.unlock()
         workers.async(group: inFlight) { [self] in
-            let result = Result { try forge.chain(for: name, failure: failure, mimicking: upstream) }
+            let result = Result { try forge.chain(for: name, failure: failure, quirks: quirks, mimicking: upstream) }
             checkConstraints(result, failure: failure)
             lock.lock()
             let waiting = pending.removeValue(forKey: key) ?? []

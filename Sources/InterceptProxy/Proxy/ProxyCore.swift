@@ -56,6 +56,11 @@ final class ProxyCore: @unchecked Sendable {
         self.admission = try ConnectionAdmission(
             limit: configuration.maxConnections ?? ProxyConfiguration.defaultMaxConnections,
             allowList: try ClientAllowList.effective(configuration), recorder: recorder, logger: logger)
+        for rule in configuration.hostQuirks {
+            do { try Quirk.checkPerHost(rule.quirks, profile: authority.profile) } catch let error as CertForgeError {
+                throw ConfigurationError("--host-quirk \(rule.pattern)=...: \(error.description)")
+            }
+        }
         self.ignorePatterns = try configuration.ignoreHosts.map { pattern in
             do { return try icuCompatibleRegex(pattern) } catch {
                 throw ConfigurationError("--ignore-hosts '\(pattern)' is not a valid regular expression")
@@ -119,6 +124,12 @@ final class ProxyCore: @unchecked Sendable {
     func failureMode(for host: String) -> FailureMode? {
         if let mode = BadSSLCatalogue.failureMode(for: host) { return mode }
         return rules.failureMode(for: host)
+    }
+
+    /// The quirks `host`'s chain carries besides the CA's (`--host-quirk`: every matching rule's), sorted.
+    func hostQuirks(for host: String) -> [Quirk] {
+        guard !configuration.hostQuirks.isEmpty else { return [] }
+        return Array(Set(configuration.hostQuirks.filter { $0.matches(host) }.flatMap(\.quirks))).sorted()
     }
 
     /// The block page a request to `host` gets, when a --block rule matches it.
