@@ -14,6 +14,7 @@ extension ErrorExplanation {
         case hostnameMismatch = "hostname-mismatch"
         case revocationUnchecked = "revocation-unchecked"
         case caFileUnusable = "ca-file-unusable"
+        case blockedByPolicy = "blocked-by-policy"
 
         /// One sentence for people.
         public var summary: String {
@@ -42,8 +43,14 @@ extension ErrorExplanation {
                 return "the chain is trusted but its revocation status could not be checked (the gateway blocks or does not serve the CRL/OCSP of its CA), and the client fails closed"
             case .caFileUnusable:
                 return "the CA bundle the client is configured to use is missing, unreadable or not PEM"
+            case .blockedByPolicy:
+                return "the gateway's policy blocked the request: TLS worked, and an HTML block page answered (with a 403, or a 200 that JSON clients cannot parse) where the client expected JSON or a package index; not a certificate problem"
             }
         }
+
+        /// Whether the gateway's root is part of the fix: not when a block page answered (the
+        /// client trusted the connection, or it would never have read the page).
+        public var involvesTheRoot: Bool { self != .blockedByPolicy }
     }
 
     /// One way an error text reveals its cause, and the client it implies when nothing else names one.
@@ -121,6 +128,21 @@ extension ErrorExplanation {
         CauseSignature(["peer certificate cannot be authenticated", "ssl peer certificate or ssh remote key was not ok"],
                        .untrustedUnknownShape, client: "libcurl"),
         CauseSignature(["certificate verify failed", "certificate_verify_failed", "verify error:num="], client: "openssl-client", opensslShape),
+        // Last: a client reads a block page only over a connection it trusted, so any certificate
+        // error in the same log came first and is the one to fix. HTML where JSON was expected:
+        // npm's E403 on a GET (a refused publish is a PUT), its "invalid json response body ...
+        // Unexpected token '<'" for a page sent as 200, npm 6 and older's "registry error parsing json".
+        CauseSignature(["403 forbidden - get https://", "reason: unexpected token '<'", "reason: unexpected token <",
+                        "registry error parsing json", "unexpected token < in json at position 0", "\"<!doctype \"... is not valid json"],
+                       .blockedByPolicy, client: "npm"),
+        CauseSignature(["err_pnpm_fetch_403"], .blockedByPolicy, client: "pnpm"),
+        CauseSignature(["request failed \"403 forbidden\""], .blockedByPolicy, client: "yarn"),
+        // pip finds no links in the page; the same words mean a package or version that does not
+        // exist, which the fix tells apart.
+        CauseSignature(["(from versions: none)", "http error 403 while getting"], .blockedByPolicy, client: "pip"),
+        // The page itself, as curl prints it: the titles of --block's pages.
+        CauseSignature(["<title>website blocked</title>", "<title>access to this site is blocked</title>", "<title>web page blocked!</title>",
+                        "<title>this site is blocked</title>", "intercept-proxy --block:"], .blockedByPolicy, client: "curl"),
     ]
 
     /// OpenSSL's wording tells the chain shape for every OpenSSL-based client.

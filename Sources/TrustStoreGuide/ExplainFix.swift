@@ -12,6 +12,7 @@ extension ErrorExplanation {
         case .caFileUnusable: lines = caFileFix
         case .expired: lines = expiredFix
         case .nonStrictCA: lines = nonStrictFix
+        case .blockedByPolicy: lines = blockedFix
         case .selfSignedLeaf, .caUsedAsLeaf:
             lines = ["# the server's own certificate is not issued by a CA: trusting a root helps only if your gateway produced it",
                      peek("-subject -issuer"),
@@ -181,6 +182,37 @@ extension ErrorExplanation {
             "openssl x509 -noout -dates -in {CA}   # your gateway root's validity; an expired root must be renewed by IT",
             "# an outdated OS bundle (e.g. DST Root CA X3, 2021): update the ca-certificates package",
         ]
+    }
+
+    /// No certificate setting helps: the page says who blocked what, and IT or a mirror unblocks it.
+    /// pip's "(from versions: none)" is also what a missing package gets: the status tells them apart.
+    private var blockedFix: [String] {
+        let site = "https://\(hostOrPlaceholder)/"
+        let requirement = pipRequirement
+        let curl = context == .windows ? "curl.exe" : "curl"
+        var lines = [requirement == nil
+            ? "# not a certificate problem: the TLS connection worked and the gateway's policy answered for \(hostOrPlaceholder); no root, bundle or certificate setting changes that"
+            : "# pip found no versions: a block page holds no links, nor does an index without the package (the status below tells which); neither is a certificate problem (pip's SSL warnings would be: paste those lines)"]
+        lines.append(context == .windows
+            ? "\(curl) -sS \(site) | Select-Object -First 20   # with the same proxy settings: the page's title names the gateway, often the policy or category"
+            : "\(curl) -sS \(site) | head   # with the same HTTPS_PROXY: the page's title names the gateway, often the policy or category")
+        if let requirement {
+            lines.append("\(curl) -sS -o /dev/null -w '%{http_code}\\n' \(site)simple/\(requirement)/   # \(host == nil ? "HOST: pypi.org, or the index pip is set to use; " : "")"
+                         + "a 404, or a 200 with links, means no such package or version; a 403, or a 200 with a page and no links, is the gateway's")
+        }
+        lines.append("# ask IT to allow \(hostOrPlaceholder) (or its category) for you or the build, or use a mirror the policy allows "
+                     + "(an internal Artifactory or Nexus: npm config set registry URL, pip install --index-url URL)")
+        return lines
+    }
+
+    /// The project pip looked for, when the keyed line is its "(from versions: none)": `requests`
+    /// from "... the requirement requests==2.0 (from versions: none)"; PACKAGE when it does not say.
+    private var pipRequirement: String? {
+        let text = errorLine.text
+        guard text.caseInsensitiveRange(of: "(from versions: none)") != nil else { return nil }
+        guard let label = text.caseInsensitiveRange(of: "the requirement ") else { return "PACKAGE" }
+        let name = text[label.upperBound...].prefix { $0.isLetter || $0.isNumber || "-_.".contains($0) }
+        return name.isEmpty ? "PACKAGE" : String(name)
     }
 
     private var nonStrictFix: [String] {

@@ -7,9 +7,11 @@ public enum ExplainReport {
     /// `caFile` is the user's gateway root (nil prints the placeholder and how to get the root);
     /// `caSubject` its subject, shown beside the path.
     public static func render(_ explanation: ErrorExplanation, caFile: String?, caSubject: String? = nil) -> String {
+        // A block page's fix is the same for every client: no store, root or snippet to name.
+        let root = explanation.cause.involvesTheRoot
         var client = explanation.family.name
         if let line = explanation.clientLine { client += " (named on line \(line.number): \(line.excerpt))" }
-        if !explanation.clientIsNamed {
+        if !explanation.clientIsNamed, root {
             client = "could not tell: the text names no tool this knows, only \(explanation.family.name)'s wording shows; the fix below is that library's usual one"
         }
         var rows = [
@@ -17,21 +19,23 @@ public enum ExplainReport {
             ("cause", explanation.cause.summary),
             ("keyed on", "line \(explanation.errorLine.number): \(explanation.errorLine.excerpt)"),
             ("context", explanation.context.summary),
-            ("store", explanation.family.store),
         ]
-        if let caFile {
-            rows.append(("root", caFile + (caSubject.map { " (\($0))" } ?? "")))
-        } else {
-            rows.append(("root", "not given: the fix says \(GatewayRoot.placeholder); pass --ca-file PATH (how to get it: below)"))
+        if root {
+            rows.append(("store", explanation.family.store))
+            if let caFile {
+                rows.append(("root", caFile + (caSubject.map { " (\($0))" } ?? "")))
+            } else {
+                rows.append(("root", "not given: the fix says \(GatewayRoot.placeholder); pass --ca-file PATH (how to get it: below)"))
+            }
         }
         var text = table(rows) + "\n\nfix:\n" + explanation.fix(caFile: caFile).map { "  " + $0 }.joined(separator: "\n") + "\n"
-        if let snippet = explanation.snippet, case .shell = explanation.context {
+        if root, let snippet = explanation.snippet, case .shell = explanation.context {
             text += "  # more for this client: intercept-proxy snippet --client \(snippet)\(caFile.map { " --ca-file \($0)" } ?? "")\n"
         }
-        if !explanation.clientIsNamed {
+        if !explanation.clientIsNamed, root {
             text += "\nto name the client: paste the command you ran and the lines before the error (a whole log: intercept-proxy explain - < build.log)\n"
         }
-        if caFile == nil {
+        if caFile == nil, root {
             text += "\nhow to get your gateway's root certificate (PEM):\n"
             text += GatewayRoot.howToGet(vendor: explanation.gatewayVendor).map { "  " + $0 }.joined(separator: "\n") + "\n"
         }

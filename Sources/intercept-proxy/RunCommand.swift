@@ -102,7 +102,7 @@ struct RunCommand: ParsableCommand {
 
     @Option(name: .customLong("block"), help: ArgumentHelp(
         "A host the gateway's policy blocks (a glob like --failure): after the TLS handshake its requests get the vendor's HTML block page "
-            + "with 403 (zscaler, netskope, fortinet, umbrella; default the profile's vendor), as JSON clients meet at work. Repeatable.",
+            + "with 403 (zscaler, netskope, fortinet, umbrella) or 200 (forcepoint); default the profile's vendor, as JSON clients meet at work. Repeatable.",
         valueName: "HOSTPATTERN[=VENDOR]"))
     var block: [String] = []
 

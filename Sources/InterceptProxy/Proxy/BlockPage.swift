@@ -1,11 +1,11 @@
 import Glibc
 
 /// Whose block page a blocked request gets: gateways answer a URL their policy forbids with an HTML
-/// page of their own and a 403, after intercepting TLS, so a client that expects JSON or a package
-/// index fails on HTML the way it does at work (npm, pip). The pages are shaped like the vendors'
-/// (title, wording, what they show), written for this project.
+/// page of their own (most with a 403), after intercepting TLS, so a client that expects JSON or a
+/// package index fails on HTML the way it does at work (npm, pip). The pages are shaped like the
+/// vendors' (title, wording, what they show), written for this project.
 public enum BlockPageVendor: String, CaseIterable, Sendable {
-    case zscaler, netskope, fortinet, umbrella
+    case zscaler, netskope, fortinet, umbrella, forcepoint
 
     /// The vendor whose gateway a chain profile (by name) models; `plain` blocks as Zscaler does.
     public static func forProfile(_ name: String) -> BlockPageVendor {
@@ -18,6 +18,7 @@ public enum BlockPageVendor: String, CaseIterable, Sendable {
         case .netskope: return "Access to this site is blocked"
         case .fortinet: return "Web Page Blocked!"
         case .umbrella: return "This site is blocked"
+        case .forcepoint: return "Access to this site is blocked"  // Websense's, as npm/npm#14619 logged it
         }
     }
 
@@ -27,6 +28,20 @@ public enum BlockPageVendor: String, CaseIterable, Sendable {
         case .netskope: return "Netskope has blocked your access to this site, as your organization's security policy requires."
         case .fortinet: return "The page you have requested has been blocked, because the URL is banned (FortiGuard web filtering)."
         case .umbrella: return "This site was blocked by Cisco Umbrella due to your organization's content filtering policy."
+        case .forcepoint: return "Forcepoint (Websense) web security has blocked this site: the request is not allowed by your organization's Internet use policy."
+        }
+    }
+
+    /// The status the page comes with. A 403 makes npm say `E403`; a page sent as 200 reaches the
+    /// client as if it were the registry's answer, so npm reports "invalid json response body ...
+    /// Unexpected token '<'". The one vendor public logs show doing that is Websense, now
+    /// Forcepoint: npm/npm#14619 has `http 200 https://registry.npmjs.org/multer` followed by its
+    /// "Access to this site is blocked" page as bad JSON. No public log we found shows the other
+    /// vendors' status, so they keep 403.
+    public var status: Int {
+        switch self {
+        case .zscaler, .netskope, .fortinet, .umbrella: return 403
+        case .forcepoint: return 200
         }
     }
 }
@@ -71,10 +86,10 @@ public struct BlockRule: Sendable, Equatable {
             <p>\(vendor.explanation)</p>
             <p>URL: \(escaped(url))</p>
             <p>Host: \(escaped(host))</p>
-            <p>(intercept-proxy --block: a \(vendor.rawValue)-style block page, HTTP 403)</p>
+            <p>(intercept-proxy --block: a \(vendor.rawValue)-style block page, HTTP \(vendor.status))</p>
             </body></html>
             """
-        return HTTPResponse(status: 403, headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
+        return HTTPResponse(status: vendor.status, headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
                             body: Array((html + "\n").utf8), closeConnection: !keepAlive)
     }
 
