@@ -8,8 +8,8 @@ public enum UntrustedUpstreamPolicy: Sendable, Equatable {
     /// `Fortinet_CA_Untrusted`, squid): a client with a good fix still sees an error, one with
     /// verification off gets the site.
     case resignUntrusted
-    /// Intercept as usual and answer with the vendor's certificate-error page (Zscaler, Netskope,
-    /// Cisco Umbrella); nil: the profile's vendor.
+    /// Intercept as usual and answer with the vendor's certificate-error page, with the status its
+    /// block pages have (Zscaler, Netskope, Cisco Umbrella); nil: the profile's vendor.
     case block(BlockPageVendor?)
     /// Do not intercept: relay the client's handshake to the site, so it sees the site's own bad
     /// certificate (Zscaler's pass-through).
@@ -75,6 +75,7 @@ extension BlockPageVendor {
         case .netskope: return "Certificate error: access to this site is blocked"
         case .fortinet: return "Invalid server certificate"
         case .umbrella: return "Upstream certificate error"
+        case .forcepoint: return "Certificate error: the site's certificate is not trusted"
         }
     }
 
@@ -89,10 +90,10 @@ extension BlockPageVendor {
             <p>The certificate presented by \(BlockRule.escaped(host)) could not be verified, so your organization's security policy blocks this site.</p>
             <p>URL: \(BlockRule.escaped(url))</p>
             <p>Reason: \(BlockRule.escaped(reason))</p>
-            <p>(intercept-proxy --untrusted-upstream block: a \(rawValue)-style certificate-error page, HTTP 403. The upstream's own certificate is bad; no trust-store change on the client fixes this. To reach a local origin, pass --upstream-ca FILE.)</p>
+            <p>(intercept-proxy --untrusted-upstream block: a \(rawValue)-style certificate-error page, HTTP \(status). The upstream's own certificate is bad; no trust-store change on the client fixes this. To reach a local origin, pass --upstream-ca FILE.)</p>
             </body></html>
             """
-        return HTTPResponse(status: 403, headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
+        return HTTPResponse(status: status, headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
                             body: Array((html + "\n").utf8), closeConnection: !keepAlive)
     }
 }
