@@ -20,6 +20,7 @@ public enum Quirk: String, CaseIterable, Hashable, Sendable, Comparable {
     case longLeaf = "leaf-over-825-days"
     case leafWithoutEKU = "leaf-no-eku"
     case trailingSpaceName = "cn-trailing-space"
+    case expiredCrossSign = "expired-cross-sign"
 
     public static func < (lhs: Quirk, rhs: Quirk) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -37,6 +38,8 @@ public enum Quirk: String, CaseIterable, Hashable, Sendable, Comparable {
     /// Which certificates carry it.
     public enum Place: String, Sendable {
         case root, intermediates, everyCA = "every CA", issuingCA = "issuing CA", leaf
+        /// An extra certificate the server sends, beside the hierarchy.
+        case sentChain = "sent chain"
     }
 
     public var place: Place {
@@ -46,6 +49,7 @@ public enum Quirk: String, CaseIterable, Hashable, Sendable, Comparable {
         case .pathLengthWithoutKeyCertSign, .version1Root: return .root
         case .trailingSpaceName: return .issuingCA
         case .leafWithoutAKI, .sha1Leaf, .negativeSerial, .issuerStringType, .longLeaf, .leafWithoutEKU: return .leaf
+        case .expiredCrossSign: return .sentChain
         }
     }
 
@@ -74,6 +78,8 @@ public enum Quirk: String, CaseIterable, Hashable, Sendable, Comparable {
         case .longLeaf: return "leaves valid for 3 years, over Apple's 825-day limit"
         case .leafWithoutEKU: return "leaves without extendedKeyUsage serverAuth (Apple platforms)"
         case .trailingSpaceName: return "the issuing CA's CN ends in a space, as Zscaler's \"(t) \" does"
+        case .expiredCrossSign:
+            return "the chain also sends an expired cross-certificate of the root (trusted-first verifiers stop at the root; stacks that follow the sent chain, OpenSSL 1.0.x and GnuTLS before 3.6.14, can fail)"
         }
     }
 }
