@@ -44,6 +44,9 @@ public enum CertificateExtension: Hashable, Sendable {
     case authorityKeyIdentifier
     /// The issuer's name and serial number instead (for an issuer without a subject key identifier).
     case authorityKeyIdentifierByIssuerName
+    /// Both: the key id and the issuer's name and serial, as older CA software (Zscaler's and
+    /// Netskope's roots) wrote it, even into self-signed roots.
+    case authorityKeyIdentifierWithIssuerName
     /// anyPolicy; critical only in gateway quirks (RFC 5280 lets CAs mark it, some verifiers refuse).
     case certificatePolicies(critical: Bool)
     /// Critical: the names this CA (and every CA below it) may sign for.
@@ -56,7 +59,8 @@ public enum CertificateExtension: Hashable, Sendable {
         case .serverAuthExtendedKeyUsage: return NID_ext_key_usage
         case .subjectAlternativeNames: return NID_subject_alt_name
         case .subjectKeyIdentifier: return NID_subject_key_identifier
-        case .authorityKeyIdentifier, .authorityKeyIdentifierByIssuerName: return NID_authority_key_identifier
+        case .authorityKeyIdentifier, .authorityKeyIdentifierByIssuerName, .authorityKeyIdentifierWithIssuerName:
+            return NID_authority_key_identifier
         case .certificatePolicies: return NID_certificate_policies
         case .nameConstraints: return NID_name_constraints
         }
@@ -81,6 +85,8 @@ public enum CertificateExtension: Hashable, Sendable {
             return "keyid:always"
         case .authorityKeyIdentifierByIssuerName:
             return "issuer:always"
+        case .authorityKeyIdentifierWithIssuerName:
+            return "keyid:always,issuer:always"
         case let .certificatePolicies(critical):
             return (critical ? "critical," : "") + "2.5.29.32.0"
         case let .nameConstraints(constraints):
@@ -124,6 +130,9 @@ public struct CertificateBuilder: Sendable {
     /// The issuer name written as PrintableString, while the issuer's own subject is UTF8String:
     /// the same name, encoded differently, which byte-comparing verifiers fail to chain.
     public var issuerAsPrintableString = false
+    /// The subject written as PrintableString (where its characters allow), as CAs made before
+    /// UTF8String became RFC 5280's choice wrote it; children copy the bytes into their issuer.
+    public var subjectAsPrintableString = false
 
     public init(subject: DistinguishedName, notBefore: Date, notAfter: Date, extensions: [CertificateExtension]) {
         self.subject = subject
@@ -141,7 +150,7 @@ public struct CertificateBuilder: Sendable {
         guard X509_set_version(x509, Int(isVersion1 ? X509_VERSION_1 : X509_VERSION_3)) == 1 else { throw openSSLFailure("X509_set_version") }
         try Self.setRandomSerial(x509, negative: negativeSerial)
 
-        let subjectName = try subject.makeX509Name()
+        let subjectName = try subject.makeX509Name(stringType: subjectAsPrintableString ? .printable : .utf8)
         defer { X509_NAME_free(subjectName) }
         guard X509_set_subject_name(x509, subjectName) == 1 else { throw openSSLFailure("X509_set_subject_name") }
 

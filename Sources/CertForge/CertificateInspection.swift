@@ -29,6 +29,12 @@ extension Certificate {
         X509_NAME_cmp(X509_get_issuer_name(pointer), X509_get_subject_name(other.pointer)) == 0
     }
 
+    /// Whether both certify the same public key (a root and a cross-certificate of it do).
+    func hasSamePublicKey(as other: Certificate) -> Bool {
+        guard let mine = X509_get0_pubkey(pointer), let theirs = X509_get0_pubkey(other.pointer) else { return false }
+        return EVP_PKEY_eq(mine, theirs) == 1
+    }
+
     /// Short names of the extensions marked critical.
     public var criticalExtensions: [String] {
         (0..<X509_get_ext_count(pointer)).compactMap { index in

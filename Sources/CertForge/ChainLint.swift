@@ -152,6 +152,16 @@ public struct ChainLint: Sendable {
                     ], reissue: "extendedKeyUsage serverAuth on every leaf", meanwhile: "none")
                 }
             }
+            // An expired copy of a root (a cross-certificate: the root's name and key, another issuer)
+            // beside the valid root: verifiers that look for a trusted issuer first (OpenSSL 1.1.0+,
+            // Go, Java, rustls, schannel, Apple) stop at the root and never judge it. Only stacks that
+            // follow the sent chain reach it; none of the families here does.
+            if !root, ca, certificate.notAfter < Date(),
+               let valid = certificates.first(where: { isRoot($0) && $0.notAfter > Date() && $0.subjectDER == certificate.subjectDER && $0.hasSamePublicKey(as: certificate) }) {
+                add("an expired cross-certificate of the root '\(valid.subject.commonName ?? valid.subject.description)' (a second path, through the root itself, exists)", [:],
+                    reissue: "nothing for current clients; drop the expired cross-certificate from the chain the gateway sends",
+                    meanwhile: "clients that follow the sent chain fail (OpenSSL 1.0.x: \"certificate has expired\" or \"unable to get local issuer certificate\"; GnuTLS before 3.6.14): update them")
+            }
             if let name = certificate.subject.commonName, name.hasSuffix(" ") || name.hasPrefix(" ") {
                 add("a common name with a leading or trailing space ('\(name)')", [:],
                     reissue: "nothing needed for verification", meanwhile: "quote the name exactly where a tool matches it (keytool -alias, certutil -n)")

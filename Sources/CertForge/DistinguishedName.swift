@@ -80,7 +80,8 @@ public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
         return name
     }
 
-    /// Adds the attribute as a PrintableString, or UTF8String when its characters are outside that set.
+    /// Adds the attribute as a PrintableString, or as OpenSSL's default would (UTF8String; IA5String
+    /// for emailAddress, as old CAs wrote it) when its characters are outside that set.
     private static func addPrintable(_ attribute: Attribute, to name: OpaquePointer) -> Int32 {
         let nid = OBJ_txt2nid(attribute.type)
         let bytes = Array(attribute.value.utf8)
@@ -88,8 +89,8 @@ public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
             (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39)
                 || Array(" '()+,-./:=?".utf8).contains(byte)
         }
-        let type = printable ? V_ASN1_PRINTABLESTRING : V_ASN1_UTF8STRING
-        return X509_NAME_add_entry_by_NID(name, nid, type, bytes, Int32(bytes.count), -1, 0)
+        guard printable else { return X509_NAME_add_entry_by_txt(name, attribute.type, MBSTRING_UTF8, attribute.value, -1, -1, 0) }
+        return X509_NAME_add_entry_by_NID(name, nid, V_ASN1_PRINTABLESTRING, bytes, Int32(bytes.count), -1, 0)
     }
 
     /// Reads an OpenSSL X509_NAME without taking ownership.

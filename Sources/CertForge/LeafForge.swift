@@ -86,6 +86,8 @@ public final class LeafForge: Sendable {
         var key = keyPolicy == .shared ? try sharedKey : try PrivateKey.generate(profile.keyAlgorithm)
         var issuer = authority.issuing
         var chain = authority.intermediates.reversed().map(\.certificate)
+        // Sent after the intermediates, where Let's Encrypt sent ISRG Root X1 cross-signed by DST Root CA X3.
+        if profile.has(.expiredCrossSign) || quirks.contains(.expiredCrossSign) { chain.append(try variants.expiredCrossSign()) }
         if profile.sendsRoot { chain.append(authority.root.certificate) }
         var anchor = authority.root.certificate
         var builder = leafBuilder(for: name, keyAlgorithm: profile.keyAlgorithm, now: now)
@@ -144,10 +146,10 @@ public final class LeafForge: Sendable {
             anchor = expired
         }
 
-        if quirks.contains(where: { $0.place != .leaf }) {
+        if quirks.contains(where: \.changesACA) {
             // This host's CA quirks: the intermediates re-signed with them, under the same root.
             let originals = authority.intermediates.map(\.certificate)
-            let resigned = try variants.intermediates(carrying: quirks)
+            let resigned = try variants.intermediates(carrying: quirks.filter(\.changesACA))
             chain = chain.map { sent in originals.firstIndex { $0 === sent }.map { resigned[$0].certificate } ?? sent }
             if let index = originals.firstIndex(where: { $0 === issuer.certificate }) { issuer = resigned[index] }
         }
@@ -279,6 +281,31 @@ private final class FailureVariants: Sendable {
                 ])
             return SigningIdentity(certificate: try builder.sign(publicKey: issuing.key, signer: parent.signer), key: issuing.key)
         }
+    }
+
+    /// The root cross-signed by an older root that no client here trusts, both expired a year ago:
+    /// same subject and key as the root, as the USERTrust cross-sign by AddTrust External CA Root that
+    /// Sectigo chains kept sending after May 2020 (ISRG Root X1 cross-signed by the expired DST Root
+    /// CA X3, 2021, is the same shape with only the issuer expired). A verifier that finds the trusted
+    /// root first never needs it; one that follows the sent chain reaches an expired certificate.
+    func expiredCrossSign() throws -> Certificate {
+        try once("expired-cross-sign") {
+            let root = authority.root
+            let now = Date()
+            let olderKey = try PrivateKey.generate(authority.profile.keyAlgorithm)
+            var olderBuilder = CertificateAuthority.caBuilder(
+                AuthoritySpec(subject: DistinguishedName(["O": "intercept-proxy", "CN": "Older Root CA (expired-cross-sign test)"]), lifetime: 0),
+                pathLength: nil, isRoot: true, now: now)
+            olderBuilder.notBefore = now - 20 * ChainProfile.year
+            olderBuilder.notAfter = now - ChainProfile.year
+            let older = try olderBuilder.sign(publicKey: olderKey, signer: .selfSigned(olderKey))
+            var crossBuilder = CertificateAuthority.caBuilder(
+                AuthoritySpec(subject: root.certificate.subject, lifetime: 0), pathLength: nil, isRoot: false, now: now)
+            crossBuilder.notBefore = now - 5 * ChainProfile.year
+            crossBuilder.notAfter = older.notAfter
+            let cross = try crossBuilder.sign(publicKey: root.key, signer: .issuer(older, olderKey))
+            return SigningIdentity(certificate: cross, key: root.key)
+        }.certificate
     }
 
     /// The root with the same name and key but a validity period that has ended.

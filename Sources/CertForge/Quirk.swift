@@ -20,6 +20,7 @@ public enum Quirk: String, CaseIterable, Hashable, Sendable, Comparable {
     case longLeaf = "leaf-over-825-days"
     case leafWithoutEKU = "leaf-no-eku"
     case trailingSpaceName = "cn-trailing-space"
+    case expiredCrossSign = "expired-cross-sign"
 
     public static func < (lhs: Quirk, rhs: Quirk) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -37,6 +38,8 @@ public enum Quirk: String, CaseIterable, Hashable, Sendable, Comparable {
     /// Which certificates carry it.
     public enum Place: String, Sendable {
         case root, intermediates, everyCA = "every CA", issuingCA = "issuing CA", leaf
+        /// An extra certificate the server sends, beside the hierarchy.
+        case sentChain = "sent chain"
     }
 
     public var place: Place {
@@ -46,6 +49,7 @@ public enum Quirk: String, CaseIterable, Hashable, Sendable, Comparable {
         case .pathLengthWithoutKeyCertSign, .version1Root: return .root
         case .trailingSpaceName: return .issuingCA
         case .leafWithoutAKI, .sha1Leaf, .negativeSerial, .issuerStringType, .longLeaf, .leafWithoutEKU: return .leaf
+        case .expiredCrossSign: return .sentChain
         }
     }
 
@@ -74,16 +78,22 @@ public enum Quirk: String, CaseIterable, Hashable, Sendable, Comparable {
         case .longLeaf: return "leaves valid for 3 years, over Apple's 825-day limit"
         case .leafWithoutEKU: return "leaves without extendedKeyUsage serverAuth (Apple platforms)"
         case .trailingSpaceName: return "the issuing CA's CN ends in a space, as Zscaler's \"(t) \" does"
+        case .expiredCrossSign:
+            return "the chain also sends an expired cross-certificate of the root (trusted-first verifiers stop at the root; stacks that follow the sent chain, OpenSSL 1.0.x and GnuTLS before 3.6.14, can fail)"
         }
     }
 }
 
 extension Quirk {
+    /// Whether it changes a CA certificate (not only the leaf, or what else is sent).
+    var changesACA: Bool { place != .leaf && place != .sentChain }
+
     /// Checks that `quirks` can be carried by some hosts' chains only (`--host-quirk`): leaf quirks,
-    /// and CA quirks the intermediates carry, re-signed for those hosts under the same root. The root
-    /// is shared by every host, so its quirks belong to the whole CA (`ca init --quirk`).
+    /// the expired cross-certificate sent with the chain, and CA quirks the intermediates carry,
+    /// re-signed for those hosts under the same root. The root is shared by every host, so its
+    /// quirks belong to the whole CA (`ca init --quirk`).
     public static func checkPerHost(_ quirks: [Quirk], profile: ChainProfile) throws {
-        for quirk in quirks where quirk.place != .leaf {
+        for quirk in quirks where quirk.changesACA {
             if quirk.place == .root {
                 throw CertForgeError.quirkNotPerHost(quirk: quirk.rawValue, reason: "it changes the root, which every host shares; "
                                                      + "give it to the whole CA with --quirk \(quirk.rawValue)")

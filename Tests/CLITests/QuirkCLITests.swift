@@ -30,7 +30,7 @@ import TestSupport
         #expect(misplaced.status == 2, "\(misplaced)")
         #expect(misplaced.stderr.contains("quirk sha1-intermediate changes the intermediates, and profile plain has none"), "\(misplaced)")
         let listed = try CLI.run(["profiles"])
-        for name in ["bc-not-critical", "leaf-no-aki", "v1-root", "issuer-string-type", "cn-trailing-space"] {
+        for name in ["bc-not-critical", "leaf-no-aki", "v1-root", "issuer-string-type", "cn-trailing-space", "expired-cross-sign"] {
             #expect(listed.stdout.contains("  \(name) "), "\(listed)")
         }
     }

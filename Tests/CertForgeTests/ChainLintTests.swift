@@ -38,6 +38,17 @@ import TestSupport
         }
     }
 
+    @Test func namesAnExpiredCrossSignThatEveryFamilyStepsAround() throws {
+        let authority = try CertificateAuthority.generate(profile: ChainProfile.zscaler.with(quirks: [.expiredCrossSign]))
+        let chain = try LeafForge(authority: authority).forge(ServerName("localhost"))
+        let lint = ChainLint(chain.sentCertificates + [chain.trustAnchor])
+        let named = lint.findings().filter { $0.defect.hasPrefix("an expired cross-certificate of the root") }
+        #expect(named.count == 1 && named.first?.refusals.isEmpty == true, "\(lint.findings())")
+        #expect(lint.refusals().isEmpty)
+        // Without the valid root beside it there is no second path to name (a captured chain alone).
+        #expect(ChainLint(chain.sentCertificates).findings().isEmpty, "\(ChainLint(chain.sentCertificates).findings())")
+    }
+
     @Test(arguments: ChainProfile.presets + [ChainProfile.publicStandIn])
     func theShippedCAsAreAcceptedByAll(profile: ChainProfile) throws {
         for algorithm in [KeyAlgorithm.rsa2048, .ecdsaP256] {

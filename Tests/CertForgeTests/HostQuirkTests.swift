@@ -30,9 +30,19 @@ import Testing
         #expect(chain.chain.map(\.derBytes) == authority.intermediates.reversed().map(\.certificate.derBytes))
     }
 
+    @Test func aHostsExpiredCrossSignIsSentOnlyInItsChain() throws {
+        let authority = try CertificateAuthority.generate(profile: .zscaler)
+        let forge = try LeafForge(authority: authority)
+        let crossed = try forge.chain(for: ServerName("pypi.org"), quirks: [.expiredCrossSign])
+        #expect(crossed.chain.count == authority.intermediates.count + 1)
+        let cross = try #require(crossed.chain.last)
+        #expect(cross.subjectDER == authority.root.certificate.subjectDER && cross.notAfter < .now)
+        #expect(try forge.chain(for: ServerName("example.org")).chain.count == authority.intermediates.count)
+    }
+
     @Test func onlyQuirksSomeHostsCanCarryAreAccepted() throws {
         try Quirk.checkPerHost([.leafWithoutAKI, .criticalPolicies, .trailingSpaceName], profile: .zscaler)
-        try Quirk.checkPerHost([.leafWithoutAKI, .negativeSerial], profile: .fortinet)
+        try Quirk.checkPerHost([.leafWithoutAKI, .negativeSerial, .expiredCrossSign], profile: .fortinet)
         #expect(throws: CertForgeError.quirkNotPerHost(quirk: "v1-root", reason: "it changes the root, which every host shares; give it to the whole CA with --quirk v1-root")) {
             try Quirk.checkPerHost([.version1Root], profile: .zscaler)
         }

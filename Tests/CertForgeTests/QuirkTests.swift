@@ -92,6 +92,25 @@ import TestSupport
         #expect(!leafDump.contains("UTF8STRING        :Zscaler Intermediate Root CA (zscaler.test) (t) (test)"))
     }
 
+    @Test func theExpiredCrossSignIsSentAfterTheIntermediatesAndNeverTrusted() throws {
+        for profile in [ChainProfile.zscaler, .netskope, .plain] {
+            let chain = try forge([.expiredCrossSign], profile: profile)
+            let root = chain.trustAnchor
+            let crosses = chain.chain.filter { !$0.isSelfIssued && $0.subject == root.subject }
+            #expect(crosses.count == 1, "\(profile.name): \(chain.chain.map(\.summary))")
+            guard let cross = crosses.first else { continue }
+            // The root's name and key, another issuer, a validity that has ended.
+            #expect(cross.subjectDER == root.subjectDER && cross.subjectKeyIdentifier == root.subjectKeyIdentifier)
+            #expect(!cross.isSigned(by: root) && cross.notAfter < Date() && cross.isCertificateAuthority)
+            // Right after the intermediates, before the root where the profile sends it; the root stays the anchor.
+            let index = chain.chain.firstIndex { $0 === cross }!
+            #expect(index == profile.depth - 1, "\(profile.name)")
+            #expect(chain.chain.count == profile.depth + (profile.sendsRoot ? 1 : 0))
+            #expect(root.isSelfIssued && root.notAfter > Date())
+        }
+        #expect(try forge([]).chain.allSatisfy { $0.notAfter > Date() })
+    }
+
     @Test func aQuirkyCALivesBesideTheTextbookOneAndLoadsAgain() throws {
         let files = try TemporaryDirectory()
         let directory = CADirectory(path: files.path("certs"))
