@@ -96,8 +96,9 @@ struct RunCommand: ParsableCommand {
 
     @Option(name: .customLong("alpn"), help: ArgumentHelp(
         "What the TLS server selects from the client's ALPN offer: offer (h2 or http/1.1, the client's preference), http1 (downgrade, "
-            + "as some gateways do), none (no protocol selected: what gRPC clients report as 'missing selected ALPN property').",
-        valueName: "offer|http1|none"))
+            + "as some gateways do), none (no protocol selected: what gRPC clients report as 'missing selected ALPN property'), "
+            + "origin (the upstream is dialled first and the client gets what the origin selected).",
+        valueName: "offer|http1|none|origin"))
     var alpn: String = "offer"
 
     @Option(name: .customLong("block"), help: ArgumentHelp(
@@ -252,7 +253,7 @@ struct RunCommand: ParsableCommand {
         configuration.ignoreHosts = ignoreHosts
         (configuration.world, configuration.bypassHosts) = try parsedWorld()
         guard let alpnPolicy = ALPNPolicy(rawValue: alpn.lowercased()) else {
-            throw ValidationError("--alpn takes offer, http1 or none, got '\(alpn)'")
+            throw ValidationError("--alpn takes offer, http1, none or origin, got '\(alpn)'")
         }
         configuration.alpn = alpnPolicy
         do { configuration.blockRules = try block.map(BlockRule.init(parsing:)) } catch let error as ConfigurationError {

@@ -45,6 +45,6 @@ import TestSupport
 
     @Test func anUnknownPolicyIsAUsageError() throws {
         let result = try CLI.run(["run", "--offline", "--alpn", "h3"])
-        #expect(result.status == 2 && result.stderr.contains("--alpn takes offer, http1 or none, got 'h3'"), "\(result)")
+        #expect(result.status == 2 && result.stderr.contains("--alpn takes offer, http1, none or origin, got 'h3'"), "\(result)")
     }
 }

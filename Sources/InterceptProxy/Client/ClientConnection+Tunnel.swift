@@ -245,7 +245,8 @@ extension ClientConnection {
     /// --mimic-upstream copies its certificate; resign-untrusted and pass act on its verdict.
     var dialsUpstreamFirst: Bool {
         guard tunnel?.treatment == .intercepted, !answersLocally else { return false }
-        return core.configuration.mimicUpstream || (core.untrustedUpstream.decidesBeforeHandshake && core.upstreamTLS?.verifies == true)
+        return core.configuration.mimicUpstream || core.configuration.alpn == .origin
+            || (core.untrustedUpstream.decidesBeforeHandshake && core.upstreamTLS?.verifies == true)
     }
 
     /// Whether the client's bytes are kept during the handshake: `pass` relays them to the site
@@ -277,6 +278,7 @@ extension ClientConnection: UpstreamConnectionDelegate {
         handshake.upstreamFirst = nil
         handshake.clientBytes = nil  // verified: intercepted as usual
         state = .handshaking(handshake)
+        if core.configuration.alpn == .origin { session.originSelection = dial.negotiatedProtocol.map { .selected($0) } ?? .nothing }
         forgeAsync(first.name, failure: first.failure, mimicking: first.copiesCertificate ? dial.peerCertificate : nil, for: session)
     }
 

@@ -22,7 +22,10 @@ enum ALPNList {
 /// What the proxy's TLS server selects from the client's ALPN offer, as gateways differ: `offer`
 /// takes h2 (unless HTTP/2 is off) or http/1.1 as the client prefers; `http1` downgrades to
 /// http/1.1; `none` selects nothing, as gateways reported to break gRPC do ("missing selected ALPN
-/// property", grpc/grpc#32172). Without a selected protocol the client leg speaks HTTP/1.1.
+/// property", grpc/grpc#32172); `origin` lets the origin choose: the upstream is dialled during
+/// the client's handshake with the client's offer, and the client gets what the origin selected
+/// (nothing when it selected nothing), as gateways that connect upstream first do. Without a
+/// selected protocol the client leg speaks HTTP/1.1.
 public enum ALPNPolicy: String, CaseIterable, Sendable {
-    case offer, http1, none
+    case offer, http1, none, origin
 }

@@ -20,11 +20,25 @@ final class TLSServerContext: @unchecked Sendable {
             return session.clientHello(alert: alert)
         }, nil)
         // The callback cannot capture: what it may select travels in its argument (never nil):
-        // 1 nothing (no ALPN at all), 2 http/1.1 only, 3 h2 or http/1.1.
-        let selectable = policy == .none ? 1 : (policy == .http1 || !http2) ? 2 : 3
-        SSL_CTX_set_alpn_select_cb(context, { _, out, outLength, offered, offeredLength, argument in
+        // 1 nothing (no ALPN at all), 2 http/1.1 only, 3 h2 or http/1.1; plus 4: what the origin
+        // selected, when the session knows it (`--alpn origin`).
+        let selectable = (policy == .none ? 1 : (policy == .http1 || !http2) ? 2 : 3) + (policy == .origin ? 4 : 0)
+        SSL_CTX_set_alpn_select_cb(context, { ssl, out, outLength, offered, offeredLength, argument in
             guard let out, let outLength, let offered else { return SSL_TLSEXT_ERR_NOACK }
-            let selectable = Int(bitPattern: argument)
+            var selectable = Int(bitPattern: argument)
+            if selectable & 4 != 0 {
+                selectable -= 4
+                if let ssl, let choice = TLSServerSession.from(ssl)?.originSelection {
+                    guard case let .selected(name) = choice else { return SSL_TLSEXT_ERR_NOACK }
+                    let list = UnsafeBufferPointer(start: offered, count: Int(offeredLength))
+                    guard let chosen = ALPNList.nameRanges(list).first(where: { Array(list[$0]) == Array(name.utf8) }) else {
+                        return SSL_TLSEXT_ERR_NOACK
+                    }
+                    out.pointee = UnsafePointer(offered + chosen.lowerBound)
+                    outLength.pointee = UInt8(chosen.count)
+                    return SSL_TLSEXT_ERR_OK
+                }
+            }
             guard selectable > 1 else { return SSL_TLSEXT_ERR_NOACK }
             // The client's preference, since the upstream leg offers the same list and the origin
             // decides on it: the first of h2 (when selectable) and http/1.1 that the client names.

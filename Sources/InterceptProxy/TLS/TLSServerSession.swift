@@ -27,6 +27,14 @@ final class TLSServerSession: @unchecked Sendable {
     private(set) var serverName: String?
     /// The ALPN protocols the client offered, in its order (empty without the extension).
     private(set) var offeredProtocols: [String] = []
+    /// What the origin selected by ALPN, set before the certificate is provided (`--alpn origin`);
+    /// nil: not known, the proxy selects as `offer` does.
+    var originSelection: ALPNSelection?
+
+    enum ALPNSelection: Equatable {
+        case selected(String)
+        case nothing
+    }
 
     init(context: TLSServerContext) throws {
         engine = try TLSEngine(context: context.pointer, server: true)
