@@ -140,9 +140,13 @@ extension ErrorExplanation {
         // pip finds no links in the page; the same words mean a package or version that does not
         // exist, which the fix tells apart.
         CauseSignature(["(from versions: none)", "http error 403 while getting"], .blockedByPolicy, client: "pip"),
-        // The page itself, as curl prints it: the titles of --block's pages.
+        // The page itself, as curl prints it: the titles of --block's pages, and of the certificate-error
+        // pages gateways answer with when the site's own certificate is bad (--untrusted-upstream block).
         CauseSignature(["<title>website blocked</title>", "<title>access to this site is blocked</title>", "<title>web page blocked!</title>",
-                        "<title>this site is blocked</title>", "intercept-proxy --block:"], .blockedByPolicy, client: "curl"),
+                        "<title>this site is blocked</title>", "intercept-proxy --block:",
+                        "<title>untrusted server certificate</title>", "<title>upstream certificate error</title>",
+                        "<title>invalid server certificate</title>", "<title>certificate error: ", "intercept-proxy --untrusted-upstream block:"],
+                       .blockedByPolicy, client: "curl"),
     ]
 
     /// OpenSSL's wording tells the chain shape for every OpenSSL-based client.

@@ -37,6 +37,9 @@ import TrustStoreGuide
         (npmInvalidJSON, "npm", "invalid json response body at https://registry.npmjs.org/left-pad"),
         (pip, "pip", "(from versions: none)"),
         (curl, "curl", "<title>Website blocked</title>"),
+        // The certificate-error page of `run --untrusted-upstream block`, as curl prints it.
+        ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Untrusted server certificate</title></head>", "curl",
+         "<title>Untrusted server certificate</title>"),
         ("ERR_PNPM_FETCH_403  GET https://registry.npmjs.org/left-pad: Forbidden - 403", "pnpm", "ERR_PNPM_FETCH_403"),
         ("npm ERR! Unexpected token < in JSON at position 0\nnpm ERR! <!DOCTYPE html>", "npm", "Unexpected token <"),
     ]
