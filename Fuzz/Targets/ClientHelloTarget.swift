@@ -4,7 +4,7 @@ import CertForge
 import COpenSSL
 @testable import InterceptProxy
 
-/// The ClientHello reader: the input is a ClientHello body, sent in handshake records to a real
+/// The ClientHello readers (OpenSSL's, and the proxy's own ClientHello.parse): the input is a ClientHello body, sent in handshake records to a real
 /// TLSServerSession over its memory BIOs, so readServerName and readOfferedProtocols run inside
 /// OpenSSL's client-hello callback as they do for a client, and the ALPN select callback after
 /// them. The session gets a forged chain, so the handshake goes on as far as the bytes allow.
@@ -46,6 +46,10 @@ enum ClientHelloTarget {
             records += [0x16, 3, 1, UInt8((end - start) >> 8), UInt8((end - start) & 0xFF)] + message[start..<end]
             start = end
         } while start < message.count
+        // The proxy's own reader (--transparent reads the name before TLS starts): on the records and on raw bytes.
+        let read = ClientHello.parse(records)
+        _ = ClientHello.parse(data)
+        if case let .parsed(hello) = read { precondition(hello.alpn.allSatisfy { !$0.isEmpty }, "an empty ALPN name read") }
         guard let session = try? TLSServerSession(context: contexts[Int(first & 1)]) else { preconditionFailure("no session") }
         let certificates = Certificates()
         session.delegate = certificates

@@ -36,6 +36,12 @@ public struct ProxyConfiguration: Sendable {
     /// from the public stand-in root, as the real site would; otherwise they are spliced to the real
     /// upstream. Each tunnel's `tunnel_opened` event says `bypassed`.
     public var bypassHosts: [BypassRule] = []
+    /// Accept connections the kernel redirected to the proxy (iptables/nftables `REDIRECT`, the
+    /// original destination from `SO_ORIGINAL_DST`) beside explicit proxy requests on the same
+    /// listener: TLS is intercepted for the name its ClientHello asks for (else the original
+    /// address), plain HTTP goes to the `Host` it names. Requests on such connections cannot carry
+    /// `Proxy-Authorization`, so `proxyAuth` does not apply to them.
+    public var transparent = false
     /// Offer h2 by ALPN to clients and, when they offered it, to upstreams. Off: HTTP/1.1 on both legs.
     public var http2 = true
     /// What the TLS server selects from the client's ALPN offer (see `ALPNPolicy`).

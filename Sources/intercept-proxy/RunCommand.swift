@@ -94,6 +94,11 @@ struct RunCommand: ParsableCommand {
         valueName: "HOSTPATTERN=QUIRK[,QUIRK...]"))
     var hostQuirks: [String] = []
 
+    @Flag(name: .customLong("transparent"), help: ArgumentHelp(
+        "Also accept connections the kernel redirected here (iptables/nftables REDIRECT, as Zscaler Client Connector intercepts): TLS is "
+            + "intercepted for the name in its ClientHello (else the original address), plain HTTP goes to its Host. Explicit proxy requests keep working."))
+    var transparent = false
+
     @Option(name: .customLong("alpn"), help: ArgumentHelp(
         "What the TLS server selects from the client's ALPN offer: offer (h2 or http/1.1, the client's preference), http1 (downgrade, "
             + "as some gateways do), none (no protocol selected: what gRPC clients report as 'missing selected ALPN property'), "
@@ -268,6 +273,7 @@ struct RunCommand: ParsableCommand {
             }
         }
         configuration.mimicUpstream = mimicUpstream
+        configuration.transparent = transparent
         configuration.maxConnections = maxConnections
         if let requestHeadTimeout { configuration.requestHeadTimeout = requestHeadTimeout }
         if let keepAliveTimeout { configuration.keepAliveTimeout = keepAliveTimeout }

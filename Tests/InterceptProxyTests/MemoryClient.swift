@@ -8,6 +8,7 @@ import Logging
 final class MemoryTransport: ClientTransport, @unchecked Sendable {
     let loop: EventLoop
     let peer: SocketAddress? = nil
+    var redirectedDestination: SocketAddress?
     private(set) var written: [UInt8] = []
     private(set) var isClosed = false
     private(set) var isReadingPaused = false

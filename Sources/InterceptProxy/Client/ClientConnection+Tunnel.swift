@@ -10,21 +10,27 @@ extension ClientConnection {
         guard let (host, port) = Self.authority(head.target) else {
             throw RequestRefusal(status: 400, cause: .badRequest, reason: "CONNECT needs host:port, got '\(head.target.prefix(200))'")
         }
-        if !core.configuration.offline { try refuseLoop(core.route(host: host, port: port), what: "CONNECT \(head.target)") }
+        try openTunnel(host: host, port: port, early: early, what: "CONNECT \(head.target)")
+    }
+
+    /// Opens the tunnel to host:port: after a CONNECT (answered 200 here), or for a connection the
+    /// kernel redirected (`redirectedTo`), whose client never asked a proxy for anything.
+    func openTunnel(host: String, port: Int, early: [UInt8], what: String) throws {
+        if !core.configuration.offline { try refuseLoop(route(to: (host, port)), what: what) }
         target = (host, port)
         let (treatment, world) = core.treatment(host: host, port: port)
         tunnel = Tunnel(treatment: treatment, world: world)
         var opened = event(.tunnelOpened)
-        opened.method = "CONNECT"
+        opened.method = redirectedTo == nil ? "CONNECT" : nil
         opened.interception = treatment.interception(in: world)
         opened.world = world
         switch treatment {
-        case .intercepted: break
+        case .intercepted: if let redirectedTo { opened.detail = "redirected to the proxy on its way to \(redirectedTo) (--transparent)" }
         case let .publicSite(why): opened.detail = "not intercepted (\(why)): the site's own certificate, from the public stand-in root"
         case let .spliced(why): opened.detail = "spliced (\(why)): not intercepted, the bytes are relayed to the upstream"
         }
         core.recorder.record(opened)
-        connection.write(Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8))
+        if redirectedTo == nil { connection.write(Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8)) }
         if case let .spliced(why) = treatment {
             splice(early: early, why: why)
             return
@@ -56,7 +62,7 @@ extension ClientConnection {
             return
         }
         // No TLS, no ALPN: the bytes pass as they are.
-        let transport = RouteDialer(route: core.route(host: target.host, port: target.port), tls: nil, loop: connection.loop,
+        let transport = RouteDialer(route: route(to: target), tls: nil, loop: connection.loop,
                                     connectTimeout: core.configuration.connectTimeout).dial(alpn: nil)
         let leg = HTTP1ClientLeg(host: self)
         state = .relaying(leg)
@@ -257,7 +263,15 @@ extension ClientConnection {
 
     /// The route to the tunnel's target, verified for the name the client's TLS asked for.
     func upstreamRoute(for target: (host: String, port: Int)) -> UpstreamRoute {
-        core.route(host: target.host, port: target.port, serverName: clientServerName?.text)
+        route(to: target, serverName: clientServerName?.text)
+    }
+
+    /// The proxy's route to host:port; a redirected connection goes on to the address it was
+    /// headed for (not to what DNS says the name is), unless --map-remote or --upstream-proxy decide.
+    func route(to target: (host: String, port: Int), serverName: String? = nil) -> UpstreamRoute {
+        var route = core.route(host: target.host, port: target.port, serverName: serverName)
+        if let redirectedTo, !route.viaProxy, route.dial == target { route.dial = (redirectedTo.host, redirectedTo.port) }
+        return route
     }
 
     /// ALPN for upstream connections: the protocols the client offered that the proxy speaks, in the

@@ -25,6 +25,11 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
     /// The client's address as events and log lines show it, formatted once (every request's
     /// events carry it).
     let clientAddress: String?
+    /// Where the client was headed when the kernel redirected it here (`--transparent`).
+    let redirectedTo: SocketAddress?
+    /// A redirected connection's first bytes, kept until they tell TLS (and its server name) from
+    /// plain HTTP; nil once decided, and for every other connection.
+    var redirectedPrelude: [UInt8]?
 
     /// Beyond this many bytes queued towards one side, the other side stops being read.
     static let backpressureLimit = 1 << 20
@@ -34,6 +39,8 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
         self.connection = connection
         self.core = core
         clientAddress = connection.peer?.description
+        redirectedTo = core.configuration.transparent ? connection.redirectedDestination : nil
+        if redirectedTo != nil { redirectedPrelude = [] }
         state = .awaitingRequest(HTTP1ClientLeg(host: self))
     }
 
@@ -83,6 +90,10 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
 
     func clientReceived(_ bytes: [UInt8]) {
         connection.loop.assertInEventLoop()
+        if let prelude = redirectedPrelude {
+            redirectedPrelude = prelude + bytes
+            return redirectedBytesArrived()
+        }
         switch state {
         case .awaitingRequest, .plainHTTP, .http1, .http2:
             if let tls = clientTLS {

@@ -27,6 +27,9 @@ protocol HTTP1LegHost: ClientLegHost {
     func authorizesProxyRequest(_ head: HTTPRequestHead) -> Bool
     /// Answers a CONNECT and opens its tunnel; `early` is what the client sent after it.
     func openTunnel(_ head: HTTPRequestHead, early: [UInt8]) throws
+    /// For a connection the kernel redirected: an origin-form request's origin (its Host, else the
+    /// address the client was headed for, on that port) and path.
+    func redirectedOrigin(_ head: HTTPRequestHead) -> (String, Int, String)?
     /// A plain-HTTP request to `host:port`: the connection's target from now on. Returns the
     /// pool for that origin (nil when the proxy answers itself); refuses a request that would loop.
     func plainRequest(to host: String, port: Int, what: String) throws -> UpstreamPool?
@@ -74,7 +77,7 @@ extension ClientConnection: HTTP1LegHost {
 
     func plainRequest(to host: String, port: Int, what: String) throws -> UpstreamPool? {
         let answers = answersLocally(host: host)
-        if !answers { try refuseLoop(core.route(host: host, port: port), what: what) }
+        if !answers { try refuseLoop(route(to: (host, port)), what: what) }
         if target.map({ $0.host != host || $0.port != port }) ?? true {
             upstreams?.closeAll()  // another origin: its connections are of no use any more
             upstreams = nil
@@ -83,7 +86,7 @@ extension ClientConnection: HTTP1LegHost {
         if let leg = state.http1Leg { state = .plainHTTP(leg) }
         guard !answers else { return nil }
         if let upstreams { return upstreams }
-        let made = UpstreamPool(dialer: core.dialer(core.route(host: host, port: port), nil, loop), loop: loop, probeProtocols: nil)
+        let made = UpstreamPool(dialer: core.dialer(route(to: (host, port)), nil, loop), loop: loop, probeProtocols: nil)
         upstreams = made
         return made
     }

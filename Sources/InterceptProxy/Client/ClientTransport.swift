@@ -4,6 +4,9 @@
 protocol ClientTransport: AnyObject, Sendable {
     var loop: EventLoop { get }
     var peer: SocketAddress? { get }
+    /// Where a connection the kernel redirected to the proxy was headed (`--transparent`); nil for
+    /// one made to the proxy itself.
+    var redirectedDestination: SocketAddress? { get }
     /// Bytes accepted by `write` but not yet taken by the peer.
     var pendingOutbound: Int { get }
     func write(_ bytes: [UInt8])
@@ -21,7 +24,12 @@ extension ClientTransport {
     func close() { close(error: nil) }
 }
 
-extension Connection: ClientTransport {}
+extension Connection: ClientTransport {
+    var redirectedDestination: SocketAddress? {
+        guard let original = originalDestination, original != localAddress else { return nil }
+        return original
+    }
+}
 
 /// The socket's events, passed to the transport-independent entry points.
 extension ClientConnection: ConnectionDelegate {

@@ -142,7 +142,7 @@ final class HTTP1ClientLeg: ExchangeResponder, UpstreamPoolOwner, UpstreamConnec
         var pool: UpstreamPool?
         if !host.isTunnel {
             // A plain proxy request must name its origin: http://host[:port]/path.
-            guard let (name, port, path) = Self.absoluteHTTP(head.target) else {
+            guard let (name, port, path) = Self.absoluteHTTP(head.target) ?? host.redirectedOrigin(head) else {
                 throw RequestRefusal(status: 400, cause: .badRequest,
                                      reason: "this is a proxy: send CONNECT host:port or an absolute http:// URL, not '\(head.method) \(head.target.prefix(200))'")
             }
@@ -336,7 +336,9 @@ final class HTTP1ClientLeg: ExchangeResponder, UpstreamPoolOwner, UpstreamConnec
     private func url(for head: HTTPRequestHead) -> String {
         if head.target.hasPrefix("https://") || head.target.hasPrefix("http://") { return head.target }
         guard let target = host.target else { return head.target }
-        return "https://\(HTTPWire.authority(host: target.host, port: target.port))\(head.target)"
+        // Outside a tunnel, an origin-form request came on a redirected plain-HTTP connection.
+        let scheme = host.isTunnel ? "https" : "http"
+        return "\(scheme)://\(HTTPWire.authority(host: target.host, port: target.port, defaultPort: host.isTunnel ? 443 : 80))\(head.target)"
     }
 
     /// Splits `http://host[:port]/path` into its parts.

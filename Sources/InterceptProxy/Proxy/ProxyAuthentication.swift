@@ -68,7 +68,8 @@ extension ClientConnection {
     /// For a request to the proxy itself (CONNECT or absolute-form): whether it may proceed. When
     /// not, the client has its `407` with a challenge, the event is recorded, and the connection closes.
     func authorizesProxyRequest(_ head: HTTPRequestHead) -> Bool {
-        guard let credentials = core.configuration.proxyAuth else { return true }
+        // A redirected client does not know it meets a proxy, so it cannot authenticate (--transparent).
+        guard let credentials = core.configuration.proxyAuth, redirectedTo == nil else { return true }
         let cause: FlowCause
         let detail: String
         switch credentials.verdict(for: head) {

@@ -58,6 +58,19 @@ final class Connection: PollTarget, HeldWrites, @unchecked Sendable {
         return result == 0 ? SocketAddress(storage: storage) : nil
     }
 
+    /// Where the client meant to go when the kernel redirected its connection here (iptables or
+    /// nftables `REDIRECT`, read from conntrack with `SO_ORIGINAL_DST`); nil without a NAT entry.
+    /// A connection made to the proxy itself reads its own local address here, or nothing.
+    var originalDestination: SocketAddress? {
+        guard let local = localAddress else { return nil }
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        // SO_ORIGINAL_DST (linux/netfilter_ipv4.h) and IP6T_SO_ORIGINAL_DST share the number 80.
+        let level = local.isIPv6 ? Int32(IPPROTO_IPV6) : Int32(IPPROTO_IP)
+        let result = withUnsafeMutablePointer(to: &storage) { getsockopt(fd, level, 80, $0, &length) }
+        return result == 0 ? SocketAddress(storage: storage) : nil
+    }
+
     /// Bytes accepted by `write` but not yet taken by the kernel.
     var pendingOutbound: Int { outbound.count }
 
