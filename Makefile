@@ -11,7 +11,7 @@ RELEASE_BIN := .build/release/intercept-proxy
 BUILD_PACKAGES := dpkg/libssl-dev:libssl-dev dpkg/libnghttp2-dev:libnghttp2-dev pkg-config:pkg-config
 # The real peers the tests drive.
 TEST_PACKAGES := openssl:openssl curl:curl wget:wget python3:python3 pip3:python3-pip node:nodejs npm:npm git:git \
-                 keytool:openjdk-17-jre-headless javac:openjdk-17-jdk-headless unshare:util-linux ip:iproute2 debootstrap:debootstrap \
+                 keytool:openjdk-17-jre-headless javac:openjdk-17-jdk-headless unshare:util-linux ip:iproute2 iptables:iptables debootstrap:debootstrap \
                  pymod/requests:python3-requests pymod/ensurepip:python3-venv go:golang-go ruby:ruby
 # Clients the world tests drive that Debian does not package (uv) or packages too old (httpx), from PyPI.
 TOOLS_VENV := .build/tools-venv
