@@ -9,3 +9,10 @@
 static inline int shim_name_this_thread(const char *name) {
     return prctl(PR_SET_NAME, name, 0, 0, 0);
 }
+
+// unshare(2), whose declaration glibc keeps behind _GNU_SOURCE: moves the calling thread to a new
+// network namespace (verify --transparent). 0x40000000 is CLONE_NEWNET.
+extern int unshare(int flags);
+static inline int shim_unshare_network(void) {
+    return unshare(0x40000000);
+}

@@ -42,6 +42,9 @@ public struct ProxyConfiguration: Sendable {
     /// address), plain HTTP goes to the `Host` it names. Requests on such connections cannot carry
     /// `Proxy-Authorization`, so `proxyAuth` does not apply to them.
     public var transparent = false
+    /// For a redirected connection whose TLS names no server: the host name its original address
+    /// was handed out for (`verify --transparent`'s DNS stub), so the leaf names the host, not the address.
+    public var redirectedAddressNames: (@Sendable (String) -> String?)?
     /// Offer h2 by ALPN to clients and, when they offered it, to upstreams. Off: HTTP/1.1 on both legs.
     public var http2 = true
     /// What the TLS server selects from the client's ALPN offer (see `ALPNPolicy`).

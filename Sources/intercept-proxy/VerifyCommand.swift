@@ -26,6 +26,15 @@ struct VerifyCommand: ParsableCommand {
           intercept-proxy verify --expect rejected --offline -- curl -sS https://pypi.org/
           intercept-proxy verify --expect trusted --offline -- curl --cacert certs/zscaler/root-ca.pem https://pypi.org/
           intercept-proxy verify --offline --worlds gateway,direct --bypass '*.bank.test' -- sh -c 'curl https://pypi.org/ && curl https://www.bank.test/'
+
+        --transparent (with --offline; root) runs CMD the way a laptop agent intercepts: in a network
+        namespace whose only way out is the proxy, with no proxy variables set. All its TCP is
+        redirected to the proxy, every name resolves (a DNS stub hands out addresses of 198.18.0.0/15
+        that exist only there), QUIC is refused so clients fall back to TCP, nothing leaves the machine.
+        A client that ignores HTTPS_PROXY (node's fetch, a Go Transport without Proxy, a JVM without
+        proxy properties) is then judged too; explicit mode cannot see it.
+
+          intercept-proxy verify --offline --transparent --expect rejected -- node -e 'fetch("https://pypi.org/")'
         """)
 
     @OptionGroup var ca: CAOptions
@@ -35,6 +44,10 @@ struct VerifyCommand: ParsableCommand {
 
     @Flag(help: "Answer every request locally; contact no upstream.")
     var offline = false
+
+    @Flag(help: ArgumentHelp("Run CMD in a network namespace whose only way out is the proxy, with no proxy variables: "
+        + "every TCP connection is intercepted, as a laptop agent does (needs --offline and root)."))
+    var transparent = false
 
     @Option(name: .customLong("map-remote"), help: ArgumentHelp("As for run. Repeatable.", valueName: "HOST[:PORT]=ADDRESS:PORT"))
     var mapRemote: [String] = []
@@ -78,6 +91,10 @@ struct VerifyCommand: ParsableCommand {
     func validate() throws {
         guard HostVerdict.Outcome(rawValue: expect) != nil else { throw ValidationError("--expect is trusted or rejected") }
         guard !command.isEmpty else { throw ValidationError("name the command to run after --") }
+        if transparent && !offline {
+            throw ValidationError("--transparent needs --offline: the namespace has no way out but the proxy, so no upstream is reachable")
+        }
+        if transparent && proxyHost != nil { throw ValidationError("--proxy-host names the proxy to CMD; with --transparent CMD is told of no proxy") }
         do {
             _ = try mapRemote.map(MapRemoteRule.init(parsing:))
             let worlds = try parsedWorlds()
@@ -132,15 +149,31 @@ struct VerifyCommand: ParsableCommand {
         }
         defer { sandbox?.remove() }
         if let sandbox { Self.describe(sandbox) }
+        var network: TransparentNetwork?
+        if transparent {
+            do { network = try TransparentNetwork() } catch let error as TransparentNetwork.Unavailable {
+                Terminal.error(error.description)
+                throw ExitCode(2)
+            }
+        }
+        defer { network?.remove() }
 
         var results: [WorldResult] = []
         var caFile: String?
         for world in worlds {
-            let proxy = try startProxy(world: world, bypass: world == .gateway ? bypassRules : [], publicAuthority: publicAuthority)
+            let proxy = try startProxy(world: world, bypass: world == .gateway ? bypassRules : [], publicAuthority: publicAuthority,
+                                       dns: network?.dns)
             caFile = proxy.rootCertificateFile
             let outcome: ProcessOutcome
             do {
-                outcome = try runCommand(proxyURL: "http://\(proxyHost ?? "127.0.0.1"):\(proxy.port)", sandbox: sandbox)
+                if let network {
+                    do { try network.redirect(toPort: proxy.port) } catch let error as TransparentNetwork.Unavailable {
+                        Terminal.error(error.description)
+                        proxy.stopAndWait()
+                        throw ExitCode(2)
+                    }
+                }
+                outcome = try runCommand(proxyURL: "http://\(proxyHost ?? "127.0.0.1"):\(proxy.port)", sandbox: sandbox, network: network)
             } catch {
                 proxy.stopAndWait()  // exit must not race the proxy's background OpenSSL work
                 throw error
@@ -159,7 +192,7 @@ struct VerifyCommand: ParsableCommand {
                                        events: proxy.recordedEvents, expect: expected,
                                        compiledIn: CompiledInStore.detect(command: command, environment: ProcessInfo.processInfo.environment)))
         }
-        let report = VerifyReport(expect: expected, worlds: results)
+        let report = VerifyReport(expect: expected, worlds: results, transparent: transparent, quicRefused: network?.quicAttempts())
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -171,10 +204,15 @@ struct VerifyCommand: ParsableCommand {
     }
 
     /// A fresh proxy for one world, on the port asked for (the previous world's has stopped).
-    private func startProxy(world: World, bypass: [BypassRule], publicAuthority: CertificateAuthority) throws -> InterceptProxy {
+    private func startProxy(world: World, bypass: [BypassRule], publicAuthority: CertificateAuthority, dns: DNSStub?) throws -> InterceptProxy {
         var configuration = ProxyConfiguration()
         configuration.port = port
         if let listenHost { configuration.listenHost = listenHost }
+        if let dns {  // both families' redirects arrive at loopback; a client without SNI is named by the address it dialled
+            configuration.listenHost = "localhost"
+            configuration.transparent = true
+            configuration.redirectedAddressNames = { [dns] in dns.name(for: $0) }
+        }
         configuration.profile = try ca.resolvedProfile()
         configuration.caDirectory = ca.directory.url.path
         configuration.offline = offline
@@ -203,12 +241,18 @@ struct VerifyCommand: ParsableCommand {
 
     /// Runs the command with the proxy variables set (inside the sandbox when there is one); its
     /// stdout goes to our stderr.
-    private func runCommand(proxyURL: String, sandbox: TrustSandbox?) throws -> ProcessOutcome {
+    private func runCommand(proxyURL: String, sandbox: TrustSandbox?, network: TransparentNetwork?) throws -> ProcessOutcome {
         var environment = ProcessInfo.processInfo.environment
-        for name in ["NO_PROXY", "no_proxy"] { environment[name] = nil }
-        for name in ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"] { environment[name] = proxyURL }
-        guard let sandbox else { return try runProcess(command, environment: environment) }
-        environment.merge(sandbox.environment) { _, sandboxed in sandboxed }
-        return try runProcess(sandbox.wrap(command), environment: environment)
+        for name in ["NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"] { environment[name] = nil }
+        for name in ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"] {
+            environment[name] = network == nil ? proxyURL : nil  // transparent: the command is told of no proxy
+        }
+        var wrapped = command
+        if let sandbox {
+            environment.merge(sandbox.environment) { _, sandboxed in sandboxed }
+            wrapped = sandbox.wrap(wrapped)
+        }
+        if let network { wrapped = network.wrap(wrapped) }
+        return try runProcess(wrapped, environment: environment)
     }
 }

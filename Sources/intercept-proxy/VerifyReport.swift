@@ -69,9 +69,13 @@ struct WorldResult: Encodable {
 struct VerifyReport: Encodable {
     let expect: HostVerdict.Outcome
     let worlds: [WorldResult]
+    /// Whether CMD ran in the transparent namespace (every connection seen) or with proxy variables.
+    var transparent = false
+    /// QUIC packets refused in the transparent namespace.
+    var quicRefused: Int?
     var matched: Bool { worlds.allSatisfy(\.matched) }
 
-    private enum CodingKeys: String, CodingKey { case expect, worlds, matched, commandStatus, hosts }
+    private enum CodingKeys: String, CodingKey { case expect, worlds, matched, commandStatus, hosts, mode, quicRefused }
 
     /// `worlds` for every run; a run in one world also keeps the keys of the report before worlds
     /// (`commandStatus`, `hosts`), which scripts read.
@@ -80,6 +84,8 @@ struct VerifyReport: Encodable {
         try container.encode(expect, forKey: .expect)
         try container.encode(worlds, forKey: .worlds)
         try container.encode(matched, forKey: .matched)
+        try container.encode(transparent ? "transparent" : "explicit", forKey: .mode)
+        try container.encodeIfPresent(quicRefused, forKey: .quicRefused)
         if worlds.count == 1 {
             try container.encode(worlds[0].commandStatus, forKey: .commandStatus)
             try container.encode(worlds[0].hosts, forKey: .hosts)
@@ -115,6 +121,12 @@ struct VerifyReport: Encodable {
             } else {
                 for failure in result.failures { print("FAIL\(plain ? "" : " in the \(result.world.rawValue) world"): \(failure)") }
             }
+        }
+        if let quicRefused, quicRefused > 0 {
+            print("QUIC (UDP 443) refused \(quicRefused) time\(quicRefused == 1 ? "" : "s") with ICMP port unreachable, as Zscaler recommends: the client fell back to TCP, where it was judged")
+        }
+        if !transparent, worlds.contains(where: { $0.hosts.isEmpty }) {
+            print("note: explicit mode sees only clients that honour HTTPS_PROXY; one that goes around the proxy is not seen here but is intercepted at work: run verify --offline --transparent")
         }
         if !plain {
             print(matched ? "OK: the command passed in every world (\(worlds.map(\.world.rawValue).joined(separator: ", ")))"

@@ -10,7 +10,7 @@ extension ClientConnection {
             redirectedPrelude = nil
             return clientReceived(prelude)
         }
-        var host = destination.host
+        var host = core.configuration.redirectedAddressNames?(destination.host) ?? destination.host
         switch ClientHello.parse(prelude) {
         case .needsMore:
             state.http1Leg?.updateClientWait()  // the request-head timeout bounds a client that stops halfway

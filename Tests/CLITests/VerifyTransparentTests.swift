@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `verify --transparent`: clients that ignore HTTPS_PROXY are judged as a laptop agent judges
+/// them. Every run is offline and confined to network namespaces: explicit mode runs inside an
+/// empty one of its own, so a client going around the proxy reaches nothing.
+@Suite(.serialized) struct VerifyTransparentTests {
+    static let nodeFetch = #"fetch("https://pypi.org/simple/").then(r => console.log("status", r.status)).catch(e => { console.log("error", e.cause && e.cause.code); process.exit(1) })"#
+
+    /// `verify` with `arguments`, then `--`, then `command`, in a clean environment plus `environment`.
+    static func verify(_ arguments: [String], _ command: [String], environment: [String: String] = [:],
+                       caDirectory: String) throws -> ProcessResult {
+        try CLI.run(["verify", "--ca-dir", caDirectory, "--offline"] + arguments + ["--"] + command, environment: environment)
+    }
+
+    @Test func nodeFetchIsUnseenInExplicitModeThenJudgedTransparentlyAndTrustedWithTheFix() throws {
+        let scratch = try TemporaryDirectory()
+        let ca = scratch.path("ca")
+        // Explicit mode in an empty namespace: fetch ignores HTTPS_PROXY, reaches nothing, and verify says why it saw nothing.
+        let explicit = try run("unshare", ["--net", "sh", "-c", #"ip link set lo up && exec "$0" "$@""#, CLI.binary,
+                                           "verify", "--ca-dir", ca, "--offline", "--expect", "rejected", "--", "node", "-e", Self.nodeFetch],
+                               environment: cleanEnvironment())
+        #expect(explicit.status == 1, "\(explicit)")
+        #expect(explicit.stdout.contains("FAIL: nothing was intercepted; does the command honour HTTPS_PROXY?"), "\(explicit)")
+        #expect(explicit.stdout.contains("run verify --offline --transparent"), "\(explicit)")
+        #expect(!explicit.stdout.contains("pypi.org  "), "\(explicit)")
+
+        let rejected = try Self.verify(["--transparent", "--expect", "rejected"], ["node", "-e", Self.nodeFetch], caDirectory: ca)
+        #expect(rejected.status == 0, "\(rejected)")
+        #expect(rejected.stderr.contains("error UNABLE_TO_GET_ISSUER_CERT_LOCALLY"), "\(rejected)")
+        #expect(rejected.stdout.contains("pypi.org") && rejected.stdout.contains("OK: every host was rejected"), "\(rejected)")
+
+        let snippet = try CLI.run(["snippet", "--client", "node", "--ca-file", "\(ca)/zscaler/root-ca.pem"])
+        #expect(snippet.stdout.contains("NODE_EXTRA_CA_CERTS="), "\(snippet)")
+        let fixed = try Self.verify(["--transparent"], ["node", "-e", Self.nodeFetch],
+                                    environment: ["NODE_EXTRA_CA_CERTS": "\(ca)/zscaler/root-ca.pem"], caDirectory: ca)
+        #expect(fixed.status == 0 && fixed.stderr.contains("status 200"), "\(fixed)")
+        #expect(fixed.stdout.contains("OK: every host was trusted"), "\(fixed)")
+    }
+
+    @Test func curlWithoutProxyAndAGoTransportWithoutProxyAreJudgedToo() throws {
+        let scratch = try TemporaryDirectory()
+        let ca = scratch.path("ca")
+        let curl = try Self.verify(["--transparent", "--expect", "rejected"], ["curl", "-sS", "--noproxy", "*", "https://files.pythonhosted.org/x"],
+                                   caDirectory: ca)
+        #expect(curl.status == 0 && curl.stderr.contains("curl: (60) SSL certificate problem: unable to get local issuer certificate"), "\(curl)")
+        #expect(curl.stdout.contains("files.pythonhosted.org"), "\(curl)")
+
+        let source = try scratch.write("main.go", """
+            package main
+
+            import (
+            \t"fmt"
+            \t"net/http"
+            \t"os"
+            )
+
+            func main() {
+            \tclient := &http.Client{Transport: &http.Transport{Proxy: nil}}  // ignores HTTPS_PROXY, as many Go programs do
+            \tresponse, err := client.Get("https://proxy.golang.org/")
+            \tif err != nil {
+            \t\tfmt.Println(err)
+            \t\tos.Exit(1)
+            \t}
+            \tfmt.Println("status", response.StatusCode)
+            }
+            """)
+        let binary = scratch.path("fetch")
+        let built = try run("go", ["build", "-o", binary, source], environment: cleanEnvironment(["GO111MODULE": "off"]), timeout: 300)
+        try #require(built.status == 0, "\(built)")
+        let go = try Self.verify(["--transparent", "--expect", "rejected", "--json"], [binary], caDirectory: ca)
+        #expect(go.status == 0 && go.stderr.contains("x509: certificate signed by unknown authority"), "\(go)")
+        let report = try JSONSerialization.jsonObject(with: Data(go.stdout.utf8)) as? [String: Any]
+        #expect(report?["mode"] as? String == "transparent", "\(go.stdout)")
+        let hosts = report?["hosts"] as? [[String: Any]] ?? []
+        #expect(hosts.map { $0["host"] as? String } == ["proxy.golang.org"] && hosts.first?["outcome"] as? String == "rejected", "\(go.stdout)")
+    }
+
+    @Test func quicIsRefusedAndCountedSoClientsFallBackToTCP() throws {
+        let scratch = try TemporaryDirectory()
+        let script = """
+            import socket, sys, time
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.connect(("pypi.org", 443))
+            try:  # a QUIC Initial: the kernel refuses it at once (EPERM), or by ICMP on the next call (ECONNREFUSED)
+                udp.send(b"quic initial")
+                time.sleep(0.3)
+                udp.send(b"again")
+                print("quic passed")
+            except (PermissionError, ConnectionRefusedError):
+                print("quic refused")
+            """
+        let result = try Self.verify(["--transparent", "--expect", "rejected"],
+                                     ["sh", "-c", "python3 -c '\(script)' && curl -sS https://pypi.org/ ; true"], caDirectory: scratch.path("ca"))
+        #expect(result.stderr.contains("quic refused"), "\(result)")
+        #expect(result.stdout.contains("QUIC (UDP 443) refused"), "\(result)")
+        #expect(result.stdout.contains("pypi.org"), "\(result)")
+    }
+}
