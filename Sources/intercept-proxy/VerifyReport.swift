@@ -11,6 +11,8 @@ struct WorldResult: Encodable {
     let hosts: [JudgedHost]
     /// Hosts relayed untouched to a real upstream: their handshakes are not seen.
     let spliced: [String]
+    /// Every connection the command made through the proxy, one by one.
+    let connections: [ConnectionCoverage]
     let matched: Bool
 
     struct JudgedHost: Encodable {
@@ -32,6 +34,7 @@ struct WorldResult: Encodable {
         self.bypass = bypass
         self.commandStatus = commandStatus
         spliced = HostVerdict.splicedHosts(events)
+        connections = ConnectionCoverage.summarise(events)
         hosts = HostVerdict.summarise(events).map { verdict in
             let intercepted = verdict.interception == .intercepted
             let expected = intercepted ? expect : .trusted
@@ -109,6 +112,16 @@ struct VerifyReport: Encodable {
             }
             if !plain { rows += result.spliced.map { [$0, "spliced", "not observed", "-", "-"] } }
             print(Self.aligned(rows))
+            if !result.connections.isEmpty {
+                var lines = [["CONNECTION", "DESTINATION", "SNI", "ALPN", "HANDSHAKE", "ALERT", "REQUESTS", "TLS STACK", "JA4"]]
+                for connection in result.connections {
+                    let destination = connection.destination ?? "\(connection.host):\(connection.port.map(String.init) ?? "?") (CONNECT)"
+                    lines.append([String(connection.connection), destination, connection.sni ?? "-", connection.alpn ?? "-",
+                                  connection.outcome?.rawValue ?? connection.interception.rawValue, connection.cause ?? "-",
+                                  String(connection.requests), connection.tlsStack ?? "unknown", connection.ja4 ?? "-"])
+                }
+                print(Self.aligned(lines))
+            }
             print("command exited with status \(result.commandStatus)")
             if result.matched {
                 let unjudged = result.hosts.filter { !$0.judged }.count

@@ -75,6 +75,41 @@ import TestSupport
         #expect(report?["mode"] as? String == "transparent", "\(go.stdout)")
         let hosts = report?["hosts"] as? [[String: Any]] ?? []
         #expect(hosts.map { $0["host"] as? String } == ["proxy.golang.org"] && hosts.first?["outcome"] as? String == "rejected", "\(go.stdout)")
+        let connections = (report?["worlds"] as? [[String: Any]])?.first?["connections"] as? [[String: Any]] ?? []
+        #expect(connections.first?["tlsStack"] as? String == "Go", "\(go.stdout)")
+    }
+
+    @Test func aCommandWithTwoCodePathsIsReportedPerPathWithTheirTLSStacks() throws {
+        // One path honours the CA setting (curl --cacert, OpenSSL), the other does not (a JVM without proxy
+        // properties, its own cacerts): two connections, two fingerprints, one trusted and one rejected.
+        let scratch = try TemporaryDirectory()
+        let ca = scratch.path("ca")
+        let fetch = try scratch.write("Fetch.java", """
+            public class Fetch {
+                public static void main(String[] args) throws Exception {
+                    var client = java.net.http.HttpClient.newHttpClient();  // no proxy properties: HTTPS_PROXY means nothing to it
+                    var request = java.net.http.HttpRequest.newBuilder(java.net.URI.create(args[0])).build();
+                    System.out.println(client.send(request, java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode());
+                }
+            }
+            """)
+        _ = try CLI.run(["ca", "init", "--ca-dir", ca])
+        let result = try Self.verify(["--transparent", "--json"], ["sh", "-c",
+            "curl -sS --cacert \(ca)/zscaler/root-ca.pem https://pypi.org/simple/ >/dev/null; java \(fetch) https://repo.maven.apache.org/maven2/"],
+            caDirectory: ca)
+        #expect(result.status == 1, "\(result)")
+        #expect(result.stderr.contains("PKIX path building failed"), "\(result)")
+        let report = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let world = (report?["worlds"] as? [[String: Any]])?.first
+        let connections = world?["connections"] as? [[String: Any]] ?? []
+        #expect(connections.count == 2, "\(result.stdout)")
+        let byHost = Dictionary(connections.map { ($0["host"] as? String ?? "", $0) }, uniquingKeysWith: { first, _ in first })
+        #expect(byHost["pypi.org"]?["outcome"] as? String == "trusted" && byHost["pypi.org"]?["tlsStack"] as? String == "OpenSSL", "\(result.stdout)")
+        #expect(byHost["repo.maven.apache.org"]?["outcome"] as? String == "rejected", "\(result.stdout)")
+        #expect(byHost["repo.maven.apache.org"]?["tlsStack"] as? String == "Java", "\(result.stdout)")
+        let fingerprints = connections.compactMap { $0["ja4"] as? String }
+        #expect(Set(fingerprints).count == 2 && fingerprints.allSatisfy { $0.hasPrefix("t13d") }, "\(fingerprints)")
+        #expect(connections.allSatisfy { ($0["destination"] as? String)?.hasPrefix("198.18.") == true }, "\(result.stdout)")
     }
 
     @Test func quicIsRefusedAndCountedSoClientsFallBackToTCP() throws {

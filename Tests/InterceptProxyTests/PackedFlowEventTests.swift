@@ -33,6 +33,9 @@ import Testing
         event.count = 3
         event.interception = .bypassed
         event.world = .direct
+        event.destination = "198.18.1.1:443"
+        event.ja4 = "t13d3112h2_e8f1e7e78f70_b26ce05bbdd6"
+        event.tlsStack = "OpenSSL"
         return event
     }
 
@@ -53,7 +56,7 @@ import Testing
     @Test func theFullEventSetsEveryStoredProperty() {
         let full = Mirror(reflecting: Self.everyField())
         let bare = Mirror(reflecting: FlowEvent(type: .tunnelOpened, connection: 0, time: Date(timeIntervalSinceReferenceDate: 0)))
-        #expect(full.children.count == 25, "FlowEvent has \(full.children.count) stored properties: set the new one in everyField()")
+        #expect(full.children.count == 28, "FlowEvent has \(full.children.count) stored properties: set the new one in everyField()")
         for (field, empty) in zip(full.children, bare.children) {
             #expect(String(reflecting: field.value) != String(reflecting: empty.value), "\(field.label!) is not set")
         }

@@ -22,6 +22,7 @@ extension ClientConnection {
         tunnel = Tunnel(treatment: treatment, world: world)
         var opened = event(.tunnelOpened)
         opened.method = redirectedTo == nil ? "CONNECT" : nil
+        opened.destination = redirectedTo?.description
         opened.interception = treatment.interception(in: world)
         opened.world = world
         switch treatment {
@@ -86,6 +87,15 @@ extension ClientConnection {
         if let kept = handshake.clientBytes {  // for `pass`, until the upstream's verdict
             handshake.clientBytes = kept.count + bytes.count <= Self.backpressureLimit ? kept + bytes : nil
         }
+        if let hello = handshake.helloBytes {  // the fingerprint, read once the whole ClientHello is in
+            switch ClientHello.parse(hello + bytes) {
+            case .needsMore: handshake.helloBytes = hello + bytes
+            case let .parsed(parsed):
+                tunnel?.fingerprint = ClientFingerprint(parsed)
+                handshake.helloBytes = nil
+            case .notTLS, .invalid: handshake.helloBytes = nil
+            }
+        }
         state = .handshaking(handshake)
         tls.engine.receive(bytes)
         advanceHandshake(tls)
@@ -113,6 +123,8 @@ extension ClientConnection {
             established.tlsVersion = tls.engine.protocolVersion
             established.cipher = tls.engine.cipher
             established.alpn = tls.engine.alpn
+            established.ja4 = tunnel?.fingerprint?.ja4
+            established.tlsStack = tunnel?.fingerprint?.stack
             core.recorder.record(established)
             // The tunnel's upstream connections, for whichever leg ALPN chose.
             let pool = upstreamTLS.map { tls in
@@ -214,6 +226,8 @@ extension ClientConnection {
         failed.cause = failure.cause
         failed.detail = detail
         failed.sni = clientTLS?.serverName
+        failed.ja4 = tunnel?.fingerprint?.ja4
+        failed.tlsStack = tunnel?.fingerprint?.stack
         core.recorder.record(failed)
         let client = clientAddress ?? "client"
         let hint: String

@@ -99,6 +99,8 @@ extension ClientConnection {
         var clientBytes: [UInt8]?
         /// Whether the proxy's TLS already answered (then the client's handshake cannot be relayed).
         var answered = false
+        /// The client's bytes until its ClientHello is read for the tunnel's fingerprint (nil after).
+        var helloBytes: [UInt8]? = []
     }
 
     /// What the handshake waits for from the upstream dialled first.
@@ -121,6 +123,8 @@ extension ClientConnection {
         var handshakeCompleted = false
         /// Whether a request arrived inside the tunnel (if not, the client may have rejected the certificate).
         var sawRequest = false
+        /// What the client's ClientHello says about its TLS stack.
+        var fingerprint: ClientFingerprint?
         /// The upstream's certificate failed verification and the leaf came from the untrusted CA
         /// (resign-untrusted): its connections are not verified again.
         var upstreamUnverified = false

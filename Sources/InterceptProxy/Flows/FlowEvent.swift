@@ -51,6 +51,12 @@ public struct FlowEvent: Codable, Sendable, Equatable {
     public var interception: Interception?
     /// On `tunnel_opened`: the world the tunnel was opened in, `gateway` or `direct`.
     public var world: World?
+    /// On `tunnel_opened` of a redirected connection (`--transparent`): the address it was headed for.
+    public var destination: String?
+    /// On `tls_established` and `tls_failed`: the JA4 fingerprint of the client's ClientHello.
+    public var ja4: String?
+    /// With `ja4`, the client's TLS stack when the proxy recognises it (`OpenSSL`, `Go`, `Java`, `rustls`, `GnuTLS`).
+    public var tlsStack: String?
 
     public init(type: Kind, connection: Int, time: Date = Date()) {
         self.type = type
@@ -69,6 +75,7 @@ extension FlowEvent {
         var bytes = 400 + size(client) + size(host) + size(sni) + size(cause?.rawValue) + size(detail)
         bytes += size(tlsVersion) + size(cipher) + size(alpn) + size(method) + size(url)
         bytes += size(httpVersion) + size(upstreamHttpVersion) + size(interception?.rawValue) + size(world?.rawValue)
+        bytes += size(ja4) + size(tlsStack) + size(destination)
         if let headers { bytes += 80 * headers.count + headers.utf8Count }
         return bytes
     }

@@ -136,6 +136,9 @@ private struct PackWriter<Sink: PackSink> {
         optional(event.count) { $0.integer($1) }
         optional(event.interception) { $0.string($1.rawValue) }
         optional(event.world) { $0.string($1.rawValue) }
+        optional(event.ja4) { $0.string($1) }
+        optional(event.tlsStack) { $0.string($1) }
+        optional(event.destination) { $0.string($1) }
     }
 
     @inline(__always)
@@ -213,6 +216,9 @@ private struct PackReader {
         event.count = optional { $0.integer() }
         event.interception = optional { Interception(rawValue: $0.string()) } ?? nil
         event.world = optional { World(rawValue: $0.string()) } ?? nil
+        event.ja4 = optional { $0.string() }
+        event.tlsStack = optional { $0.string() }
+        event.destination = optional { $0.string() }
         return event
     }
 
