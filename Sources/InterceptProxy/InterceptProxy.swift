@@ -58,6 +58,14 @@ public final class InterceptProxy: @unchecked Sendable {
                 port = listener.address.port  // a second family binds the port the first one got
                 bound.append(listener)
             }
+            // --transparent-port: a port of its own for the kernel's redirects (the same handling).
+            if var redirectPort = configuration.transparentPort {
+                for host in hosts {
+                    let listener = try Listener(host: host, port: redirectPort, group: group, handlers: core.listenerHandlers)
+                    redirectPort = listener.address.port
+                    bound.append(listener)
+                }
+            }
         } catch {
             bound.forEach { $0.close() }
             core.waitForBackgroundWork()  // the caller is likely to exit on this error
@@ -79,6 +87,14 @@ public final class InterceptProxy: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return listeners.first?.address.port ?? configuration.port
+    }
+
+    /// The port of `--transparent-port`'s listeners (the real one when configured with 0).
+    public var transparentPort: Int? {
+        guard configuration.transparentPort != nil else { return nil }
+        lock.lock()
+        defer { lock.unlock() }
+        return listeners.count > 1 ? listeners.last?.address.port : configuration.transparentPort
     }
 
     /// Every address the proxy listens on.

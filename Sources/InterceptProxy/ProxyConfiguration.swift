@@ -42,6 +42,9 @@ public struct ProxyConfiguration: Sendable {
     /// address), plain HTTP goes to the `Host` it names. Requests on such connections cannot carry
     /// `Proxy-Authorization`, so `proxyAuth` does not apply to them.
     public var transparent = false
+    /// With `transparent`: also listen on this port (0 picks one), to aim REDIRECT rules at a port
+    /// of their own; redirected connections are recognised on either.
+    public var transparentPort: Int?
     /// For a redirected connection whose TLS names no server: the host name its original address
     /// was handed out for (`verify --transparent`'s DNS stub), so the leaf names the host, not the address.
     public var redirectedAddressNames: (@Sendable (String) -> String?)?

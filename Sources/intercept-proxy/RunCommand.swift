@@ -99,6 +99,10 @@ struct RunCommand: ParsableCommand {
             + "intercepted for the name in its ClientHello (else the original address), plain HTTP goes to its Host. Explicit proxy requests keep working."))
     var transparent = false
 
+    @Option(name: .customLong("transparent-port"), help: ArgumentHelp(
+        "With --transparent: also listen on this port, to aim the REDIRECT rules at a port of their own.", valueName: "port"))
+    var transparentPort: Int?
+
     @Option(name: .customLong("alpn"), help: ArgumentHelp(
         "What the TLS server selects from the client's ALPN offer: offer (h2 or http/1.1, the client's preference), http1 (downgrade, "
             + "as some gateways do), none (no protocol selected: what gRPC clients report as 'missing selected ALPN property'), "
@@ -273,7 +277,9 @@ struct RunCommand: ParsableCommand {
             }
         }
         configuration.mimicUpstream = mimicUpstream
+        if transparentPort != nil && !transparent { throw ValidationError("--transparent-port needs --transparent") }
         configuration.transparent = transparent
+        configuration.transparentPort = transparentPort
         configuration.maxConnections = maxConnections
         if let requestHeadTimeout { configuration.requestHeadTimeout = requestHeadTimeout }
         if let keepAliveTimeout { configuration.keepAliveTimeout = keepAliveTimeout }
@@ -291,7 +297,7 @@ struct RunCommand: ParsableCommand {
         let caFile = proxy.readyInfo.caCertificate
         let addresses = proxy.addresses.map(\.description).joined(separator: " ")
             + (proxy.adminAddress.map { " (control API on \($0))" } ?? "")
-        let mode = (offline ? "offline" : "forwarding") + (proxy.world == .direct ? ", direct world: nothing intercepted" : "")
+        let mode = (offline ? "offline" : "forwarding") + (transparent ? ", transparent" : "") + (proxy.world == .direct ? ", direct world: nothing intercepted" : "")
             + (configuration.bypassHosts.isEmpty ? "" : ", \(configuration.bypassHosts.count) bypass rule\(configuration.bypassHosts.count == 1 ? "" : "s")")
         let banner = "intercept-proxy listening on \(addresses) (profile \(proxy.profile.storageName), \(mode)); clients must trust \(caFile)"
             + (proxy.publicRootCertificateFile.map { "; public stand-in root \($0)" } ?? "")

@@ -8,7 +8,7 @@ import TestSupport
 @Suite struct TransparentModeTests {
     /// Runs `clients` (shell lines) in a fresh network namespace whose TCP to the test ranges goes
     /// to a proxy started there with `arguments`; returns what they printed and the flow log.
-    static func inNamespace(_ arguments: [String], clients: String) throws -> (output: String, flows: String) {
+    static func inNamespace(_ arguments: [String], redirectPort: Int = 8080, clients: String) throws -> (output: String, flows: String) {
         let scratch = try TemporaryDirectory()
         let flows = scratch.path("flows.jsonl"), ca = scratch.path("ca")
         let proxy = ([CLI.binary, "run", "--offline", "--transparent", "--listen-host", "localhost", "--port", "8080",
@@ -18,8 +18,8 @@ import TestSupport
             ip link set lo up
             ip route add local 198.18.0.0/15 dev lo
             ip -6 route add local 2001:2::/48 dev lo
-            iptables -t nat -A OUTPUT -p tcp -d 198.18.0.0/15 -j REDIRECT --to-ports 8080
-            ip6tables -t nat -A OUTPUT -p tcp -d 2001:2::/48 -j REDIRECT --to-ports 8080
+            iptables -t nat -A OUTPUT -p tcp -d 198.18.0.0/15 -j REDIRECT --to-ports \(redirectPort)
+            ip6tables -t nat -A OUTPUT -p tcp -d 2001:2::/48 -j REDIRECT --to-ports \(redirectPort)
             \(proxy) > \(scratch.path("proxy.log")) 2>&1 &
             for i in $(seq 100); do [ -s \(ca)/zscaler/root-ca.pem ] && grep -q listening \(scratch.path("proxy.log")) && break; sleep 0.1; done
             ROOT=\(ca)/zscaler/root-ca.pem
@@ -62,6 +62,19 @@ import TestSupport
         #expect(sections["no-sni"]?.contains("subject=CN = 198.18.0.9") == true, "\(output)")
         #expect(sections["plain"]?.contains("plain HTTP request for example.org") == true, "\(output)")
         #expect(flows.contains(#""url":"http://example.org/hello""#), "\(flows)")
+    }
+
+    @Test func aPortOfItsOwnTakesTheRedirects() throws {
+        let (output, flows) = try Self.inNamespace(["--transparent-port", "8443"], redirectPort: 8443, clients: """
+            echo "== v4"; curl -sS --max-time 10 --cacert $ROOT --resolve pypi.org:443:198.18.0.7 https://pypi.org/simple/
+            echo "== explicit"; curl -sS --max-time 10 -x http://127.0.0.1:8080 --cacert $ROOT https://pypi.org/simple/
+            """)
+        let sections = Self.sections(output)
+        #expect(sections["v4"]?.contains("the TLS handshake for pypi.org succeeded") == true, "\(output)")
+        #expect(sections["explicit"]?.contains("the TLS handshake for pypi.org succeeded") == true, "\(output)")
+        #expect(flows.contains("redirected to the proxy on its way to 198.18.0.7:443 (--transparent)"), "\(flows)")
+        let misuse = try CLI.run(["run", "--offline", "--transparent-port", "8443"])
+        #expect(misuse.status == 2 && misuse.stderr.contains("--transparent-port needs --transparent"), "\(misuse)")
     }
 
     /// The lines after each `== NAME` marker.

@@ -112,6 +112,20 @@ import TestSupport
         #expect(connections.allSatisfy { ($0["destination"] as? String)?.hasPrefix("198.18.") == true }, "\(result.stdout)")
     }
 
+    @Test func withoutANetworkNamespaceItSaysWhatIsMissingAndExits2() throws {
+        let scratch = try TemporaryDirectory()
+        let shared = scratch.path("shared")
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o777])
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: scratch.url.path)
+        // An unprivileged user cannot make a network namespace in a threaded process.
+        let result = try run("runuser", ["-u", "nobody", "--", CLI.binary, "verify", "--ca-dir", "\(shared)/ca", "--offline", "--transparent", "--", "true"],
+                             environment: cleanEnvironment())
+        #expect(result.status == 2, "\(result)")
+        #expect(result.stderr.contains("verify --transparent needs a network namespace of its own: unshare(CLONE_NEWNET) failed (Operation not permitted); run it as root"), "\(result)")
+        let online = try CLI.run(["verify", "--transparent", "--", "true"])
+        #expect(online.status == 2 && online.stderr.contains("--transparent needs --offline"), "\(online)")
+    }
+
     @Test func quicIsRefusedAndCountedSoClientsFallBackToTCP() throws {
         let scratch = try TemporaryDirectory()
         let script = """
