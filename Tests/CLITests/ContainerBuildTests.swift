@@ -116,6 +116,32 @@ import TestSupport
         #expect(try engine.file("/usr/share/ip-demo/hello", in: clean) != nil)
     }
 
+    /// A build step that ignores the proxy variables (`curl --noproxy '*'`) passes in explicit mode
+    /// offline only by going around the proxy; `verify --transparent` runs the build in the namespace
+    /// whose only way out is the proxy, as a laptop agent intercepts it, and the step fails until the
+    /// image trusts the root (the snippet's block with its build argument).
+    @Test func aBuildStepIgnoringTheProxyIsInterceptedTransparently() throws {
+        let engine = try ContainerEngine.shared.get(), origin = try Self.origin.get()
+        let image = engine.name("transparent")
+        defer { engine.remove(image, engine.name("transparent-fails")) }
+        let step = #"RUN curl -sS --noproxy '*' -o /dev/null https://pypi.org/simple/"#
+        let transparent = { (expect: String, build: TemporaryDirectory, tag: String, arguments: [String]) in
+            try CLI.run(["verify", "--ca-dir", origin.caDir, "--profile", "zscaler", "--offline", "--transparent", "--expect", expect, "--"]
+                        + ContainerEngine.bud(build.url.path, tag: tag, arguments: arguments))
+        }
+        let bare = try context("FROM \(engine.debian)\n\(step)\n")
+        let rejected = try transparent("rejected", bare, engine.name("transparent-fails"), [])
+        #expect(rejected.status == 0, "\(rejected.stdout)\n\(rejected.stderr.suffix(1500))")
+        #expect(rejected.stderr.contains("curl: (60) SSL certificate problem: unable to get local issuer certificate"), "\(rejected.stderr.suffix(1500))")
+        #expect(rejected.stdout.contains("pypi.org"), "\(rejected.stdout)")
+
+        let snippet = try CLI.run(["snippet", "--distro", "debian"]).stdout
+        let fixed = try context("FROM \(engine.debian)\n\(snippet)\(step)\n")
+        let trusted = try transparent("trusted", fixed, image, ["PROXY_CA_B64=\(origin.caBase64)"])
+        #expect(trusted.status == 0, "\(trusted.stdout)\n\(trusted.stderr.suffix(2000))")
+        #expect(trusted.stdout.contains("OK: every host was trusted"), "\(trusted.stdout)")
+    }
+
     /// Pattern 2: a corp-base image with the CA installed; an application FROM it builds through the
     /// proxy with its Dockerfile untouched and no build argument.
     @Test func applicationFromABundlingBaseImageBuildsUntouched() throws {
