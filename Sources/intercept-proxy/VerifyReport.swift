@@ -138,7 +138,7 @@ struct VerifyReport: Encodable {
         if let quicRefused, quicRefused > 0 {
             print("QUIC (UDP 443) refused \(quicRefused) time\(quicRefused == 1 ? "" : "s") with ICMP port unreachable, as Zscaler recommends: the client fell back to TCP, where it was judged")
         }
-        if !transparent, worlds.contains(where: { $0.hosts.isEmpty }) {
+        if !transparent {  // what this run could not see, whatever it saw
             print("note: explicit mode sees only clients that honour HTTPS_PROXY; one that goes around the proxy is not seen here but is intercepted at work: run verify --offline --transparent")
         }
         if !plain {
