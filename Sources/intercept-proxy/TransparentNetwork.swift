@@ -39,13 +39,13 @@ final class TransparentNetwork {
         }
     }
 
-    /// Sends all TCP to the proxy's `port` (but the proxy's own and the DNS stub's), and refuses QUIC.
+    /// Sends all TCP to the proxy's `port`, but what stays on loopback (the proxy itself, the DNS
+    /// stub, a local service: a laptop agent never sees those either), and refuses QUIC.
     func redirect(toPort port: Int) throws {
         for tool in ["iptables", "ip6tables"] {
-            let loopback = tool == "iptables" ? "127.0.0.1" : "::1"
+            let loopback = tool == "iptables" ? "127.0.0.0/8" : "::1"
             let unreachable = tool == "iptables" ? "icmp-port-unreachable" : "icmp6-port-unreachable"
-            try Self.run([tool, "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", loopback, "--dport", String(port), "-j", "RETURN"])
-            if tool == "iptables" { try Self.run([tool, "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", Self.stubAddress, "--dport", "53", "-j", "RETURN"]) }
+            try Self.run([tool, "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", loopback, "-j", "RETURN"])
             try Self.run([tool, "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-j", "REDIRECT", "--to-ports", String(port)])
             try Self.run([tool, "-A", "OUTPUT", "-p", "udp", "--dport", "443", "-j", "REJECT", "--reject-with", unreachable])
         }
