@@ -5,7 +5,7 @@ import InterceptProxy
 
 /// `verify --transparent`'s network: this process's main thread (and so the proxy's listeners and
 /// the command it starts) moves to a new network namespace whose only way out is the proxy. All
-/// TCP is redirected to it (as a laptop agent intercepts), names resolve through a DNS stub to
+/// TCP beyond loopback is redirected to it (as a laptop agent intercepts), names resolve through a DNS stub to
 /// addresses of 198.18.0.0/15 that exist only here, UDP 443 (QUIC) is refused with ICMP port
 /// unreachable as Zscaler recommends so clients fall back to TCP, and nothing else leaves: the
 /// namespace has its loopback alone.

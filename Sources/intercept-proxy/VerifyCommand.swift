@@ -28,8 +28,8 @@ struct VerifyCommand: ParsableCommand {
           intercept-proxy verify --offline --worlds gateway,direct --bypass '*.bank.test' -- sh -c 'curl https://pypi.org/ && curl https://www.bank.test/'
 
         --transparent (with --offline; root) runs CMD the way a laptop agent intercepts: in a network
-        namespace whose only way out is the proxy, with no proxy variables set. All its TCP is
-        redirected to the proxy, every name resolves (a DNS stub hands out addresses of 198.18.0.0/15
+        namespace whose only way out is the proxy, with no proxy variables set. All its TCP beyond
+        loopback is redirected to the proxy, every name resolves (a DNS stub hands out addresses of 198.18.0.0/15
         that exist only there), QUIC is refused so clients fall back to TCP, nothing leaves the machine.
         A client that ignores HTTPS_PROXY (node's fetch, a Go Transport without Proxy, a JVM without
         proxy properties) is then judged too; explicit mode cannot see it.
