@@ -86,7 +86,7 @@ public enum Quirk: String, CaseIterable, Hashable, Sendable, Comparable {
 
 extension Quirk {
     /// Whether it changes a CA certificate (not only the leaf, or what else is sent).
-    var changesACA: Bool { place != .leaf && place != .sentChain }
+    public var changesACA: Bool { place != .leaf && place != .sentChain }
 
     /// Checks that `quirks` can be carried by some hosts' chains only (`--host-quirk`): leaf quirks,
     /// the expired cross-certificate sent with the chain, and CA quirks the intermediates carry,

@@ -30,19 +30,29 @@ final class TransparentNetwork {
         try Self.run(["ip", "link", "set", "lo", "up"])
         // Every stub address is local to the namespace, so a connect reaches the redirect.
         try Self.run(["ip", "route", "add", "local", "198.18.0.0/15", "dev", "lo"])
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("intercept-proxy-transparent-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        // A directory of our own (mkdtemp: 0700, a fresh name), as root: nothing another user made in advance.
+        var template = Array((FileManager.default.temporaryDirectory.path + "/intercept-proxy-transparent-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw Unavailable(description: "verify --transparent: mkdtemp failed: \(String(cString: strerror(errno)))")
+        }
+        scratch = String(cString: made)
         resolvConf = scratch + "/resolv.conf"
-        try "nameserver \(Self.stubAddress)\noptions attempts:1 timeout:2\n".write(toFile: resolvConf, atomically: true, encoding: .utf8)
-        do { dns = try DNSStub(host: Self.stubAddress) } catch {
+        do {
+            try "nameserver \(Self.stubAddress)\noptions attempts:1 timeout:2\n".write(toFile: resolvConf, atomically: true, encoding: .utf8)
+            dns = try DNSStub(host: Self.stubAddress)
+        } catch {
+            try? FileManager.default.removeItem(atPath: scratch)
             throw Unavailable(description: "verify --transparent: the DNS stub could not start: \(error)")
         }
     }
 
     /// Sends all TCP to the proxy's `port`, but what stays on loopback (the proxy itself, the DNS
     /// stub, a local service: a laptop agent never sees those either), and refuses QUIC.
+    /// Rules of an earlier run (another world's proxy, on another port) are flushed first.
     func redirect(toPort port: Int) throws {
         for tool in ["iptables", "ip6tables"] {
+            try Self.run([tool, "-t", "nat", "-F", "OUTPUT"])
+            try Self.run([tool, "-F", "OUTPUT"])
             let loopback = tool == "iptables" ? "127.0.0.0/8" : "::1"
             let unreachable = tool == "iptables" ? "icmp-port-unreachable" : "icmp6-port-unreachable"
             try Self.run([tool, "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", loopback, "-j", "RETURN"])

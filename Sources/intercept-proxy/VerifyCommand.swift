@@ -160,6 +160,7 @@ struct VerifyCommand: ParsableCommand {
 
         var results: [WorldResult] = []
         var caFile: String?
+        var quicRefused = 0
         for world in worlds {
             let proxy = try startProxy(world: world, bypass: world == .gateway ? bypassRules : [], publicAuthority: publicAuthority,
                                        dns: network?.dns)
@@ -183,6 +184,7 @@ struct VerifyCommand: ParsableCommand {
             let settled = monotonicSeconds() + 3
             while proxy.openConnections > 0 && monotonicSeconds() < settled { usleep(10_000) }
             proxy.stopAndWait()
+            quicRefused += network?.quicAttempts() ?? 0  // read before the next world's rules reset the counters
             if let signal = outcome.forwarded {
                 Terminal.note("stopped by signal \(signal): the command was stopped too; no verdict")
                 throw ExitCode(128 + signal)  // the sandbox is removed on the way out
@@ -192,7 +194,7 @@ struct VerifyCommand: ParsableCommand {
                                        events: proxy.recordedEvents, expect: expected,
                                        compiledIn: CompiledInStore.detect(command: command, environment: ProcessInfo.processInfo.environment)))
         }
-        let report = VerifyReport(expect: expected, worlds: results, transparent: transparent, quicRefused: network?.quicAttempts())
+        let report = VerifyReport(expect: expected, worlds: results, transparent: transparent, quicRefused: network == nil ? nil : quicRefused)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -48,6 +48,12 @@ import TestSupport
         #expect(root.status != 0 && root.stderr.contains("quirk v1-root cannot be given per host: it changes the root, which every host shares"), "\(root)")
         let oneCA = try CLI.run(["run", "--offline", "--ca-dir", scratch.path("ca"), "--profile", "fortinet", "--host-quirk", "pypi.org=bc-not-critical"])
         #expect(oneCA.status != 0 && oneCA.stderr.contains("profile fortinet has only its root"), "\(oneCA)")
+        // Intercepts re-signed per host would drop the name constraints the CA's intermediates carry.
+        let constrained = scratch.path("constrained")
+        let made = try CLI.run(["ca", "init", "--ca-dir", constrained, "--name-constraints", ".test,.org"])
+        #expect(made.status == 0, "\(made)")
+        let dropped = try CLI.run(["run", "--offline", "--ca-dir", constrained, "--host-quirk", "pypi.org=bc-not-critical"])
+        #expect(dropped.status != 0 && dropped.stderr.contains("this CA has name constraints, which intermediates re-signed per host would not carry"), "\(dropped)")
         let unknown = try CLI.run(["run", "--offline", "--host-quirk", "pypi.org=no-such"])
         #expect(unknown.status == 2 && unknown.stderr.contains("--host-quirk pypi.org=no-such: unknown quirk 'no-such'"), "\(unknown)")
     }

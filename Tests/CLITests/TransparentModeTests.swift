@@ -40,12 +40,15 @@ import TestSupport
             echo "== v6"; curl -sS --max-time 10 --cacert $ROOT --resolve 'pypi.org:443:[2001:2::7]' https://pypi.org/simple/
             echo "== untrusted"; curl -sS --max-time 10 --resolve pypi.org:443:198.18.0.7 https://pypi.org/simple/
             echo "== explicit"; curl -sS --max-time 10 -x http://127.0.0.1:8080 --cacert $ROOT https://files.pythonhosted.org/x
+            echo "== own-proxy"; curl -sS --max-time 10 -x http://198.18.0.99:3128 --cacert $ROOT https://registry.npmjs.org/left-pad
             """)
         let sections = Self.sections(output)
         #expect(sections["v4"]?.contains("the TLS handshake for pypi.org succeeded, so this client trusts the zscaler root CA") == true, "\(output)")
         #expect(sections["v6"]?.contains("the TLS handshake for pypi.org succeeded") == true, "\(output)")
         #expect(sections["untrusted"]?.contains("curl: (60) SSL certificate problem: unable to get local issuer certificate") == true, "\(output)")
         #expect(sections["explicit"]?.contains("the TLS handshake for files.pythonhosted.org succeeded") == true, "\(output)")
+        // A client's own proxy setting, redirected here: its CONNECT is a proxy request, answered as one.
+        #expect(sections["own-proxy"]?.contains("the TLS handshake for registry.npmjs.org succeeded") == true, "\(output)")
         #expect(flows.contains(#""detail":"redirected to the proxy on its way to 198.18.0.7:443 (--transparent)","host":"pypi.org""#), "\(flows)")
         #expect(flows.contains("redirected to the proxy on its way to [2001:2::7]:443 (--transparent)"), "\(flows)")
         #expect(flows.contains(#""cause":"unknown_ca""#), "\(flows)")

@@ -126,6 +126,16 @@ import TestSupport
         #expect(online.status == 2 && online.stderr.contains("--transparent needs --offline"), "\(online)")
     }
 
+    @Test func bothWorldsRunTransparentlyEachWithItsOwnProxy() throws {
+        // The direct world's proxy listens on another port: its rules replace the gateway world's.
+        let scratch = try TemporaryDirectory()
+        let result = try Self.verify(["--transparent", "--worlds", "gateway,direct", "--expect", "rejected"],
+                                     ["curl", "-sS", "-o", "/dev/null", "https://pypi.org/simple/"], caDirectory: scratch.path("ca"))
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.contains("OK in the gateway world: intercepted hosts rejected"), "\(result.stdout)")
+        #expect(result.stdout.contains("OK in the direct world: every host trusted the site's own certificate"), "\(result.stdout)")
+    }
+
     @Test func quicIsRefusedAndCountedSoClientsFallBackToTCP() throws {
         let scratch = try TemporaryDirectory()
         let script = """

@@ -10,28 +10,29 @@ extension ClientConnection {
         guard let (host, port) = Self.authority(head.target) else {
             throw RequestRefusal(status: 400, cause: .badRequest, reason: "CONNECT needs host:port, got '\(head.target.prefix(200))'")
         }
-        try openTunnel(host: host, port: port, early: early, what: "CONNECT \(head.target)")
+        try openTunnel(host: host, port: port, early: early, what: "CONNECT \(head.target)", redirected: nil)
     }
 
     /// Opens the tunnel to host:port: after a CONNECT (answered 200 here), or for a connection the
     /// kernel redirected (`redirectedTo`), whose client never asked a proxy for anything.
-    func openTunnel(host: String, port: Int, early: [UInt8], what: String) throws {
+    func openTunnel(host: String, port: Int, early: [UInt8], what: String, redirected: SocketAddress?) throws {
+        redirectedRoute = redirected
         if !core.configuration.offline { try refuseLoop(route(to: (host, port)), what: what) }
         target = (host, port)
         let (treatment, world) = core.treatment(host: host, port: port)
         tunnel = Tunnel(treatment: treatment, world: world)
         var opened = event(.tunnelOpened)
-        opened.method = redirectedTo == nil ? "CONNECT" : nil
-        opened.destination = redirectedTo?.description
+        opened.method = redirected == nil ? "CONNECT" : nil
+        opened.destination = redirected?.description
         opened.interception = treatment.interception(in: world)
         opened.world = world
         switch treatment {
-        case .intercepted: if let redirectedTo { opened.detail = "redirected to the proxy on its way to \(redirectedTo) (--transparent)" }
+        case .intercepted: if let redirected { opened.detail = "redirected to the proxy on its way to \(redirected) (--transparent)" }
         case let .publicSite(why): opened.detail = "not intercepted (\(why)): the site's own certificate, from the public stand-in root"
         case let .spliced(why): opened.detail = "spliced (\(why)): not intercepted, the bytes are relayed to the upstream"
         }
         core.recorder.record(opened)
-        if redirectedTo == nil { connection.write(Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8)) }
+        if redirected == nil { connection.write(Array("HTTP/1.1 200 Connection established\r\n\r\n".utf8)) }
         if case let .spliced(why) = treatment {
             splice(early: early, why: why)
             return
@@ -88,8 +89,9 @@ extension ClientConnection {
             handshake.clientBytes = kept.count + bytes.count <= Self.backpressureLimit ? kept + bytes : nil
         }
         if let hello = handshake.helloBytes {  // the fingerprint, read once the whole ClientHello is in
+            handshake.helloAttempts += 1
             switch ClientHello.parse(hello + bytes) {
-            case .needsMore: handshake.helloBytes = hello + bytes
+            case .needsMore: handshake.helloBytes = handshake.helloAttempts < ClientHello.maximumAttempts ? hello + bytes : nil
             case let .parsed(parsed):
                 tunnel?.fingerprint = ClientFingerprint(parsed)
                 handshake.helloBytes = nil
@@ -284,7 +286,7 @@ extension ClientConnection {
     /// headed for (not to what DNS says the name is), unless --map-remote or --upstream-proxy decide.
     func route(to target: (host: String, port: Int), serverName: String? = nil) -> UpstreamRoute {
         var route = core.route(host: target.host, port: target.port, serverName: serverName)
-        if let redirectedTo, !route.viaProxy, route.dial == target { route.dial = (redirectedTo.host, redirectedTo.port) }
+        if let redirectedRoute, !route.viaProxy, route.dial == target { route.dial = (redirectedRoute.host, redirectedRoute.port) }
         return route
     }
 

@@ -30,6 +30,12 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
     /// A redirected connection's first bytes, kept until they tell TLS (and its server name) from
     /// plain HTTP; nil once decided, and for every other connection.
     var redirectedPrelude: [UInt8]?
+    var redirectedReads = 0
+    /// Where the current target is dialled when the client never named a proxy (its TLS or an
+    /// origin-form request on a redirected connection): the address it was headed for. Nil for an
+    /// explicit request, even on a redirected connection (a client whose own proxy setting the
+    /// kernel redirected here), which goes where it names.
+    var redirectedRoute: SocketAddress?
 
     /// Beyond this many bytes queued towards one side, the other side stops being read.
     static let backpressureLimit = 1 << 20
@@ -90,8 +96,9 @@ final class ClientConnection: TLSServerSessionDelegate, ExchangeContext, @unchec
 
     func clientReceived(_ bytes: [UInt8]) {
         connection.loop.assertInEventLoop()
-        if let prelude = redirectedPrelude {
-            redirectedPrelude = prelude + bytes
+        if redirectedPrelude != nil {
+            redirectedPrelude!.append(contentsOf: bytes)
+            redirectedReads += 1
             return redirectedBytesArrived()
         }
         switch state {

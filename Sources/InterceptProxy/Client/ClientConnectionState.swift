@@ -101,6 +101,7 @@ extension ClientConnection {
         var answered = false
         /// The client's bytes until its ClientHello is read for the tunnel's fingerprint (nil after).
         var helloBytes: [UInt8]? = []
+        var helloAttempts = 0
     }
 
     /// What the handshake waits for from the upstream dialled first.

@@ -30,6 +30,8 @@ protocol HTTP1LegHost: ClientLegHost {
     /// For a connection the kernel redirected: an origin-form request's origin (its Host, else the
     /// address the client was headed for, on that port) and path.
     func redirectedOrigin(_ head: HTTPRequestHead) -> (String, Int, String)?
+    /// Where the current plain-HTTP target is dialled: set by `redirectedOrigin`, cleared for an absolute URL.
+    var redirectedRoute: SocketAddress? { get set }
     /// A plain-HTTP request to `host:port`: the connection's target from now on. Returns the
     /// pool for that origin (nil when the proxy answers itself); refuses a request that would loop.
     func plainRequest(to host: String, port: Int, what: String) throws -> UpstreamPool?

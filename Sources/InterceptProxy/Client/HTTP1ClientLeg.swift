@@ -142,7 +142,9 @@ final class HTTP1ClientLeg: ExchangeResponder, UpstreamPoolOwner, UpstreamConnec
         var pool: UpstreamPool?
         if !host.isTunnel {
             // A plain proxy request must name its origin: http://host[:port]/path.
-            guard let (name, port, path) = Self.absoluteHTTP(head.target) ?? host.redirectedOrigin(head) else {
+            let explicit = Self.absoluteHTTP(head.target)
+            if explicit != nil { host.redirectedRoute = nil }  // an absolute URL goes where it names
+            guard let (name, port, path) = explicit ?? host.redirectedOrigin(head) else {
                 throw RequestRefusal(status: 400, cause: .badRequest,
                                      reason: "this is a proxy: send CONNECT host:port or an absolute http:// URL, not '\(head.method) \(head.target.prefix(200))'")
             }

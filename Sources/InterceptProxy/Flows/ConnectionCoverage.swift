@@ -28,7 +28,9 @@ public struct ConnectionCoverage: Sendable, Equatable, Codable {
         }
         return order.compactMap { id in
             guard let events = byConnection[id], let opened = events.first(where: { $0.type == .tunnelOpened }), let host = opened.host else { return nil }
-            let interception = opened.interception ?? .intercepted
+            // `--untrusted-upstream pass` splices a tunnel opened as intercepted, once the site's certificate failed.
+            let passed = events.contains { $0.type == .error && $0.cause == .upstreamUntrusted && $0.detail?.contains("passed through") == true }
+            let interception = passed ? .spliced : opened.interception ?? .intercepted
             let handshake = events.first { $0.type == .tlsEstablished || $0.type == .tlsFailed }
             let requests = events.filter { $0.type == .request }.count
             var outcome: HostVerdict.Outcome?

@@ -68,8 +68,9 @@ extension ClientConnection {
     /// For a request to the proxy itself (CONNECT or absolute-form): whether it may proceed. When
     /// not, the client has its `407` with a challenge, the event is recorded, and the connection closes.
     func authorizesProxyRequest(_ head: HTTPRequestHead) -> Bool {
-        // A redirected client does not know it meets a proxy, so it cannot authenticate (--transparent).
-        guard let credentials = core.configuration.proxyAuth, redirectedTo == nil else { return true }
+        // A redirected client that does not know it meets a proxy (an origin-form request) cannot
+        // authenticate (--transparent); a CONNECT or absolute URL is a proxy request, redirected or not.
+        guard let credentials = core.configuration.proxyAuth, redirectedTo == nil || !head.target.hasPrefix("/") else { return true }
         let cause: FlowCause
         let detail: String
         switch credentials.verdict(for: head) {

@@ -56,9 +56,16 @@ final class ProxyCore: @unchecked Sendable {
         self.admission = try ConnectionAdmission(
             limit: configuration.maxConnections ?? ProxyConfiguration.defaultMaxConnections,
             allowList: try ClientAllowList.effective(configuration), recorder: recorder, logger: logger)
+        let constrained = authority.intermediates.contains { $0.certificate.nameConstraintsText != nil }
         for rule in configuration.hostQuirks {
             do { try Quirk.checkPerHost(rule.quirks, profile: authority.profile) } catch let error as CertForgeError {
                 throw ConfigurationError("--host-quirk \(rule.pattern)=...: \(error.description)")
+            }
+            // Re-signed for some hosts, the intermediates would lose the constraints clients that
+            // ignore a root's constraints rely on.
+            if constrained, let quirk = rule.quirks.first(where: \.changesACA) {
+                throw ConfigurationError("--host-quirk \(rule.pattern)=\(quirk.rawValue): this CA has name constraints, which intermediates "
+                                         + "re-signed per host would not carry; give the quirk to the whole CA with --quirk")
             }
         }
         self.ignorePatterns = try configuration.ignoreHosts.map { pattern in

@@ -33,8 +33,12 @@ public struct ClientFingerprint: Equatable, Sendable {
         default: versionText = "00"
         }
         let alpn: String
-        if let first = hello.alpn.first, let head = first.first, let tail = first.last, head.isASCII, tail.isASCII {
-            alpn = "\(head)\(tail)"
+        if let first = hello.alpn.first.map({ Array($0.utf8) }), let head = first.first, let tail = first.last {
+            // Its first and last characters, or when either is not alphanumeric the hex of both bytes.
+            let alphanumeric = { (byte: UInt8) in (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte) }
+            alpn = alphanumeric(head) && alphanumeric(tail)
+                ? String(decoding: [head, tail], as: UTF8.self)
+                : String(hex(UInt16(head) << 8 | UInt16(tail)).prefix(1)) + String(hex(UInt16(head) << 8 | UInt16(tail)).suffix(1))
         } else {
             alpn = "00"
         }

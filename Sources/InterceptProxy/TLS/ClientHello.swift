@@ -22,6 +22,9 @@ struct ClientHello: Equatable {
 
     /// A ClientHello larger than this is refused (post-quantum key shares stay far below it).
     static let maximumLength = 1 << 16
+    /// Reads a caller parses a ClientHello over before giving up: real clients send it in one to
+    /// three; a client dribbling it a byte at a time must not cost a re-parse per byte.
+    static let maximumAttempts = 16
 
     /// Parses the first handshake message from the first bytes of a connection, over as many
     /// handshake records as it spans.
@@ -70,9 +73,10 @@ struct ClientHello: Equatable {
         guard !reader.isAtEnd else { return .parsed(hello) }  // no extensions at all (TLS 1.0 era)
         guard let extensions = reader.vector(lengthBytes: 2), reader.isAtEnd else { return .invalid("ClientHello lengths that do not add up") }
         var list = ByteReader(extensions)
+        var seen = Set<UInt16>()
         while !list.isAtEnd {
             guard let type = list.uint16(), let data = list.vector(lengthBytes: 2) else { return .invalid("a truncated extension") }
-            guard !hello.extensions.contains(type) else { return .invalid("extension \(type) twice") }
+            guard seen.insert(type).inserted else { return .invalid("extension \(type) twice") }
             hello.extensions.append(type)
             if let why = hello.read(extension: type, data) { return .invalid(why) }
         }

@@ -45,10 +45,11 @@ public final class DNSStub: @unchecked Sendable {
         }
     }
 
-    /// Stops serving and closes the sockets (waits for the serving thread, at most one poll interval).
+    /// Stops serving and closes the sockets (waits for the serving thread: one poll interval, or
+    /// the rest of a TCP query's 2 s).
     public func stop() {
         lock.withLock { running = false }
-        done.wait()
+        _ = done.wait(timeout: .now() + 3)
         close(udp)
         close(tcp)
     }
@@ -96,24 +97,27 @@ public final class DNSStub: @unchecked Sendable {
     }
 
     /// One query per TCP connection (a client may send more; one answer is what resolvers need here),
-    /// each read bounded by a 2 s timeout.
+    /// read within 2 s in all: UDP waits meanwhile, so a slow client must not hold the thread.
     private func answerStream() {
         let client = accept(tcp, nil, nil)
         guard client >= 0 else { return }
         defer { close(client) }
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        guard let header = readExactly(client, 2) else { return }
+        let deadline = monotonicSeconds() + 2
+        guard let header = readExactly(client, 2, by: deadline) else { return }
         let length = Int(header[0]) << 8 | Int(header[1])
-        guard length >= 12, let query = readExactly(client, length), let reply = respond(to: query) else { return }
+        guard length >= 12, let query = readExactly(client, length, by: deadline), let reply = respond(to: query) else { return }
         let framed = [UInt8(reply.count >> 8), UInt8(reply.count & 0xff)] + reply
         _ = framed.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
-    private func readExactly(_ descriptor: Int32, _ count: Int) -> [UInt8]? {
+    private func readExactly(_ descriptor: Int32, _ count: Int, by deadline: Double) -> [UInt8]? {
         var bytes = [UInt8](repeating: 0, count: count)
         var filled = 0
         while filled < count {
+            let left = deadline - monotonicSeconds()
+            guard left > 0 else { return nil }
+            var timeout = timeval(tv_sec: Int(left), tv_usec: Int((left - left.rounded(.down)) * 1_000_000) + 1)
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             let read = bytes.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress! + filled, count - filled, 0) }
             guard read > 0 else { return nil }
             filled += read
