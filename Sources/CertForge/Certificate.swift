@@ -156,6 +156,17 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
         }
     }
 
+    /// The certified public key as DER SubjectPublicKeyInfo: the same key re-encoded, or re-issued
+    /// in another certificate, has the same bytes here (how a store is searched for a root).
+    public var subjectPublicKeyInfoDER: [UInt8] {
+        guard let key = X509_get0_pubkey(pointer) else { return [] }
+        var der: UnsafeMutablePointer<UInt8>?
+        let length = i2d_PUBKEY(key, &der)
+        guard length > 0, let der else { return [] }
+        defer { shim_OPENSSL_free(der) }
+        return Array(UnsafeBufferPointer(start: der, count: Int(length)))
+    }
+
     /// The DER encoding.
     public var derBytes: [UInt8] {
         var der: UnsafeMutablePointer<UInt8>?

@@ -10,7 +10,7 @@ struct InterceptProxyCommand: ParsableCommand {
         commandName: "intercept-proxy",
         abstract: "A local TLS-intercepting test proxy that forges certificates the way corporate gateways do.",
         version: InterceptProxyVersion.current,
-        subcommands: [RunCommand.self, CACommand.self, ForgeCommand.self, ProfilesCommand.self, SnippetCommand.self, ExplainCommand.self, VerifyCommand.self,
+        subcommands: [RunCommand.self, CACommand.self, ForgeCommand.self, ProfilesCommand.self, SnippetCommand.self, ExplainCommand.self, VerifyCommand.self, DoctorCommand.self,
                        HealthcheckCommand.self],
         defaultSubcommand: RunCommand.self
     )

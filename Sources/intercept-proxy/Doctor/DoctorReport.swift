@@ -1,0 +1,119 @@
+import FoundationEssentials
+import EssentialsSupport
+import Glibc
+
+/// The live half of `doctor --prove`: each runtime that can be probed here makes one real handshake
+/// through a fresh offline proxy, once behind the gateway and once with no gateway, by this binary's
+/// own `verify --worlds gateway,direct` (its sandbox gives the default stores the public stand-in root).
+struct Prover {
+    let caDirectory: String
+    let profile: String
+
+    struct Proof: Encodable, Equatable {
+        let runtime: String
+        /// `trusted` or `rejected` in each world; nil when the probe did not reach the proxy.
+        let gateway: String?
+        let direct: String?
+        var ok: Bool { gateway == "trusted" && direct == "trusted" }
+    }
+
+    /// This program's own file (children are started through env, whose /proc/self is its own).
+    static let ownBinary: String = {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        return length > 0 ? String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+    }()
+
+    /// The probes, by the runtime rows they prove.
+    static let probes: [(runtime: String, command: [String])] = [
+        ("curl", ["curl", "-sS", "-o", "/dev/null", "https://pypi.org/simple/"]),
+        ("python3 (ssl)", ["python3", "-c", "import urllib.request; urllib.request.urlopen('https://pypi.org/simple/', timeout=20)"]),
+    ]
+
+    func run(_ findings: [TrustAudit.Finding]) -> [Proof] {
+        Self.probes.filter { probe in findings.contains { $0.runtime == probe.runtime } }.map { probe in
+            let arguments = [Self.ownBinary, "verify", "--ca-dir", caDirectory, "--profile", profile, "--offline",
+                             "--worlds", "gateway,direct", "--json", "--"] + probe.command
+            guard let result = try? captureProcess(arguments, environment: ProcessInfo.processInfo.environment, timeout: 120),
+                  let report = try? JSONDecoder().decode(VerifyJSON.self, from: Data(result.output.utf8)) else {
+                return Proof(runtime: probe.runtime, gateway: nil, direct: nil)
+            }
+            let outcome = { (world: String) in report.worlds.first { $0.world == world }?.hosts.first?.outcome }
+            return Proof(runtime: probe.runtime, gateway: outcome("gateway"), direct: outcome("direct"))
+        }
+    }
+
+    /// The part of `verify --json` a proof reads.
+    private struct VerifyJSON: Decodable {
+        struct World: Decodable {
+            struct Host: Decodable { let outcome: String }
+            let world: String
+            let hosts: [Host]
+        }
+        let worlds: [World]
+    }
+}
+
+/// `doctor`'s answer: a table (runtime, store, root present, note, fix) or JSON; healthy only when
+/// every cell is green.
+struct DoctorReport: Encodable {
+    let target: String
+    let root: String
+    let findings: [TrustAudit.Finding]
+    let proofs: [Prover.Proof]
+    var healthy: Bool { !findings.isEmpty && findings.allSatisfy(\.ok) && proofs.allSatisfy(\.ok) }
+
+    private enum CodingKeys: String, CodingKey { case target, root, findings, proofs, healthy }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(target, forKey: .target)
+        try container.encode(root, forKey: .root)
+        try container.encode(findings.map(EncodedFinding.init), forKey: .findings)
+        try container.encode(proofs, forKey: .proofs)
+        try container.encode(healthy, forKey: .healthy)
+    }
+
+    private struct EncodedFinding: Encodable {
+        let runtime: String, store: String, rootPresent: Bool?, replaces: Bool, note: String?, fix: String?, ok: Bool
+        init(_ finding: TrustAudit.Finding) {
+            (runtime, store, rootPresent, replaces, note, fix, ok) =
+                (finding.runtime, finding.store, finding.rootPresent, finding.replaces, finding.note, finding.ok ? nil : finding.fix, finding.ok)
+        }
+    }
+
+    func printTable(image: Bool) {
+        print("\(target): is \(root) trusted?")
+        var rows = [["RUNTIME", "STORE", "ROOT", "NOTE"]]
+        for finding in findings {
+            let cell = finding.ok ? "yes" : finding.rootPresent == nil ? "unknown" : finding.rootPresent == true ? "yes, but" : "NO"
+            rows.append([finding.runtime, finding.store, cell, finding.note ?? "-"])
+        }
+        print(Self.aligned(rows))
+        if !proofs.isEmpty {
+            var proofRows = [["PROBE", "GATEWAY WORLD", "DIRECT WORLD"]]
+            for proof in proofs { proofRows.append([proof.runtime, proof.gateway ?? "no handshake", proof.direct ?? "no handshake"]) }
+            print(Self.aligned(proofRows))
+        }
+        let red = findings.filter { !$0.ok }
+        var fixes: [String] = []
+        for finding in red { if let fix = finding.fix, !fixes.contains(fix) { fixes.append(fix) } }
+        if findings.isEmpty {
+            print("FAIL: no runtime or store found to audit")
+        } else if healthy {
+            print("OK: every runtime trusts the root\(proofs.isEmpty ? "" : ", and the probes proved it in both worlds")")
+        } else {
+            print("FAIL: \(red.count) of \(findings.count) runtime\(findings.count == 1 ? "" : "s") do not trust the root"
+                  + (proofs.contains { !$0.ok } ? "; a probe failed" : ""))
+            for fix in fixes { print("fix: \(fix)") }
+            if image { print("fix the Dockerfile in one go: intercept-proxy snippet --dockerfile Dockerfile --write") }
+        }
+    }
+
+    private static func aligned(_ rows: [[String]]) -> String {
+        let widths = (0..<(rows.first?.count ?? 0)).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { index, cell in index == row.count - 1 ? cell : cell.paddedRight(to: widths[index]) }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}
