@@ -142,6 +142,40 @@ import TestSupport
         #expect(trusted.stdout.contains("OK: every host was trusted"), "\(trusted.stdout)")
     }
 
+    /// `doctor --image`: the test image (Python with pip, node, curl, Go) before the fix, after
+    /// `snippet --dockerfile --write` and a rebuild, and with one line of the fix taken out.
+    @Test func doctorSeesEveryRuntimeOfAnImageTurnGreenWithTheFix() throws {
+        let engine = try ContainerEngine.shared.get(), origin = try Self.origin.get()
+        let fixedImage = engine.name("doctor-fixed"), partial = engine.name("doctor-partial")
+        defer { engine.remove(fixedImage, partial) }
+        func doctor(_ image: String) throws -> (status: Int32, red: [String], output: String) {
+            let result = try CLI.run(["doctor", "--ca-dir", origin.caDir, "--image", image, "--json"])
+            let report = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            let findings = report?["findings"] as? [[String: Any]] ?? []
+            return (result.status, findings.filter { $0["ok"] as? Bool == false }.compactMap { $0["runtime"] as? String }, result.stdout + result.stderr)
+        }
+        let before = try doctor(engine.debian)
+        #expect(before.status == 1 && before.red.contains("OS (debian)") && before.red.contains("node") && before.red.contains("curl"), "\(before.output)")
+
+        let build = try context("FROM \(engine.debian)\nRUN pip --version && npm --version && curl --version\n")
+        let written = try CLI.run(["snippet", "--dockerfile", build.path("Dockerfile"), "--write"])
+        #expect(written.status == 0, "\(written)")
+        let built = try engine.execute(ContainerEngine.bud(build.url.path, tag: fixedImage, arguments: ["PROXY_CA_B64=\(origin.caBase64)"]))
+        try #require(built.status == 0, "\(built.stderr.suffix(2000))")
+        let after = try doctor(fixedImage)
+        #expect(after.status == 0 && after.red.isEmpty, "\(after.output)")
+
+        // Without the line that gives node the bundle, exactly node turns red.
+        let dockerfile = try String(contentsOfFile: build.path("Dockerfile"), encoding: .utf8)
+        let withoutNode = dockerfile.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("ENV NODE_EXTRA_CA_CERTS") }
+        #expect(withoutNode.count < dockerfile.split(separator: "\n", omittingEmptySubsequences: false).count, "\(dockerfile)")
+        try withoutNode.joined(separator: "\n").write(toFile: build.path("Dockerfile"), atomically: true, encoding: .utf8)
+        let rebuilt = try engine.execute(ContainerEngine.bud(build.url.path, tag: partial, arguments: ["PROXY_CA_B64=\(origin.caBase64)"]))
+        try #require(rebuilt.status == 0, "\(rebuilt.stderr.suffix(2000))")
+        let oneRed = try doctor(partial)
+        #expect(oneRed.status == 1 && oneRed.red == ["node"], "\(oneRed.output)")
+    }
+
     /// Pattern 2: a corp-base image with the CA installed; an application FROM it builds through the
     /// proxy with its Dockerfile untouched and no build argument.
     @Test func applicationFromABundlingBaseImageBuildsUntouched() throws {

@@ -107,10 +107,10 @@ struct MountedImage {
         func run(_ arguments: [String]) throws -> String {
             let result = try captureProcess(["/bin/sh", "-c", #""$@" 2>&1"#, "sh"] + arguments, environment: environment, timeout: 120)
             guard result.status == 0 else {
-                throw Unavailable(description: "doctor --image: \(arguments.joined(separator: " ")) failed: \(result.output.trimmingWhitespace()) "
+                throw Unavailable(description: "doctor --image: \(arguments.joined(separator: " ")) failed: \(result.output.trimmingWhitespaceAndNewlines()) "
                                   + "(buildah must be installed, and mounting needs root)")
             }
-            return result.output.trimmingWhitespace()
+            return result.output.trimmingWhitespaceAndNewlines()
         }
         container = try run(["buildah", "from", "--pull-never", "--quiet", image])
         do {
