@@ -111,7 +111,7 @@ struct VerifyReport: Encodable {
                                   : [host.host, host.interception.rawValue, outcome, host.cause ?? "-", String(host.requests)])
             }
             if !plain { rows += result.spliced.map { [$0, "spliced", "not observed", "-", "-"] } }
-            print(Self.aligned(rows))
+            print(alignedColumns(rows))
             if !result.connections.isEmpty {
                 var lines = [["CONNECTION", "DESTINATION", "SNI", "ALPN", "HANDSHAKE", "ALERT", "REQUESTS", "TLS STACK", "JA4"]]
                 for connection in result.connections {
@@ -120,7 +120,7 @@ struct VerifyReport: Encodable {
                                   connection.outcome?.rawValue ?? connection.interception.rawValue, connection.cause ?? "-",
                                   String(connection.requests), connection.tlsStack ?? "unknown", connection.ja4 ?? "-"])
                 }
-                print(Self.aligned(lines))
+                print(alignedColumns(lines))
             }
             print("command exited with status \(result.commandStatus)")
             if result.matched {
@@ -145,14 +145,5 @@ struct VerifyReport: Encodable {
             print(matched ? "OK: the command passed in every world (\(worlds.map(\.world.rawValue).joined(separator: ", ")))"
                           : "FAIL: the command did not pass in every world")
         }
-    }
-
-    /// Columns padded to their widest cell, two spaces apart (the last one unpadded).
-    private static func aligned(_ rows: [[String]]) -> String {
-        let columns = rows.map(\.count).max() ?? 0
-        let widths = (0..<columns).map { column in rows.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { index, cell in index == row.count - 1 ? cell : cell.paddedRight(to: widths[index]) }.joined(separator: "  ")
-        }.joined(separator: "\n")
     }
 }

@@ -89,11 +89,11 @@ struct DoctorReport: Encodable {
             let cell = finding.ok ? "yes" : finding.rootPresent == nil ? "unknown" : finding.rootPresent == true ? "yes, but" : "NO"
             rows.append([finding.runtime, finding.store, cell, finding.note ?? "-"])
         }
-        print(Self.aligned(rows))
+        print(alignedColumns(rows))
         if !proofs.isEmpty {
             var proofRows = [["PROBE", "GATEWAY WORLD", "DIRECT WORLD"]]
             for proof in proofs { proofRows.append([proof.runtime, proof.gateway ?? "no handshake", proof.direct ?? "no handshake"]) }
-            print(Self.aligned(proofRows))
+            print(alignedColumns(proofRows))
         }
         let red = findings.filter { !$0.ok }
         var fixes: [String] = []
@@ -108,12 +108,5 @@ struct DoctorReport: Encodable {
             for fix in fixes { print("fix: \(fix)") }
             if image { print("fix the Dockerfile in one go: intercept-proxy snippet --dockerfile Dockerfile --write") }
         }
-    }
-
-    private static func aligned(_ rows: [[String]]) -> String {
-        let widths = (0..<(rows.first?.count ?? 0)).map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { index, cell in index == row.count - 1 ? cell : cell.paddedRight(to: widths[index]) }.joined(separator: "  ")
-        }.joined(separator: "\n")
     }
 }
