@@ -77,25 +77,74 @@ public struct ErrorExplanation: Sendable, Equatable {
     public var snippet: String? { family.snippet }
 
     /// Classifies a pasted text; nil when it holds no TLS verification error this tool knows.
+    /// A JSON-escaped text (an Engine API stream, a JSON log) is read unescaped, and one
+    /// hard-wrapped at 80 columns is read with its cut words joined, before it is read as pasted.
     public static func explain(_ text: String) -> ErrorExplanation? {
-        let folded = ExplainText(text)
-        for signature in causeSignatures {
-            guard let (needle, line) = folded.first(of: signature.needles) else { continue }
-            // A log whose clock reads before 2000 has no valid certificate at all: the clock is the cause.
-            let worded = signature.cause(folded)
-            let cause = worded == .untrustedUnknownShape && clockIsFarOff(text) ? .expired : worded
-            let (family, clientLine) = client(in: folded, errorLine: line, implied: signature.impliedClient)
-            return ErrorExplanation(
-                client: family.id, cause: cause,
-                context: Context.detect(in: folded, client: family.id),
-                errorLine: Line(line, in: folded, around: needle),
-                clientLine: clientLine.flatMap { index in
-                    index == line ? nil : Line(index, in: folded, around: family.markers.first { folded.line(index, contains: $0) })
-                },
-                host: host(in: folded, line: line), gatewayVendor: GatewayRoot.vendor(in: folded),
-                configuredCAFile: configuredCAFile(in: text), clientImplied: !family.markers.contains { folded.contains($0) })
+        for candidate in ExplainInput.readings(of: text) {
+            if let explanation = explainOnce(candidate) { return explanation }
         }
         return nil
+    }
+
+    /// Where the cause comes from, in order: what a verifier states that no root fixes (its
+    /// vocabulary), the signatures tuned on real texts, every stack's vocabulary, and last the
+    /// catch-all wordings ("certificate verify failed") that say only that verification failed,
+    /// and a block page only after all of them (a client reads one only over a trusted connection).
+    private static func explainOnce(_ text: String) -> ErrorExplanation? {
+        let folded = ExplainText(text)
+        guard let hit = decisiveHit(folded) ?? signatureHit(folded, causeSignatures) ?? vocabularyHit(folded)
+                ?? signatureHit(folded, catchAllSignatures) ?? signatureHit(folded, blockPageSignatures) else { return nil }
+        let cause = refined(hit.cause, text: text, folded: folded)
+        let line = hit.line
+        let (family, clientLine) = client(in: folded, errorLine: line, implied: hit.impliedClient)
+        return ErrorExplanation(
+            client: family.id, cause: cause,
+            context: Context.detect(in: folded, client: family.id),
+            errorLine: Line(line, in: folded, around: hit.needle),
+            clientLine: clientLine.flatMap { index in
+                index == line ? nil : Line(index, in: folded, around: family.markers.first { folded.line(index, contains: $0) })
+            },
+            host: host(in: folded, line: line), gatewayVendor: GatewayRoot.vendor(in: folded),
+            configuredCAFile: configuredCAFile(in: text), clientImplied: !family.markers.contains { folded.contains($0) })
+    }
+
+    private struct Hit {
+        let cause: Cause
+        let needle: String
+        let line: Int
+        let impliedClient: String?
+    }
+
+    private static func decisiveHit(_ text: ExplainText) -> Hit? {
+        TLSVocabulary.match(text, only: TLSVocabulary.decisiveCauses).map {
+            Hit(cause: $0.entry.cause, needle: $0.needle, line: $0.line, impliedClient: $0.entry.stack.impliedClient)
+        }
+    }
+
+    private static func vocabularyHit(_ text: ExplainText) -> Hit? {
+        // GnuTLS, NSS and schannel are inside many tools: the wording that names the tool (apt's
+        // "Certificate verification failed:") implies it.
+        TLSVocabulary.match(text).map {
+            Hit(cause: $0.entry.cause, needle: $0.needle, line: $0.line,
+                impliedClient: $0.entry.stack.impliedClient ?? signatureHit(text, catchAllSignatures)?.impliedClient)
+        }
+    }
+
+    private static func signatureHit(_ text: ExplainText, _ signatures: [CauseSignature]) -> Hit? {
+        for signature in signatures {
+            guard let (needle, line) = text.first(of: signature.needles) else { continue }
+            return Hit(cause: signature.cause(text), needle: needle, line: line, impliedClient: signature.impliedClient)
+        }
+        return nil
+    }
+
+    /// What the words leave open: Go's "has expired or is not yet valid" says which end in its
+    /// detail ("current time X is before Y"); a log whose clock reads before 2000 has no valid
+    /// certificate at all, so the clock is the cause whatever an untrusted-root text says.
+    private static func refined(_ cause: Cause, text: String, folded: ExplainText) -> Cause {
+        if cause == .expired, let current = folded.line(of: "current time "), folded.line(of: " is before ") == current { return .notYetValid }
+        if cause == .untrustedUnknownShape || cause == .expired, clockIsFarOff(text) { return .notYetValid }
+        return cause
     }
 
     /// Timestamps (`1931-02-09 00:12:53`) that put the machine's clock before 2000: every

@@ -11,6 +11,10 @@ extension ErrorExplanation {
         case caUsedAsLeaf = "ca-as-leaf"
         case nonStrictCA = "non-strict-ca"
         case expired = "expired"
+        case notYetValid = "not-yet-valid"
+        case staleRoot = "stale-root"
+        case emptyTrustStore = "empty-trust-store"
+        case revoked = "revoked"
         case hostnameMismatch = "hostname-mismatch"
         case revocationUnchecked = "revocation-unchecked"
         case caFileUnusable = "ca-file-unusable"
@@ -37,6 +41,14 @@ extension ErrorExplanation {
                 return "a certificate of the gateway's CA carries a defect this verifier refuses even with the root trusted (RFC 5280 rules that strict verifiers enforce, Python 3.13+ VERIFY_X509_STRICT and openssl -x509_strict; a SHA-1 signature, a critical extension rustls does not implement, a negative serial for Go 1.23+): installing the root again does not fix it"
             case .expired:
                 return "a certificate in the chain has expired, or this machine's clock is wrong"
+            case .notYetValid:
+                return "a certificate is not valid yet: this machine's clock is behind (a VM or container after sleep, a board without a clock battery), or the certificate was issued for a later date; no root fixes it"
+            case .staleRoot:
+                return "the root this client trusts has the issuer's name but another key: the gateway's CA was re-issued (rotated) and the old copy is still installed; installing the current root in place of the old one fixes it"
+            case .emptyTrustStore:
+                return "the client's trust store is empty or missing (Java's cacerts without certificates, no CA bundle where Go looks): no CA at all is trusted, so the store must be filled before a gateway root can be added to it"
+            case .revoked:
+                return "a certificate in the chain was revoked by its CA: the check worked and said no; no root or setting fixes it, the certificate must be replaced"
             case .hostnameMismatch:
                 return "the certificate is valid for another name: behind a gateway, usually its own block or notice page, or a host it does not re-sign; trusting a CA does not fix this"
             case .revocationUnchecked:
@@ -49,8 +61,9 @@ extension ErrorExplanation {
         }
 
         /// Whether the gateway's root is part of the fix: not when a block page answered (the
-        /// client trusted the connection, or it would never have read the page).
-        public var involvesTheRoot: Bool { self != .blockedByPolicy }
+        /// client trusted the connection, or it would never have read the page), nor when the
+        /// chain was trusted and its certificate revoked.
+        public var involvesTheRoot: Bool { self != .blockedByPolicy && self != .revoked }
     }
 
     /// One way an error text reveals its cause, and the client it implies when nothing else names one.
@@ -95,9 +108,12 @@ extension ErrorExplanation {
                         "notvalidforname", "no certificate subject alternative name matches", "the name in the certificate does not match",
                         "err_tls_cert_altname_invalid", "no alternative certificate subject name matches", "remotecertificatenamemismatch",
                         "sec_e_wrong_principal", "cert_cn_no_match", "does not match target host name"], .hostnameMismatch),
+        // CryptoAPI's and .NET's names that contain a shorter one below (nottimevalid, untrustedroot).
+        CauseSignature(["ctlnottimevalid", "cert_e_untrustedroot"], .untrustedUnknownShape),
         CauseSignature(["certificate has expired", "certexpired", "cert_has_expired", "uses expired certificate", "certificate expired",
-                        "has expired or is not yet valid", "nottimevalid", "sec_e_cert_expired", "is not yet activated",
-                        "certificate is not yet valid", "cert_not_yet_valid", "has not yet been activated", "issued certificate not yet valid"], .expired),
+                        "has expired or is not yet valid", "nottimevalid", "sec_e_cert_expired"], .expired),
+        // wget's own words (GnuTLS and OpenSSL builds) for GNUTLS_CERT_NOT_ACTIVATED / X509_V_ERR_CERT_NOT_YET_VALID.
+        CauseSignature(["is not yet activated", "has not yet been activated", "issued certificate not yet valid"], .notYetValid),
         CauseSignature(["causedasendentity"], .caUsedAsLeaf, client: "rustls"),
         CauseSignature(["depth_zero_self_signed_cert"], .selfSignedLeaf, client: "node"),
         CauseSignature(["self_signed_cert_in_chain"], .untrustedRootSent, client: "node"),
@@ -117,6 +133,11 @@ extension ErrorExplanation {
                         "unable to verify the first certificate", "unable to get local issuer certificate",
                         "unable to get issuer certificate", "self-signed certificate", "self signed certificate"],
                        client: "openssl-client", opensslShape),
+    ]
+
+    /// Wordings that say only that verification failed, or that the issuer is unknown without
+    /// why: read after every stack's vocabulary (TLSVocabulary), which may name the reason.
+    static let catchAllSignatures: [CauseSignature] = [
         CauseSignature(["unknownissuer", "invalid peer certificate", "invalid certificate: unknown"], .untrustedUnknownShape, client: "rustls"),
         CauseSignature(["certificate signed by unknown authority"], .untrustedUnknownShape, client: "go"),
         CauseSignature(["pkix path building failed", "unable to find valid certification path"], .untrustedUnknownShape, client: "java"),
@@ -128,6 +149,9 @@ extension ErrorExplanation {
         CauseSignature(["peer certificate cannot be authenticated", "ssl peer certificate or ssh remote key was not ok"],
                        .untrustedUnknownShape, client: "libcurl"),
         CauseSignature(["certificate verify failed", "certificate_verify_failed", "verify error:num="], client: "openssl-client", opensslShape),
+    ]
+
+    static let blockPageSignatures: [CauseSignature] = [
         // Last: a client reads a block page only over a connection it trusted, so any certificate
         // error in the same log came first and is the one to fix. HTML where JSON was expected:
         // npm's E403 on a GET (a refused publish is a PUT), its "invalid json response body ...

@@ -11,6 +11,10 @@ extension ErrorExplanation {
         case .revocationUnchecked: lines = revocationFix
         case .caFileUnusable: lines = caFileFix
         case .expired: lines = expiredFix
+        case .notYetValid: lines = notYetValidFix
+        case .staleRoot: lines = staleRootFix
+        case .emptyTrustStore: lines = emptyStoreFix
+        case .revoked: lines = revokedFix
         case .nonStrictCA: lines = nonStrictFix
         case .blockedByPolicy: lines = blockedFix
         case .selfSignedLeaf, .caUsedAsLeaf:
@@ -27,14 +31,14 @@ extension ErrorExplanation {
     }
 
     /// The command that shows what the server (or the gateway in its place) presents.
-    private func peek(_ fields: String) -> String {
+    func peek(_ fields: String) -> String {
         "openssl s_client -connect \(hostOrPlaceholder):443 -servername \(hostOrPlaceholder) </dev/null 2>/dev/null | openssl x509 -noout \(fields)"
     }
 
-    private var hostOrPlaceholder: String { host.map { $0.split(separator: ":").first.map(String.init) ?? $0 } ?? "HOST" }
+    var hostOrPlaceholder: String { host.map { $0.split(separator: ":").first.map(String.init) ?? $0 } ?? "HOST" }
 
     /// Where the root goes so that this client, where it ran, trusts it.
-    private var trustFix: [String] {
+    var trustFix: [String] {
         switch context {
         case let .dockerBuild(distro): return dockerBuildFix(distro: distro)
         case .dockerDaemon: return daemonFix

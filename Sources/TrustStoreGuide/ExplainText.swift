@@ -58,6 +58,22 @@ struct ExplainText: Sendable {
         return nil
     }
 
+    /// The 0-based line of the first occurrence of `token` that stands alone: where the token
+    /// begins or ends with a letter, digit or `_`, the byte beside it is none of those, so
+    /// `num=2` does not match `num=20` nor `cert_revoked` match `x509_v_err_cert_revoked_x`.
+    func line(ofToken token: String) -> Int? {
+        let pattern = Array(token.utf8)
+        guard let first = pattern.first, let last = pattern.last else { return nil }
+        func isWord(_ byte: UInt8) -> Bool { (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x5F }
+        for end in ends(of: token) {
+            let start = end - pattern.count
+            if isWord(first), start > 0, isWord(folded[start - 1]) { continue }
+            if isWord(last), end < folded.count, isWord(folded[end]) { continue }
+            return Int(lineOfByte[start])
+        }
+        return nil
+    }
+
     /// The earliest line on which any of `needles` occurs.
     func earliestLine(of needles: [String]) -> Int? {
         needles.compactMap { line(of: $0) }.min()

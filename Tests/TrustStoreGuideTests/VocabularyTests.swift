@@ -1,0 +1,94 @@
+import Testing
+import TrustStoreGuide
+
+/// Every entry of every stack's vocabulary (TLSVocabulary) resolves, by its code alone and by its
+/// words alone, to the entry's cause; and texts reach explain JSON-escaped or hard-wrapped.
+@Suite struct VocabularyTests {
+    typealias Cause = ErrorExplanation.Cause
+
+    @Test func everyStackHasEntries() {
+        for stack in TLSStack.allCases {
+            #expect(TLSVocabulary.entries.contains { $0.stack == stack }, "no entry for \(stack)")
+        }
+        #expect(TLSVocabulary.entries.count >= 250)
+    }
+
+    /// Each code form, alone in a line the way logs frame it, gives the entry's cause.
+    @Test func everyCodeResolvesToItsCause() {
+        var wrong: [String] = []
+        for entry in TLSVocabulary.entries {
+            for form in entry.codeForms {
+                let text = "error: \(form) "
+                let cause = ErrorExplanation.explain(text)?.cause
+                if cause != entry.cause { wrong.append("\(entry.stack) \(entry.code) as \"\(form)\": \(cause?.rawValue ?? "not recognised"), want \(entry.cause.rawValue)") }
+            }
+        }
+        #expect(wrong.isEmpty, Comment(rawValue: "\(wrong.count) codes:\n" + wrong.joined(separator: "\n")))
+    }
+
+    /// Each entry's words, as the stack prints them, give the entry's cause.
+    @Test func everyTextResolvesToItsCause() {
+        var wrong: [String] = []
+        for entry in TLSVocabulary.entries {
+            let cause = ErrorExplanation.explain(entry.text)?.cause
+            if cause != entry.cause { wrong.append("\(entry.stack) \(entry.code) \"\(entry.text)\": \(cause?.rawValue ?? "not recognised"), want \(entry.cause.rawValue)") }
+        }
+        #expect(wrong.isEmpty, Comment(rawValue: "\(wrong.count) texts:\n" + wrong.joined(separator: "\n")))
+    }
+
+    /// A code decides over the words around it: a translated message still resolves.
+    @Test(arguments: [
+        ("curl: (60) Problème de certificat SSL : num=9 le certificat n'est pas encore valide", Cause.notYetValid),
+        ("Fehler 10 bei 0 Tiefe: error 10 at 0 depth lookup: Zertifikat abgelaufen", .expired),
+        ("schannel: AcquireCredentialsHandle fehlgeschlagen: 0x800B0101 - Ein erforderliches Zertifikat liegt nicht im Gültigkeitszeitraum", .expired),
+        ("Firefox: Fehlercode: SEC_ERROR_EXPIRED_CERTIFICATE", .expired),
+        ("npm ERR! code CERT_NOT_YET_VALID", .notYetValid),
+        ("X509_V_ERR_CERT_SIGNATURE_FAILURE", .staleRoot),
+        ("Zertifikatskette: X509ChainStatusFlags.Revoked", .revoked),
+    ])
+    func codesDecideOverTranslatedWords(text: String, cause: Cause) throws {
+        let explanation = try #require(ErrorExplanation.explain(text), "\(text)")
+        #expect(explanation.cause == cause, "\(text)")
+    }
+
+    static let samples: [(text: String, cause: Cause)] = [
+        ("npm ERR! request to https://registry.npmjs.org/left-pad failed, reason: unable to verify the first certificate", .leafAloneUntrusted),
+        ("Error response from daemon: Get \"https://registry-1.docker.io/v2/\": tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time 2019-01-01T00:00:00Z is before 2024-03-01T00:00:00Z", .notYetValid),
+        ("javax.net.ssl.SSLHandshakeException: PKIX path validation failed: java.security.cert.CertPathValidatorException: Signature does not match.", .staleRoot),
+        ("Caused by: java.lang.RuntimeException: Unexpected error: java.security.InvalidAlgorithmParameterException: the trustAnchors parameter must be non-empty", .emptyTrustStore),
+    ]
+
+    /// A terminal or CI log cut the line at 80 columns, in the middle of words.
+    @Test func hardWrappedTextsResolve() throws {
+        for sample in Self.samples {
+            let characters = Array(sample.text)
+            let wrapped = stride(from: 0, to: characters.count, by: 80).map { String(characters[$0..<min($0 + 80, characters.count)]) }.joined(separator: "\n")
+            #expect(wrapped.contains("\n"), "sample too short to wrap")
+            let explanation = try #require(ErrorExplanation.explain(wrapped), "\(wrapped)")
+            #expect(explanation.cause == sample.cause, "\(wrapped)")
+        }
+    }
+
+    /// The same texts inside a JSON string (the Engine API's stream, a JSON log line).
+    @Test func jsonEscapedTextsResolve() throws {
+        for sample in Self.samples {
+            let escaped = sample.text.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"").replacing("'", with: "\\u0027")
+            let json = "{\"errorDetail\":{\"message\":\"pull failed\\n\(escaped)\\n\"},\"error\":\"\(escaped)\"}"
+            let explanation = try #require(ErrorExplanation.explain(json), "\(json)")
+            #expect(explanation.cause == sample.cause, "\(json)")
+        }
+    }
+
+    /// The new causes print their own fix, not the root installation alone.
+    @Test func noRootCausesGetTheirFix() throws {
+        let clock = try #require(ErrorExplanation.explain(Self.samples[1].text))
+        let fix = clock.fix(caFile: "/r.pem").joined(separator: "\n")
+        #expect(fix.contains("date -u") && fix.contains("current time 2019-01-01T00:00:00Z is before 2024-03-01T00:00:00Z"))
+        let stale = try #require(ErrorExplanation.explain(Self.samples[2].text)).fix(caFile: "/r.pem").joined(separator: "\n")
+        #expect(stale.contains("subjectKeyIdentifier") && stale.contains("authorityKeyIdentifier"))
+        let empty = try #require(ErrorExplanation.explain(Self.samples[3].text)).fix(caFile: "/r.pem").joined(separator: "\n")
+        #expect(empty.contains("keytool -list -cacerts"))
+        let revoked = try #require(ErrorExplanation.explain("curl: (35) schannel: next InitializeSecurityContext failed: CRYPT_E_REVOKED (0x80092010)"))
+        #expect(revoked.cause == .revoked && !revoked.fix(caFile: nil).joined().contains(GatewayRoot.placeholder))
+    }
+}
