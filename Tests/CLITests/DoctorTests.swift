@@ -132,6 +132,20 @@ import TestSupport
                 "\(proved.stdout)\n\(proved.stderr.suffix(1500))")
     }
 
+    @Test func condaAndYarnSettingsAreRead() throws {
+        let fixture = try Fixture()
+        try fixture.append(root: "etc/ssl/certs/ca-certificates.crt")
+        try fixture.write("etc/gateway-only.pem", try String(contentsOfFile: fixture.root, encoding: .utf8))
+        try fixture.write("root/.condarc", "channels:\n  - defaults\nssl_verify: /etc/ssl/certs/ca-certificates.crt\n")
+        try fixture.write("root/.yarnrc", "cafile \"/etc/gateway-only.pem\"\n")
+        let result = try fixture.doctor()
+        let conda = result.findings.first { $0["runtime"] as? String == "conda (condarc)" }
+        let yarn = result.findings.first { $0["runtime"] as? String == "yarn (yarnrc)" }
+        #expect(conda?["ok"] as? Bool == true && conda?["rootPresent"] as? Bool == true, "\(result.output)")
+        #expect(yarn?["ok"] as? Bool == false && (yarn?["note"] as? String)?.contains("replaces the store with too few roots") == true, "\(result.output)")
+        #expect(yarn?["fix"] as? String == "intercept-proxy snippet --client yarn", "\(result.output)")
+    }
+
     @Test func usageErrorsSayWhatToDo() throws {
         let both = try CLI.run(["doctor", "--image", "x", "--rootfs", "/"])
         #expect(both.status == 2 && both.stderr.contains("give --image or --rootfs, not both"), "\(both)")

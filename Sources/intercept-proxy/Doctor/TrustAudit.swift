@@ -170,6 +170,9 @@ struct TrustAudit {
             ("git (gitconfig)", ["/etc/gitconfig", "/root/.gitconfig"], ["sslcainfo"], "git"),
             ("curl (curlrc)", ["/root/.curlrc"], ["cacert", "--cacert"], "curl"),
             ("wget (wgetrc)", ["/etc/wgetrc", "/root/.wgetrc"], ["ca_certificate"], "wget"),
+            ("conda (condarc)", ["/root/.condarc", "/opt/conda/.condarc", "/etc/conda/.condarc"], ["ssl_verify:"], "conda"),
+            ("yarn (yarnrc)", ["/root/.yarnrc", "/usr/local/share/.yarnrc"], ["cafile"], "yarn"),
+            ("yarn (yarnrc.yml)", ["/root/.yarnrc.yml"], ["httpscafilepath:"], "yarn"),
         ]
         var findings: [Finding] = []
         for file in files {
