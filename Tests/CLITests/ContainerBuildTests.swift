@@ -148,22 +148,29 @@ import TestSupport
         let engine = try ContainerEngine.shared.get(), origin = try Self.origin.get()
         let fixedImage = engine.name("doctor-fixed"), partial = engine.name("doctor-partial")
         defer { engine.remove(fixedImage, partial) }
-        func doctor(_ image: String) throws -> (status: Int32, red: [String], output: String) {
-            let result = try CLI.run(["doctor", "--ca-dir", origin.caDir, "--image", image, "--json"])
+        func doctor(_ image: String, prove: Bool = false) throws -> (status: Int32, red: [String], proofs: [String: String], output: String) {
+            let result = try CLI.run(["doctor", "--ca-dir", origin.caDir, "--image", image, "--json"] + (prove ? ["--prove"] : []))
             let report = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
             let findings = report?["findings"] as? [[String: Any]] ?? []
-            return (result.status, findings.filter { $0["ok"] as? Bool == false }.compactMap { $0["runtime"] as? String }, result.stdout + result.stderr)
+            let proofs = (report?["proofs"] as? [[String: Any]] ?? []).reduce(into: [String: String]()) {
+                $0[$1["runtime"] as? String ?? "?"] = $1["gateway"] as? String ?? "no handshake"
+            }
+            return (result.status, findings.filter { $0["ok"] as? Bool == false }.compactMap { $0["runtime"] as? String }, proofs,
+                    result.stdout + result.stderr)
         }
-        let before = try doctor(engine.debian)
+        // Before: red, and the probes (curl and Python under chroot in the mounted image) are rejected behind the gateway.
+        let before = try doctor(engine.debian, prove: true)
         #expect(before.status == 1 && before.red.contains("OS (debian)") && before.red.contains("node") && before.red.contains("curl"), "\(before.output)")
+        #expect(before.proofs == ["curl": "rejected", "python3 (ssl)": "rejected"], "\(before.output)")
 
         let build = try context("FROM \(engine.debian)\nRUN pip --version && npm --version && curl --version\n")
         let written = try CLI.run(["snippet", "--dockerfile", build.path("Dockerfile"), "--write"])
         #expect(written.status == 0, "\(written)")
         let built = try engine.execute(ContainerEngine.bud(build.url.path, tag: fixedImage, arguments: ["PROXY_CA_B64=\(origin.caBase64)"]))
         try #require(built.status == 0, "\(built.stderr.suffix(2000))")
-        let after = try doctor(fixedImage)
+        let after = try doctor(fixedImage, prove: true)
         #expect(after.status == 0 && after.red.isEmpty, "\(after.output)")
+        #expect(after.proofs == ["curl": "trusted", "python3 (ssl)": "trusted"], "\(after.output)")
 
         // Without the line that gives node the bundle, exactly node turns red.
         let dockerfile = try String(contentsOfFile: build.path("Dockerfile"), encoding: .utf8)

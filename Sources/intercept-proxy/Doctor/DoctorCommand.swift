@@ -15,8 +15,9 @@ struct DoctorCommand: ParsableCommand {
         by public key (a re-encoded copy counts). A setting that replaces a runtime's roots with a file
         holding few certificates is flagged: hosts the gateway does not inspect fail there.
 
-        --prove (this machine) confirms curl and Python with a real handshake through a fresh offline
-        proxy, behind the gateway and with no gateway (verify --worlds gateway,direct).
+        --prove confirms curl and Python with a real handshake through a fresh offline proxy: on this
+        machine behind the gateway and with no gateway (verify --worlds gateway,direct); in a root
+        filesystem or an image under chroot, with its own variables, behind the gateway.
         Exit 0 when every cell is green, 1 when one is red, 2 when the target cannot be read.
 
           intercept-proxy doctor --image myapp:latest
@@ -38,7 +39,7 @@ struct DoctorCommand: ParsableCommand {
     @Option(name: .customLong("env"), help: ArgumentHelp("With --rootfs: a variable the runtimes there get (an image's ENV). Repeatable.", valueName: "NAME=VALUE"))
     var variables: [String] = []
 
-    @Flag(help: "On this machine: prove curl and Python with real handshakes, behind the gateway and without it.")
+    @Flag(help: "Prove curl and Python with real handshakes through a fresh proxy: on this machine behind the gateway and without it, in a target under chroot behind the gateway.")
     var prove = false
 
     @Flag(help: "Print the result as JSON.")
@@ -48,7 +49,6 @@ struct DoctorCommand: ParsableCommand {
         if image != nil && rootfs != nil { throw ValidationError("give --image or --rootfs, not both") }
         if let rootfs, FileStatus(path: rootfs)?.isDirectory != true { throw ValidationError("--rootfs \(rootfs) is not a directory") }
         if !variables.isEmpty && rootfs == nil { throw ValidationError("--env gives a root filesystem's variables: add --rootfs (an image brings its own ENV)") }
-        if prove && (image != nil || rootfs != nil) { throw ValidationError("--prove proves this machine's runtimes; leave out --image and --rootfs") }
     }
 
     func run() throws {
@@ -79,7 +79,9 @@ struct DoctorCommand: ParsableCommand {
         }
         defer { mounted?.remove() }
         let findings = TrustAudit(root: root, environment: environment, anchors: anchors, caFile: rootFile).run()
-        let proofs = prove ? Prover(caDirectory: ca.directory.url.path, profile: try ca.resolvedProfile().name).run(findings) : []
+        let prover = Prover(caDirectory: ca.directory.url.path, profile: try ca.resolvedProfile().name,
+                            chroot: root.isEmpty ? nil : (root, environment))
+        let proofs = prove ? prover.run(findings) : []
         let report = DoctorReport(target: target, root: rootFile, findings: findings, proofs: proofs)
         if json {
             let encoder = JSONEncoder()

@@ -2,19 +2,26 @@ import FoundationEssentials
 import EssentialsSupport
 import Glibc
 
-/// The live half of `doctor --prove`: each runtime that can be probed here makes one real handshake
-/// through a fresh offline proxy, once behind the gateway and once with no gateway, by this binary's
-/// own `verify --worlds gateway,direct` (its sandbox gives the default stores the public stand-in root).
+/// The live half of `doctor --prove`: each runtime that can be probed makes one real handshake
+/// through a fresh offline proxy, by this binary's own `verify`. On this machine once behind the
+/// gateway and once with no gateway (`--worlds gateway,direct`: its sandbox gives the default stores
+/// the public stand-in root). In a root filesystem or a mounted image the probe runs under `chroot`
+/// (which shares this machine's loopback) with the target's own variables, behind the gateway only:
+/// the target's stores hold the real public roots, not the stand-in, so no direct world is judged.
 struct Prover {
     let caDirectory: String
     let profile: String
+    /// The target's root for `chroot`, and the variables its runtimes get; nil: this machine.
+    var chroot: (root: String, environment: [String: String])?
 
     struct Proof: Encodable, Equatable {
         let runtime: String
         /// `trusted` or `rejected` in each world; nil when the probe did not reach the proxy.
         let gateway: String?
         let direct: String?
-        var ok: Bool { gateway == "trusted" && direct == "trusted" }
+        /// Whether the direct world was run (not for a chroot target).
+        let directJudged: Bool
+        var ok: Bool { gateway == "trusted" && (!directJudged || direct == "trusted") }
     }
 
     /// This program's own file (children are started through env, whose /proc/self is its own).
@@ -33,14 +40,25 @@ struct Prover {
     func run(_ findings: [TrustAudit.Finding]) -> [Proof] {
         Self.probes.filter { probe in findings.contains { $0.runtime == probe.runtime } }.map { probe in
             let arguments = [Self.ownBinary, "verify", "--ca-dir", caDirectory, "--profile", profile, "--offline",
-                             "--worlds", "gateway,direct", "--json", "--"] + probe.command
+                             "--worlds", chroot == nil ? "gateway,direct" : "gateway", "--json", "--"] + command(probe.command)
             guard let result = try? captureProcess(arguments, environment: ProcessInfo.processInfo.environment, timeout: 120),
                   let report = try? JSONDecoder().decode(VerifyJSON.self, from: Data(result.output.utf8)) else {
-                return Proof(runtime: probe.runtime, gateway: nil, direct: nil)
+                return Proof(runtime: probe.runtime, gateway: nil, direct: nil, directJudged: chroot == nil)
             }
             let outcome = { (world: String) in report.worlds.first { $0.world == world }?.hosts.first?.outcome }
-            return Proof(runtime: probe.runtime, gateway: outcome("gateway"), direct: outcome("direct"))
+            return Proof(runtime: probe.runtime, gateway: outcome("gateway"), direct: outcome("direct"), directJudged: chroot == nil)
         }
+    }
+
+    /// The probe as run in the target: under chroot with only the target's variables and the
+    /// proxy's (which verify sets for the chroot process, read by the shell inside).
+    private func command(_ probe: [String]) -> [String] {
+        guard let chroot else { return probe }
+        let variables = chroot.environment.filter { !$0.key.lowercased().hasSuffix("_proxy") }.sorted { $0.key < $1.key }
+            .map { "\($0.key)=\($0.value)" }
+        let path = chroot.environment["PATH"] == nil ? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] : []
+        return ["chroot", chroot.root, "/bin/sh", "-c", #"exec env -i HTTPS_PROXY="$HTTPS_PROXY" https_proxy="$HTTPS_PROXY" "$@""#, "probe"]
+            + ["env"] + path + variables + probe
     }
 
     /// The part of `verify --json` a proof reads.
@@ -92,7 +110,9 @@ struct DoctorReport: Encodable {
         print(alignedColumns(rows))
         if !proofs.isEmpty {
             var proofRows = [["PROBE", "GATEWAY WORLD", "DIRECT WORLD"]]
-            for proof in proofs { proofRows.append([proof.runtime, proof.gateway ?? "no handshake", proof.direct ?? "no handshake"]) }
+            for proof in proofs {
+                proofRows.append([proof.runtime, proof.gateway ?? "no handshake", proof.directJudged ? proof.direct ?? "no handshake" : "not judged (the target's own public roots)"])
+            }
             print(alignedColumns(proofRows))
         }
         let red = findings.filter { !$0.ok }
