@@ -106,8 +106,9 @@ $(ROOTFS)/usr/bin/curl:
 
 # Container builds behind the proxy (Tests/CLITests/ContainerBuildTests.swift): buildah builds the
 # Dockerfiles (podman imports the base image, skopeo pulls from docker-registry), as root with chroot
-# isolation. Their base image comes from a second rootfs: the one above plus pip, npm and Go, installed
-# with apt inside it (debootstrap cannot resolve npm's dependencies itself).
+# isolation. Their base image comes from a second rootfs: the one above plus pip and venv, npm, Go and
+# a Java runtime (doctor audits each), installed with apt inside it (debootstrap cannot resolve npm's
+# dependencies itself). The marker is Java's: a rootfs made before Java joined is made again.
 CONTAINER_PACKAGES := buildah:buildah podman:podman skopeo:skopeo docker-registry:docker-registry dpkg-deb:dpkg patch:patch
 APPS_ROOTFS ?= /var/cache/intercept-proxy/rootfs-bookworm-apps
 export INTERCEPT_PROXY_TEST_APPS_ROOTFS := $(APPS_ROOTFS)
@@ -115,17 +116,21 @@ export INTERCEPT_PROXY_TEST_APPS_ROOTFS := $(APPS_ROOTFS)
 container-deps:
 	@$(call ensure_packages,$(CONTAINER_PACKAGES),container tests)
 
-$(APPS_ROOTFS)/usr/bin/go: | $(ROOTFS)/usr/bin/curl
-	@echo "make: building $(APPS_ROOTFS) (the rootfs above plus python3-pip, npm and golang-go) for the container tests (once per machine, about 3 min)"
+$(APPS_ROOTFS)/usr/bin/java: | $(ROOTFS)/usr/bin/curl
+	@echo "make: building $(APPS_ROOTFS) (the rootfs above plus python3-pip, python3-venv, npm, golang-go and openjdk-17-jre-headless) for the container tests (once per machine, about 4 min)"
 	$(SUDO) rm -rf $(APPS_ROOTFS).partial
 	$(SUDO) cp -a $(ROOTFS) $(APPS_ROOTFS).partial
 	$(SUDO) cp /etc/resolv.conf $(APPS_ROOTFS).partial/etc/resolv.conf
-	$(SUDO) chroot $(APPS_ROOTFS).partial /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-		sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-pip npm golang-go && apt-get clean && rm -rf /var/lib/apt/lists/*'
+	# Java's post-install step needs /proc; it is unmounted whatever apt does.
+	$(SUDO) mount -t proc proc $(APPS_ROOTFS).partial/proc; \
+	status=0; $(SUDO) chroot $(APPS_ROOTFS).partial /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+		sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-pip python3-venv npm golang-go openjdk-17-jre-headless && apt-get clean && rm -rf /var/lib/apt/lists/*' \
+		|| status=$$?; \
+	$(SUDO) umount $(APPS_ROOTFS).partial/proc; exit $$status
 	$(SUDO) rm -rf $(APPS_ROOTFS)
 	$(SUDO) mv $(APPS_ROOTFS).partial $(APPS_ROOTFS)
 
-container-prerequisites: container-deps $(APPS_ROOTFS)/usr/bin/go
+container-prerequisites: container-deps $(APPS_ROOTFS)/usr/bin/java
 
 # Runs every test, then prints one closing line: "tests: N passed, N failed".
 test: test-deps $(ROOTFS)/usr/bin/curl container-prerequisites $(BENCH_VENV)/bin/mitmdump $(TOOLS_VENV)/bin/uv $(TOOLS_VENV)/.grpcio-$(GRPC_VERSION) fuzz-smoke sanitize-ci leak-check image

@@ -34,8 +34,8 @@ final class ContainerEngine: Sendable {
         guard getuid() == 0 else { throw EngineError("buildah needs root here; run `make test` as root (as CI does)") }
         for tool in ["buildah", "podman", "skopeo", "docker-registry", "dpkg-deb"] { _ = try requireTool(tool) }
         let rootfs = ProcessInfo.processInfo.environment["INTERCEPT_PROXY_TEST_APPS_ROOTFS"] ?? "/var/cache/intercept-proxy/rootfs-bookworm-apps"
-        guard FileManager.default.fileExists(atPath: rootfs + "/usr/bin/go") else {
-            throw EngineError("no Debian rootfs with pip, npm and go at \(rootfs); `make test` builds it (make container-prerequisites)")
+        guard FileManager.default.fileExists(atPath: rootfs + "/usr/bin/java") else {
+            throw EngineError("no Debian rootfs with pip, venv, npm, go and java at \(rootfs); `make test` builds it (make container-prerequisites)")
         }
         Self.removeLeftovers()
         prefix = "localhost/ip-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
