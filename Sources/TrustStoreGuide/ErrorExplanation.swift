@@ -133,7 +133,10 @@ public struct ErrorExplanation: Sendable, Equatable {
     private static func signatureHit(_ text: ExplainText, _ signatures: [CauseSignature]) -> Hit? {
         for signature in signatures {
             guard let (needle, line) = text.first(of: signature.needles) else { continue }
-            return Hit(cause: signature.cause(text), needle: needle, line: line, impliedClient: signature.impliedClient)
+            // A wording shared by stacks implies no client; the stack whose vocabulary the text uses
+            // may (Go's "x509: certificate is valid for ...").
+            return Hit(cause: signature.cause(text), needle: needle, line: line,
+                       impliedClient: signature.impliedClient ?? TLSVocabulary.match(text)?.entry.stack.impliedClient)
         }
         return nil
     }

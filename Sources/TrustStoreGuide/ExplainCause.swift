@@ -108,6 +108,8 @@ extension ErrorExplanation {
                         "notvalidforname", "no certificate subject alternative name matches", "the name in the certificate does not match",
                         "err_tls_cert_altname_invalid", "no alternative certificate subject name matches", "remotecertificatenamemismatch",
                         "sec_e_wrong_principal", "cert_cn_no_match", "does not match target host name"], .hostnameMismatch),
+        // wget built on GnuTLS (Debian's): its own words for a certificate that does not name the host.
+        CauseSignature(["certificate's owner does not match hostname"], .hostnameMismatch, client: "wget"),
         // CryptoAPI's and .NET's names that contain a shorter one below (nottimevalid, untrustedroot).
         CauseSignature(["ctlnottimevalid", "cert_e_untrustedroot"], .untrustedUnknownShape),
         CauseSignature(["certificate has expired", "certexpired", "cert_has_expired", "uses expired certificate", "certificate expired",

@@ -14,8 +14,10 @@ extension TLSVocabulary {
         // NOT_YET_VALID); the exception it wraps tells them apart by the date it names.
         .init(.java, "EXPIRED", nil, "validity check failed", .expired),
         .init(.java, "EXPIRED", nil, "timestamp check failed", .expired),
-        .init(.java, "CertificateExpiredException", nil, "NotAfter:", .expired),
-        .init(.java, "CertificateNotYetValidException", nil, "NotBefore:", .notYetValid),
+        // The message is only "NotAfter: <date>" / "NotBefore: <date>": with the class name, so that
+        // openssl s_client's certificate listing ("v:NotBefore: ...; NotAfter: ...") is not read as one.
+        .init(.java, "CertificateExpiredException", nil, "CertificateExpiredException: NotAfter:", .expired),
+        .init(.java, "CertificateNotYetValidException", nil, "CertificateNotYetValidException: NotBefore:", .notYetValid),
         // X509CertImpl.verify: the issuer found by name did not make the signature (a rotated root).
         .init(.java, "SignatureException", nil, "Signature does not match", .staleRoot),
         .init(.java, "INVALID_SIGNATURE", nil, "signature check failed", .staleRoot),
