@@ -10,9 +10,6 @@ import EssentialsSupport
 /// questions for IN only; AAAA and every other type get an empty answer (clients then use IPv4).
 /// UDP and TCP (RFC 7766), strict: a malformed query gets FORMERR or nothing.
 public final class DNSStub: @unchecked Sendable {
-    /// What the stub answered, for the report (bounded like the names).
-    public private(set) var answered = 0
-
     private let udp: Int32
     private let tcp: Int32
     private let lock = PthreadMutex()
@@ -136,7 +133,6 @@ public final class DNSStub: @unchecked Sendable {
         let type = UInt16(query[end]) << 8 | UInt16(query[end + 1])
         let question = Array(query[12..<(end + 4)])
         guard query[end + 2] == 0 && query[end + 3] == 1 else { return Self.reply(to: query, code: 4, question: question, answer: []) }  // NOTIMP: class IN only
-        lock.withLock { answered += 1 }
         guard type == 1 else { return Self.reply(to: query, code: 0, question: question, answer: []) }  // no records of that type
         let address = address(for: name)
         let record: [UInt8] = [0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4,  // the question's name, A, IN, TTL 60 s
