@@ -149,22 +149,23 @@ import TestSupport
         let engine = try ContainerEngine.shared.get(), origin = try Self.origin.get()
         let fixedImage = engine.name("doctor-fixed"), partial = engine.name("doctor-partial")
         defer { engine.remove(fixedImage, partial) }
-        func doctor(_ image: String, prove: Bool = false) throws -> (status: Int32, red: [String], proofs: [String: String], output: String) {
+        func doctor(_ image: String, prove: Bool = false) throws -> (status: Int32, red: [String], all: [String], proofs: [String: String], output: String) {
             let result = try CLI.run(["doctor", "--ca-dir", origin.caDir, "--image", image, "--json"] + (prove ? ["--prove"] : []))
             let report = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
             let findings = report?["findings"] as? [[String: Any]] ?? []
             let proofs = (report?["proofs"] as? [[String: Any]] ?? []).reduce(into: [String: String]()) {
                 $0[$1["runtime"] as? String ?? "?"] = $1["gateway"] as? String ?? "no handshake"
             }
-            return (result.status, findings.filter { $0["ok"] as? Bool == false }.compactMap { $0["runtime"] as? String }, proofs,
-                    result.stdout + result.stderr)
+            return (result.status, findings.filter { $0["ok"] as? Bool == false }.compactMap { $0["runtime"] as? String },
+                    findings.compactMap { $0["runtime"] as? String }, proofs, result.stdout + result.stderr)
         }
         // Before: red, and the probes (curl and Python under chroot in the mounted image) are rejected behind the gateway.
         let before = try doctor(engine.debian, prove: true)
         #expect(before.status == 1, "\(before.output)")
-        for runtime in ["OS (debian)", "curl", "python3 (ssl)", "node", "java"] {
-            #expect(before.red.contains(runtime), "\(runtime) should be red before the fix: \(before.output)")
+        for runtime in ["OS (debian)", "curl", "python3 (ssl)", "pip", "node", "java", "go"] {
+            #expect(before.all.contains(runtime), "\(runtime) should be found: \(before.output)")
         }
+        #expect(before.red == before.all, "every cell red before the fix: \(before.output)")
         #expect(before.proofs == ["curl": "rejected", "python3 (ssl)": "rejected"], "\(before.output)")
 
         let build = try context("FROM \(engine.debian)\nRUN python3 -m venv /opt/venv && pip --version && npm --version && curl --version && java -version\n")
