@@ -114,13 +114,23 @@ extension ErrorExplanation {
                     "\u{201D} certificate is not trusted"].contains { text.contains($0) }  // Go on macOS: x509: “NAME” certificate is not trusted
         }
 
-        /// BuildKit's plain progress (`#14 2.31 ...`, `> [stage 2/3] RUN ...`) or the legacy
-        /// builder's `Step 50/59 : RUN`.
+        /// BuildKit's plain progress (`#14 2.31 ...`, `> [stage 2/3] RUN ...`), the legacy
+        /// builder's `Step 50/59 : RUN`, or buildah/podman build's `STEP 2/3: RUN ...` and
+        /// `Error: building at STEP "RUN ...": while running runtime: exit status 60`.
         static func isDockerBuild(_ text: ExplainText) -> Bool {
-            if ["executor failed running", "did not complete successfully", "returned a non-zero code", "---> running in", "] run "]
+            if ["executor failed running", "did not complete successfully", "returned a non-zero code", "---> running in", "] run ",
+                "building at step \""]
                 .contains(where: { text.contains($0) }) { return true }
             if text.contains("step "), text.contains(" : run ") { return true }
-            return text.lines.contains(where: isBuildKitStepLine)
+            return text.lines.contains { isBuildKitStepLine($0) || isBuildahStepLine($0) }
+        }
+
+        /// `STEP 2/3: RUN ...`, as buildah (and podman build) prints each instruction.
+        private static func isBuildahStepLine(_ line: Substring) -> Bool {
+            let trimmed = line.drop { $0 == " " || $0 == "\t" }
+            guard trimmed.hasPrefix("STEP ") else { return false }
+            let numbers = trimmed.dropFirst(5).prefix { ($0.isASCII && $0.isNumber) || $0 == "/" }
+            return numbers.contains("/") && numbers.first != "/" && trimmed.dropFirst(5 + numbers.count).hasPrefix(": ")
         }
 
         /// `#<step> <seconds> ...`, as BuildKit prints each line of a RUN step.

@@ -35,6 +35,11 @@ public enum ExplainReport {
         if !explanation.clientIsNamed, root {
             text += "\nto name the client: paste the command you ran and the lines before the error (a whole log: intercept-proxy explain - < build.log)\n"
         }
+        if explanation.cause == .untrustedUnknownShape {
+            let host = explanation.host ?? "HOST"
+            text += "\ncould not tell the chain's shape (whether the server sent its root, the chain is incomplete or the leaf came alone): "
+                + "paste the output of  openssl s_client -showcerts -connect \(host):443 -servername \(host) </dev/null\n"
+        }
         if caFile == nil, root {
             text += "\nhow to get your gateway's root certificate (PEM):\n"
             text += GatewayRoot.howToGet(vendor: explanation.gatewayVendor).map { "  " + $0 }.joined(separator: "\n") + "\n"

@@ -155,6 +155,24 @@ import TrustStoreGuide
         #expect(named.clientIsNamed && !ExplainReport.render(named, caFile: nil).contains("could not tell"))
     }
 
+    /// A verifier whose words do not tell the chain's shape (Go, Java, GnuTLS): the report says so
+    /// once, with the command whose output tells it, for the host the text names; a text that
+    /// tells the shape gets no such line.
+    @Test func anUnknownChainShapeSaysWhatToPasteNext() throws {
+        let go = try #require(ErrorExplanation.explain("2024/05/01 12:00:00 Get \"https://pkg.example.test/\": tls: failed to verify certificate: x509: certificate signed by unknown authority"))
+        // Go's wording only implies Go (any Go-built tool says it): both what could not be told are said.
+        #expect(go.cause == .untrustedUnknownShape && !go.clientIsNamed)
+        let report = ExplainReport.render(go, caFile: "/gw.pem")
+        let lines = report.split(separator: "\n").filter { $0.hasPrefix("could not tell the chain's shape") }
+        #expect(lines.count == 1, "\(report)")
+        #expect(lines.first?.hasSuffix("paste the output of  openssl s_client -showcerts -connect pkg.example.test:443 -servername pkg.example.test </dev/null") == true, "\(report)")
+        #expect(report.contains("\nto name the client: paste the command you ran"), "\(report)")
+        let noHost = try #require(ErrorExplanation.explain("x509: certificate signed by unknown authority"))
+        #expect(ExplainReport.render(noHost, caFile: nil).contains("-connect HOST:443 -servername HOST"))
+        let shaped = try #require(ErrorExplanation.explain("curl: (60) SSL certificate problem: unable to get local issuer certificate"))
+        #expect(shaped.cause == .untrustedRootNotSent && !ExplainReport.render(shaped, caFile: nil).contains("could not tell"))
+    }
+
     /// A fix for a replacing setting says why it appends, in explain's own output.
     @Test func aReplacedBundleFixSaysWhyItAppends() throws {
         let explanation = try #require(ErrorExplanation.explain("requests.exceptions.SSLError: HTTPSConnectionPool(host='pypi.org', port=443): Max retries exceeded with url: / (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate (_ssl.c:1006)')))"))
