@@ -128,7 +128,8 @@ extension ErrorExplanation {
         /// `STEP 2/3: RUN ...`, as buildah (and podman build) prints each instruction.
         private static func isBuildahStepLine(_ line: Substring) -> Bool {
             let trimmed = line.drop { $0 == " " || $0 == "\t" }
-            guard trimmed.hasPrefix("STEP ") else { return false }
+            // Any case: explain's classification must not depend on it (the explain fuzz target checks).
+            guard trimmed.prefix(5).uppercased() == "STEP " else { return false }
             let numbers = trimmed.dropFirst(5).prefix { ($0.isASCII && $0.isNumber) || $0 == "/" }
             return numbers.contains("/") && numbers.first != "/" && trimmed.dropFirst(5 + numbers.count).hasPrefix(": ")
         }
