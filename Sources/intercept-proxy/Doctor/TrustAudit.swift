@@ -71,7 +71,7 @@ struct TrustAudit {
     private func osStore() -> OSStore? {
         guard let (path, family) = Self.osBundles.first(where: { exists($0.path) }) else { return nil }
         let certificates = certificates(in: path)
-        let present = certificates.map { $0.contains { anchors.contains($0.subjectPublicKeyInfoDER) } }
+        let present = certificates.map(containsRoot)
         let tool = ["/usr/sbin/update-ca-certificates", "/usr/bin/update-ca-trust", "/usr/sbin/update-ca-trust"].first(where: exists)
         let finding = Finding(runtime: "OS (\(family))", store: path, rootPresent: present, replaces: false,
                               note: tool.map { "updated by \(URL(fileURLWithPath: $0).lastPathComponent)" } ?? "no update tool in the image",
@@ -133,7 +133,7 @@ struct TrustAudit {
             return [Finding(runtime: "node", store: "its bundled roots (+ NODE_EXTRA_CA_CERTS, unset)", rootPresent: false, replaces: false,
                             note: "node does not read the OS store", fix: "intercept-proxy snippet --client node")]
         }
-        let present = certificates(in: extra).map { $0.contains { anchors.contains($0.subjectPublicKeyInfoDER) } }
+        let present = holdsRoot(extra)
         return [Finding(runtime: "node", store: "$NODE_EXTRA_CA_CERTS=\(extra)", rootPresent: present, replaces: false,
                         note: present == nil ? "the file is missing or not PEM" : "added to node's bundled roots", fix: "intercept-proxy snippet --client node")]
     }
@@ -151,7 +151,7 @@ struct TrustAudit {
             if let listing = try? captureProcess(["keytool", "-list", "-rfc", "-keystore", real, "-storepass", "changeit"],
                                                  environment: ProcessInfo.processInfo.environment), listing.status == 0 {
                 let pems = (try? Certificate.parsePEM(listing.output, source: path)) ?? []
-                present = pems.contains { anchors.contains($0.subjectPublicKeyInfoDER) }
+                present = containsRoot(pems)
                 if pems.isEmpty { note = "empty: Java fails with 'trustAnchors parameter must be non-empty'" }
             } else {
                 note = "not readable with keytool here (its password is not changeit, or keytool is missing)"
@@ -208,7 +208,7 @@ struct TrustAudit {
             return Finding(runtime: runtime, store: store, rootPresent: false, replaces: replaces,
                            note: "\(file) is missing, unreadable or holds no PEM certificate", fix: "intercept-proxy snippet --client \(client)")
         }
-        let present = certificates.contains { anchors.contains($0.subjectPublicKeyInfoDER) }
+        let present = containsRoot(certificates)
         // A bundle that replaces the store must hold the public roots too, or hosts the gateway does
         // not inspect (and every host without the gateway) fail.
         let alone = replaces && certificates.count < 10
@@ -227,7 +227,12 @@ struct TrustAudit {
 
     /// Whether the PEM file holds the root; nil when it cannot be read or holds no certificate.
     private func holdsRoot(_ path: String) -> Bool? {
-        certificates(in: path).map { $0.contains { anchors.contains($0.subjectPublicKeyInfoDER) } }
+        certificates(in: path).map(containsRoot)
+    }
+
+    /// Whether the root (by public key) is among `certificates`.
+    private func containsRoot(_ certificates: [Certificate]) -> Bool {
+        certificates.contains { anchors.contains($0.subjectPublicKeyInfoDER) }
     }
 
     // MARK: Files of the target
