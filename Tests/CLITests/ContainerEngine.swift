@@ -60,6 +60,8 @@ final class ContainerEngine: Sendable {
             FROM \(imported)
             COPY public-test-root.crt /usr/local/share/ca-certificates/intercept-proxy-public-test-root.crt
             RUN update-ca-certificates
+            # No test may reach the internet: apt in these images knows only the repositories a test names.
+            RUN : > /etc/apt/sources.list
 
             """)
         try Self.check(execute(Self.bud(base.url.path, tag: debian)), "giving the base the public stand-in root")
