@@ -12,7 +12,7 @@ BUILD_PACKAGES := dpkg/libssl-dev:libssl-dev dpkg/libnghttp2-dev:libnghttp2-dev 
 # The real peers the tests drive.
 TEST_PACKAGES := openssl:openssl curl:curl wget:wget python3:python3 pip3:python3-pip node:nodejs npm:npm git:git \
                  keytool:openjdk-17-jre-headless javac:openjdk-17-jdk-headless unshare:util-linux ip:iproute2 iptables:iptables debootstrap:debootstrap \
-                 pymod/requests:python3-requests pymod/ensurepip:python3-venv go:golang-go ruby:ruby
+                 pymod/requests:python3-requests pymod/ensurepip:python3-venv go:golang-go ruby:ruby faketime:faketime
 # Clients the world tests drive that Debian does not package (uv) or packages too old (httpx), from PyPI.
 TOOLS_VENV := .build/tools-venv
 TOOLS_PINS := uv==0.13.9 httpx==0.29.0

@@ -59,7 +59,7 @@ public struct ClientFamily: Sendable {
                      store: "certifi through requests, unless ssl_verify names a bundle",
                      shell: CombinedBundle.fix("ssl_verify", from: .certifi, "conda config --set ssl_verify \"{COMBINED}\"   # or: export REQUESTS_CA_BUNDLE=\"{COMBINED}\"; conda >= 23.9 with the root in the OS store: ssl_verify truststore"),
                      image: ["RUN conda config --set ssl_verify {BUNDLE}"], snippet: "conda"),
-        ClientFamily("pip", "pip", markers: ["pip install", "pip._vendor", "could not fetch url", "problem confirming the ssl certificate",
+        ClientFamily("pip", "pip", markers: ["pip install", "pip._vendor", "/pip/_internal/", "/pip/_vendor/", "could not fetch url", "problem confirming the ssl certificate",
                                               "could not install packages due to", "no matching distribution found", "could not find a version that satisfies",
                                               "warning: retrying (retry(", "collecting ", "pip3 install"],
                      store: "certifi before pip 24.2; from 24.2 on Python >= 3.10 also the OS store (truststore)",
@@ -71,7 +71,7 @@ public struct ClientFamily: Sendable {
         ClientFamily("aiohttp", "aiohttp", markers: ["aiohttp", "clientconnectorcertificateerror"], store: "Python's ssl defaults (OpenSSL's paths)",
                      shell: CombinedBundle.fix("SSL_CERT_FILE", "export SSL_CERT_FILE=\"{COMBINED}\"   # or in code: ctx = ssl.create_default_context(); ctx.load_verify_locations(\"{CA}\"); then ssl=ctx"),
                      image: ["ENV SSL_CERT_FILE={BUNDLE}"]),
-        ClientFamily("requests", "Python requests", markers: ["requests.exceptions", "httpsconnectionpool", "max retries exceeded", "urllib3", "retrying (retry("],
+        ClientFamily("requests", "Python requests", markers: ["requests.exceptions", "/requests/adapters.py", "could not find a suitable tls ca certificate bundle", "httpsconnectionpool", "max retries exceeded", "urllib3", "retrying (retry("],
                      store: "certifi's bundle (SSL_CERT_FILE is ignored)",
                      shell: CombinedBundle.fix("REQUESTS_CA_BUNDLE", from: .certifi, "export REQUESTS_CA_BUNDLE=\"{COMBINED}\"   # requests ignores SSL_CERT_FILE"),
                      image: ["ENV REQUESTS_CA_BUNDLE={BUNDLE}"], snippet: "requests"),
@@ -113,7 +113,7 @@ public struct ClientFamily: Sendable {
     ]
 
     private static let rust: [ClientFamily] = [
-        ClientFamily("uv", "uv", markers: [" uv ", "uv_native_tls", "uv_system_certs", "--native-tls", "astral-sh", "python-build-standalone"],
+        ClientFamily("uv", "uv", markers: [" uv ", "uv_native_tls", "uv_system_certs", "--native-tls", "--system-certs", " interpreter at: ", "astral-sh", "python-build-standalone"],
                      store: "its bundled Mozilla roots",
                      shell: ["# with the root in the OS store (sudo cp ... + update-ca-certificates): export UV_SYSTEM_CERTS=1   (older uv: UV_NATIVE_TLS=1)"]
                          + CombinedBundle.fix("SSL_CERT_FILE (for uv)", "export SSL_CERT_FILE=\"{COMBINED}\"   # uv then reads this file instead of its bundled roots"),

@@ -46,6 +46,8 @@ public struct ErrorExplanation: Sendable, Equatable {
     public let gatewayVendor: String?
     /// The CA file the error says the client was told to use (curl's `CAfile:`), when it says.
     public let configuredCAFile: String?
+    /// Why that file could not be used, as far as the text tells: missing, unreadable, empty or not PEM.
+    public let caFileProblem: String?
     /// Set when no marker of the family is in the text: the error's wording alone implied it.
     let clientImplied: Bool
 
@@ -53,11 +55,11 @@ public struct ErrorExplanation: Sendable, Equatable {
     /// client, the cause and the place; tests that walk every combination).
     public init(family: ClientFamily, cause: Cause, context: Context, host: String? = nil) {
         self.init(client: family.id, cause: cause, context: context, errorLine: Line(0, in: ExplainText(""), around: nil),
-                  clientLine: nil, host: host, gatewayVendor: nil, configuredCAFile: nil, clientImplied: false)
+                  clientLine: nil, host: host, gatewayVendor: nil, configuredCAFile: nil, caFileProblem: nil, clientImplied: false)
     }
 
     private init(client: String, cause: Cause, context: Context, errorLine: Line, clientLine: Line?, host: String?,
-                 gatewayVendor: String?, configuredCAFile: String?, clientImplied: Bool) {
+                 gatewayVendor: String?, configuredCAFile: String?, caFileProblem: String?, clientImplied: Bool) {
         self.clientImplied = clientImplied
         self.client = client
         self.cause = cause
@@ -67,6 +69,7 @@ public struct ErrorExplanation: Sendable, Equatable {
         self.host = host
         self.gatewayVendor = gatewayVendor
         self.configuredCAFile = configuredCAFile
+        self.caFileProblem = cause == .caFileUnusable ? caFileProblem : nil
     }
 
     public var family: ClientFamily { ClientFamily.named(client)! }
@@ -105,7 +108,7 @@ public struct ErrorExplanation: Sendable, Equatable {
                 index == line ? nil : Line(index, in: folded, around: family.markers.first { folded.line(index, contains: $0) })
             },
             host: host(in: folded, line: line), gatewayVendor: GatewayRoot.vendor(in: folded),
-            configuredCAFile: configuredCAFile(in: text), clientImplied: !family.markers.contains { folded.contains($0) })
+            configuredCAFile: configuredCAFile(in: text), caFileProblem: caFileProblem(in: folded), clientImplied: !family.markers.contains { folded.contains($0) })
     }
 
     private struct Hit {
@@ -186,11 +189,35 @@ public struct ErrorExplanation: Sendable, Equatable {
         return (ClientFamily.named(implied ?? "openssl-client") ?? ClientFamily.named("openssl-client")!, nil)
     }
 
-    /// The path after the first `CAfile:`, as pasted (paths are case-sensitive).
+    /// The words before a CA file's path in each client's text: libcurl's `CAfile:` and its load
+    /// error, wget's, requests' and pip's, OpenSSL's fopen, node's warning.
+    private static let caFileLabels = ["cafile:", "error setting certificate file:", "failed to open cert ", "invalid path:",
+                                       "calling fopen(", "ignoring extra certs from `", "loaded ca certificate '"]
+
+    /// The path after the first label, as pasted (paths are case-sensitive).
     private static func configuredCAFile(in text: String) -> String? {
-        guard let label = text.caseInsensitiveRange(of: "cafile:") else { return nil }
-        let path = text[label.upperBound...].drop { $0 == " " || $0 == "\t" || $0 == "\n" }.prefix { !" \t\r\n'\"".contains($0) }
-        return path.isEmpty || path.lowercased() == "none" ? nil : String(path.prefix(300))
+        for label in caFileLabels {
+            guard let found = text.caseInsensitiveRange(of: label) else { continue }
+            var path = text[found.upperBound...].drop { $0 == " " || $0 == "\t" || $0 == "\n" }.prefix { !" \t\r\n'\"`,".contains($0) }
+            while let last = path.last, ":.)".contains(last) { path = path.dropLast() }
+            if !path.isEmpty, path.lowercased() != "none" { return String(path.prefix(300)) }
+        }
+        return nil
+    }
+
+    /// The words that say why a CA file was refused, most specific first (GnuTLS's -64 is its
+    /// file error: missing or unreadable; wget's `(0)` is a file that held no certificate).
+    private static let caFileProblems: [(needles: [String], problem: String)] = [
+        (["permission denied", "eacces"], "unreadable (permission denied)"),
+        (["no such file", "invalid path:", "enoent", "does not exist"], "missing (no such file)"),
+        (["no certificate or crl found", "no certificate found", "cadata does not contain a certificate", ": (0)."],
+         "empty, or not PEM (no certificate found in it)"),
+        (["bad base64 decode", "pem_read_bio", "no start line", "asn1"], "not PEM (it could not be decoded)"),
+        ([": (-64)."], "missing or unreadable (GnuTLS could not read it)"),
+    ]
+
+    private static func caFileProblem(in text: ExplainText) -> String? {
+        caFileProblems.first { entry in entry.needles.contains { text.contains($0) } }?.problem
     }
 
     /// The host of the first https URL on the error line, else in the text (the registry for

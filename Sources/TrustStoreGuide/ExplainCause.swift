@@ -97,17 +97,34 @@ extension ErrorExplanation {
         CauseSignature(["insecure algorithm sha1", "x509: negative serial number", "parent certificate cannot sign this kind of certificate"],
                        .nonStrictCA, client: "go"),
         CauseSignature(["does not have keycertsign bit set"], .nonStrictCA, client: "java"),
+        // A leaf whose key usage lacks digitalSignature (a CA certificate served as the leaf, or a
+        // forged leaf with the wrong bits): Java's and GnuTLS's words.
+        CauseSignature(["keyusage does not allow digital signatures"], .nonStrictCA, client: "java"),
+        CauseSignature(["key usage violation in certificate has been detected"], .nonStrictCA),
+        // wget on GnuTLS (GNUTLS_CERT_INSECURE_ALGORITHM): a SHA-1 or MD5 signature in the chain.
+        CauseSignature(["was signed using an insecure algorithm"], .nonStrictCA, client: "wget"),
         CauseSignature(["key usage does not include certificate signing", "ca signature digest algorithm too weak", "ca_md_too_weak",
                         "invalid ca certificate"], .nonStrictCA),
         CauseSignature(["error setting certificate verify locations", "problem with the ssl ca cert",
                         "invalid ca file", "cadata does not contain a certificate",
-                        "no system certificates available", "calling stat(/etc/ssl/certs)", "calling stat(/etc/ssl/cert.pem)"], .caFileUnusable),
+                        "no system certificates available", "calling stat(/etc/ssl/certs)", "calling stat(/etc/ssl/cert.pem)",
+                        // OpenSSL loading a missing or empty file (s_client -CAfile, Python's load_verify_locations),
+                        // requests' and pip's check of the path, a Python traceback that stopped while loading it.
+                        "no certificate or crl found", "bio_new_file:no such file", "could not find a suitable tls ca certificate bundle",
+                        "load_verify_locations("], .caFileUnusable),
+        CauseSignature(["failed to open cert "], .caFileUnusable, client: "wget"),
+        // node warns, then fails with the issuer error the missing file caused.
+        CauseSignature(["ignoring extra certs from"], .caFileUnusable, client: "node"),
         CauseSignature(["crypt_e_no_revocation_check", "0x80092012", "0x80092013", "revocation function was unable to check revocation",
                         "cert_trust_revocation_status_unknown", "revocationstatusunknown", "offlinerevocation"], .revocationUnchecked),
         CauseSignature(["certificate is valid for", "doesn't match either of", "doesn't match any of", "hostname mismatch",
                         "notvalidforname", "no certificate subject alternative name matches", "the name in the certificate does not match",
                         "err_tls_cert_altname_invalid", "no alternative certificate subject name matches", "remotecertificatenamemismatch",
-                        "sec_e_wrong_principal", "cert_cn_no_match", "does not match target host name"], .hostnameMismatch),
+                        "sec_e_wrong_principal", "cert_cn_no_match", "does not match target host name",
+                        // urllib3's warning and the match_hostname error older urllib3 (pip's vendored copy) raises.
+                        "certificate did not match expected hostname", "' doesn't match '",
+                        // rustls 0.23's words for NotValidForNameContext.
+                        "certificate not valid for name"], .hostnameMismatch),
         // wget built on GnuTLS (Debian's): its own words for a certificate that does not name the host.
         CauseSignature(["certificate's owner does not match hostname"], .hostnameMismatch, client: "wget"),
         // CryptoAPI's and .NET's names that contain a shorter one below (nottimevalid, untrustedroot).
@@ -116,6 +133,8 @@ extension ErrorExplanation {
                         "has expired or is not yet valid", "nottimevalid", "sec_e_cert_expired"], .expired),
         // wget's own words (GnuTLS and OpenSSL builds) for GNUTLS_CERT_NOT_ACTIVATED / X509_V_ERR_CERT_NOT_YET_VALID.
         CauseSignature(["is not yet activated", "has not yet been activated", "issued certificate not yet valid"], .notYetValid),
+        // rustls 0.23's words for NotValidYetContext ("certificate not valid yet: verification time ...").
+        CauseSignature(["certificate not valid yet"], .notYetValid, client: "rustls"),
         CauseSignature(["causedasendentity"], .caUsedAsLeaf, client: "rustls"),
         CauseSignature(["depth_zero_self_signed_cert"], .selfSignedLeaf, client: "node"),
         CauseSignature(["self_signed_cert_in_chain"], .untrustedRootSent, client: "node"),

@@ -33,7 +33,9 @@ extension ErrorExplanation {
             "openssl x509 -noout -subject -fingerprint -sha256 -ext subjectKeyIdentifier -in {CA}   # the root you are about to install (the current one)",
             "openssl s_client -showcerts -connect \(hostOrPlaceholder):443 -servername \(hostOrPlaceholder) </dev/null 2>/dev/null | openssl x509 -noout -issuer -ext authorityKeyIdentifier   # the key the gateway signs with now: its keyid must equal the root's subjectKeyIdentifier",
             "# remove the old copy where this client reads it (same subject, other fingerprint), then add the current root:",
-        ] + trustFix
+        ] + trustFix + (["uv", "rustls"].contains(client)
+            ? ["# rustls says BadSignature for an RSA key under 2048 bits too: intercept-proxy ca lint on the captured chain tells which (openssl s_client -showcerts ... > chain.pem)"]
+            : [])
     }
 
     var emptyStoreFix: [String] {

@@ -23,7 +23,12 @@ extension ErrorExplanation {
                      "# if the issuer names your gateway, trust its root:"] + trustFix
         case .onlyIntermediateTrusted:
             lines = ["# the file you installed is an intermediate (its subject and issuer differ: openssl x509 -noout -subject -issuer -in FILE); install the ROOT:"] + trustFix
-        case .untrustedRootNotSent, .untrustedRootSent, .leafAloneUntrusted, .untrustedUnknownShape:
+        case .untrustedRootNotSent, .untrustedUnknownShape:
+            lines = trustFix + [
+                "# still failing with the root installed? an old root of the same name (a re-issued gateway CA) or a server that leaves out an intermediate gives the same words:",
+                "openssl s_client -showcerts -connect \(hostOrPlaceholder):443 -servername \(hostOrPlaceholder) </dev/null 2>/dev/null | grep -E '^ *[0-9]+ [si]:'   # the last issuer must be the root you installed, by name and key",
+            ]
+        case .untrustedRootSent, .leafAloneUntrusted:
             lines = trustFix
         }
         let ca = caFile ?? GatewayRoot.placeholder
@@ -170,7 +175,7 @@ extension ErrorExplanation {
                 "# then the gateway root as for any image: intercept-proxy snippet --dockerfile Dockerfile --write, and build with --build-arg \(DistroSnippet.argument)=\"$(base64 < {CA} | tr -d '\\n')\"",
             ]
         }
-        return [
+        return (caFileProblem.map { ["# \(path): \($0)"] } ?? []) + [
             "ls -l \(path)   # the bundle the client was told to use: missing, unreadable, or not PEM",
             "env | grep -iE 'CA_BUNDLE|CERT_FILE|CAINFO|CAFILE'   # a variable or config (.curlrc, php.ini, .npmrc, pip.conf) usually names it",
             "# point it at a PEM bundle that exists and holds the gateway root, e.g.:",

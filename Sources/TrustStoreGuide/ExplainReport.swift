@@ -20,6 +20,7 @@ public enum ExplainReport {
             ("keyed on", "line \(explanation.errorLine.number): \(explanation.errorLine.excerpt)"),
             ("context", explanation.context.summary),
         ]
+        if let problem = explanation.caFileProblem { rows.append(("CA file", "\(explanation.configuredCAFile ?? "the one configured"): \(problem)")) }
         if root {
             rows.append(("store", explanation.family.store))
             if let caFile {

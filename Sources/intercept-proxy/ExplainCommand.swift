@@ -62,6 +62,8 @@ struct ExplainCommand: ParsableCommand {
         ]
         if let host = explanation.host { object["host"] = host }
         if let vendor = explanation.gatewayVendor { object["gatewayVendor"] = vendor }
+        if explanation.cause == .caFileUnusable, let file = explanation.configuredCAFile { object["caFileNamed"] = file }
+        if let problem = explanation.caFileProblem { object["caFileProblem"] = problem }
         return JSONText.encode(object, indent: 2)
     }
 

@@ -19,7 +19,7 @@ import TrustStoreGuide
         ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get issuer certificate (_ssl.c:1006)", "python", .onlyIntermediateTrusted),
         ("requests.exceptions.SSLError: HTTPSConnectionPool(host='pypi.org', port=443): Max retries exceeded with url: / (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate (_ssl.c:1006)')))", "requests", .untrustedRootNotSent),
         ("Could not fetch URL https://pypi.org/simple/six/: There was a problem confirming the ssl certificate: HTTPSConnectionPool(host='pypi.org', port=443): Max retries exceeded (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate')))", "pip", .untrustedRootNotSent),
-        ("error: invalid peer certificate: UnknownIssuer\n  hint: use `--system-certs`", "rustls", .untrustedUnknownShape),
+        ("error: invalid peer certificate: UnknownIssuer\n  hint: use `--system-certs`", "uv", .untrustedUnknownShape),
         ("invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))", "rustls", .caUsedAsLeaf),
         ("Error: unable to get local issuer certificate\n  code: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'", "node", .untrustedRootNotSent),
         ("npm error code UNABLE_TO_VERIFY_LEAF_SIGNATURE", "npm", .leafAloneUntrusted),
