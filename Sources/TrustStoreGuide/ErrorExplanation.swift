@@ -198,7 +198,8 @@ public struct ErrorExplanation: Sendable, Equatable {
     private static func configuredCAFile(in text: String) -> String? {
         for label in caFileLabels {
             guard let found = text.caseInsensitiveRange(of: label) else { continue }
-            var path = text[found.upperBound...].drop { $0 == " " || $0 == "\t" || $0 == "\n" }.prefix { !" \t\r\n'\"`,".contains($0) }
+            // isWhitespace, not a string of separators: "\r\n" in a string literal is one Character.
+            var path = text[found.upperBound...].drop(while: \.isWhitespace).prefix { !$0.isWhitespace && !"'\"`,".contains($0) }
             while let last = path.last, ":.)".contains(last) { path = path.dropLast() }
             if !path.isEmpty, path.lowercased() != "none" { return String(path.prefix(300)) }
         }

@@ -34,18 +34,34 @@ public enum ExplainReport {
             text += "  # more for this client: intercept-proxy snippet --client \(snippet)\(caFile.map { " --ca-file \($0)" } ?? "")\n"
         }
         if !explanation.clientIsNamed, root {
-            text += "\nto name the client: paste the command you ran and the lines before the error (a whole log: intercept-proxy explain - < build.log)\n"
+            text += "\nto name the client: \(nameTheClient)\n"
         }
         if explanation.cause == .untrustedUnknownShape {
-            let host = explanation.host ?? "HOST"
-            text += "\ncould not tell the chain's shape (whether the server sent its root, the chain is incomplete or the leaf came alone): "
-                + "paste the output of  openssl s_client -showcerts -connect \(host):443 -servername \(host) </dev/null\n"
+            text += "\ncould not tell \(chainShapeUnknown(explanation))\n"
         }
         if caFile == nil, root {
             text += "\nhow to get your gateway's root certificate (PEM):\n"
             text += GatewayRoot.howToGet(vendor: explanation.gatewayVendor).map { "  " + $0 }.joined(separator: "\n") + "\n"
         }
         return text
+    }
+
+    /// What the text did not tell, each with what to paste next (for `--json`'s `couldNotTell`).
+    public static func couldNotTell(_ explanation: ErrorExplanation) -> [String] {
+        var notes: [String] = []
+        if !explanation.clientIsNamed, explanation.cause.involvesTheRoot {
+            notes.append("the client (only \(explanation.family.name)'s wording shows): \(nameTheClient)")
+        }
+        if explanation.cause == .untrustedUnknownShape { notes.append(chainShapeUnknown(explanation)) }
+        return notes
+    }
+
+    static let nameTheClient = "paste the command you ran and the lines before the error (a whole log: intercept-proxy explain - < build.log)"
+
+    static func chainShapeUnknown(_ explanation: ErrorExplanation) -> String {
+        let host = explanation.host ?? "HOST"
+        return "the chain's shape (whether the server sent its root, the chain is incomplete or the leaf came alone): "
+            + "paste the output of  openssl s_client -showcerts -connect \(host):443 -servername \(host) </dev/null"
     }
 
     /// Lines of `label  value` with the labels padded to one width.

@@ -64,6 +64,8 @@ struct ExplainCommand: ParsableCommand {
         if let vendor = explanation.gatewayVendor { object["gatewayVendor"] = vendor }
         if explanation.cause == .caFileUnusable, let file = explanation.configuredCAFile { object["caFileNamed"] = file }
         if let problem = explanation.caFileProblem { object["caFileProblem"] = problem }
+        let unknown = ExplainReport.couldNotTell(explanation)
+        if !unknown.isEmpty { object["couldNotTell"] = unknown }
         return JSONText.encode(object, indent: 2)
     }
 

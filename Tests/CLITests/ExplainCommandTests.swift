@@ -155,4 +155,31 @@ import TestSupport
         let fix = try #require(object["fix"] as? [String])
         #expect(fix.contains { $0.hasPrefix("docker run -v <your-gateway-root.pem>:/usr/local/share/ca-certificates/gateway-root.crt:ro") }, "\(fix)")
     }
+
+    /// What the text does not tell is in the JSON too, each with what to paste next; a named client
+    /// with a known chain shape has none.
+    @Test func jsonSaysWhatTheTextCouldNotTell() throws {
+        let bare = try CLI.run(["explain", "--json", "x509: certificate signed by unknown authority"])
+        let unknown = try #require((try JSONSerialization.jsonObject(with: Data(bare.stdout.utf8)) as? [String: Any])?["couldNotTell"] as? [String], "\(bare)")
+        #expect(unknown.count == 2, "\(unknown)")
+        #expect(unknown.first?.hasPrefix("the client (only a Go program") == true, "\(unknown)")
+        #expect(unknown.last?.contains("openssl s_client -showcerts -connect HOST:443") == true, "\(unknown)")
+
+        let named = try CLI.run(["explain", "--json", "npm error code UNABLE_TO_GET_ISSUER_CERT_LOCALLY"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(named.stdout.utf8)) as? [String: Any], "\(named)")
+        #expect(object["couldNotTell"] == nil, "\(named.stdout)")
+    }
+
+    /// A CA file the client could not load is named with why, in the report and the JSON.
+    @Test func anUnusableCAFileIsNamedWithWhy() throws {
+        let text = "--2026-12-07 03:57:05--  https://pkg.example/\nERROR: Failed to open cert /etc/corp/ca.pem: (-64).\n"
+        let json = try CLI.run(["explain", "--json", "-"], input: text)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], "\(json)")
+        #expect(object["client"] as? String == "wget" && object["cause"] as? String == "ca-file-unusable", "\(json.stdout)")
+        #expect(object["caFileNamed"] as? String == "/etc/corp/ca.pem", "\(json.stdout)")
+        #expect(object["caFileProblem"] as? String == "missing or unreadable (GnuTLS could not read it)", "\(json.stdout)")
+        let report = try CLI.run(["explain", "-"], input: "requests: OSError: Could not find a suitable TLS CA certificate bundle, invalid path: /opt/ca.pem\n")
+        #expect(report.stdout.split(separator: "\n").contains { $0.hasPrefix("CA file ") && $0.hasSuffix(" /opt/ca.pem: missing (no such file)") }, "\(report.stdout)")
+        #expect(report.stdout.contains("# /opt/ca.pem: missing (no such file)"), "\(report.stdout)")
+    }
 }
