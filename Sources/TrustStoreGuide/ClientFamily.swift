@@ -45,7 +45,11 @@ public struct ClientFamily: Sendable {
 
     /// Runtimes and libraries whose wording shows up in the logs of the tools built on them: they
     /// name the client only when no tool does.
-    static let runtimeOrder = ["httpx", "aiohttp", "requests", "python", "node-fetch", "node", "openssl", "go", "java", "ruby"]
+    static let runtimeOrder = ["httpx", "aiohttp", "requests", "python", "node-fetch", "node", "openssl", "go", "java", "ruby", "libgit2"]
+
+    /// Libraries inside tools whose settings differ from the tool's: a text in their words under a
+    /// named tool is reported as "TOOL (via LIBRARY)", with the library's setting added to the fix.
+    static let libraries = ["libgit2"]
 
     static let windowsStore = [
         "Import-Certificate -FilePath {CA} -CertStoreLocation Cert:\\CurrentUser\\Root   # PowerShell; machine-wide (admin): Cert:\\LocalMachine\\Root or: certutil -addstore -f Root {CA}",
@@ -128,6 +132,12 @@ public struct ClientFamily: Sendable {
                      shell: CombinedBundle.fix("CARGO_HTTP_CAINFO", "export CARGO_HTTP_CAINFO=\"{COMBINED}\"   # or in ~/.cargo/config.toml: [http] cainfo = <that path>; cargo ignores CURL_CA_BUNDLE"),
                      windows: windowsStore + ["# cargo on Windows verifies with schannel, i.e. the Windows store"],
                      image: ["ENV CARGO_HTTP_CAINFO={BUNDLE}"], snippet: "cargo"),
+        // A library inside tools (cargo's git fetches, the git2 crate, pygit2, rugged, LibGit2Sharp):
+        // named "TOOL (via libgit2)" when a tool is named too, since the tool's own setting misses it.
+        ClientFamily("libgit2", "libgit2", markers: ["libgit2", "class=ssl (16)", "git2::error", "pygit2", "rugged::", "libgit2sharp", "nodegit"],
+                     store: "its TLS stream's: OpenSSL's default paths on Linux (SSL_CERT_FILE, SSL_CERT_DIR), the Windows store with schannel, the file set by GIT_OPT_SET_SSL_CERT_LOCATIONS",
+                     shell: CombinedBundle.fix("SSL_CERT_FILE (for libgit2)", "export SSL_CERT_FILE=\"{COMBINED}\"   # libgit2 on OpenSSL reads it; cargo: or [net] git-fetch-with-cli = true in ~/.cargo/config.toml, so git and its http.sslCAInfo fetch instead"),
+                     windows: windowsStore, image: ["ENV SSL_CERT_FILE={BUNDLE}"]),
     ]
 
     private static let systemTools: [ClientFamily] = [

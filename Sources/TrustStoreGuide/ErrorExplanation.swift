@@ -48,6 +48,9 @@ public struct ErrorExplanation: Sendable, Equatable {
     public let configuredCAFile: String?
     /// Why that file could not be used, as far as the text tells: missing, unreadable, empty or not PEM.
     public let caFileProblem: String?
+    /// The library inside the named tool whose words the error is in, when its setting differs
+    /// from the tool's (cargo's git fetches go through libgit2): reported as "TOOL (via LIBRARY)".
+    public let via: String?
     /// Set when no marker of the family is in the text: the error's wording alone implied it.
     let clientImplied: Bool
 
@@ -55,11 +58,11 @@ public struct ErrorExplanation: Sendable, Equatable {
     /// client, the cause and the place; tests that walk every combination).
     public init(family: ClientFamily, cause: Cause, context: Context, host: String? = nil) {
         self.init(client: family.id, cause: cause, context: context, errorLine: Line(0, in: ExplainText(""), around: nil),
-                  clientLine: nil, host: host, gatewayVendor: nil, configuredCAFile: nil, caFileProblem: nil, clientImplied: false)
+                  clientLine: nil, host: host, gatewayVendor: nil, configuredCAFile: nil, caFileProblem: nil, via: nil, clientImplied: false)
     }
 
     private init(client: String, cause: Cause, context: Context, errorLine: Line, clientLine: Line?, host: String?,
-                 gatewayVendor: String?, configuredCAFile: String?, caFileProblem: String?, clientImplied: Bool) {
+                 gatewayVendor: String?, configuredCAFile: String?, caFileProblem: String?, via: String?, clientImplied: Bool) {
         self.clientImplied = clientImplied
         self.client = client
         self.cause = cause
@@ -70,6 +73,7 @@ public struct ErrorExplanation: Sendable, Equatable {
         self.gatewayVendor = gatewayVendor
         self.configuredCAFile = configuredCAFile
         self.caFileProblem = cause == .caFileUnusable ? caFileProblem : nil
+        self.via = via
     }
 
     public var family: ClientFamily { ClientFamily.named(client)! }
@@ -108,7 +112,8 @@ public struct ErrorExplanation: Sendable, Equatable {
                 index == line ? nil : Line(index, in: folded, around: family.markers.first { folded.line(index, contains: $0) })
             },
             host: host(in: folded, line: line), gatewayVendor: GatewayRoot.vendor(in: folded),
-            configuredCAFile: configuredCAFile(in: text), caFileProblem: caFileProblem(in: folded), clientImplied: !family.markers.contains { folded.contains($0) })
+            configuredCAFile: configuredCAFile(in: text), caFileProblem: caFileProblem(in: folded),
+            via: hit.impliedClient.flatMap { ClientFamily.libraries.contains($0) && $0 != family.id ? $0 : nil }, clientImplied: !family.markers.contains { folded.contains($0) })
     }
 
     private struct Hit {

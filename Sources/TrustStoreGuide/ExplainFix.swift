@@ -31,8 +31,12 @@ extension ErrorExplanation {
         case .untrustedRootSent, .leafAloneUntrusted:
             lines = trustFix
         }
+        var all = lines
+        if let via, cause.involvesTheRoot, context == .shell, let library = ClientFamily.named(via) {
+            all += ["# the error came from \(library.name) inside \(family.name), which the setting above may not reach; for \(library.name):"] + library.shell
+        }
         let ca = caFile ?? GatewayRoot.placeholder
-        return lines.map { CombinedBundle.render($0, windows: context == .windows).replacing("{CA}", with: ca) }
+        return all.map { CombinedBundle.render($0, windows: context == .windows).replacing("{CA}", with: ca) }
     }
 
     /// The command that shows what the server (or the gateway in its place) presents.

@@ -9,7 +9,7 @@ public enum ExplainReport {
     public static func render(_ explanation: ErrorExplanation, caFile: String?, caSubject: String? = nil) -> String {
         // A block page's fix is the same for every client: no store, root or snippet to name.
         let root = explanation.cause.involvesTheRoot
-        var client = explanation.family.name
+        var client = explanation.family.name + (explanation.via.flatMap { ClientFamily.named($0)?.name }.map { " (via \($0))" } ?? "")
         if let line = explanation.clientLine { client += " (named on line \(line.number): \(line.excerpt))" }
         if !explanation.clientIsNamed, root {
             client = "could not tell: the text names no tool this knows, only \(explanation.family.name)'s wording shows; the fix below is that library's usual one"

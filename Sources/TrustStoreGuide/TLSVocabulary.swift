@@ -3,7 +3,7 @@
 /// number before its wording, so a translated, wrapped or wrapped-in-another-message text still
 /// resolves. The tables are in TLSVocabulary+*.swift; VocabularyTests walks every entry.
 public enum TLSStack: String, Sendable, CaseIterable {
-    case openssl, node, go, rustls, java, gnutls, nss, schannel, dotnet, curl
+    case openssl, node, go, rustls, java, gnutls, nss, schannel, dotnet, curl, libgit2
 
     /// The client family the stack's wording implies when the text names no tool.
     var impliedClient: String? {
@@ -15,6 +15,7 @@ public enum TLSStack: String, Sendable, CaseIterable {
         case .java: return "java"
         case .dotnet: return "dotnet"
         case .curl: return "curl"
+        case .libgit2: return "libgit2"
         case .gnutls, .nss, .schannel: return nil
         }
     }
@@ -68,6 +69,9 @@ public struct TLSVocabularyEntry: Sendable {
             forms = [name] + (number.map { [Self.hex($0), "\(Int32(bitPattern: UInt32($0)))"] } ?? [])
         case .dotnet:
             forms = ["x509chainstatusflags.\(name)", "sslpolicyerrors.\(name)"] + (distinctive ? [name] : [])
+        case .libgit2:
+            // Only the generic entry has a code; the others are worded (their names are ours).
+            forms = number.map { ["code=certificate (\($0))", "git_ecertificate"] } ?? []
         case .curl:
             forms = [name] + (number.map { ["curl: (\($0))", "curl error (\($0))", "curl error \($0):", "curl error: \($0)", "curl: error (\($0))"] } ?? [])
         }
@@ -95,7 +99,7 @@ public struct TLSVocabularyEntry: Sendable {
 
 public enum TLSVocabulary {
     /// Every entry of every stack.
-    public static let entries: [TLSVocabularyEntry] = openssl + node + go + rustls + java + gnutls + nss + schannel + dotnet + curl
+    public static let entries: [TLSVocabularyEntry] = openssl + node + go + rustls + java + gnutls + nss + schannel + dotnet + curl + libgit2
 
     /// Causes no root fixes, which a text states outright: read before the signatures, so a
     /// "certificate verify failed" around them does not turn them into "trust the root".

@@ -62,6 +62,7 @@ struct ExplainCommand: ParsableCommand {
         ]
         if let host = explanation.host { object["host"] = host }
         if let vendor = explanation.gatewayVendor { object["gatewayVendor"] = vendor }
+        if let via = explanation.via { object["via"] = via }
         if explanation.cause == .caFileUnusable, let file = explanation.configuredCAFile { object["caFileNamed"] = file }
         if let problem = explanation.caFileProblem { object["caFileProblem"] = problem }
         let unknown = ExplainReport.couldNotTell(explanation)

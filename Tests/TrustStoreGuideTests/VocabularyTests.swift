@@ -91,4 +91,27 @@ import TrustStoreGuide
         let revoked = try #require(ErrorExplanation.explain("curl: (35) schannel: next InitializeSecurityContext failed: CRYPT_E_REVOKED (0x80092010)"))
         #expect(revoked.cause == .revoked && !revoked.fix(caFile: nil).joined().contains(GatewayRoot.placeholder))
     }
+
+    /// A library inside a named tool is reported as "TOOL (via LIBRARY)", with the library's own
+    /// setting after the tool's; alone, the library is the client.
+    @Test func aLibraryInsideANamedToolIsReportedViaIt() throws {
+        let cargo = try #require(ErrorExplanation.explain("""
+                Updating crates.io index
+            error: failed to fetch `https://github.com/rust-lang/crates.io-index`
+            Caused by:
+              the SSL certificate is invalid; class=Ssl (16); code=Certificate (-17)
+            """))
+        #expect(cargo.client == "cargo" && cargo.via == "libgit2" && cargo.cause == .untrustedUnknownShape)
+        let fix = cargo.fix(caFile: "/r.pem")
+        #expect(fix.contains { $0.hasPrefix("export CARGO_HTTP_CAINFO=") }, "\(fix)")
+        #expect(fix.contains("# the error came from libgit2 inside cargo, which the setting above may not reach; for libgit2:"), "\(fix)")
+        #expect(fix.contains { $0.hasPrefix("export SSL_CERT_FILE=") && $0.contains("git-fetch-with-cli") }, "\(fix)")
+        #expect(ExplainReport.render(cargo, caFile: nil).hasPrefix("client    cargo (via libgit2)"))
+
+        let alone = try #require(ErrorExplanation.explain("git error:the SSL certificate is invalid; class=Ssl (16); code=Certificate (-17)"))
+        #expect(alone.client == "libgit2" && alone.via == nil)
+        // A tool's own words are not "via" anything: curl's error is curl's.
+        #expect(try #require(ErrorExplanation.explain("curl: (60) SSL certificate problem: unable to get local issuer certificate")).via == nil)
+    }
 }
+
