@@ -197,7 +197,7 @@ public struct ErrorExplanation: Sendable, Equatable {
     /// The words before a CA file's path in each client's text: libcurl's `CAfile:` and its load
     /// error, wget's, requests' and pip's, OpenSSL's fopen, node's warning.
     private static let caFileLabels = ["cafile:", "error setting certificate file:", "failed to open cert ", "invalid path:",
-                                       "calling fopen(", "ignoring extra certs from `", "loaded ca certificate '"]
+                                       "calling fopen(", "ignoring extra certs from `", "loaded ca certificate '", "could not load certificates from "]
 
     /// The path after the first label, as pasted (paths are case-sensitive).
     private static func configuredCAFile(in text: String) -> String? {
@@ -219,7 +219,7 @@ public struct ErrorExplanation: Sendable, Equatable {
         (["no certificate or crl found", "no certificate found", "cadata does not contain a certificate", ": (0)."],
          "empty, or not PEM (no certificate found in it)"),
         (["bad base64 decode", "pem_read_bio", "no start line", "asn1"], "not PEM (it could not be decoded)"),
-        ([": (-64)."], "missing or unreadable (GnuTLS could not read it)"),
+        ([": (-64).", "error while reading file"], "missing or unreadable (GnuTLS could not read it)"),
     ]
 
     private static func caFileProblem(in text: ExplainText) -> String? {

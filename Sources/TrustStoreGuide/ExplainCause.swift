@@ -113,6 +113,7 @@ extension ErrorExplanation {
                         "no certificate or crl found", "bio_new_file:no such file", "could not find a suitable tls ca certificate bundle",
                         "load_verify_locations("], .caFileUnusable),
         CauseSignature(["failed to open cert "], .caFileUnusable, client: "wget"),
+        CauseSignature(["(cainfo option)"], .caFileUnusable, client: "apt"),
         // node warns, then fails with the issuer error the missing file caused.
         CauseSignature(["ignoring extra certs from"], .caFileUnusable, client: "node"),
         CauseSignature(["crypt_e_no_revocation_check", "0x80092012", "0x80092013", "revocation function was unable to check revocation",

@@ -187,6 +187,17 @@ import TestSupport
             try run(failure, ["ruby", "-rnet/http", "-e", "Net::HTTP.get_response(URI(ARGV[0])).value", failure.url],
                     environment: environment(setup, setup.variable("SSL_CERT_FILE", failure)))
         },
+        Client(id: "apt", how: "`apt-get update` of a repository at URL, its own lists and cache (`Acquire::https::Proxy`; trusted: `Acquire::https::CaInfo`)") { setup, failure in
+            let state = setup.scratch + "/apt"
+            for directory in ["lists/partial", "cache/archives/partial"] {
+                try FileManager.default.createDirectory(atPath: "\(state)/\(directory)", withIntermediateDirectories: true)
+            }
+            try "deb [trusted=yes] \(failure.url)apt ./\n".write(toFile: state + "/sources.list", atomically: true, encoding: .utf8)
+            let options = ["Dir::Etc::SourceList=\(state)/sources.list", "Dir::Etc::SourceParts=/nonexistent", "Dir::State::Lists=\(state)/lists",
+                           "Dir::Cache=\(state)/cache", "Acquire::https::Proxy=\(setup.proxyURL)", "Acquire::Retries=0", "Debug::NoLocking=1",
+                           "APT::Sandbox::User=root"] + (setup.caFile(failure).map { ["Acquire::https::CaInfo=\($0)"] } ?? [])
+            return try run(failure, ["apt-get"] + options.flatMap { ["-o", $0] } + ["update", "--error-on=any"], environment: environment(setup))
+        },
         Client(id: "git", how: "`git -c http.proxy=... ls-remote URL` (trusted: `GIT_SSL_CAINFO`)") { setup, failure in
             try run(failure, ["git", "-c", "http.proxy=\(setup.proxyURL)", "ls-remote", failure.url + "repo.git"],
                     environment: environment(setup, setup.variable("GIT_SSL_CAINFO", failure).merging(["GIT_TERMINAL_PROMPT": "0"]) { $1 }))
@@ -225,7 +236,10 @@ import TestSupport
         add(opensslClients, [.caAsLeaf], Limit(says: "non-strict-ca", reason:
             "OpenSSL's `unsuitable certificate purpose` (26, node's `INVALID_PURPOSE`) is the same for a CA certificate served as the leaf "
             + "and for a leaf whose key usage does not allow a TLS server: a defect of the chain either way, which no root fixes"))
-        add(["git", "java"], [.caAsLeaf], Limit(says: "non-strict-ca", reason:
+        add(["apt"], [.untrustedRoot, .selfSigned, .incompleteChain, .staleRoot, .emptyCAFile], Limit(says: "untrusted", reason:
+            "apt on GnuTLS says `The certificate issuer is unknown` whatever the chain's shape, for a self-signed leaf, for an old root of the same name, "
+            + "and after loading no certificate from an empty CaInfo file"))
+        add(["git", "java", "apt"], [.caAsLeaf], Limit(says: "non-strict-ca", reason:
             "GnuTLS's `Key usage violation` and Java's `KeyUsage does not allow digital signatures` say only that the leaf's key usage is wrong, "
             + "as a CA certificate served as the leaf also shows"))
         add(["python", "ruby"], [.missingCAFile, .emptyCAFile], Limit(says: "root-not-sent", reason:
@@ -259,8 +273,8 @@ import TestSupport
     /// (a request crossed the proxy for that host while the client ran).
     static let clientAccepts: [String: String] = {
         var accepted: [String: String] = [:]
-        for client in ["wget", "git"] {
-            accepted[key(client, .weakKey)] = "GnuTLS (wget, git) accepts an RSA-1024 leaf at its default priority"
+        for client in ["wget", "git", "apt"] {
+            accepted[key(client, .weakKey)] = "GnuTLS (wget, git, apt) accepts an RSA-1024 leaf at its default priority"
         }
         accepted[key("wget", .caAsLeaf)] = "wget on GnuTLS accepted the CA certificate served as the leaf"
         for client in ["node", "npm"] {
