@@ -17,6 +17,9 @@ extension ErrorExplanation {
         /// The client trusts only the CA its own configuration pins for this server (a kubeconfig's
         /// certificate-authority, a Terraform provider's cluster_ca_certificate): no store applies.
         case pinnedCA
+        /// A command run under chroot (or arch-chroot, schroot): the chroot's stores, not the host's.
+        /// Its root directory when the command line shows it.
+        case chroot(root: String?)
 
         public enum VirtualMachine: String, Sendable {
             case colima, podmanMachine = "podman-machine", dockerDesktop = "docker-desktop", dockerDesktopMac = "docker-desktop-mac"
@@ -34,6 +37,7 @@ extension ErrorExplanation {
             case let .virtualMachine(machine): return "vm:\(machine.rawValue)"
             case .container: return "container"
             case .pinnedCA: return "pinned"
+            case .chroot: return "chroot"
             }
         }
 
@@ -51,6 +55,8 @@ extension ErrorExplanation {
                 return "a running container (docker run, compose, kubectl logs): the client reads the image's store; your shell's exports and the host's store never reach it"
             case .pinnedCA:
                 return "a connection whose CA the tool's own configuration pins (a kubeconfig's certificate-authority, a provider's cluster CA): no store or variable applies, only that pin"
+            case let .chroot(root):
+                return "a chroot (\(root ?? "its root directory is not in the log")): the client reads the chroot's stores, not this machine's"
             }
         }
 
@@ -62,7 +68,23 @@ extension ErrorExplanation {
             if isDockerBuild(text) { return .dockerBuild(distro: distro(in: text)) }
             if isPinned(text, client: client) { return .pinnedCA }
             if isContainerRun(text) { return .container }
+            if let root = chrootRoot(in: text) { return .chroot(root: root.isEmpty ? nil : root) }
             return hostOS(text)
+        }
+
+        /// The directory of a `chroot DIR CMD` command line (also `sudo chroot`, `arch-chroot`,
+        /// `schroot -c NAME`): "" when the line shows none; nil when no line runs one.
+        static func chrootRoot(in text: ExplainText) -> String? {
+            for line in text.lines {
+                var words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+                while let first = words.first, ["$", "#", "+", ">", "sudo", "exec"].contains(first) || first.hasSuffix("$") || first.hasSuffix("#") {
+                    words.removeFirst()
+                }
+                guard let command = words.first, ["chroot", "arch-chroot", "schroot"].contains(command) else { continue }
+                let arguments = words.dropFirst().filter { !$0.hasPrefix("-") }
+                return arguments.first.map { String($0.prefix(200)) } ?? ""
+            }
+            return nil
         }
 
         /// kubectl's API server connection (kubeconfigs carry the cluster's CA), or a text that names the pin.

@@ -54,6 +54,7 @@ extension ErrorExplanation {
         case let .virtualMachine(machine): return machine.fix(host: host)
         case .container: return containerFix
         case .pinnedCA: return pinnedFix
+        case let .chroot(root): return chrootFix(root ?? "ROOT")
         case .windows: return family.windows ?? family.shell.map(Self.powerShell)
         case .macOS:
             if ["go", "terraform", "helm", "dotnet", "rustup"].contains(client) { return [Self.macKeychain] + family.shell }
@@ -111,6 +112,16 @@ extension ErrorExplanation {
 
     /// The tool trusts only the CA pinned for this server: the pin gets the gateway root beside the
     /// cluster's CA, or the gateway stops inspecting that server.
+    private func chrootFix(_ root: String) -> [String] {
+        [
+            "# the command ran in a chroot: it reads the stores under \(root), not this machine's; install the root there",
+            "sudo cp {CA} \(root)/usr/local/share/ca-certificates/gateway-root.crt && sudo chroot \(root) update-ca-certificates   # Debian/Ubuntu; RHEL: \(root)/etc/pki/ca-trust/source/anchors/ and update-ca-trust",
+            "# then, if the client has its own setting, set it inside the chroot (its paths as the chroot sees them):",
+        ] + family.shell + [
+            "intercept-proxy doctor --rootfs \(root) --ca-file {CA}   # every runtime under \(root), and whether each trusts the root",
+        ]
+    }
+
     private var pinnedFix: [String] {
         [
             "# the tool trusts only the CA its own configuration pins for this server (a kubeconfig's certificate-authority(-data), a provider's cluster_ca_certificate): the OS store and SSL_CERT_FILE do not apply",

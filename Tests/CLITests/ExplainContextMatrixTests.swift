@@ -2,17 +2,19 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Contexts generated the same way as the client matrix (issue 30, part 2): the real output of a
-/// few clients (curl, requests, node, go) against two failures (untrusted root, expired), captured
+/// Contexts generated the same way as the client matrix (issue 30, part 2): the real output of
+/// every client of the matrix against two failures (untrusted root, expired), captured
 /// through `intercept-proxy run --offline` as in `ExplainMatrixTests`, wrapped the way each place
 /// prints it: a buildah/podman build (`STEP 2/3: RUN ...`), docker's classic builder
 /// (`Step 2/3 : RUN ...`), BuildKit's plain progress (`#8 0.512 ...`), a CI log with ISO timestamps
-/// and ANSI colours, the Docker Engine API's JSON stream and a plain JSON string. explain must
-/// name the context each wrapper stands for, and the client and cause it reads in the bare text.
+/// and ANSI colours, the Docker Engine API's JSON stream, a shell transcript under chroot and a
+/// plain JSON string. explain must name the context each wrapper stands for, and the client and
+/// cause it reads in the bare text.
 @Suite(.serialized) struct ExplainContextMatrixTests {
     typealias Failure = ExplainMatrixTests.Failure
 
-    static let clients = ["curl", "requests", "node", "go"]
+    /// Every client of the matrix.
+    static var clients: [String] { ExplainMatrixTests.clients.map(\.id) }
     static let failures: [Failure] = [.untrustedRoot, .expired]
 
     /// One way a client's output reaches explain: the context explain must name, and the text.
@@ -26,8 +28,19 @@ import TestSupport
     static func command(_ client: String, _ failure: Failure) -> String {
         switch client {
         case "curl": return "curl -sS \(failure.url)"
+        case "wget": return "wget -O /dev/null \(failure.url)"
+        case "openssl": return "openssl s_client -connect \(failure.host):443 -verify_return_error"
+        case "python": return "python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1])' \(failure.url)"
         case "requests": return "python3 -c 'import sys, requests; print(requests.get(sys.argv[1], timeout=20).text)' \(failure.url)"
+        case "httpx": return "python3 -c 'import sys, httpx; httpx.get(sys.argv[1])' \(failure.url)"
+        case "pip": return "pip download --index-url \(failure.url)simple/ demo==1.0"
+        case "uv": return "uv pip install --index-url \(failure.url)simple/ demo==1.0"
         case "node": return "node fetch.js \(failure.url)"
+        case "npm": return "npm view ip-demo version --registry \(failure.url)npm/"
+        case "java": return "java Fetch \(failure.url)"
+        case "ruby": return "ruby -rnet/http -e 'Net::HTTP.get_response(URI(ARGV[0]))' \(failure.url)"
+        case "apt": return "apt-get update"
+        case "git": return "git ls-remote \(failure.url)repo.git"
         default: return "./fetch-go \(failure.url)"
         }
     }
@@ -116,6 +129,9 @@ import TestSupport
                 + "\n{\"errorDetail\":{\"code\":1,\"message\":\(jsonString("The command '/bin/sh -c \(command)' returned a non-zero code: 1"))},"
                 + "\"error\":\(jsonString("The command '/bin/sh -c \(command)' returned a non-zero code: 1"))}\n"
         },
+        Wrapper(name: "a shell transcript under chroot", context: "chroot") { command, output in
+            "root@build:/# chroot /srv/bookworm \(command)\n" + output
+        },
         Wrapper(name: "a plain JSON string (the CI log's text)", context: "shell") { command, output in
             jsonString("$ \(command)\n" + lines(output).map { "\(esc)[31m\($0)\(esc)[0m" }.joined(separator: "\n") + "\n")
         },
@@ -142,7 +158,7 @@ import TestSupport
         let proxy = try ProxyProcess(["--offline"], caDirectory: .fresh)
         let scratch = try TemporaryDirectory()
         let setup = ExplainMatrixTests.Setup(port: proxy.port, root: proxy.root, scratch: scratch.path("clients"))
-        try Self.buildPrograms(setup)
+        try ExplainMatrixTests.buildPrograms(setup)
 
         var wrong: [String] = []
         var judged = 0
@@ -182,6 +198,7 @@ import TestSupport
         #expect(texts["BuildKit plain progress"]?.contains("#8 [2/3] RUN curl -sS https://x.test/\n#8 0.512 curl: (60)") == true)
         #expect(texts["CI log, ISO timestamps and ANSI colours"]?.contains("2024-05-01T12:00:01.0000000Z \u{1B}[31mcurl: (60)") == true)
         #expect(texts["Docker Engine API JSON stream (classic build)"]?.contains("{\"stream\":\" ---\\u003e Running in 8d1a2b3c4e5f\\n\"}\n{\"stream\":\"curl: (60)") == true)
+        #expect(texts["a shell transcript under chroot"]?.hasPrefix("root@build:/# chroot /srv/bookworm curl -sS https://x.test/\ncurl: (60)") == true)
         let json = texts["a plain JSON string (the CI log's text)"] ?? ""
         #expect(json.hasPrefix("\"$ curl -sS https://x.test/\\n\\u001b[31mcurl: (60)") && !json.contains("\n"), "\(json)")
     }
@@ -197,16 +214,5 @@ import TestSupport
         }
         // A line that merely starts with the word is no build step.
         #expect(try Self.explain("STEP one: fetch\n" + curl)?.context == "shell")
-    }
-
-    /// Only what these clients need: the node script and the Go program.
-    static func buildPrograms(_ setup: ExplainMatrixTests.Setup) throws {
-        try FileManager.default.createDirectory(atPath: setup.scratch, withIntermediateDirectories: true)
-        try ExplainMatrixTests.goSource.write(toFile: setup.scratch + "/fetch.go", atomically: true, encoding: .utf8)
-        try ExplainMatrixTests.nodeSource.write(toFile: setup.nodeScript, atomically: true, encoding: .utf8)
-        let goEnvironment = cleanEnvironment(["GO111MODULE": "off", "GOFLAGS": "", "CGO_ENABLED": "0",
-                                              "GOCACHE": setup.scratch + "/gocache", "GOPATH": setup.scratch + "/gopath"])
-        let build = try run("go", ["build", "-o", setup.goProgram, setup.scratch + "/fetch.go"], environment: goEnvironment, timeout: 120)
-        #expect(build.status == 0, "go build\n\(build)")
     }
 }
