@@ -51,6 +51,8 @@ public struct ErrorExplanation: Sendable, Equatable {
     /// The library inside the named tool whose words the error is in, when its setting differs
     /// from the tool's (cargo's git fetches go through libgit2): reported as "TOOL (via LIBRARY)".
     public let via: String?
+    /// What the client's version, as the text shows it, changes in the fix (first in the fix).
+    public let versionNotes: [String]
     /// Set when no marker of the family is in the text: the error's wording alone implied it.
     let clientImplied: Bool
 
@@ -58,11 +60,11 @@ public struct ErrorExplanation: Sendable, Equatable {
     /// client, the cause and the place; tests that walk every combination).
     public init(family: ClientFamily, cause: Cause, context: Context, host: String? = nil) {
         self.init(client: family.id, cause: cause, context: context, errorLine: Line(0, in: ExplainText(""), around: nil),
-                  clientLine: nil, host: host, gatewayVendor: nil, configuredCAFile: nil, caFileProblem: nil, via: nil, clientImplied: false)
+                  clientLine: nil, host: host, gatewayVendor: nil, configuredCAFile: nil, caFileProblem: nil, via: nil, versionNotes: [], clientImplied: false)
     }
 
     private init(client: String, cause: Cause, context: Context, errorLine: Line, clientLine: Line?, host: String?,
-                 gatewayVendor: String?, configuredCAFile: String?, caFileProblem: String?, via: String?, clientImplied: Bool) {
+                 gatewayVendor: String?, configuredCAFile: String?, caFileProblem: String?, via: String?, versionNotes: [String], clientImplied: Bool) {
         self.clientImplied = clientImplied
         self.client = client
         self.cause = cause
@@ -74,6 +76,7 @@ public struct ErrorExplanation: Sendable, Equatable {
         self.configuredCAFile = configuredCAFile
         self.caFileProblem = cause == .caFileUnusable ? caFileProblem : nil
         self.via = via
+        self.versionNotes = versionNotes
     }
 
     public var family: ClientFamily { ClientFamily.named(client)! }
@@ -113,7 +116,8 @@ public struct ErrorExplanation: Sendable, Equatable {
             },
             host: host(in: folded, line: line), gatewayVendor: GatewayRoot.vendor(in: folded),
             configuredCAFile: configuredCAFile(in: text), caFileProblem: caFileProblem(in: folded),
-            via: hit.impliedClient.flatMap { ClientFamily.libraries.contains($0) && $0 != family.id ? $0 : nil }, clientImplied: !family.markers.contains { folded.contains($0) })
+            via: hit.impliedClient.flatMap { ClientFamily.libraries.contains($0) && $0 != family.id ? $0 : nil },
+            versionNotes: versionNotes(client: family.id, cause: cause, text: String(text.prefix(1_000_000))), clientImplied: !family.markers.contains { folded.contains($0) })
     }
 
     private struct Hit {

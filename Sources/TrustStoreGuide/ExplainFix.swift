@@ -31,7 +31,7 @@ extension ErrorExplanation {
         case .untrustedRootSent, .leafAloneUntrusted:
             lines = trustFix
         }
-        var all = lines
+        var all = versionNotes + lines
         if let via, cause.involvesTheRoot, context == .shell, let library = ClientFamily.named(via) {
             all += ["# the error came from \(library.name) inside \(family.name), which the setting above may not reach; for \(library.name):"] + library.shell
         }

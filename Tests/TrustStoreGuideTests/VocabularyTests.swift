@@ -113,5 +113,34 @@ import TrustStoreGuide
         // A tool's own words are not "via" anything: curl's error is curl's.
         #expect(try #require(ErrorExplanation.explain("curl: (60) SSL certificate problem: unable to get local issuer certificate")).via == nil)
     }
+
+    /// The fix follows the version the text shows, where the version changes the answer.
+    @Test(arguments: [
+        ("Error: unable to get local issuer certificate\n  code: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'\n\nNode.js v20.20.2",
+         "# node 20.20 has no switch for the OS store"),
+        ("Error: unable to get local issuer certificate\n  code: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'\n\nNode.js v24.1.0",
+         "# node 24.1 can read the OS store"),
+        ("Could not fetch URL https://pypi.org/simple/six/: There was a problem confirming the ssl certificate: certificate verify failed: unable to get local issuer certificate\n"
+         + "[notice] A new release of pip is available: 23.2.1 -> 24.0", "# pip 23.2 reads certifi only"),
+        ("pip 24.3.1 from /usr/lib/python3/dist-packages/pip (python 3.12)\nCould not fetch URL https://pypi.org/simple/six/: There was a problem confirming the ssl certificate: "
+         + "certificate verify failed: unable to get local issuer certificate", "# pip 24.3 also reads the OS store"),
+        ("error: invalid peer certificate: UnknownIssuer\n  hint: use `--native-tls`", "# this uv names --native-tls: UV_NATIVE_TLS=1"),
+        ("error: invalid peer certificate: UnknownIssuer\n  hint: use `--system-certs`", "# this uv names --system-certs: UV_SYSTEM_CERTS=1"),
+        ("  File \"/usr/lib/python3.13/ssl.py\", line 1\nssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+         + "Basic Constraints of CA cert not marked critical (_ssl.c:1028)", "# Python 3.13 sets VERIFY_X509_STRICT by default"),
+        ("  File \"/usr/lib/python3.11/ssl.py\", line 1\nssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+         + "Missing Authority Key Identifier (_ssl.c:1028)", "# Python 3.11 does not set VERIFY_X509_STRICT by default"),
+    ])
+    func theFixFollowsTheVersionTheTextShows(text: String, note: String) throws {
+        let explanation = try #require(ErrorExplanation.explain(text), "\(text)")
+        let fix = explanation.fix(caFile: "/r.pem")
+        #expect(fix.first?.hasPrefix(note) == true, "\(fix)")
+    }
+
+    /// No version in the text, no version note.
+    @Test func noVersionNoNote() throws {
+        let fix = try #require(ErrorExplanation.explain("npm error code UNABLE_TO_GET_ISSUER_CERT_LOCALLY")).fix(caFile: "/r.pem")
+        #expect(!fix.contains { $0.hasPrefix("# node ") }, "\(fix)")
+    }
 }
 
