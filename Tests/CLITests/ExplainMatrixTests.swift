@@ -17,6 +17,7 @@ import TestSupport
     /// explain must name for it.
     enum Failure: String, CaseIterable, Sendable {
         case untrustedRoot = "untrusted root"
+        case untrustedRootSent = "untrusted root, sent"
         case expired
         case notYetValid = "not-yet-valid"
         case wrongHost = "wrong-host"
@@ -34,7 +35,7 @@ import TestSupport
         /// ones that are the client's own (what it trusts, its clock).
         var host: String {
             switch self {
-            case .untrustedRoot, .staleRoot, .missingCAFile, .emptyCAFile: return "pkg.example.test"
+            case .untrustedRoot, .untrustedRootSent, .staleRoot, .missingCAFile, .emptyCAFile: return "pkg.example.test"
             case .clockBehind: return "good.badssl.test"
             default: return "\(rawValue).badssl.test"
             }
@@ -44,7 +45,7 @@ import TestSupport
         /// What the client is told to trust.
         var trust: Trust {
             switch self {
-            case .untrustedRoot: return .nothing
+            case .untrustedRoot, .untrustedRootSent: return .nothing
             case .staleRoot: return .staleRoot
             case .missingCAFile: return .missingFile
             case .emptyCAFile: return .emptyFile
@@ -59,6 +60,7 @@ import TestSupport
         var cause: String {
             switch self {
             case .untrustedRoot: return "root-not-sent"  // zscaler sends leaf + issuing + intermediate, never the root
+            case .untrustedRootSent: return "root-sent"  // netskope sends its root along
             case .expired: return "expired"
             case .notYetValid, .clockBehind: return "not-yet-valid"
             case .wrongHost: return "hostname-mismatch"
@@ -236,7 +238,7 @@ import TestSupport
         add(opensslClients, [.caAsLeaf], Limit(says: "non-strict-ca", reason:
             "OpenSSL's `unsuitable certificate purpose` (26, node's `INVALID_PURPOSE`) is the same for a CA certificate served as the leaf "
             + "and for a leaf whose key usage does not allow a TLS server: a defect of the chain either way, which no root fixes"))
-        add(["apt"], [.untrustedRoot, .selfSigned, .incompleteChain, .staleRoot, .emptyCAFile], Limit(says: "untrusted", reason:
+        add(["apt"], [.untrustedRoot, .untrustedRootSent, .selfSigned, .incompleteChain, .staleRoot, .emptyCAFile], Limit(says: "untrusted", reason:
             "apt on GnuTLS says `The certificate issuer is unknown` whatever the chain's shape, for a self-signed leaf, for an old root of the same name, "
             + "and after loading no certificate from an empty CaInfo file"))
         add(["git", "java", "apt"], [.caAsLeaf], Limit(says: "non-strict-ca", reason:
@@ -250,18 +252,18 @@ import TestSupport
             "node warns about a NODE_EXTRA_CA_CERTS file that is missing, not about one that is empty"))
         add(["openssl"], [.missingCAFile, .emptyCAFile], Limit(says: "ca-file-unusable", client: "openssl-client", reason:
             "`openssl s_client` stops at OpenSSL's error queue (`BIO_new_file`, `no certificate or crl found`), which names no tool"))
-        add(["go"], [.untrustedRoot, .selfSigned, .incompleteChain, .missingCAFile, .emptyCAFile], Limit(says: "untrusted", reason:
+        add(["go"], [.untrustedRoot, .untrustedRootSent, .selfSigned, .incompleteChain, .missingCAFile, .emptyCAFile], Limit(says: "untrusted", reason:
             "Go says `x509: certificate signed by unknown authority` whatever the chain's shape, for a self-signed leaf, "
             + "and when its SSL_CERT_FILE is missing or empty (it reads the system directory besides)"))
-        add(["java"], [.untrustedRoot, .selfSigned, .incompleteChain, .staleRoot, .missingCAFile], Limit(says: "untrusted", reason:
+        add(["java"], [.untrustedRoot, .untrustedRootSent, .selfSigned, .incompleteChain, .staleRoot, .missingCAFile], Limit(says: "untrusted", reason:
             "Java says `PKIX path building failed ... unable to find valid certification path` whatever the chain's shape, for a self-signed leaf, "
             + "an old root of the same name, and a trust store file that does not exist"))
-        add(["wget"], [.untrustedRoot, .selfSigned, .incompleteChain, .staleRoot], Limit(says: "untrusted", reason:
+        add(["wget"], [.untrustedRoot, .untrustedRootSent, .selfSigned, .incompleteChain, .staleRoot], Limit(says: "untrusted", reason:
             "wget on GnuTLS says `doesn't have a known issuer` whatever the chain's shape, for a self-signed leaf, and for an old root of the same name"))
-        add(["git"], [.untrustedRoot, .expired, .notYetValid, .selfSigned, .incompleteChain, .weakSignature, .staleRoot, .emptyCAFile, .clockBehind],
+        add(["git"], [.untrustedRoot, .untrustedRootSent, .expired, .notYetValid, .selfSigned, .incompleteChain, .weakSignature, .staleRoot, .emptyCAFile, .clockBehind],
             Limit(says: "untrusted", reason:
             "git on libcurl-GnuTLS says only `server certificate verification failed` for every failure but the host name, a missing CA file and a bad key usage"))
-        add(["uv"], [.untrustedRoot, .selfSigned, .incompleteChain, .missingCAFile, .emptyCAFile], Limit(says: "untrusted", reason:
+        add(["uv"], [.untrustedRoot, .untrustedRootSent, .selfSigned, .incompleteChain, .missingCAFile, .emptyCAFile], Limit(says: "untrusted", reason:
             "uv (rustls) says `UnknownIssuer` whatever the chain's shape, for a self-signed leaf, and when its SSL_CERT_FILE is missing or empty "
             + "(it falls back to its bundled roots)"))
         add(["uv"], [.weakKey], Limit(says: "stale-root", reason:
@@ -312,6 +314,8 @@ import TestSupport
     @Test func everyClientAgainstEveryFailure() throws {
         let started = Date()
         let proxy = try ProxyProcess(["--offline"], caDirectory: .fresh, flows: .stdout)
+        // The netskope profile sends its root along (shape S3): the one failure served by a second proxy.
+        let sending = try ProxyProcess(["--offline", "--profile", "netskope"], caDirectory: .fresh, flows: .stdout)
         let scratch = try TemporaryDirectory()
         let setup = Setup(port: proxy.port, root: proxy.root, scratch: scratch.path("clients"))
         try Self.buildPrograms(setup)
@@ -319,8 +323,10 @@ import TestSupport
         var cells: [Cell] = []
         for client in Self.clients {
             for failure in Failure.allCases {
-                let before = proxy.flowEvents().events.count
-                let result = try client.run(setup, failure)
+                let (serving, served) = failure == .untrustedRootSent
+                    ? (sending, Setup(port: sending.port, root: setup.root, scratch: setup.scratch)) : (proxy, setup)
+                let before = serving.flowEvents().events.count
+                let result = try client.run(served, failure)
                 let explained = try CLI.run(["explain", "--json", "-"], input: result.output)
                 var reading = Reading.notRecognised
                 if explained.status == 0 {
@@ -329,7 +335,7 @@ import TestSupport
                 } else {
                     #expect(explained.status == 1, "explain failed on \(client.id) x \(failure.rawValue): \(explained)")
                 }
-                let requestSeen = proxy.flowEvents().events.dropFirst(before).contains {
+                let requestSeen = serving.flowEvents().events.dropFirst(before).contains {
                     $0["type"] as? String == "request" && $0["host"] as? String == failure.host
                 }
                 cells.append(Cell(client: client.id, failure: failure, clientStatus: result.status, output: result.output, reading: reading,
@@ -470,10 +476,11 @@ import TestSupport
             "(`INTERCEPT_PROXY_WRITE_EXPLAIN_MATRIX=1` rewrites it; the test fails when this file differs",
             "from what the run produced). Each client ran through `intercept-proxy run --offline` (profile",
             "zscaler, which never sends its root). The [catalogue](catalogue.md)'s failures went to",
-            "`<mode>.badssl.test` with the root trusted, so only that failure shows; the untrusted root and",
-            "the client's own mistakes went to `pkg.example.test`: no CA setting, a stale root (the same",
-            "profile's CA made again: same names, another key), a CA file that does not exist, an empty one;",
-            "the clock was moved back 800 days with libfaketime. Everything the client printed (stdout and",
+            "`<mode>.badssl.test` with the root trusted, so only that failure shows; the untrusted root (also",
+            "through a second proxy, profile netskope, which sends its root along) and the client's own",
+            "mistakes went to `pkg.example.test`: no CA setting, a stale root (the same profile's CA made",
+            "again: same names, another key), a CA file that does not exist, an empty one; the clock was",
+            "moved back 800 days with libfaketime. Everything the client printed (stdout and",
             "stderr) went to `intercept-proxy explain --json -`, whose client and cause are judged: ✓ right,",
             "✗ wrong (what explain said), ✗ not recognised; − where the client's words cannot tell the cause",
             "(explain must then say what the words allow); accepted where the client took the chain (a",
