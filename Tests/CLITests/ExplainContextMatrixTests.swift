@@ -31,6 +31,7 @@ import TestSupport
         case "wget": return "wget -O /dev/null \(failure.url)"
         case "openssl": return "openssl s_client -connect \(failure.host):443 -verify_return_error"
         case "python": return "python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1])' \(failure.url)"
+        case "python-strict": return "python3 strict_fetch.py \(failure.url)"
         case "requests": return "python3 -c 'import sys, requests; print(requests.get(sys.argv[1], timeout=20).text)' \(failure.url)"
         case "httpx": return "python3 -c 'import sys, httpx; httpx.get(sys.argv[1])' \(failure.url)"
         case "pip": return "pip download --index-url \(failure.url)simple/ demo==1.0"

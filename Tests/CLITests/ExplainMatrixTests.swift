@@ -26,6 +26,7 @@ import TestSupport
         case weakSignature = "sha1"
         case weakKey = "rsa1024"
         case caAsLeaf = "ca-as-leaf"
+        case nonStrict = "non-strict"
         case staleRoot = "stale same-name root"
         case missingCAFile = "missing CA file"
         case emptyCAFile = "empty CA file"
@@ -68,6 +69,7 @@ import TestSupport
             case .incompleteChain: return "incomplete-chain"  // not an explain cause: no client's words tell it from an untrusted root
             case .weakSignature, .weakKey: return "non-strict-ca"
             case .caAsLeaf: return "ca-as-leaf"
+            case .nonStrict: return "non-strict-ca"
             case .staleRoot: return "stale-root"
             case .missingCAFile, .emptyCAFile: return "ca-file-unusable"
             }
@@ -119,7 +121,7 @@ import TestSupport
     }
 
     struct Client: Sendable {
-        /// explain's client id.
+        /// The row's name: explain's client id, or that id and how it was set up (`python-strict`).
         let id: String
         /// How it was driven, for the matrix.
         let how: String
@@ -150,6 +152,11 @@ import TestSupport
         },
         Client(id: "python", how: "`urllib.request.urlopen(URL)` (https_proxy; trusted: `SSL_CERT_FILE`)") { setup, failure in
             try run(failure, ["python3", "-c", "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=20).read())", failure.url],
+                    environment: environment(setup, setup.variable("SSL_CERT_FILE", failure)))
+        },
+        Client(id: "python-strict", how: "the same with `VERIFY_X509_STRICT` set, Python 3.13's default (trusted: `SSL_CERT_FILE`)") { setup, failure in
+            try run(failure, ["python3", "-c", "import ssl, sys, urllib.request; context = ssl.create_default_context(); context.verify_flags |= ssl.VERIFY_X509_STRICT; "
+                              + "print(urllib.request.urlopen(sys.argv[1], context=context, timeout=20).read())", failure.url],
                     environment: environment(setup, setup.variable("SSL_CERT_FILE", failure)))
         },
         Client(id: "requests", how: "`requests.get(URL)` (HTTPS_PROXY; trusted: `REQUESTS_CA_BUNDLE`)") { setup, failure in
@@ -231,7 +238,7 @@ import TestSupport
         func add(_ clients: [String], _ failures: [Failure], _ limit: Limit) {
             for client in clients { for failure in failures { limits[key(client, failure)] = limit } }
         }
-        let opensslClients = ["curl", "openssl", "python", "requests", "httpx", "pip", "node", "npm", "ruby"]
+        let opensslClients = ["curl", "openssl", "python", "python-strict", "requests", "httpx", "pip", "node", "npm", "ruby"]
         add(opensslClients, [.incompleteChain, .staleRoot], Limit(says: "root-not-sent", reason:
             "OpenSSL's `unable to get local issuer certificate` (node's `UNABLE_TO_GET_ISSUER_CERT_LOCALLY`) is the same whether the root is not trusted, "
             + "an old root of the same name is, or the server left out an intermediate; explain's fix for it covers all three"))
@@ -244,7 +251,7 @@ import TestSupport
         add(["git", "java", "apt"], [.caAsLeaf], Limit(says: "non-strict-ca", reason:
             "GnuTLS's `Key usage violation` and Java's `KeyUsage does not allow digital signatures` say only that the leaf's key usage is wrong, "
             + "as a CA certificate served as the leaf also shows"))
-        add(["python", "ruby"], [.missingCAFile, .emptyCAFile], Limit(says: "root-not-sent", reason:
+        add(["python", "python-strict", "ruby"], [.missingCAFile, .emptyCAFile], Limit(says: "root-not-sent", reason:
             "Python's ssl and Ruby's OpenSSL skip an SSL_CERT_FILE they cannot load without a word, then say `unable to get local issuer certificate`"))
         add(["npm"], [.missingCAFile, .emptyCAFile], Limit(says: "root-not-sent", reason:
             "npm skips a cafile it cannot load without a word, then says `UNABLE_TO_GET_ISSUER_CERT_LOCALLY`"))
@@ -282,6 +289,9 @@ import TestSupport
         for client in ["node", "npm"] {
             accepted[key(client, .weakKey)] = "node 20 (its own OpenSSL) accepted the RSA-1024 leaf that Debian's OpenSSL (security level 2) refuses"
         }
+        for client in clients.map(\.id) where client != "python-strict" {
+            accepted[key(client, .nonStrict)] = "only a strict verifier refuses a CA without key identifiers (Python 3.13's VERIFY_X509_STRICT, `openssl -x509_strict`)"
+        }
         accepted[key("go", .weakKey)] = "Go 1.19 accepts RSA-1024"
         accepted[key("go", .caAsLeaf)] = "Go 1.19 accepted the CA certificate served as the leaf"
         accepted[key("go", .clockBehind)] = "libfaketime cannot move the clock of a static Go binary (CGO_ENABLED=0)"
@@ -289,6 +299,9 @@ import TestSupport
         accepted[key("java", .weakKey)] = "Java 17 refuses RSA keys under 1024 bits only"
         return accepted
     }()
+
+    /// explain's client id for a row: `python-strict` is Python.
+    static func explainID(_ row: String) -> String { row.hasSuffix("-strict") ? String(row.dropLast("-strict".count)) : row }
 
     static func key(_ client: String, _ failure: Failure) -> String { "\(client) x \(failure.rawValue)" }
 
@@ -304,7 +317,8 @@ import TestSupport
         let clientStatus: Int32
         let output: String
         let reading: Reading
-        /// Whether a request for the failure's host crossed the proxy: the client accepted the chain.
+        /// Whether the client accepted the chain: a request for the failure's host crossed the proxy,
+        /// or the handshake completed and the client exited 0.
         let requestSeen: Bool
     }
 
@@ -335,9 +349,10 @@ import TestSupport
                 } else {
                     #expect(explained.status == 1, "explain failed on \(client.id) x \(failure.rawValue): \(explained)")
                 }
-                let requestSeen = serving.flowEvents().events.dropFirst(before).contains {
-                    $0["type"] as? String == "request" && $0["host"] as? String == failure.host
-                }
+                let events = serving.flowEvents().events.dropFirst(before).filter { $0["host"] as? String == failure.host }
+                // A request crossed, or (s_client sends none) the handshake completed and the client exited 0.
+                let requestSeen = events.contains { $0["type"] as? String == "request" }
+                    || result.status == 0 && events.contains { $0["type"] as? String == "tls_established" }
                 cells.append(Cell(client: client.id, failure: failure, clientStatus: result.status, output: result.output, reading: reading,
                                   requestSeen: requestSeen))
             }
@@ -373,7 +388,7 @@ import TestSupport
     /// limit, the client and the cause its words allow.
     static func expected(_ client: String, _ failure: Failure) -> Reading {
         let limit = textHidesTheCause[key(client, failure)]
-        return .recognised(client: limit?.client ?? client, cause: limit?.says ?? failure.cause)
+        return .recognised(client: limit?.client ?? explainID(client), cause: limit?.says ?? failure.cause)
     }
 
     /// The Go program (GO111MODULE=off), the Java class and truststore, and the node script, made
@@ -484,7 +499,8 @@ import TestSupport
             "stderr) went to `intercept-proxy explain --json -`, whose client and cause are judged: ✓ right,",
             "✗ wrong (what explain said), ✗ not recognised; − where the client's words cannot tell the cause",
             "(explain must then say what the words allow); accepted where the client took the chain (a",
-            "request crossed the proxy), so there was nothing to explain. Reasons are numbered below.",
+            "request crossed the proxy, or for s_client the handshake completed), so there was nothing to",
+            "explain. Reasons are numbered below.",
             "",
             "| client | " + Failure.allCases.map { "\($0.rawValue) (`\($0.cause)`)" }.joined(separator: " | ") + " |",
             "|---|" + Failure.allCases.map { _ in ":-:|" }.joined(),
