@@ -53,10 +53,11 @@ import TestSupport
     static let curlStep = #"RUN curl -sS -o /dev/null "$ORIGIN/apt/Release""#
     static let pipStep = #"RUN pip install --break-system-packages --root-user-action=ignore --no-cache-dir --retries 0 --disable-pip-version-check --index-url "$ORIGIN/simple/" demo==1.0"#
     static let aptStep = #"RUN echo "deb [trusted=yes] $ORIGIN/apt ./" > /etc/apt/sources.list && apt-get update --error-on=any && apt-get install -y --no-install-recommends ip-demo"#
-    static let clientFailures: [(step: String, text: String)] = [
-        (curlStep, "curl: (60) SSL certificate problem: unable to get local issuer certificate"),
-        (pipStep, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate"),
-        (aptStep, "Certificate verification failed: The certificate is NOT trusted. The certificate issuer is unknown."),
+    /// Each client's step, its words, and what explain must read in the whole build log.
+    static let clientFailures: [(step: String, text: String, client: String, cause: String)] = [
+        (curlStep, "curl: (60) SSL certificate problem: unable to get local issuer certificate", "curl", "root-not-sent"),
+        (pipStep, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate", "pip", "root-not-sent"),
+        (aptStep, "Certificate verification failed: The certificate is NOT trusted. The certificate issuer is unknown.", "apt", "untrusted"),
     ]
     static let bundle = "/etc/ssl/certs/ca-certificates.crt"
     /// What a built image's clients fetch, in a world of the caller's choice.
@@ -79,12 +80,17 @@ import TestSupport
         let engine = try ContainerEngine.shared.get(), origin = try Self.origin.get()
         let image = engine.name("pattern1"), clean = engine.name("pattern1-clean")
         defer { engine.remove(image, clean) }
-        for (step, text) in Self.clientFailures {
+        for (step, text, client, cause) in Self.clientFailures {
             let build = try context("FROM \(engine.debian)\nARG ORIGIN=https://origin.example\n\(step)\n")
             let rejected = try origin.verify("rejected", ContainerEngine.bud(build.url.path, tag: engine.name("pattern1-fails")))
             #expect(rejected.status == 0, "\(step): \(rejected)")
             #expect(rejected.stderr.contains(text), "\(step) should fail with: \(text)\n\(rejected.stderr.suffix(1500))")
             #expect(rejected.stderr.contains("Error: building at STEP \"\(step)\""), "\(rejected.stderr.suffix(600))")
+            // The build engine as a client of explain (issue 30): buildah's whole log, as a user pastes it.
+            let explained = try CLI.run(["explain", "--json", "-"], input: rejected.stderr)
+            let reading = try JSONSerialization.jsonObject(with: Data(explained.stdout.utf8)) as? [String: Any]
+            #expect(reading?["client"] as? String == client && reading?["cause"] as? String == cause && reading?["context"] as? String == "docker-build",
+                    "\(step): explain read \(explained.stdout)\n--- the log:\n\(rejected.stderr.suffix(1500))")
         }
 
         let snippet = try CLI.run(["snippet", "--distro", "debian"]).stdout
