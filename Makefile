@@ -12,11 +12,12 @@ BUILD_PACKAGES := dpkg/libssl-dev:libssl-dev dpkg/libnghttp2-dev:libnghttp2-dev 
 # The real peers the tests drive.
 TEST_PACKAGES := openssl:openssl curl:curl wget:wget python3:python3 pip3:python3-pip node:nodejs npm:npm git:git \
                  keytool:openjdk-17-jre-headless javac:openjdk-17-jdk-headless unshare:util-linux ip:iproute2 iptables:iptables debootstrap:debootstrap \
-                 pymod/requests:python3-requests pymod/ensurepip:python3-venv go:golang-go ruby:ruby faketime:faketime
+                 pymod/requests:python3-requests pymod/ensurepip:python3-venv go:golang-go ruby:ruby faketime:faketime chromium:chromium chromedriver:chromium-driver
 # Clients the world tests drive that Debian does not package (uv) or packages too old (httpx), from PyPI.
 TOOLS_VENV := .build/tools-venv
 TOOLS_PINS := uv==0.13.9 httpx==0.29.0
 GRPC_VERSION := 1.68.1
+SELENIUM_VERSION := 4.27.1
 export INTERCEPT_PROXY_TOOLS_VENV := $(abspath $(TOOLS_VENV))
 
 # What `make bench` (and its smoke run in `make test`) needs: nginx as the HTTPS origin, curl as the
@@ -84,6 +85,12 @@ $(TOOLS_VENV)/.grpcio-$(GRPC_VERSION): $(TOOLS_VENV)/bin/uv
 	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check grpcio==$(GRPC_VERSION)
 	touch $@
 
+# Selenium drives Debian's headless Chromium (chromium-driver) for the flow view's browser test.
+$(TOOLS_VENV)/.selenium-$(SELENIUM_VERSION): $(TOOLS_VENV)/bin/uv
+	@echo "make: installing selenium $(SELENIUM_VERSION) from PyPI into $(TOOLS_VENV) (drives headless Chromium for the /ui test)"
+	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check selenium==$(SELENIUM_VERSION)
+	touch $@
+
 $(BENCH_VENV)/bin/mitmdump:
 	@echo "make: installing mitmproxy $(MITMPROXY_VERSION) from PyPI into $(BENCH_VENV) (the benchmark's baseline)"
 	rm -rf $(BENCH_VENV)
@@ -93,9 +100,11 @@ $(BENCH_VENV)/bin/mitmdump:
 build: deps
 	$(SWIFT) build -c release --product intercept-proxy
 
-# Starts the proxy on 127.0.0.1:8080 (creating the CA in certs/ on first use); extra flags via ARGS.
+# Starts the proxy on 127.0.0.1:8080 (creating the CA in certs/ on first use) with the control API
+# and its flow view on 127.0.0.1:8081 (ADMIN= turns it off); extra flags via ARGS.
+ADMIN ?= 127.0.0.1:8081
 run: build
-	$(RELEASE_BIN) run $(ARGS)
+	$(RELEASE_BIN) run $(if $(ADMIN),--admin $(ADMIN)) $(ARGS)
 
 $(ROOTFS)/usr/bin/curl:
 	@echo "make: building a minimal Debian bookworm rootfs in $(ROOTFS) for the snippet test (once per machine, about 30 s)"
@@ -133,7 +142,7 @@ $(APPS_ROOTFS)/usr/bin/java: | $(ROOTFS)/usr/bin/curl
 container-prerequisites: container-deps $(APPS_ROOTFS)/usr/bin/java
 
 # Runs every test, then prints one closing line: "tests: N passed, N failed".
-test: test-deps $(ROOTFS)/usr/bin/curl container-prerequisites $(BENCH_VENV)/bin/mitmdump $(TOOLS_VENV)/bin/uv $(TOOLS_VENV)/.grpcio-$(GRPC_VERSION) fuzz-smoke sanitize-ci leak-check image
+test: test-deps $(ROOTFS)/usr/bin/curl container-prerequisites $(BENCH_VENV)/bin/mitmdump $(TOOLS_VENV)/bin/uv $(TOOLS_VENV)/.grpcio-$(GRPC_VERSION) $(TOOLS_VENV)/.selenium-$(SELENIUM_VERSION) fuzz-smoke sanitize-ci leak-check image
 	@echo "make: building every product in release, as a Swift user's swift build -c release does"
 	$(SWIFT) build -c release
 	$(SWIFT) build --build-tests

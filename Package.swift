@@ -95,7 +95,8 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["intercept-proxy", "CertForge", "TestSupport"]
+            dependencies: ["intercept-proxy", "CertForge", "TestSupport"],
+            exclude: ["Resources"]  // flow_view_browser.py, run through #filePath
         ),
     ],
     swiftLanguageModes: [.v6]

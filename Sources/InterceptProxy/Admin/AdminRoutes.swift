@@ -30,10 +30,19 @@ final class AdminRoutes: @unchecked Sendable {
         do { query = try Self.query(parts.count > 1 ? String(parts[1]) : "") } catch let error as AdminInputError {
             return reply(error.reply, nil)
         } catch { return reply(AdminReply.error(400, field: "query", "\(error)"), nil) }
+        if FlowView.paths.contains(path) {
+            guard head.method == "GET" else {
+                var answer = AdminReply.error(405, field: "method", "\(path) takes GET, not \(head.method.prefix(20))")
+                answer.extraHeaders = [("Allow", "GET")]
+                return reply(answer, nil)
+            }
+            if let (key, _) = query.first { return reply(AdminReply.error(400, field: key, "\(path) takes no query parameter '\(key.prefix(100))'"), nil) }
+            return reply(FlowView.reply(for: path)!, nil)
+        }
         let name = path.hasPrefix("/v1/") ? String(path.dropFirst(4)) : ""
         let allowed = Self.methods[name] ?? Self.methods[Self.certificate(name) == nil ? "" : "ca"]
         guard let allowed else {
-            return reply(AdminReply.error(404, field: "path", "no endpoint \(path.prefix(200)); the control API's are under /v1: health, ready, ca.pem, ca.crt, ca.der, ca.p12, public-ca.pem (and .crt, .der, .p12), flows, reset, failures, map-remote, bypass, world, shutdown"), nil)
+            return reply(AdminReply.error(404, field: "path", "no endpoint \(path.prefix(200)); the control API's are under /v1: health, ready, ca.pem, ca.crt, ca.der, ca.p12, public-ca.pem (and .crt, .der, .p12), flows, reset, failures, map-remote, bypass, world, shutdown; the flow view is at /ui"), nil)
         }
         guard allowed.contains(head.method) else {
             var answer = AdminReply.error(405, field: "method", "\(path) takes \(allowed.joined(separator: ", ")), not \(head.method.prefix(20))")

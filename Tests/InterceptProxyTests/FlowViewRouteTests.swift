@@ -1,0 +1,57 @@
+import Foundation
+import InterceptProxy
+import Testing
+import TestSupport
+
+/// The flow view's three files at `/ui` on the control API: served from the binary with a strict
+/// Content-Security-Policy, GET only, no query, nothing else under /ui. (What the page does in a
+/// browser: Tests/CLITests/FlowViewBrowserTests.swift.)
+@Suite struct FlowViewRouteTests {
+    /// The status line, the headers (lower-cased names) and the body of a curl request.
+    private func fetch(_ address: String, _ path: String, _ extra: [String] = []) throws -> (status: Int, headers: [String: String], body: String) {
+        let result = try run("curl", ["-sS", "-i", "--max-time", "20"] + extra + ["http://\(address)\(path)"])
+        #expect(result.status == 0, "\(result)")
+        let parts = result.stdout.components(separatedBy: "\r\n\r\n")
+        let head = parts[0].components(separatedBy: "\r\n")
+        let status = Int(head[0].split(separator: " ").dropFirst().first ?? "") ?? -1
+        var headers: [String: String] = [:]
+        for line in head.dropFirst() {
+            let pair = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if pair.count == 2 { headers[pair[0].lowercased()] = pair[1] }
+        }
+        return (status, headers, parts.dropFirst().joined(separator: "\r\n\r\n"))
+    }
+
+    @Test func thePageItsScriptAndStyleComeWithAStrictPolicy() async throws {
+        try await withProxy(configure: { $0.adminAddress = "127.0.0.1:0" }) { fixture in
+            let address = try #require(fixture.proxy.adminAddress).description
+            for (path, type) in [("/ui", "text/html; charset=utf-8"), ("/ui/", "text/html; charset=utf-8"),
+                                 ("/ui/app.js", "text/javascript; charset=utf-8"), ("/ui/app.css", "text/css; charset=utf-8")] {
+                let answer = try fetch(address, path)
+                #expect(answer.status == 200 && answer.headers["content-type"] == type, "\(path): \(answer.status) \(answer.headers)")
+                let policy = answer.headers["content-security-policy"] ?? ""
+                #expect(policy.hasPrefix("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'"), "\(path): \(policy)")
+                #expect(answer.headers["x-content-type-options"] == "nosniff", "\(path)")
+            }
+            let page = try fetch(address, "/ui").body
+            // No inline script or style and nothing from elsewhere: the policy would block it anyway.
+            #expect(page.contains("<script src=\"/ui/app.js\"></script>") && page.contains("<link rel=\"stylesheet\" href=\"/ui/app.css\">"))
+            #expect(!page.contains("<script>") && !page.contains("<style") && !page.contains("http://") && !page.contains("https://"))
+            let script = try fetch(address, "/ui/app.js").body
+            // The script writes what flows carry as text only.
+            #expect(!script.contains("innerHTML") && !script.contains("insertAdjacentHTML") && !script.contains("document.write") && !script.contains("eval("))
+            #expect(script.contains("/v1/flows?since=") && script.contains("&wait="), "it follows the flows by long poll")
+        }
+    }
+
+    @Test func onlyGetWithoutQueryAndNothingElseUnderUI() async throws {
+        try await withProxy(configure: { $0.adminAddress = "127.0.0.1:0" }) { fixture in
+            let address = try #require(fixture.proxy.adminAddress).description
+            let post = try fetch(address, "/ui", ["-X", "POST"])
+            #expect(post.status == 405 && post.headers["allow"] == "GET", "\(post)")
+            #expect(try fetch(address, "/ui?x=1").status == 400)
+            let other = try fetch(address, "/ui/other.js")
+            #expect(other.status == 404 && other.body.contains("the flow view is at /ui"), "\(other)")
+        }
+    }
+}
