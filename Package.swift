@@ -39,7 +39,7 @@ let package = Package(
             dependencies: ["COpenSSL", "COpenSSLInit", "EssentialsSupport"]
         ),
         // Trust-store knowledge: per-distro and per-client fix snippets, and error-text explanations.
-        .target(name: "TrustStoreGuide", dependencies: ["EssentialsSupport"]),
+        .target(name: "TrustStoreGuide", dependencies: ["EssentialsSupport", "CLinuxEvents"]),
         .target(
             name: "InterceptProxy",
             dependencies: [

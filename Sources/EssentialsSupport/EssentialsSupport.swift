@@ -82,8 +82,11 @@ extension StringProtocol {
         return String(self[first...last])
     }
 
-    /// The first range of `needle`, ignoring case (ASCII/Unicode lowercase folding).
+    /// The first range of `needle`, ignoring case (ASCII/Unicode lowercase folding). An ASCII
+    /// needle is compared byte by byte over the UTF-8 view (linear, no copy: explain runs dozens of
+    /// these over a pasted log of up to 1 MiB); any other needle by lower-cased characters.
     package func caseInsensitiveRange(of needle: String) -> Range<String.Index>? {
+        if needle.utf8.allSatisfy({ $0 < 0x80 }) { return asciiCaseInsensitiveRange(of: Array(needle.utf8)) }
         let text = String(self)
         let folded = needle.lowercased()
         guard !folded.isEmpty else { return nil }
@@ -98,6 +101,28 @@ extension StringProtocol {
             if matched == folded { return start..<cursor }
             if matched.count < folded.count { return nil }
             start = text.index(after: start)
+        }
+        return nil
+    }
+
+    private func asciiCaseInsensitiveRange(of needle: [UInt8]) -> Range<String.Index>? {
+        guard let first = needle.first else { return nil }
+        func lower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
+        let wanted = needle.map(lower)
+        let head = lower(first)
+        let bytes = utf8
+        var start = bytes.startIndex
+        while start != bytes.endIndex {
+            if lower(bytes[start]) == head {
+                var cursor = start, matched = 0
+                while matched < wanted.count, cursor != bytes.endIndex, lower(bytes[cursor]) == wanted[matched] {
+                    matched += 1
+                    cursor = bytes.index(after: cursor)
+                }
+                // An ASCII match starts and ends on scalar boundaries (a UTF-8 continuation byte is never ASCII).
+                if matched == wanted.count { return start..<cursor }
+            }
+            start = bytes.index(after: start)
         }
         return nil
     }

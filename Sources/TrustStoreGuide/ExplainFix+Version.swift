@@ -5,6 +5,13 @@ import FoundationEssentials
 /// and whether Python set VERIFY_X509_STRICT itself (3.13) or the code did.
 extension ErrorExplanation {
     static func versionNotes(client: String, cause: Cause, text errorText: String) -> [String] {
+        // A strictness defect under Python: which Python decides who set the flag (pip included).
+        if cause == .nonStrictCA, ["python", "requests", "httpx", "pip", "aiohttp"].contains(client) {
+            guard let (major, minor) = Self.version(after: ["python3.", "python 3."], in: errorText, majorGiven: 3) else { return [] }
+            return minor >= 13
+                ? ["# Python 3.\(minor) sets VERIFY_X509_STRICT by default: that is why this root fails here and passed on 3.12"]
+                : ["# Python \(major).\(minor) does not set VERIFY_X509_STRICT by default: this code (or a library) sets it; on 3.13 every client will"]
+        }
         switch client {
         case "node", "npm":
             guard let (major, minor) = Self.version(after: ["node.js v", "node v", "node/v"], in: errorText) else { return [] }
@@ -21,12 +28,6 @@ extension ErrorExplanation {
             if folded.contains("--system-certs") { return ["# this uv names --system-certs: UV_SYSTEM_CERTS=1 (not the older UV_NATIVE_TLS)"] }
             if folded.contains("--native-tls") { return ["# this uv names --native-tls: UV_NATIVE_TLS=1 (UV_SYSTEM_CERTS is newer than this uv)"] }
             return []
-        case "python", "requests", "httpx", "pip", "aiohttp":
-            guard cause == .nonStrictCA,
-                  let (major, minor) = Self.version(after: ["python3.", "python 3."], in: errorText, majorGiven: 3) else { return [] }
-            return minor >= 13
-                ? ["# Python 3.\(minor) sets VERIFY_X509_STRICT by default: that is why this root fails here and passed on 3.12"]
-                : ["# Python \(major).\(minor) does not set VERIFY_X509_STRICT by default: this code (or a library) sets it; on 3.13 every client will"]
         default:
             return []
         }

@@ -1,3 +1,4 @@
+import CLinuxEvents
 import FoundationEssentials
 import EssentialsSupport
 import Glibc
@@ -134,17 +135,9 @@ struct ExplainText: Sendable {
         guard !pattern.isEmpty, start < folded.count, pattern.count <= folded.count - start else { return nil }
         return folded.withUnsafeBufferPointer { haystack in
             pattern.withUnsafeBufferPointer { wanted in
-                // memchr for the first byte, memcmp for the rest (glibc hides memmem).
-                guard let base = haystack.baseAddress, let wantedBase = wanted.baseAddress else { return nil }
-                let last = haystack.count - wanted.count
-                var index = start
-                while index <= last {
-                    guard let hit = memchr(base + index, Int32(wanted[0]), last - index + 1) else { return nil }
-                    let found = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
-                    if memcmp(base + found, wantedBase, wanted.count) == 0 { return found }
-                    index = found + 1
-                }
-                return nil
+                guard let base = haystack.baseAddress, let wantedBase = wanted.baseAddress,
+                      let hit = shim_memmem(base + start, haystack.count - start, wantedBase, wanted.count) else { return nil }
+                return UnsafeRawPointer(base).distance(to: hit)
             }
         }
     }

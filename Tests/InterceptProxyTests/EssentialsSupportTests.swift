@@ -49,7 +49,8 @@ import TestSupport
             #expect(text.trimmingWhitespaceAndNewlines() == text.trimmingCharacters(in: .whitespacesAndNewlines), "\(text.debugDescription)")
             #expect(text.trimming(charactersIn: "[]") == text.trimmingCharacters(in: CharacterSet(charactersIn: "[]")))
         }
-        for (text, needle) in [("CAfile: /etc/x", "cafile:"), ("no match", "cafile:"), ("xxCAFILE:", "cafile:"), ("Ab", "ab"), ("a", "ab")] {
+        for (text, needle) in [("CAfile: /etc/x", "cafile:"), ("no match", "cafile:"), ("xxCAFILE:", "cafile:"), ("Ab", "ab"), ("a", "ab"),
+                               ("ÉCOLE CAfile: é", "cafile:"), ("aaab", "aab"), ("x\r\nCAFILE:\r\n", "cafile:"), ("ÄB", "äb")] {
             let ours = text.caseInsensitiveRange(of: needle).map { String(text[$0]) }
             let theirs = text.range(of: needle, options: .caseInsensitive).map { String(text[$0]) }
             #expect(ours == theirs, "\(text) / \(needle)")

@@ -128,6 +128,9 @@ import TrustStoreGuide
         ("error: invalid peer certificate: UnknownIssuer\n  hint: use `--system-certs`", "# this uv names --system-certs: UV_SYSTEM_CERTS=1"),
         ("  File \"/usr/lib/python3.13/ssl.py\", line 1\nssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
          + "Basic Constraints of CA cert not marked critical (_ssl.c:1028)", "# Python 3.13 sets VERIFY_X509_STRICT by default"),
+        ("Collecting six\n  File \"/usr/lib/python3.13/site-packages/pip/_vendor/urllib3/connectionpool.py\", line 1\nCould not fetch URL https://pypi.org/simple/six/: "
+         + "There was a problem confirming the ssl certificate: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Missing Authority Key Identifier (_ssl.c:1028)",
+         "# Python 3.13 sets VERIFY_X509_STRICT by default"),
         ("  File \"/usr/lib/python3.11/ssl.py\", line 1\nssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
          + "Missing Authority Key Identifier (_ssl.c:1028)", "# Python 3.11 does not set VERIFY_X509_STRICT by default"),
     ])
