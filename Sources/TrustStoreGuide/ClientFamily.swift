@@ -108,11 +108,11 @@ public struct ClientFamily: Sendable {
                      image: ["ENV NODE_EXTRA_CA_CERTS={ANCHOR}"], snippet: "npm"),
         ClientFamily("node-fetch", "node (fetch, undici, node-fetch)", markers: ["fetch failed", "undici", "fetcherror", "node-fetch", "failed, reason:"],
                      store: "node's bundled roots",
-                     shell: ["export NODE_EXTRA_CA_CERTS={CA}   # read at start only; node >= 23.8: NODE_USE_SYSTEM_CA=1 with the root in the OS store"],
+                     shell: ["export NODE_EXTRA_CA_CERTS={CA}   # read at start only; node >= 23.9 (22.15): --use-system-ca with the root in the OS store (NODE_USE_SYSTEM_CA=1 from 24.6 and 22.19)"],
                      image: ["ENV NODE_EXTRA_CA_CERTS={ANCHOR}"], snippet: "node"),
         ClientFamily("node", "node", markers: ["node:internal", "_tls_wrap", "tlssocket", "node_modules", "node:events", "(node:"],
                      store: "node's bundled roots",
-                     shell: ["export NODE_EXTRA_CA_CERTS={CA}   # read at start only; node >= 23.8: NODE_USE_SYSTEM_CA=1 with the root in the OS store"],
+                     shell: ["export NODE_EXTRA_CA_CERTS={CA}   # read at start only; node >= 23.9 (22.15): --use-system-ca with the root in the OS store (NODE_USE_SYSTEM_CA=1 from 24.6 and 22.19)"],
                      image: ["ENV NODE_EXTRA_CA_CERTS={ANCHOR}"], snippet: "node"),
     ]
 
@@ -134,7 +134,7 @@ public struct ClientFamily: Sendable {
                      image: ["ENV CARGO_HTTP_CAINFO={BUNDLE}"], snippet: "cargo"),
         // A library inside tools (cargo's git fetches, the git2 crate, pygit2, rugged, LibGit2Sharp):
         // named "TOOL (via libgit2)" when a tool is named too, since the tool's own setting misses it.
-        ClientFamily("libgit2", "libgit2", markers: ["libgit2", "class=ssl (16)", "git2::error", "pygit2", "rugged::", "libgit2sharp", "nodegit"],
+        ClientFamily("libgit2", "libgit2", markers: ["libgit2", "class=ssl (16)", "code=certificate (-17)", "the ssl certificate is invalid", "git2::error", "pygit2", "rugged::", "libgit2sharp", "nodegit"],
                      store: "its TLS stream's: OpenSSL's default paths on Linux (SSL_CERT_FILE, SSL_CERT_DIR), the Windows store with schannel, the file set by GIT_OPT_SET_SSL_CERT_LOCATIONS",
                      shell: CombinedBundle.fix("SSL_CERT_FILE (for libgit2)", "export SSL_CERT_FILE=\"{COMBINED}\"   # libgit2 on OpenSSL reads it; cargo: or [net] git-fetch-with-cli = true in ~/.cargo/config.toml, so git and its http.sslCAInfo fetch instead"),
                      windows: windowsStore, image: ["ENV SSL_CERT_FILE={BUNDLE}"]),

@@ -58,7 +58,7 @@ public struct ClientSnippet: Sendable {
 
     private static let javascript: [ClientSnippet] = [
         ClientSnippet(client: "node", store: "its bundled Mozilla roots",
-                      lines: ["export NODE_EXTRA_CA_CERTS={CA}   # adds to node's roots; node >= 23.8 alternatively: NODE_USE_SYSTEM_CA=1 with the CA in the OS store"],
+                      lines: ["export NODE_EXTRA_CA_CERTS={CA}   # adds to node's roots; node >= 23.9 (22.15) alternatively: node --use-system-ca with the CA in the OS store (NODE_USE_SYSTEM_CA=1 from 24.6 and 22.19)"],
                       gotchas: ["NODE_EXTRA_CA_CERTS is read once at start: restart node after setting it",
                                 "node ignores SSL_CERT_FILE unless started with --use-openssl-ca"]),
         ClientSnippet(client: "npm", store: "node's store, unless npm's cafile config names a bundle",

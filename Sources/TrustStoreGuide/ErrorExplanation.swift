@@ -115,8 +115,10 @@ public struct ErrorExplanation: Sendable, Equatable {
                 index == line ? nil : Line(index, in: folded, around: family.markers.first { folded.line(index, contains: $0) })
             },
             host: host(in: folded, line: line), gatewayVendor: GatewayRoot.vendor(in: folded),
-            configuredCAFile: configuredCAFile(in: text), caFileProblem: caFileProblem(in: folded),
-            via: hit.impliedClient.flatMap { ClientFamily.libraries.contains($0) && $0 != family.id ? $0 : nil },
+            configuredCAFile: configuredCAFile(in: text), caFileProblem: caFileProblem(in: folded, near: line),
+            via: ClientFamily.libraries.first { library in
+                library != family.id && (hit.impliedClient == library || ClientFamily.named(library)!.markers.contains { folded.contains($0) })
+            },
             versionNotes: versionNotes(client: family.id, cause: cause, text: String(text.prefix(1_000_000))), clientImplied: !family.markers.contains { folded.contains($0) })
     }
 
@@ -207,8 +209,9 @@ public struct ErrorExplanation: Sendable, Equatable {
     private static func configuredCAFile(in text: String) -> String? {
         for label in caFileLabels {
             guard let found = text.caseInsensitiveRange(of: label) else { continue }
-            // isWhitespace, not a string of separators: "\r\n" in a string literal is one Character.
-            var path = text[found.upperBound...].drop(while: \.isWhitespace).prefix { !$0.isWhitespace && !"'\"`,".contains($0) }
+            // Spaces after the label, not line breaks (an empty label must not take the next line's
+            // first word); isWhitespace ends the path, since "\r\n" in a string literal is one Character.
+            var path = text[found.upperBound...].drop { $0 == " " || $0 == "\t" }.prefix { !$0.isWhitespace && !"'\"`,".contains($0) }
             while let last = path.last, ":.)".contains(last) { path = path.dropLast() }
             if !path.isEmpty, path.lowercased() != "none" { return String(path.prefix(300)) }
         }
@@ -226,8 +229,10 @@ public struct ErrorExplanation: Sendable, Equatable {
         ([": (-64).", "error while reading file"], "missing or unreadable (GnuTLS could not read it)"),
     ]
 
-    private static func caFileProblem(in text: ExplainText) -> String? {
-        caFileProblems.first { entry in entry.needles.contains { text.contains($0) } }?.problem
+    /// Read near the keyed line only: a "permission denied" elsewhere in a log is about something else.
+    private static func caFileProblem(in text: ExplainText, near line: Int) -> String? {
+        let window = ExplainText(text.lines[max(0, line - 3)..<min(text.lines.count, line + 4)].joined(separator: "\n"))
+        return caFileProblems.first { entry in entry.needles.contains { window.contains($0) } }?.problem
     }
 
     /// The host of the first https URL on the error line, else in the text (the registry for

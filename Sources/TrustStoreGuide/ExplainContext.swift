@@ -72,17 +72,32 @@ extension ErrorExplanation {
             return hostOS(text)
         }
 
-        /// The directory of a `chroot DIR CMD` command line (also `sudo chroot`, `arch-chroot`,
-        /// `schroot -c NAME`): "" when the line shows none; nil when no line runs one.
+        /// The directory of a `chroot DIR CMD` command line (also `sudo chroot`, `arch-chroot DIR`;
+        /// `schroot -c NAME` gives "", a chroot whose directory the line does not show); nil when
+        /// no line runs one. A line counts only as a command: the word after the options must be
+        /// a path, so "chroot environment ready" in a log is not one.
         static func chrootRoot(in text: ExplainText) -> String? {
             for line in text.lines {
-                var words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-                while let first = words.first, ["$", "#", "+", ">", "sudo", "exec"].contains(first) || first.hasSuffix("$") || first.hasSuffix("#") {
-                    words.removeFirst()
+                // Only the first words matter; a long line is not split whole.
+                var words = line.prefix(4096).split(maxSplits: 12, omittingEmptySubsequences: true, whereSeparator: \.isWhitespace)
+                if words.count > 12 { words.removeLast() }  // the unsplit rest
+                var index = 0
+                while index < words.count, ["$", "#", "+", ">", "sudo", "exec"].contains(words[index]) || words[index].hasSuffix("$") || words[index].hasSuffix("#") {
+                    index += 1
                 }
-                guard let command = words.first, ["chroot", "arch-chroot", "schroot"].contains(command) else { continue }
-                let arguments = words.dropFirst().filter { !$0.hasPrefix("-") }
-                return arguments.first.map { String($0.prefix(200)) } ?? ""
+                guard index < words.count, ["chroot", "arch-chroot", "schroot"].contains(words[index]) else { continue }
+                let command = words[index]
+                index += 1
+                if command == "schroot" {
+                    if index < words.count, ["-c", "--chroot"].contains(words[index]) || words[index].hasPrefix("--chroot=") { return "" }
+                    continue
+                }
+                // chroot's --userspec and --groups and arch-chroot's -u take a value.
+                while index < words.count, words[index].hasPrefix("-") {
+                    index += ["--userspec", "--groups", "-u"].contains(words[index]) ? 2 : 1
+                }
+                guard index < words.count, let first = words[index].first, "/.~".contains(first) else { continue }
+                return String(words[index].unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.prefix(200).map(Character.init))
             }
             return nil
         }

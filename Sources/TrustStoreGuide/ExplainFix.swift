@@ -31,9 +31,15 @@ extension ErrorExplanation {
         case .untrustedRootSent, .leafAloneUntrusted:
             lines = trustFix
         }
-        var all = versionNotes + lines
+        // A version note is about where this client reads its roots (or, for Python, who set the
+        // strict flag): only where the fix is about the roots, and not inside a build or container.
+        let rootCauses: Set<Cause> = [.untrustedRootNotSent, .untrustedRootSent, .leafAloneUntrusted, .untrustedUnknownShape,
+                                      .onlyIntermediateTrusted, .staleRoot, .emptyTrustStore, .caFileUnusable, .nonStrictCA]
+        let notesApply = [.shell, .macOS, .windows].contains(context) && rootCauses.contains(cause)
+        var all = (notesApply ? versionNotes : []) + lines
         if let via, cause.involvesTheRoot, context == .shell, let library = ClientFamily.named(via) {
-            all += ["# the error came from \(library.name) inside \(family.name), which the setting above may not reach; for \(library.name):"] + library.shell
+            all += ["# the error came from \(library.name) inside \(family.name), which the setting above may not reach; for \(library.name):"]
+                + library.shell.filter { !lines.contains($0) }
         }
         let ca = caFile ?? GatewayRoot.placeholder
         return all.map { CombinedBundle.render($0, windows: context == .windows).replacing("{CA}", with: ca) }
@@ -113,13 +119,23 @@ extension ErrorExplanation {
     /// The tool trusts only the CA pinned for this server: the pin gets the gateway root beside the
     /// cluster's CA, or the gateway stops inspecting that server.
     private func chrootFix(_ root: String) -> [String] {
-        [
+        let root = Self.shellWord(root)
+        return [
             "# the command ran in a chroot: it reads the stores under \(root), not this machine's; install the root there",
             "sudo cp {CA} \(root)/usr/local/share/ca-certificates/gateway-root.crt && sudo chroot \(root) update-ca-certificates   # Debian/Ubuntu; RHEL: \(root)/etc/pki/ca-trust/source/anchors/ and update-ca-trust",
             "# then, if the client has its own setting, set it inside the chroot (its paths as the chroot sees them):",
         ] + family.shell + [
             "intercept-proxy doctor --rootfs \(root) --ca-file {CA}   # every runtime under \(root), and whether each trusts the root",
         ]
+    }
+
+    /// A path from the pasted text as one shell word: as it is when it holds only path-safe
+    /// characters, else single-quoted (the text is untrusted; the fix is copied into a shell).
+    public static func shellWord(_ text: String) -> String {
+        let safe = text.unicodeScalars.allSatisfy { scalar in
+            (scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar))) || "._/+@:-,=".unicodeScalars.contains(scalar)
+        }
+        return safe && !text.isEmpty ? text : "'" + text.replacing("'", with: "'\\''") + "'"
     }
 
     private var pinnedFix: [String] {
@@ -182,7 +198,7 @@ extension ErrorExplanation {
     }
 
     private var caFileFix: [String] {
-        let path = configuredCAFile ?? "FILE"
+        let path = configuredCAFile.map(Self.shellWord) ?? "FILE"
         if context == .container || context.id == "docker-build" {
             return [
                 "# the image has no usable bundle at \(path): it lacks the ca-certificates package, or a setting names a file it does not hold",

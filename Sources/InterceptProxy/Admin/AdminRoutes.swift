@@ -1,4 +1,5 @@
 import CertForge
+import Glibc
 import FoundationEssentials
 import EssentialsSupport
 
@@ -24,6 +25,7 @@ final class AdminRoutes: @unchecked Sendable {
         guard head.target.hasPrefix("/") else {
             return reply(AdminReply.error(400, field: "target", "the control API takes origin-form targets (/v1/...), got '\(head.target.prefix(200))'"), nil)
         }
+        if let refusal = Self.browserGuard(head, listening: proxy.adminAddress) { return reply(refusal, nil) }
         let parts = head.target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         let path = String(parts[0])
         let query: [(String, String)]
@@ -81,6 +83,28 @@ final class AdminRoutes: @unchecked Sendable {
         }
     }
 
+    /// What a web page in a browser on this machine could otherwise do (the flow view made the
+    /// control API a browser's neighbour): a DNS-rebound name reaching a loopback listener, refused
+    /// by its Host; a cross-site form or fetch changing state, refused by its Origin. Harnesses send
+    /// neither a foreign Host (on loopback) nor an Origin.
+    static func browserGuard(_ head: HTTPRequestHead, listening address: SocketAddress?) -> AdminReply? {
+        let host = head.header("Host") ?? ""
+        let name = host.hasPrefix("[") ? String(host.prefix { $0 != "]" }.dropFirst()) : String(host.prefix { $0 != ":" })
+        if let address, ["127.0.0.1", "::1"].contains(address.host) || address.host.hasPrefix("127."),
+           !name.isEmpty, name.lowercased() != "localhost", !Self.isIPLiteral(name) {
+            return AdminReply.error(403, field: "Host", "the control API on loopback answers only a Host of localhost or an IP address, not '\(host.prefix(100))' (DNS rebinding)")
+        }
+        if head.method != "GET", let origin = head.header("Origin"), origin != "http://\(host)" {
+            return AdminReply.error(403, field: "Origin", "a request from the web page \(origin.prefix(100)) may not change the proxy; send it without an Origin (curl, a harness)")
+        }
+        return nil
+    }
+
+    private static func isIPLiteral(_ text: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
+
     private static let methods: [String: [String]] = [
         "health": ["GET"], "ready": ["GET"], "ca": ["GET"], "flows": ["GET"], "reset": ["POST"],
         "failures": ["GET", "PUT", "DELETE"], "map-remote": ["GET", "PUT", "DELETE"], "bypass": ["GET", "PUT", "DELETE"],
@@ -116,7 +140,8 @@ final class AdminRoutes: @unchecked Sendable {
                 body += Array("{\"event\":".utf8) + (proxy.core.recorder.line(for: item.event)?.dropLast() ?? Array("{}".utf8))
                 body += Array(",\"sequence\":\(item.sequence)}".utf8)
             }
-            body += Array("],\"next\":\(page.next)}\n".utf8)
+            // `last`: the newest sequence so far; below `since`, a new proxy numbers from 1 again.
+            body += Array("],\"last\":\(proxy.lastFlowSequence),\"next\":\(page.next)}\n".utf8)
             reply(AdminReply(status: 200, body: body), nil)
         }
     }

@@ -4,9 +4,10 @@ extension FlowView {
     static let script = #"""
         'use strict';
         (function () {
-          const MAX_CONNECTIONS = 5000, MAX_EXCHANGES = 200;
-          const state = { since: 0, pid: null, hosts: new Map(), connections: new Map(), order: [],
-                          selected: null, sortKey: 'host', sortDir: 1 };
+          // Bounds: the oldest connections go first past either (a browser tab is no flow log).
+          const MAX_CONNECTIONS = 2000, MAX_EXCHANGES = 5000, MAX_PER_CONNECTION = 50;
+          const state = { since: 0, hosts: new Map(), connections: new Map(), order: [], exchanges: 0,
+                          selected: null, shownVersion: -1, version: 0, sortKey: 'host', sortDir: 1, timer: null };
           const $ = (id) => document.getElementById(id);
 
           function element(tag, text, className) {
@@ -23,7 +24,8 @@ extension FlowView {
           }
 
           function reset() {
-            state.since = 0; state.hosts.clear(); state.connections.clear(); state.order = [];
+            state.since = 0; state.hosts.clear(); state.connections.clear(); state.order = []; state.exchanges = 0;
+            state.shownVersion = -1; state.version++;
           }
 
           function host(name) {
@@ -42,12 +44,12 @@ extension FlowView {
             if (!conn) {
               if (typeof event.host !== 'string') return;
               conn = { id: event.connection, host: event.host, client: event.client || '', tls: null, failed: null,
-                       exchanges: [], errors: [], closed: false, interception: '', world: '' };
+                       exchanges: [], errors: [], closed: false, closedDetail: '', interception: '', world: '' };
               state.connections.set(event.connection, conn);
               state.order.push(event.connection);
               host(event.host).connections.push(event.connection);
-              while (state.order.length > MAX_CONNECTIONS) forget(state.order.shift());
             }
+            host(conn.host).version = ++state.version;
             switch (event.type) {
               case 'tunnel_opened':
                 conn.interception = event.interception || ''; conn.world = event.world || '';
@@ -56,34 +58,47 @@ extension FlowView {
               case 'tls_established': conn.tls = event; break;
               case 'tls_failed': conn.failed = event; break;
               case 'request':
-                if (conn.exchanges.length < MAX_EXCHANGES) conn.exchanges.push({ request: event, response: null });
+                if (conn.exchanges.length < MAX_PER_CONNECTION) { conn.exchanges.push({ request: event, response: null }); state.exchanges++; }
+                else conn.dropped = (conn.dropped || 0) + 1;
                 break;
               case 'response': {
                 const open = conn.exchanges.find((x) => !x.response && x.request.streamId === event.streamId);
                 if (open) open.response = event;
                 break;
               }
-              case 'error': if (conn.errors.length < MAX_EXCHANGES) conn.errors.push(event); break;
-              case 'tunnel_closed': conn.closed = true; break;
+              case 'error': if (conn.errors.length < MAX_PER_CONNECTION) conn.errors.push(event); break;
+              case 'tunnel_closed': conn.closed = true; conn.closedDetail = event.detail || ''; break;
             }
+            while (state.order.length > MAX_CONNECTIONS || state.exchanges > MAX_EXCHANGES) forget(state.order.shift());
           }
 
           function forget(id) {
             const conn = state.connections.get(id);
             state.connections.delete(id);
             if (!conn) return;
+            state.exchanges -= conn.exchanges.length;
             const entry = state.hosts.get(conn.host);
             if (!entry) return;
             entry.connections = entry.connections.filter((c) => c !== id);
             if (entry.connections.length === 0) state.hosts.delete(conn.host);
           }
 
+          // As the proxy's own verdicts judge a connection (HostVerdict): a failed handshake, one that
+          // never completed, or one closed with no request after it is a rejection; spliced tunnels
+          // (relayed untouched) are not judged. Bypassed hosts and the direct world are judged too:
+          // there the client meets the public stand-in.
           function outcomeOf(conn) {
-            if (conn.interception && conn.interception !== 'intercepted') return 'bypassed';
+            if (conn.interception === 'spliced') return 'spliced';
             if (conn.failed) return 'rejected';
             if (conn.exchanges.length > 0) return 'trusted';
-            if (conn.tls) return conn.closed ? 'no request' : 'pending';
-            return 'pending';
+            if (!conn.closed) return 'pending';
+            return 'rejected';
+          }
+
+          function causeOf(conn) {
+            if (conn.failed) return conn.failed.cause || 'handshake failed';
+            if (!conn.closed || conn.exchanges.length > 0) return '';
+            return conn.tls ? 'closed_after_handshake' : 'handshake_incomplete';
           }
 
           function summary(entry) {
@@ -91,14 +106,14 @@ extension FlowView {
             const outcomes = new Set(conns.map(outcomeOf));
             let outcome = 'pending';
             if (outcomes.has('rejected') && outcomes.has('trusted')) outcome = 'mixed';
-            else for (const kind of ['rejected', 'trusted', 'no request', 'bypassed', 'pending']) {
+            else for (const kind of ['rejected', 'trusted', 'pending', 'spliced']) {
               if (outcomes.has(kind)) { outcome = kind; break; }
             }
             const last = (pick) => { for (let i = conns.length - 1; i >= 0; i--) { const v = pick(conns[i]); if (v) return v; } return ''; };
             return {
               host: entry.host, outcome,
-              world: last((c) => c.interception && c.interception !== 'intercepted' ? c.interception : c.world),
-              alert: last((c) => c.failed && c.failed.cause),
+              world: last((c) => [c.world, c.interception && c.interception !== 'intercepted' ? c.interception : ''].filter(Boolean).join(', ')),
+              alert: last(causeOf),
               stack: last((c) => (c.tls && c.tls.tlsStack) || (c.failed && c.failed.tlsStack)),
               requests: conns.reduce((n, c) => n + c.exchanges.length, 0),
               errors: conns.reduce((n, c) => n + c.errors.length + (c.failed ? 1 : 0), 0),
@@ -119,6 +134,11 @@ extension FlowView {
             return list;
           }
 
+          // At most four renders a second, however fast the flows come.
+          function scheduleRender() {
+            if (state.timer === null) state.timer = setTimeout(() => { state.timer = null; render(); }, 250);
+          }
+
           function render() {
             const body = document.querySelector('#hosts tbody');
             const list = rows();
@@ -129,7 +149,7 @@ extension FlowView {
               if (r.host === state.selected) tr.className = 'selected';
               tr.append(element('td', r.host), element('td', r.world), element('td', r.outcome, 'outcome-' + r.outcome.replace(' ', '-')),
                         element('td', r.alert), element('td', r.stack), element('td', r.requests, 'number'), element('td', r.errors, 'number'));
-              tr.addEventListener('click', () => { state.selected = r.host; render(); });
+              tr.addEventListener('click', () => { state.selected = r.host; state.shownVersion = -1; render(); });
               fresh.append(tr);
             }
             body.replaceChildren(fresh);
@@ -172,13 +192,20 @@ extension FlowView {
             const entry = state.selected && state.hosts.get(state.selected);
             if (!entry) { detail.hidden = true; return; }
             detail.hidden = false;
+            // Redrawn only when its host changed: a redraw would drop the text a reader has selected.
+            if (entry.version === state.shownVersion) return;
+            state.shownVersion = entry.version;
             $('detail-host').textContent = entry.host;
             const r = summary(entry);
             const fix = $('detail-fix');
             fix.replaceChildren();
             if (r.outcome === 'rejected' || r.outcome === 'mixed') {
               const box = element('div', null, 'fix');
-              box.append(element('strong', 'The client rejected the forged certificate' + (r.alert ? ' (alert ' + r.alert + ')' : '') + (r.stack ? ', TLS stack ' + r.stack : '') + '. To fix it:'));
+              const how = r.alert === 'closed_after_handshake'
+                ? 'The client closed the connection after the handshake without a request: it may have refused the certificate after the handshake (a host-name check, for one)'
+                : r.alert === 'handshake_incomplete' ? 'The handshake never completed (the client gave up or spoke no TLS)'
+                : 'The client rejected the certificate' + (r.alert ? ' (alert ' + r.alert + ')' : '');
+              box.append(element('strong', how + (r.stack ? ', TLS stack ' + r.stack : '') + '. To fix it:'));
               for (const line of fixFor(r.stack)) box.append(element('pre', line));
               fix.append(box);
             }
@@ -188,13 +215,14 @@ extension FlowView {
               const c = state.connections.get(id);
               if (!c) continue;
               const box = element('div', null, 'connection');
-              box.append(element('strong', 'Connection ' + c.id + ' from ' + c.client + ': ' + outcomeOf(c)));
+              box.append(element('strong', 'Connection ' + c.id + ' from ' + c.client + ': ' + outcomeOf(c) + (causeOf(c) ? ' (' + causeOf(c) + ')' : '')));
               const tls = c.tls || c.failed || {};
               box.append(definitions([
                 ['World', c.world], ['Interception', c.interception], ['Destination', c.destination], ['SNI', tls.sni],
                 ['ALPN', tls.alpn], ['TLS', tls.tlsVersion], ['Cipher', tls.cipher], ['Client stack', tls.tlsStack], ['JA4', tls.ja4],
                 ['Chain shown', state.profile ? 'forged under profile ' + state.profile + (c.interception && c.interception !== 'intercepted' ? ' (public stand-in)' : '') : ''],
-                ['Cause', c.failed && c.failed.cause], ['Detail', c.failed && c.failed.detail],
+                ['Cause', causeOf(c)], ['Detail', (c.failed && c.failed.detail) || c.closedDetail],
+                ['Not kept', c.dropped ? c.dropped + ' more requests' : ''],
               ]));
               for (const x of c.exchanges) {
                 const ex = element('div', null, 'exchange');
@@ -213,8 +241,6 @@ extension FlowView {
             const answer = await fetch('/v1/ready', { cache: 'no-store' });
             if (!answer.ok) throw new Error('HTTP ' + answer.status);
             const info = await answer.json();
-            if (state.pid !== null && info.pid !== state.pid) reset();  // a new proxy: its sequence starts again
-            state.pid = info.pid;
             state.profile = info.profile;
             $('proxy').textContent = 'proxy ' + info.host + ':' + info.port + ' · profile ' + info.profile + ' · clients must trust ' + info.caCertificate;
           }
@@ -227,10 +253,12 @@ extension FlowView {
                 const answer = await fetch('/v1/flows?since=' + state.since + '&wait=25', { cache: 'no-store' });
                 if (!answer.ok) throw new Error('HTTP ' + answer.status);
                 const page = await answer.json();
+                // A new proxy numbers its flows from 1 again (same pid or not, in a container too).
+                if (typeof page.last === 'number' && page.last < state.since) { reset(); scheduleRender(); continue; }
                 for (const item of page.events || []) apply(item.event);
                 if (typeof page.next === 'number') state.since = page.next;
                 setStatus('live', 'live');
-                render();
+                scheduleRender();
               } catch (error) {
                 fresh = true;
                 setStatus('reconnecting', 'reconnecting… (' + (error && error.message ? error.message : 'the proxy is not answering') + ')');
@@ -246,7 +274,7 @@ extension FlowView {
               render();
             });
           }
-          $('filter-host').addEventListener('input', render);
+          $('filter-host').addEventListener('input', scheduleRender);
           $('filter-outcome').addEventListener('change', render);
           render();
           follow();

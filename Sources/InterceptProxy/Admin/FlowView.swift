@@ -50,9 +50,8 @@ enum FlowView {
               <option value="rejected">rejected</option>
               <option value="trusted">trusted</option>
               <option value="mixed">mixed</option>
-              <option value="no request">no request</option>
-              <option value="bypassed">bypassed</option>
               <option value="pending">pending</option>
+              <option value="spliced">spliced (not judged)</option>
             </select>
           </label>
           <span id="summary"></span>

@@ -73,7 +73,7 @@ extension InterceptProxy {
     public var lastFlowSequence: Int { core.recorder.lastSequence }
 
     /// Flow events numbered after `since`; when there is none yet, waits up to `wait` seconds
-    /// (at most `maximumFlowWait`) for one. A page holds at most `limit` events and
+    /// (at most `maximumFlowWait`) for one, unless `since` is past the newest sequence. A page holds at most `limit` events and
     /// `maximumFlowPageBytes` of them (at least one).
     public func flows(since: Int, wait: TimeInterval = 0, limit: Int = InterceptProxy.maximumFlowPageCount) async -> FlowPage {
         await withCheckedContinuation { continuation in
@@ -92,7 +92,9 @@ extension InterceptProxy {
                                 next: found.last?.sequence ?? since))
         }
         let wait = min(max(0, wait), Self.maximumFlowWait)
-        guard wait > 0 else { return deliver() }
+        // A `since` beyond the newest sequence comes from a reader of an earlier proxy: waiting
+        // would keep it from learning (by `last`) that the numbering started again.
+        guard wait > 0, since <= core.recorder.lastSequence else { return deliver() }
         let once = OnceFlag()
         let token = core.recorder.whenRecorded(after: since) { if once.claim() { deliver() } }
         DispatchQueue.global().asyncAfter(deadline: .now() + wait) { [core] in

@@ -90,20 +90,20 @@ def main():
     ca_dir = os.path.join(scratch, "ca")
     proxy, info = start_proxy(arguments.proxy_binary, ca_dir, 0, scratch)
     admin_port = int(info["admin"].rsplit(":", 1)[1])
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-proxy-server", "--window-size=1280,800", "--disable-dev-shm-usage"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = None
     try:
+        options = webdriver.ChromeOptions()
+        options.binary_location = "/usr/bin/chromium"
+        for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-proxy-server", "--window-size=1280,800", "--disable-dev-shm-usage"]:
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
         driver.set_page_load_timeout(20)
         driver.get("http://127.0.0.1:%d/ui" % admin_port)
         result["liveBeforeClients"] = bool(wait_for("live", lambda: driver.find_element(By.ID, "status").text == "live", 10))
 
-        started = time.monotonic()
         trusted = trusting_client(info, "trusted.example")
         rejected = rejecting_client(info, "rejected.example")
+        started = time.monotonic()  # from the moment both clients are done
         result["trustingClientStatus"] = trusted.returncode
         result["rejectingClientStatus"] = rejected.returncode
 
@@ -149,7 +149,8 @@ def main():
         after = wait_for("after restart", lambda: (lambda hosts: hosts if "after-restart.example" in hosts else None)(list(table(driver))), 5)
         result["hostsAfterRestart"] = after
     finally:
-        driver.quit()
+        if driver is not None:
+            driver.quit()
         proxy.send_signal(signal.SIGTERM)
         try:
             proxy.wait(timeout=30)
