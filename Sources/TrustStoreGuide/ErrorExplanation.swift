@@ -103,7 +103,8 @@ public struct ErrorExplanation: Sendable, Equatable {
     private static func explainOnce(_ text: String) -> ErrorExplanation? {
         let folded = ExplainText(text)
         guard let hit = decisiveHit(folded) ?? signatureHit(folded, causeSignatures) ?? vocabularyHit(folded)
-                ?? signatureHit(folded, catchAllSignatures) ?? signatureHit(folded, blockPageSignatures) else { return nil }
+                ?? signatureHit(folded, catchAllSignatures) ?? signatureHit(folded, blockPageSignatures)
+                ?? signatureHit(folded, packageSignatures) else { return nil }
         let cause = refined(hit.cause, text: text, folded: folded)
         let line = hit.line
         let (family, clientLine) = client(in: folded, errorLine: line, implied: hit.impliedClient)

@@ -19,6 +19,7 @@ extension ErrorExplanation {
         case revocationUnchecked = "revocation-unchecked"
         case caFileUnusable = "ca-file-unusable"
         case blockedByPolicy = "blocked-by-policy"
+        case packageIntegrity = "package-integrity"
 
         /// One sentence for people.
         public var summary: String {
@@ -55,6 +56,8 @@ extension ErrorExplanation {
                 return "the chain is trusted but its revocation status could not be checked (the gateway blocks or does not serve the CRL/OCSP of its CA), and the client fails closed"
             case .caFileUnusable:
                 return "the CA bundle the client is configured to use is missing, unreadable or not PEM"
+            case .packageIntegrity:
+                return "a downloaded package failed its checksum or signature check: TLS worked, and what arrived is not what the index promised (a gateway that put a block or warning page in its place, a cache that kept a broken copy) or the repository's signing key is missing; no certificate or root fixes it"
             case .blockedByPolicy:
                 return "the gateway's policy blocked the request: TLS worked, and an HTML block page answered (with a 403, or a 200 that JSON clients cannot parse) where the client expected JSON or a package index; not a certificate problem"
             }
@@ -63,7 +66,7 @@ extension ErrorExplanation {
         /// Whether the gateway's root is part of the fix: not when a block page answered (the
         /// client trusted the connection, or it would never have read the page), nor when the
         /// chain was trusted and its certificate revoked.
-        public var involvesTheRoot: Bool { self != .blockedByPolicy && self != .revoked }
+        public var involvesTheRoot: Bool { self != .blockedByPolicy && self != .revoked && self != .packageIntegrity }
     }
 
     /// One way an error text reveals its cause, and the client it implies when nothing else names one.
@@ -171,6 +174,14 @@ extension ErrorExplanation {
         CauseSignature(["peer certificate cannot be authenticated", "ssl peer certificate or ssh remote key was not ok"],
                        .untrustedUnknownShape, client: "libcurl"),
         CauseSignature(["certificate verify failed", "certificate_verify_failed", "verify error:num="], client: "openssl-client", opensslShape),
+    ]
+
+    /// Not TLS at all: a package's checksum or signature, read after everything else (a certificate
+    /// error in the same log came first and is the one to fix).
+    static let packageSignatures: [CauseSignature] = [
+        CauseSignature(["integrity checksum failed when using", "eintegrity"], .packageIntegrity, client: "npm"),
+        CauseSignature(["no_pubkey", "the following signatures couldn't be verified", "the following signatures were invalid"], .packageIntegrity, client: "apt"),
+        CauseSignature(["do not match the hashes from the requirements file"], .packageIntegrity, client: "pip"),
     ]
 
     static let blockPageSignatures: [CauseSignature] = [

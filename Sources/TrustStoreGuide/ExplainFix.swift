@@ -17,6 +17,7 @@ extension ErrorExplanation {
         case .revoked: lines = revokedFix
         case .nonStrictCA: lines = nonStrictFix
         case .blockedByPolicy: lines = blockedFix
+        case .packageIntegrity: lines = integrityFix
         case .selfSignedLeaf, .caUsedAsLeaf:
             lines = ["# the server's own certificate is not issued by a CA: trusting a root helps only if your gateway produced it",
                      peek("-subject -issuer"),
@@ -227,6 +228,24 @@ extension ErrorExplanation {
 
     /// No certificate setting helps: the page says who blocked what, and IT or a mirror unblocks it.
     /// pip's "(from versions: none)" is also what a missing package gets: the status tells them apart.
+    private var integrityFix: [String] {
+        let host = hostOrPlaceholder
+        switch client {
+        case "apt":
+            return ["# the repository's signing key is missing or changed: a signature check, not TLS",
+                    "sudo apt-get install --reinstall debian-archive-keyring   # Debian's own; Ubuntu: ubuntu-keyring; a vendor's repository: its key in /etc/apt/keyrings/ and signed-by= in its sources entry",
+                    "curl -sS http://\(host)/ | head -5   # a gateway page in place of the Release file also fails the signature: ask IT to allow the repository"]
+        case "pip":
+            return ["# pip's --require-hashes check failed: the file that arrived is not the one the requirements pin, a gateway page or a broken cache in its place",
+                    "pip download --no-deps --no-cache-dir -d /tmp/pkg PACKAGE==VERSION && file /tmp/pkg/*   # HTML or text where a wheel belongs is the gateway's: ask IT to allow \(host)",
+                    "pip cache purge   # a copy broken earlier"]
+        default:
+            return ["# the tarball that arrived does not match the lockfile's integrity: a gateway's page or a cut download in its place, or a broken cache (the 'got' size far below the package's is a page)",
+                    "npm cache clean --force   # a broken copy kept from earlier",
+                    "curl -sS -o /tmp/pkg.tgz https://\(host)/PACKAGE/-/PACKAGE-VERSION.tgz && file /tmp/pkg.tgz   # HTML where gzip belongs is the gateway's: ask IT to allow the registry"]
+        }
+    }
+
     private var blockedFix: [String] {
         let site = "https://\(hostOrPlaceholder)/"
         let requirement = pipRequirement

@@ -184,5 +184,16 @@ import TrustStoreGuide
         let expired = try #require(ErrorExplanation.explain("Error: certificate has expired\n  code: 'CERT_HAS_EXPIRED'\n\nNode.js v\(version).0"))
         #expect(!(expired.fix(caFile: "/r.pem").first ?? "").hasPrefix("# node"))
     }
+
+    /// A package's checksum or signature is not TLS: its own cause and fix, and a certificate
+    /// error in the same log still wins.
+    @Test func packageIntegrityIsNotACertificateProblem() throws {
+        let apt = try #require(ErrorExplanation.explain("W: GPG error: http://deb.debian.org/debian bookworm InRelease: The following signatures couldn't be verified because the public key is not available: NO_PUBKEY 0E98404D386FA1D9"))
+        #expect(apt.client == "apt" && apt.cause == .packageIntegrity && apt.fix(caFile: "/r.pem").contains { $0.contains("debian-archive-keyring") })
+        let pip = try #require(ErrorExplanation.explain("ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE. If you have updated the package versions, please update the hashes."))
+        #expect(pip.client == "pip" && pip.cause == .packageIntegrity && !pip.fix(caFile: "/r.pem").joined().contains("/r.pem"))
+        let both = try #require(ErrorExplanation.explain("npm error code UNABLE_TO_GET_ISSUER_CERT_LOCALLY\nnpm ERR! code EINTEGRITY"))
+        #expect(both.cause == .untrustedRootNotSent)
+    }
 }
 
