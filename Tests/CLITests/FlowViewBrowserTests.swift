@@ -40,6 +40,7 @@ import TestSupport
         #expect(rows["trusted.example"]?[2...6] == ["trusted", "", "OpenSSL", "1", "0"], "\(rows)")
 
         #expect(page["hostileShownAsText"] as? Bool == true && page["longValueShown"] as? Bool == true && page["pathShownAsText"] as? Bool == true, "\(page)")
+        #expect(page["chainShown"] as? Bool == true, "the chain the client was shown: \(page)")
         #expect(page["pwned"] is NSNull, "a value ran as script: \(page)")
         #expect((page["scriptElements"] as? [String])?.count == 1 && page["imgElements"] as? Int == 0 && page["boldElements"] as? Int == 0, "\(page)")
         let fix = page["rejectionFix"] as? String ?? ""

@@ -81,5 +81,26 @@ import TestSupport
             #expect(answer.status == 200 && answer.body.contains("\"last\":0") && answer.body.contains("\"next\":1000"), "\(answer)")
         }
     }
+
+    /// The flow view's "chain shown" comes from the TLS events: the certificates the client was
+    /// shown, leaf first, by common name (zscaler sends leaf, issuing CA and intermediate, no root).
+    @Test func theTLSEventsNameTheChainTheClientWasShown() async throws {
+        try await withProxy { fixture in
+            let trusted = try run("curl", ["-sS", "--max-time", "20", "--cacert", fixture.rootFile, "-x", fixture.proxyURL, "https://chain.example/"],
+                                  environment: cleanEnvironment())
+            #expect(trusted.status == 0, "\(trusted)")
+            let rejected = try run("curl", ["-sS", "--max-time", "20", "-x", fixture.proxyURL, "https://rejected-chain.example/"], environment: cleanEnvironment())
+            #expect(rejected.status == 60, "\(rejected)")
+            let page = await fixture.proxy.flows(since: 0)
+            let shown = page.events.map(\.event).filter { $0.type == .tlsEstablished || $0.type == .tlsFailed }
+            let established = try #require(shown.first { $0.type == .tlsEstablished })
+            let failed = try #require(shown.first { $0.type == .tlsFailed })
+            for event in [established, failed] {
+                let names = (event.chain ?? "").components(separatedBy: " < ")
+                #expect(names.count == 3 && names[0] == event.sni && names.dropFirst().allSatisfy { $0.contains("Zscaler") } && !names.contains { $0.contains("Root CA (intercept-proxy test)") },
+                        "\(String(describing: event.chain))")
+            }
+        }
+    }
 }
 

@@ -36,6 +36,7 @@ import Testing
         event.destination = "198.18.1.1:443"
         event.ja4 = "t13d3112h2_e8f1e7e78f70_b26ce05bbdd6"
         event.tlsStack = "OpenSSL"
+        event.chain = "pkg.example < Zscaler Intermediate Root CA (zscaler.test) (t) (test) < Zscaler Intermediate Root CA (zscaler.test) (test)"
         return event
     }
 
@@ -56,7 +57,7 @@ import Testing
     @Test func theFullEventSetsEveryStoredProperty() {
         let full = Mirror(reflecting: Self.everyField())
         let bare = Mirror(reflecting: FlowEvent(type: .tunnelOpened, connection: 0, time: Date(timeIntervalSinceReferenceDate: 0)))
-        #expect(full.children.count == 28, "FlowEvent has \(full.children.count) stored properties: set the new one in everyField()")
+        #expect(full.children.count == 29, "FlowEvent has \(full.children.count) stored properties: set the new one in everyField()")
         for (field, empty) in zip(full.children, bare.children) {
             #expect(String(reflecting: field.value) != String(reflecting: empty.value), "\(field.label!) is not set")
         }

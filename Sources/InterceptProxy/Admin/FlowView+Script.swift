@@ -220,7 +220,7 @@ extension FlowView {
               box.append(definitions([
                 ['World', c.world], ['Interception', c.interception], ['Destination', c.destination], ['SNI', tls.sni],
                 ['ALPN', tls.alpn], ['TLS', tls.tlsVersion], ['Cipher', tls.cipher], ['Client stack', tls.tlsStack], ['JA4', tls.ja4],
-                ['Chain shown', state.profile ? 'forged under profile ' + state.profile + (c.interception && c.interception !== 'intercepted' ? ' (public stand-in)' : '') : ''],
+                ['Chain shown', tls.chain ? tls.chain + (state.profile && c.interception === 'intercepted' ? '   (profile ' + state.profile + ')' : '') : ''],
                 ['Cause', causeOf(c)], ['Detail', (c.failed && c.failed.detail) || c.closedDetail],
                 ['Not kept', c.dropped ? c.dropped + ' more requests' : ''],
               ]));

@@ -127,6 +127,7 @@ extension ClientConnection {
             established.alpn = tls.engine.alpn
             established.ja4 = tunnel?.fingerprint?.ja4
             established.tlsStack = tunnel?.fingerprint?.stack
+            established.chain = tls.presentedChain
             core.recorder.record(established)
             // The tunnel's upstream connections, for whichever leg ALPN chose.
             let pool = upstreamTLS.map { tls in
@@ -230,6 +231,7 @@ extension ClientConnection {
         failed.sni = clientTLS?.serverName
         failed.ja4 = tunnel?.fingerprint?.ja4
         failed.tlsStack = tunnel?.fingerprint?.stack
+        failed.chain = clientTLS?.presentedChain
         core.recorder.record(failed)
         let client = clientAddress ?? "client"
         let hint: String

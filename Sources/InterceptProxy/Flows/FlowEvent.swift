@@ -57,6 +57,9 @@ public struct FlowEvent: Codable, Sendable, Equatable {
     public var ja4: String?
     /// With `ja4`, the client's TLS stack when the proxy recognises it (`OpenSSL`, `Go`, `Java`, `rustls`, `GnuTLS`).
     public var tlsStack: String?
+    /// On `tls_established` and `tls_failed`: the certificates the client was shown, leaf first, by
+    /// common name (`pkg.example < Zscaler Intermediate Root CA (zscaler.test) (t) < ...`).
+    public var chain: String?
 
     public init(type: Kind, connection: Int, time: Date = Date()) {
         self.type = type
@@ -75,7 +78,7 @@ extension FlowEvent {
         var bytes = 400 + size(client) + size(host) + size(sni) + size(cause?.rawValue) + size(detail)
         bytes += size(tlsVersion) + size(cipher) + size(alpn) + size(method) + size(url)
         bytes += size(httpVersion) + size(upstreamHttpVersion) + size(interception?.rawValue) + size(world?.rawValue)
-        bytes += size(ja4) + size(tlsStack) + size(destination)
+        bytes += size(ja4) + size(tlsStack) + size(destination) + size(chain)
         if let headers { bytes += 80 * headers.count + headers.utf8Count }
         return bytes
     }

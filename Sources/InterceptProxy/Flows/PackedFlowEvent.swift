@@ -139,6 +139,7 @@ private struct PackWriter<Sink: PackSink> {
         optional(event.ja4) { $0.string($1) }
         optional(event.tlsStack) { $0.string($1) }
         optional(event.destination) { $0.string($1) }
+        optional(event.chain) { $0.string($1) }
     }
 
     @inline(__always)
@@ -219,6 +220,7 @@ private struct PackReader {
         event.ja4 = optional { $0.string() }
         event.tlsStack = optional { $0.string() }
         event.destination = optional { $0.string() }
+        event.chain = optional { $0.string() }
         return event
     }
 

@@ -25,6 +25,8 @@ final class TLSServerSession: @unchecked Sendable {
     private var awaitingCertificate = false
     /// The SNI host name the client sent, if any.
     private(set) var serverName: String?
+    /// The installed chain as the flow events show it: the common names, leaf first.
+    private(set) var presentedChain: String?
     /// The ALPN protocols the client offered, in its order (empty without the extension).
     private(set) var offeredProtocols: [String] = []
     /// What the origin selected by ALPN, set before the certificate is provided (`--alpn origin`);
@@ -95,6 +97,7 @@ final class TLSServerSession: @unchecked Sendable {
             return
         }
         certificateInstalled = true
+        presentedChain = ([chain.leaf] + chain.chain).map { $0.subject.commonName ?? $0.subject.description }.joined(separator: " < ")
     }
 
     /// The protocol_name_list of the ALPN extension (RFC 7301).

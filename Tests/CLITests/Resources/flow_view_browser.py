@@ -122,6 +122,7 @@ def main():
         result["hostileShownAsText"] = ("x-hostile: " + HOSTILE) in detail
         result["longValueShown"] = LONG in detail
         result["pathShownAsText"] = "path-<b>bold</b>" in detail
+        result["chainShown"] = "trusted.example < " in detail
         result["pwned"] = driver.execute_script("return window.__pwned === undefined ? null : window.__pwned")
         result["scriptElements"] = driver.execute_script("return [...document.scripts].map(s => s.src)")
         result["imgElements"] = driver.execute_script("return document.images.length")
