@@ -10,6 +10,9 @@ public struct ForgedChain: Sendable {
     public let chain: [Certificate]
     /// The certificate a client must trust for this chain to verify (when it can verify at all).
     public let trustAnchor: Certificate
+    /// The sent certificates by common name, leaf first (`host < Issuing CA < Intermediate`), as
+    /// the flow events show them: made once per chain, which a cached chain serves to many handshakes.
+    public let sentNames: String
 
     /// Assembles a chain, e.g. to serve a certificate built with `CertificateBuilder`.
     public init(serverName: ServerName, failure: FailureMode?, leaf: Certificate, leafKey: PrivateKey,
@@ -20,6 +23,7 @@ public struct ForgedChain: Sendable {
         self.leafKey = leafKey
         self.chain = chain
         self.trustAnchor = trustAnchor
+        sentNames = ([leaf] + chain).map { $0.subject.commonName ?? $0.subject.description }.joined(separator: " < ")
     }
 
     /// Every certificate on the wire, leaf first.

@@ -120,7 +120,7 @@ public struct ErrorExplanation: Sendable, Equatable {
             via: ClientFamily.libraries.first { library in
                 library != family.id && (hit.impliedClient == library || ClientFamily.named(library)!.markers.contains { folded.contains($0) })
             },
-            versionNotes: versionNotes(client: family.id, cause: cause, text: String(text.prefix(1_000_000))), clientImplied: !family.markers.contains { folded.contains($0) })
+            versionNotes: versionNotes(client: family.id, cause: cause, text: folded), clientImplied: !family.markers.contains { folded.contains($0) })
     }
 
     private struct Hit {

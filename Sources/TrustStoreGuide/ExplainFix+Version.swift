@@ -4,7 +4,7 @@ import FoundationEssentials
 /// (on Linux from 23.9 and 22.15) and variable (24.6 and 22.19), pip's use of the OS store (truststore, 24.2), the flag this uv names in its own hint,
 /// and whether Python set VERIFY_X509_STRICT itself (3.13) or the code did.
 extension ErrorExplanation {
-    static func versionNotes(client: String, cause: Cause, text errorText: String) -> [String] {
+    static func versionNotes(client: String, cause: Cause, text errorText: ExplainText) -> [String] {
         // A strictness defect under Python: which Python decides who set the flag (pip included).
         if cause == .nonStrictCA, ["python", "requests", "httpx", "pip", "aiohttp"].contains(client) {
             guard let (major, minor) = Self.version(after: ["python3.", "python 3."], in: errorText, majorGiven: 3) else { return [] }
@@ -31,9 +31,8 @@ extension ErrorExplanation {
                 ? ["# pip \(major).\(minor) also reads the OS store (truststore, on Python 3.10+): the root in the OS store is enough, PIP_CERT is optional"]
                 : ["# pip \(major).\(minor) reads certifi only (the OS store came in 24.2): PIP_CERT, or upgrade pip and put the root in the OS store"]
         case "uv":
-            let folded = errorText.lowercased()
-            if folded.contains("--system-certs") { return ["# this uv names --system-certs: UV_SYSTEM_CERTS=1 (not the older UV_NATIVE_TLS)"] }
-            if folded.contains("--native-tls") { return ["# this uv names --native-tls: UV_NATIVE_TLS=1 (UV_SYSTEM_CERTS is newer than this uv)"] }
+            if errorText.contains("--system-certs") { return ["# this uv names --system-certs: UV_SYSTEM_CERTS=1 (not the older UV_NATIVE_TLS)"] }
+            if errorText.contains("--native-tls") { return ["# this uv names --native-tls: UV_NATIVE_TLS=1 (UV_SYSTEM_CERTS is newer than this uv)"] }
             return []
         default:
             return []
@@ -43,14 +42,11 @@ extension ErrorExplanation {
     /// The first `major.minor` after one of the labels (lower case), e.g. "Node.js v20.20.2".
     /// With `majorGiven`, the label ends with the major and a dot ("python3.13").
     /// With `followedBy`, only a version the text follows with those words (`pip 24.3.1 from /usr/...`).
-    static func version(after labels: [String], in text: String, majorGiven: Int? = nil, followedBy: String? = nil) -> (Int, Int)? {
-        let folded = text.lowercased()
+    static func version(after labels: [String], in text: ExplainText, majorGiven: Int? = nil, followedBy: String? = nil) -> (Int, Int)? {
         for label in labels {
-            var searchFrom = folded.startIndex
-            while let found = folded[searchFrom...].firstRange(of: label) {
-                searchFrom = found.upperBound
-                let digits = folded[found.upperBound...].prefix { $0.isNumber || $0 == "." }
-                if let followedBy, !folded[digits.endIndex...].hasPrefix(followedBy) { continue }
+            for end in text.ends(of: label) {
+                let digits = text.word(at: end).prefix { $0.isNumber || $0 == "." }
+                if let followedBy, !text.contains(label + digits + followedBy) { continue }
                 let parts = digits.split(separator: ".", omittingEmptySubsequences: false).map { Int($0) }
                 if let major = majorGiven, let minor = parts.first ?? nil { return (major, minor) }
                 if parts.count >= 2, let major = parts[0], let minor = parts[1] { return (major, minor) }

@@ -34,9 +34,7 @@ extension ErrorExplanation {
         }
         // A version note is about where this client reads its roots (or, for Python, who set the
         // strict flag): only where the fix is about the roots, and not inside a build or container.
-        let rootCauses: Set<Cause> = [.untrustedRootNotSent, .untrustedRootSent, .leafAloneUntrusted, .untrustedUnknownShape,
-                                      .onlyIntermediateTrusted, .staleRoot, .emptyTrustStore, .caFileUnusable, .nonStrictCA]
-        let notesApply = [.shell, .macOS, .windows].contains(context) && rootCauses.contains(cause)
+        let notesApply = [.shell, .macOS, .windows].contains(context) && Self.versionNoteCauses.contains(cause)
         var all = (notesApply ? versionNotes : []) + lines
         if let via, cause.involvesTheRoot, context == .shell, let library = ClientFamily.named(via) {
             all += ["# the error came from \(library.name) inside \(family.name), which the setting above may not reach; for \(library.name):"]
@@ -45,6 +43,10 @@ extension ErrorExplanation {
         let ca = caFile ?? GatewayRoot.placeholder
         return all.map { CombinedBundle.render($0, windows: context == .windows).replacing("{CA}", with: ca) }
     }
+
+    /// The causes whose fix is about where the client reads its roots (or, for Python, its strict flag).
+    static let versionNoteCauses: Set<Cause> = [.untrustedRootNotSent, .untrustedRootSent, .leafAloneUntrusted, .untrustedUnknownShape,
+                                                .onlyIntermediateTrusted, .staleRoot, .emptyTrustStore, .caFileUnusable, .nonStrictCA]
 
     /// The command that shows what the server (or the gateway in its place) presents.
     func peek(_ fields: String) -> String {

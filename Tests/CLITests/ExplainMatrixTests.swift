@@ -357,12 +357,7 @@ import TestSupport
                     return events.contains { $0["type"] as? String == "request" }
                         || result.status == 0 && events.contains { $0["type"] as? String == "tls_established" }
                 }
-                var requestSeen = accepted()
-                let waitUntil = Date().addingTimeInterval(Self.clientAccepts[Self.key(client.id, failure)] == nil ? 0 : 3)
-                while !requestSeen, Date() < waitUntil {
-                    Thread.sleep(forTimeInterval: 0.05)
-                    requestSeen = accepted()
-                }
+                let requestSeen = eventually(timeout: Self.clientAccepts[Self.key(client.id, failure)] == nil ? 0 : 3, accepted)
                 cells.append(Cell(client: client.id, failure: failure, clientStatus: result.status, output: result.output, reading: reading,
                                   requestSeen: requestSeen))
             }

@@ -152,10 +152,7 @@ import TestSupport
 
             #expect(!fixture.proxy.recordedEvents.isEmpty)
             // The tunnel's close is recorded just after curl exits: wait for it, or it lands after `last`.
-            let deadline = Date().addingTimeInterval(10)
-            while !fixture.proxy.recordedEvents.contains(where: { $0.type == .tunnelClosed && $0.host == "other.broken.test" }), Date() < deadline {
-                try await Task.sleep(nanoseconds: 20_000_000)
-            }
+            _ = try fixture.waitForEvent { $0.type == .tunnelClosed && $0.host == "other.broken.test" }
             let last = fixture.proxy.lastFlowSequence
             let reset = try json(try admin(fixture, "/v1/reset", ["-X", "POST"]).body)
             #expect(reset["status"] as? String == "reset" && reset["next"] as? Int == last, "\(reset)")

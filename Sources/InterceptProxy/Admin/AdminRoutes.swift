@@ -1,5 +1,4 @@
 import CertForge
-import Glibc
 import FoundationEssentials
 import EssentialsSupport
 
@@ -32,17 +31,9 @@ final class AdminRoutes: @unchecked Sendable {
         do { query = try Self.query(parts.count > 1 ? String(parts[1]) : "") } catch let error as AdminInputError {
             return reply(error.reply, nil)
         } catch { return reply(AdminReply.error(400, field: "query", "\(error)"), nil) }
-        if FlowView.paths.contains(path) {
-            guard head.method == "GET" else {
-                var answer = AdminReply.error(405, field: "method", "\(path) takes GET, not \(head.method.prefix(20))")
-                answer.extraHeaders = [("Allow", "GET")]
-                return reply(answer, nil)
-            }
-            if let (key, _) = query.first { return reply(AdminReply.error(400, field: key, "\(path) takes no query parameter '\(key.prefix(100))'"), nil) }
-            return reply(FlowView.reply(for: path)!, nil)
-        }
+        let isFlowView = FlowView.paths.contains(path)
         let name = path.hasPrefix("/v1/") ? String(path.dropFirst(4)) : ""
-        let allowed = Self.methods[name] ?? Self.methods[Self.certificate(name) == nil ? "" : "ca"]
+        let allowed = isFlowView ? ["GET"] : Self.methods[name] ?? Self.methods[Self.certificate(name) == nil ? "" : "ca"]
         guard let allowed else {
             return reply(AdminReply.error(404, field: "path", "no endpoint \(path.prefix(200)); the control API's are under /v1: health, ready, ca.pem, ca.crt, ca.der, ca.p12, public-ca.pem (and .crt, .der, .p12), flows, reset, failures, map-remote, bypass, world, shutdown; the flow view is at /ui"), nil)
         }
@@ -54,6 +45,7 @@ final class AdminRoutes: @unchecked Sendable {
         if name != "flows", let (key, _) = query.first {
             return reply(AdminReply.error(400, field: key, "\(path) takes no query parameter '\(key.prefix(100))'"), nil)
         }
+        if isFlowView, let page = FlowView.reply(for: path) { return reply(page, nil) }
         do {
             switch (head.method, name) {
             case ("GET", "health"): reply(AdminReply.json(200, ["status": "ok"]), nil)
@@ -91,18 +83,13 @@ final class AdminRoutes: @unchecked Sendable {
         let host = head.header("Host") ?? ""
         let name = host.hasPrefix("[") ? String(host.prefix { $0 != "]" }.dropFirst()) : String(host.prefix { $0 != ":" })
         if let address, ["127.0.0.1", "::1"].contains(address.host) || address.host.hasPrefix("127."),
-           !name.isEmpty, name.lowercased() != "localhost", !Self.isIPLiteral(name) {
+           !name.isEmpty, name.lowercased() != "localhost", !SocketAddress.isIPLiteral(name) {
             return AdminReply.error(403, field: "Host", "the control API on loopback answers only a Host of localhost or an IP address, not '\(host.prefix(100))' (DNS rebinding)")
         }
         if head.method != "GET", let origin = head.header("Origin"), origin != "http://\(host)" {
             return AdminReply.error(403, field: "Origin", "a request from the web page \(origin.prefix(100)) may not change the proxy; send it without an Origin (curl, a harness)")
         }
         return nil
-    }
-
-    private static func isIPLiteral(_ text: String) -> Bool {
-        var v4 = in_addr(), v6 = in6_addr()
-        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
     }
 
     private static let methods: [String: [String]] = [

@@ -97,7 +97,7 @@ final class TLSServerSession: @unchecked Sendable {
             return
         }
         certificateInstalled = true
-        presentedChain = ([chain.leaf] + chain.chain).map { $0.subject.commonName ?? $0.subject.description }.joined(separator: " < ")
+        presentedChain = chain.sentNames
     }
 
     /// The protocol_name_list of the ALPN extension (RFC 7301).

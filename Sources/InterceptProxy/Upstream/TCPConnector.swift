@@ -135,8 +135,11 @@ private final class PendingConnect: PollTarget, @unchecked Sendable {
 
 extension SocketAddress {
     /// Whether the host is an IP literal (no name resolution needed).
-    var isNumeric: Bool {
+    var isNumeric: Bool { Self.isIPLiteral(host) }
+
+    /// Whether `text` is an IPv4 or IPv6 address (no brackets).
+    static func isIPLiteral(_ text: String) -> Bool {
         var v4 = in_addr(), v6 = in6_addr()
-        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
     }
 }
