@@ -90,7 +90,7 @@ extension ProxyProcess {
         let started = Date()
         try proxy.expectServes("recovered.example")
         #expect(Date().timeIntervalSince(started) < 5)
-        #expect(proxy.process.stderr.contains("accepting connections again after"), "\(proxy.process.stderr)")
+        #expect(eventually { proxy.process.stderr.contains("accepting connections again after") }, "\(proxy.process.stderr)")
 
         #expect(try held.close(800) == 0)
         let released = eventually(timeout: 15, interval: 0.05) { proxy.status.openDescriptors <= baseDescriptors }
