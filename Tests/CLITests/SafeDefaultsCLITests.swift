@@ -88,6 +88,8 @@ extension ProxyProcess {
             #expect(outside.status == 60 && outside.stderr.hasPrefix("curl: (60) SSL certificate problem: permitted subtree violation\n"), "\(outside)")
         }
         let warning = "the certificate forged for outside.com is outside the CA's name constraints (permitted subtree violation): clients that enforce them will reject it"
+        // Logged when the proxy reads each client's alert, and read by the test through a pipe.
+        #expect(eventually { proxy.log.contains("rejected the certificate for outside.com") }, "\(proxy.log)")
         #expect(proxy.log.components(separatedBy: warning).count == 2, "\(proxy.log)")
         #expect(!proxy.log.contains("forged for api.test"))
         #expect(proxy.log.contains("rejected the certificate for outside.com: certificate_unknown; the certificate is outside the CA's name constraints (permitted subtree violation), see ca init --name-constraints"), "\(proxy.log)")

@@ -103,6 +103,8 @@ import TestSupport
 
             // Nothing newer: an empty page after about the wait asked for.
             let next = try #require(page["next"] as? Int)
+            // The tunnel's close is recorded when the proxy reads curl's close, which can be after curl exits.
+            _ = try fixture.waitForEvent { $0.type == .tunnelClosed && $0.host == "polled.example" }
             let later = fixture.proxy.lastFlowSequence
             let started = Date()
             let idle = try json(try admin(fixture, "/v1/flows?since=\(later)&wait=1").body)

@@ -91,6 +91,8 @@ import TestSupport
             #expect(trusted.status == 0, "\(trusted)")
             let rejected = try run("curl", ["-sS", "--max-time", "20", "-x", fixture.proxyURL, "https://rejected-chain.example/"], environment: cleanEnvironment())
             #expect(rejected.status == 60, "\(rejected)")
+            // tls_failed is recorded when the proxy reads curl's alert, which can be after curl exits.
+            _ = try fixture.waitForEvent { $0.type == .tlsFailed && $0.host == "rejected-chain.example" }
             let page = await fixture.proxy.flows(since: 0)
             let shown = page.events.map(\.event).filter { $0.type == .tlsEstablished || $0.type == .tlsFailed }
             let established = try #require(shown.first { $0.type == .tlsEstablished })
