@@ -12,6 +12,9 @@ final class AdminServer: @unchecked Sendable {
     private let routes: AdminRoutes
     private let lock = PthreadMutex()
     private var live: [ObjectIdentifier: AdminConnection] = [:]
+    /// Connections admitted and not yet closed, counted at accept: `live` fills in later, on a
+    /// loop, so a burst counted by it alone could pass the limit.
+    private var admitted = 0
 
     init(address: SocketAddress, group: EventLoopGroup, configuration: ProxyConfiguration, routes: AdminRoutes) throws {
         // Beyond loopback, the same default as the proxy's port: loopback and private networks.
@@ -24,7 +27,7 @@ final class AdminServer: @unchecked Sendable {
                 if let allowList, !allowList.allows(peer?.host ?? "") {
                     return .refuse(farewell: AdminReply.error(403, field: "client", "\(peer?.host ?? "this address") may not use the control API (--allow-clients)").serialized())
                 }
-                guard box.server?.hasRoom ?? false else {
+                guard box.server?.reserveRoom() ?? false else {
                     return .refuse(farewell: AdminReply.error(503, field: "connections", "the control API serves at most \(AdminServer.maximumConnections) connections at once").serialized())
                 }
                 return .serve
@@ -49,11 +52,21 @@ final class AdminServer: @unchecked Sendable {
         return SocketAddress(host: host, port: port)
     }
 
-    private var hasRoom: Bool { lock.withLock { live.count < Self.maximumConnections } }
+    /// Takes a place for a connection being accepted; false when all are taken.
+    private func reserveRoom() -> Bool {
+        lock.withLock {
+            guard admitted < Self.maximumConnections else { return false }
+            admitted += 1
+            return true
+        }
+    }
 
     private func adopt(_ connection: Connection) {
         let admin = AdminConnection(connection: connection, routes: routes) { [weak self] closed in
-            _ = self?.lock.withLock { self?.live.removeValue(forKey: ObjectIdentifier(closed)) }
+            guard let self else { return }
+            lock.withLock {
+                if live.removeValue(forKey: ObjectIdentifier(closed)) != nil { admitted -= 1 }
+            }
         }
         lock.withLock { live[ObjectIdentifier(admin)] = admin }
         admin.start()
