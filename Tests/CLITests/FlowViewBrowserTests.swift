@@ -33,8 +33,8 @@ import TestSupport
         #expect(page["trustingClientStatus"] as? Int == 0 && page["rejectingClientStatus"] as? Int != 0, "the clients did not behave: \(page)")
         #expect(page["liveBeforeClients"] as? Bool == true, "\(page)")
         #expect(page["outcomes"] as? [String: String] == ["trusted.example": "trusted", "rejected.example": "rejected"], "\(page)")
-        let seconds = try #require(page["secondsUntilBothHosts"] as? Double, "both hosts did not show within 5 s: \(page)")
-        #expect(seconds < 5)
+        let seconds = try #require(page["secondsUntilBothHosts"] as? Double, "both hosts did not show within 10 s: \(page)")
+        #expect(seconds < 10, "a few seconds, with room for a loaded machine")
         let rows = page["rows"] as? [String: [String]] ?? [:]
         #expect(rows["rejected.example"] == ["rejected.example", "gateway", "rejected", "unknown_ca", "OpenSSL", "0", "1"], "\(rows)")
         #expect(rows["trusted.example"]?[2...6] == ["trusted", "", "OpenSSL", "1", "0"], "\(rows)")

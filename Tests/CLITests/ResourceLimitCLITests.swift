@@ -89,7 +89,7 @@ extension ProxyProcess {
         #expect(try held.close(300) == 800)
         let started = Date()
         try proxy.expectServes("recovered.example")
-        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(Date().timeIntervalSince(started) < 10, "served soon after, not at a later retry")
         #expect(eventually { proxy.process.stderr.contains("accepting connections again after") }, "\(proxy.process.stderr)")
 
         #expect(try held.close(800) == 0)
@@ -109,11 +109,13 @@ extension ProxyProcess {
         let burst = try HeldConnections(port: proxy.port, most: 20)
         defer { burst.stop() }
         #expect(try burst.open(20) == 20)  // the handshakes complete in the kernel; the proxy then refuses each
-        let counted = (try? proxy.waitForEvents(timeout: 5, "20 refused connections") { events in
+        let counted = (try? proxy.waitForEvents(timeout: 15, "20 refused connections") { events in
             events.filter { $0["cause"] as? String == "connection_limit" }.compactMap { $0["count"] as? Int }.reduce(0, +) == 20 ? true : nil
         }) != nil
         let events = try proxy.errors("connection_limit")
-        #expect(counted && events.compactMap { $0["count"] as? Int } == [1, 19], "\(events)")
+        // The first at once, the rest counted (in one line when the burst fits in one second).
+        let counts = events.compactMap { $0["count"] as? Int }
+        #expect(counted && counts.first == 1 && counts.reduce(0, +) == 20 && counts.count <= 3, "\(events)")
         #expect(events.allSatisfy { $0["status"] as? Int == 503 && $0["connection"] as? Int == 0 })
         #expect((events.first?["detail"] as? String) == "refused 1 connection with 503: 10 open, the limit (--max-connections)")
 

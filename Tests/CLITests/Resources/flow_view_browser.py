@@ -111,14 +111,14 @@ def main():
             found = {host: cells[2] for host, cells in table(driver).items()}
             return found if {"trusted.example", "rejected.example"} <= set(found) else None
 
-        seen = wait_for("both hosts", outcomes, 5)
+        seen = wait_for("both hosts", outcomes, 10)
         result["secondsUntilBothHosts"] = round(time.monotonic() - started, 2) if seen else None
         result["outcomes"] = seen or {host: cells[2] for host, cells in table(driver).items()}
         result["rows"] = table(driver)
 
         # The hostile values, shown as text and run as nothing.
         select(driver, "trusted.example")
-        detail = wait_for("detail", lambda: driver.find_element(By.ID, "detail-connections").text or None, 5) or ""
+        detail = wait_for("detail", lambda: driver.find_element(By.ID, "detail-connections").text or None, 15) or ""
         result["hostileShownAsText"] = ("x-hostile: " + HOSTILE) in detail
         result["longValueShown"] = LONG in detail
         result["pathShownAsText"] = "path-<b>bold</b>" in detail
@@ -129,11 +129,10 @@ def main():
         result["boldElements"] = driver.execute_script("return document.querySelectorAll('b').length")
 
         select(driver, "rejected.example")
-        fix = wait_for("fix", lambda: driver.find_element(By.ID, "detail-fix").text or None, 5) or ""
+        fix = wait_for("fix", lambda: driver.find_element(By.ID, "detail-fix").text or None, 15) or ""
         result["rejectionFix"] = fix
         Select(driver.find_element(By.ID, "filter-outcome")).select_by_value("rejected")
-        time.sleep(0.3)
-        result["filteredHosts"] = list(table(driver))
+        result["filteredHosts"] = wait_for("filtered", lambda: (lambda hosts: hosts if hosts == ["rejected.example"] else None)(list(table(driver))), 5) or list(table(driver))
         Select(driver.find_element(By.ID, "filter-outcome")).select_by_value("")
         time.sleep(0.3)
         select(driver, "rejected.example")
@@ -147,7 +146,7 @@ def main():
         proxy, info = start_proxy(arguments.proxy_binary, ca_dir, admin_port, scratch)
         result["liveAfterRestart"] = bool(wait_for("live again", lambda: driver.find_element(By.ID, "status").text == "live", 10))
         trusting_client(info, "after-restart.example")
-        after = wait_for("after restart", lambda: (lambda hosts: hosts if "after-restart.example" in hosts else None)(list(table(driver))), 5)
+        after = wait_for("after restart", lambda: (lambda hosts: hosts if "after-restart.example" in hosts else None)(list(table(driver))), 15)
         result["hostsAfterRestart"] = after
     finally:
         if driver is not None:
