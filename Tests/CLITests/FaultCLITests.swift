@@ -131,7 +131,7 @@ private func flowEvents(_ path: String) throws -> (events: [[String: Any]], unre
         let scratch = try TemporaryDirectory()
         let caFile = try scratch.write("origin-ca.pem", authority.rootCertificate.pemString)
         let origin = try NginxOrigin(chain: try LeafForge(authority: authority).chain(for: "origin.test"),
-                                     files: ["small": Array("small response\n".utf8)], sparse: ["big": 64 << 20, "mid": 2 << 20])
+                                     files: ["small": Array("small response\n".utf8)], sparse: ["big": 64 << 20, "mid": 512 << 10])
         defer { origin.stop() }
         let flows = scratch.path("flows.jsonl"), har = scratch.path("flows.har")
         let proxy = try flowLogProxy(flows: flows, arguments: ["--har", har, "--map-remote", "origin.test:443=127.0.0.1:\(origin.port)", "--upstream-ca", caFile])
@@ -160,7 +160,7 @@ private func flowEvents(_ path: String) throws -> (events: [[String: Any]], unre
             #expect(result.status != 0 && Int(result.stdout).map { $0 < 64 << 20 } == true, "\(result)")
         }
         let finished = try finishing.wait(timeout: 60)
-        #expect(finished.status == 0 && finished.stdout == "200 \(2 << 20)", "\(finished)")
+        #expect(finished.status == 0 && finished.stdout == "200 \(512 << 10)", "\(finished)")
 
         let (events, unreadable) = try flowEvents(flows)
         #expect(unreadable == 0)

@@ -182,7 +182,9 @@ import TestSupport
             #expect(messages.all.filter { $0.contains("falls behind") }.count == 1, "\(messages.all)")
 
             // The reader reads again; the stop waits for the writer, which then closes its end (EOF).
-            let received = Task.detached { () -> [UInt8] in
+            // A thread of its own, not a task: a blocking read on the concurrency pool could wait
+            // behind other tests' blocking calls longer than the writer waits at stop.
+            let received = BlockingReader { () -> [UInt8] in
                 var bytes: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 65_536)
                 let deadline = Date() + 30
                 while Date() < deadline {
@@ -196,12 +198,30 @@ import TestSupport
                 return bytes
             }
             await proxy.stop()
-            let lines = String(decoding: await received.value, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            let lines = String(decoding: received.value(timeout: 40), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
             #expect(lines.last == "", "ends with a whole line")
             let objects = lines.dropLast().compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             #expect(objects.count == lines.count - 1, "every line whole")
             #expect(objects.count == proxy.recordedEvents.count - dropped, "\(objects.count) lines, \(proxy.recordedEvents.count) events, \(dropped) dropped")
             #expect(messages.all.contains("\(dropped) flow events were not written to the flow log \(path): its writer fell behind (they were recorded in memory)"), "\(messages.all)")
         }
+    }
+}
+
+/// Runs a blocking body on a thread of its own; `value` waits for its result.
+private final class BlockingReader: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: [UInt8] = []
+
+    init(_ body: @escaping @Sendable () -> [UInt8]) {
+        Thread.detachNewThread { [self] in
+            result = body()
+            done.signal()
+        }
+    }
+
+    /// The body's result, or nothing when it did not end within `timeout` seconds.
+    func value(timeout: TimeInterval) -> [UInt8] {
+        done.wait(timeout: .now() + timeout) == .success ? result : []
     }
 }

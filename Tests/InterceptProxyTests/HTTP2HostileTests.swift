@@ -136,22 +136,23 @@ import TestSupport
     @Test func anIdleConnectionGetsGoAwayAfterTheTimeout() async throws {
         try await withProxy(configure: { $0.http2IdleTimeout = 1.5 }) { fixture in
             // A request, then PINGs for 2 s keep the connection alive (each frame moves the deadline);
-            // then silence: GOAWAY NO_ERROR about 1.5 s later.
+            // then silence: GOAWAY NO_ERROR 1.5 s after the last PING. Timed from sending it (the
+            // proxy cannot have received it earlier), so a late wake-up here cannot make it look early.
             let result = try hostileH2Client(fixture, script: """
                 send(headers(1, "/idle"))
                 read_all(5, until=lambda: 1 in summary["ended"])
                 for _ in range(8):
+                    last_ping = time.monotonic()
                     send(frame(6, 0, 0, b"keepaliv"))
                     read_all(0.25, stop=lambda f: f[0] == 7)
                 alive = summary["goaway"] is None
-                started = time.time()
-                read_all(5)
+                read_all(15)
                 report()
-                print("alive while pinged", alive, "closed after", round(time.time() - started, 1))
+                print("alive while pinged", alive, "closed after", round(time.monotonic() - last_ping, 2))
                 """)
             #expect(result.stdout.contains("goaway NO_ERROR last=1") && result.stdout.contains("eof True"), "\(result)")
             let closedAfter = result.stdout.firstMatch(of: /alive while pinged True closed after ([\d.]+)/).flatMap { Double($0.1) }
-            #expect(closedAfter != nil && closedAfter! >= 1.2 && closedAfter! < 4, "\(result)")
+            #expect(closedAfter != nil && closedAfter! >= 1.45 && closedAfter! < 10, "\(result)")
             let errors = fixture.proxy.recordedEvents.filter { $0.type == .error }
             #expect(errors.count == 1 && errors.first?.cause == .idleTimeout && errors.first?.detail == "h2 connection idle for 1.5 s", "\(errors)")
             try expectServesAndCleansUp(fixture)
