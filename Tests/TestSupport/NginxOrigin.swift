@@ -39,37 +39,52 @@ public final class NginxOrigin: @unchecked Sendable {
         for path in [scratch.url.path, www, certificate, key] {
             try FileManager.default.setAttributes([.posixPermissions: path.hasSuffix(".pem") || path.hasSuffix(".key") ? 0o644 : 0o755], ofItemAtPath: path)
         }
-        port = try freeLoopbackPort()
-        let config = """
-            \(getuid() == 0 ? "user root;" : "")
-            worker_processes 1;
-            daemon off;
-            error_log stderr notice;
-            pid \(scratch.path("nginx.pid"));
-            events { worker_connections 1024; }
-            http {
-                log_format sent 'ACCESS $request_uri $status $bytes_sent';
-                access_log /dev/stderr sent;
-                client_body_temp_path \(scratch.path("tmp-body"));
-                proxy_temp_path \(scratch.path("tmp-proxy"));
-                fastcgi_temp_path \(scratch.path("tmp-fastcgi"));
-                uwsgi_temp_path \(scratch.path("tmp-uwsgi"));
-                scgi_temp_path \(scratch.path("tmp-scgi"));
-                keepalive_requests \(keepaliveRequests);
-                server {
-                    listen 127.0.0.1:\(port) ssl\(http2 ? " http2" : "");
-                    ssl_certificate \(certificate);
-                    ssl_certificate_key \(key);
-                    root \(www);
-                    default_type application/octet-stream;
-                    add_header x-origin-protocol $server_protocol always;
-                }
-            }
+        func configuration(port: Int) -> String {
             """
-        let configFile = try scratch.write("nginx.conf", config)
-        server = try startServer("nginx", ["-c", configFile, "-p", scratch.url.path, "-e", scratch.path("error.log")])
-        // The master listens before it starts its worker, and says so (error_log at notice, above).
-        try server.waitFor("start worker process")
+                \(getuid() == 0 ? "user root;" : "")
+                worker_processes 1;
+                daemon off;
+                error_log stderr notice;
+                pid \(scratch.path("nginx.pid"));
+                events { worker_connections 1024; }
+                http {
+                    log_format sent 'ACCESS $request_uri $status $bytes_sent';
+                    access_log /dev/stderr sent;
+                    client_body_temp_path \(scratch.path("tmp-body"));
+                    proxy_temp_path \(scratch.path("tmp-proxy"));
+                    fastcgi_temp_path \(scratch.path("tmp-fastcgi"));
+                    uwsgi_temp_path \(scratch.path("tmp-uwsgi"));
+                    scgi_temp_path \(scratch.path("tmp-scgi"));
+                    keepalive_requests \(keepaliveRequests);
+                    server {
+                        listen 127.0.0.1:\(port) ssl\(http2 ? " http2" : "");
+                        ssl_certificate \(certificate);
+                        ssl_certificate_key \(key);
+                        root \(www);
+                        default_type application/octet-stream;
+                        add_header x-origin-protocol $server_protocol always;
+                    }
+                }
+                """
+        }
+        // The port is picked free, then bound by nginx: another test may take it in between, so
+        // nginx's "Address already in use" means a new port, not a failure.
+        var attempt = 0
+        while true {
+            attempt += 1
+            let candidate = try freeLoopbackPort()
+            let configFile = try scratch.write("nginx.conf", configuration(port: candidate))
+            let started = try startServer("nginx", ["-c", configFile, "-p", scratch.url.path, "-e", scratch.path("error.log")])
+            do {
+                // The master listens before it starts its worker, and says so (error_log at notice, above).
+                try started.waitFor("start worker process")
+                port = candidate
+                server = started
+                return
+            } catch where attempt < 5 && started.output.contains("Address already in use") {
+                started.stop(signal: SIGTERM)
+            }
+        }
     }
 
     /// SIGTERM: nginx's master takes its workers down too (SIGKILL would orphan them).
