@@ -40,16 +40,18 @@ def open_fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def settled_fds(pid, timeout=2.0):
-    """The descriptor count once it stops falling (connections of the last batch finish closing)."""
+def settled_fds(pid, timeout=5.0, steady=0.3):
+    """The descriptor count once it stops falling (connections of the last batch finish closing):
+    unchanged for `steady` seconds, long enough that a loaded machine's closes are not missed."""
     deadline = time.monotonic() + timeout
-    last = open_fds(pid)
+    last, since = open_fds(pid), time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.05)
         now = open_fds(pid)
-        if now == last:
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= steady:
             return now
-        last = now
     return last
 
 
