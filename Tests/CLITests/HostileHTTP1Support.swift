@@ -47,14 +47,17 @@ extension RawClient {
     }
 
     /// CONNECT to origin.test, TLS with the proxy's root, one well-formed request and its answer
-    /// (unless `first` is empty), then `then` (and, a second later, a half-close if asked); returns
-    /// everything read after the CONNECT's answer until the proxy closed.
+    /// (unless `first` is empty), then `then` (and, three seconds later, a half-close if asked);
+    /// returns everything read after the CONNECT's answer until the proxy closed.
     static func throughTunnel(port: Int, root: String, first: String, then payload: [UInt8], halfClose: Bool = false) throws -> String {
         var steps: [Step] = [.send("CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\n\r\n"), .readHead,
                              .tls(serverName: "origin.test", caFile: root, alpn: ["http/1.1"])]
         if !first.isEmpty { steps += [.send(first), .readUntil("origin saw")] }
         steps.append(.sendBytes(payload))
-        if halfClose { steps += [.sleep(1), .shutdownWrite] }  // the head and the first chunk reach the origin first
+        // The head and the first chunk reach the origin first: without a `first` request the proxy
+        // dials it (TCP and TLS) in this time, 3 s to allow for a loaded machine. The client sees
+        // nothing it could wait for instead until it closes.
+        if halfClose { steps += [.sleep(3), .shutdownWrite] }
         let outcome = try run(port: port, steps + [.readToClose(timeout: 10)])
         guard let connected = outcome.received.range(of: "\r\n\r\n") else { return outcome.received + marker(outcome) }
         return String(outcome.received[connected.upperBound...]) + marker(outcome)

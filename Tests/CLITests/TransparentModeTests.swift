@@ -6,11 +6,16 @@ import TestSupport
 /// kernel redirects TCP bound for the reserved test ranges (198.18.0.0/15, 2001:2::/48, never
 /// routed anywhere) to the proxy, and clients that were never told about a proxy meet it anyway.
 @Suite struct TransparentModeTests {
+    /// The script's exit status when the proxy never listened.
+    static let notReady: Int32 = 97
+
     /// Runs `clients` (shell lines) in a fresh network namespace whose TCP to the test ranges goes
     /// to a proxy started there with `arguments`; returns what they printed and the flow log.
     static func inNamespace(_ arguments: [String], redirectPort: Int = 8080, clients: String) throws -> (output: String, flows: String) {
         let scratch = try TemporaryDirectory()
-        let flows = scratch.path("flows.jsonl"), ca = scratch.path("ca")
+        let flows = scratch.path("flows.jsonl"), ca = scratch.path("ca"), log = scratch.path("proxy.log")
+        // A copy of the run's shared CA: no key generation before the proxy listens.
+        try FileManager.default.copyItem(atPath: try ProxyProcess.sharedCA(), toPath: ca)
         let proxy = ([CLI.binary, "run", "--offline", "--transparent", "--listen-host", "localhost", "--port", "8080",
                       "--ca-dir", ca, "--flows", flows] + arguments).map { "'\($0)'" }.joined(separator: " ")
         let script = """
@@ -20,8 +25,10 @@ import TestSupport
             ip -6 route add local 2001:2::/48 dev lo
             iptables -t nat -A OUTPUT -p tcp -d 198.18.0.0/15 -j REDIRECT --to-ports \(redirectPort)
             ip6tables -t nat -A OUTPUT -p tcp -d 2001:2::/48 -j REDIRECT --to-ports \(redirectPort)
-            \(proxy) > \(scratch.path("proxy.log")) 2>&1 &
-            for i in $(seq 100); do [ -s \(ca)/zscaler/root-ca.pem ] && grep -q listening \(scratch.path("proxy.log")) && break; sleep 0.1; done
+            \(proxy) > \(log) 2>&1 &
+            # Up to 30 s, as ProxyProcess allows; a proxy that never listens fails the test here.
+            for i in $(seq 300); do grep -q listening \(log) && break; sleep 0.1; done
+            grep -q listening \(log) || { echo "the proxy did not listen within 30 s:"; cat \(log); kill %1; exit \(Self.notReady); }
             ROOT=\(ca)/zscaler/root-ca.pem
             set +e
             {
@@ -31,6 +38,7 @@ import TestSupport
             """
         let result = try run("unshare", ["--net", "bash", "-c", script], environment: cleanEnvironment())
         #expect(!result.stderr.contains("unshare: unshare failed"), "a network namespace needs root or user namespaces: \(result)")
+        #expect(result.status != Self.notReady, "\(result)")
         return (result.stdout + result.stderr, (try? String(contentsOfFile: flows, encoding: .utf8)) ?? "")
     }
 

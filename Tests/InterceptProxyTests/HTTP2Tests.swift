@@ -98,14 +98,15 @@ import TestSupport
     @Test func aSlowStreamDelaysNoOtherAndIsRecordedUnanswered() async throws {
         try await withForwardingOrigin { fixture in
             // One connection: /slow (the origin sleeps 30 s) beside 20 quick streams; curl gives up on
-            // /slow after 4 s (and then on the connection).
+            // /slow after 15 s (and then on the connection). The quick ones must end well before that
+            // (10 s leaves a loaded machine room), so none waited for /slow.
             let quick = (0..<20).flatMap { ["-o", "/dev/null", "https://\(MappedOrigin.host)/bytes/\(100 + $0)"] }
-            let result = try fixture.proxy.curl(["--cacert", fixture.proxy.rootFile, "--http2", "--parallel", "--parallel-max", "30", "--max-time", "4",
+            let result = try fixture.proxy.curl(["--cacert", fixture.proxy.rootFile, "--http2", "--parallel", "--parallel-max", "30", "--max-time", "15",
                                                  "-w", "%{http_code} %{time_total} %{url}\\n", "-o", "/dev/null", "https://\(MappedOrigin.host)/slow"] + quick)
             let lines = result.stdout.split(separator: "\n")
             let slow = lines.filter { $0.hasSuffix("/slow") }, fast = lines.filter { !$0.hasSuffix("/slow") }
             #expect(slow.count == 1 && slow[0].hasPrefix("000 "), "\(result.stdout)")
-            #expect(fast.count == 20 && fast.allSatisfy { $0.hasPrefix("200 ") && Double($0.split(separator: " ")[1])! < 3 }, "\(result.stdout)")
+            #expect(fast.count == 20 && fast.allSatisfy { $0.hasPrefix("200 ") && Double($0.split(separator: " ")[1])! < 10 }, "\(result.stdout)")
             let unanswered = try fixture.proxy.waitForEvent { $0.type == .error && ($0.cause == .h2StreamReset || $0.cause == .clientClosed) }
             #expect(unanswered.url?.hasSuffix("/slow") == true, "\(unanswered)")
         }

@@ -43,11 +43,11 @@ import TestSupport
             let scratch = try TemporaryDirectory(), slowBody = scratch.path("big")
             let slow = try fixture.startCurl(["--cacert", fixture.rootFile, "--http2", "--limit-rate", "512K", "--max-time", "20", "-o", slowBody,
                                               "-w", "%{size_download}", "https://\(MappedOrigin.host)/big"])
-            // The slow reader is well into its download (1 MiB is two seconds at its rate): its
-            // stream's windows are full, the connection's data keeps coming for it.
+            // Waited for, not slept: the slow reader is well into its download (1 MiB is two seconds
+            // at its rate), its windows long full.
             try FaultTests.waitForDownload(slowBody, bytes: 1 << 20)
             let quick = try fixture.curl(["--cacert", fixture.rootFile, "--http2", "-w", " %{time_total}", "https://\(MappedOrigin.host)/small"])
-            // Answered while the slow stream still holds its share of the upstream connection.
+            // Answered while the slow reader is still being held back: it blocks nothing else.
             #expect(slow.isRunning, "the slow reader had ended before the quick request was answered: \(slow.output)")
             #expect(quick.stdout.hasPrefix("small\n") && Double(quick.stdout.split(separator: " ").last ?? "99")! < 8, "\(quick)")
             let result = try slow.wait()
