@@ -31,9 +31,7 @@ struct HealthcheckCommand: ParsableCommand {
     /// The address probed and the request sent there.
     private func target() throws -> (SocketAddress, String) {
         let text = proxy ?? admin ?? ProcessInfo.processInfo.environment["INTERCEPT_PROXY_ADMIN"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1:8081"
-        let given = try InterceptProxy.parseAdminAddress(text)
-        let host = given.host == "0.0.0.0" ? "127.0.0.1" : given.host == "::" ? "::1" : given.host
-        let address = SocketAddress(host: host, port: given.port)
+        let address = try InterceptProxy.parseAdminAddress(text).reachableLocally
         let request = proxy == nil
             ? "GET /v1/health HTTP/1.1\r\nHost: \(address)\r\nConnection: close\r\n\r\n"
             : "GET http://intercept-proxy.test/health HTTP/1.1\r\nHost: intercept-proxy.test\r\nConnection: close\r\n\r\n"

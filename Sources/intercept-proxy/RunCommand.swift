@@ -162,15 +162,6 @@ struct RunCommand: ParsableCommand {
         valueName: "HOST:PORT"))
     var admin: String?
 
-    /// The control API's address as a browser reaches it: a wildcard bind is reached on loopback.
-    static func urlHost(_ address: SocketAddress) -> String {
-        switch address.host {
-        case "0.0.0.0": return "127.0.0.1:\(address.port)"
-        case "::": return "[::1]:\(address.port)"
-        default: return address.description
-        }
-    }
-
     private static func environment(_ name: String) -> String? {
         ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
     }
@@ -310,7 +301,7 @@ struct RunCommand: ParsableCommand {
             + (configuration.bypassHosts.isEmpty ? "" : ", \(configuration.bypassHosts.count) bypass rule\(configuration.bypassHosts.count == 1 ? "" : "s")")
         let banner = "intercept-proxy listening on \(addresses) (profile \(proxy.profile.storageName), \(mode)); clients must trust \(caFile)"
             + (proxy.publicRootCertificateFile.map { "; public stand-in root \($0)" } ?? "")
-            + (proxy.adminAddress.map { "; flow view http://\(Self.urlHost($0))/ui" } ?? "")
+            + (proxy.adminAddress.map { "; flow view http://\($0.reachableLocally)/ui" } ?? "")
 
         // Signals are watched before anything announces readiness: ready means ready to be stopped.
         proxy.onShutdownRequest = {  // POST /v1/shutdown: as SIGTERM

@@ -82,7 +82,7 @@ final class AdminRoutes: @unchecked Sendable {
     static func browserGuard(_ head: HTTPRequestHead, listening address: SocketAddress?) -> AdminReply? {
         let host = head.header("Host") ?? ""
         let name = host.hasPrefix("[") ? String(host.prefix { $0 != "]" }.dropFirst()) : String(host.prefix { $0 != ":" })
-        if let address, ["127.0.0.1", "::1"].contains(address.host) || address.host.hasPrefix("127."),
+        if let address, ClientAllowList.isLoopback(listenHost: address.host),
            !name.isEmpty, name.lowercased() != "localhost", !SocketAddress.isIPLiteral(name) {
             return AdminReply.error(403, field: "Host", "the control API on loopback answers only a Host of localhost or an IP address, not '\(host.prefix(100))' (DNS rebinding)")
         }

@@ -104,8 +104,10 @@ public struct ClientAllowList: Sendable, Equatable {
         let host = listenHost.lowercased()
         if host == "localhost" { return true }
         guard let address = bits(of: host) else { return false }
-        return (try! ClientAllowList(["127.0.0.0/8", "::1"])).ranges.contains { $0.contains(address) }
+        return loopback.ranges.contains { $0.contains(address) }
     }
+
+    private static let loopback = try! ClientAllowList(["127.0.0.0/8", "::1"])
 
     /// The list a configuration asks for: the given ranges, else the private networks when the
     /// proxy listens beyond loopback, else nil (everyone who can connect).

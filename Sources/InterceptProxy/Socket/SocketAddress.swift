@@ -16,6 +16,15 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
     /// `127.0.0.1:8080` or `[::1]:8080`.
     public var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
+    /// The address a client on this machine dials: a wildcard bind is reached on loopback.
+    public var reachableLocally: SocketAddress {
+        switch host {
+        case "0.0.0.0": return SocketAddress(host: "127.0.0.1", port: port)
+        case "::": return SocketAddress(host: "::1", port: port)
+        default: return self
+        }
+    }
+
     init?(storage: sockaddr_storage) {
         var storage = storage
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
